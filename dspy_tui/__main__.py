@@ -1,0 +1,3 @@
+from dspy_tui.tui.cli import main
+
+raise SystemExit(main())

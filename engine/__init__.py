@@ -1,0 +1,1 @@
+"""Headless engine: providers, the DSPy bridge, sessions. Never imports Textual."""

@@ -1,0 +1,192 @@
+"""Typed events and the bus that carries them.
+
+Every event is a pydantic model with a `type` literal, so the JSON stored in
+the `events` table, the `--json` CLI stream and the TUI all read one shape.
+The bus is thread-safe and synchronous: publishers (engine threads, the
+runtime loop) call `publish`, subscribers are called in the publisher's
+thread and must be quick (the TUI and the storage writer only enqueue).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field, TypeAdapter
+
+
+class Event(BaseModel):
+    type: str
+    session_id: str = ""
+    ts: float = Field(default_factory=time.time)
+    model: str | None = None  # the `provider/model` this event is about, if any
+
+
+class SessionStarted(Event):
+    type: Literal["session_started"] = "session_started"
+    name: str = ""
+    models: list[str] = []
+    resumed: bool = False
+
+
+class SessionCompleted(Event):
+    type: Literal["session_completed"] = "session_completed"
+
+
+class SessionStopped(Event):
+    type: Literal["session_stopped"] = "session_stopped"
+    reason: str = ""  # "user", "budget", "signal"
+
+
+class SessionFailed(Event):
+    type: Literal["session_failed"] = "session_failed"
+    error: str = ""
+
+
+class PhaseStarted(Event):
+    type: Literal["phase_started"] = "phase_started"
+    phase: str = ""  # baseline | optimization | cross_model | benchmark | report
+
+
+class PhaseCompleted(Event):
+    type: Literal["phase_completed"] = "phase_completed"
+    phase: str = ""
+
+
+class RoundStarted(Event):
+    type: Literal["round_started"] = "round_started"
+    round: int = 0
+
+
+class RoundCompleted(Event):
+    type: Literal["round_completed"] = "round_completed"
+    round: int = 0
+    dev_score: float = 0.0
+    best_dev_score: float = 0.0
+    delta: float = 0.0
+    cost_usd: float = 0.0
+    calls: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    latency_p50_ms: float | None = None
+
+
+class CallCompleted(Event):
+    type: Literal["call_completed"] = "call_completed"
+    provider: str = ""
+    latency_ms: float = 0.0
+    tokens_in: int | None = None
+    tokens_out: int | None = None
+    tokens_cached: int | None = None
+    cost_usd: float | None = None  # None: unpriced
+    cache_hit: bool = False
+    status: str = "ok"  # ok | error
+    error_kind: str | None = None
+    retries: int = 0
+    call_id: str | None = None
+
+
+class CostUpdated(Event):
+    type: Literal["cost_updated"] = "cost_updated"
+    spent_usd: float = 0.0
+    budget_usd: float | None = None
+    by_model: dict[str, float] = {}
+
+
+class BudgetWarning(Event):
+    type: Literal["budget_warning"] = "budget_warning"
+    spent_usd: float = 0.0
+    budget_usd: float = 0.0
+
+
+class BudgetExhausted(Event):
+    type: Literal["budget_exhausted"] = "budget_exhausted"
+    spent_usd: float = 0.0
+    budget_usd: float = 0.0
+
+
+class ModelConverged(Event):
+    type: Literal["model_converged"] = "model_converged"
+    round: int = 0
+    reason: str = ""
+
+
+class ModelFailed(Event):
+    type: Literal["model_failed"] = "model_failed"
+    error: str = ""
+
+
+class CrossModelTransfer(Event):
+    type: Literal["cross_model_transfer"] = "cross_model_transfer"
+    source_model: str = ""
+    before: float = 0.0
+    after: float = 0.0
+    kept: bool = False
+
+
+class BenchmarkProgress(Event):
+    type: Literal["benchmark_progress"] = "benchmark_progress"
+    done: int = 0
+    total: int = 0
+    test_score: float | None = None
+
+
+class ReportReady(Event):
+    type: Literal["report_ready"] = "report_ready"
+    paths: dict[str, str] = {}
+
+
+AnyEvent = Annotated[
+    SessionStarted | SessionCompleted | SessionStopped | SessionFailed | PhaseStarted | PhaseCompleted
+    | RoundStarted | RoundCompleted | CallCompleted | CostUpdated | BudgetWarning | BudgetExhausted
+    | ModelConverged | ModelFailed | CrossModelTransfer | BenchmarkProgress | ReportReady,
+    Field(discriminator="type"),
+]
+_ADAPTER: TypeAdapter[Any] = TypeAdapter(AnyEvent)
+EVENT_TYPES: tuple[str, ...] = tuple(
+    cls.model_fields["type"].default for cls in Event.__subclasses__()
+)
+
+
+def parse_event(data: dict[str, Any]) -> Event:
+    """Rebuild a typed event from its stored JSON."""
+    event: Event = _ADAPTER.validate_python(data)
+    return event
+
+
+Subscriber = Callable[[Event], None]
+
+
+class EventBus:
+    """Fan-out of events to subscribers; a failing subscriber never breaks the engine."""
+
+    def __init__(self, session_id: str = "") -> None:
+        self.session_id = session_id
+        self._subscribers: list[Subscriber] = []
+        self._lock = threading.Lock()
+
+    def subscribe(self, fn: Subscriber) -> Callable[[], None]:
+        with self._lock:
+            self._subscribers.append(fn)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if fn in self._subscribers:
+                    self._subscribers.remove(fn)
+
+        return unsubscribe
+
+    def publish(self, event: Event) -> None:
+        if not event.session_id:
+            event.session_id = self.session_id
+        with self._lock:
+            subscribers = list(self._subscribers)
+        for fn in subscribers:
+            try:
+                fn(event)
+            except Exception:  # a broken view must not stop an optimization
+                import logging
+
+                logging.getLogger(__name__).exception("event subscriber failed")

@@ -1,0 +1,1 @@
+"""Headless storage: the SQLite session file, the call cache, keys. Never imports Textual."""

@@ -1,0 +1,179 @@
+"""Opening the session database and migrating its schema.
+
+Every connection uses WAL (readers never block the writer, so the TUI can
+browse while a headless session writes), a busy timeout (writers queue
+instead of failing with "database is locked") and foreign keys. Migrations
+are additive and each runs in its own transaction (sqlite-utils Migrations),
+so a database left by an older dspy-tui upgrades in place.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+BUSY_TIMEOUT_MS = 30_000
+
+migrations = Migrations("dspy_tui")
+
+
+class StorageError(Exception):
+    """A database the user pointed us at cannot be used; the message says why in one sentence."""
+
+
+@migrations(name="0001_initial")
+def _m0001_initial(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE sessions (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            status TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            task TEXT,
+            seed INTEGER,
+            budget_usd REAL,
+            config_json TEXT NOT NULL DEFAULT '{}',
+            versions_json TEXT NOT NULL DEFAULT '{}',
+            error TEXT
+        );
+        CREATE INDEX idx_sessions_created ON sessions(created_at);
+        CREATE INDEX idx_sessions_status ON sessions(status);
+
+        CREATE TABLE session_models (
+            session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+            model TEXT NOT NULL,
+            provider TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending',
+            phase TEXT,
+            baseline_score REAL,
+            best_dev_score REAL,
+            test_score REAL,
+            test_ci_low REAL,
+            test_ci_high REAL,
+            cost_usd REAL NOT NULL DEFAULT 0,
+            calls INTEGER NOT NULL DEFAULT 0,
+            error TEXT,
+            results_json TEXT NOT NULL DEFAULT '{}',
+            PRIMARY KEY (session_id, model)
+        );
+        CREATE INDEX idx_session_models_model ON session_models(model);
+
+        CREATE TABLE rounds (
+            session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+            model TEXT NOT NULL,
+            phase TEXT NOT NULL,
+            round INTEGER NOT NULL,
+            dev_score REAL,
+            best_dev_score REAL,
+            cost_usd REAL NOT NULL DEFAULT 0,
+            tokens_in INTEGER NOT NULL DEFAULT 0,
+            tokens_out INTEGER NOT NULL DEFAULT 0,
+            calls INTEGER NOT NULL DEFAULT 0,
+            started_at REAL,
+            finished_at REAL,
+            metrics_json TEXT NOT NULL DEFAULT '{}',
+            PRIMARY KEY (session_id, model, phase, round)
+        );
+
+        CREATE TABLE events (
+            session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+            seq INTEGER NOT NULL,
+            ts REAL NOT NULL,
+            type TEXT NOT NULL,
+            model TEXT,
+            payload TEXT NOT NULL,
+            PRIMARY KEY (session_id, seq)
+        );
+        CREATE INDEX idx_events_type ON events(session_id, type);
+
+        CREATE TABLE calls (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            session_id TEXT REFERENCES sessions(id) ON DELETE CASCADE,
+            ts REAL NOT NULL,
+            provider TEXT NOT NULL,
+            model TEXT NOT NULL,
+            endpoint TEXT,
+            request_hash TEXT,
+            tokens_in INTEGER,
+            tokens_out INTEGER,
+            tokens_cached INTEGER,
+            cost_usd REAL,
+            latency_ms REAL,
+            status TEXT NOT NULL,
+            error_kind TEXT,
+            retries INTEGER NOT NULL DEFAULT 0,
+            cache_hit INTEGER NOT NULL DEFAULT 0,
+            call_id TEXT
+        );
+        CREATE INDEX idx_calls_session ON calls(session_id, model);
+        CREATE INDEX idx_calls_model_ts ON calls(model, ts);
+
+        CREATE TABLE checkpoints (
+            session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+            model TEXT NOT NULL,
+            phase TEXT NOT NULL,
+            round INTEGER NOT NULL,
+            score REAL,
+            program_json TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            PRIMARY KEY (session_id, model, phase, round)
+        );
+
+        CREATE TABLE reports (
+            session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+            format TEXT NOT NULL,
+            content TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            PRIMARY KEY (session_id, format)
+        );
+
+        CREATE TABLE lm_cache (
+            key TEXT PRIMARY KEY,
+            provider TEXT NOT NULL,
+            model TEXT NOT NULL,
+            endpoint TEXT NOT NULL,
+            body TEXT NOT NULL,
+            usage TEXT NOT NULL DEFAULT '{}',
+            created_at REAL NOT NULL
+        );
+        """
+    )
+
+
+def connect(path: Path | str) -> sqlite3.Connection:
+    """A configured connection. Raises StorageError with one sentence when the path is unusable."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+    except sqlite3.DatabaseError as exc:
+        raise StorageError(f"The file {path} is not a dspy-tui database or is damaged ({exc}).") from None
+    except OSError as exc:
+        raise StorageError(f"Cannot open the database at {path}: {exc.strerror or exc}.") from None
+    return conn
+
+
+def open_database(path: Path | str, *, migrate: bool = True) -> sqlite_utils.Database:
+    """Open (creating if needed) and migrate the database at `path`."""
+    db = sqlite_utils.Database(connect(path))
+    if migrate:
+        try:
+            migrations.apply(db)
+        except sqlite3.DatabaseError as exc:
+            raise StorageError(f"The file {path} is not a dspy-tui database or is damaged: {exc}.") from None
+    return db
+
+
+def schema_version(db: sqlite_utils.Database) -> str | None:
+    """Name of the newest applied migration, or None on a blank database."""
+    applied = migrations.applied(db)
+    return applied[-1].name if applied else None

@@ -1,0 +1,50 @@
+"""Where dspy-tui keeps its files.
+
+platformdirs gives the usual per-OS places; `DSPY_TUI_HOME` replaces all of
+them at once, which is what tests and portable installs use.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "dspy-tui"
+HOME_ENV = "DSPY_TUI_HOME"
+
+
+@dataclass(frozen=True)
+class Paths:
+    data_dir: Path
+    config_dir: Path
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "dspy-tui.db"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.data_dir / "logs"
+
+    @property
+    def exports_dir(self) -> Path:
+        return self.data_dir / "exports"
+
+    @property
+    def settings_path(self) -> Path:
+        return self.config_dir / "settings.toml"
+
+
+def resolve_paths(env: dict[str, str] | None = None) -> Paths:
+    env = dict(os.environ) if env is None else env
+    home = env.get(HOME_ENV)
+    if home:
+        root = Path(home).expanduser()
+        return Paths(data_dir=root, config_dir=root / "config")
+    return Paths(
+        data_dir=platformdirs.user_data_path(APP_NAME),
+        config_dir=platformdirs.user_config_path(APP_NAME),
+    )

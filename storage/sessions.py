@@ -1,0 +1,309 @@
+"""The session store: sessions, their models, rounds, events, calls, checkpoints, reports.
+
+Thread model: one SQLite connection per thread (a `threading.local`), all in
+WAL mode with a busy timeout. The engine writes from its own threads and the
+TUI reads from worker threads; per-thread connections avoid sharing a
+connection object across threads (which sqlite3 serialises badly) and WAL
+lets readers run while one writer commits. Writes are short transactions;
+events arrive in batches so a busy session costs one commit per batch.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from .db import StorageError, connect, migrations
+from .secrets import scrub
+
+SESSION_STATUSES = ("running", "completed", "stopped", "failed", "interrupted")
+
+
+class UnknownSession(LookupError):
+    def __init__(self, session_id: str) -> None:
+        super().__init__(f"No session with id {session_id!r}; `dspy-tui sessions list` shows the ids.")
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+class SessionStore:
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self._local = threading.local()
+        self._seq_lock = threading.Lock()
+        self._next_seq: dict[str, int] = {}
+        import sqlite_utils
+
+        migrations.apply(sqlite_utils.Database(self._conn()))
+
+    # -- connections -------------------------------------------------------
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = connect(self.path)
+            conn.row_factory = sqlite3.Row
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        conn = self._conn()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            yield conn
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    def query(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
+        return [dict(r) for r in self._conn().execute(sql, tuple(params))]
+
+    # -- sessions ----------------------------------------------------------
+    def create_session(
+        self,
+        *,
+        name: str,
+        config: Mapping[str, Any],
+        models: Iterable[tuple[str, str]],
+        task: str | None = None,
+        seed: int | None = None,
+        budget_usd: float | None = None,
+        versions: Mapping[str, str] | None = None,
+        session_id: str | None = None,
+    ) -> str:
+        """Create a session with its models (`(model, provider)` pairs); returns its id."""
+        sid = session_id or uuid.uuid4().hex[:12]
+        now = time.time()
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT INTO sessions (id, name, status, created_at, updated_at, task, seed, budget_usd,"
+                " config_json, versions_json) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (sid, name, "running", now, now, task, seed, budget_usd, _json(scrub(dict(config))),
+                 _json(dict(versions or default_versions()))),
+            )
+            conn.executemany(
+                "INSERT INTO session_models (session_id, model, provider) VALUES (?,?,?)",
+                [(sid, m, p) for m, p in models],
+            )
+        return sid
+
+    def list_sessions(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """Newest first, with a per-session summary for the home screen."""
+        sql = (
+            "SELECT s.id, s.name, s.status, s.created_at, s.updated_at, s.task, s.budget_usd,"
+            " (SELECT group_concat(model, ', ') FROM session_models m WHERE m.session_id = s.id) AS models,"
+            " (SELECT max(test_score) FROM session_models m WHERE m.session_id = s.id) AS best_test_score,"
+            " (SELECT coalesce(sum(cost_usd), 0) FROM session_models m WHERE m.session_id = s.id) AS cost_usd"
+            " FROM sessions s ORDER BY s.created_at DESC"
+        )
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return self.query(sql)
+
+    def get_session(self, session_id: str) -> dict[str, Any]:
+        rows = self.query("SELECT * FROM sessions WHERE id = ?", (session_id,))
+        if not rows:
+            raise UnknownSession(session_id)
+        session = rows[0]
+        session["config"] = json.loads(session.pop("config_json"))
+        session["versions"] = json.loads(session.pop("versions_json"))
+        session["models"] = self.session_models(session_id)
+        return session
+
+    def session_models(self, session_id: str) -> list[dict[str, Any]]:
+        models = self.query(
+            "SELECT * FROM session_models WHERE session_id = ? ORDER BY rowid", (session_id,)
+        )
+        for m in models:
+            m["results"] = json.loads(m.pop("results_json"))
+        return models
+
+    def update_status(self, session_id: str, status: str, error: str | None = None) -> None:
+        if status not in SESSION_STATUSES:
+            raise ValueError(f"unknown session status {status!r}")
+        with self._tx() as conn:
+            cur = conn.execute(
+                "UPDATE sessions SET status = ?, error = ?, updated_at = ? WHERE id = ?",
+                (status, error, time.time(), session_id),
+            )
+            if cur.rowcount == 0:
+                raise UnknownSession(session_id)
+
+    def delete_session(self, session_id: str) -> None:
+        with self._tx() as conn:
+            cur = conn.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
+            if cur.rowcount == 0:
+                raise UnknownSession(session_id)
+        with self._seq_lock:
+            self._next_seq.pop(session_id, None)
+
+    def update_model(self, session_id: str, model: str, **fields: Any) -> None:
+        """Set columns of one session model; `results` (a dict) is merged into results_json."""
+        results = fields.pop("results", None)
+        with self._tx() as conn:
+            if fields:
+                cols = ", ".join(f"{k} = ?" for k in fields)
+                conn.execute(
+                    f"UPDATE session_models SET {cols} WHERE session_id = ? AND model = ?",
+                    (*fields.values(), session_id, model),
+                )
+            if results:
+                row = conn.execute(
+                    "SELECT results_json FROM session_models WHERE session_id = ? AND model = ?",
+                    (session_id, model),
+                ).fetchone()
+                merged = {**json.loads(row[0] if row else "{}"), **results}
+                conn.execute(
+                    "UPDATE session_models SET results_json = ? WHERE session_id = ? AND model = ?",
+                    (_json(merged), session_id, model),
+                )
+            conn.execute("UPDATE sessions SET updated_at = ? WHERE id = ?", (time.time(), session_id))
+
+    # -- events ------------------------------------------------------------
+    def append_events(self, session_id: str, events: Iterable[Mapping[str, Any]]) -> int:
+        """Append a batch of event dicts (with `type`, `ts`, optional `model`) in one transaction."""
+        batch = list(events)
+        if not batch:
+            return 0
+        with self._seq_lock, self._tx() as conn:
+            seq = self._next_seq.get(session_id)
+            if seq is None:
+                row = conn.execute(
+                    "SELECT coalesce(max(seq), 0) FROM events WHERE session_id = ?", (session_id,)
+                ).fetchone()
+                seq = int(row[0]) + 1
+            conn.executemany(
+                "INSERT INTO events (session_id, seq, ts, type, model, payload) VALUES (?,?,?,?,?,?)",
+                [
+                    (session_id, seq + i, e.get("ts", time.time()), e["type"], e.get("model"), _json(e))
+                    for i, e in enumerate(batch)
+                ],
+            )
+            self._next_seq[session_id] = seq + len(batch)
+        return len(batch)
+
+    def events(
+        self, session_id: str, *, types: Iterable[str] | None = None, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        sql = "SELECT payload FROM events WHERE session_id = ?"
+        params: list[Any] = [session_id]
+        if types:
+            kinds = list(types)
+            sql += f" AND type IN ({','.join('?' * len(kinds))})"
+            params += kinds
+        sql += " ORDER BY seq"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return [json.loads(r[0]) for r in self._conn().execute(sql, params)]
+
+    # -- calls, rounds, checkpoints, reports ------------------------------
+    CALL_COLUMNS = (
+        "session_id", "ts", "provider", "model", "endpoint", "request_hash", "tokens_in", "tokens_out",
+        "tokens_cached", "cost_usd", "latency_ms", "status", "error_kind", "retries", "cache_hit", "call_id",
+    )
+
+    def record_calls(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        defaults = {"retries": 0, "cache_hit": 0}
+        batch = [tuple(r.get(c, defaults.get(c)) for c in self.CALL_COLUMNS) for r in rows]
+        if not batch:
+            return
+        cols = ", ".join(self.CALL_COLUMNS)
+        with self._tx() as conn:
+            conn.executemany(
+                f"INSERT INTO calls ({cols}) VALUES ({','.join('?' * len(self.CALL_COLUMNS))})", batch
+            )
+
+    def call_totals(self, session_id: str) -> dict[str, Any]:
+        """Calls actually sent to providers, cache hits counted apart, and their cost."""
+        row = self._conn().execute(
+            "SELECT coalesce(sum(cache_hit = 0), 0), coalesce(sum(cache_hit = 1), 0),"
+            " coalesce(sum(cost_usd), 0), coalesce(sum(status != 'ok'), 0)"
+            " FROM calls WHERE session_id = ?",
+            (session_id,),
+        ).fetchone()
+        return {"calls": row[0], "cache_hits": row[1], "cost_usd": row[2], "errors": row[3]}
+
+    def record_round(self, session_id: str, model: str, phase: str, round_no: int, **fields: Any) -> None:
+        metrics = fields.pop("metrics", {})
+        cols = ["session_id", "model", "phase", "round", *fields, "metrics_json"]
+        values = [session_id, model, phase, round_no, *fields.values(), _json(metrics)]
+        with self._tx() as conn:
+            conn.execute(
+                f"INSERT OR REPLACE INTO rounds ({', '.join(cols)}) VALUES ({','.join('?' * len(cols))})",
+                values,
+            )
+
+    def rounds(self, session_id: str, model: str | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT * FROM rounds WHERE session_id = ?"
+        params: list[Any] = [session_id]
+        if model:
+            sql += " AND model = ?"
+            params.append(model)
+        rows = self.query(sql + " ORDER BY model, started_at, round", params)
+        for r in rows:
+            r["metrics"] = json.loads(r.pop("metrics_json"))
+        return rows
+
+    def save_checkpoint(
+        self, session_id: str, model: str, phase: str, round_no: int, score: float | None, program: Any
+    ) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO checkpoints (session_id, model, phase, round, score, program_json,"
+                " created_at) VALUES (?,?,?,?,?,?,?)",
+                (session_id, model, phase, round_no, score, _json(program), time.time()),
+            )
+
+    def checkpoints(self, session_id: str, model: str) -> list[dict[str, Any]]:
+        rows = self.query(
+            "SELECT * FROM checkpoints WHERE session_id = ? AND model = ? ORDER BY created_at, rowid",
+            (session_id, model),
+        )
+        for r in rows:
+            r["program"] = json.loads(r.pop("program_json"))
+        return rows
+
+    def save_report(self, session_id: str, fmt: str, content: str) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO reports (session_id, format, content, created_at) VALUES (?,?,?,?)",
+                (session_id, fmt, content, time.time()),
+            )
+
+    def report(self, session_id: str, fmt: str) -> str | None:
+        row = self._conn().execute(
+            "SELECT content FROM reports WHERE session_id = ? AND format = ?", (session_id, fmt)
+        ).fetchone()
+        return row[0] if row else None
+
+
+def default_versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for dist in ("dspy-tui", "dspy"):
+        try:
+            out[dist] = version(dist)
+        except PackageNotFoundError:
+            out[dist] = "unknown"
+    return out
+
+
+__all__ = ["SessionStore", "UnknownSession", "StorageError", "SESSION_STATUSES"]

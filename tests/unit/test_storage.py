@@ -1,0 +1,182 @@
+"""The session database: migrations, the store, batching, the call cache."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+import sqlite_utils
+
+from dspy_tui.storage import db as dbmod
+from dspy_tui.storage.cache import CallCache, cache_key
+from dspy_tui.storage.sessions import SessionStore, UnknownSession
+
+
+def test_blank_database_is_migrated_in_wal_mode(tmp_path: Path) -> None:
+    db = dbmod.open_database(tmp_path / "a.db")
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert int(db.execute("PRAGMA busy_timeout").fetchone()[0]) == dbmod.BUSY_TIMEOUT_MS
+    assert {"sessions", "session_models", "rounds", "events", "calls", "checkpoints", "reports", "lm_cache"} <= set(
+        db.table_names()
+    )
+    assert dbmod.schema_version(db) == "0001_initial"
+    assert [m.name for m in dbmod.migrations.applied(db)] == ["0001_initial"]
+
+
+def test_migrating_twice_is_a_noop(tmp_path: Path) -> None:
+    path = tmp_path / "a.db"
+    dbmod.open_database(path).close()
+    db = dbmod.open_database(path)
+    assert len(dbmod.migrations.applied(db)) == 1
+    assert dbmod.migrations.pending(db) == []
+
+
+def test_older_schema_is_upgraded_in_place(tmp_path: Path) -> None:
+    """A database that stopped at an earlier migration set gains the new ones and keeps its rows."""
+    path = tmp_path / "old.db"
+    old = sqlite_utils.Database(dbmod.connect(path))
+    old_set = dbmod.Migrations("dspy_tui")
+    old_set(name="0001_initial")(dbmod._m0001_initial)
+    old_set.apply(old)
+    old.execute("INSERT INTO sessions (id, name, status, created_at, updated_at) VALUES ('s1','x','completed',1,1)")
+    old.conn.commit()
+    old.close()
+    store = SessionStore(path)
+    assert store.get_session("s1")["name"] == "x"
+    assert dbmod.migrations.pending(sqlite_utils.Database(dbmod.connect(path))) == []
+
+
+def test_unreadable_database_is_one_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(dbmod.StorageError, match="not a dspy-tui database"):
+        dbmod.open_database(bad)
+
+
+def _session(store: SessionStore, **kw: object) -> str:
+    return store.create_session(
+        name="t", config={"models": ["offline/base"], "api_key": "sk-secret-123456789"},
+        models=[("offline/base", "offline"), ("offline/small", "offline")], task="demo:sentiment", seed=1,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def test_session_lifecycle(tmp_path: Path) -> None:
+    store = SessionStore(tmp_path / "s.db")
+    sid = _session(store)
+    assert [s["id"] for s in store.list_sessions()] == [sid]
+    got = store.get_session(sid)
+    assert got["status"] == "running"
+    assert [m["model"] for m in got["models"]] == ["offline/base", "offline/small"]
+    store.update_model(sid, "offline/base", test_score=0.8, cost_usd=0.5, results={"p50": 3})
+    store.update_model(sid, "offline/base", results={"p95": 9})
+    assert store.session_models(sid)[0]["results"] == {"p50": 3, "p95": 9}
+    store.update_status(sid, "completed")
+    summary = store.list_sessions()[0]
+    assert summary["best_test_score"] == 0.8 and summary["cost_usd"] == 0.5
+    store.delete_session(sid)
+    assert store.list_sessions() == []
+    with pytest.raises(UnknownSession):
+        store.get_session(sid)
+
+
+def test_config_snapshot_has_no_secrets(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    store = SessionStore(path)
+    sid = _session(store)
+    assert store.get_session(sid)["config"]["api_key"] == "<redacted>"
+    store.close()
+    raw = path.read_bytes() + (path.with_name(path.name + "-wal").read_bytes() if path.with_name(path.name + "-wal").exists() else b"")
+    assert b"sk-secret-123456789" not in raw
+
+
+def test_events_are_appended_in_order_across_batches_and_threads(tmp_path: Path) -> None:
+    store = SessionStore(tmp_path / "s.db")
+    sid = _session(store)
+
+    def writer(tag: str) -> None:
+        for b in range(10):
+            store.append_events(sid, [{"type": "call_completed", "ts": 0, "tag": tag, "i": b * 10 + i} for i in range(10)])
+
+    threads = [threading.Thread(target=writer, args=(t,)) for t in "abc"]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    events = store.events(sid)
+    assert len(events) == 300
+    seqs = [r["seq"] for r in store.query("SELECT seq FROM events WHERE session_id=? ORDER BY seq", (sid,))]
+    assert seqs == list(range(1, 301))
+    for tag in "abc":
+        assert [e["i"] for e in events if e["tag"] == tag] == list(range(100))
+
+
+def test_event_batch_is_one_transaction(tmp_path: Path) -> None:
+    store = SessionStore(tmp_path / "s.db")
+    sid = _session(store)
+    with pytest.raises(KeyError):
+        store.append_events(sid, [{"type": "x", "ts": 0}, {"no_type": True}])
+    assert store.events(sid) == []
+
+
+def test_calls_totals_count_cache_hits_apart(tmp_path: Path) -> None:
+    store = SessionStore(tmp_path / "s.db")
+    sid = _session(store)
+    base = {"session_id": sid, "ts": 1.0, "provider": "openai", "model": "openai/gpt-4o", "status": "ok"}
+    store.record_calls([{**base, "cost_usd": 0.01}, {**base, "cost_usd": 0.02}, {**base, "cache_hit": 1, "cost_usd": 0}])
+    assert store.call_totals(sid) == {"calls": 2, "cache_hits": 1, "cost_usd": pytest.approx(0.03), "errors": 0}
+
+
+def test_checkpoints_rounds_reports(tmp_path: Path) -> None:
+    store = SessionStore(tmp_path / "s.db")
+    sid = _session(store)
+    store.save_checkpoint(sid, "offline/base", "optimization", 1, 0.5, {"predict": {"demos": []}})
+    store.save_checkpoint(sid, "offline/base", "optimization", 2, 0.7, {"predict": {"demos": [1]}})
+    assert [c["round"] for c in store.checkpoints(sid, "offline/base")] == [1, 2]
+    store.record_round(sid, "offline/base", "optimization", 1, dev_score=0.5, metrics={"p50": 1})
+    assert store.rounds(sid)[0]["metrics"] == {"p50": 1}
+    store.save_report(sid, "md", "# hi")
+    assert store.report(sid, "md") == "# hi"
+    store.delete_session(sid)  # cascades
+    assert store.query("SELECT count(*) AS n FROM checkpoints")[0]["n"] == 0
+
+
+def test_call_cache_hits_and_misses(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    SessionStore(path)  # migrates
+    cache = CallCache(path)
+    body = {"messages": [{"role": "user", "content": "hi"}]}
+    k = cache_key(provider="openai", endpoint="http://x/v1", model="gpt-4o", body=body)
+    assert k == cache_key(provider="openai", endpoint="http://x/v1", model="gpt-4o", body=dict(body))
+    assert k != cache_key(provider="openai", endpoint="http://y/v1", model="gpt-4o", body=body)
+    assert cache.get(k) is None
+    cache.put(k, provider="openai", model="gpt-4o", endpoint="http://x/v1", body={"choices": []}, usage={"in": 1})
+    assert cache.get(k) == {"choices": []}
+    assert (cache.hits, cache.misses) == (1, 1)
+    assert len(cache) == 1
+
+
+def test_two_connections_do_not_see_database_locked(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    writer = SessionStore(path)
+    sid = _session(writer)
+    reader = sqlite3.connect(path)
+    errors: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            for _ in range(50):
+                writer.append_events(sid, [{"type": "x", "ts": 0}] * 20)
+        except BaseException as exc:  # pragma: no cover - the assertion reports it
+            errors.append(exc)
+
+    t = threading.Thread(target=write)
+    t.start()
+    while t.is_alive():
+        reader.execute("SELECT count(*) FROM events").fetchone()
+    t.join()
+    assert not errors
+    assert reader.execute("SELECT count(*) FROM events").fetchone()[0] == 1000

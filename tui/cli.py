@@ -1,0 +1,250 @@
+"""The `dspy-tui` command.
+
+With no arguments it opens the Textual app; subcommands work headless. Every
+error a user can cause ends in one sentence on stderr and exit code 2.
+Textual and DSPy are imported only by the commands that need them, so the
+quick commands (and the app's first paint) stay fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from dspy_tui import __version__
+from dspy_tui.storage import keys
+from dspy_tui.storage.db import StorageError, schema_version
+from dspy_tui.storage.paths import resolve_paths
+from dspy_tui.storage.sessions import SessionStore, UnknownSession
+
+EXIT_OK, EXIT_ERROR, EXIT_USER, EXIT_BUDGET = 0, 1, 2, 3
+
+
+class UserError(Exception):
+    """A mistake the user can fix; printed as one sentence, exit 2."""
+
+
+USER_ERRORS: tuple[type[BaseException], ...] = (
+    UserError, StorageError, UnknownSession, keys.KeyStoreError, FileNotFoundError,
+)
+
+
+def _store() -> SessionStore:
+    return SessionStore(resolve_paths().db_path)
+
+
+def _print_table(rows: list[dict[str, Any]], columns: Sequence[str]) -> None:
+    if not rows:
+        return
+    widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in columns}
+    print("  ".join(c.upper().ljust(widths[c]) for c in columns))
+    for r in rows:
+        print("  ".join(str(r.get(c, "")).ljust(widths[c]) for c in columns))
+
+
+def _fmt_time(ts: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts)) if ts else ""
+
+
+# -- keys -------------------------------------------------------------------
+def cmd_keys_list(args: argparse.Namespace) -> int:
+    statuses = keys.list_keys()
+    if args.json:
+        print(json.dumps([{"provider": s.provider, "source": s.source, "masked": s.masked} for s in statuses]))
+        return EXIT_OK
+    if not keys.keyring_available():
+        print(keys.NoKeyring().args[0], file=sys.stderr)
+    _print_table([{"provider": s.provider, "source": s.source, "key": s.masked} for s in statuses],
+                 ["provider", "source", "key"])
+    return EXIT_OK
+
+
+def cmd_keys_set(args: argparse.Namespace) -> int:
+    if args.provider not in keys.KEY_ENV:
+        raise UserError(f"Unknown provider {args.provider!r}; providers with keys are: {', '.join(keys.KEY_ENV)}.")
+    if sys.stdin.isatty():
+        value = getpass.getpass(f"{args.provider} API key (hidden): ")
+    else:
+        value = sys.stdin.readline()
+    keys.set_key(args.provider, value)
+    print(f"Stored the {args.provider} key in the OS keyring ({keys.resolve(args.provider).masked}).")
+    return EXIT_OK
+
+
+def cmd_keys_delete(args: argparse.Namespace) -> int:
+    if keys.delete_key(args.provider):
+        print(f"Deleted the {args.provider} key from the OS keyring.")
+    else:
+        print(f"There was no {args.provider} key in the OS keyring.")
+    return EXIT_OK
+
+
+# -- sessions ---------------------------------------------------------------
+def session_json(store: SessionStore, session_id: str) -> dict[str, Any]:
+    """The `sessions show --json` object: the session, its totals and its models."""
+    s = store.get_session(session_id)
+    totals = store.call_totals(session_id)
+    return {
+        "id": s["id"], "name": s["name"], "status": s["status"], "task": s["task"],
+        "created_at": s["created_at"], "updated_at": s["updated_at"], "seed": s["seed"],
+        "budget_usd": s["budget_usd"], "cost_usd": totals["cost_usd"], "calls": totals["calls"],
+        "cache_hits": totals["cache_hits"], "errors": totals["errors"], "error": s["error"],
+        "versions": s["versions"], "config": s["config"],
+        "models": [
+            {
+                "model": m["model"], "provider": m["provider"], "status": m["status"],
+                "baseline_score": m["baseline_score"], "best_dev_score": m["best_dev_score"],
+                "test_score": m["test_score"], "test_ci": [m["test_ci_low"], m["test_ci_high"]],
+                "cost_usd": m["cost_usd"], "calls": m["calls"], "error": m["error"],
+            }
+            for m in s["models"]
+        ],
+    }
+
+
+def cmd_sessions_list(args: argparse.Namespace) -> int:
+    rows = _store().list_sessions()
+    if args.json:
+        print(json.dumps(rows))
+        return EXIT_OK
+    if not rows:
+        print("No sessions yet. Start one with `dspy-tui` (press n) or `dspy-tui run --task demo:sentiment`.")
+        return EXIT_OK
+    for r in rows:
+        r["started"] = _fmt_time(r["created_at"])
+        r["best_test"] = "" if r["best_test_score"] is None else f"{r['best_test_score']:.3f}"
+        r["cost"] = f"${r['cost_usd']:.4f}"
+    _print_table(rows, ["id", "name", "started", "status", "models", "best_test", "cost"])
+    return EXIT_OK
+
+
+def cmd_sessions_show(args: argparse.Namespace) -> int:
+    data = session_json(_store(), args.id)
+    if args.json:
+        print(json.dumps(data))
+        return EXIT_OK
+    print(f"{data['name']} ({data['id']}): {data['status']}, started {_fmt_time(data['created_at'])}")
+    print(f"task {data['task']}, seed {data['seed']}, cost ${data['cost_usd']:.4f}, "
+          f"{data['calls']} calls sent, {data['cache_hits']} answered from the cache")
+    _print_table(data["models"], ["model", "status", "baseline_score", "best_dev_score", "test_score", "cost_usd"])
+    return EXIT_OK
+
+
+def cmd_sessions_delete(args: argparse.Namespace) -> int:
+    _store().delete_session(args.id)
+    print(f"Deleted session {args.id}.")
+    return EXIT_OK
+
+
+# -- doctor -----------------------------------------------------------------
+def cmd_doctor(args: argparse.Namespace) -> int:
+    import platform
+    from importlib.metadata import version
+
+    from dspy_tui.storage.db import open_database
+
+    paths = resolve_paths()
+    db = open_database(paths.db_path)
+    info = {
+        "dspy-tui": __version__,
+        "python": platform.python_version(),
+        "dspy": version("dspy"),
+        "textual": version("textual"),
+        "data dir": str(paths.data_dir),
+        "config dir": str(paths.config_dir),
+        "database": str(paths.db_path),
+        "schema version": schema_version(db),
+        "journal mode": db.execute("PRAGMA journal_mode").fetchone()[0],
+        "keyring backend": keys.keyring_backend_name(),
+    }
+    for status in keys.list_keys():
+        info[f"key {status.provider}"] = f"{status.source} {status.masked}".strip()
+    if args.json:
+        print(json.dumps(info))
+        return EXIT_OK
+    width = max(map(len, info))
+    for k, v in info.items():
+        print(f"{k.ljust(width)}  {v}")
+    if not keys.keyring_available():
+        print(keys.NoKeyring().args[0])
+    return EXIT_OK
+
+
+# -- the app ----------------------------------------------------------------
+def cmd_app(args: argparse.Namespace) -> int:
+    from dspy_tui.tui.app import DspyTuiApp
+
+    resolve_paths().db_path  # noqa: B018 - fail early on a bad DSPY_TUI_HOME
+    DspyTuiApp().run()
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dspy-tui",
+        description="Run and watch DSPy prompt optimization for several LLMs at once. "
+        "With no command, opens the terminal app.",
+    )
+    parser.add_argument("--version", action="version", version=f"dspy-tui {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail to the log file")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p_keys = sub.add_parser("keys", help="list, set or delete provider API keys (kept in the OS keyring)")
+    keys_sub = p_keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
+    p = keys_sub.add_parser("list", help="each provider's key source, masked")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_keys_list)
+    p = keys_sub.add_parser("set", help="store a key (hidden prompt, or stdin when not a terminal)")
+    p.add_argument("provider", help=f"one of: {', '.join(keys.KEY_ENV)}")
+    p.set_defaults(func=cmd_keys_set)
+    p = keys_sub.add_parser("delete", help="remove a stored key from the keyring")
+    p.add_argument("provider", help=f"one of: {', '.join(keys.KEY_ENV)}")
+    p.set_defaults(func=cmd_keys_delete)
+
+    p_sessions = sub.add_parser("sessions", help="list, show or delete stored sessions")
+    s_sub = p_sessions.add_subparsers(dest="sessions_command", metavar="ACTION", required=True)
+    p = s_sub.add_parser("list", help="all sessions, newest first")
+    p.add_argument("--json", action="store_true", help="print a JSON array")
+    p.set_defaults(func=cmd_sessions_list)
+    p = s_sub.add_parser("show", help="one session with its models and totals")
+    p.add_argument("id")
+    p.add_argument("--json", action="store_true", help="print a JSON object")
+    p.set_defaults(func=cmd_sessions_show)
+    p = s_sub.add_parser("delete", help="delete a session and everything recorded for it")
+    p.add_argument("id")
+    p.set_defaults(func=cmd_sessions_delete)
+
+    p = sub.add_parser("doctor", help="versions, data paths, keyring backend, keys, schema version")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_doctor)
+    return parser
+
+
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from dspy_tui.storage.logs import setup_logging
+
+    try:
+        setup_logging(resolve_paths().log_dir, verbose=args.verbose)
+        func: Callable[[argparse.Namespace], int] = getattr(args, "func", cmd_app)
+        return func(args)
+    except USER_ERRORS as exc:
+        message = exc.args[0] if exc.args else str(exc)
+        if isinstance(exc, FileNotFoundError):
+            message = f"File not found: {exc.filename}."
+        print(f"dspy-tui: {message}", file=sys.stderr)
+        return EXIT_USER
+    except PermissionError as exc:
+        print(f"dspy-tui: permission denied: {exc.filename}.", file=sys.stderr)
+        return EXIT_USER
+    except KeyboardInterrupt:
+        print("dspy-tui: interrupted.", file=sys.stderr)
+        return 130
