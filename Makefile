@@ -38,10 +38,14 @@ test: install-test prism
 test-soak: install-test prism
 	$(BIN)/python -m pytest -q -m soak
 
+# mypy and import-linter read the package as installed (dspy_tui.engine, ...): a throwaway
+# copy laid out that way, since neither follows setuptools' editable package-dir mapping.
 lint: install-test
 	$(BIN)/ruff check .
-	$(BIN)/mypy dspy_tui tui engine storage
-	$(BIN)/lint-imports
+	rm -rf .lint-tree && mkdir -p .lint-tree/dspy_tui
+	cp dspy_tui/*.py .lint-tree/dspy_tui/ && cp -r engine storage tui .lint-tree/dspy_tui/
+	cd .lint-tree && ../$(BIN)/mypy --config-file ../pyproject.toml -p dspy_tui
+	cd .lint-tree && ../$(BIN)/lint-imports --config ../pyproject.toml --no-cache
 
 bench: install-test
 	$(BIN)/python benchmarks/run_all.py

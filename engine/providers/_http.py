@@ -41,7 +41,7 @@ from .base import Endpoint
 
 MESSAGE_LIMIT = 300  # characters of a provider's own error message we pass on
 
-# Config knobs a wire may carry. Anything else that is set is refused: a knob
+# Every Config knob DSPy could set. One a wire does not accept is refused: a knob
 # silently dropped would change an experiment without anyone noticing.
 _CONFIG_KNOBS = (
     "max_tokens",
@@ -73,16 +73,18 @@ _CONTEXT_LENGTH = re.compile(
 # ── requests ──────────────────────────────────────────────────────────
 
 
-def refuse_unsupported(request: Request, endpoint: Endpoint, carried: frozenset[str]) -> None:
-    """Raise when the request sets a knob this wire does not send."""
+def refuse_unsupported(request: Request, endpoint: Endpoint, accepted: frozenset[str]) -> None:
+    """Raise when the request sets a knob not in `accepted`, the ones this wire sends."""
     label = endpoint.provider.label
     if request.tools:
         raise UnsupportedFeatureError(
-            f"{label}: dspy-tui does not send tools on this wire", feature="tools", provider=endpoint.provider.id
+            f"{label}: dspy-tui does not send tools on this wire",
+            feature="tools",
+            provider=endpoint.provider.id,
         )
     for name in _CONFIG_KNOBS:
         value = getattr(request.config, name)
-        if name not in carried and value not in (None, ()):
+        if name not in accepted and value not in (None, ()):
             raise UnsupportedFeatureError(
                 f"{label}: dspy-tui does not send config.{name} on this wire",
                 feature=f"config.{name}",
@@ -149,6 +151,22 @@ def field(container: Any, key: str, endpoint: Endpoint, where: str, kind: type) 
     return value
 
 
+def optional(container: Any, key: str, endpoint: Endpoint, where: str, kind: type) -> Any:
+    """Like `field`, but an absent (or null) value is fine and gives None."""
+    if not isinstance(container, dict) or container.get(key) is None:
+        return None
+    return field(container, key, endpoint, where, kind)
+
+
+def dig(value: Any, *keys: str) -> Any:
+    """`value[k1][k2]...`, or None as soon as a level is missing or not an object."""
+    for key in keys:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
+
+
 def count(value: Any) -> int | None:
     """A token count, or None when the provider did not give a sane one."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
@@ -197,7 +215,7 @@ class ErrorBody:
     """What a provider said in an error body; `data` is the decoded JSON, if any."""
 
     message: str | None
-    code: str | None  # e.g. OpenAI "insufficient_quota", Google 429
+    code: str | None  # e.g. OpenAI "insufficient_quota"
     kind: str | None  # e.g. Anthropic "overloaded_error", Google "RESOURCE_EXHAUSTED"
     data: Any = None
 
@@ -224,7 +242,7 @@ def read_error_body(body: bytes, endpoint: Endpoint) -> ErrorBody:
     kind = source.get("type") or source.get("status")
     return ErrorBody(
         message=(_clean(message, endpoint) or None) if isinstance(message, str) else None,
-        code=str(code) if isinstance(code, str | int) and not isinstance(code, bool) else None,
+        code=code if isinstance(code, str) else None,  # numeric codes only echo the HTTP status
         kind=kind if isinstance(kind, str) else None,
         data=data,
     )
@@ -305,16 +323,23 @@ def http_error(
     if status == 429:
         delay = retry_after(headers)
         return RateLimitError(
-            _said(info, f"{label} is rate limiting requests"), retry_after=delay if delay is not None else wait, **meta
+            _said(info, f"{label} is rate limiting requests"),
+            retry_after=delay if delay is not None else wait,
+            **meta,
         )
     if status == 404:
         return UnsupportedModelError(
-            _said(info, f"{label} found no model '{endpoint.model}' at {endpoint.base_url} (check the model id and base URL)"),
+            _said(
+                info,
+                f"{label} found no model '{endpoint.model}' at {endpoint.base_url} (check the model id and base URL)",
+            ),
             **meta,
         )
     if status in (400, 413, 422):
         if info.message and _CONTEXT_LENGTH.search(info.message):
-            return ContextLengthError(_said(info, f"{label} says the prompt is too long for '{endpoint.model}'"), **meta)
+            return ContextLengthError(
+                _said(info, f"{label} says the prompt is too long for '{endpoint.model}'"), **meta
+            )
         return InvalidRequestError(_said(info, f"{label} rejected the request as invalid"), **meta)
     if status == 408:
         return RequestTimeoutError(_said(info, f"{label} timed out before answering"), **meta)

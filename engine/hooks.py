@@ -1,0 +1,197 @@
+"""User shell hooks: run a command for chosen events, with the event's JSON on stdin.
+
+Hooks are the user's code, so they are kept at arm's length: the bus
+subscriber only serialises the event and enqueues it (never blocking the
+publisher, which may be an optimizer thread), one worker thread runs the
+commands in event order, each in its own process group so a timeout kills the
+whole pipeline it started, and a failing hook is logged and counted, never
+raised into the engine. If hooks fall far behind, new events are dropped and
+counted rather than queued without bound.
+
+Logs name a hook by its event key and program name only: a command line may
+carry a token (`curl -H "Authorization: ..."`), so it is never logged whole.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import queue
+import shlex
+import signal
+import subprocess
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .events import Event, EventBus
+
+_STDERR_CHARS = 200
+_REAP_S = 2.0  # after a kill, how long to wait for the pipes to close
+
+
+@dataclass(frozen=True)
+class _Job:
+    key: str  # the hooks-dict key that matched: an event type or "*"
+    command: str
+    event_type: str
+    payload: bytes
+
+
+_STOP = object()
+
+
+class HookRunner:
+    """Runs `hooks[event.type]` and `hooks["*"]` for every event published on the attached buses."""
+
+    def __init__(
+        self,
+        hooks: dict[str, str],
+        timeout_s: float,
+        log: logging.Logger = logging.getLogger(__name__),  # noqa: B008 - a module logger is a constant
+        *,
+        max_pending: int = 1000,
+    ) -> None:
+        if timeout_s <= 0:
+            raise ValueError(f"a hook timeout must be positive, got {timeout_s!r}")
+        self.hooks = dict(hooks)
+        self.timeout_s = timeout_s
+        self.log = log
+        self._queue: queue.Queue[_Job | object] = queue.Queue(maxsize=max_pending)
+        self._lock = threading.Lock()
+        self._counts = {"ok": 0, "failed": 0, "timed_out": 0, "dropped": 0}
+        self._closed = False
+        self._worker: threading.Thread | None = None
+        self._detach: list[Callable[[], None]] = []
+
+    # ---- publisher side: quick, never raises, never blocks
+
+    def attach(self, bus: EventBus) -> Callable[[], None]:
+        """Subscribe to `bus`; the returned function unsubscribes."""
+        unsubscribe = bus.subscribe(self._on_event)
+        with self._lock:
+            self._detach.append(unsubscribe)
+        return unsubscribe
+
+    def _on_event(self, event: Event) -> None:
+        keys = [k for k in (event.type, "*") if k in self.hooks]
+        if not keys or self._closed:
+            return
+        payload = event.model_dump_json().encode()
+        for key in keys:
+            self._enqueue(_Job(key, self.hooks[key], event.type, payload))
+
+    def _enqueue(self, job: _Job) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            if self._worker is None:
+                self._worker = threading.Thread(target=self._run, name="dspy-tui-hooks", daemon=True)
+                self._worker.start()
+            try:
+                self._queue.put_nowait(job)
+                return
+            except queue.Full:
+                self._counts["dropped"] += 1
+                dropped = self._counts["dropped"]
+        if dropped == 1 or dropped % 100 == 0:
+            self.log.warning("hooks are falling behind: %d event(s) dropped so far", dropped)
+
+    # ---- worker side
+
+    def _run(self) -> None:
+        while (job := self._queue.get()) is not _STOP:
+            assert isinstance(job, _Job)
+            try:
+                outcome = self._execute(job)
+            except Exception:  # e.g. fork failed: still the user's hook, still not the engine's problem
+                self.log.exception("hook for %r (%s) could not be started", job.key, _program(job.command))
+                outcome = "failed"
+            with self._lock:
+                self._counts[outcome] += 1
+
+    def _execute(self, job: _Job) -> str:
+        env = {**os.environ, "DSPY_TUI_EVENT": job.event_type}
+        proc = subprocess.Popen(
+            ["/bin/sh", "-c", job.command],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env=env,
+            start_new_session=True,
+        )
+        name = _program(job.command)
+        try:
+            _, stderr = proc.communicate(job.payload, timeout=self.timeout_s)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            try:
+                _, stderr = proc.communicate(timeout=_REAP_S)
+            except subprocess.TimeoutExpired:  # a grandchild escaped the group and holds the pipe
+                stderr = b""
+                proc.kill()
+                proc.wait()
+            self.log.warning(
+                "hook for %r (%s) timed out after %gs and was killed%s",
+                job.key,
+                name,
+                self.timeout_s,
+                _tail(stderr),
+            )
+            return "timed_out"
+        if proc.returncode != 0:
+            self.log.warning(
+                "hook for %r (%s) exited with %d%s", job.key, name, proc.returncode, _tail(stderr)
+            )
+            return "failed"
+        return "ok"
+
+    # ---- lifecycle and introspection
+
+    @property
+    def outcomes(self) -> dict[str, int]:
+        """Counts of ok / failed / timed_out / dropped hook runs so far."""
+        with self._lock:
+            return dict(self._counts)
+
+    def close(self, wait: bool = True) -> None:
+        """Stop taking events; with `wait`, run what is queued first, else drop it (a running hook finishes)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            detach, self._detach = self._detach, []
+            worker = self._worker
+        for unsubscribe in detach:
+            unsubscribe()
+        if worker is None:
+            return
+        if not wait:
+            while True:
+                try:
+                    self._queue.get_nowait()
+                except queue.Empty:
+                    break
+        self._queue.put(_STOP)
+        if wait:
+            worker.join()
+
+
+def _program(command: str) -> str:
+    """The command's first word: enough to tell hooks apart in a log, without its arguments."""
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        words = command.split()
+    return os.path.basename(words[0]) if words else "?"
+
+
+def _tail(stderr: bytes | None) -> str:
+    text = (stderr or b"").decode(errors="replace").strip()[:_STDERR_CHARS]
+    return f": {text}" if text else ""
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):  # already gone, with all it started
+        os.killpg(proc.pid, signal.SIGKILL)

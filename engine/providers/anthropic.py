@@ -1,0 +1,102 @@
+"""Anthropic Messages API (`POST /v1/messages`).
+
+Anthropic requires `max_tokens`, caps temperature at 1 (lm15 allows 2: we
+clamp, as lm15 prescribes) and has no `seed`: a seed is accepted and not sent,
+since it is a best-effort hint everywhere and dropping it changes no answer
+that was ever guaranteed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from dspy.lm15 import FinishReason, Request, Response, Usage
+
+from ._http import (
+    count,
+    field,
+    finish,
+    http_error,
+    make_response,
+    read_error_body,
+    refuse_unsupported,
+    system_text,
+    turns,
+    unreadable,
+    url,
+)
+from .base import Endpoint, WireRequest
+
+API_VERSION = "2023-06-01"
+ACCEPTED = frozenset({"max_tokens", "temperature", "top_p", "stop", "seed"})
+
+_FINISH: dict[str, FinishReason] = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "tool_use": "tool_call",
+    "refusal": "content_filter",
+}
+
+
+def build(request: Request, endpoint: Endpoint) -> WireRequest:
+    refuse_unsupported(request, endpoint, ACCEPTED)
+    config = request.config
+    body: dict[str, Any] = {
+        "model": endpoint.model,
+        "max_tokens": config.max_tokens or endpoint.max_tokens_default,
+        "messages": [{"role": role, "content": text} for role, text in turns(request, endpoint)],
+    }
+    system = system_text(request, endpoint)
+    optional: dict[str, Any] = {
+        "system": system,
+        "temperature": None if config.temperature is None else min(config.temperature, 1.0),
+        "top_p": config.top_p,
+        "stop_sequences": list(config.stop) or None,
+    }
+    body.update({key: value for key, value in optional.items() if value is not None})
+    headers = {"content-type": "application/json", "anthropic-version": API_VERSION}
+    if endpoint.key:
+        headers["x-api-key"] = endpoint.key
+    return WireRequest("POST", url(endpoint, "/v1/messages"), headers, body)
+
+
+def parse(body: Any, endpoint: Endpoint) -> Response:
+    if not isinstance(body, dict):
+        raise unreadable(endpoint, "the body is not a JSON object")
+    blocks = field(body, "content", endpoint, "content", list)
+    text = "".join(
+        block["text"]
+        for block in blocks
+        if isinstance(block, dict) and block.get("type") == "text" and isinstance(block.get("text"), str)
+    )
+    return make_response(
+        endpoint,
+        id=body.get("id"),
+        model=body.get("model"),
+        text=text,
+        finish_reason=finish(body.get("stop_reason"), _FINISH),
+        usage=_usage(body.get("usage")),
+    )
+
+
+def _usage(usage: Any) -> Usage:
+    """Anthropic's cache counters are disjoint from input_tokens (kept verbatim)."""
+    if not isinstance(usage, dict):
+        return Usage()
+    return Usage(
+        input_tokens=count(usage.get("input_tokens")),
+        output_tokens=count(usage.get("output_tokens")),
+        cache_read_tokens=count(usage.get("cache_read_input_tokens")),
+        cache_write_tokens=count(usage.get("cache_creation_input_tokens")),
+    )
+
+
+def error(status: int, headers: Mapping[str, str], body: bytes, endpoint: Endpoint) -> Exception:
+    """An empty prepaid balance comes back as a 400 invalid_request_error;
+    its message ("credit balance is too low") is the only sign of it."""
+    info = read_error_body(body, endpoint)
+    broke = status == 400 and "credit balance" in (info.message or "").lower()
+    return http_error(status, headers, info, endpoint, billing=broke)

@@ -1,0 +1,159 @@
+"""Google Gemini `generateContent` (Generative Language API, v1beta).
+
+The key travels in the `x-goog-api-key` header. The spec only documents the
+`?key=` query parameter, but a key in a URL ends up in logs and in aiohttp's
+exception messages; the header is accepted by the same endpoint.
+
+The spec's GenerationConfig has no `seed`, so a seed is accepted and not sent
+(it is a best-effort hint on every provider).
+
+A 429 RESOURCE_EXHAUSTED is a RateLimitError, except when Google gives no retry
+hint and its message speaks of billing or credits: then waiting will not help
+and it is a BillingError.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
+from dspy.lm15 import FinishReason, ProviderError, Request, Response, Usage
+
+from ._http import (
+    count,
+    dig,
+    finish,
+    http_error,
+    make_response,
+    optional,
+    read_error_body,
+    refuse_unsupported,
+    retry_after,
+    system_text,
+    turns,
+    unreadable,
+    url,
+)
+from .base import Endpoint, WireRequest
+
+ACCEPTED = frozenset({"max_tokens", "temperature", "top_p", "stop", "seed"})
+
+_FINISH: dict[str, FinishReason] = {
+    "STOP": "stop",
+    "MAX_TOKENS": "length",
+    "SAFETY": "content_filter",
+    "RECITATION": "content_filter",
+    "LANGUAGE": "content_filter",
+    "BLOCKLIST": "content_filter",
+    "PROHIBITED_CONTENT": "content_filter",
+    "SPII": "content_filter",
+}
+
+_NOT_BLOCKED = ("", "BLOCK_REASON_UNSPECIFIED")  # the enum's zero value means no block
+
+
+def build(request: Request, endpoint: Endpoint) -> WireRequest:
+    refuse_unsupported(request, endpoint, ACCEPTED)
+    config = request.config
+    body: dict[str, Any] = {
+        "contents": [
+            {"role": "model" if role == "assistant" else "user", "parts": [{"text": text}]}
+            for role, text in turns(request, endpoint)
+        ]
+    }
+    system = system_text(request, endpoint)
+    if system is not None:
+        body["systemInstruction"] = {"parts": [{"text": system}]}
+    generation: dict[str, Any] = {
+        "maxOutputTokens": config.max_tokens,
+        "temperature": config.temperature,
+        "topP": config.top_p,
+        "stopSequences": list(config.stop) or None,
+    }
+    generation = {key: value for key, value in generation.items() if value is not None}
+    if generation:
+        body["generationConfig"] = generation
+    headers = {"Content-Type": "application/json"}
+    if endpoint.key:
+        headers["x-goog-api-key"] = endpoint.key
+    model = quote(endpoint.model.removeprefix("models/"), safe="-._~")
+    return WireRequest("POST", url(endpoint, f"/v1beta/models/{model}:generateContent"), headers, body)
+
+
+def parse(body: Any, endpoint: Endpoint) -> Response:
+    if not isinstance(body, dict):
+        raise unreadable(endpoint, "the body is not a JSON object")
+    label = endpoint.provider.label
+    blocked = dig(body, "promptFeedback", "blockReason")
+    if isinstance(blocked, str) and blocked not in _NOT_BLOCKED:
+        raise ProviderError(
+            f"{label} blocked the prompt: {blocked}", provider=endpoint.provider.id, provider_code=blocked
+        )
+    candidates = optional(body, "candidates", endpoint, "candidates", list)
+    if not candidates:
+        raise ProviderError(
+            f"{label} returned no candidates", provider=endpoint.provider.id, provider_code="no_candidates"
+        )
+    candidate = candidates[0]
+    if not isinstance(candidate, dict):
+        raise unreadable(endpoint, "candidates[0] should be a JSON object")
+    content = optional(candidate, "content", endpoint, "candidates[0].content", dict)
+    parts = optional(content, "parts", endpoint, "candidates[0].content.parts", list) or []
+    text = "".join(
+        part["text"]
+        for part in parts
+        if isinstance(part, dict) and isinstance(part.get("text"), str) and part.get("thought") is not True
+    )
+    return make_response(
+        endpoint,
+        id=body.get("responseId"),
+        model=body.get("modelVersion"),
+        text=text,
+        finish_reason=finish(candidate.get("finishReason"), _FINISH),
+        usage=_usage(body.get("usageMetadata")),
+    )
+
+
+def _usage(usage: Any) -> Usage:
+    """Gemini counts thinking tokens apart from candidatesTokenCount (kept verbatim)."""
+    if not isinstance(usage, dict):
+        return Usage()
+    return Usage(
+        input_tokens=count(usage.get("promptTokenCount")),
+        output_tokens=count(usage.get("candidatesTokenCount")),
+        total_tokens=count(usage.get("totalTokenCount")),
+        cache_read_tokens=count(usage.get("cachedContentTokenCount")),
+        reasoning_tokens=count(usage.get("thoughtsTokenCount")),
+    )
+
+
+def error(status: int, headers: Mapping[str, str], body: bytes, endpoint: Endpoint) -> Exception:
+    """Google answers a bad key with 400 INVALID_ARGUMENT (reason API_KEY_INVALID),
+    and puts the retry delay of a 429 in the body (google.rpc.RetryInfo)."""
+    info = read_error_body(body, endpoint)
+    details = dig(info.data, "error", "details")
+    details = [item for item in details if isinstance(item, dict)] if isinstance(details, list) else []
+    bad_key = any(item.get("reason") == "API_KEY_INVALID" for item in details) or (
+        status == 400 and "api key not valid" in (info.message or "").lower()
+    )
+    wait = _retry_delay(details)
+    billing = (
+        status == 429
+        and wait is None
+        and retry_after(headers) is None
+        and re.search(r"billing|credits", info.message or "", re.IGNORECASE) is not None
+    )
+    return http_error(status, headers, info, endpoint, billing=billing, auth=bad_key, wait=wait)
+
+
+def _retry_delay(details: list[dict[str, Any]]) -> float | None:
+    """Seconds from a RetryInfo detail's `retryDelay` ("37s", "1.5s")."""
+    for item in details:
+        delay = item.get("retryDelay")
+        if str(item.get("@type", "")).endswith("google.rpc.RetryInfo") and isinstance(delay, str):
+            match = re.fullmatch(r"(\d+(?:\.\d+)?)s", delay.strip())
+            if match:
+                return float(match.group(1))
+    return None

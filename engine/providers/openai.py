@@ -1,0 +1,113 @@
+"""OpenAI chat completions: the wire of OpenAI and of every OpenAI-compatible host.
+
+The output cap goes out as `max_completion_tokens` to OpenAI itself (its
+reasoning models refuse the deprecated `max_tokens`) and as `max_tokens` to
+every other host (Groq, Together, Fireworks, OpenRouter, Ollama, vLLM, LM
+Studio, ...), the field they all read. Both are in the spec's
+CreateChatCompletionRequest, so both bodies validate against it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from dspy.lm15 import FinishReason, Request, Response, Usage
+
+from ._http import (
+    count,
+    dig,
+    field,
+    finish,
+    http_error,
+    make_response,
+    read_error_body,
+    refuse_unsupported,
+    system_text,
+    turns,
+    unreadable,
+    url,
+)
+from .base import Endpoint, WireRequest
+
+ACCEPTED = frozenset({"max_tokens", "temperature", "top_p", "stop", "seed"})
+
+_FINISH: dict[str, FinishReason] = {
+    "stop": "stop",
+    "length": "length",
+    "tool_calls": "tool_call",
+    "function_call": "tool_call",
+    "content_filter": "content_filter",
+}
+
+
+def build(request: Request, endpoint: Endpoint) -> WireRequest:
+    refuse_unsupported(request, endpoint, ACCEPTED)
+    messages: list[dict[str, str]] = []
+    system = system_text(request, endpoint)
+    if system is not None:
+        messages.append({"role": "system", "content": system})
+    messages.extend({"role": role, "content": text} for role, text in turns(request, endpoint))
+    config = request.config
+    cap = "max_completion_tokens" if endpoint.provider.id == "openai" else "max_tokens"
+    optional: dict[str, Any] = {
+        cap: config.max_tokens,
+        "temperature": config.temperature,
+        "top_p": config.top_p,
+        "stop": list(config.stop) or None,
+        "seed": config.seed,
+    }
+    body: dict[str, Any] = {"model": endpoint.model, "messages": messages}
+    body.update({key: value for key, value in optional.items() if value is not None})
+    headers = {"Content-Type": "application/json"}
+    if endpoint.key:
+        headers["Authorization"] = f"Bearer {endpoint.key}"
+    return WireRequest("POST", url(endpoint, "/chat/completions"), headers, body)
+
+
+def parse(body: Any, endpoint: Endpoint) -> Response:
+    if not isinstance(body, dict):
+        raise unreadable(endpoint, "the body is not a JSON object")
+    choices = field(body, "choices", endpoint, "choices", list)
+    if not choices:
+        raise unreadable(endpoint, "it has no choices")
+    message = field(choices[0], "message", endpoint, "choices[0].message", dict)
+    return make_response(
+        endpoint,
+        id=body.get("id"),
+        model=body.get("model"),
+        text=_content(message.get("content"), endpoint),
+        finish_reason=finish(choices[0].get("finish_reason"), _FINISH),
+        usage=_usage(body.get("usage")),
+        refusal=message.get("refusal"),
+    )
+
+
+def _content(content: Any, endpoint: Endpoint) -> str:
+    """A string, null (no text) or, from some compatible hosts, a list of text parts."""
+    if content is None or isinstance(content, str):
+        return content or ""
+    if isinstance(content, list) and all(isinstance(dig(part, "text"), str) for part in content):
+        return "".join(part["text"] for part in content)
+    raise unreadable(endpoint, f"choices[0].message.content should be text, got {type(content).__name__}")
+
+
+def _usage(usage: Any) -> Usage:
+    if not isinstance(usage, dict):
+        return Usage()
+    return Usage(
+        input_tokens=count(usage.get("prompt_tokens")),
+        output_tokens=count(usage.get("completion_tokens")),
+        total_tokens=count(usage.get("total_tokens")),
+        cache_read_tokens=count(dig(usage, "prompt_tokens_details", "cached_tokens")),
+        cache_write_tokens=count(dig(usage, "prompt_tokens_details", "cache_write_tokens")),
+        reasoning_tokens=count(dig(usage, "completion_tokens_details", "reasoning_tokens")),
+    )
+
+
+def error(status: int, headers: Mapping[str, str], body: bytes, endpoint: Endpoint) -> Exception:
+    """OpenAI answers 429 both for "slow down" and for "out of credit";
+    only the body's code (`insufficient_quota`) tells them apart."""
+    info = read_error_body(body, endpoint)
+    out_of_quota = status == 429 and "insufficient_quota" in (info.code, info.kind)
+    return http_error(status, headers, info, endpoint, billing=out_of_quota)

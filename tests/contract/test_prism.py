@@ -1,0 +1,192 @@
+"""Our wires against Stoplight Prism serving each provider's spec on loopback.
+
+Static mode answers with the spec's examples (or schema-shaped placeholders):
+every wire must read them into a Response with text. Dynamic mode (`-d`)
+answers with random values that still fit the schema: the parser must then
+either read the body or raise a `dspy.lm15` error that names the provider,
+never anything else.
+
+One Prism per spec and mode, all started at once and shared by the session;
+the OpenAI spec alone takes 10-25 s to load.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from dspy.lm15 import AuthError, LM15Error, Response
+
+from dspy_tui.engine.providers.registry import wire_for
+
+pytestmark = pytest.mark.prism
+
+REPO = Path(__file__).resolve().parents[2]
+PRISM = REPO / ".prism" / "node_modules" / ".bin" / "prism"
+STARTUP_SECONDS = 60.0
+DYNAMIC_REQUESTS = 20
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class PrismServer:
+    process: subprocess.Popen[bytes]
+    port: int
+    log: Path
+    started: float
+    ready: bool = False
+
+    def base_url(self) -> str:
+        """Wait until Prism listens (the port opens once the spec is loaded)."""
+        while not self.ready:
+            if self.process.poll() is not None:
+                tail = self.log.read_text(errors="replace")[-2000:]
+                pytest.fail(f"Prism exited with code {self.process.returncode} before listening:\n{tail}")
+            if time.monotonic() - self.started > STARTUP_SECONDS:
+                pytest.fail(
+                    f"Prism did not listen on port {self.port} within {STARTUP_SECONDS:.0f} s (log: {self.log})"
+                )
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                self.ready = True
+            except OSError:
+                time.sleep(0.2)
+        return f"http://127.0.0.1:{self.port}"
+
+
+class PrismFleet:
+    """Starts one Prism per (spec, mode) at once, so the slow loads overlap."""
+
+    def __init__(self, spec_dir: Path, spec_files: set[str], log_dir: Path) -> None:
+        self.servers: dict[tuple[str, bool], PrismServer] = {}
+        for spec_file in sorted(spec_files):
+            for dynamic in (False, True):
+                port = free_port()
+                log = log_dir / f"{spec_file}{'-dynamic' if dynamic else ''}.log"
+                command = [str(PRISM), "mock", "-h", "127.0.0.1", "-p", str(port)]
+                command += ["-d"] if dynamic else []
+                with log.open("wb") as sink:
+                    process = subprocess.Popen(
+                        [*command, str(spec_dir / spec_file)], stdout=sink, stderr=subprocess.STDOUT, cwd=REPO
+                    )
+                self.servers[spec_file, dynamic] = PrismServer(process, port, log, time.monotonic())
+
+    def url(self, spec_file: str, dynamic: bool) -> str:
+        return self.servers[spec_file, dynamic].base_url()
+
+    def close(self) -> None:
+        for server in self.servers.values():
+            server.process.terminate()
+        for server in self.servers.values():
+            try:
+                server.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                server.process.kill()
+                server.process.wait()
+
+
+@pytest.fixture(scope="session")
+def prism(spec_dir: Path, wire_cases: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrismFleet]:
+    if shutil.which("node") is None:
+        pytest.skip("Prism needs Node.js, and `node` is not on PATH")
+    if not PRISM.exists():
+        pytest.skip(f"Prism is not installed at {PRISM} (npm install --prefix .prism @stoplight/prism-cli@5)")
+    fleet = PrismFleet(
+        spec_dir, {case.spec_file for case in wire_cases.values()}, tmp_path_factory.mktemp("prism")
+    )
+    yield fleet
+    fleet.close()
+
+
+async def call(session: aiohttp.ClientSession, wire_request: Any) -> tuple[int, dict[str, str], bytes]:
+    async with session.request(
+        wire_request.method,
+        wire_request.url,
+        headers=dict(wire_request.headers),
+        data=wire_request.body_bytes(),
+    ) as response:
+        return response.status, dict(response.headers), await response.read()
+
+
+def outcome(status: int, headers: dict[str, str], body: bytes, endpoint: Any) -> Response | LM15Error:
+    """What the runtime would hand DSPy: a Response, or the lm15 error to raise."""
+    wire = wire_for(endpoint.provider)
+    if not 200 <= status < 300:
+        return wire.error(status, headers, body, endpoint)
+    try:
+        return wire.parse(json.loads(body), endpoint)
+    except LM15Error as error:
+        return error
+
+
+async def test_static_answers_parse_into_text(
+    wire_name: str, prism: PrismFleet, wire_cases: Any, samples: Any, endpoint_for: Any
+) -> None:
+    case = wire_cases[wire_name]
+    endpoint = endpoint_for(case.provider_id, base_url=prism.url(case.spec_file, dynamic=False))
+    wire = wire_for(endpoint.provider)
+    async with aiohttp.ClientSession() as session:
+        for name in ("plain", "demos", "all_knobs"):
+            status, headers, body = await call(session, wire.build(samples[name], endpoint))
+            result = outcome(status, headers, body, endpoint)
+            assert isinstance(result, Response), f"{wire_name}/{name}: HTTP {status}: {result}"
+            assert isinstance(result.text, str) and result.text, (
+                f"{wire_name}/{name}: no text in {body[:300]!r}"
+            )
+            assert result.finish_reason in ("stop", "length", "tool_call", "content_filter", "error")
+
+
+async def test_dynamic_answers_parse_or_fail_clearly(
+    wire_name: str, prism: PrismFleet, wire_cases: Any, samples: Any, endpoint_for: Any
+) -> None:
+    case = wire_cases[wire_name]
+    endpoint = endpoint_for(case.provider_id, base_url=prism.url(case.spec_file, dynamic=True))
+    wire = wire_for(endpoint.provider)
+    requests = [wire.build(request, endpoint) for request in samples.values()]
+    async with aiohttp.ClientSession() as session:
+        answers = await asyncio.gather(
+            *(call(session, requests[i % len(requests)]) for i in range(DYNAMIC_REQUESTS))
+        )
+    results = []
+    for status, headers, body in answers:
+        try:
+            result = outcome(status, headers, body, endpoint)
+        except Exception as crash:  # the point of the test: nothing but lm15 errors may escape
+            pytest.fail(f"{wire_name}: {type(crash).__name__}: {crash} on HTTP {status} body {body[:500]!r}")
+        assert isinstance(result, Response | LM15Error), (
+            f"{wire_name}: {type(result).__name__} on HTTP {status}"
+        )
+        if isinstance(result, LM15Error):
+            assert endpoint.provider.label in str(result), (
+                f"{wire_name}: error does not name the provider: {result}"
+            )
+        results.append(result)
+    assert len(results) == DYNAMIC_REQUESTS
+
+
+async def test_a_refused_key_is_an_auth_error(prism: PrismFleet, samples: Any, endpoint_for: Any) -> None:
+    """Prism enforces the OpenAI spec's bearer scheme: no key, a real 401."""
+    endpoint = endpoint_for("groq", base_url=prism.url("openai-openapi.yaml", dynamic=False), key=None)
+    async with aiohttp.ClientSession() as session:
+        status, headers, body = await call(
+            session, wire_for(endpoint.provider).build(samples["plain"], endpoint)
+        )
+    assert status == 401
+    result = outcome(status, headers, body, endpoint)
+    assert isinstance(result, AuthError)
+    assert "Groq asked for an API key, but none was sent" in str(result)
