@@ -1,1 +1,21 @@
-"""Headless engine: providers, the DSPy bridge, sessions. Never imports Textual."""
+"""Headless engine: providers, the DSPy bridge, sessions. Never imports Textual.
+
+DSPy's optimizers draw tqdm bars and log to the console; inside the TUI that
+would scribble over the screen and headless it buries our own progress. tqdm
+reads TQDM_DISABLE when it is first imported, so it is set here, before any
+engine module imports DSPy; `quiet_dspy()` sends DSPy's logs to our log file.
+"""
+
+import logging
+import os
+
+os.environ.setdefault("TQDM_DISABLE", "1")
+
+
+def quiet_dspy() -> None:
+    """Route DSPy's console logging into the root logger (our rotating log file)."""
+    logger = logging.getLogger("dspy")
+    for handler in list(logger.handlers):
+        if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler):
+            logger.removeHandler(handler)
+    logger.propagate = True

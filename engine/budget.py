@@ -14,8 +14,10 @@ import asyncio
 import itertools
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+
+from . import events
 
 _NANO = 1_000_000_000
 
@@ -83,6 +85,34 @@ class Budget:
         self.unknown_costs = 0  # settles without a reported cost, charged at the reservation
         self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
 
+    def publish_to(self, bus: events.EventBus) -> None:
+        """Announce the 80% warning and each exhaustion on `bus` as typed events."""
+
+        def warned(spent: float, limit: float) -> None:
+            bus.publish(events.BudgetWarning(spent_usd=spent, budget_usd=limit))
+
+        def exhausted(refusal: BudgetExhausted) -> None:
+            bus.publish(
+                events.BudgetExhausted(
+                    model=refusal.model, spent_usd=refusal.spent_usd, budget_usd=refusal.limit_usd
+                )
+            )
+
+        self.on_warning = warned
+        self.on_exhausted = exhausted
+
+    def preload(self, spent_usd: float, by_model: Mapping[str, float] | None = None) -> None:
+        """Count what a resumed session already spent, so the cap covers the whole session."""
+        with self._lock:
+            self._spent += _to_nanos(spent_usd)
+            for model, usd in (by_model or {}).items():
+                self._model_spent[model] = self._model_spent.get(model, 0) + _to_nanos(usd)
+            if self._limit is not None and self._spent >= self._limit:
+                self._exhausted_all = True
+            for model, limit in self._model_limits.items():
+                if self._model_spent.get(model, 0) >= limit:
+                    self._exhausted_models.add(model)
+
     # ---- reading -------------------------------------------------------
     @property
     def spent(self) -> float:
@@ -112,15 +142,23 @@ class Budget:
     # ---- reserving -----------------------------------------------------
     def reserve(self, model: str, amount: float) -> Reservation:
         """Take `amount` USD out of what is left, or raise `BudgetExhausted`."""
+        reservation = self.try_reserve(model, amount)
+        if reservation is None:
+            with self._lock:
+                raise self._refusal(model, in_flight=True)
+        return reservation
+
+    def try_reserve(self, model: str, amount: float) -> Reservation | None:
+        """Like `reserve`, but None when only calls in flight stand in the way
+        (it may fit once they settle); raises when it can never fit."""
         with self._lock:
             fits_now, refusal = self._fits(model, _to_nanos(amount))
             if fits_now:
                 return self._take(model, amount)
-        if refusal is None:
-            with self._lock:
-                raise self._refusal(model, in_flight=True)
-        self._fire_exhausted(refusal)
-        raise refusal
+        if refusal is not None:
+            self._fire_exhausted(refusal)
+            raise refusal
+        return None
 
     async def reserve_when_free(self, model: str, amount: float) -> Reservation:
         """Like `reserve`, but when only in-flight reservations stand in the

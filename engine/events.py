@@ -76,6 +76,8 @@ class RoundCompleted(Event):
 class CallCompleted(Event):
     type: Literal["call_completed"] = "call_completed"
     provider: str = ""
+    endpoint: str | None = None  # base URL, never carrying a key
+    request_hash: str | None = None  # the call-cache key
     latency_ms: float = 0.0
     tokens_in: int | None = None
     tokens_out: int | None = None
@@ -139,15 +141,27 @@ class ReportReady(Event):
 
 
 AnyEvent = Annotated[
-    SessionStarted | SessionCompleted | SessionStopped | SessionFailed | PhaseStarted | PhaseCompleted
-    | RoundStarted | RoundCompleted | CallCompleted | CostUpdated | BudgetWarning | BudgetExhausted
-    | ModelConverged | ModelFailed | CrossModelTransfer | BenchmarkProgress | ReportReady,
+    SessionStarted
+    | SessionCompleted
+    | SessionStopped
+    | SessionFailed
+    | PhaseStarted
+    | PhaseCompleted
+    | RoundStarted
+    | RoundCompleted
+    | CallCompleted
+    | CostUpdated
+    | BudgetWarning
+    | BudgetExhausted
+    | ModelConverged
+    | ModelFailed
+    | CrossModelTransfer
+    | BenchmarkProgress
+    | ReportReady,
     Field(discriminator="type"),
 ]
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(AnyEvent)
-EVENT_TYPES: tuple[str, ...] = tuple(
-    cls.model_fields["type"].default for cls in Event.__subclasses__()
-)
+EVENT_TYPES: tuple[str, ...] = tuple(cls.model_fields["type"].default for cls in Event.__subclasses__())
 
 
 def parse_event(data: dict[str, Any]) -> Event:

@@ -12,8 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 
@@ -85,13 +84,26 @@ class TokenBucket:
         self._stamp = now
 
     async def take(self, amount: float) -> None:
-        amount = min(float(amount), self.capacity)  # a request larger than a minute's worth waits for a full bucket
+        amount = min(
+            float(amount), self.capacity
+        )  # a request larger than a minute's worth waits for a full bucket
         async with self._lock:
             self._refill()
             while self._level < amount:
                 await asyncio.sleep((amount - self._level) / self._rate)
                 self._refill()
             self._level -= amount
+
+    def ready(self, amount: float) -> bool:
+        """Whether `amount` can be taken now without queueing behind anyone."""
+        if self._lock.locked():
+            return False
+        self._refill()
+        return self._level >= min(float(amount), self.capacity)
+
+    def take_now(self, amount: float) -> None:
+        """Take what `ready` just said is there (same loop turn, so nothing changed)."""
+        self._level -= min(float(amount), self.capacity)
 
     def adjust(self, delta: float) -> None:
         """Charge (positive) or refund (negative) units once the real count is known.
@@ -100,12 +112,14 @@ class TokenBucket:
         self._level = min(self.capacity, self._level - delta)
 
 
-@dataclass
 class Slot:
     """One admitted request; tells the limiter the real token count afterwards."""
 
-    limiter: Limiter
-    est_tokens: int
+    __slots__ = ("limiter", "est_tokens")
+
+    def __init__(self, limiter: Limiter, est_tokens: int) -> None:
+        self.limiter = limiter
+        self.est_tokens = est_tokens
 
     def record_tokens(self, actual_tokens: int | None) -> None:
         if actual_tokens is not None and self.limiter.tokens is not None:
@@ -135,13 +149,28 @@ class Limiter:
         self.cap = min(self.cap, config.concurrency) if self.rate_limited else config.concurrency
         self._wake()
 
-    @property
-    def paused_for(self) -> float:
-        return max(0.0, self._paused_until - time.monotonic())
+    def slot(self, est_tokens: int = 0) -> _SlotGuard:
+        """`async with limiter.slot(n) as slot:` waits until a request of about
+        `n` tokens may be sent and holds its place while it runs."""
+        return _SlotGuard(self, est_tokens)
 
-    @asynccontextmanager
-    async def slot(self, est_tokens: int = 0) -> AsyncIterator[Slot]:
-        """Wait until a request may be sent, hold its place while it runs."""
+    def _admit_now(self, est_tokens: int) -> bool:
+        """Admit without waiting when nothing stands in the way (the usual case)."""
+        if self._waiters or self.in_flight >= self.cap or self._paused_until > time.monotonic():
+            return False
+        requests, tokens = self.requests, self.tokens if est_tokens > 0 else None
+        if (requests is not None and not requests.ready(1)) or (
+            tokens is not None and not tokens.ready(est_tokens)
+        ):
+            return False
+        if requests is not None:
+            requests.take_now(1)
+        if tokens is not None:
+            tokens.take_now(est_tokens)
+        self.in_flight += 1
+        return True
+
+    async def _admit(self, est_tokens: int) -> None:
         await self._acquire()
         try:
             await self._wait_pause()
@@ -150,9 +179,9 @@ class Limiter:
             if self.tokens is not None and est_tokens > 0:
                 await self.tokens.take(est_tokens)
             await self._wait_pause()  # a 429 may have arrived while we queued
-            yield Slot(self, est_tokens)
-        finally:
+        except BaseException:
             self._release()
+            raise
 
     async def _wait_pause(self) -> None:
         while (delay := self._paused_until - time.monotonic()) > 0:
@@ -201,3 +230,16 @@ class Limiter:
         pause = retry_after if retry_after is not None and retry_after > 0 else self.config.default_pause_s
         self._paused_until = max(self._paused_until, time.monotonic() + pause)
 
+
+class _SlotGuard(Slot):
+    """The async context manager behind `Limiter.slot` (a class: it is on every call's path)."""
+
+    __slots__ = ()
+
+    async def __aenter__(self) -> Slot:
+        if not self.limiter._admit_now(self.est_tokens):
+            await self.limiter._admit(self.est_tokens)
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.limiter._release()

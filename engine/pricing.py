@@ -96,8 +96,15 @@ PRICES: dict[str, dict[str, Price]] = {
     },
     "gemini": {
         "gemini-2.5-pro": Price(
-            1.25, 10.00, 0.125, "gemini", "list",
-            long_threshold=200_000, long_input=2.50, long_output=15.00, long_cached_input=0.25,
+            1.25,
+            10.00,
+            0.125,
+            "gemini",
+            "list",
+            long_threshold=200_000,
+            long_input=2.50,
+            long_output=15.00,
+            long_cached_input=0.25,
         ),
         "gemini-2.5-flash": _p(0.30, 2.50, 0.03, "gemini"),
         "gemini-2.5-flash-lite": _p(0.10, 0.40, 0.01, "gemini"),

@@ -78,9 +78,9 @@ def _backend() -> keyring.backend.KeyringBackend | None:
         return None
     cls = type(backend)
     name = f"{cls.__module__}.{cls.__name__}"
-    if cls.__module__.startswith("keyrings.alt") and "Plaintext" in cls.__name__:
-        if os.environ.get("PYTHON_KEYRING_BACKEND") != name:
-            return None
+    plaintext = cls.__module__.startswith("keyrings.alt") and "Plaintext" in cls.__name__
+    if plaintext and os.environ.get("PYTHON_KEYRING_BACKEND") != name:
+        return None
     return backend
 
 

@@ -241,12 +241,13 @@ class SessionStore:
         return {"calls": row[0], "cache_hits": row[1], "cost_usd": row[2], "errors": row[3]}
 
     def record_round(self, session_id: str, model: str, phase: str, round_no: int, **fields: Any) -> None:
+        """Record a finished round once: a resumed session replaying it keeps the original row."""
         metrics = fields.pop("metrics", {})
         cols = ["session_id", "model", "phase", "round", *fields, "metrics_json"]
         values = [session_id, model, phase, round_no, *fields.values(), _json(metrics)]
         with self._tx() as conn:
             conn.execute(
-                f"INSERT OR REPLACE INTO rounds ({', '.join(cols)}) VALUES ({','.join('?' * len(cols))})",
+                f"INSERT OR IGNORE INTO rounds ({', '.join(cols)}) VALUES ({','.join('?' * len(cols))})",
                 values,
             )
 

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
+import os
 
-import keyring
-import keyring.backend
-import keyring.errors
-import pytest
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # litellm must not fetch its price list
+
+from collections.abc import Iterator  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import keyring  # noqa: E402
+import keyring.backend  # noqa: E402
+import keyring.errors  # noqa: E402
+import pytest  # noqa: E402
+
+pytest_plugins = ["tests.fakes.conftest_plugin"]
 
 SPECS_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "specs"
 PROVIDER_ENV = (
@@ -44,7 +50,7 @@ def dspy_tui_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("DSPY_TUI_HOME", str(home))
     for name in PROVIDER_ENV:
         monkeypatch.delenv(name, raising=False)
-    for name in list(__import__("os").environ):
+    for name in list(os.environ):
         if name.startswith("DSPY_TUI_") and name.endswith("_BASE_URL"):
             monkeypatch.delenv(name, raising=False)
     return home

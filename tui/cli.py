@@ -9,11 +9,13 @@ quick commands (and the app's first paint) stay fast.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import json
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 from dspy_tui import __version__
@@ -32,6 +34,16 @@ class UserError(Exception):
 USER_ERRORS: tuple[type[BaseException], ...] = (
     UserError, StorageError, UnknownSession, keys.KeyStoreError, FileNotFoundError,
 )
+
+
+@contextlib.contextmanager
+def user_errors() -> Iterator[None]:
+    """Inside: a ValueError is the user's (a bad config, dataset, model, key or price), told in one sentence."""
+    try:
+        yield
+    except ValueError as exc:
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(text) from None
 
 
 def _store() -> SessionStore:
@@ -141,6 +153,143 @@ def cmd_sessions_delete(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# -- sessions that run -------------------------------------------------------
+def _config_from_args(args: argparse.Namespace) -> Any:
+    from dspy_tui.engine.config import load_config, parse_config
+
+    if args.config and args.task:
+        raise UserError("Give either a CONFIG file or --task/--models, not both.")
+    if args.config:
+        config = load_config(args.config)
+        overrides = {k: v for k, v in (("rounds", args.rounds), ("optimizer", args.optimizer),
+                                         ("budget_usd", args.budget), ("seed", args.seed)) if v is not None}
+        return parse_config({**config.model_dump(mode="json"), **overrides}, args.config) if overrides else config
+    if not args.task:
+        raise UserError("Give a CONFIG file or --task demo:NAME (see `dspy-tui tasks`).")
+    data: dict[str, Any] = {
+        "name": args.name or args.task,
+        "task": {"dataset": args.task},
+        "models": [m.strip() for m in (args.models or "offline/small,offline/base,offline/large").split(",") if m.strip()],
+    }
+    for key, value in (("rounds", args.rounds), ("optimizer", args.optimizer), ("budget_usd", args.budget),
+                       ("seed", args.seed)):
+        if value is not None:
+            data[key] = value
+    return parse_config(data, "command line")
+
+
+def _new_session(config: Any, session_id: str | None = None) -> Any:
+    from dspy_tui.engine.session import Session
+
+    paths = resolve_paths()
+    store = SessionStore(paths.db_path)
+    session = Session(config, store=store, paths=paths, keys=keys.get_key, session_id=session_id)
+    session.prepare()
+    return session
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    with user_errors():
+        config = _config_from_args(args)
+        session = _new_session(config)
+    return _drive(session, headless=args.headless, json_lines=args.json)
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from dspy_tui.engine.config import parse_config
+
+    store = _store()
+    stored = store.get_session(args.id)
+    if stored["status"] == "completed":
+        raise UserError(f"Session {args.id} is already completed; `dspy-tui report {args.id}` shows its results.")
+    with user_errors():
+        config = parse_config(stored["config"], f"session {args.id}")
+        session = _new_session(config, session_id=args.id)
+    return _drive(session, headless=args.headless, json_lines=args.json)
+
+
+def _drive(session: Any, *, headless: bool, json_lines: bool) -> int:
+    from dspy_tui.tui.headless import run_headless
+
+    if not headless and not json_lines and sys.stdout.isatty():
+        from dspy_tui.tui.app import DspyTuiApp
+
+        app = DspyTuiApp(live_session=session)
+        code = app.run()
+        return int(code or 0)
+    return run_headless(session, json_lines=json_lines)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from dspy_tui.engine.exports import render_report
+
+    store = _store()
+    store.get_session(args.id)
+    with user_errors():
+        content = render_report(store, args.id, args.format)
+    if args.output:
+        Path(args.output).write_text(content, encoding="utf-8")
+        print(f"Wrote the {args.format} report of session {args.id} to {args.output}.")
+    else:
+        sys.stdout.write(content if content.endswith("\n") else content + "\n")
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from dspy_tui.engine.exports import export_checkpoint
+
+    store = _store()
+    store.get_session(args.id)
+    with user_errors():
+        path = export_checkpoint(store, args.id, args.model, Path(args.output))
+    print(f"Wrote {args.model}'s optimized program to {path} (load it with `program.load(path)`).")
+    return EXIT_OK
+
+
+def cmd_estimate(args: argparse.Namespace) -> int:
+    from dspy_tui.engine.config import load_config
+    from dspy_tui.engine.estimate import as_json, estimate
+    from dspy_tui.engine.tasks import load_task
+
+    with user_errors():
+        config = load_config(args.config)
+        rows = as_json(estimate(config, load_task(config.task)))
+    if args.json:
+        print(json.dumps(rows))
+        return EXIT_OK
+    def money(r: dict[str, float] | None, k: str) -> str:
+        return "unpriced" if r is None else f"${r[k]:.4f}"
+    table = [{"model": r["model"], "price": r["price"],
+              "calls min/exp/max": "/".join(str(int(r["calls"][k])) for k in ("min", "expected", "max")),
+              "cost min": money(r["cost_usd"], "min"), "cost expected": money(r["cost_usd"], "expected"),
+              "cost max": money(r["cost_usd"], "max")} for r in rows]
+    _print_table(table, ["model", "price", "calls min/exp/max", "cost min", "cost expected", "cost max"])
+    return EXIT_OK
+
+
+def cmd_tasks(args: argparse.Namespace) -> int:
+    from dspy_tui.engine.tasks import list_demo_tasks
+
+    rows = [{"name": t.name, "description": t.description, "size": t.size, "signature": t.signature,
+             "metric": t.metric} for t in list_demo_tasks()]
+    if args.json:
+        print(json.dumps(rows))
+    else:
+        _print_table(rows, ["name", "size", "signature", "metric", "description"])
+    return EXIT_OK
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from dspy_tui.engine.catalog import known_models
+
+    rows = known_models()
+    if args.json:
+        print(json.dumps(rows))
+    else:
+        _print_table(rows, ["model", "provider", "kind", "priced", "key"])
+    return EXIT_OK
+
+
 # -- doctor -----------------------------------------------------------------
 def cmd_doctor(args: argparse.Namespace) -> int:
     import platform
@@ -218,6 +367,50 @@ def build_parser() -> argparse.ArgumentParser:
     p = s_sub.add_parser("delete", help="delete a session and everything recorded for it")
     p.add_argument("id")
     p.set_defaults(func=cmd_sessions_delete)
+
+    p = sub.add_parser("run", help="run a session from a CONFIG file or from --task/--models")
+    p.add_argument("config", nargs="?", help="a session config (TOML); see examples/")
+    p.add_argument("--task", help="a built-in task, e.g. demo:sentiment (instead of CONFIG)")
+    p.add_argument("--models", help="comma-separated provider/model list (default: three offline models)")
+    p.add_argument("--optimizer", help="bootstrap, random_search, mipro, copro, simba, gepa or labeled")
+    p.add_argument("--rounds", type=int, help="optimization rounds per model (1-15)")
+    p.add_argument("--budget", type=float, help="hard budget in USD for the whole session")
+    p.add_argument("--seed", type=int, help="random seed")
+    p.add_argument("--name", help="session name")
+    p.add_argument("--headless", action="store_true", help="no TUI: progress bars on the terminal")
+    p.add_argument("--json", action="store_true", help="no TUI: one JSON object per event per line")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("resume", help="continue an interrupted or stopped session; paid calls come from the cache")
+    p.add_argument("id")
+    p.add_argument("--headless", action="store_true", help="no TUI: progress bars on the terminal")
+    p.add_argument("--json", action="store_true", help="no TUI: one JSON object per event per line")
+    p.set_defaults(func=cmd_resume)
+
+    p = sub.add_parser("report", help="a session's report: scores with confidence intervals, cost, latency")
+    p.add_argument("id")
+    p.add_argument("--format", choices=["md", "json", "html"], default="md")
+    p.add_argument("-o", "--output", help="write to this file instead of stdout")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("export", help="a model's optimized program as DSPy JSON (program.load(FILE))")
+    p.add_argument("id")
+    p.add_argument("--model", required=True, help="provider/model as shown by `sessions show`")
+    p.add_argument("-o", "--output", required=True, help="the JSON file to write")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("estimate", help="expected calls and cost per model and phase, before spending anything")
+    p.add_argument("config")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_estimate)
+
+    p = sub.add_parser("tasks", help="the built-in demo tasks")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_tasks)
+
+    p = sub.add_parser("models", help="known models: provider, priced or not, key present or not")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_models)
 
     p = sub.add_parser("doctor", help="versions, data paths, keyring backend, keys, schema version")
     p.add_argument("--json", action="store_true", help="print JSON")

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
 from dspy_tui.engine.events import CallCompleted, EventBus, RoundCompleted, SessionStarted
 from dspy_tui.engine.hooks import HookRunner
 

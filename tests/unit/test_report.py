@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import pytest
+
 from dspy_tui.engine.report import build_report, render_html, render_json, render_markdown
 
 EVIL = "ollama/<script>alert(1)</script>"

@@ -7,6 +7,7 @@ import statistics
 import time
 
 import pytest
+
 from dspy_tui.engine.stats import (
     PairedResult,
     bootstrap_ci,

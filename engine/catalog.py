@@ -1,0 +1,72 @@
+"""The models dspy-tui knows: every priced hosted model, the offline variants, the local hosts.
+
+A model not listed here still works (any `provider/model` the provider
+accepts); it is just unpriced until the user gives its price.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dspy_tui.storage import keys
+
+from .pricing import LOCAL_PROVIDERS, PRICES
+from .providers.offline import VARIANTS
+from .providers.registry import all_specs
+
+
+def known_models() -> list[dict[str, Any]]:
+    """One row per known model: provider, kind (hosted/local/offline), priced, key status."""
+    rows: list[dict[str, Any]] = []
+    statuses = {s.provider: s for s in keys.list_keys()}
+    for name, variant in VARIANTS.items():
+        rows.append(
+            {
+                "model": f"offline/{name}",
+                "provider": "offline",
+                "kind": "offline/simulated",
+                "priced": True,
+                "key": "not needed",
+                "description": variant.description,
+            }
+        )
+    for spec in all_specs():
+        if spec.offline:
+            continue
+        if spec.id in LOCAL_PROVIDERS:
+            rows.append(
+                {
+                    "model": f"{spec.id}/<model>",
+                    "provider": spec.id,
+                    "kind": "local",
+                    "priced": True,
+                    "key": "not needed",
+                    "description": f"{spec.label} at {spec.default_base_url}",
+                }
+            )
+            continue
+        status = statuses.get(spec.id)
+        key = "not needed" if not spec.needs_key else (status.source if status else "missing")
+        for model in PRICES.get(spec.id, {}):
+            rows.append(
+                {
+                    "model": f"{spec.id}/{model}",
+                    "provider": spec.id,
+                    "kind": "hosted",
+                    "priced": True,
+                    "key": key,
+                    "description": spec.label,
+                }
+            )
+        if not PRICES.get(spec.id):
+            rows.append(
+                {
+                    "model": f"{spec.id}/<model>",
+                    "provider": spec.id,
+                    "kind": "hosted",
+                    "priced": False,
+                    "key": key,
+                    "description": f"{spec.label}: give a price in the config",
+                }
+            )
+    return rows

@@ -1,0 +1,242 @@
+"""The session config: a TOML file validated with pydantic.
+
+An invalid file ends in one sentence that names the key and what is wrong
+(`ConfigError`), never a pydantic dump or a traceback.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+OPTIMIZERS = ("bootstrap", "random_search", "mipro", "copro", "simba", "gepa", "labeled")
+
+
+class ConfigError(ValueError):
+    """A config the user wrote cannot be used; the message names the key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PriceConfig(_Strict):
+    input: float = Field(ge=0, description="USD per 1M input tokens")
+    output: float = Field(ge=0, description="USD per 1M output tokens")
+    cached_input: float | None = Field(default=None, ge=0, description="USD per 1M cached input tokens")
+
+
+class LimitsConfig(_Strict):
+    rpm: int | None = Field(default=None, gt=0)
+    tpm: int | None = Field(default=None, gt=0)
+    concurrency: int | None = Field(default=None, gt=0, le=256)
+
+
+class ModelConfig(_Strict):
+    id: str = Field(description="provider/model, e.g. openai/gpt-4o")
+    price: PriceConfig | None = None
+    base_url: str | None = None
+    limits: LimitsConfig | None = None
+    budget_usd: float | None = Field(default=None, gt=0)
+    max_tokens: int = Field(default=1024, gt=0, le=200_000)
+
+    @field_validator("id")
+    @classmethod
+    def _provider_slash_model(cls, v: str) -> str:
+        head, sep, tail = v.partition("/")
+        if not sep or not head or not tail:
+            raise ValueError(f"{v!r} is not of the form provider/model (e.g. openai/gpt-4o, offline/base)")
+        return v
+
+
+ModuleKind = Literal["predict", "chain_of_thought"]
+
+
+class SplitShares(_Strict):
+    """How a single dataset file is cut into train/dev/test."""
+
+    train: float = Field(default=0.5, gt=0, lt=1)
+    dev: float = Field(default=0.25, gt=0, lt=1)
+    test: float = Field(default=0.25, ge=0, lt=1)
+
+    @model_validator(mode="after")
+    def _add_up_to_one(self) -> SplitShares:
+        if abs(self.train + self.dev + self.test - 1.0) > 1e-6:
+            raise ValueError(
+                f"train + dev + test must add up to 1, got {self.train + self.dev + self.test:g}"
+            )
+        return self
+
+
+class JudgeSpec(_Strict):
+    """The model an `llm_judge` metric asks, and what it asks it."""
+
+    model: str
+    rubric: str = "Is the response correct, relevant and coherent? Answer with a score from 0 to 1."
+
+
+class TaskSpec(_Strict):
+    """A task as the user describes it (the `task:` section of a session config)."""
+
+    dataset: str | None = None  # "demo:NAME", or a .jsonl/.csv/.tsv/.json file split by `split`
+    train_file: str | None = None  # or one file per split (then `dataset` only names the task)
+    dev_file: str | None = None
+    test_file: str | None = None
+    signature: str | None = None  # "question -> answer", "pkg.mod:MySignature"; demo tasks bring their own
+    instructions: str | None = None  # replaces the signature's instruction
+    descriptions: dict[str, str] = Field(default_factory=dict)  # field -> description
+    module: ModuleKind = "predict"
+    fields: dict[str, str] = Field(default_factory=dict)  # column -> field
+    split: SplitShares = Field(default_factory=SplitShares)
+    max_train: int | None = Field(default=None, gt=0)  # cap each split after splitting
+    max_dev: int | None = Field(default=None, gt=0)
+    max_test: int | None = Field(default=None, gt=0)
+    seed: int = 0
+    size: int | None = Field(default=None, gt=0)  # demo tasks: how many examples to generate
+    metric: str | None = None  # exact_match, f1, ..., llm_judge, "pkg.mod:function"; default exact_match
+    metric_options: dict[str, Any] = Field(default_factory=dict)
+    judge: JudgeSpec | None = None  # given without `metric`, the metric is llm_judge
+
+
+class ConvergenceConfig(_Strict):
+    patience: int = Field(default=2, ge=1, le=15)
+    min_delta: float = Field(default=0.005, ge=0, le=1)
+    target: float | None = Field(default=None, gt=0, le=1)
+
+
+class TimeoutsConfig(_Strict):
+    total_s: float = Field(default=120, gt=0)
+    connect_s: float = Field(default=10, gt=0)
+
+
+class SessionConfig(_Strict):
+    name: str = "session"
+    task: TaskSpec
+    models: list[ModelConfig] = Field(min_length=1)
+    optimizer: Literal["bootstrap", "random_search", "mipro", "copro", "simba", "gepa", "labeled"] = (
+        "bootstrap"
+    )
+    optimizer_settings: dict[str, Any] = {}
+    rounds: int = Field(default=5, ge=1, le=15)
+    convergence: ConvergenceConfig = ConvergenceConfig()
+    cross_model: bool = True
+    budget_usd: float | None = Field(default=None, gt=0)
+    concurrency: int = Field(default=8, ge=1, le=64)
+    seed: int = 0
+    num_retries: int = Field(default=3, ge=0, le=10)
+    base_urls: dict[str, str] = {}
+    timeouts: TimeoutsConfig = TimeoutsConfig()
+    hooks: dict[str, str] = {}
+    hook_timeout_s: float = Field(default=10, gt=0)
+
+    @field_validator("models", mode="before")
+    @classmethod
+    def _strings_are_models(cls, v: Any) -> Any:
+        if isinstance(v, list):
+            return [{"id": m} if isinstance(m, str) else m for m in v]
+        return v
+
+    @model_validator(mode="after")
+    def _distinct_models(self) -> SessionConfig:
+        ids = [m.id for m in self.models]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"models lists {', '.join(dupes)} more than once")
+        return self
+
+    @field_validator("hooks")
+    @classmethod
+    def _known_event_types(cls, v: dict[str, str]) -> dict[str, str]:
+        from .events import EVENT_TYPES
+
+        unknown = sorted(set(v) - set(EVENT_TYPES) - {"*"})
+        if unknown:
+            raise ValueError(f"unknown event type(s) {', '.join(unknown)}; known: {', '.join(EVENT_TYPES)}")
+        return v
+
+    def model_ids(self) -> list[str]:
+        return [m.id for m in self.models]
+
+
+def _explain(exc: ValidationError, source: str) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    msg = err["msg"]
+    if err["type"] == "extra_forbidden":
+        msg = "is not a known setting"
+    elif err["type"] == "missing":
+        msg = "is required"
+    msg = msg.removeprefix("Value error, ")
+    msg = msg[:1].lower() + msg[1:]
+    more = f" (and {len(exc.errors()) - 1} more problem(s))" if len(exc.errors()) > 1 else ""
+    return f"{source}: `{where}` {msg}{more}."
+
+
+def parse_config(data: dict[str, Any], source: str = "config") -> SessionConfig:
+    try:
+        return SessionConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc, source)) from None
+
+
+def load_config(path: str | Path) -> SessionConfig:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"Config file {path} does not exist.") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"Config file {path} is not UTF-8 text.") from None
+    except OSError as exc:
+        raise ConfigError(f"Cannot read config file {path}: {exc.strerror or exc}.") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}.") from None
+    return parse_config(data, str(path))
+
+
+def dump_config(config: SessionConfig) -> str:
+    """TOML text for a config (the new-session screen saves with this)."""
+    return _to_toml(config.model_dump(mode="json", exclude_none=True, exclude_defaults=False))
+
+
+def _to_toml(data: dict[str, Any]) -> str:
+    import json
+
+    def value(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, int | float):
+            return repr(v)
+        if isinstance(v, str):
+            return json.dumps(v)
+        if isinstance(v, list):
+            return "[" + ", ".join(value(x) for x in v) + "]"
+        if isinstance(v, dict):
+            return "{" + ", ".join(f"{json.dumps(k)} = {value(x)}" for k, x in v.items()) + "}"
+        raise TypeError(type(v))
+
+    lines: list[str] = []
+    tables: list[tuple[str, dict[str, Any]]] = []
+    arrays: list[tuple[str, list[dict[str, Any]]]] = []
+    for k, v in data.items():
+        if isinstance(v, dict) and v:
+            tables.append((k, v))
+        elif isinstance(v, list) and v and all(isinstance(x, dict) for x in v):
+            arrays.append((k, v))
+        elif v != {} and v != []:
+            lines.append(f"{k} = {value(v)}")
+    for name, table in tables:
+        lines.append(f"\n[{name}]")
+        for k, v in table.items():
+            if v != {} and v != []:
+                lines.append(f"{json.dumps(k) if not k.isidentifier() else k} = {value(v)}")
+    for name, items in arrays:
+        for item in items:
+            lines.append(f"\n[[{name}]]")
+            lines.extend(f"{k} = {value(v)}" for k, v in item.items())
+    return "\n".join(lines) + "\n"

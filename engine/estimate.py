@@ -1,0 +1,104 @@
+"""The pre-run estimate: how many calls and dollars a session may take, before spending any.
+
+Calls per model and phase come from the split sizes, the rounds and what one
+round of the optimizer makes (optimizers.round_calls). Tokens per call come
+from the task itself: the signature's instruction plus the average example,
+with room for the demos an optimizer adds. `min` assumes convergence after
+`patience` rounds and short answers; `max` assumes every round runs and every
+answer uses `max_tokens`. Unpriced models get `None` costs, never $0.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from .config import SessionConfig
+from .optimizers import round_calls
+from .pricing import Price, cost_of, price_for
+from .providers.registry import split_model
+
+CHARS_PER_TOKEN = 4
+
+
+@dataclass
+class Range:
+    min: float
+    expected: float
+    max: float
+
+    def as_dict(self) -> dict[str, float]:
+        return {"min": self.min, "expected": self.expected, "max": self.max}
+
+
+@dataclass
+class ModelEstimate:
+    model: str
+    price_label: str  # "list price 2026-11", "local", "offline/simulated", "override", "unpriced"
+    calls_by_phase: dict[str, Range] = field(default_factory=dict)
+    calls: Range = field(default_factory=lambda: Range(0, 0, 0))
+    cost_usd: Range | None = None  # None: unpriced
+
+
+def _tokens(task: Any) -> tuple[int, int]:
+    """(prompt tokens without demos, tokens of one demo) for this task."""
+    sample = (task.train or task.dev)[:20]
+    example_chars = sum(len(json.dumps(dict(e.items()), default=str)) for e in sample) / max(1, len(sample))
+    instructions = len(task.signature.instructions or "") + 60 * len(task.signature.fields)
+    demo = int(example_chars / CHARS_PER_TOKEN) + 10
+    return int((instructions + example_chars) / CHARS_PER_TOKEN) + 40, demo
+
+
+def _cost(price: Price | None, calls: float, tokens_in: float, tokens_out: float) -> float | None:
+    from dspy.lm15 import Usage
+
+    if price is None:
+        return None
+    one = cost_of(price, Usage(input_tokens=int(tokens_in), output_tokens=int(tokens_out)))
+    return None if one is None else one * calls
+
+
+def estimate(config: SessionConfig, task: Any) -> list[ModelEstimate]:
+    train, dev, test = len(task.train), len(task.dev), len(task.test)
+    prompt, demo = _tokens(task)
+    settings = config.optimizer_settings
+    r_min, r_exp, r_max = round_calls(config.optimizer, train, dev, settings)
+    rounds_min = min(config.rounds, config.convergence.patience)
+    cross = dev if config.cross_model and len(config.models) > 1 else 0
+    out_short = 8 if task.module == "predict" else 60
+    results = []
+    for m in config.models:
+        provider, model_id = split_model(m.id)
+        price = price_for(provider, model_id, {m.id: m.price.model_dump()} if m.price else None)
+        phases = {
+            "baseline": Range(dev, dev, dev),
+            "optimization": Range(
+                rounds_min * (r_min + dev), config.rounds * (r_exp + dev), config.rounds * (r_max + dev)
+            ),
+            "cross_model": Range(0, cross, cross),
+            "benchmark": Range(test, test, test),
+        }
+        total = Range(*(sum(getattr(r, k) for r in phases.values()) for k in ("min", "expected", "max")))
+        demos = settings.get("max_labeled_demos", 8)
+        costs = [
+            _cost(price, total.min, prompt, out_short),
+            _cost(price, total.expected, prompt + demos * demo / 2, out_short * 2),
+            _cost(price, total.max, prompt + demos * demo, m.max_tokens),
+        ]
+        cost = None if any(c is None for c in costs) else Range(*costs)  # type: ignore[arg-type]
+        results.append(ModelEstimate(m.id, price.label if price else "unpriced", phases, total, cost))
+    return results
+
+
+def as_json(estimates: list[ModelEstimate]) -> list[dict[str, Any]]:
+    return [
+        {
+            "model": e.model,
+            "price": e.price_label,
+            "calls": e.calls.as_dict(),
+            "calls_by_phase": {k: v.as_dict() for k, v in e.calls_by_phase.items()},
+            "cost_usd": e.cost_usd.as_dict() if e.cost_usd else None,
+        }
+        for e in estimates
+    ]

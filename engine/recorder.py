@@ -1,0 +1,186 @@
+"""The storage writer: events and calls reach SQLite in batches, off the engine's threads.
+
+It subscribes to the session's event bus, queues every event, and a single
+writer thread commits them a few times a second (one transaction per batch).
+It also keeps running per-model totals (calls, cache hits, tokens, cost,
+latencies) so the session can record each round without querying the DB.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from dspy_tui.storage.sessions import SessionStore
+
+from . import events as ev
+from .stats import percentile
+
+log = logging.getLogger(__name__)
+FLUSH_INTERVAL_S = 0.2
+MAX_BATCH = 2000
+
+
+@dataclass
+class _Tally:
+    calls: int = 0
+    cache_hits: int = 0
+    errors: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    first_ts: float | None = None
+
+    def add(self, e: ev.CallCompleted) -> None:
+        if self.first_ts is None:
+            self.first_ts = e.ts
+        if e.cache_hit:
+            self.cache_hits += 1
+            return
+        self.calls += 1
+        if e.status != "ok":
+            self.errors += 1
+        self.tokens_in += e.tokens_in or 0
+        self.tokens_out += e.tokens_out or 0
+        self.cost_usd += e.cost_usd or 0.0
+        if e.status == "ok":
+            self.latencies.append(e.latency_ms)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "calls": self.calls,
+            "cache_hits": self.cache_hits,
+            "errors": self.errors,
+            "tokens_in": self.tokens_in,
+            "tokens_out": self.tokens_out,
+            "cost_usd": self.cost_usd,
+            "latency_p50_ms": percentile(self.latencies, 50),
+            "latency_p95_ms": percentile(self.latencies, 95),
+            "first_ts": self.first_ts,
+        }
+
+
+class Recorder:
+    def __init__(self, store: SessionStore, session_id: str, bus: ev.EventBus) -> None:
+        self.store = store
+        self.session_id = session_id
+        self._queue: queue.Queue[ev.Event | None] = queue.Queue()
+        self._lock = threading.Lock()
+        self._totals: dict[str, _Tally] = defaultdict(_Tally)
+        self._rounds: dict[str, _Tally] = defaultdict(_Tally)
+        self._preload()
+        self._pending = 0  # published but not yet committed
+        self._written = threading.Condition(self._lock)
+        self._unsubscribe = bus.subscribe(self._on_event)
+        self._thread = threading.Thread(target=self._writer, name="dspy-tui-recorder", daemon=True)
+        self._thread.start()
+
+    def _preload(self) -> None:
+        """On resume, totals start from what the database already holds."""
+        rows = self.store.query(
+            "SELECT model, sum(cache_hit = 0) AS calls, sum(cache_hit = 1) AS hits,"
+            " sum(cache_hit = 0 AND status != 'ok') AS errors, coalesce(sum(tokens_in), 0) AS tin,"
+            " coalesce(sum(tokens_out), 0) AS tout, coalesce(sum(cost_usd), 0) AS cost"
+            " FROM calls WHERE session_id = ? GROUP BY model",
+            (self.session_id,),
+        )
+        for r in rows:
+            self._totals[r["model"]] = _Tally(
+                calls=r["calls"],
+                cache_hits=r["hits"],
+                errors=r["errors"],
+                tokens_in=r["tin"],
+                tokens_out=r["tout"],
+                cost_usd=r["cost"],
+            )
+
+    def _on_event(self, event: ev.Event) -> None:
+        with self._lock:
+            self._pending += 1
+            if isinstance(event, ev.CallCompleted) and event.model:
+                self._totals[event.model].add(event)
+                self._rounds[event.model].add(event)
+        self._queue.put(event)
+
+    def take_round_stats(self, model: str) -> dict[str, Any]:
+        """The calls made for `model` since the last call of this method, summarised."""
+        with self._lock:
+            tally = self._rounds.pop(model, _Tally())
+        return tally.summary()
+
+    def model_totals(self, model: str) -> dict[str, Any]:
+        with self._lock:
+            return self._totals[model].summary()
+
+    # -- the writer thread ---------------------------------------------------
+    def _writer(self) -> None:
+        closing = False
+        while not closing:
+            batch: list[ev.Event] = []
+            try:
+                item = self._queue.get(timeout=FLUSH_INTERVAL_S)
+            except queue.Empty:
+                continue
+            deadline = time.monotonic() + FLUSH_INTERVAL_S
+            while True:
+                if item is None:
+                    closing = True
+                else:
+                    batch.append(item)
+                if closing or len(batch) >= MAX_BATCH or time.monotonic() >= deadline:
+                    break
+                try:
+                    item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+                except queue.Empty:
+                    break
+            self._write(batch)
+            with self._written:
+                self._pending -= len(batch)
+                self._written.notify_all()
+
+    def _write(self, batch: list[ev.Event]) -> None:
+        if not batch:
+            return
+        try:
+            calls = [self._call_row(e) for e in batch if isinstance(e, ev.CallCompleted)]
+            self.store.record_calls(calls)
+            self.store.append_events(self.session_id, [e.model_dump(mode="json") for e in batch])
+        except Exception:  # the engine must go on; the log says what was lost
+            log.exception("could not store %d events", len(batch))
+
+    def _call_row(self, e: ev.CallCompleted) -> dict[str, Any]:
+        return {
+            "session_id": self.session_id,
+            "ts": e.ts,
+            "provider": e.provider,
+            "model": e.model or "",
+            "endpoint": e.endpoint,
+            "request_hash": e.request_hash,
+            "tokens_in": e.tokens_in,
+            "tokens_out": e.tokens_out,
+            "tokens_cached": e.tokens_cached,
+            "cost_usd": e.cost_usd,
+            "latency_ms": e.latency_ms,
+            "status": e.status,
+            "error_kind": e.error_kind,
+            "retries": e.retries,
+            "cache_hit": int(e.cache_hit),
+            "call_id": e.call_id,
+        }
+
+    def flush(self, timeout: float = 10.0) -> None:
+        """Wait until everything published so far is committed."""
+        with self._written:
+            if not self._written.wait_for(lambda: self._pending == 0, timeout):
+                log.warning("recorder flush timed out with %d events pending", self._pending)
+
+    def close(self) -> None:
+        self._unsubscribe()
+        self._queue.put(None)
+        self._thread.join(timeout=30)

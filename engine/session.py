@@ -1,0 +1,600 @@
+"""A multi-model optimization session: the five phases, all models at once.
+
+1. baseline: each model scores the unoptimized program on dev;
+2. optimization: rounds of the chosen optimizer per model (see optimizers.py),
+   each candidate scored on dev, until convergence, the round limit or the budget;
+3. cross-model learning: the leader's instruction and demos are tried on every
+   other model, which keeps them only if its dev score improves;
+4. benchmark: each final program on the held-out test split;
+5. report: Markdown, JSON and HTML, plus each program as DSPy JSON.
+
+Each model runs in its own thread inside its own `dspy.context(lm=...)`.
+Resuming replays the same deterministic pipeline with the same seed: every
+LM call already paid for is answered by the SQLite call cache, so the
+provider sees no repeated request and the results equal an uninterrupted
+run's. Checkpoints (the best program after every round) are stored for
+export and inspection.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dspy_tui.storage.paths import Paths
+from dspy_tui.storage.sessions import SessionStore
+
+from . import events as ev
+from .budget import Budget, BudgetExhausted
+from .config import JudgeSpec, SessionConfig
+from .recorder import Recorder
+
+log = logging.getLogger(__name__)
+
+PHASES = ("baseline", "optimization", "cross_model", "benchmark", "report")
+
+
+class SessionStop(BaseException):  # noqa: N818 - a control-flow signal like KeyboardInterrupt
+    """The user asked to stop; raised inside model threads so no optimizer swallows it."""
+
+
+class ModelFatal(BaseException):  # noqa: N818
+    """A model cannot go on (key refused, quota exhausted); the others continue."""
+
+
+@dataclass
+class ModelRun:
+    model: str
+    provider: str
+    lm: Any = None
+    program: Any = None  # best program so far
+    status: str = "pending"  # running | converged | done | failed | stopped
+    phase: str = "baseline"
+    baseline: float | None = None
+    best_dev: float | None = None
+    round_no: int = 0
+    last_delta: float | None = None
+    stale_rounds: int = 0
+    test_score: float | None = None
+    test_ci: tuple[float, float] | None = None
+    test_scores: list[float] = field(default_factory=list)
+    test_ids: list[str] = field(default_factory=list)
+    test_correct: float = 0.0
+    outputs: list[str] = field(default_factory=list)
+    transfer: dict[str, Any] | None = None
+    fatal: str | None = None
+    error: str | None = None
+    program_path: str | None = None
+
+
+def example_id(example: Any) -> str:
+    """A stable id of a test example's inputs, so sessions with the same test set pair up."""
+    inputs = {k: example[k] for k in example.inputs().keys()}
+    return hashlib.sha1(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def build_program(task: Any) -> Any:
+    from .tasks import build_program as build
+
+    return build(task)
+
+
+class Session:
+    """Runs (or resumes) one session; `run()` returns the final status."""
+
+    def __init__(
+        self,
+        config: SessionConfig,
+        *,
+        store: SessionStore,
+        paths: Paths,
+        bus: ev.EventBus | None = None,
+        keys: Callable[[str], str | None] | None = None,
+        session_id: str | None = None,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.paths = paths
+        self.bus = bus or ev.EventBus()
+        self._keys: Callable[[str], str | None] = keys or (lambda _provider: None)
+        self.resumed = session_id is not None
+        self.stop_event = threading.Event()
+        self.stop_reason = ""
+        self.runs: dict[str, ModelRun] = {}
+        self._lock = threading.Lock()
+        self.session_id = session_id or ""
+        self.recorder: Recorder | None = None
+        self.report_paths: dict[str, str] = {}
+
+    # -- public control ----------------------------------------------------
+    def stop(self, reason: str = "user") -> None:
+        """Stop at once: in-flight calls are cancelled, state stays resumable."""
+        self.stop_reason = self.stop_reason or reason
+        self.stop_event.set()
+        from .runtime import Runtime
+
+        if Runtime.running():
+            Runtime.get().cancel_session(self.session_id)
+
+    # -- setup -------------------------------------------------------------
+    def prepare(self) -> None:
+        """Check everything a user can get wrong, then record the session; raises one-sentence user errors.
+
+        Nothing is written to the database until the task loads and every model has
+        a provider, a key and (under a budget) a price, so a typo leaves no stray session.
+        """
+        import uuid
+
+        from dspy_tui.storage.cache import CallCache
+
+        from . import quiet_dspy
+        from .lm import make_lm
+        from .providers.registry import split_model
+        from .tasks import load_task
+
+        quiet_dspy()
+        cfg = self.config
+        if not self.session_id:
+            self.session_id = uuid.uuid4().hex[:12]
+        self.bus.session_id = self.session_id
+        self.budget = Budget(cfg.budget_usd, {m.id: m.budget_usd for m in cfg.models if m.budget_usd})
+        self.budget.publish_to(self.bus)
+        self.cache = CallCache(self.store.path)
+        options = cfg.task.metric_options
+        judge = cfg.task.judge or (
+            JudgeSpec(**options) if cfg.task.metric == "llm_judge" and "model" in options else None
+        )
+        self.task = load_task(cfg.task, judge=self._judge_fn(judge) if judge else None)
+        for m in cfg.models:
+            provider, _ = split_model(m.id)
+            lm = make_lm(
+                m.id, keys=self._keys, budget=self.budget, cache=self.cache, bus=self.bus,
+                session_id=self.session_id, base_url=m.base_url or cfg.base_urls.get(provider),
+                price=m.price.model_dump() if m.price else None,
+                limits=m.limits.model_dump(exclude_none=True) if m.limits else None,
+                timeout=cfg.timeouts.total_s, connect_timeout=cfg.timeouts.connect_s,
+                num_retries=cfg.num_retries, max_tokens=m.max_tokens, gate=self._gate,
+                on_fatal=lambda exc, model=m.id: self._mark_fatal(model, exc),
+            )
+            self.runs[m.id] = ModelRun(model=m.id, provider=provider, lm=lm)
+        if self.resumed:
+            self.budget.preload(float(self.store.call_totals(self.session_id)["cost_usd"] or 0.0),
+                                self._prior_spent_by_model())
+            self.store.update_status(self.session_id, "running")
+        else:
+            self.store.create_session(
+                name=cfg.name, config=cfg.model_dump(mode="json"), task=cfg.task.dataset, seed=cfg.seed,
+                budget_usd=cfg.budget_usd, models=[(m, split_model(m)[0]) for m in cfg.model_ids()],
+                session_id=self.session_id,
+            )
+        self.recorder = Recorder(self.store, self.session_id, self.bus)
+
+    def _prior_spent_by_model(self) -> dict[str, float]:
+        rows = self.store.query(
+            "SELECT model, coalesce(sum(cost_usd), 0) AS c FROM calls WHERE session_id = ? GROUP BY model",
+            (self.session_id,),
+        )
+        return {r["model"]: float(r["c"]) for r in rows}
+
+    def _judge_fn(self, spec: JudgeSpec) -> Callable[[Any, Any, str], float]:
+        """An llm_judge scorer: the judge model rates each answer against the rubric, costed like any call."""
+        import dspy
+
+        from .lm import make_lm
+
+        judge_lm = make_lm(spec.model, keys=self._keys, budget=self.budget, cache=self.cache, bus=self.bus,
+                           session_id=self.session_id, gate=self._gate)
+        rate = dspy.Predict("rubric, task_inputs, expected, response -> score: float")
+
+        def judge(example: Any, pred: Any, field_name: str) -> float:
+            inputs = {k: example[k] for k in example.inputs().keys()}
+            with dspy.context(lm=judge_lm):
+                out = rate(rubric=spec.rubric, task_inputs=json.dumps(inputs, default=str),
+                           expected=str(example.get(field_name, "")), response=str(getattr(pred, field_name, "")))
+            return max(0.0, min(1.0, float(out.score)))
+
+        return judge
+
+    def _gate(self) -> None:
+        """Called by the engine before every LM call."""
+        if self.stop_event.is_set():
+            raise SessionStop(self.stop_reason or "user")
+
+    def _mark_fatal(self, model: str, exc: BaseException) -> None:
+        run = self.runs.get(model)
+        if run is not None and run.fatal is None:
+            run.fatal = str(exc).split("\n")[0]
+
+    # -- the run -----------------------------------------------------------
+    def run(self) -> str:
+        """Run all phases; returns "completed", "stopped" (user), "budget" or "failed"."""
+        assert self.recorder is not None, "call prepare() first"
+        from .hooks import HookRunner
+
+        hooks = HookRunner(self.config.hooks, self.config.hook_timeout_s) if self.config.hooks else None
+        detach = hooks.attach(self.bus) if hooks else None
+        self.bus.publish(
+            ev.SessionStarted(name=self.config.name, models=list(self.runs), resumed=self.resumed)
+        )
+        outcome = "failed"
+        try:
+            outcome = self._run_phases()
+        except BudgetExhausted:
+            outcome = "budget"  # Budget.publish_to already announced it
+        except SessionStop:
+            outcome = "stopped"
+        except Exception as exc:  # noqa: BLE001 - reported as one sentence, state kept
+            log.exception("session %s failed", self.session_id)
+            self.bus.publish(ev.SessionFailed(error=f"{type(exc).__name__}: {exc}"))
+            self.store.update_status(self.session_id, "failed", error=str(exc))
+            outcome = "failed"
+        finally:
+            self._finish(outcome)
+            if detach:
+                detach()
+            if hooks:
+                hooks.close(wait=True)
+        return outcome
+
+    def _finish(self, outcome: str) -> None:
+        """Persist every model, set the final status, then write the report (also for a stopped session)."""
+        assert self.recorder is not None
+        status = {"completed": "completed", "stopped": "stopped", "budget": "stopped", "failed": "failed"}[outcome]
+        for run in self.runs.values():
+            self._save_model(run)
+        if status != "failed":
+            self.store.update_status(self.session_id, status)
+        if any(r.program is not None for r in self.runs.values()):
+            try:
+                self._report()
+            except Exception:  # the results are stored; a report can be made later with `dspy-tui report`
+                log.exception("could not write the report of session %s", self.session_id)
+        if outcome == "completed":
+            self.bus.publish(ev.SessionCompleted())
+        elif outcome in ("stopped", "budget"):
+            reason = "budget" if outcome == "budget" else self.stop_reason or "user"
+            self.bus.publish(ev.SessionStopped(reason=reason))
+        self.recorder.close()
+
+    def _run_phases(self) -> str:
+        models = list(self.runs.values())
+        self._phase("baseline", lambda: self._each(models, self._baseline))
+        self._phase("optimization", lambda: self._each(self._alive(), self._optimize))
+        if self.config.cross_model and len(self._alive()) > 1:
+            self._phase("cross_model", self._cross_model)
+        self._phase("benchmark", lambda: self._each(self._alive(), self._benchmark))
+        if all(r.status == "failed" for r in models):
+            raise RuntimeError("every model failed: " + "; ".join(f"{r.model}: {r.error}" for r in models))
+        if self.budget.exhausted:
+            raise BudgetExhausted(
+                "budget exhausted", spent_usd=self.budget.spent, limit_usd=self.budget.limit_usd or 0.0
+            )
+        if self.stop_event.is_set():
+            raise SessionStop(self.stop_reason)
+        return "completed"
+
+    def _phase(self, name: str, body: Callable[[], None]) -> None:
+        if self.stop_event.is_set():
+            raise SessionStop(self.stop_reason)
+        self.bus.publish(ev.PhaseStarted(phase=name))
+        body()
+        self.bus.publish(ev.PhaseCompleted(phase=name))
+
+    def _alive(self) -> list[ModelRun]:
+        return [r for r in self.runs.values() if r.status not in ("failed", "stopped")]
+
+    def _each(self, runs: list[ModelRun], fn: Callable[[ModelRun], None]) -> None:
+        """Run `fn` for every model concurrently; a model's failure never stops the others."""
+        if not runs:
+            return
+        with ThreadPoolExecutor(max_workers=len(runs), thread_name_prefix="model") as pool:
+            futures = [pool.submit(self._guarded, r, fn) for r in runs]
+            signals = [f.result() for f in futures]
+        # re-raise a session-wide signal (stop, budget) after every model has wound down
+        for sig in signals:
+            if isinstance(sig, SessionStop):
+                raise sig
+        for sig in signals:
+            if isinstance(sig, BudgetExhausted) and sig.model is None:
+                raise sig
+
+    def _guarded(self, run: ModelRun, fn: Callable[[ModelRun], None]) -> BaseException | None:
+        import dspy
+
+        try:
+            with dspy.context(lm=run.lm):
+                fn(run)
+            return None
+        except SessionStop as sig:
+            run.status = "stopped"
+            return sig
+        except BudgetExhausted as sig:
+            run.status = "stopped"
+            run.error = str(sig)
+            return sig
+        except ModelFatal as sig:
+            self._fail(run, str(sig))
+            return None
+        except Exception as exc:  # noqa: BLE001 - a model failing must not stop the others
+            log.exception("model %s failed", run.model)
+            self._fail(
+                run, run.fatal or f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            )
+            return None
+
+    def _fail(self, run: ModelRun, message: str) -> None:
+        run.status = "failed"
+        run.error = message
+        self.bus.publish(ev.ModelFailed(model=run.model, error=message))
+        self._save_model(run)
+
+    # -- scoring -----------------------------------------------------------
+    def _metric_for(self, run: ModelRun) -> Callable[..., float]:
+        base = self.task.metric
+
+        def metric(example: Any, pred: Any, trace: Any = None, *args: Any) -> float:
+            if self.stop_event.is_set():
+                raise SessionStop(self.stop_reason)
+            if run.fatal:
+                raise ModelFatal(run.fatal)
+            return float(base(example, pred, trace))
+
+        return metric
+
+    def _evaluate(
+        self, run: ModelRun, program: Any, devset: list[Any]
+    ) -> tuple[float, list[float], list[Any]]:
+        import dspy
+
+        metric = self._metric_for(run)
+        evaluate = dspy.Evaluate(
+            devset=devset,
+            metric=metric,
+            num_threads=self.config.concurrency,
+            display_progress=False,
+            max_errors=len(devset) + 1,
+            provide_traceback=False,
+        )
+        result = evaluate(program)
+        if run.fatal:
+            raise ModelFatal(run.fatal)
+        scores = [float(s or 0.0) for _, _, s in result.results]
+        preds = [p for _, p, _ in result.results]
+        return (sum(scores) / len(scores) if scores else 0.0), scores, preds
+
+    # -- phases per model ----------------------------------------------------
+    def _baseline(self, run: ModelRun) -> None:
+        run.status, run.phase = "running", "baseline"
+        self._save_model(run)
+        program = build_program(self.task)
+        score, _, _ = self._evaluate(run, program, self.task.dev)
+        run.program, run.baseline, run.best_dev = program, score, score
+        self._round_done(run, "baseline", 0, score, score, 0.0)
+
+    def _optimize(self, run: ModelRun) -> None:
+        from .optimizers import RoundInput, run_round
+
+        conv = self.config.convergence
+        run.phase = "optimization"
+        fresh = build_program(self.task)
+        for round_no in range(1, self.config.rounds + 1):
+            if conv.target is not None and (run.best_dev or 0) >= conv.target:
+                self._converged(run, round_no - 1, f"reached the target score {conv.target}")
+                return
+            run.round_no = round_no
+            self.bus.publish(ev.RoundStarted(model=run.model, round=round_no))
+            started = time.time()
+            candidate = run_round(
+                self.config.optimizer,
+                RoundInput(
+                    best=run.program,
+                    fresh=fresh,
+                    trainset=self.task.train,
+                    devset=self.task.dev,
+                    metric=self._metric_for(run),
+                    lm=run.lm,
+                    round_no=round_no,
+                    seed=self.config.seed,
+                    num_threads=self.config.concurrency,
+                    settings=self.config.optimizer_settings,
+                ),
+            )
+            score, _, _ = self._evaluate(run, candidate, self.task.dev)
+            best_before = run.best_dev or 0.0
+            if score > best_before:
+                run.program, run.best_dev = candidate, score
+            gain = (run.best_dev or 0.0) - best_before
+            run.stale_rounds = 0 if gain >= conv.min_delta and gain > 0 else run.stale_rounds + 1
+            self._round_done(run, "optimization", round_no, score, run.best_dev or 0.0, gain, started)
+            if run.stale_rounds >= conv.patience:
+                self._converged(run, round_no, f"no gain of {conv.min_delta} for {conv.patience} round(s)")
+                return
+        run.status = "done"
+
+    def _converged(self, run: ModelRun, round_no: int, reason: str) -> None:
+        run.status = "converged"
+        self.bus.publish(ev.ModelConverged(model=run.model, round=round_no, reason=reason))
+        self._save_model(run)
+
+    def _round_done(
+        self,
+        run: ModelRun,
+        phase: str,
+        round_no: int,
+        score: float,
+        best: float,
+        delta: float,
+        started: float | None = None,
+    ) -> None:
+        assert self.recorder is not None
+        stats = self.recorder.take_round_stats(run.model)
+        run.last_delta = delta
+        self.store.record_round(
+            self.session_id,
+            run.model,
+            phase,
+            round_no,
+            dev_score=score,
+            best_dev_score=best,
+            cost_usd=stats["cost_usd"],
+            tokens_in=stats["tokens_in"],
+            tokens_out=stats["tokens_out"],
+            calls=stats["calls"],
+            started_at=started or stats["first_ts"],
+            finished_at=time.time(),
+            metrics={
+                "latency_p50_ms": stats["latency_p50_ms"],
+                "latency_p95_ms": stats["latency_p95_ms"],
+                "cache_hits": stats["cache_hits"],
+                "errors": stats["errors"],
+            },
+        )
+        self.store.save_checkpoint(
+            self.session_id, run.model, phase, round_no, best, run.program.dump_state()
+        )
+        self.bus.publish(ev.CostUpdated(spent_usd=self.budget.spent, budget_usd=self.budget.limit_usd,
+                                        by_model=self.budget.spent_by_model()))
+        self.bus.publish(
+            ev.RoundCompleted(
+                model=run.model,
+                round=round_no,
+                dev_score=score,
+                best_dev_score=best,
+                delta=delta,
+                cost_usd=stats["cost_usd"],
+                calls=stats["calls"],
+                tokens_in=stats["tokens_in"],
+                tokens_out=stats["tokens_out"],
+                latency_p50_ms=stats["latency_p50_ms"],
+            )
+        )
+        self._save_model(run)
+
+    def _cross_model(self) -> None:
+        alive = self._alive()
+        leader = max(alive, key=lambda r: r.best_dev or 0.0)
+        state = leader.program.dump_state()
+        followers = [r for r in alive if r is not leader]
+
+        def transfer(run: ModelRun) -> None:
+            run.phase = "cross_model"
+            candidate = run.program.deepcopy()
+            candidate.load_state(state)
+            score, _, _ = self._evaluate(run, candidate, self.task.dev)
+            before = run.best_dev or 0.0
+            kept = score > before
+            if kept:
+                run.program, run.best_dev = candidate, score
+            run.transfer = {"source_model": leader.model, "before": before, "after": score, "kept": kept}
+            self.bus.publish(
+                ev.CrossModelTransfer(
+                    model=run.model, source_model=leader.model, before=before, after=score, kept=kept
+                )
+            )
+            self._round_done(
+                run, "cross_model", 0, score, run.best_dev or 0.0, (run.best_dev or 0.0) - before
+            )
+
+        self._each(followers, transfer)
+
+    def _benchmark(self, run: ModelRun) -> None:
+        from .stats import bootstrap_ci
+
+        run.phase = "benchmark"
+        testset = self.task.test
+        self.bus.publish(ev.BenchmarkProgress(model=run.model, done=0, total=len(testset)))
+        assert self.recorder is not None
+        self.recorder.take_round_stats(run.model)
+        score, scores, preds = self._evaluate(run, run.program, testset)
+        run.test_score, run.test_scores = score, scores
+        run.test_ids = [example_id(e) for e in testset]
+        run.test_correct = sum(scores)
+        run.test_ci = bootstrap_ci(scores, seed=self.config.seed)
+        run.outputs = [self._output_text(p) for p in preds]
+        stats = self.recorder.take_round_stats(run.model)
+        run.status = "done" if run.status != "converged" else "converged"
+        self.store.update_model(
+            self.session_id,
+            run.model,
+            results={
+                "benchmark_latency_p50_ms": stats["latency_p50_ms"],
+                "benchmark_latency_p95_ms": stats["latency_p95_ms"],
+                "test_scores": scores,
+                "test_ids": run.test_ids,
+            },
+        )
+        self.bus.publish(
+            ev.BenchmarkProgress(model=run.model, done=len(testset), total=len(testset), test_score=score)
+        )
+        self._save_model(run)
+
+    def _output_text(self, pred: Any) -> str:
+        if pred is None:
+            return ""
+        try:
+            return " ".join(str(v) for k, v in pred.items() if k != "reasoning")
+        except AttributeError:
+            return str(pred)
+
+    # -- persistence -------------------------------------------------------
+    def _save_model(self, run: ModelRun) -> None:
+        assert self.recorder is not None
+        totals = self.recorder.model_totals(run.model)
+        ci = run.test_ci or (None, None)
+        self.store.update_model(
+            self.session_id,
+            run.model,
+            status=run.status,
+            phase=run.phase,
+            baseline_score=run.baseline,
+            best_dev_score=run.best_dev,
+            test_score=run.test_score,
+            test_ci_low=ci[0],
+            test_ci_high=ci[1],
+            cost_usd=totals["cost_usd"],
+            calls=totals["calls"],
+            error=run.error,
+            results={
+                "round": run.round_no,
+                "last_delta": run.last_delta,
+                "transfer": run.transfer,
+                "tokens_in": totals["tokens_in"],
+                "tokens_out": totals["tokens_out"],
+                "cache_hits": totals["cache_hits"],
+                "errors": totals["errors"],
+                "latency_p50_ms": totals["latency_p50_ms"],
+                "latency_p95_ms": totals["latency_p95_ms"],
+                "program_path": run.program_path,
+            },
+        )
+
+    def _report(self) -> None:
+        from .exports import export_program, write_reports
+
+        self.bus.publish(ev.PhaseStarted(phase="report"))
+        out_dir = self.paths.exports_dir / self.session_id
+        for run in self.runs.values():
+            if run.program is not None:
+                run.program_path = str(export_program(run.program, out_dir / f"{slug(run.model)}.json"))
+                self._save_model(run)
+        assert self.recorder is not None
+        self.recorder.flush()
+        self.report_paths = write_reports(self.store, self.session_id, out_dir)
+        self.bus.publish(ev.ReportReady(paths=self.report_paths))
+        self.bus.publish(ev.PhaseCompleted(phase="report"))
+
+
+def slug(model: str) -> str:
+    return "".join(c if c.isalnum() or c in "-." else "_" for c in model)
+
+
+def program_dir(paths: Paths, session_id: str) -> Path:
+    return paths.exports_dir / session_id

@@ -1,0 +1,1 @@
+"""Fakes that tests (and benchmarks) run against over loopback."""

@@ -1,0 +1,132 @@
+"""Running a session without the TUI: rich progress bars per model, or JSON lines.
+
+Ctrl-C (SIGINT) or SIGTERM stops the session cleanly: in-flight calls are
+cancelled, everything recorded so far stays, and `dspy-tui resume ID` goes on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any, TextIO
+
+from dspy_tui.engine import events as ev
+from dspy_tui.engine.session import Session
+
+OUTCOME_EXIT = {"completed": 0, "budget": 3, "stopped": 1, "failed": 1}
+
+
+class _Progress:
+    """One rich progress bar per model: baseline + rounds + transfer + benchmark steps."""
+
+    def __init__(self, session: Session) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        self.console = Console(stderr=True)
+        self.progress = Progress(
+            TextColumn("{task.fields[model]:<28}"), BarColumn(), TextColumn("{task.fields[status]:<40}"),
+            TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), console=self.console,
+        )
+        steps = 1 + session.config.rounds + (1 if session.config.cross_model else 0) + 1
+        self.tasks = {m: self.progress.add_task("", total=steps, model=m, status="starting") for m in session.runs}
+        self.steps = steps
+
+    def __enter__(self) -> _Progress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def on_event(self, e: ev.Event) -> None:
+        task = self.tasks.get(e.model or "")
+        if isinstance(e, ev.RoundCompleted) and task is not None:
+            label = "baseline" if e.round == 0 else f"round {e.round}"
+            self.progress.update(task, advance=1, status=f"{label}: dev {e.dev_score:.3f} best {e.best_dev_score:.3f}")
+        elif isinstance(e, ev.ModelConverged) and task is not None:
+            self.progress.update(task, status=f"converged at round {e.round}")
+        elif isinstance(e, ev.ModelFailed) and task is not None:
+            self.progress.update(task, status=f"failed: {e.error[:60]}")
+            self.console.print(f"[red]{e.model} failed:[/red] {e.error}")
+        elif isinstance(e, ev.BenchmarkProgress) and task is not None and e.test_score is not None:
+            self.progress.update(task, completed=self.steps, status=f"test {e.test_score:.3f}")
+        elif isinstance(e, ev.BudgetWarning):
+            self.console.print(f"[yellow]budget warning:[/yellow] ${e.spent_usd:.4f} of ${e.budget_usd:.4f} spent")
+
+
+class _StdoutToLog(io.TextIOBase):
+    """DSPy's optimizers print() progress; headless, stdout belongs to our output (JSON lines)."""
+
+    def __init__(self) -> None:
+        self.log = logging.getLogger("dspy.stdout")
+
+    def write(self, text: str) -> int:
+        if text.strip():
+            self.log.info(text.rstrip())
+        return len(text)
+
+
+def _json_writer(out: TextIO) -> Callable[[ev.Event], None]:
+    lock = threading.Lock()
+
+    def write(e: ev.Event) -> None:
+        line = e.model_dump_json() + "\n"
+        with lock:
+            out.write(line)
+            out.flush()
+
+    return write
+
+
+def run_headless(session: Session, *, json_lines: bool) -> int:
+    """Run a prepared session in this process; returns the exit code."""
+    stop_signals = (signal.SIGINT, signal.SIGTERM)
+    previous: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in stop_signals:
+            previous[sig] = signal.signal(sig, lambda *_: session.stop("signal"))
+    real_stdout = sys.stdout
+    try:
+        with contextlib.redirect_stdout(_StdoutToLog()):
+            if json_lines:
+                unsubscribe: Callable[[], None] = session.bus.subscribe(_json_writer(real_stdout))
+                outcome = session.run()
+                unsubscribe()
+            else:
+                with _Progress(session) as progress:
+                    unsubscribe = session.bus.subscribe(progress.on_event)
+                    outcome = session.run()
+                    unsubscribe()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    _summary(session, outcome, quiet=json_lines)
+    return OUTCOME_EXIT[outcome]
+
+
+def _summary(session: Session, outcome: str, *, quiet: bool) -> None:
+    sid = session.session_id
+    if outcome == "budget":
+        print(f"dspy-tui: session {sid} stopped: the budget is spent (${session.budget.spent:.4f}); "
+              f"`dspy-tui report {sid}` shows what was reached.", file=sys.stderr)
+    elif outcome == "stopped":
+        print(f"dspy-tui: session {sid} stopped; resume it with `dspy-tui resume {sid}`.", file=sys.stderr)
+    elif outcome == "failed":
+        err = session.store.get_session(sid).get("error") or "see the log"
+        print(f"dspy-tui: session {sid} failed: {err}", file=sys.stderr)
+    if quiet or outcome == "failed":
+        return
+    print(f"session {sid} {outcome}; spent ${session.budget.spent:.4f}")
+    for run in session.runs.values():
+        test = "-" if run.test_score is None else f"{run.test_score:.3f}"
+        base = "-" if run.baseline is None else f"{run.baseline:.3f}"
+        best = "-" if run.best_dev is None else f"{run.best_dev:.3f}"
+        print(f"  {run.model:<28} {run.status:<10} baseline {base}  best dev {best}  test {test}")
+    for fmt, path in session.report_paths.items():
+        print(f"  report ({fmt}): {path}")
