@@ -88,6 +88,7 @@ class CallCompleted(Event):
     error_kind: str | None = None
     retries: int = 0
     call_id: str | None = None
+    recorded: bool = False  # its `calls` row was written together with its cache entry
 
 
 class CostUpdated(Event):

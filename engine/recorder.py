@@ -148,31 +148,11 @@ class Recorder:
         if not batch:
             return
         try:
-            calls = [self._call_row(e) for e in batch if isinstance(e, ev.CallCompleted)]
+            calls = [e.model_dump() for e in batch if isinstance(e, ev.CallCompleted) and not e.recorded]
             self.store.record_calls(calls)
             self.store.append_events(self.session_id, [e.model_dump(mode="json") for e in batch])
         except Exception:  # the engine must go on; the log says what was lost
             log.exception("could not store %d events", len(batch))
-
-    def _call_row(self, e: ev.CallCompleted) -> dict[str, Any]:
-        return {
-            "session_id": self.session_id,
-            "ts": e.ts,
-            "provider": e.provider,
-            "model": e.model or "",
-            "endpoint": e.endpoint,
-            "request_hash": e.request_hash,
-            "tokens_in": e.tokens_in,
-            "tokens_out": e.tokens_out,
-            "tokens_cached": e.tokens_cached,
-            "cost_usd": e.cost_usd,
-            "latency_ms": e.latency_ms,
-            "status": e.status,
-            "error_kind": e.error_kind,
-            "retries": e.retries,
-            "cache_hit": int(e.cache_hit),
-            "call_id": e.call_id,
-        }
 
     def flush(self, timeout: float = 10.0) -> None:
         """Wait until everything published so far is committed."""

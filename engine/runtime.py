@@ -454,7 +454,9 @@ class Runtime:
                 )
             call.succeeded(response, budget)
             if cache is not None:
-                await self._store(cache, call.key, endpoint, stored_body, response)
+                event = call.event(session_id)
+                await self._store(cache, call.key, endpoint, stored_body, response, event)
+                call.recorded = event.recorded
             return response
         except BaseException as exc:
             call.failed(exc, budget)
@@ -467,11 +469,15 @@ class Runtime:
 
     def _cache_key(self, call: _Call, request: Request, body_json: bytes, session_id: str) -> str:
         endpoint = call.endpoint
+        # Scoped to the session: a resumed session is answered from what it already paid
+        # for, while a new session measures real answers, latency and cost.
         key = cache_key(endpoint.provider.id, endpoint.base_url, endpoint.model, body_json)
+        if session_id:
+            key = f"{session_id}:{key}"
         temperature = request.config.temperature
         if temperature is None or temperature <= 0:
             return key
-        scope = f"{session_id}:{key}"
+        scope = key
         number = self._ordinals.take(scope)
         call.ordinal = (scope, number)
         return key if number == 0 else f"{key}#{number}"
@@ -516,8 +522,14 @@ class Runtime:
 
     @staticmethod
     async def _store(
-        cache: CallCache, key: str, endpoint: Endpoint, body: dict[str, Any], response: Response
+        cache: CallCache,
+        key: str,
+        endpoint: Endpoint,
+        body: dict[str, Any],
+        response: Response,
+        event: CallCompleted,
     ) -> None:
+        """Cache the answer and record the call in one transaction (a session's call has a session id)."""
         try:
             await asyncio.to_thread(
                 cache.put,
@@ -527,7 +539,9 @@ class Runtime:
                 endpoint=endpoint.base_url,
                 body=body,
                 usage=usage_to_dict(response.usage),
+                call=event.model_dump() if event.session_id else None,
             )
+            event.recorded = bool(event.session_id)
         except Exception:  # the call is paid for and answered; a cache miss later is the only loss
             log.exception("could not store an LM call in the cache")
 
@@ -542,6 +556,7 @@ class _Call:
         self.call_id = f"c{number}"
         self.started = time.perf_counter()
         self.key = ""
+        self.recorded = False  # its calls row was written with its cache entry
         self.ordinal: tuple[str, int] | None = None  # (scope, number) of a sampled request
         self.price: Price | None = None
         self.reservation: Reservation | None = None
@@ -654,26 +669,29 @@ class _Call:
             else:
                 budget.release(reservation)
 
-    def finish(self, bus: EventBus | None, session_id: str) -> None:
-        if bus is None:
-            return
+    def event(self, session_id: str) -> CallCompleted:
         usage = self.response.usage if self.response is not None else None
-        bus.publish(
-            CallCompleted(
-                session_id=session_id,
-                model=self.label,
-                provider=self.endpoint.provider.id,
-                latency_ms=(time.perf_counter() - self.started) * 1000,
-                tokens_in=usage.input_tokens if usage else None,
-                tokens_out=usage.output_tokens if usage else None,
-                tokens_cached=usage.cache_read_tokens if usage else None,
-                cost_usd=self.cost,
-                cache_hit=self.cache_hit,
-                status="ok" if self.error is None else "error",
-                error_kind=None if self.error is None else _error_kind(self.error),
-                call_id=self.call_id,
-            )
+        return CallCompleted(
+            session_id=session_id,
+            model=self.label,
+            provider=self.endpoint.provider.id,
+            endpoint=self.endpoint.base_url,
+            request_hash=self.key or None,
+            latency_ms=(time.perf_counter() - self.started) * 1000,
+            tokens_in=usage.input_tokens if usage else None,
+            tokens_out=usage.output_tokens if usage else None,
+            tokens_cached=usage.cache_read_tokens if usage else None,
+            cost_usd=self.cost,
+            cache_hit=self.cache_hit,
+            status="ok" if self.error is None else "error",
+            error_kind=None if self.error is None else _error_kind(self.error),
+            call_id=self.call_id,
+            recorded=self.recorded,
         )
+
+    def finish(self, bus: EventBus | None, session_id: str) -> None:
+        if bus is not None:
+            bus.publish(self.event(session_id))
 
 
 @functools.lru_cache(maxsize=1024)

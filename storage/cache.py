@@ -13,10 +13,12 @@ import json
 import sqlite3
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from .db import connect
+from .sessions import INSERT_CALL, call_values
 
 
 def cache_key(*, provider: str, endpoint: str, model: str, body: Any) -> str:
@@ -57,8 +59,18 @@ class CallCache:
         return body
 
     def put(
-        self, key: str, *, provider: str, model: str, endpoint: str, body: Any, usage: Any = None
+        self,
+        key: str,
+        *,
+        provider: str,
+        model: str,
+        endpoint: str,
+        body: Any,
+        usage: Any = None,
+        call: Mapping[str, Any] | None = None,
     ) -> None:
+        """Store an answer; with `call` (its call-completed event, with session_id) the `calls` row is
+        written in the same transaction, so a crash can never keep a paid answer but lose its cost."""
         conn = self._conn()
         with conn:
             conn.execute(
@@ -66,6 +78,8 @@ class CallCache:
                 " VALUES (?,?,?,?,?,?,?)",
                 (key, provider, model, endpoint, json.dumps(body), json.dumps(usage or {}), time.time()),
             )
+            if call is not None:
+                conn.execute(INSERT_CALL, call_values(call))
 
     def __len__(self) -> int:
         return int(self._conn().execute("SELECT count(*) FROM lm_cache").fetchone()[0])

@@ -145,6 +145,13 @@ def _m0001_initial(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations(name="0002_session_owner")
+def _m0002_session_owner(db: sqlite_utils.Database) -> None:
+    """Which process runs a session, so a killed one can be told apart from a running one."""
+    db.execute("ALTER TABLE sessions ADD COLUMN pid INTEGER")
+    db.execute("ALTER TABLE sessions ADD COLUMN host TEXT")
+
+
 def connect(path: Path | str) -> sqlite3.Connection:
     """A configured connection. Raises StorageError with one sentence when the path is unusable."""
     path = Path(path)

@@ -11,7 +11,9 @@ events arrive in batches so a busy session costs one commit per batch.
 from __future__ import annotations
 
 import json
+import os
 import platform
+import socket
 import sqlite3
 import threading
 import time
@@ -94,9 +96,9 @@ class SessionStore:
         with self._tx() as conn:
             conn.execute(
                 "INSERT INTO sessions (id, name, status, created_at, updated_at, task, seed, budget_usd,"
-                " config_json, versions_json) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                " config_json, versions_json, pid, host) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (sid, name, "running", now, now, task, seed, budget_usd, _json(scrub(dict(config))),
-                 _json(dict(versions or default_versions()))),
+                 _json(dict(versions or default_versions())), os.getpid(), socket.gethostname()),
             )
             conn.executemany(
                 "INSERT INTO session_models (session_id, model, provider) VALUES (?,?,?)",
@@ -104,8 +106,22 @@ class SessionStore:
             )
         return sid
 
+    def mark_interrupted(self) -> int:
+        """Sessions marked running whose process on this host is gone become `interrupted`."""
+        host = socket.gethostname()
+        rows = self.query("SELECT id, pid FROM sessions WHERE status = 'running' AND host = ?", (host,))
+        dead = [r["id"] for r in rows if r["pid"] is None or not _alive(r["pid"])]
+        if dead:
+            with self._tx() as conn:
+                conn.executemany(
+                    "UPDATE sessions SET status = 'interrupted' WHERE id = ? AND status = 'running'",
+                    [(sid,) for sid in dead],
+                )
+        return len(dead)
+
     def list_sessions(self, limit: int | None = None) -> list[dict[str, Any]]:
         """Newest first, with a per-session summary for the home screen."""
+        self.mark_interrupted()
         sql = (
             "SELECT s.id, s.name, s.status, s.created_at, s.updated_at, s.task, s.budget_usd,"
             " (SELECT group_concat(model, ', ') FROM session_models m WHERE m.session_id = s.id) AS models,"
@@ -118,6 +134,7 @@ class SessionStore:
         return self.query(sql)
 
     def get_session(self, session_id: str) -> dict[str, Any]:
+        self.mark_interrupted()
         rows = self.query("SELECT * FROM sessions WHERE id = ?", (session_id,))
         if not rows:
             raise UnknownSession(session_id)
@@ -136,12 +153,13 @@ class SessionStore:
         return models
 
     def update_status(self, session_id: str, status: str, error: str | None = None) -> None:
+        """Set the status; a session set running is owned by this process from now on."""
         if status not in SESSION_STATUSES:
             raise ValueError(f"unknown session status {status!r}")
         with self._tx() as conn:
             cur = conn.execute(
-                "UPDATE sessions SET status = ?, error = ?, updated_at = ? WHERE id = ?",
-                (status, error, time.time(), session_id),
+                "UPDATE sessions SET status = ?, error = ?, updated_at = ?, pid = ?, host = ? WHERE id = ?",
+                (status, error, time.time(), os.getpid(), socket.gethostname(), session_id),
             )
             if cur.rowcount == 0:
                 raise UnknownSession(session_id)
@@ -214,21 +232,12 @@ class SessionStore:
         return [json.loads(r[0]) for r in self._conn().execute(sql, params)]
 
     # -- calls, rounds, checkpoints, reports ------------------------------
-    CALL_COLUMNS = (
-        "session_id", "ts", "provider", "model", "endpoint", "request_hash", "tokens_in", "tokens_out",
-        "tokens_cached", "cost_usd", "latency_ms", "status", "error_kind", "retries", "cache_hit", "call_id",
-    )
-
     def record_calls(self, rows: Iterable[Mapping[str, Any]]) -> None:
-        defaults = {"retries": 0, "cache_hit": 0}
-        batch = [tuple(r.get(c, defaults.get(c)) for c in self.CALL_COLUMNS) for r in rows]
-        if not batch:
-            return
-        cols = ", ".join(self.CALL_COLUMNS)
-        with self._tx() as conn:
-            conn.executemany(
-                f"INSERT INTO calls ({cols}) VALUES ({','.join('?' * len(self.CALL_COLUMNS))})", batch
-            )
+        """Insert call rows (call-completed event dicts with their session_id) in one transaction."""
+        batch = [call_values(r) for r in rows]
+        if batch:
+            with self._tx() as conn:
+                conn.executemany(INSERT_CALL, batch)
 
     def call_totals(self, session_id: str) -> dict[str, Any]:
         """Calls actually sent to providers, cache hits counted apart, and their cost."""
@@ -293,6 +302,31 @@ class SessionStore:
             "SELECT content FROM reports WHERE session_id = ? AND format = ?", (session_id, fmt)
         ).fetchone()
         return row[0] if row else None
+
+
+CALL_COLUMNS = (
+    "session_id", "ts", "provider", "model", "endpoint", "request_hash", "tokens_in", "tokens_out",
+    "tokens_cached", "cost_usd", "latency_ms", "status", "error_kind", "retries", "cache_hit", "call_id",
+)
+INSERT_CALL = f"INSERT INTO calls ({', '.join(CALL_COLUMNS)}) VALUES ({','.join('?' * len(CALL_COLUMNS))})"
+_CALL_DEFAULTS = {"retries": 0, "cache_hit": False, "model": ""}
+
+
+def call_values(event: Mapping[str, Any]) -> tuple[Any, ...]:
+    """The `calls` row of a call-completed event (as a dict), in CALL_COLUMNS order."""
+    values = [event.get(c, _CALL_DEFAULTS.get(c)) for c in CALL_COLUMNS]
+    values[CALL_COLUMNS.index("cache_hit")] = int(bool(values[CALL_COLUMNS.index("cache_hit")]))
+    return tuple(values)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
 
 
 def default_versions() -> dict[str, str]:

@@ -202,6 +202,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
     stored = store.get_session(args.id)
     if stored["status"] == "completed":
         raise UserError(f"Session {args.id} is already completed; `dspy-tui report {args.id}` shows its results.")
+    if stored["status"] == "running":
+        raise UserError(f"Session {args.id} is still running (process {stored['pid']}); stop it before resuming.")
     with user_errors():
         config = parse_config(stored["config"], f"session {args.id}")
         session = _new_session(config, session_id=args.id)

@@ -74,6 +74,7 @@ class Received:
     tokens_cached: int | None = None
     tokens_thoughts: int | None = None
     had_key: bool = False
+    number: int = 0  # the server's request counter, which its answer ids carry
 
 
 @dataclass
@@ -82,6 +83,7 @@ class FakeProvider:
 
     latency_s: float = 0.0
     answer: Answerer | None = None
+    brain: Callable[[str | None, list[tuple[str, str]]], str] | None = None  # whole reply from the prompt
     expected_key: str | None = None  # when set, other keys get a 401
     cached_tokens: int = 0  # tokens of each prompt reported as served from cache
     thoughts_tokens: int = 0  # Gemini thoughtsTokenCount per answer
@@ -217,6 +219,7 @@ class FakeProvider:
             self.received.append(record)
             self._counter += 1
             number = self._counter
+            record.number = number
         if wire is None or not isinstance(body, dict):
             record.status = 404 if wire is None else 400
             return web.json_response({"error": {"message": "not found or not JSON"}}, status=record.status)
@@ -230,11 +233,14 @@ class FakeProvider:
             return await self._faulty(request, record, fault, wire)
 
         system, turns = _prompt_of(wire, body)
-        outputs = _output_fields(system)
-        inputs = _input_values(turns[-1][1] if turns else "")
-        answer = (self.answer or default_answer)(inputs, outputs)
-        wants_json = wire == "openai" and isinstance(body.get("response_format"), dict)
-        text = json.dumps(answer) if wants_json else _chat_format(answer)
+        if self.brain is not None:
+            text = self.brain(system, turns)
+        else:
+            outputs = _output_fields(system)
+            inputs = _input_values(turns[-1][1] if turns else "")
+            answer = (self.answer or default_answer)(inputs, outputs)
+            wants_json = wire == "openai" and isinstance(body.get("response_format"), dict)
+            text = json.dumps(answer) if wants_json else _chat_format(answer)
         prompt_chars = len(system or "") + sum(len(t) for _, t in turns)
         tokens_in = max(1, prompt_chars // 4)
         tokens_out = max(1, len(text) // 4)

@@ -22,15 +22,15 @@ def test_blank_database_is_migrated_in_wal_mode(tmp_path: Path) -> None:
     assert {"sessions", "session_models", "rounds", "events", "calls", "checkpoints", "reports", "lm_cache"} <= set(
         db.table_names()
     )
-    assert dbmod.schema_version(db) == "0001_initial"
-    assert [m.name for m in dbmod.migrations.applied(db)] == ["0001_initial"]
+    assert dbmod.schema_version(db) == "0002_session_owner"
+    assert [m.name for m in dbmod.migrations.applied(db)] == ["0001_initial", "0002_session_owner"]
 
 
 def test_migrating_twice_is_a_noop(tmp_path: Path) -> None:
     path = tmp_path / "a.db"
     dbmod.open_database(path).close()
     db = dbmod.open_database(path)
-    assert len(dbmod.migrations.applied(db)) == 1
+    assert len(dbmod.migrations.applied(db)) == 2
     assert dbmod.migrations.pending(db) == []
 
 
@@ -45,8 +45,20 @@ def test_older_schema_is_upgraded_in_place(tmp_path: Path) -> None:
     old.conn.commit()
     old.close()
     store = SessionStore(path)
-    assert store.get_session("s1")["name"] == "x"
+    session = store.get_session("s1")
+    assert session["name"] == "x" and session["status"] == "completed"
+    assert "pid" in session and "host" in session  # added by 0002_session_owner
     assert dbmod.migrations.pending(sqlite_utils.Database(dbmod.connect(path))) == []
+
+
+def test_a_running_session_whose_process_died_is_interrupted(tmp_path: Path) -> None:
+    store = SessionStore(tmp_path / "s.db")
+    sid = _session(store)
+    assert store.get_session(sid)["status"] == "running"  # this very process owns it
+    store.query("SELECT 1")
+    with store._tx() as conn:
+        conn.execute("UPDATE sessions SET pid = ? WHERE id = ?", (2**22 + 12345, sid))
+    assert store.get_session(sid)["status"] == "interrupted"
 
 
 def test_unreadable_database_is_one_clear_error(tmp_path: Path) -> None:

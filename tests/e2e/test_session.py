@@ -1,0 +1,225 @@
+"""Whole sessions: offline improvement, every optimizer, convergence, budget stop, kill -9 and resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dspy_tui.engine import events as ev
+from dspy_tui.engine.config import OPTIMIZERS, parse_config
+from dspy_tui.engine.pricing import price_for
+from dspy_tui.engine.session import Session
+from dspy_tui.storage.paths import resolve_paths
+from dspy_tui.storage.sessions import SessionStore
+from tests.fakes.offline_brain import offline_brain
+from tests.fakes.provider_server import FakeProvider, Received
+
+GROQ_MODEL = "groq/llama-3.3-70b-versatile"  # a priced model, served here by the fake provider
+FAST_LIMITS = {"rpm": 1_000_000, "tpm": 1_000_000_000, "concurrency": 16}
+
+
+def _run(config: dict[str, Any]) -> tuple[Session, str, list[ev.Event]]:
+    paths = resolve_paths()
+    session = Session(parse_config(config), store=SessionStore(paths.db_path), paths=paths)
+    seen: list[ev.Event] = []
+    session.bus.subscribe(seen.append)
+    session.prepare()
+    return session, session.run(), seen
+
+
+def test_three_offline_models_improve_on_dev_in_well_under_a_minute() -> None:
+    start = time.monotonic()
+    session, outcome, seen = _run({
+        "name": "offline", "task": {"dataset": "demo:sentiment"}, "optimizer": "bootstrap", "rounds": 3,
+        "models": ["offline/small", "offline/base", "offline/large"], "seed": 3,
+    })
+    elapsed = time.monotonic() - start
+    assert outcome == "completed"
+    assert elapsed < 60, f"took {elapsed:.1f} s"
+    gains = {r.model: (r.best_dev or 0) - (r.baseline or 0) for r in session.runs.values()}
+    assert max(gains.values()) > 0.05, gains
+    # the gain came from an optimization round (not only from the cross-model step)
+    rounds = session.store.rounds(session.session_id)
+    assert any(r["phase"] == "optimization" and r["dev_score"] > r_base["dev_score"]
+               for r in rounds for r_base in rounds
+               if r_base["phase"] == "baseline" and r_base["model"] == r["model"])
+    types = {e.type for e in seen}
+    assert {"session_started", "phase_started", "round_completed", "call_completed", "cost_updated",
+            "benchmark_progress", "report_ready", "session_completed"} <= types
+    stored = session.store.get_session(session.session_id)
+    assert stored["status"] == "completed"
+    assert all(m["test_score"] is not None and m["test_ci_low"] <= m["test_score"] <= m["test_ci_high"]
+               for m in stored["models"])
+    for fmt in ("md", "json", "html"):
+        assert Path(session.report_paths[fmt]).exists()
+    print(f"\noffline session: {elapsed:.1f} s; dev gains {json.dumps({k: round(v, 3) for k, v in gains.items()})}")
+
+
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+def test_every_optimizer_completes_a_short_session(optimizer: str) -> None:
+    session, outcome, _ = _run({
+        "name": optimizer, "optimizer": optimizer, "rounds": 1, "cross_model": False,
+        "task": {"dataset": "demo:intent", "max_train": 24, "max_dev": 16, "max_test": 16},
+        "models": ["offline/base"],
+        "optimizer_settings": {"num_trials": 2, "num_candidates": 2, "max_metric_calls": 30,
+                               "num_candidate_programs": 2, "breadth": 2, "bsize": 4},
+    })
+    assert outcome == "completed", session.store.get_session(session.session_id)["error"]
+    run = session.runs["offline/base"]
+    assert run.test_score is not None and run.best_dev is not None
+    assert len(session.store.checkpoints(session.session_id, "offline/base")) >= 2  # baseline + round 1
+
+
+def test_convergence_stops_rounds_early() -> None:
+    session, outcome, seen = _run({
+        "name": "converge", "task": {"dataset": "demo:intent", "max_dev": 20, "max_test": 10},
+        "models": ["offline/base"], "optimizer": "labeled", "rounds": 8, "cross_model": False,
+        "convergence": {"patience": 1, "min_delta": 0.9},
+    })
+    assert outcome == "completed"
+    rounds = [r for r in session.store.rounds(session.session_id) if r["phase"] == "optimization"]
+    assert len(rounds) == 1  # a gain of 0.9 is impossible: it stops after `patience` rounds, not 8
+    converged = [e for e in seen if isinstance(e, ev.ModelConverged)]
+    assert converged and converged[0].round == 1
+    assert session.runs["offline/base"].status == "converged"
+
+
+# -- against a priced provider over HTTP (the fake server), in a real dspy-tui process -----------------
+@pytest.fixture
+def brainy_provider() -> Iterator[FakeProvider]:
+    provider = FakeProvider(latency_s=0.004, brain=offline_brain("base")).start()
+    yield provider
+    provider.stop()
+
+
+def _write_config(path: Path, **extra: Any) -> Path:
+    lines = [
+        'name = "http session"', 'optimizer = "bootstrap"', "rounds = 2", "seed = 5", "concurrency = 8",
+        *(f"{k} = {json.dumps(v)}" for k, v in extra.items()),
+        "[task]", 'dataset = "demo:sentiment"', "max_train = 40", "max_dev = 30", "max_test = 30",
+        "[[models]]", f'id = "{GROQ_MODEL}"', "max_tokens = 256",
+        "limits = { rpm = 1000000, tpm = 1000000000, concurrency = 16 }",
+        "[[models]]", 'id = "offline/small"',
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _env(home: Path, provider: FakeProvider) -> dict[str, str]:
+    return {**os.environ, "DSPY_TUI_HOME": str(home), "DSPY_TUI_GROQ_BASE_URL": f"{provider.url}/openai/v1",
+            "GROQ_API_KEY": "gsk_fake_key_for_tests_0000"}
+
+
+def _cli(*args: str, env: dict[str, str], timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "dspy_tui", *args], env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def _show(home: Path, provider: FakeProvider, sid: str) -> dict[str, Any]:
+    out = _cli("sessions", "show", sid, "--json", env=_env(home, provider))
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def _billed_usd(records: list[Received]) -> float:
+    """What the fake provider billed for these answers, at the groq model's price."""
+    price = price_for("groq", "llama-3.3-70b-versatile")
+    assert price is not None
+    tokens_in = sum(r.tokens_in or 0 for r in records)
+    tokens_out = sum(r.tokens_out or 0 for r in records)
+    return (tokens_in * price.input + tokens_out * price.output) / 1_000_000
+
+
+def test_budget_stop_spends_at_most_the_budget_and_exits_3(tmp_path: Path, brainy_provider: FakeProvider) -> None:
+    home = tmp_path / "home"
+    config = _write_config(tmp_path / "budget.toml", budget_usd=0.002)
+    out = _cli("run", str(config), "--headless", env=_env(home, brainy_provider))
+    assert out.returncode == 3, out.stderr[-2000:]
+    assert "budget" in out.stderr and "Traceback" not in out.stderr
+    sid = json.loads(_cli("sessions", "list", "--json", env=_env(home, brainy_provider)).stdout)[0]["id"]
+    shown = _show(home, brainy_provider, sid)
+    assert shown["status"] == "stopped"
+    assert shown["cost_usd"] <= 0.002
+    assert _billed_usd(brainy_provider.answered()) <= 0.002
+    assert shown["cost_usd"] == pytest.approx(_billed_usd(brainy_provider.answered()), rel=1e-6, abs=1e-12)
+    print(f"\nbudget stop: spent ${shown['cost_usd']:.6f} of $0.002 ({shown['calls']} calls)")
+
+
+def _cached_response_numbers(db: Path) -> set[str]:
+    conn = sqlite3.connect(db)
+    try:
+        return {json.loads(body)["id"] for (body,) in conn.execute("SELECT body FROM lm_cache")}
+    finally:
+        conn.close()
+
+
+def test_kill_9_then_resume_repeats_no_paid_call_and_matches_an_uninterrupted_run(
+    tmp_path: Path, brainy_provider: FakeProvider
+) -> None:
+    config = _write_config(tmp_path / "s.toml")
+    # 1. the uninterrupted reference run, on its own server
+    reference_provider = FakeProvider(latency_s=0.004, brain=offline_brain("base")).start()
+    try:
+        ref_home = tmp_path / "ref"
+        out = _cli("run", str(config), "--headless", env=_env(ref_home, reference_provider))
+        assert out.returncode == 0, out.stderr[-2000:]
+        ref_sid = json.loads(_cli("sessions", "list", "--json", env=_env(ref_home, reference_provider)).stdout)[0]["id"]
+        reference = _show(ref_home, reference_provider, ref_sid)
+    finally:
+        reference_provider.stop()
+
+    # 2. the same session, killed with SIGKILL part-way through
+    home = tmp_path / "killed"
+    env = _env(home, brainy_provider)
+    proc = subprocess.Popen([sys.executable, "-m", "dspy_tui", "run", str(config), "--headless"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(brainy_provider.answered()) < 60:
+        time.sleep(0.02)
+    assert proc.poll() is None, "the session ended before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    db = home / "dspy-tui.db"
+    cached_before = _cached_response_numbers(db)
+    sid = json.loads(_cli("sessions", "list", "--json", env=env).stdout)[0]["id"]
+    assert _show(home, brainy_provider, sid)["status"] == "interrupted"
+    assert sqlite3.connect(db).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+    # 3. resume to the end
+    answered_at_kill = len(brainy_provider.answered())
+    out = _cli("resume", sid, "--headless", env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    resumed = _show(home, brainy_provider, sid)
+    assert resumed["status"] == "completed"
+
+    # no request whose answer had been stored was sent again
+    after = brainy_provider.answered()[answered_at_kill:]
+    stored_hashes = {r.body_hash for r in brainy_provider.answered()[:answered_at_kill]
+                     if f"chatcmpl-{r.number}" in cached_before}
+    assert stored_hashes, "nothing was stored before the kill"
+    repeated_paid = [r for r in after if r.body_hash in stored_hashes]
+    assert repeated_paid == []
+    # the same final scores as the uninterrupted run
+    for ref_model, model in zip(reference["models"], resumed["models"], strict=True):
+        assert model["model"] == ref_model["model"]
+        for key in ("baseline_score", "best_dev_score", "test_score"):
+            assert model[key] == pytest.approx(ref_model[key]), (model["model"], key)
+    # what the session recorded is what the provider billed for every answer that reached it:
+    # all of them, but for the ones in flight at the kill (billed, never received)
+    before = brainy_provider.answered()[:answered_at_kill]
+    never_received = [r for r in before if f"chatcmpl-{r.number}" not in cached_before]
+    received = [r for r in brainy_provider.answered() if r not in never_received]
+    assert resumed["cost_usd"] == pytest.approx(_billed_usd(received), rel=1e-6)
+    print(f"\nkill -9 at {answered_at_kill} answered calls; resumed with {len(after)} new calls; "
+          f"{len(never_received)} answered in flight at the kill were never received (asked again); "
+          "0 stored answers repeated")
