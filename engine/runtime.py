@@ -58,6 +58,7 @@ class CallCache(Protocol):
         endpoint: str,
         body: dict[str, Any],
         usage: dict[str, Any],
+        call: Mapping[str, Any] | None = None,
     ) -> None: ...
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+from collections.abc import Mapping
 from typing import Any
 
 import dspy
@@ -53,6 +54,7 @@ class DictCache:
         endpoint: str,
         body: dict[str, Any],
         usage: dict[str, Any],
+        call: Mapping[str, Any] | None = None,
     ) -> None:
         self.rows[key] = {
             "provider": provider,
