@@ -18,6 +18,7 @@ export and inspection.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -162,7 +163,7 @@ class Session:
                 limits=m.limits.model_dump(exclude_none=True) if m.limits else None,
                 timeout=cfg.timeouts.total_s, connect_timeout=cfg.timeouts.connect_s,
                 num_retries=cfg.num_retries, max_tokens=m.max_tokens, gate=self._gate,
-                on_fatal=lambda exc, model=m.id: self._mark_fatal(model, exc),
+                on_fatal=functools.partial(self._mark_fatal, m.id),
             )
             self.runs[m.id] = ModelRun(model=m.id, provider=provider, lm=lm)
         if self.resumed:

@@ -87,7 +87,7 @@ def _json_writer(out: TextIO) -> Callable[[ev.Event], None]:
 def run_headless(session: Session, *, json_lines: bool) -> int:
     """Run a prepared session in this process; returns the exit code."""
     stop_signals = (signal.SIGINT, signal.SIGTERM)
-    previous: dict[int, Any] = {}
+    previous: dict[signal.Signals, Any] = {}
     if threading.current_thread() is threading.main_thread():
         for sig in stop_signals:
             previous[sig] = signal.signal(sig, lambda *_: session.stop("signal"))
@@ -104,8 +104,8 @@ def run_headless(session: Session, *, json_lines: bool) -> int:
                     outcome = session.run()
                     unsubscribe()
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     _summary(session, outcome, quiet=json_lines)
     return OUTCOME_EXIT[outcome]
 
