@@ -4,12 +4,18 @@ DSPy's optimizers draw tqdm bars and log to the console; inside the TUI that
 would scribble over the screen and headless it buries our own progress. tqdm
 reads TQDM_DISABLE when it is first imported, so it is set here, before any
 engine module imports DSPy; `quiet_dspy()` sends DSPy's logs to our log file.
+
+DSPy (and LiteLLM) would also fetch a model price map from the internet on
+first use; dspy-tui talks to no host but the providers the user configured,
+so the bundled snapshot is forced (we price calls ourselves anyway).
 """
 
 import logging
 import os
 
 os.environ.setdefault("TQDM_DISABLE", "1")
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+os.environ.setdefault("LITELLM_TELEMETRY", "False")
 
 
 def quiet_dspy() -> None:

@@ -512,8 +512,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--latency", type=float, default=0.0)
+    parser.add_argument("--brain", help="answer as this offline variant (small/base/large) instead of echoing")
     args = parser.parse_args()
-    provider = FakeProvider(latency_s=args.latency)
+    brain = None
+    if args.brain:
+        from tests.fakes.offline_brain import offline_brain
+
+        brain = offline_brain(args.brain)
+    provider = FakeProvider(latency_s=args.latency, brain=brain)
 
     async def serve() -> None:
         url = await provider.astart(args.port)

@@ -1,0 +1,53 @@
+"""`make bench`: run every benchmark in this folder and print one summary table.
+
+Each benchmark prints lines of the form `name: ...`; the lines that compare
+against a peer or a target (they contain "ratio", "x (target" or "vs") are
+collected into the summary. Pass `--quick` for smaller sizes.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+QUICK_ARGS = {
+    "engine_throughput.py": ["--calls", "500", "--rounds", "1"],
+    "session_scaling.py": ["--dev", "100", "--rounds", "3"],
+    "event_append.py": ["--events", "20000"],
+    "startup.py": ["--runs", "3"],
+    "history_scale.py": ["--sessions", "200", "--calls", "100000"],
+}
+
+
+def main() -> int:
+    quick = "--quick" in sys.argv
+    summary: list[str] = []
+    failed: list[str] = []
+    for script in sorted(HERE.glob("*.py")):
+        if script.name in ("run_all.py", "__init__.py"):
+            continue
+        args = QUICK_ARGS.get(script.name, []) if quick else []
+        print(f"== {script.name} {' '.join(args)}", flush=True)
+        start = time.perf_counter()
+        out = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True,
+                             cwd=HERE.parent)
+        print(out.stdout, end="")
+        if out.returncode != 0:
+            failed.append(script.name)
+            print(out.stderr[-2000:], file=sys.stderr)
+        summary += [line for line in out.stdout.splitlines()
+                    if any(k in line for k in ("ratio", "x (target", " vs "))]
+        print(f"   ({time.perf_counter() - start:.0f} s)\n")
+    print("== summary (each figure with the peer it is measured against, in the same run)")
+    for line in summary:
+        print("  " + line)
+    if failed:
+        print(f"failed: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,132 @@
+"""A whole session's wall time against the ideal, and its LM calls/s against a plain DSPy script.
+
+Four models, 200 dev examples, 5 rounds, against a local fake provider (its
+own process) that answers like the offline model after 50 ms, with a
+concurrency cap of 16 requests in flight for the provider.
+
+* ideal      = HTTP calls x latency / concurrency cap (no overhead at all)
+* session    = `dspy-tui`'s Session, optimizer `labeled` (every call is a dev
+               or test evaluation, so the cap, not the optimizer, sets the pace)
+* plain DSPy = a script making the same number of evaluation passes through
+               DSPy's native engine (`engine="lm15"`), 4 models x 4 threads = 16 in flight
+
+Run: `python benchmarks/session_scaling.py [--dev 200] [--rounds 5] [--latency 0.05]`.
+Targets: session / ideal <= 1.3; session calls/s / plain DSPy calls/s >= 1.0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from dspy_tui.engine.config import parse_config
+from dspy_tui.engine.session import Session
+from dspy_tui.engine.tasks import build_program, load_task
+from dspy_tui.storage.paths import Paths
+from dspy_tui.storage.sessions import SessionStore
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = 4
+CAP = 16
+
+
+def start_server(latency: float) -> tuple[subprocess.Popen[str], str]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.fakes.provider_server", "--latency", str(latency), "--brain", "base"],
+        stdout=subprocess.PIPE, text=True, cwd=ROOT,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline().strip()
+    if not line.startswith("READY "):
+        process.kill()
+        raise SystemExit(f"the fake provider did not start: {line!r}")
+    return process, line.split(" ", 1)[1]
+
+
+def task_spec(dev: int) -> dict[str, object]:
+    return {"dataset": "demo:sentiment", "size": 2 * dev + 100, "max_train": 60, "max_dev": dev, "max_test": 50,
+            "split": {"train": 0.3, "dev": 0.5, "test": 0.2}}
+
+
+def run_session(url: str, dev: int, rounds: int) -> tuple[float, int, int]:
+    """(wall seconds, HTTP calls sent, cache hits) of one whole session."""
+    config = parse_config({
+        "name": "scaling", "task": task_spec(dev), "optimizer": "labeled", "rounds": rounds, "concurrency": 8,
+        "convergence": {"patience": rounds, "min_delta": 0.0},
+        "base_urls": {"openai-compatible": f"{url}/v1"},
+        "models": [{"id": f"openai-compatible/model-{i}", "limits": {"concurrency": CAP, "rpm": 10**9}}
+                   for i in range(MODELS)],
+    })
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = Paths(data_dir=Path(tmp), config_dir=Path(tmp) / "config")
+        session = Session(config, store=SessionStore(paths.db_path), paths=paths)
+        session.prepare()
+        start = time.perf_counter()
+        outcome = session.run()
+        wall = time.perf_counter() - start
+        if outcome != "completed":
+            raise SystemExit(f"the session ended {outcome}")
+        totals = session.store.call_totals(session.session_id)
+    return wall, totals["calls"], totals["cache_hits"]
+
+
+def run_plain_dspy(url: str, dev: int, passes: int) -> tuple[float, int]:
+    """The same evaluation passes as a plain DSPy script with the native engine; (wall, calls)."""
+    import dspy  # after dspy_tui.engine, which keeps DSPy off the network (see engine/__init__.py)
+
+    task = load_task(task_spec(dev))
+    calls = 0
+    lock = threading.Lock()
+
+    def one_model(i: int) -> None:
+        nonlocal calls
+        lm = dspy.LM(f"openai/model-{i}", engine="lm15", api_base=f"{url}/v1", api_key="k", cache=False,
+                     num_retries=0)
+        program = build_program(task)
+        evaluate = dspy.Evaluate(devset=task.dev, metric=task.metric, num_threads=CAP // MODELS,
+                                 display_progress=False)
+        for p in range(passes):
+            demos = task.train[p * 8:(p + 1) * 8]
+            program.predictors()[0].demos = demos  # a new demo set each pass, like a round
+            with dspy.context(lm=lm):
+                evaluate(program)
+            with lock:
+                calls += len(task.dev)
+
+    threads = [threading.Thread(target=one_model, args=(i,)) for i in range(MODELS)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - start, calls
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--dev", type=int, default=200)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--latency", type=float, default=0.05)
+    args = ap.parse_args()
+    server, url = start_server(args.latency)
+    try:
+        wall, calls, hits = run_session(url, args.dev, args.rounds)
+        ideal = calls * args.latency / CAP
+        plain_wall, plain_calls = run_plain_dspy(url, args.dev, max(1, calls // (MODELS * args.dev)))
+    finally:
+        server.kill()
+    ours_rate, plain_rate = calls / wall, plain_calls / plain_wall
+    print(f"session_scaling: {MODELS} models, {args.dev} dev, {args.rounds} rounds, {args.latency * 1000:.0f} ms "
+          f"latency, cap {CAP}: {calls} HTTP calls (+{hits} cache hits) in {wall:.1f} s")
+    print(f"session_scaling: ideal {ideal:.1f} s; session/ideal = {wall / ideal:.2f}x (target <= 1.3x)")
+    print(f"session_scaling: session {ours_rate:.0f} calls/s vs plain DSPy lm15 script {plain_rate:.0f} calls/s "
+          f"({plain_calls} calls in {plain_wall:.1f} s): ratio {ours_rate / plain_rate:.2f}x (target >= 1.0x)")
+
+
+if __name__ == "__main__":
+    main()
