@@ -89,10 +89,11 @@ def report_data(store: SessionStore, session_id: str) -> dict[str, Any]:
                         "cost_usd": r["cost_usd"],
                     }
                     for r in rounds
-                    if r["model"] == m["model"]
+                    if r["model"] == m["model"] and r["phase"] != "cross_model"  # transfers have their own table
                 ],
                 "transfer": res.get("transfer"),
                 "program_path": res.get("program_path"),
+                "metrics": res.get("metrics"),
             }
         )
     return {

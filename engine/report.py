@@ -335,6 +335,7 @@ def _sections(report: Mapping[str, Any]) -> list[tuple[str, list[_Block]]]:
         ("Session", [_session_facts(report)]),
         ("Results", _results(report)),
         ("Recommendations", [_recommendation_list(report)]),
+        ("Metrics", [_metrics(report)]),
         ("Optimization rounds", _rounds(report)),
         ("Cross-model transfers", [_transfers(report)]),
         ("Pairwise comparisons", _pairwise_blocks(report)),
@@ -475,6 +476,32 @@ def _rounds(report: Mapping[str, Any]) -> list[_Block]:
             )
         )
     return blocks or [_Para("No optimization rounds were recorded.")]
+
+
+def _metrics(report: Mapping[str, Any]) -> _Table | _Para:
+    """Quality, performance and training metrics (defined in engine/metrics.py); "n/a" = not measured."""
+
+    def num(value: Any, fmt: str = "{:.3f}") -> str:
+        return "n/a" if value is None else fmt.format(value)
+
+    rows = []
+    for m in report["models"]:
+        got = m.get("metrics")
+        if not got:
+            continue
+        q, p, t = got["quality"], got["performance"], got["training"]
+        rows.append([
+            m["model"], num(q.get("accuracy")), num(q.get("diversity")), num(q.get("coherence")),
+            num(q.get("relevance")), num(q.get("creativity")), num(q.get("overall")),
+            num(p.get("throughput_calls_per_s"), "{:.1f}/s"), num(p.get("error_rate"), "{:.1%}"),
+            num(p.get("process_memory_mb"), "{:.0f} MB"),
+            f"round {t['converged_round']}" if t.get("converged") else "no",
+            num(t.get("improvement_rate"), "{:+.1%}"),
+        ])
+    if not rows:
+        return _Para("No model reached the benchmark, so there are no metrics.")
+    return _Table(["model", "accuracy", "diversity (distinct-2)", "coherence", "relevance", "creativity",
+                   "overall", "throughput", "error rate", "process memory", "converged", "improvement"], rows)
 
 
 def _transfers(report: Mapping[str, Any]) -> _Table | _Para:

@@ -114,6 +114,7 @@ class Session:
         self.session_id = session_id or ""
         self.recorder: Recorder | None = None
         self.report_paths: dict[str, str] = {}
+        self._judge_lm: Any = None  # the llm_judge model, when the task configures one
 
     # -- public control ----------------------------------------------------
     def stop(self, reason: str = "user") -> None:
@@ -191,7 +192,7 @@ class Session:
 
         from .lm import make_lm
 
-        judge_lm = make_lm(spec.model, keys=self._keys, budget=self.budget, cache=self.cache, bus=self.bus,
+        judge_lm = self._judge_lm = make_lm(spec.model, keys=self._keys, budget=self.budget, cache=self.cache, bus=self.bus,
                            session_id=self.session_id, gate=self._gate)
         rate = dspy.Predict("rubric, task_inputs, expected, response -> score: float")
 
@@ -507,6 +508,7 @@ class Session:
         self._each(followers, transfer)
 
     def _benchmark(self, run: ModelRun) -> None:
+        from .metrics import model_metrics
         from .stats import bootstrap_ci
 
         run.phase = "benchmark"
@@ -514,28 +516,56 @@ class Session:
         self.bus.publish(ev.BenchmarkProgress(model=run.model, done=0, total=len(testset)))
         assert self.recorder is not None
         self.recorder.take_round_stats(run.model)
+        started = time.perf_counter()
         score, scores, preds = self._evaluate(run, run.program, testset)
+        seconds = time.perf_counter() - started
         run.test_score, run.test_scores = score, scores
         run.test_ids = [example_id(e) for e in testset]
         run.test_correct = sum(scores)
         run.test_ci = bootstrap_ci(scores, seed=self.config.seed)
         run.outputs = [self._output_text(p) for p in preds]
         stats = self.recorder.take_round_stats(run.model)
-        run.status = "done" if run.status != "converged" else "converged"
-        self.store.update_model(
-            self.session_id,
-            run.model,
-            results={
-                "benchmark_latency_p50_ms": stats["latency_p50_ms"],
-                "benchmark_latency_p95_ms": stats["latency_p95_ms"],
-                "test_scores": scores,
-                "test_ids": run.test_ids,
-            },
+        judged = self._judge_quality(testset, preds) if self._judge_lm is not None else None
+        metrics = model_metrics(
+            test_scores=scores, outputs=run.outputs, judged=judged, totals=self.recorder.model_totals(run.model),
+            benchmark=stats, benchmark_seconds=seconds, baseline=run.baseline, best_dev=run.best_dev,
+            converged_round=run.round_no if run.status == "converged" else None,
         )
+        run.status = "done" if run.status != "converged" else "converged"
+        self.store.update_model(self.session_id, run.model, results={
+            "benchmark_latency_p50_ms": stats["latency_p50_ms"],
+            "benchmark_latency_p95_ms": stats["latency_p95_ms"],
+            "test_scores": scores, "test_ids": run.test_ids, "metrics": metrics,
+        })
         self.bus.publish(
             ev.BenchmarkProgress(model=run.model, done=len(testset), total=len(testset), test_score=score)
         )
         self._save_model(run)
+
+    JUDGED_ASPECTS = {
+        "coherence": "Is the response well-formed and internally consistent?",
+        "relevance": "Does the response address the task inputs?",
+        "creativity": "Is the response original rather than a copy of the inputs?",
+    }
+    JUDGED_SAMPLE = 20
+
+    def _judge_quality(self, testset: list[Any], preds: list[Any]) -> dict[str, float | None]:
+        """Coherence, relevance and creativity as rated by the configured judge model on a sample."""
+        import dspy
+
+        rate = dspy.Predict("aspect, task_inputs, response -> score: float")
+        sums = dict.fromkeys(self.JUDGED_ASPECTS, 0.0)
+        n = 0
+        for example, pred in list(zip(testset, preds, strict=False))[: self.JUDGED_SAMPLE]:
+            if pred is None:
+                continue
+            inputs = json.dumps({k: example[k] for k in example.inputs()}, default=str)
+            with dspy.context(lm=self._judge_lm):
+                for aspect, question in self.JUDGED_ASPECTS.items():
+                    out = rate(aspect=question, task_inputs=inputs, response=self._output_text(pred))
+                    sums[aspect] += max(0.0, min(1.0, float(out.score)))
+            n += 1
+        return {k: (v / n if n else None) for k, v in sums.items()}
 
     def _output_text(self, pred: Any) -> str:
         if pred is None:
