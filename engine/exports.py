@@ -35,9 +35,12 @@ def export_checkpoint(store: SessionStore, session_id: str, model: str, path: Pa
     checkpoints = store.checkpoints(session_id, model)
     if not checkpoints:
         raise ExportError(f"{model} has no stored program yet in session {session_id} (no round finished).")
-    best = checkpoints[-1]
+    from dspy.utils.saving import get_dependency_versions
+
+    state = dict(checkpoints[-1]["program"])
+    state["metadata"] = {"dependency_versions": get_dependency_versions()}  # what program.save() writes
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(best["program"], indent=2, sort_keys=True), encoding="utf-8")
+    path.write_text(json.dumps(state, indent=2, sort_keys=True), encoding="utf-8")
     return path
 
 

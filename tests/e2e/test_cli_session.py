@@ -1,0 +1,109 @@
+"""The session commands as a user runs them: run --json, sessions show, report, export, estimate, tasks, models."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import dspy
+import pytest
+
+from tests.e2e.test_cli import run
+
+SMALL = ["--task", "demo:intent", "--models", "offline/small,offline/base", "--rounds", "1", "--seed", "4"]
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, list[dict]]:
+    home = tmp_path_factory.mktemp("home")
+    out = run("run", *SMALL, "--json", home=home)
+    assert out.returncode == 0, out.stderr[-2000:]
+    events = [json.loads(line) for line in out.stdout.splitlines()]
+    return home, events[0]["session_id"], events
+
+
+def test_run_json_prints_one_typed_event_per_line(finished: tuple[Path, str, list[dict]]) -> None:
+    _, sid, events = finished
+    assert all(e["session_id"] == sid and e["type"] for e in events)
+    types = [e["type"] for e in events]
+    assert types[0] == "session_started" and types[-1] == "session_completed"
+    assert {"phase_started", "round_completed", "call_completed", "benchmark_progress", "report_ready"} <= set(types)
+
+
+def test_sessions_show_json_has_the_documented_fields(finished: tuple[Path, str, list[dict]]) -> None:
+    home, sid, events = finished
+    shown = json.loads(run("sessions", "show", sid, "--json", home=home).stdout)
+    assert shown["id"] == sid and shown["status"] == "completed"
+    assert shown["cost_usd"] == 0 and shown["calls"] > 0 and shown["cache_hits"] >= 0
+    assert shown["calls"] == sum(1 for e in events if e["type"] == "call_completed" and not e["cache_hit"])
+    for m in shown["models"]:
+        assert {"model", "status", "baseline_score", "best_dev_score", "test_score", "cost_usd", "calls"} <= set(m)
+        assert m["test_score"] is not None and m["calls"] > 0
+
+
+@pytest.mark.parametrize("fmt", ["md", "json", "html"])
+def test_report_in_every_format(finished: tuple[Path, str, list[dict]], fmt: str, tmp_path: Path) -> None:
+    home, sid, _ = finished
+    target = tmp_path / f"r.{fmt}"
+    out = run("report", sid, "--format", fmt, "-o", str(target), home=home)
+    assert out.returncode == 0, out.stderr
+    text = target.read_text()
+    assert "offline/base" in text
+    if fmt == "json":
+        report = json.loads(text)
+        assert {"rankings", "recommendations", "pairwise", "models", "session"} <= set(report)
+        assert report["session"]["seed"] == 4 and report["session"]["versions"]["dspy"]
+
+
+def test_exported_program_loads_in_plain_dspy(finished: tuple[Path, str, list[dict]], tmp_path: Path) -> None:
+    home, sid, _ = finished
+    target = tmp_path / "program.json"
+    out = run("export", sid, "--model", "offline/base", "-o", str(target), home=home)
+    assert out.returncode == 0, out.stderr
+    program = dspy.Predict("text -> team")
+    program.load(str(target))
+    assert program.demos, "the optimized program carries its demos"
+    bad = run("export", sid, "--model", "offline/nope", "-o", str(target), home=home)
+    assert bad.returncode == 2 and "has no model 'offline/nope'" in bad.stderr
+
+
+def test_estimate_tasks_models(dspy_tui_home: Path) -> None:
+    root = Path(__file__).resolve().parents[2]
+    est = json.loads(run("estimate", str(root / "examples" / "offline.toml"), "--json", home=dspy_tui_home).stdout)
+    assert [e["model"] for e in est] == ["offline/small", "offline/base", "offline/large"]
+    for e in est:
+        assert e["calls"]["min"] <= e["calls"]["expected"] <= e["calls"]["max"]
+        assert e["cost_usd"] == {"min": 0.0, "expected": 0.0, "max": 0.0}
+    paid = json.loads(run("estimate", str(root / "examples" / "basic_multi_model.toml"), "--json",
+                          home=dspy_tui_home).stdout)
+    for e in paid:
+        assert 0 < e["cost_usd"]["min"] <= e["cost_usd"]["expected"] <= e["cost_usd"]["max"]
+    tasks = json.loads(run("tasks", "--json", home=dspy_tui_home).stdout)
+    assert {t["name"] for t in tasks} >= {"demo:sentiment", "demo:intent"}
+    assert all(t["size"] >= 200 for t in tasks)
+    models = json.loads(run("models", "--json", home=dspy_tui_home).stdout)
+    by_name = {m["model"]: m for m in models}
+    assert by_name["offline/base"]["kind"] == "offline/simulated"
+    assert by_name["openai/gpt-4o"]["priced"] and by_name["openai/gpt-4o"]["key"] == "missing"
+
+
+def test_every_example_config_is_valid(dspy_tui_home: Path) -> None:
+    from dspy_tui.engine.config import load_config
+
+    root = Path(__file__).resolve().parents[2]
+    names = sorted(p.name for p in (root / "examples").glob("*.toml"))
+    assert len(names) >= 6
+    for path in (root / "examples").glob("*.toml"):
+        load_config(path)
+
+
+def test_bad_dataset_is_one_sentence_naming_file_and_line(tmp_path: Path, dspy_tui_home: Path) -> None:
+    data = tmp_path / "data.jsonl"
+    data.write_text('{"q": "a", "a": "b"}\n{"q": "c", "a": \n')
+    config = tmp_path / "c.toml"
+    config.write_text(f'[task]\ndataset = "{data}"\nsignature = "q -> a"\n\n[[models]]\nid = "offline/base"\n')
+    out = run("run", str(config), "--headless", home=dspy_tui_home)
+    assert out.returncode == 2
+    assert "data.jsonl" in out.stderr and "line 2" in out.stderr
+    assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
+    assert json.loads(run("sessions", "list", "--json", home=dspy_tui_home).stdout) == []
