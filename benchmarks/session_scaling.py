@@ -1,8 +1,9 @@
 """A whole session's wall time against the ideal, and its LM calls/s against a plain DSPy script.
 
 Four models, 200 dev examples, 5 rounds, against a local fake provider (its
-own process) that answers like the offline model after 50 ms, with a
-concurrency cap of 16 requests in flight for the provider.
+own process) that answers after 50 ms (an echo by default; `--brain base`
+answers like the offline model, at a CPU cost on this 2-core machine), with
+a concurrency cap of 16 requests in flight for the provider.
 
 * ideal      = HTTP calls x latency / concurrency cap (no overhead at all)
 * session    = `dspy-tui`'s Session, optimizer `labeled` (every call is a dev
@@ -35,9 +36,10 @@ MODELS = 4
 CAP = 16
 
 
-def start_server(latency: float) -> tuple[subprocess.Popen[str], str]:
+def start_server(latency: float, brain: str | None) -> tuple[subprocess.Popen[str], str]:
+    extra = ["--brain", brain] if brain else []
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.provider_server", "--latency", str(latency), "--brain", "base"],
+        [sys.executable, "-m", "tests.fakes.provider_server", "--latency", str(latency), *extra],
         stdout=subprocess.PIPE, text=True, cwd=ROOT,
     )
     assert process.stdout is not None
@@ -56,7 +58,7 @@ def task_spec(dev: int) -> dict[str, object]:
 def run_session(url: str, dev: int, rounds: int) -> tuple[float, int, int]:
     """(wall seconds, HTTP calls sent, cache hits) of one whole session."""
     config = parse_config({
-        "name": "scaling", "task": task_spec(dev), "optimizer": "labeled", "rounds": rounds, "concurrency": 8,
+        "name": "scaling", "task": task_spec(dev), "optimizer": "labeled", "rounds": rounds, "concurrency": CAP,
         "convergence": {"patience": rounds, "min_delta": 0.0},
         "base_urls": {"openai-compatible": f"{url}/v1"},
         "models": [{"id": f"openai-compatible/model-{i}", "limits": {"concurrency": CAP, "rpm": 10**9}}
@@ -112,8 +114,9 @@ def main() -> None:
     ap.add_argument("--dev", type=int, default=200)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--latency", type=float, default=0.05)
+    ap.add_argument("--brain", help="answer as this offline variant (costs server CPU); default: echo answers")
     args = ap.parse_args()
-    server, url = start_server(args.latency)
+    server, url = start_server(args.latency, args.brain)
     try:
         wall, calls, hits = run_session(url, args.dev, args.rounds)
         ideal = calls * args.latency / CAP
