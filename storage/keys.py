@@ -10,12 +10,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-
-import keyring
-import keyring.backend
-import keyring.errors
+from typing import TYPE_CHECKING
 
 from .secrets import mask
+
+if TYPE_CHECKING:
+    import keyring.backend
 
 SERVICE = "dspy-tui"
 
@@ -59,18 +59,20 @@ def _check_provider(provider: str) -> None:
         raise KeyStoreError(f"Unknown provider {provider!r}; providers with keys are: {known}.")
 
 
-def _backend() -> keyring.backend.KeyringBackend | None:
+def _backend() -> keyring.backend.KeyringBackend | None:  # keyring is imported here: it is slow to load
     """The usable backend, or None.
 
     keyrings.alt's plaintext file backend counts only when the user chose it
     by name (PYTHON_KEYRING_BACKEND): being merely installed must not turn
     "no keyring" into keys written to a plaintext file.
     """
+    import keyring
+    from keyring.backends import chainer, fail
+
     try:
         backend = keyring.get_keyring()
     except Exception:
         return None
-    from keyring.backends import chainer, fail
 
     if isinstance(backend, fail.Keyring):
         return None
@@ -99,9 +101,11 @@ def _from_keyring(provider: str) -> str | None:
     backend = _backend()
     if backend is None:
         return None
+    from keyring.errors import KeyringError
+
     try:
         return backend.get_password(SERVICE, provider)
-    except keyring.errors.KeyringError:
+    except KeyringError:
         return None
 
 
@@ -131,11 +135,13 @@ def set_key(provider: str, value: str) -> None:
     backend = _backend()
     if backend is None:
         raise NoKeyring(provider)
+    from keyring.errors import KeyringError, NoKeyringError
+
     try:
         backend.set_password(SERVICE, provider, value)
-    except keyring.errors.NoKeyringError:
+    except NoKeyringError:
         raise NoKeyring(provider) from None
-    except keyring.errors.KeyringError as exc:
+    except KeyringError as exc:
         raise KeyStoreError(f"The keyring refused to store the {provider} key ({type(exc).__name__}).") from None
 
 
@@ -145,11 +151,13 @@ def delete_key(provider: str) -> bool:
     backend = _backend()
     if backend is None:
         raise NoKeyring(provider)
+    from keyring.errors import NoKeyringError, PasswordDeleteError
+
     try:
         backend.delete_password(SERVICE, provider)
-    except keyring.errors.PasswordDeleteError:
+    except PasswordDeleteError:
         return False
-    except keyring.errors.NoKeyringError:
+    except NoKeyringError:
         raise NoKeyring(provider) from None
     return True
 

@@ -1,24 +1,273 @@
-"""The Textual application shell: screens, theme, bindings."""
+"""The Textual application shell: screens, theme, the one live session, quitting safely.
+
+The app holds at most one session that runs here (`runner`). Its engine runs
+in a thread worker; the live screen stays installed while it runs, so going
+home and back keeps every pane. Nothing here imports DSPy or the provider
+code: that happens in workers when a session is prepared.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import gc
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from textual import work
 from textual.app import App
+from textual.binding import Binding
 
 from dspy_tui.storage.paths import Paths, resolve_paths
 from dspy_tui.tui.screens.home import HomeScreen
+from dspy_tui.tui.settings import Settings, load_settings, save_settings
+
+if TYPE_CHECKING:
+    from dspy_tui.tui.runner import SessionRunner
+    from dspy_tui.tui.screens.live import LiveScreen
 
 STYLES = Path(__file__).parent / "styles"
+LIVE_SCREEN = "live"
+HELP_SCREEN = "help"
+GC_YOUNG_THRESHOLD = 20_000  # CPython's default is 700 allocations
 
 
 class DspyTuiApp(App[int]):
     TITLE = "dspy-tui"
-    CSS_PATH = [STYLES / "app.tcss"]
+    CSS_PATH = [STYLES / "app.tcss", STYLES / "home.tcss"]  # the other screens bring their own
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
+    BINDINGS = [
+        Binding("question_mark", "help", "Help", id="app.help", tooltip="The keys of this screen"),
+        Binding("ctrl+q", "quit", "Quit", id="app.quit", show=False, priority=True),
+    ]
 
-    def __init__(self, paths: Paths | None = None) -> None:
+    def __init__(
+        self,
+        paths: Paths | None = None,
+        live_session: Any | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
         super().__init__()
         self.paths = paths or resolve_paths()
+        self.clock = clock or time.time
+        self.settings = load_settings(self.paths.settings_path)
+        if self.settings.theme in self.available_themes:
+            self.theme = self.settings.theme
+        self.runner: SessionRunner | None = None  # the session that runs (or ran) in this app
+        self.preparing = False  # a session is being prepared: one at a time
+        self._first_session = live_session
+        self._gc_thresholds = gc.get_threshold()  # restored when the app ends
 
     def on_mount(self) -> None:
+        # Full garbage collections stop every thread, the UI's too, for as long as they take to walk the
+        # heap (tens of ms once DSPy is loaded). Fewer young collections make full ones rare; the large
+        # long-lived part of the heap is frozen once a session is loaded (see LiveScreen.apply_history).
+        gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 20)  # put back on unmount
+        if self.settings.keymap:
+            self.set_keymap(self.settings.keymap)
+        self.theme_changed_signal.subscribe(self, lambda theme: self._remember_theme(theme.name))
         self.push_screen(HomeScreen(self.paths))
+        if self._first_session is not None:
+            self.start_live(self._first_session)
+            self._first_session = None
+
+    # -- preferences ------------------------------------------------------------
+    def _remember_theme(self, name: str) -> None:
+        if name != self.settings.theme:
+            self.settings = Settings(theme=name, keymap=self.settings.keymap)
+            self._save_settings(self.settings)
+
+    @work(thread=True, group="settings", exclusive=True)
+    def _save_settings(self, settings: Settings) -> None:
+        try:
+            save_settings(self.paths.settings_path, settings)
+        except OSError as exc:
+            self.call_from_thread(self.notify, f"Could not save settings: {exc.strerror or exc}.",
+                                  severity="warning")
+
+    # -- sessions -----------------------------------------------------------------
+    @property
+    def session_running(self) -> bool:
+        return self.runner is not None and self.runner.running
+
+    def start_live(self, session: Any) -> None:
+        """Show a prepared engine Session on the live screen and run it in a thread worker."""
+        from dspy_tui.tui.runner import SessionRunner
+        from dspy_tui.tui.screens.live import LiveScreen
+
+        if self.session_running:
+            self.notify("A session is already running here; stop it first (s on its screen).", severity="error")
+            return
+        runner = SessionRunner.for_session(session)
+        screen = LiveScreen(runner, self.paths, self.clock)
+        while len(self.screen_stack) > 1 and not isinstance(self.screen, HomeScreen):
+            self.pop_screen()  # the new-session form: escape from the live screen goes home
+        if self.is_screen_installed(LIVE_SCREEN):  # the previous session's screen: tear it down
+            old = self.get_screen(LIVE_SCREEN)
+            self.uninstall_screen(LIVE_SCREEN)
+            old.remove()
+        self.runner = runner
+        self.install_screen(screen, LIVE_SCREEN)
+        self.push_screen(LIVE_SCREEN)
+        self._run_engine(runner, screen)
+
+    @work(thread=True, group="engine", exit_on_error=False)
+    def _run_engine(self, runner: SessionRunner, screen: LiveScreen) -> None:
+        def before_run(history: Any, labels: dict[str, str]) -> None:
+            self.call_from_thread(screen.apply_history, history, labels)
+
+        runner.run(self.paths.db_path, before_run)
+        with contextlib.suppress(RuntimeError):  # the app is closing; the session is already stored
+            self.call_from_thread(self._session_ended, runner, screen)
+
+    def _session_ended(self, runner: SessionRunner, screen: LiveScreen) -> None:
+        screen.show_results()
+        outcome = runner.outcome
+        state = runner.state
+        if runner.error and outcome == "failed":
+            self.notify(f"Session failed: {runner.error}", severity="error", timeout=10)
+        elif outcome == "completed":
+            self.notify("Session completed: the final benchmark is shown; r opens the report.", timeout=8)
+        elif outcome == "budget":
+            self.notify("Session stopped: the budget is spent. Its results so far are kept.", severity="warning")
+        elif outcome == "stopped":
+            self.notify("Session stopped; resume it from home with r.", severity="warning")
+        elif outcome == "failed":
+            self.notify(f"Session failed: {state.error or 'see the log'}", severity="error", timeout=10)
+
+    def show_live(self) -> bool:
+        """Bring back the live screen of the session that runs (or ran) here; False if there is none."""
+        if not self.is_screen_installed(LIVE_SCREEN):
+            return False
+        screen = self.get_screen(LIVE_SCREEN)
+        if screen not in self.screen_stack:
+            self.push_screen(LIVE_SCREEN)
+        return True
+
+    def open_session(self, session_id: str) -> None:
+        """Open a session: its live screen if it runs here, else a read-only view read from the database."""
+        if self.runner is not None and self.runner.session_id == session_id and self.show_live():
+            return
+        self._open_stored(session_id)
+
+    @work(thread=True, group="open", exclusive=True)
+    def _open_stored(self, session_id: str) -> None:
+        from dspy_tui.tui.runner import one_sentence, open_stored
+
+        try:
+            runner = open_stored(self.paths, session_id)
+        except Exception as exc:  # noqa: BLE001 - an unreadable session is one sentence, not a crash
+            self.call_from_thread(self.notify, one_sentence(exc), severity="error")
+            return
+        self.call_from_thread(self._show_stored, runner)
+
+    def _show_stored(self, runner: SessionRunner) -> None:
+        from dspy_tui.tui.screens.live import LiveScreen
+
+        self.push_screen(LiveScreen(runner, self.paths, self.clock))
+
+    def resume_session(self, session_id: str) -> None:
+        if self.runner is not None and self.runner.session_id == session_id and self.runner.running:
+            self.show_live()
+            return
+        if self._busy():
+            return
+        self.notify("Preparing to resume: paid calls will come from the cache.")
+        self._prepare(None, session_id)
+
+    def start_new(self, config: Any) -> None:
+        if self._busy():
+            return
+        self.notify("Preparing the session (loading the task and models)…")
+        self._prepare(config, None)
+
+    def _busy(self) -> bool:
+        if self.session_running:
+            self.notify("A session is already running here; stop it first (s on its screen).", severity="error")
+        elif self.preparing:
+            self.notify("A session is being prepared; wait a moment.", severity="warning")
+        return self.session_running or self.preparing
+
+    def _prepare(self, config: Any | None, session_id: str | None) -> None:
+        self.preparing = True
+        self._prepare_in_thread(config, session_id)
+
+    @work(thread=True, group="prepare")
+    def _prepare_in_thread(self, config: Any | None, session_id: str | None) -> None:
+        """Build and prepare the engine Session off the UI thread (DSPy import, task load, keyring)."""
+        from dspy_tui.tui.runner import one_sentence, prepare_resume, prepare_session
+
+        try:
+            if session_id is not None:
+                session = prepare_resume(self.paths, session_id)
+            else:
+                session = prepare_session(self.paths, config)
+        except Exception as exc:  # noqa: BLE001 - user errors (bad key, dataset, model) as one sentence
+            self.call_from_thread(self._prepared, None, one_sentence(exc))
+            return
+        self.call_from_thread(self._prepared, session, None)
+
+    def _prepared(self, session: Any | None, error: str | None) -> None:
+        self.preparing = False
+        if session is None:
+            self.notify(error or "The session could not be prepared.", severity="error", timeout=10)
+            return
+        self.start_live(session)
+
+    # -- help and quitting ---------------------------------------------------------
+    def action_help(self) -> None:
+        from dspy_tui.tui.screens.modals import HelpScreen
+
+        screen = self.screen
+        if isinstance(screen, HelpScreen):
+            return
+        keys = []
+        seen = set()
+        for active in screen.active_bindings.values():
+            binding = active.binding
+            if not binding.id or binding.id in seen or not binding.description:
+                continue  # widgets' own keys (cursor moves) are not ours to list
+            seen.add(binding.id)
+            keys.append((self.get_key_display(binding), binding.description, binding.id or ""))
+        if not self.is_screen_installed(HELP_SCREEN):
+            self.install_screen(HelpScreen(), HELP_SCREEN)
+        help_screen = self.get_screen(HELP_SCREEN, HelpScreen)
+        help_screen.fill(f"Keys · {screen.__class__.__name__.removesuffix('Screen')}",
+                         getattr(screen, "HELP", ""), keys)
+        self.push_screen(help_screen)
+
+    async def action_quit(self) -> None:
+        if not self.session_running:
+            self.exit(0)
+            return
+        from dspy_tui.tui.screens.modals import ConfirmScreen
+
+        self.push_screen(
+            ConfirmScreen("A session is running. Stop it and quit? Everything so far is saved and it can be resumed.",
+                          yes="Stop and quit", no="Cancel"),
+            self._quit_answer,
+        )
+
+    def _quit_answer(self, yes: bool | None) -> None:
+        if yes and self.runner is not None:
+            self.runner.stop()
+            self.notify("Stopping the session…")
+            self._exit_when_stopped()
+
+    @work(thread=True, group="quit")
+    def _exit_when_stopped(self) -> None:
+        assert self.runner is not None
+        self.runner.done.wait(timeout=60)
+        self.call_from_thread(self.exit, 0)
+
+    async def on_unmount(self) -> None:
+        """However the app ends, a session running here is stopped cleanly (state saved, resumable)."""
+        import asyncio
+
+        runner = self.runner
+        if runner is not None and runner.running:
+            runner.stop()
+            await asyncio.to_thread(runner.done.wait, 30)
+        gc.set_threshold(*self._gc_thresholds)

@@ -16,13 +16,14 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dspy_tui import __version__
 from dspy_tui.storage import keys
-from dspy_tui.storage.db import StorageError, schema_version
 from dspy_tui.storage.paths import resolve_paths
-from dspy_tui.storage.sessions import SessionStore, UnknownSession
+
+if TYPE_CHECKING:
+    from dspy_tui.storage.sessions import SessionStore
 
 EXIT_OK, EXIT_ERROR, EXIT_USER, EXIT_BUDGET = 0, 1, 2, 3
 
@@ -31,9 +32,12 @@ class UserError(Exception):
     """A mistake the user can fix; printed as one sentence, exit 2."""
 
 
-USER_ERRORS: tuple[type[BaseException], ...] = (
-    UserError, StorageError, UnknownSession, keys.KeyStoreError, FileNotFoundError,
-)
+def _user_error_types() -> tuple[type[BaseException], ...]:
+    """Errors a user can cause; imported late so quick commands and the app start fast."""
+    from dspy_tui.storage.db import StorageError
+    from dspy_tui.storage.sessions import UnknownSession
+
+    return UserError, StorageError, UnknownSession, keys.KeyStoreError, FileNotFoundError
 
 
 @contextlib.contextmanager
@@ -47,6 +51,8 @@ def user_errors() -> Iterator[None]:
 
 
 def _store() -> SessionStore:
+    from dspy_tui.storage.sessions import SessionStore
+
     return SessionStore(resolve_paths().db_path)
 
 
@@ -182,8 +188,7 @@ def _new_session(config: Any, session_id: str | None = None) -> Any:
     from dspy_tui.engine.session import Session
 
     paths = resolve_paths()
-    store = SessionStore(paths.db_path)
-    session = Session(config, store=store, paths=paths, keys=keys.get_key, session_id=session_id)
+    session = Session(config, store=_store(), paths=paths, keys=keys.get_key, session_id=session_id)
     session.prepare()
     return session
 
@@ -211,14 +216,15 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 
 def _drive(session: Any, *, headless: bool, json_lines: bool) -> int:
-    from dspy_tui.tui.headless import run_headless
+    from dspy_tui.tui.headless import OUTCOME_EXIT, run_headless
 
     if not headless and not json_lines and sys.stdout.isatty():
         from dspy_tui.tui.app import DspyTuiApp
 
         app = DspyTuiApp(live_session=session)
-        code = app.run()
-        return int(code or 0)
+        app.run()
+        outcome = app.runner.outcome if app.runner is not None else None
+        return OUTCOME_EXIT.get(outcome or "stopped", EXIT_ERROR)
     return run_headless(session, json_lines=json_lines)
 
 
@@ -297,7 +303,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     import platform
     from importlib.metadata import version
 
-    from dspy_tui.storage.db import open_database
+    from dspy_tui.storage.db import open_database, schema_version
 
     paths = resolve_paths()
     db = open_database(paths.db_path)
@@ -330,7 +336,6 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 def cmd_app(args: argparse.Namespace) -> int:
     from dspy_tui.tui.app import DspyTuiApp
 
-    resolve_paths().db_path  # noqa: B018 - fail early on a bad DSPY_TUI_HOME
     DspyTuiApp().run()
     return EXIT_OK
 
@@ -431,7 +436,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         setup_logging(resolve_paths().log_dir, verbose=args.verbose)
         func: Callable[[argparse.Namespace], int] = getattr(args, "func", cmd_app)
         return func(args)
-    except USER_ERRORS as exc:
+    except Exception as exc:
+        if not isinstance(exc, _user_error_types()):
+            raise
         message = exc.args[0] if exc.args else str(exc)
         if isinstance(exc, FileNotFoundError):
             message = f"File not found: {exc.filename}."

@@ -1,0 +1,112 @@
+"""The app shell: first launch, the home list, theme memory, resizing, the mouse, start-up imports."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from textual.widgets import DataTable
+from tui_support import MODELS, ScriptedSession, fixed_clock, insert_sessions, script, wait_for
+
+from dspy_tui.storage.paths import Paths
+from dspy_tui.storage.sessions import SessionStore
+from dspy_tui.tui.app import DspyTuiApp
+from dspy_tui.tui.screens.home import HomeScreen
+from dspy_tui.tui.screens.live import LiveScreen
+from dspy_tui.tui.screens.modals import ConfirmScreen, HelpScreen
+from dspy_tui.tui.settings import load_settings
+
+
+async def test_first_launch_shows_the_empty_state(paths: Paths) -> None:
+    app = DspyTuiApp(paths, clock=fixed_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen) and app.screen.query_one("#empty").display)
+        home = app.screen
+        assert not home.query_one("#sessions").display
+        assert "n" in str(home.query_one("#empty").render()) and "F5" in str(home.query_one("#empty").render())
+        await pilot.press("r")  # nothing to resume: a sentence, no crash
+        await pilot.press("k")
+        await pilot.pause()
+        assert len(app._notifications) == 2
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+        await pilot.press("escape")
+        await pilot.press("q")
+        await wait_for(pilot, lambda: not app.is_running)
+
+
+async def test_home_lists_sessions_newest_first_and_clicks_open_them(paths: Paths, store: SessionStore) -> None:
+    ids = insert_sessions(store)
+    app = DspyTuiApp(paths, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen)
+                       and app.screen.query_one("#sessions", DataTable).row_count == 3)
+        table = app.screen.query_one("#sessions", DataTable)
+        assert [table.coordinate_to_cell_key((i, 0)).row_key.value for i in range(3)] == ids[::-1]
+        assert str(table.get_cell(ids[0], "status")) == "completed"
+        await pilot.press("r")  # the newest failed; resuming it needs an OpenAI key this machine lacks
+        await wait_for(pilot, lambda: not app.preparing, timeout=60)
+        refusals = [n.message for n in app._notifications if n.severity == "error"]
+        assert len(refusals) == 1 and "OPENAI_API_KEY" in refusals[0], refusals
+        assert isinstance(app.screen, HomeScreen) and app.runner is None
+        # the mouse: a click on the oldest row selects it, a second click opens it
+        await pilot.click(DataTable, offset=(2, 3))
+        await pilot.click(DataTable, offset=(2, 3))
+        await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen), timeout=30, what="the session view")
+        assert app.screen.runner.session_id == ids[0]
+
+
+async def test_a_session_marked_running_elsewhere_asks_before_resuming(paths: Paths, store: SessionStore) -> None:
+    sid = store.create_session(name="cut off", config={"task": {"dataset": "demo:sentiment"}, "models": MODELS},
+                               models=[(m, m.split("/")[0]) for m in MODELS])
+    app = DspyTuiApp(paths, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen) and app.screen.selected_id() == sid)
+        await pilot.press("r")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen))
+        assert not app.preparing
+
+
+async def test_theme_choice_is_remembered(paths: Paths) -> None:
+    app = DspyTuiApp(paths, clock=fixed_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.theme = "nord"
+        await wait_for(pilot, lambda: load_settings(paths.settings_path).theme == "nord", what="the settings file")
+    again = DspyTuiApp(paths, clock=fixed_clock)
+    async with again.run_test(size=(80, 24)):
+        assert again.theme == "nord"
+
+
+async def test_resizing_a_running_session_never_crashes(paths: Paths, store: SessionStore) -> None:
+    session = ScriptedSession(store, paths, script(MODELS, rounds_done=3, finished=True), delay=0.005)
+    app = DspyTuiApp(paths, live_session=session, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        for size in ((80, 24), (200, 60), (40, 12), (20, 8), (100, 30), (80, 24), (120, 40)):
+            await pilot.resize_terminal(*size)
+            await pilot.pause(0.15)
+            assert app.is_running
+        await wait_for(pilot, lambda: app.runner is not None and app.runner.done.is_set())
+
+
+def test_start_up_does_not_import_dspy() -> None:
+    code = "import sys, dspy_tui.tui.app, dspy_tui.tui.screens.home; print('dspy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+async def test_keys_can_be_remapped_by_binding_id(paths: Paths) -> None:
+    from dspy_tui.tui.screens.new_session import NewSessionScreen
+    from dspy_tui.tui.settings import Settings, save_settings
+
+    save_settings(paths.settings_path, Settings(keymap={"home.new": "a"}))
+    app = DspyTuiApp(paths, clock=fixed_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen))
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, NewSessionScreen), what="the remapped key")
+
+
+def test_tests_run_without_animation(paths: Paths) -> None:
+    assert DspyTuiApp(paths).animation_level == "none"

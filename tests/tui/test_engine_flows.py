@@ -1,0 +1,104 @@
+"""The app driving the real engine on the offline models: start with the defaults, stop, resume, quit.
+
+These run real DSPy optimizations (no network: the offline provider) in a
+fresh DSPY_TUI_HOME, so nothing comes from an earlier run's call cache.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.pilot import Pilot
+from tui_support import fixed_clock, wait_for
+
+from dspy_tui.storage.paths import Paths
+from dspy_tui.storage.sessions import SessionStore
+from dspy_tui.tui.app import DspyTuiApp
+from dspy_tui.tui.screens.home import HomeScreen
+from dspy_tui.tui.screens.live import LiveScreen
+from dspy_tui.tui.screens.modals import ConfirmScreen
+from dspy_tui.tui.screens.new_session import NewSessionScreen
+
+RUN_TIMEOUT = 120
+
+
+async def start_with_defaults(pilot: Pilot[int]) -> LiveScreen:
+    """n, then F5: the promise of the empty home screen."""
+    app = pilot.app
+    await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen))
+    await pilot.press("n")
+    await wait_for(pilot, lambda: isinstance(app.screen, NewSessionScreen))
+    await pilot.press("f5")
+    await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen), timeout=60, what="the session to start")
+    screen = app.screen
+    assert isinstance(screen, LiveScreen)
+    return screen
+
+
+async def test_new_session_with_defaults_runs_to_completion(paths: Paths) -> None:
+    app = DspyTuiApp(paths, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        live = await start_with_defaults(pilot)
+        assert [m for m in live.runner.state.models] == ["offline/small", "offline/base", "offline/large"]
+        await wait_for(pilot, lambda: live.runner.done.is_set(), timeout=RUN_TIMEOUT, what="the session to end")
+        await wait_for(pilot, lambda: live.results_shown)
+        state = live.runner.state
+        assert live.runner.outcome == "completed" and state.status == "completed"
+        assert all(r.test_score is not None and r.calls > 0 for r in state.models.values())
+        assert live.benchmark.table.row_count == 3
+        assert Path(state.report_paths["md"]).exists()
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen))
+    store = SessionStore(paths.db_path)
+    session = store.list_sessions()[0]
+    assert session["status"] == "completed" and session["best_test_score"] is not None
+    assert store.report(session["id"], "md")
+
+
+async def test_stop_then_resume_from_home(paths: Paths) -> None:
+    app = DspyTuiApp(paths, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        live = await start_with_defaults(pilot)
+        await wait_for(pilot, lambda: sum(len(p) for p in live.runner.state.points.values()) >= 3,
+                       timeout=RUN_TIMEOUT, what="the baselines")
+        await pilot.press("s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: live.runner.done.is_set(), timeout=30, what="the stop")
+        assert live.runner.outcome == "stopped"
+        sid = live.runner.session_id
+        calls_before = sum(r.calls for r in live.runner.state.models.values())
+        assert SessionStore(paths.db_path).get_session(sid)["status"] == "stopped"
+
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen) and app.screen.selected_id() == sid)
+        await pilot.press("r")
+        await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen) and app.screen is not live,
+                       timeout=60, what="the resumed session")
+        resumed = app.screen
+        assert isinstance(resumed, LiveScreen) and resumed.runner.session.resumed
+        await wait_for(pilot, lambda: resumed.runner.done.is_set(), timeout=RUN_TIMEOUT, what="the resumed run")
+        assert resumed.runner.outcome == "completed"
+        state = resumed.runner.state
+        assert sum(r.cache_hits for r in state.models.values()) > 0  # paid calls came from the cache
+        assert sum(r.calls for r in state.models.values()) >= calls_before  # history kept, then more
+    assert SessionStore(paths.db_path).get_session(sid)["status"] == "completed"
+
+
+async def test_quit_during_a_real_run_leaves_it_stopped_and_resumable(paths: Paths) -> None:
+    app = DspyTuiApp(paths, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        live = await start_with_defaults(pilot)
+        await wait_for(pilot, lambda: live.runner.state.status == "running", timeout=60)
+        sid = live.runner.session_id
+        await pilot.press("ctrl+q")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: not app.is_running, timeout=60, what="the app to exit")
+    assert live.runner.outcome == "stopped"
+    stored = SessionStore(paths.db_path).get_session(sid)
+    assert stored["status"] == "stopped"
+    from dspy_tui.tui.runner import prepare_resume
+
+    session = prepare_resume(paths, sid)  # what `r` on home does: the stored config loads and prepares
+    assert session.resumed and session.session_id == sid

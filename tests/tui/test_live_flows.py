@@ -1,0 +1,160 @@
+"""Pilot tests of the live screen and the app around it, driven by a scripted engine stand-in."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.widgets import DataTable
+from tui_support import MODELS, ScriptedSession, fixed_clock, script, wait_for
+
+from dspy_tui.storage.paths import Paths
+from dspy_tui.storage.sessions import SessionStore
+from dspy_tui.tui.app import DspyTuiApp
+from dspy_tui.tui.screens.home import HomeScreen
+from dspy_tui.tui.screens.live import LiveScreen
+from dspy_tui.tui.screens.modals import ConfirmScreen, HelpScreen, ReportScreen
+from dspy_tui.tui.widgets.event_log import EventLog
+from dspy_tui.tui.widgets.round_chart import RoundChart
+
+
+def cell(table: DataTable[Any], row: str, column: str) -> str:
+    return str(table.get_cell(row, column))
+
+
+async def test_screen_updates_without_input(store: SessionStore, paths: Paths) -> None:
+    """Rows change, the chart grows, calls and cost move while nobody touches a key."""
+    session = ScriptedSession(store, paths, script(MODELS, rounds_done=3, finished=True), delay=0.02)
+    app = DspyTuiApp(paths, live_session=session, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen), what="the live screen")
+        screen = app.screen
+        assert isinstance(screen, LiveScreen)
+        table = screen.query_one("#models", DataTable)
+        seen_calls: list[str] = []
+        seen_points: list[int] = []
+        seen_drawn: list[int] = []
+        seen_spent: list[float] = []
+        seen_phase: set[str] = set()
+        while not screen.runner.done.is_set() or session.published < len(session.events):
+            await pilot.pause(0.1)
+            seen_calls.append(cell(table, "openai/gpt-4o-mini", "calls"))
+            seen_phase.add(cell(table, "offline/base", "phase"))
+            seen_points.append(sum(len(p) for p in screen.runner.state.points.values()))
+            seen_drawn.append(screen.query_one(RoundChart).points_drawn)
+            seen_spent.append(screen.runner.state.spent_usd)
+        await pilot.pause(0.5)
+        assert len(set(seen_calls)) >= 3, seen_calls
+        assert seen_points == sorted(seen_points) and seen_points[-1] > seen_points[0]
+        assert seen_spent == sorted(seen_spent) and seen_spent[-1] > seen_spent[0]
+        assert {"baseline", "optimize", "bench"} <= seen_phase
+        assert seen_drawn == sorted(seen_drawn) and seen_drawn[-1] >= 10, seen_drawn  # the chart grew
+        assert screen.runner.state.status == "completed"
+        assert screen.results_shown
+        bench = screen.query_one("#bench-table", DataTable)
+        assert bench.row_count == 3
+
+
+async def test_stop_asks_then_stops_and_session_is_resumable(store: SessionStore, paths: Paths) -> None:
+    session = ScriptedSession(store, paths, script(MODELS, rounds_done=2, finished=False), hold=True)
+    app = DspyTuiApp(paths, live_session=session, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: session.published == len(session.events), what="the script")
+        await pilot.press("s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirm dialog")
+        await pilot.press("n")  # keep running
+        await pilot.pause(0.2)
+        assert not session.stop_event.is_set()
+        await pilot.press("s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: app.runner is not None and app.runner.done.is_set(), what="the stop")
+        await pilot.pause(0.5)
+        assert app.runner is not None and app.runner.outcome == "stopped"
+        assert isinstance(app.screen, LiveScreen)
+        assert app.screen.runner.state.status == "stopped"
+    assert store.get_session(session.session_id)["status"] == "stopped"
+
+
+async def test_quit_during_a_run_asks_then_stops_cleanly(store: SessionStore, paths: Paths) -> None:
+    session = ScriptedSession(store, paths, script(MODELS, rounds_done=1, finished=False), hold=True)
+    app = DspyTuiApp(paths, live_session=session, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: session.published == len(session.events))
+        await pilot.press("ctrl+q")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the quit question")
+        await pilot.press("escape")  # changed my mind
+        await pilot.pause(0.2)
+        assert app.is_running and not session.stop_event.is_set()
+        await pilot.press("escape")  # home, the session keeps running
+        await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen))
+        assert app.screen.query_one("#running-banner").display
+        await pilot.press("q")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: not app.is_running, what="the app to exit")
+    assert session.stop_event.is_set() and session.stop_reason == "user"
+    assert store.get_session(session.session_id)["status"] == "stopped"
+
+
+async def test_escape_home_and_back_keeps_the_live_screen(store: SessionStore, paths: Paths) -> None:
+    session = ScriptedSession(store, paths, script(MODELS, rounds_done=2, finished=False), hold=True)
+    app = DspyTuiApp(paths, live_session=session, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: session.published == len(session.events))
+        live = app.screen
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen))
+        home = app.screen
+        await wait_for(pilot, lambda: home.query_one("#sessions", DataTable).row_count == 1, what="the list")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.screen is live, what="the same live screen")
+        session.stop()
+
+
+async def test_filter_help_and_metric_keys(store: SessionStore, paths: Paths) -> None:
+    session = ScriptedSession(store, paths, script(MODELS, rounds_done=2, finished=False), hold=True)
+    app = DspyTuiApp(paths, live_session=session, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: session.published == len(session.events))
+        await pilot.pause(0.4)
+        screen = app.screen
+        assert isinstance(screen, LiveScreen)
+        log = screen.query_one(EventLog)
+        everything = len(log.shown)
+        await pilot.press("f")
+        panel = screen.filter_panel
+        await wait_for(pilot, lambda: panel.display)
+        panel.model_select.value = "offline/base"
+        panel.kind_list.deselect_all().select("round_completed")
+        await pilot.click("#apply")
+        await wait_for(pilot, lambda: not panel.display)
+        assert 0 < len(log.shown) < everything
+        assert {(e.model, e.type) for e in log.shown} == {("offline/base", "round_completed")}
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+        await pilot.press("escape")
+        await pilot.press("m")
+        assert screen.query_one(RoundChart).metric == "cost"
+        assert "cost" in str(screen.query_one("#chart-pane").border_title)
+        session.stop()
+
+
+async def test_finished_session_opens_read_only_with_report(store: SessionStore, paths: Paths) -> None:
+    session = ScriptedSession(store, paths, script(MODELS, rounds_done=3, finished=True))
+    app = DspyTuiApp(paths, live_session=session, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.runner is not None and app.runner.done.is_set())
+        await pilot.press("escape")
+    # a new app: the session comes from the database only
+    app = DspyTuiApp(paths, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen)
+                       and app.screen.query_one("#sessions", DataTable).row_count == 1)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen), what="the stored session")
+        screen = app.screen
+        assert screen.runner.session is None and screen.results_shown
+        assert screen.runner.state.status == "completed"
+        assert sum(len(p) for p in screen.runner.state.points.values()) > 6
+        await pilot.press("r")
+        await wait_for(pilot, lambda: isinstance(app.screen, ReportScreen), what="the report")

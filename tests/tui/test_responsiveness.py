@@ -1,0 +1,88 @@
+"""A key press is answered within 100 ms while the engine publishes 1,000 events per second."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import threading
+import time
+from collections.abc import Callable
+
+from textual import events
+from tui_support import MODELS, ScriptedSession, fixed_clock, script, wait_for
+
+from dspy_tui.engine import events as ev
+from dspy_tui.storage.paths import Paths
+from dspy_tui.storage.sessions import SessionStore
+from dspy_tui.tui.app import DspyTuiApp
+from dspy_tui.tui.screens.live import LiveScreen
+from dspy_tui.tui.screens.modals import HelpScreen
+
+RATE = 1000  # events per second
+LIMIT_S = 0.100
+
+
+def flood(bus: ev.EventBus, stop: threading.Event, counter: list[int]) -> None:
+    """Publish CallCompleted events at RATE per second, in 10 ms slices, until told to stop."""
+    started = time.perf_counter()
+    while not stop.is_set():
+        due = int((time.perf_counter() - started) * RATE)
+        while counter[0] < due:
+            model = MODELS[counter[0] % len(MODELS)]
+            bus.publish(ev.CallCompleted(model=model, provider=model.split("/")[0], latency_ms=120.0,
+                                         tokens_in=100, tokens_out=5, cost_usd=0.0))
+            counter[0] += 1
+        time.sleep(0.01)
+
+
+async def reaction_time(app: DspyTuiApp, key: str, answered: Callable[[], bool]) -> float:
+    """Seconds from the key reaching the app to its answer being on screen (shown, mounted)."""
+    assert app._driver is not None
+    started = time.perf_counter()
+    app._driver.send_message(events.Key(key, "?" if key == "question_mark" else key))
+    while not answered():
+        await asyncio.sleep(0.001)
+    return time.perf_counter() - started
+
+
+async def test_keys_answer_within_100ms_under_1000_events_per_second(store: SessionStore, paths: Paths) -> None:
+    session = ScriptedSession(store, paths, script(MODELS, rounds_done=1, finished=False), hold=True)
+    app = DspyTuiApp(paths, live_session=session, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: session.published == len(session.events) and isinstance(app.screen, LiveScreen))
+        live = app.screen
+        assert isinstance(live, LiveScreen)
+        panel = live.filter_panel
+        stop, counter = threading.Event(), [0]
+        publisher = threading.Thread(target=flood, args=(session.bus, stop, counter), daemon=True)
+        flood_started = time.perf_counter()
+        publisher.start()
+        timings: list[float] = []
+        try:
+            await asyncio.sleep(0.5)  # the flood is under way
+            while time.perf_counter() - flood_started < 3.0:
+                timings.append(await reaction_time(app, "f", lambda: panel.display and panel.kind_list.has_focus))
+                await pilot.press("escape")
+                await wait_for(pilot, lambda: not panel.display)
+                await asyncio.sleep(0.1)
+                timings.append(await reaction_time(
+                    app, "question_mark", lambda: isinstance(app.screen, HelpScreen) and app.screen.is_mounted))
+                await pilot.press("escape")
+                await wait_for(pilot, lambda: app.screen is live)
+                await asyncio.sleep(0.1)
+        finally:
+            stop.set()
+            publisher.join()
+        elapsed = time.perf_counter() - flood_started
+        rate = counter[0] / elapsed
+        await pilot.pause(0.5)
+        # every event reached the state, batched
+        calls = sum(r.calls for r in live.runner.state.models.values())
+        assert calls >= counter[0], (calls, counter[0])
+        session.stop()
+    worst, median = max(timings), statistics.median(timings)
+    print([round(t * 1000) for t in timings])
+    print(f"\nkey reaction under {rate:,.0f} events/s over {elapsed:.1f}s: median {median * 1000:.1f} ms, "
+          f"worst {worst * 1000:.1f} ms ({len(timings)} presses)")
+    assert rate >= 900, f"the publisher only reached {rate:.0f} events/s"
+    assert worst < LIMIT_S, f"worst key reaction {worst * 1000:.1f} ms"

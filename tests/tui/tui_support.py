@@ -1,0 +1,198 @@
+"""Support for the TUI tests: a fixed clock, a scripted stand-in for the engine, stored sessions, waiting.
+
+`ScriptedSession` has the surface the app uses of `engine.session.Session`
+(config, bus, session_id, resumed, run, stop, report_paths) and publishes a
+fixed list of typed events, so screens can be tested and snapshotted
+deterministically without DSPy. test_engine_flows.py drives the real engine.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from textual.pilot import Pilot
+
+from dspy_tui.engine import events as ev
+from dspy_tui.engine.config import SessionConfig, parse_config
+from dspy_tui.storage.paths import Paths
+from dspy_tui.storage.sessions import SessionStore
+
+T0 = 1_767_000_000.0  # a fixed start, 2025-12-29 09:20:00 UTC
+MODELS = ["offline/small", "offline/base", "openai/gpt-4o-mini"]
+
+
+def fixed_clock() -> float:
+    return T0 + 95.0
+
+
+def make_config(models: list[str] | None = None, rounds: int = 3, budget: float | None = 0.05) -> SessionConfig:
+    data: dict[str, Any] = {"name": "scripted", "task": {"dataset": "demo:sentiment"}, "models": models or MODELS,
+                            "rounds": rounds}
+    if budget is not None:
+        data["budget_usd"] = budget
+    return parse_config(data)
+
+
+def script(models: list[str], *, rounds_done: int, finished: bool, rounds: int = 3) -> list[ev.Event]:
+    """A plausible session, event by event, with fixed timestamps and numbers."""
+    ts = iter(T0 + i * 0.5 for i in range(10_000))
+    out: list[ev.Event] = [ev.SessionStarted(name="scripted", models=models, ts=next(ts))]
+
+    def calls(model: str, n: int, k: int) -> None:
+        priced = not model.startswith("offline/")
+        for i in range(n):
+            out.append(ev.CallCompleted(
+                model=model, provider=model.split("/")[0], latency_ms=100.0 + 10 * i + k, tokens_in=120,
+                tokens_out=6, cost_usd=0.0004 if priced else 0.0, ts=next(ts),
+                status="error" if (i == 3 and k == 1) else "ok", error_kind="rate_limit" if (i == 3 and k == 1) else None,
+            ))
+
+    out.append(ev.PhaseStarted(phase="baseline", ts=next(ts)))
+    best = {}
+    for k, m in enumerate(models):
+        calls(m, 4, k)
+        best[m] = 0.40 + 0.1 * k
+        out.append(ev.RoundCompleted(model=m, round=0, dev_score=best[m], best_dev_score=best[m], delta=0.0,
+                                     cost_usd=0.0016 if k == 2 else 0.0, calls=4, tokens_in=480, tokens_out=24,
+                                     latency_p50_ms=105.0 + k, ts=next(ts)))
+    out.append(ev.PhaseCompleted(phase="baseline", ts=next(ts)))
+    out.append(ev.PhaseStarted(phase="optimization", ts=next(ts)))
+    for r in range(1, rounds_done + 1):
+        for k, m in enumerate(models):
+            if k == 0 and r > 2:
+                continue  # converged
+            out.append(ev.RoundStarted(model=m, round=r, ts=next(ts)))
+            calls(m, 5, k)
+            score = round(best[m] + (0.08 if r % 2 else 0.03) - 0.02 * k, 3)
+            gain = max(0.0, score - best[m])
+            best[m] = max(best[m], score)
+            out.append(ev.RoundCompleted(model=m, round=r, dev_score=score, best_dev_score=best[m], delta=gain,
+                                         cost_usd=0.002 if k == 2 else 0.0, calls=5, tokens_in=900 + 50 * r,
+                                         tokens_out=30, latency_p50_ms=110.0 + 5 * r + k, ts=next(ts)))
+            if k == 0 and r == 2:
+                out.append(ev.ModelConverged(model=m, round=2, reason="no gain of 0.005 for 2 round(s)", ts=next(ts)))
+    if not finished:
+        return out
+    out.append(ev.PhaseCompleted(phase="optimization", ts=next(ts)))
+    out.append(ev.PhaseStarted(phase="cross_model", ts=next(ts)))
+    leader = max(models, key=lambda m: best[m])
+    for m in models:
+        if m != leader:
+            out.append(ev.CrossModelTransfer(model=m, source_model=leader, before=best[m], after=best[m] + 0.01,
+                                             kept=True, ts=next(ts)))
+            best[m] += 0.01
+            out.append(ev.RoundCompleted(model=m, round=0, dev_score=best[m], best_dev_score=best[m], delta=0.01,
+                                         cost_usd=0.0, calls=3, tokens_in=300, tokens_out=10, latency_p50_ms=100.0,
+                                         ts=next(ts)))
+    out.append(ev.PhaseStarted(phase="benchmark", ts=next(ts)))
+    for m in models:
+        out.append(ev.BenchmarkProgress(model=m, done=0, total=75, ts=next(ts)))
+        out.append(ev.BenchmarkProgress(model=m, done=75, total=75, test_score=round(best[m] - 0.02, 3), ts=next(ts)))
+    out.append(ev.PhaseStarted(phase="report", ts=next(ts)))
+    out.append(ev.ReportReady(paths={"md": "/data/exports/abc/report.md"}, ts=next(ts)))
+    out.append(ev.SessionCompleted(ts=next(ts)))
+    return out
+
+
+class ScriptedSession:
+    """Publishes a script on its bus; blocks at the end until stopped when `hold` is set."""
+
+    def __init__(self, store: SessionStore, paths: Paths, events: list[ev.Event], *, config: SessionConfig | None = None,
+                 hold: bool = False, delay: float = 0.0, session_id: str | None = None) -> None:
+        self.config = config or make_config()
+        self.store = store
+        self.paths = paths
+        self.bus = ev.EventBus()
+        self.events = events
+        self.hold = hold
+        self.delay = delay
+        self.resumed = session_id is not None
+        self.stop_event = threading.Event()
+        self.stop_reason = ""
+        self.report_paths: dict[str, str] = {}
+        self.session_id = session_id or store.create_session(
+            name=self.config.name, config=self.config.model_dump(mode="json"), task="demo:sentiment", seed=0,
+            budget_usd=self.config.budget_usd, models=[(m, m.split("/")[0]) for m in self.config.model_ids()],
+            session_id="abc123def456",
+        )
+        self.bus.session_id = self.session_id
+        self.published = 0
+        self.stored: list[dict[str, Any]] = []  # what the engine's recorder would have written
+        self.bus.subscribe(lambda e: self.stored.append(e.model_dump(mode="json")))
+
+    def stop(self, reason: str = "user") -> None:
+        self.stop_reason = self.stop_reason or reason
+        self.stop_event.set()
+
+    def run(self) -> str:
+        store = SessionStore(self.store.path)
+        try:
+            for e in self.events:
+                if self.stop_event.is_set():
+                    break
+                if isinstance(e, ev.SessionCompleted):
+                    self._store_results(store)
+                self.bus.publish(e)
+                self.published += 1
+                if self.delay:
+                    time.sleep(self.delay)
+            if self.hold:
+                self.stop_event.wait(30)
+            if self.stop_event.is_set():
+                self.bus.publish(ev.SessionStopped(reason=self.stop_reason, ts=T0 + 90))
+                outcome = "stopped"
+            else:
+                outcome = "completed"
+            store.append_events(self.session_id, self.stored)
+            store.update_status(self.session_id, outcome)
+            return outcome
+        finally:
+            store.close()
+
+    def _store_results(self, store: SessionStore) -> None:
+        tests = {e.model: e.test_score for e in self.events if isinstance(e, ev.BenchmarkProgress) and e.test_score}
+        for k, m in enumerate(self.config.model_ids()):
+            test = tests.get(m)
+            if test is None:
+                continue
+            priced = not m.startswith("offline/")
+            store.update_model(
+                self.session_id, m, status="converged" if k == 0 else "done", test_score=test,
+                test_ci_low=round(test - 0.08, 3), test_ci_high=round(test + 0.07, 3),
+                cost_usd=0.0164 if priced else 0.0, calls=41,
+                results={"test_scores": [1.0] * int(test * 75) + [0.0] * (75 - int(test * 75)),
+                         "benchmark_latency_p50_ms": 101.0 + k, "benchmark_latency_p95_ms": 180.0 + k},
+            )
+        store.save_report(self.session_id, "md", "# scripted\n\n| model | test |\n|---|---|\n| offline/base | 0.6 |\n")
+        self.report_paths = {"md": str(self.paths.exports_dir / self.session_id / "report.md")}
+
+
+def insert_sessions(store: SessionStore) -> list[str]:
+    """Three stored sessions with fixed timestamps, for the home list."""
+    ids = []
+    rows = [
+        ("sentiment", "completed", T0 - 86_400 * 2, 0.812, 0.0),
+        ("intent-gpt", "stopped", T0 - 86_400, None, 0.1234),
+        ("sentiment-2", "failed", T0 - 3_600, None, 0.0),
+    ]
+    for i, (name, status, created, test, cost) in enumerate(rows):
+        config = make_config().model_dump(mode="json") | {"name": name}
+        sid = store.create_session(name=name, config=config, task="demo:sentiment", seed=0, session_id=f"s{i}xxxxxxxxxx",
+                                   models=[(m, m.split("/")[0]) for m in MODELS])
+        store.update_status(sid, status, error="boom" if status == "failed" else None)
+        store.update_model(sid, MODELS[2], test_score=test, cost_usd=cost)
+        store._conn().execute("UPDATE sessions SET created_at = ?, updated_at = ? WHERE id = ?", (created, created, sid))
+        store._conn().commit()
+        ids.append(sid)
+    return ids
+
+
+async def wait_for(pilot: Pilot[object], condition: Callable[[], object], timeout: float = 10.0, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or condition}")
+        await pilot.pause(0.05)

@@ -1,0 +1,307 @@
+"""What the live screen shows, reduced from the session's typed events.
+
+Pure Python and Textual-free, so the same reducer serves a running session
+(events drained from the bus a few times a second), a resumed one (its stored
+events first) and a finished one opened from the database. `apply` records
+what changed; the screen asks `take_changes` and touches only those widgets.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from dspy_tui.engine import events as ev
+
+MAX_EVENTS = 2000
+PHASE_ORDER = ("baseline", "optimization", "cross_model", "benchmark", "report")
+FINAL_STATUSES = ("converged", "failed", "done", "stopped")
+NOT_MODEL_ERRORS = frozenset({"cancelled", "BudgetExhausted"})  # a stop or the budget refused the call
+
+
+@dataclass
+class ModelRow:
+    model: str
+    phase: str = "pending"
+    round: int = 0
+    best_dev: float | None = None
+    last_delta: float | None = None
+    calls: int = 0
+    cache_hits: int = 0
+    errors: int = 0
+    cost_usd: float = 0.0
+    unpriced_calls: int = 0
+    status: str = "pending"
+    test_score: float | None = None
+    benchmark_done: bool = False
+    error: str | None = None
+    price_label: str | None = None  # None: not known yet; "unpriced" when the model has no price
+
+
+@dataclass(frozen=True)
+class RoundPoint:
+    phase: str
+    round: int
+    dev_score: float
+    best_dev_score: float
+    cost_usd: float
+    latency_ms: float | None
+    tokens: int
+
+
+@dataclass
+class Changes:
+    models: set[str] = field(default_factory=set)
+    chart: bool = False
+    cost: bool = False
+    status: bool = False
+    new_events: list[tuple[int, ev.Event]] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.models or self.chart or self.cost or self.status or self.new_events)
+
+
+class LiveState:
+    """The session as the screen sees it; touched by one thread at a time (the UI, or a loader before handing it over)."""
+
+    def __init__(
+        self,
+        session_id: str,
+        name: str,
+        models: list[str],
+        *,
+        rounds: int,
+        cross_model: bool,
+        budget_usd: float | None,
+    ) -> None:
+        self.session_id = session_id
+        self.name = name
+        self.rounds = rounds
+        self.cross_model = cross_model and len(models) > 1
+        self.budget_usd = budget_usd
+        self.started_at: float | None = None  # this run's start, from its SessionStarted event
+        self.finished_at: float | None = None
+        self.models: dict[str, ModelRow] = {m: ModelRow(m) for m in models}
+        self.points: dict[str, dict[tuple[str, int], RoundPoint]] = {m: {} for m in models}
+        self.status = "starting"  # starting | running | completed | stopped | failed
+        self.stop_reason = ""
+        self.error = ""
+        self.phase = ""
+        self.other_cost_usd = 0.0  # calls of models outside the list (an LLM judge)
+        self.budget_warned = False
+        self.report_paths: dict[str, str] = {}
+        self.events: deque[tuple[int, ev.Event]] = deque(maxlen=MAX_EVENTS)
+        self._seq = 0
+        self._changes = Changes()
+
+    @classmethod
+    def from_config(cls, session_id: str, config: dict[str, Any]) -> LiveState:
+        """A state for a session config as stored (its JSON dict)."""
+        models = [m["id"] if isinstance(m, dict) else str(m) for m in config.get("models", [])]
+        return cls(
+            session_id, str(config.get("name", "session")), models, rounds=int(config.get("rounds", 5)),
+            cross_model=bool(config.get("cross_model", True)), budget_usd=config.get("budget_usd"),
+        )
+
+    # -- reading ------------------------------------------------------------
+    @property
+    def spent_usd(self) -> float:
+        return sum(r.cost_usd for r in self.models.values()) + self.other_cost_usd
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("completed", "stopped", "failed")
+
+    def steps_per_model(self) -> int:
+        """Baseline, each round, the cross-model trial, the benchmark."""
+        return 1 + self.rounds + (1 if self.cross_model else 0) + 1
+
+    def progress(self) -> float:
+        """Share of the session's steps done, 0..1; a converged, failed or stopped model skips what it no longer runs."""
+        total = done = 0
+        for m, row in self.models.items():
+            points = self.points[m]
+            model_done = len(points) + int(row.benchmark_done)
+            if row.status in ("failed", "stopped"):
+                model_total = model_done
+            else:
+                rounds = self.rounds
+                if row.status == "converged":
+                    rounds = sum(1 for phase, _ in points if phase == "optimization")
+                model_total = 1 + rounds + int(self.cross_model) + 1
+            total += model_total
+            done += min(model_done, model_total)
+        return done / total if total else 0.0
+
+    def projected_usd(self) -> float | None:
+        """Spend at the end if the rest costs what the done part did; None before anything is done."""
+        share = self.progress()
+        if self.finished:
+            return self.spent_usd
+        return self.spent_usd / share if share > 0 else None
+
+    def x_of(self, point: RoundPoint) -> int:
+        """Where a round sits on the chart: baseline 0, round n at n, the cross-model trial after the last round."""
+        if point.phase == "baseline":
+            return 0
+        if point.phase == "cross_model":
+            return self.rounds + 1
+        return point.round
+
+    def series(self, model: str, metric: str) -> tuple[list[int], list[float]]:
+        """x and y for the round chart: dev score, cost, latency p50 or tokens per round."""
+        points = sorted(self.points.get(model, {}).values(), key=self.x_of)
+        xs: list[int] = []
+        ys: list[float] = []
+        for p in points:
+            value: float | None = {
+                "dev": p.dev_score, "cost": p.cost_usd, "latency": p.latency_ms, "tokens": float(p.tokens),
+            }[metric]
+            if value is not None:
+                xs.append(self.x_of(p))
+                ys.append(value)
+        return xs, ys
+
+    def elapsed(self, now: float) -> float | None:
+        if self.started_at is None:
+            return None
+        return (self.finished_at or now) - self.started_at
+
+    # -- reducing -------------------------------------------------------------
+    def take_changes(self) -> Changes:
+        changes, self._changes = self._changes, Changes()
+        return changes
+
+    def apply(self, events: Iterable[ev.Event]) -> None:
+        for e in events:
+            self._seq += 1
+            item = (self._seq, e)
+            self.events.append(item)
+            self._changes.new_events.append(item)
+            self._apply_one(e)
+        if len(self._changes.new_events) > MAX_EVENTS:
+            del self._changes.new_events[:-MAX_EVENTS]
+
+    def _row(self, e: ev.Event) -> ModelRow | None:
+        row = self.models.get(e.model or "")
+        if row is not None:
+            self._changes.models.add(row.model)
+        return row
+
+    def _apply_one(self, e: ev.Event) -> None:  # noqa: C901 - one branch per event type reads best
+        row = self._row(e)
+        if isinstance(e, ev.CallCompleted):
+            self._call(e, row)
+        elif isinstance(e, ev.RoundCompleted) and row is not None:
+            key = (self.phase or "optimization", e.round)
+            # first wins: a resumed session replays finished rounds from the cache
+            self.points[row.model].setdefault(key, RoundPoint(
+                key[0], e.round, e.dev_score, e.best_dev_score, e.cost_usd, e.latency_p50_ms,
+                e.tokens_in + e.tokens_out,
+            ))
+            row.best_dev, row.last_delta, row.round = e.best_dev_score, e.delta, e.round
+            self._changes.chart = self._changes.cost = True
+        elif isinstance(e, ev.RoundStarted) and row is not None:
+            row.round, row.phase = e.round, "optimization"
+            if row.status not in FINAL_STATUSES:
+                row.status = "running"
+        elif isinstance(e, ev.PhaseStarted):
+            self.phase = e.phase
+            for r in self.models.values():
+                if r.status not in ("failed", "stopped") and e.phase != "report":
+                    r.phase = e.phase
+                    if r.status == "pending":
+                        r.status = "running"
+            self._changes.models |= set(self.models)
+            self._changes.status = True
+        elif isinstance(e, ev.ModelConverged) and row is not None:
+            row.status = "converged"
+        elif isinstance(e, ev.ModelFailed) and row is not None:
+            row.status, row.error = "failed", e.error
+        elif isinstance(e, ev.BenchmarkProgress) and row is not None:
+            row.phase = "benchmark"
+            if e.test_score is not None:
+                row.test_score, row.benchmark_done = e.test_score, True
+                self._changes.cost = True
+        else:
+            self._session_event(e)
+
+    def _call(self, e: ev.CallCompleted, row: ModelRow | None) -> None:
+        self._changes.cost = True
+        if row is None:
+            if not e.cache_hit:
+                self.other_cost_usd += e.cost_usd or 0.0
+            return
+        if e.cache_hit:
+            row.cache_hits += 1
+            return
+        row.calls += 1
+        if e.status != "ok" and e.error_kind not in NOT_MODEL_ERRORS:
+            row.errors += 1
+        if e.cost_usd is not None:
+            row.cost_usd += e.cost_usd
+        elif e.status == "ok":  # a failed call bills nothing; an answered one without a price is unpriced
+            row.unpriced_calls += 1
+
+    def _session_event(self, e: ev.Event) -> None:
+        self._changes.status = True
+        if isinstance(e, ev.SessionStarted):
+            self.status, self.stop_reason, self.error = "running", "", ""
+            self.started_at, self.finished_at = e.ts, None  # elapsed counts this run
+            for r in self.models.values():  # a resumed session replays every model's progress
+                r.status = "pending"
+            self._changes.models |= set(self.models)
+        elif isinstance(e, ev.SessionCompleted):
+            self._end("completed", e.ts, final="done")
+        elif isinstance(e, ev.SessionStopped):
+            self.stop_reason = e.reason
+            self._end("stopped", e.ts, final="stopped")
+        elif isinstance(e, ev.SessionFailed):
+            self.error = e.error
+            self._end("failed", e.ts, final="failed")
+        elif isinstance(e, ev.BudgetWarning | ev.BudgetExhausted):
+            self.budget_warned = True
+            self._changes.cost = True
+        elif isinstance(e, ev.ReportReady):
+            self.report_paths = dict(e.paths)
+
+    def _end(self, status: str, ts: float, *, final: str) -> None:
+        self.status = status
+        self.finished_at = ts
+        for r in self.models.values():
+            if r.status in ("pending", "running"):
+                r.status = final
+        self._changes.models |= set(self.models)
+        self._changes.cost = True
+
+
+class EventBuffer:
+    """Where bus subscribers drop events (any thread); the UI drains it on a timer."""
+
+    def __init__(self) -> None:
+        self._items: list[ev.Event] = []
+        self._lock = threading.Lock()
+
+    def append(self, event: ev.Event) -> None:
+        with self._lock:
+            self._items.append(event)
+
+    def drain(self) -> list[ev.Event]:
+        with self._lock:
+            items, self._items = self._items, []
+        return items
+
+
+def replay(state: LiveState, stored: Iterable[dict[str, Any]]) -> LiveState:
+    """Feed events as stored in the database (JSON dicts) into `state`; unknown types are skipped."""
+    parsed = []
+    for data in stored:
+        try:
+            parsed.append(ev.parse_event(data))
+        except ValueError:
+            continue
+    state.apply(parsed)
+    return state

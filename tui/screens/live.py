@@ -1,0 +1,269 @@
+"""Live session: Models, Round metrics, Cost and Events, fed by batched engine events.
+
+The screen never waits on the engine: a timer drains the runner's event
+buffer a few times a second, folds the batch into the LiveState and touches
+only the widgets whose data changed. Reports and exports are read and
+written in thread workers.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Container, Horizontal
+from textual.screen import Screen
+from textual.widgets import ContentSwitcher, Footer, Header, Static
+
+from dspy_tui.engine.events import EVENT_TYPES
+from dspy_tui.storage.paths import Paths
+from dspy_tui.tui import format as fmt
+from dspy_tui.tui.runner import SessionRunner, load_report, one_sentence
+from dspy_tui.tui.screens.modals import ConfirmScreen, PickModelScreen, ReportScreen
+from dspy_tui.tui.widgets.benchmark import BenchmarkView
+from dspy_tui.tui.widgets.cost_panel import CostPanel
+from dspy_tui.tui.widgets.event_log import EventLog
+from dspy_tui.tui.widgets.filter_panel import FilterPanel
+from dspy_tui.tui.widgets.models_table import ModelsTable
+from dspy_tui.tui.widgets.round_chart import METRIC_TITLES, RoundChart
+
+STYLES = Path(__file__).parents[1] / "styles"
+FLUSH_INTERVAL_S = 0.25
+HELP = (
+    "Models: one row per model, updated as calls and rounds finish. Round metrics: dev score per round "
+    "(m switches to cost, latency, tokens). Cost: spent against the budget and the projection. "
+    "Events: everything that happened (f filters). Esc goes back home; the session keeps running."
+)
+
+
+class LiveScreen(Screen[None]):
+    CSS_PATH = STYLES / "live.tcss"  # parsed when the screen is first shown, not at start-up
+    AUTO_FOCUS = "#models"
+    BINDINGS = [
+        Binding("s", "stop", "Stop", id="live.stop", tooltip="Stop the session now (it stays resumable)"),
+        Binding("r", "report", "Report", id="live.report", tooltip="Open the report (when the session is done)"),
+        Binding("e", "export", "Export", id="live.export", tooltip="Write a model's best program as DSPy JSON"),
+        Binding("f", "filter", "Filter", id="live.filter", tooltip="Filter the event log by model and kind"),
+        Binding("m", "metric", "Metric", id="live.metric", tooltip="Chart dev score, cost, latency or tokens"),
+        Binding("b", "toggle_results", "Results", id="live.results", tooltip="Final benchmark / live models"),
+        Binding("escape", "back", "Home", id="live.back", tooltip="Back home; the session keeps running"),
+    ]
+    HELP = HELP
+
+    def __init__(self, runner: SessionRunner, paths: Paths, clock: Callable[[], float] = time.time) -> None:
+        super().__init__()
+        self.runner = runner
+        self.paths = paths
+        self.clock = clock
+        self.results_shown = False
+        # held, not queried: the engine worker may deliver history before the screen is composed
+        models = list(runner.state.models)
+        self.status_line = Static(id="live-status")
+        self.models_pane = Container(id="models-pane", classes="pane")
+        self.switcher = ContentSwitcher(initial="models")
+        self.models_table = ModelsTable(models, id="models")
+        self.benchmark = BenchmarkView(models, id="benchmark")
+        self.chart_pane = Container(id="chart-pane", classes="pane")
+        self.chart = RoundChart(id="chart")
+        self.cost = CostPanel(id="cost")
+        self.log_view = EventLog(id="events")
+        self.filter_panel = FilterPanel(models, list(EVENT_TYPES), id="filter-panel")
+
+    # -- layout ---------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield self.status_line
+        with self.models_pane, self.switcher:
+            yield self.models_table
+            yield self.benchmark
+        with Horizontal(id="middle"):
+            with self.chart_pane:
+                yield self.chart
+            with Container(id="cost-pane", classes="pane") as pane:
+                pane.border_title = "Cost"
+                yield self.cost
+        with Container(id="events-pane", classes="pane") as pane:
+            pane.border_title = "Events"
+            yield self.log_view
+        yield self.filter_panel
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.models_pane.border_title = "Models"
+        self.chart_pane.border_title = "Round metrics · dev score"
+        self.sub_title = self.runner.state.name
+        self.set_interval(FLUSH_INTERVAL_S, self.flush)
+        self.render_all()
+        if self.runner.done.is_set():
+            self.show_results()
+
+    # -- updates ----------------------------------------------------------------
+    def render_all(self) -> None:
+        """Draw everything from the state (first paint, a new history, a new filter)."""
+        state = self.runner.state
+        state.take_changes()  # everything is drawn below
+        self.models_table.sync(state)
+        self.chart.draw(state)
+        self.cost.show(state, self.runner.price_labels)
+        self.log_view.reset(state.events)
+        self._show_status()
+
+    def flush(self) -> None:
+        """Fold the buffered events into the state and touch what changed: the one place widgets update."""
+        state = self.runner.state
+        events = self.runner.buffer.drain()
+        if events:
+            state.apply(events)
+        changes = state.take_changes()
+        if changes.models:
+            self.models_table.sync(state, changes.models)
+        if changes.chart:
+            self.chart.draw(state)
+        if changes.cost or changes.models:
+            self.cost.show(state, self.runner.price_labels)
+        if changes.new_events:
+            self.log_view.add(changes.new_events)
+        self._show_status()
+
+    def _show_status(self) -> None:
+        state = self.runner.state
+        line = Text(" ")
+        line.append(state.name, style="bold")
+        line.append("  ")
+        line.append(fmt.status_text(state.status))
+        if state.phase and not state.finished:
+            line.append(f"  phase {state.phase.replace('_', ' ')}")
+            line.append(f"  {state.progress():.0%} of steps", style="dim")
+        line.append(f"  {fmt.duration(state.elapsed(self.clock()))}", style="dim")
+        if state.stop_reason:
+            line.append(f"  stopped: {state.stop_reason}", style="yellow")
+        if state.error:
+            line.append(f"  {state.error}", style="red")
+        described = self.log_view.filter.describe()
+        if described:
+            line.append(f"  events filtered: {described}", style="italic")
+        self.status_line.update(line)
+
+    def apply_history(self, history: object, labels: dict[str, str]) -> None:
+        """Called (from the engine worker, through the app) before a resumed session runs."""
+        from dspy_tui.tui.live_state import LiveState
+
+        self.runner.price_labels = labels
+        if isinstance(history, LiveState):
+            self.runner.state = history
+        self.render_all()
+        # DSPy and the task are loaded by now and live as long as the session: move them out of the
+        # garbage collector's sight, or each full collection of that large heap stalls the UI for 100+ ms
+        gc.freeze()
+
+    def show_results(self) -> None:
+        """The session ended: the final benchmark table and where the report and programs are."""
+        self.flush()
+        runner = self.runner
+        exports = self.paths.exports_dir / runner.session_id
+        self.benchmark.show(runner.results, runner.state.report_paths, str(exports))
+        self._set_results_shown(runner.state.status == "completed")
+        self.refresh_bindings()
+
+    def _set_results_shown(self, shown: bool) -> None:
+        self.results_shown = shown
+        self.switcher.current = "benchmark" if shown else "models"
+        self.models_pane.border_title = "Final benchmark" if shown else "Models"
+        (self.benchmark.table if shown else self.models_table).focus()
+
+    # -- actions ------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Offer stop while running, report and results once done (the footer follows)."""
+        if action == "stop":
+            return self.runner.running
+        if action in ("report", "toggle_results"):
+            return self.runner.done.is_set()
+        return True
+
+    def action_stop(self) -> None:
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.runner.stop()
+                self.notify("Stopping: calls in flight are cancelled; resume it later from home (r).")
+
+        self.app.push_screen(
+            ConfirmScreen("Stop this session now? Everything so far is kept and it can be resumed.",
+                          yes="Stop", no="Keep running"),
+            answered,
+        )
+
+    def action_report(self) -> None:
+        self._load_report()
+
+    @work(thread=True, group="report", exclusive=True)
+    def _load_report(self) -> None:
+        try:
+            markdown = load_report(self.paths.db_path, self.runner.session_id)
+        except Exception as exc:  # noqa: BLE001 - shown as one sentence
+            self.app.call_from_thread(self.notify, one_sentence(exc), severity="error")
+            return
+        if markdown is None:
+            self.app.call_from_thread(
+                self.notify, "This session has no report: only completed sessions write one.", severity="warning"
+            )
+            return
+        self.app.call_from_thread(self.app.push_screen, ReportScreen(self.runner.state.name, markdown))
+
+    def action_export(self) -> None:
+        models = list(self.runner.state.models)
+        selected = self.models_table.selected_model()
+        if selected:
+            models.sort(key=lambda m: m != selected)
+        self.app.push_screen(PickModelScreen("Export which model's program?", models), self._export)
+
+    def _export(self, model: str | None) -> None:
+        if model:
+            self._write_export(model)
+
+    @work(thread=True, group="export")
+    def _write_export(self, model: str) -> None:
+        from dspy_tui.engine.exports import export_checkpoint
+        from dspy_tui.engine.session import slug
+        from dspy_tui.storage.sessions import SessionStore
+
+        sid = self.runner.session_id
+        target = self.paths.exports_dir / sid / f"{slug(model)}.json"
+        store = SessionStore(self.paths.db_path)
+        try:
+            path: Path = export_checkpoint(store, sid, model, target)
+        except Exception as exc:  # noqa: BLE001 - ExportError and I/O errors read as one sentence
+            self.app.call_from_thread(self.notify, one_sentence(exc), severity="error")
+            return
+        finally:
+            store.close()
+        self.app.call_from_thread(
+            self.notify, f"Wrote {model}'s program to {path} (load it with program.load(path)).", timeout=8
+        )
+
+    def action_filter(self) -> None:
+        if self.filter_panel.display:
+            self.filter_panel.action_close()
+        else:
+            self.filter_panel.open(self.log_view.filter)
+
+    def on_filter_panel_applied(self, message: FilterPanel.Applied) -> None:
+        self.log_view.reset(self.runner.state.events, message.event_filter)
+        self._show_status()
+
+    def action_metric(self) -> None:
+        chart = self.chart
+        metric = chart.next_metric()
+        self.chart_pane.border_title = f"Round metrics · {METRIC_TITLES[metric]}"
+        chart.draw(self.runner.state)
+
+    def action_toggle_results(self) -> None:
+        self._set_results_shown(not self.results_shown)
+
+    def action_back(self) -> None:
+        self.app.pop_screen()

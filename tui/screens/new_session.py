@@ -1,0 +1,440 @@
+"""New session: task, models, optimizer, rounds, budget, cross-model, seed, and the live estimate.
+
+It opens pre-filled (demo:sentiment on three offline models) so `n` then
+`F5` runs a real session without typing. The demo list, the model catalogue
+(key status reads the keyring) and the estimate (loading a task imports
+DSPy) all come from thread workers; the estimate is recomputed shortly after
+the last edit, never on every key press.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widget import Widget
+from textual.widgets import Checkbox, Footer, Header, Input, Label, Select, SelectionList, Static
+from textual.widgets.selection_list import Selection
+
+from dspy_tui.engine.config import OPTIMIZERS
+from dspy_tui.storage.paths import Paths
+from dspy_tui.tui import format as fmt
+
+DEFAULT_TASK = "demo:sentiment"
+DEFAULT_MODELS = ("offline/small", "offline/base", "offline/large")
+METRICS = ("exact_match", "f1", "contains", "numeric", "json_equal", "regex", "llm_judge")
+FILE_TASK = "file"
+DEBOUNCE_S = 0.4
+MODEL_PAD = 24  # key statuses line up after model names up to this long
+SIGNATURE_RE = re.compile(r"^\s*\w+(\s*,\s*\w+)*\s*->\s*\w+(\s*,\s*\w+)*\s*$|^[\w.]+:\w+$")
+MODEL_RE = re.compile(r"^[\w.-]+/\S+$")
+HELP = (
+    "Everything is filled in for a first run on the offline models: F5 starts it. Space toggles a "
+    "model; type any provider/model below the list and press enter to add it. The estimate on the "
+    "right follows your edits. Ctrl+S saves this setup as a TOML config, Ctrl+O loads one."
+)
+
+
+def key_label(row: dict[str, Any]) -> str:
+    """How the catalogue's key status reads next to a model: offline, local, key missing, key present."""
+    if row["provider"] == "offline":
+        return "offline"
+    if row["kind"] == "local":
+        return "local"
+    key = row["key"]
+    if key == "missing":
+        return "key missing"
+    return "no key needed" if key == "not needed" else f"key present ({key})"
+
+
+def _row(label: str, *widgets: Widget) -> ComposeResult:
+    """One labelled line of the form."""
+    with Horizontal(classes="row"):
+        yield Label(label, classes="label")
+        yield from widgets
+
+
+def check_signature(text: str) -> str | None:
+    if not text.strip():
+        return "A dataset file needs a signature, e.g. question -> answer."
+    if not SIGNATURE_RE.match(text):
+        return "Write the signature as inputs -> outputs (e.g. question, context -> answer) or module:Class."
+    return None
+
+
+class NewSessionScreen(Screen[None]):
+    BINDINGS = [
+        Binding("f5", "start", "Start", id="new.start", priority=True, tooltip="Start the session"),
+        Binding("ctrl+s", "save", "Save config", id="new.save", priority=True, tooltip="Save as TOML"),
+        Binding("ctrl+o", "load", "Load config", id="new.load", priority=True, tooltip="Load a TOML config"),
+        Binding("escape", "app.pop_screen", "Back", id="new.back"),
+    ]
+    HELP = HELP
+    CSS_PATH = Path(__file__).parents[1] / "styles" / "new_session.tcss"  # parsed on first use
+    AUTO_FOCUS = "#models"
+
+    def __init__(self, paths: Paths) -> None:
+        super().__init__()
+        self.paths = paths
+        self.base: dict[str, Any] = {}  # a loaded config: settings the form does not show are kept
+        self.catalog: list[dict[str, Any]] = []
+        self.extra_models: list[str] = []
+        self.demos: dict[str, str] = {DEFAULT_TASK: ""}
+        self._debounce: Timer | None = None
+        self._tasks: dict[str, Any] = {}  # loaded tasks by their description, for the estimate
+        self.estimates: list[Any] | None = None  # the last estimate shown, None while there is none
+
+    # -- layout -------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="setup"):
+            with VerticalScroll(id="form"):
+                yield from _row("Name", Input(placeholder="default: the task's name", id="name", compact=True))
+                yield from _row("Task", Select([(DEFAULT_TASK, DEFAULT_TASK), ("Dataset file…", FILE_TASK)],
+                                               value=DEFAULT_TASK, allow_blank=False, id="task", compact=True))
+                yield Static(id="task-info", classes="hint")
+                with Vertical(id="file-task"):
+                    yield from _row("Dataset", Input(placeholder="path to .jsonl, .csv or .json", id="dataset",
+                                                     compact=True))
+                    yield from _row("Signature", Input(placeholder="question -> answer", id="signature", compact=True))
+                    yield from _row("Metric", Select([(m, m) for m in METRICS], value="exact_match",
+                                                     allow_blank=False, id="metric", compact=True))
+                yield Static(id="task-msg", classes="msg")
+                yield Label("Models  [dim](space toggles; enter in the line below adds one)[/]", classes="section")
+                yield SelectionList[str](*[Selection(m, m, True) for m in DEFAULT_MODELS], id="models")
+                yield Input(placeholder="add provider/model, e.g. ollama/llama3.2", id="add-model", compact=True)
+                yield Static(id="models-msg", classes="msg")
+                yield from _row("Optimizer", Select([(o, o) for o in OPTIMIZERS], value="bootstrap",
+                                                    allow_blank=False, id="optimizer", compact=True))
+                yield from _row("Rounds", Input("5", type="integer", id="rounds", classes="short", compact=True),
+                                Label("Seed", classes="label2"),
+                                Input("0", type="integer", id="seed", classes="short", compact=True))
+                yield from _row("Budget $", Input(placeholder="none", type="number", id="budget", classes="short",
+                                                  compact=True),
+                                Checkbox("Cross-model learning", True, id="cross", compact=True))
+                yield from _row("Config file", Input(placeholder="path/to/session.toml (ctrl+s saves, ctrl+o loads)",
+                                                     id="config-path", compact=True))
+                yield Static(id="config-msg", classes="msg")
+            with Vertical(id="estimate-pane", classes="pane") as pane:
+                pane.border_title = "Estimate"
+                yield Static("Estimating…", id="estimate")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "New session"
+        self.query_one("#file-task").display = False
+        self.query_one("#form").can_focus = False  # tab goes from field to field
+        self.load_choices()
+        self.schedule_estimate()
+
+    # -- choices from the engine (thread worker) -----------------------------------
+    @work(thread=True, group="choices")
+    def load_choices(self) -> None:
+        from dspy_tui.engine.catalog import known_models
+        from dspy_tui.engine.tasks import list_demo_tasks
+
+        try:
+            demos = {t.name: f"{t.description} ({t.size} examples, {t.signature}, {t.metric})"
+                     for t in list_demo_tasks()}
+            catalog = known_models()
+        except Exception as exc:  # noqa: BLE001 - the form still works with the defaults
+            self.app.call_from_thread(self._message, "#models-msg", f"Cannot list models: {exc}")
+            return
+        self.app.call_from_thread(self._fill_choices, demos, catalog)
+
+    def _fill_choices(self, demos: dict[str, str], catalog: list[dict[str, Any]]) -> None:
+        self.demos = demos
+        task = self.query_one("#task", Select)
+        current = task.value
+        task.set_options([(name, name) for name in demos] + [("Dataset file…", FILE_TASK)])
+        task.value = current if current in demos or current == FILE_TASK else DEFAULT_TASK
+        self.catalog = catalog
+        self._fill_models(set(self.selected_models()))
+        self._show_task_info()
+
+    def _fill_models(self, selected: set[str]) -> None:
+        """Models in catalogue order (grouped by provider), each with its key status; free-text additions last."""
+        items: list[Selection[str]] = []
+        known: set[str] = set()
+        width = min(MODEL_PAD, max([0, *(len(r["model"]) for r in self.catalog)]))
+        for row in self.catalog:
+            model = row["model"]
+            if "<model>" in model:
+                continue  # a host without a model list: the user types provider/model below
+            known.add(model)
+            label = Text(model.ljust(width))
+            key = key_label(row)
+            label.append(f"  {key}", style="red" if key == "key missing" else "dim")
+            if not row.get("priced", True):
+                label.append("  unpriced", style="yellow")
+            items.append(Selection(label, model, model in selected))
+        extra = [m for m in dict.fromkeys([*self.extra_models, *selected]) if m not in known]
+        items.extend(Selection(Text.assemble(m, ("  added", "dim")), m, True) for m in extra)
+        models = self.query_one("#models", SelectionList)
+        models.clear_options()
+        models.add_options(items)
+        hosts = [r["model"] for r in self.catalog if "<model>" in r["model"]]
+        if hosts:
+            self.query_one("#add-model", Input).placeholder = (
+                "add provider/model, then enter: " + ", ".join(hosts[:3]) + ("…" if len(hosts) > 3 else "")
+            )
+
+    def selected_models(self) -> list[str]:
+        return list(self.query_one("#models", SelectionList).selected)
+
+    # -- reacting to edits ------------------------------------------------------------
+    @on(Input.Changed)
+    @on(Select.Changed)
+    @on(Checkbox.Changed)
+    @on(SelectionList.SelectedChanged)
+    def _edited(self, event: Any) -> None:
+        if getattr(event, "input", None) is not None and event.input.id in ("add-model", "config-path"):
+            return
+        if isinstance(event, Select.Changed) and event.select.id == "task":
+            self.query_one("#file-task").display = event.value == FILE_TASK
+            self._show_task_info()
+        if isinstance(event, Input.Changed) and event.input.id == "signature":
+            self._message("#task-msg", check_signature(event.value) or "")
+        self.schedule_estimate()
+
+    def _show_task_info(self) -> None:
+        task = self.query_one("#task", Select).value
+        info = self.demos.get(str(task), "") if task != FILE_TASK else "Your own data: a file, a signature, a metric."
+        self.query_one("#task-info", Static).update(info)
+
+    @on(Input.Submitted, "#add-model")
+    def _add_model(self, event: Input.Submitted) -> None:
+        model = event.value.strip()
+        if not MODEL_RE.match(model):
+            self._message("#models-msg", f"{model or 'That'} is not provider/model (e.g. openai/gpt-4o-mini).")
+            return
+        if model not in self.selected_models():
+            self.extra_models.append(model)
+            selected = set(self.selected_models()) | {model}
+            self._fill_models(selected)
+        event.input.value = ""
+        self._message("#models-msg", "")
+        self.schedule_estimate()
+
+    def _message(self, selector: str, text: str) -> None:
+        widget = self.query_one(selector, Static)
+        widget.update(text)
+        widget.display = bool(text)
+
+    def schedule_estimate(self) -> None:
+        """Debounce: the estimate runs once the user pauses, in a thread worker."""
+        if self._debounce is not None:
+            self._debounce.stop()
+        self._debounce = self.set_timer(DEBOUNCE_S, self._estimate_now)
+
+    def _estimate_now(self) -> None:
+        try:
+            config = self.build_config()
+        except ValueError as exc:
+            self._message("#config-msg", str(exc))
+            self.query_one("#estimate", Static).update(Text("Fix the setup to see an estimate.", style="dim"))
+            return
+        self._message("#config-msg", "")
+        self.run_estimate(config)
+
+    # -- building the config ---------------------------------------------------------
+    def form_data(self) -> dict[str, Any]:
+        """The config as a plain dict: the loaded config's other settings, overlaid with the form."""
+        data: dict[str, Any] = json.loads(json.dumps(self.base))
+        task_choice = self.query_one("#task", Select).value
+        task: dict[str, Any] = dict(data.get("task") or {})
+        if task_choice == FILE_TASK:
+            task["dataset"] = self.query_one("#dataset", Input).value.strip()
+            task["signature"] = self.query_one("#signature", Input).value.strip() or None
+            task["metric"] = str(self.query_one("#metric", Select).value)
+        else:
+            task = {k: v for k, v in task.items() if k not in ("signature", "metric")}
+            task["dataset"] = str(task_choice)
+        data["task"] = {k: v for k, v in task.items() if v is not None}
+        name = self.query_one("#name", Input).value.strip()
+        data["name"] = name or str(task.get("dataset") or "session").removeprefix("demo:").rsplit("/", 1)[-1]
+        loaded = {m["id"]: m for m in data.get("models", []) if isinstance(m, dict)}
+        data["models"] = [loaded.get(m, m) for m in self.selected_models()]
+        data["optimizer"] = self.query_one("#optimizer", Select).value
+        for key, widget, cast in (("rounds", "#rounds", int), ("seed", "#seed", int), ("budget_usd", "#budget", float)):
+            text = self.query_one(widget, Input).value.strip()
+            if text:
+                try:
+                    data[key] = cast(text)
+                except ValueError:
+                    raise ValueError(f"{key.replace('_usd', '')} must be a number, got {text!r}.") from None
+            else:
+                data.pop(key, None)
+        data["cross_model"] = self.query_one("#cross", Checkbox).value
+        return data
+
+    def build_config(self) -> Any:
+        """A validated SessionConfig, or ValueError with one sentence."""
+        from dspy_tui.engine.config import parse_config
+
+        data = self.form_data()
+        if not data["models"]:
+            raise ValueError("Pick at least one model (space toggles the highlighted one).")
+        if data["task"].get("dataset") == "":
+            raise ValueError("Give the dataset file's path.")
+        if self.query_one("#task", Select).value == FILE_TASK:
+            problem = check_signature(data["task"].get("signature") or "")
+            if problem:
+                raise ValueError(problem)
+        return parse_config(data, "this setup")
+
+    # -- the estimate (thread worker) --------------------------------------------------
+    @work(thread=True, exclusive=True, group="estimate")
+    def run_estimate(self, config: Any) -> None:
+        from dspy_tui.engine.estimate import estimate
+        from dspy_tui.tui.runner import one_sentence
+
+        key = config.task.model_dump_json()
+        try:
+            if key not in self._tasks:
+                from dspy_tui.engine.tasks import load_task
+
+                self._tasks[key] = load_task(config.task)
+            task = self._tasks[key]
+        except Exception as exc:  # noqa: BLE001 - TaskError and friends: one sentence under the task
+            self.app.call_from_thread(self._estimate_failed, "#task-msg", one_sentence(exc))
+            return
+        try:
+            rows = estimate(config, task)
+        except Exception as exc:  # noqa: BLE001 - e.g. an unknown provider: one sentence under the models
+            self.app.call_from_thread(self._estimate_failed, "#models-msg", one_sentence(exc))
+            return
+        self.app.call_from_thread(self._show_estimate, rows, len(task.train), len(task.dev), len(task.test))
+
+    def _estimate_failed(self, where: str, message: str) -> None:
+        self.estimates = None
+        self._message(where, message)
+        self.query_one("#estimate", Static).update(Text("No estimate: see the message on the left.", style="dim"))
+
+    def _show_estimate(self, rows: list[Any], train: int, dev: int, test: int) -> None:
+        self.estimates = rows
+        if self.query_one("#task", Select).value != FILE_TASK or not check_signature(
+            self.query_one("#signature", Input).value
+        ):
+            self._message("#task-msg", "")
+        self._message("#models-msg", "")
+        table = Table(box=None, padding=(0, 1), expand=True, show_edge=False)
+        table.add_column("model", no_wrap=True, overflow="ellipsis", ratio=1)
+        table.add_column("calls", justify="right", no_wrap=True)
+        table.add_column("cost exp, max", justify="right", no_wrap=True)
+        total_calls = 0.0
+        total = [0.0, 0.0]
+        unpriced = False
+        for r in rows:
+            total_calls += r.calls.expected
+            if r.cost_usd is None:
+                unpriced = True
+                cost = Text("unpriced", style="yellow")
+            else:
+                total[0] += r.cost_usd.expected
+                total[1] += r.cost_usd.max
+                cost = Text(f"{fmt.money(r.cost_usd.expected)}, {fmt.money(r.cost_usd.max)}")
+                if r.price_label == "offline/simulated":
+                    cost.append(" sim", style="dim")
+            table.add_row(r.model, f"{int(r.calls.min)}-{int(r.calls.max)}", cost)
+        table.add_row(Text("total", style="bold"), Text(f"~{int(total_calls)}", style="bold"),
+                      Text(f"{fmt.money(total[0])}, {fmt.money(total[1])}" + (" + unpriced" if unpriced else ""), style="bold"))
+        head = Text(f"{train} train · {dev} dev · {test} test examples", style="dim")
+        grid = Table.grid()
+        grid.add_row(head)
+        grid.add_row(table)
+        self.query_one("#estimate", Static).update(grid)
+
+    # -- start, save, load ------------------------------------------------------------
+    def action_start(self) -> None:
+        try:
+            config = self.build_config()
+        except ValueError as exc:
+            self._message("#config-msg", str(exc))
+            self.notify(str(exc), severity="error")
+            return
+        self.app.start_new(config)  # type: ignore[attr-defined]
+
+    def _config_path(self) -> Path | None:
+        text = self.query_one("#config-path", Input).value.strip()
+        return Path(text).expanduser() if text else None
+
+    def action_save(self) -> None:
+        try:
+            config = self.build_config()
+        except ValueError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        path = self._config_path() or self.paths.config_dir / "sessions" / f"{config.name}.toml"
+        self.query_one("#config-path", Input).value = str(path)
+        self._save(config, path)
+
+    @work(thread=True, group="config-file")
+    def _save(self, config: Any, path: Path) -> None:
+        from dspy_tui.engine.config import dump_config
+
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(dump_config(config), encoding="utf-8")
+        except OSError as exc:
+            self.app.call_from_thread(self.notify, f"Cannot write {path}: {exc.strerror or exc}.", severity="error")
+            return
+        self.app.call_from_thread(self.notify, f"Saved this setup to {path}.")
+
+    def action_load(self) -> None:
+        path = self._config_path()
+        if path is None:
+            self.notify("Type the config file's path in Config file first.", severity="warning")
+            self.query_one("#config-path", Input).focus()
+            return
+        self._load(path)
+
+    @work(thread=True, group="config-file")
+    def _load(self, path: Path) -> None:
+        from dspy_tui.engine.config import ConfigError, load_config
+
+        try:
+            config = load_config(path)
+        except ConfigError as exc:
+            self.app.call_from_thread(self.notify, str(exc), severity="error", timeout=10)
+            return
+        self.app.call_from_thread(self._fill_form, config.model_dump(mode="json", exclude_none=True))
+
+    def _fill_form(self, data: dict[str, Any]) -> None:
+        self.base = data
+        task = data.get("task", {})
+        dataset = str(task.get("dataset", ""))
+        choice = self.query_one("#task", Select)
+        if dataset.startswith("demo:"):
+            if dataset not in self.demos:
+                self.demos[dataset] = ""
+                choice.set_options([(n, n) for n in self.demos] + [("Dataset file…", FILE_TASK)])
+            choice.value = dataset
+        else:
+            choice.value = FILE_TASK
+            self.query_one("#dataset", Input).value = dataset
+            self.query_one("#signature", Input).value = task.get("signature") or ""
+            if task.get("metric") in METRICS:
+                self.query_one("#metric", Select).value = task["metric"]
+        self.query_one("#name", Input).value = data.get("name", "")
+        models = [m["id"] for m in data.get("models", [])]
+        self.extra_models.extend(m for m in models if m not in self.extra_models)
+        self._fill_models(set(models))
+        self.query_one("#optimizer", Select).value = data.get("optimizer", "bootstrap")
+        self.query_one("#rounds", Input).value = str(data.get("rounds", 5))
+        self.query_one("#seed", Input).value = str(data.get("seed", 0))
+        budget = data.get("budget_usd")
+        self.query_one("#budget", Input).value = "" if budget is None else str(budget)
+        self.query_one("#cross", Checkbox).value = bool(data.get("cross_model", True))
+        self.notify(f"Loaded {data.get('name', 'the config')}.")
+        self.schedule_estimate()
