@@ -361,6 +361,25 @@ class Runtime:
 
         self.loop.call_soon_threadsafe(cancel)
 
+    def wait_session_idle(self, session_id: str, timeout: float) -> bool:
+        """Wait (from any thread but the loop's) until no call of this session is in flight;
+        False on timeout. DSPy's parallel evaluation returns on a worker's BaseException
+        (a budget stop) without waiting for its other workers, whose calls are still out."""
+        if self._closed or self.in_loop_thread():
+            return False
+
+        async def idle() -> None:
+            while running := [t for t in self._running_calls.get(session_id, ()) if not t.done()]:
+                await asyncio.wait(running)
+
+        future = asyncio.run_coroutine_threadsafe(idle(), self.loop)
+        try:
+            future.result(timeout)
+        except TimeoutError:
+            future.cancel()
+            return False
+        return True
+
     async def run_async(self, coro: Coroutine[Any, Any, T]) -> T:
         """Await `coro` on the runtime loop from any loop; cancelling the caller cancels it."""
         if asyncio.get_running_loop() is self.loop:
@@ -492,7 +511,7 @@ class Runtime:
             if budget.limit_usd is not None or label in budget.per_model:
                 raise BudgetExhausted(
                     f"Stopped: dspy-tui knows no price for {label}, so the budget cannot be enforced; "
-                    "add a price for it in the settings or run without a budget.",
+                    "give its price in the config ([[models]] price = {input = ..., output = ...}) or run without a budget.",
                     spent_usd=budget.spent,
                     limit_usd=budget.limit_usd or 0.0,
                     model=label,
