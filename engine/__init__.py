@@ -12,14 +12,39 @@ so the bundled snapshot is forced (we price calls ourselves anyway).
 
 import logging
 import os
+import weakref
 
 os.environ.setdefault("TQDM_DISABLE", "1")
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("LITELLM_TELEMETRY", "False")
 
 
+class _SharedBars(weakref.WeakSet):  # type: ignore[type-arg]
+    """tqdm's registry of bars, safe for DSPy's habit of clearing it.
+
+    DSPy's Evaluate and ParallelExecutor call `tqdm.tqdm._instances.clear()` when they
+    start. With models optimizing in parallel threads, that clear lands between tqdm
+    adding a new bar and removing it again (disabled bars do that at once), and the
+    other model fails with `KeyError: <weakref ... to 'tqdm'>`. Clearing under tqdm's
+    lock and a remove that tolerates a cleared bar make the race harmless.
+    """
+
+    def remove(self, item: object) -> None:
+        self.discard(item)
+
+    def clear(self) -> None:
+        import tqdm
+
+        with tqdm.tqdm.get_lock():
+            super().clear()
+
+
 def quiet_dspy() -> None:
     """Route DSPy's console logging into the root logger (our rotating log file)."""
+    import tqdm
+
+    if not isinstance(tqdm.tqdm._instances, _SharedBars):
+        tqdm.tqdm._instances = _SharedBars(tqdm.tqdm._instances)
     logger = logging.getLogger("dspy")
     for handler in list(logger.handlers):
         if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler):

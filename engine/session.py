@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from dspy_tui.storage.paths import Paths
 from dspy_tui.storage.sessions import SessionStore
 
@@ -80,6 +82,16 @@ def example_id(example: Any) -> str:
     """A stable id of a test example's inputs, so sessions with the same test set pair up."""
     inputs = {k: example[k] for k in example.inputs().keys()}
     return hashlib.sha1(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def _judge_from_options(options: dict[str, Any]) -> JudgeSpec:
+    """An llm_judge metric's options (`model`, `criteria`: what scorers accept) as the judge to ask."""
+    criteria = options.get("criteria")
+    try:
+        return JudgeSpec(model=options["model"], **({"rubric": criteria} if criteria else {}))
+    except ValidationError:
+        raise ValueError("The llm_judge metric options need `model` as a provider/model name and "
+                         "`criteria` as text.") from None
 
 
 def build_program(task: Any) -> Any:
@@ -152,8 +164,11 @@ class Session:
         self.cache = CallCache(self.store.path)
         options = cfg.task.metric_options
         judge = cfg.task.judge or (
-            JudgeSpec(**options) if cfg.task.metric == "llm_judge" and "model" in options else None
+            _judge_from_options(options) if cfg.task.metric == "llm_judge" and "model" in options else None
         )
+        if cfg.task.metric == "llm_judge" and judge is None:  # refused now, not after the baseline ran
+            raise ValueError("The llm_judge metric needs a judge model: give one under [task] as "
+                             'judge = { model = "provider/model" }, or use another metric.')
         self.task = load_task(cfg.task, judge=self._judge_fn(judge) if judge else None)
         for m in cfg.models:
             provider, _ = split_model(m.id)
@@ -249,6 +264,10 @@ class Session:
     def _finish(self, outcome: str) -> None:
         """Persist every model, set the final status, then write the report (also for a stopped session)."""
         assert self.recorder is not None
+        from .runtime import Runtime
+
+        if Runtime.running():  # calls still out (a budget stop leaves some) are recorded before the totals
+            Runtime.get().wait_session_idle(self.session_id, self.config.timeouts.total_s + 5)
         status = {"completed": "completed", "stopped": "stopped", "budget": "stopped", "failed": "failed"}[outcome]
         for run in self.runs.values():
             self._save_model(run)

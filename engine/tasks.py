@@ -92,6 +92,10 @@ def make_signature(
             raise TaskError(f"signature {text!r} cannot be read: {exc}") from exc
     if instructions and "->" not in text:
         sig = sig.with_instructions(instructions)
+    for side, fields in (("input", sig.input_fields), ("output", sig.output_fields)):
+        if not fields:  # DSPy accepts "a ->" and "-> b"; a session would only fail later
+            raise TaskError(f"signature {text!r} has no {side} field; write it as 'inputs -> outputs', "
+                            "e.g. 'question -> answer'")
     for name, desc in (descriptions or {}).items():
         if name not in sig.fields:
             raise TaskError(f"description given for {name!r}, which is not a field of the signature {text!r}")
@@ -682,8 +686,9 @@ def _metric_name(spec: TaskSpec, default: str, signature: type[dspy.Signature]) 
     from dspy_tui.engine.scorers import JUDGE_METRICS, make_metric
 
     name = spec.metric or ("llm_judge" if spec.judge else default)
-    if name not in JUDGE_METRICS:
-        make_metric(name, spec.metric_options, signature=signature)
+    # a judged metric gets its judge later; a stand-in checks its options now
+    make_metric(name, spec.metric_options, signature=signature,
+                judge=(lambda *_: 0.0) if name in JUDGE_METRICS else None)
     return name
 
 

@@ -169,12 +169,26 @@ def connect(path: Path | str) -> sqlite3.Connection:
     return conn
 
 
+def apply_migrations(db: sqlite_utils.Database) -> None:
+    """Apply pending migrations holding the write lock, so that two processes (or threads)
+    opening a new database at once do not both run the same migration."""
+    if not migrations.pending(db):
+        return
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        migrations.apply(db)  # pending is read again under the lock
+    except BaseException:
+        db.conn.rollback()
+        raise
+    db.conn.commit()
+
+
 def open_database(path: Path | str, *, migrate: bool = True) -> sqlite_utils.Database:
     """Open (creating if needed) and migrate the database at `path`."""
     db = sqlite_utils.Database(connect(path))
     if migrate:
         try:
-            migrations.apply(db)
+            apply_migrations(db)
         except sqlite3.DatabaseError as exc:
             raise StorageError(f"The file {path} is not a dspy-tui database or is damaged: {exc}.") from None
     return db

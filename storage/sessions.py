@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .db import StorageError, connect, migrations
+from .db import StorageError, apply_migrations, connect
 from .secrets import scrub
 
 SESSION_STATUSES = ("running", "completed", "stopped", "failed", "interrupted")
@@ -46,7 +46,7 @@ class SessionStore:
         self._next_seq: dict[str, int] = {}
         import sqlite_utils
 
-        migrations.apply(sqlite_utils.Database(self._conn()))
+        apply_migrations(sqlite_utils.Database(self._conn()))
 
     # -- connections -------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:

@@ -437,15 +437,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         func: Callable[[argparse.Namespace], int] = getattr(args, "func", cmd_app)
         return func(args)
     except Exception as exc:
-        if not isinstance(exc, _user_error_types()):
-            raise
-        message = exc.args[0] if exc.args else str(exc)
         if isinstance(exc, FileNotFoundError):
             message = f"File not found: {exc.filename}."
+        elif isinstance(exc, _user_error_types()):
+            message = exc.args[0] if exc.args else str(exc)
+        elif isinstance(exc, PermissionError):
+            message = f"permission denied: {exc.filename}."
+        elif isinstance(exc, OSError):  # a path the user gave (output file, DSPY_TUI_HOME) is a directory...
+            message = f"{exc.strerror or exc}" + (f": {exc.filename}." if exc.filename else ".")
+        else:
+            raise
         print(f"dspy-tui: {message}", file=sys.stderr)
-        return EXIT_USER
-    except PermissionError as exc:
-        print(f"dspy-tui: permission denied: {exc.filename}.", file=sys.stderr)
         return EXIT_USER
     except KeyboardInterrupt:
         print("dspy-tui: interrupted.", file=sys.stderr)
