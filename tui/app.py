@@ -9,6 +9,7 @@ code: that happens in workers when a session is prepared.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import time
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from textual.app import App
 from textual.binding import Binding
 
 from dspy_tui.storage.paths import Paths, resolve_paths
+from dspy_tui.tui.commands import ScreenCommands, our_bindings
 from dspy_tui.tui.screens.home import HomeScreen
 from dspy_tui.tui.settings import Settings, load_settings, save_settings
 
@@ -41,7 +43,10 @@ class DspyTuiApp(App[int]):
     BINDINGS = [
         Binding("question_mark", "help", "Help", id="app.help", tooltip="The keys of this screen"),
         Binding("ctrl+q", "quit", "Quit", id="app.quit", show=False, priority=True),
+        Binding("ctrl+p", "command_palette", "Commands", id="app.palette", show=False, priority=True,
+                tooltip="Search the actions of this screen"),
     ]
+    COMMANDS = App.COMMANDS | {ScreenCommands}
 
     def __init__(
         self,
@@ -76,8 +81,12 @@ class DspyTuiApp(App[int]):
     # -- preferences ------------------------------------------------------------
     def _remember_theme(self, name: str) -> None:
         if name != self.settings.theme:
-            self.settings = Settings(theme=name, keymap=self.settings.keymap)
-            self._save_settings(self.settings)
+            self.update_settings(dataclasses.replace(self.settings, theme=name))
+
+    def update_settings(self, settings: Settings) -> None:
+        """Use `settings` from now on and write them to the config dir (in a worker)."""
+        self.settings = settings
+        self._save_settings(settings)
 
     @work(thread=True, group="settings", exclusive=True)
     def _save_settings(self, settings: Settings) -> None:
@@ -147,26 +156,18 @@ class DspyTuiApp(App[int]):
         return True
 
     def open_session(self, session_id: str) -> None:
-        """Open a session: its live screen if it runs here, else a read-only view read from the database."""
-        if self.runner is not None and self.runner.session_id == session_id and self.show_live():
+        """Open a session: its live screen while it runs here, else its detail read from the database."""
+        if self.runner is not None and self.runner.session_id == session_id and self.runner.running:
+            self.show_live()
             return
-        self._open_stored(session_id)
+        from dspy_tui.tui.screens.detail import DetailScreen
 
-    @work(thread=True, group="open", exclusive=True)
-    def _open_stored(self, session_id: str) -> None:
-        from dspy_tui.tui.runner import one_sentence, open_stored
+        self.push_screen(DetailScreen(self.paths, session_id))
 
-        try:
-            runner = open_stored(self.paths, session_id)
-        except Exception as exc:  # noqa: BLE001 - an unreadable session is one sentence, not a crash
-            self.call_from_thread(self.notify, one_sentence(exc), severity="error")
-            return
-        self.call_from_thread(self._show_stored, runner)
+    def compare_sessions(self, session_ids: list[str]) -> None:
+        from dspy_tui.tui.screens.compare import CompareScreen
 
-    def _show_stored(self, runner: SessionRunner) -> None:
-        from dspy_tui.tui.screens.live import LiveScreen
-
-        self.push_screen(LiveScreen(runner, self.paths, self.clock))
+        self.push_screen(CompareScreen(self.paths, session_ids))
 
     def resume_session(self, session_id: str) -> None:
         if self.runner is not None and self.runner.session_id == session_id and self.runner.running:
@@ -178,6 +179,7 @@ class DspyTuiApp(App[int]):
         self._prepare(None, session_id)
 
     def start_new(self, config: Any) -> None:
+        """Start a session from a SessionConfig, or from a stored config's dict (a re-run)."""
         if self._busy():
             return
         self.notify("Preparing the session (loading the task and models)…")
@@ -203,6 +205,10 @@ class DspyTuiApp(App[int]):
             if session_id is not None:
                 session = prepare_resume(self.paths, session_id)
             else:
+                if isinstance(config, dict):  # a stored setup, run again
+                    from dspy_tui.engine.config import parse_config
+
+                    config = parse_config(config, "the stored setup")
                 session = prepare_session(self.paths, config)
         except Exception as exc:  # noqa: BLE001 - user errors (bad key, dataset, model) as one sentence
             self.call_from_thread(self._prepared, None, one_sentence(exc))
@@ -216,6 +222,28 @@ class DspyTuiApp(App[int]):
             return
         self.start_live(session)
 
+    # -- screens every screen can reach (keys on home, and the command palette) ----------
+    def action_new_session(self) -> None:
+        from dspy_tui.tui.screens.new_session import NewSessionScreen
+
+        self.push_screen(NewSessionScreen(self.paths))
+
+    def action_keys(self) -> None:
+        from dspy_tui.tui.screens.keys import KeysScreen
+
+        if not isinstance(self.screen, KeysScreen):
+            self.push_screen(KeysScreen())
+
+    def action_settings(self) -> None:
+        from dspy_tui.tui.screens.settings import SettingsScreen
+
+        if not isinstance(self.screen, SettingsScreen):
+            self.push_screen(SettingsScreen(self.paths, self.settings))
+
+    def action_home(self) -> None:
+        while len(self.screen_stack) > 2 and not isinstance(self.screen, HomeScreen):
+            self.pop_screen()
+
     # -- help and quitting ---------------------------------------------------------
     def action_help(self) -> None:
         from dspy_tui.tui.screens.modals import HelpScreen
@@ -223,14 +251,8 @@ class DspyTuiApp(App[int]):
         screen = self.screen
         if isinstance(screen, HelpScreen):
             return
-        keys = []
-        seen = set()
-        for active in screen.active_bindings.values():
-            binding = active.binding
-            if not binding.id or binding.id in seen or not binding.description:
-                continue  # widgets' own keys (cursor moves) are not ours to list
-            seen.add(binding.id)
-            keys.append((self.get_key_display(binding), binding.description, binding.id or ""))
+        keys = [(self.get_key_display(binding), binding.description, binding.id or "")
+                for _node, binding, _enabled in our_bindings(screen)]  # widgets' own keys are not ours to list
         if not self.is_screen_installed(HELP_SCREEN):
             self.install_screen(HelpScreen(), HELP_SCREEN)
         help_screen = self.get_screen(HELP_SCREEN, HelpScreen)

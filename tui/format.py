@@ -127,3 +127,34 @@ def event_line(e: ev.Event) -> Text:
         line.append(e.model + " ", style="italic")
     line.append(text, style=style)
     return line
+
+
+def priced_money(value: float | None, label: str) -> Text:
+    """A cost that says when it is not a real price: simulated (offline) or unknown (unpriced)."""
+    if label == "unpriced":
+        return Text("unpriced", style="yellow")
+    if value is None:
+        return Text("-")
+    text = Text(money(value))
+    if label == "offline/simulated":
+        text.append(" sim", style="dim")
+    return text
+
+
+def ci(bounds: tuple[float, float] | None) -> str:
+    return "-" if bounds is None else f"{bounds[0]:.2f}-{bounds[1]:.2f}"
+
+
+def tokens(count: int) -> str:
+    if count >= 1_000_000:
+        return f"{count / 1_000_000:.1f}M"
+    return f"{count / 1000:.1f}k" if count >= 10_000 else str(count)
+
+
+def day_time(ts: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts))
+
+
+def fit(text: str, width: int) -> str:
+    """`text` cut with an ellipsis to leave one cell of gap in a `width`-wide column."""
+    return text if len(text) < width else text[: max(0, width - 2)] + "…"

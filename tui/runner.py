@@ -198,21 +198,6 @@ def price_labels(config: dict[str, Any]) -> dict[str, str]:
     return labels
 
 
-def open_stored(paths: Paths, session_id: str) -> SessionRunner:
-    """A read-only runner for a session that does not run in this app (thread workers only)."""
-    state = load_state(paths.db_path, session_id)
-    runner = SessionRunner(state)
-    runner.results = load_results(paths.db_path, session_id)
-    store = _store(paths.db_path)
-    try:
-        runner.price_labels = price_labels(store.get_session(session_id)["config"])
-    finally:
-        store.close()
-    state.report_paths = state.report_paths or stored_report_paths(paths, session_id)
-    runner.outcome = state.status
-    return runner
-
-
 def prepare_session(paths: Paths, config: Any, session_id: str | None = None) -> Any:
     """Build and prepare an engine Session (thread workers only: imports DSPy, reads the keyring)."""
     from dspy_tui.engine.session import Session

@@ -11,8 +11,9 @@ from tui_support import MODELS, ScriptedSession, fixed_clock, insert_sessions, s
 from dspy_tui.storage.paths import Paths
 from dspy_tui.storage.sessions import SessionStore
 from dspy_tui.tui.app import DspyTuiApp
+from dspy_tui.tui.screens.detail import DetailScreen
 from dspy_tui.tui.screens.home import HomeScreen
-from dspy_tui.tui.screens.live import LiveScreen
+from dspy_tui.tui.screens.keys import KeysScreen
 from dspy_tui.tui.screens.modals import ConfirmScreen, HelpScreen
 from dspy_tui.tui.settings import load_settings
 
@@ -25,9 +26,12 @@ async def test_first_launch_shows_the_empty_state(paths: Paths) -> None:
         assert not home.query_one("#sessions").display
         assert "n" in str(home.query_one("#empty").render()) and "F5" in str(home.query_one("#empty").render())
         await pilot.press("r")  # nothing to resume: a sentence, no crash
-        await pilot.press("k")
         await pilot.pause()
-        assert len(app._notifications) == 2
+        assert len(app._notifications) == 1
+        await pilot.press("k")
+        await wait_for(pilot, lambda: isinstance(app.screen, KeysScreen))
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen))
         await pilot.press("question_mark")
         await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
         await pilot.press("escape")
@@ -52,8 +56,8 @@ async def test_home_lists_sessions_newest_first_and_clicks_open_them(paths: Path
         # the mouse: a click on the oldest row selects it, a second click opens it
         await pilot.click(DataTable, offset=(2, 3))
         await pilot.click(DataTable, offset=(2, 3))
-        await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen), timeout=30, what="the session view")
-        assert app.screen.runner.session_id == ids[0]
+        await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen), timeout=30, what="the session view")
+        assert app.screen.session_id == ids[0]
 
 
 async def test_a_session_marked_running_elsewhere_asks_before_resuming(paths: Paths, store: SessionStore) -> None:

@@ -10,6 +10,7 @@ from tui_support import MODELS, ScriptedSession, fixed_clock, script, wait_for
 from dspy_tui.storage.paths import Paths
 from dspy_tui.storage.sessions import SessionStore
 from dspy_tui.tui.app import DspyTuiApp
+from dspy_tui.tui.screens.detail import DetailScreen
 from dspy_tui.tui.screens.home import HomeScreen
 from dspy_tui.tui.screens.live import LiveScreen
 from dspy_tui.tui.screens.modals import ConfirmScreen, HelpScreen, ReportScreen
@@ -139,22 +140,27 @@ async def test_filter_help_and_metric_keys(store: SessionStore, paths: Paths) ->
         session.stop()
 
 
-async def test_finished_session_opens_read_only_with_report(store: SessionStore, paths: Paths) -> None:
+async def test_finished_session_opens_its_detail_with_report(store: SessionStore, paths: Paths) -> None:
     session = ScriptedSession(store, paths, script(MODELS, rounds_done=3, finished=True))
     app = DspyTuiApp(paths, live_session=session, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: app.runner is not None and app.runner.done.is_set())
         await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen)
+                       and app.screen.query_one("#sessions", DataTable).row_count == 1)
+        await pilot.press("enter")  # it ran here, but it is over: its detail, not the live screen
+        await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen), what="the finished session")
     # a new app: the session comes from the database only
     app = DspyTuiApp(paths, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen)
                        and app.screen.query_one("#sessions", DataTable).row_count == 1)
         await pilot.press("enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen), what="the stored session")
+        await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen) and app.screen.detail is not None,
+                       what="the stored session")
         screen = app.screen
-        assert screen.runner.session is None and screen.results_shown
-        assert screen.runner.state.status == "completed"
-        assert sum(len(p) for p in screen.runner.state.points.values()) > 6
+        assert isinstance(screen, DetailScreen) and screen.detail is not None
+        assert screen.detail.state.status == "completed"
+        assert sum(len(p) for p in screen.detail.state.points.values()) > 6
         await pilot.press("r")
-        await wait_for(pilot, lambda: isinstance(app.screen, ReportScreen), what="the report")
+        await wait_for(pilot, lambda: isinstance(app.screen, ReportScreen), timeout=30, what="the report")

@@ -1,4 +1,4 @@
-"""SVG snapshots of every screen at 120x40, with a fixed clock, time zone, data and no animation.
+"""SVG snapshots of every screen at 120x40 (some at 80x24), with a fixed clock, time zone, data and no animation.
 
 Regenerate after an intended change with
 `pytest tests/tui/test_snapshots.py --snapshot-update`, then look at the SVGs.
@@ -12,14 +12,27 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input
-from tui_support import MODELS, ScriptedSession, fixed_clock, insert_sessions, script, wait_for
+from tui_support import (
+    MODELS,
+    ScriptedSession,
+    fixed_clock,
+    insert_history,
+    insert_sessions,
+    script,
+    wait_for,
+)
 
 from dspy_tui.storage.paths import Paths
 from dspy_tui.storage.sessions import SessionStore
 from dspy_tui.tui.app import DspyTuiApp
+from dspy_tui.tui.screens.compare import CompareScreen
+from dspy_tui.tui.screens.detail import DetailScreen
 from dspy_tui.tui.screens.home import HomeScreen
+from dspy_tui.tui.screens.keys import KeysScreen
 from dspy_tui.tui.screens.live import LiveScreen
 from dspy_tui.tui.screens.new_session import NewSessionScreen
+from dspy_tui.tui.screens.settings import SettingsScreen
+from dspy_tui.tui.settings import Settings, save_settings
 
 SIZE = (120, 40)
 
@@ -109,3 +122,95 @@ def test_live_mid_run_80x24(snap_compare: Any, paths: Paths, store: SessionStore
         await pilot.pause(0.6)
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=ready)
+
+
+# -- history: detail, compare, keys, settings (fixed sessions inserted into the database) ---------------
+async def history_home(pilot: Pilot[Any]) -> list[str]:
+    await home_loaded(pilot, 3)
+    table = pilot.app.screen.query_one("#sessions", DataTable)
+    return [str(table.coordinate_to_cell_key((i, 0)).row_key.value) for i in range(table.row_count)]
+
+
+def test_detail(snap_compare: Any, paths: Paths, store: SessionStore) -> None:
+    insert_history(store)
+
+    async def ready(pilot: Pilot[Any]) -> None:
+        await history_home(pilot)
+        await pilot.press("down", "down", "enter")  # the oldest: three models, transfers, errors
+        app = pilot.app
+        await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen) and app.screen.detail is not None)
+        await pilot.pause(0.3)
+
+    assert snap_compare(DspyTuiApp(paths, clock=fixed_clock), terminal_size=SIZE, run_before=ready)
+
+
+def test_detail_80x24(snap_compare: Any, paths: Paths, store: SessionStore) -> None:
+    insert_history(store)
+
+    async def ready(pilot: Pilot[Any]) -> None:
+        await history_home(pilot)
+        await pilot.press("down", "down", "enter")
+        app = pilot.app
+        await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen) and app.screen.detail is not None)
+        await pilot.pause(0.3)
+
+    assert snap_compare(DspyTuiApp(paths, clock=fixed_clock), terminal_size=(80, 24), run_before=ready)
+
+
+def test_compare(snap_compare: Any, paths: Paths, store: SessionStore) -> None:
+    """The two sentiment sessions: comparable, with verdicts and the score-vs-cost chart."""
+    insert_history(store)
+
+    async def ready(pilot: Pilot[Any]) -> None:
+        await history_home(pilot)
+        await pilot.press("down", "space", "space", "c")
+        app = pilot.app
+        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen) and app.screen.verdicts is not None,
+                       timeout=30)
+        await pilot.pause(0.3)
+
+    assert snap_compare(DspyTuiApp(paths, clock=fixed_clock), terminal_size=SIZE, run_before=ready)
+
+
+def test_compare_not_comparable_rounds(snap_compare: Any, paths: Paths, store: SessionStore) -> None:
+    """All three sessions (two test sets), on the overlaid round curves."""
+    insert_history(store)
+
+    async def ready(pilot: Pilot[Any]) -> None:
+        await history_home(pilot)
+        await pilot.press("a", "c")
+        app = pilot.app
+        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen) and app.screen.verdicts is not None,
+                       timeout=30)
+        await pilot.press("v")
+        await pilot.pause(0.3)
+
+    assert snap_compare(DspyTuiApp(paths, clock=fixed_clock), terminal_size=SIZE, run_before=ready)
+
+
+def test_keys(snap_compare: Any, paths: Paths, memory_keyring: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    memory_keyring.set_password("dspy-tui", "openai", "sk-proj-stored-in-keyring-AB12")
+    monkeypatch.setenv("GEMINI_API_KEY", "AIza-from-the-environment-CD34")
+
+    async def ready(pilot: Pilot[Any]) -> None:
+        await home_loaded(pilot, 0)
+        await pilot.press("k")
+        app = pilot.app
+        await wait_for(pilot, lambda: isinstance(app.screen, KeysScreen) and app.screen.available is not None)
+        await pilot.pause(0.2)
+
+    assert snap_compare(DspyTuiApp(paths, clock=fixed_clock), terminal_size=SIZE, run_before=ready)
+
+
+def test_settings(snap_compare: Any, paths: Paths) -> None:
+    save_settings(paths.settings_path, Settings(budget_usd=1.5, concurrency=6, keymap={"live.stop": "x"}))
+
+    async def ready(pilot: Pilot[Any]) -> None:
+        await home_loaded(pilot, 0)
+        await pilot.press("s")
+        app = pilot.app
+        await wait_for(pilot, lambda: isinstance(app.screen, SettingsScreen))
+        still(pilot)
+        await pilot.pause(0.2)
+
+    assert snap_compare(DspyTuiApp(paths, clock=fixed_clock), terminal_size=SIZE, run_before=ready)

@@ -196,3 +196,80 @@ async def wait_for(pilot: Pilot[object], condition: Callable[[], object], timeou
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what or condition}")
         await pilot.pause(0.05)
+
+
+# -- stored history: finished sessions inserted straight into the database ----------------------
+SENTIMENT_IDS = [f"sent-{i:02d}" for i in range(40)]
+INTENT_IDS = [f"int-{i:02d}" for i in range(30)]
+PROGRAM_SIGNATURE = "text -> label"
+PROGRAM_STATE: dict[str, Any] = {  # what dspy.Predict("text -> label").dump_state() gives, with two demos
+    "traces": [], "train": [], "lm": None,
+    "demos": [{"text": "a lovely film", "label": "positive"}, {"text": "dull and long", "label": "negative"}],
+    "signature": {"instructions": "Given the fields `text`, produce the fields `label`.",
+                  "fields": [{"prefix": "Text:", "description": "${text}"},
+                             {"prefix": "Label:", "description": "${label}"}]},
+}
+
+
+def _scores(n: int, correct: int, shift: int) -> list[float]:
+    """`correct` ones out of `n`, spread by a fixed rule so different models miss different examples."""
+    return [1.0 if (i * 7 + shift) % n < correct else 0.0 for i in range(n)]
+
+
+def _history_session(store: SessionStore, sid: str, name: str, task: str, created: float, ids: list[str],
+                     results: dict[str, tuple[float, float, int]], rounds: int = 3) -> str:
+    """One completed session: models with (baseline, cost, correct on test), rounds, events, checkpoints."""
+    models = list(results)
+    config = make_config(models, rounds=rounds, budget=0.5).model_dump(mode="json") | {
+        "name": name, "task": {"dataset": task}}
+    store.create_session(name=name, config=config, task=task, seed=0, budget_usd=0.5, session_id=sid,
+                         models=[(m, m.split("/")[0]) for m in models])
+    events = script(models, rounds_done=rounds, finished=True, rounds=rounds)
+    shift = created - T0  # the scripted events, moved to this session's start
+    store.append_events(sid, [e.model_dump(mode="json") | {"ts": e.ts + shift} for e in events])
+    leader = max(models, key=lambda m: results[m][2])
+    for k, (model, (baseline, cost, correct)) in enumerate(results.items()):
+        scores = _scores(len(ids), correct, k)
+        test = correct / len(ids)
+        best = round(min(1.0, baseline + 0.2), 3)
+        for r in range(rounds + 1):
+            dev = round(baseline + (best - baseline) * r / rounds, 3)
+            store.record_round(sid, model, "baseline" if r == 0 else "optimization", r, dev_score=dev,
+                               best_dev_score=dev, cost_usd=cost / (rounds + 1), tokens_in=900, tokens_out=40,
+                               calls=12, started_at=created + 10 * r + k, finished_at=created + 10 * r + k + 5,
+                               metrics={"latency_p50_ms": 100.0 + 10 * k + r})
+            store.save_checkpoint(sid, model, "baseline" if r == 0 else "optimization", r, dev,
+                                  PROGRAM_STATE if r else {**PROGRAM_STATE, "demos": []})
+        transfer = None
+        if model != leader:
+            transfer = {"source_model": leader, "before": best, "after": round(best + 0.02, 3), "kept": k % 2 == 1}
+            store.record_round(sid, model, "cross_model", 0, dev_score=best + 0.02, best_dev_score=best + 0.02,
+                               cost_usd=0.0, tokens_in=300, tokens_out=10, calls=4, started_at=created + 60 + k,
+                               finished_at=created + 61 + k, metrics={"latency_p50_ms": 99.0})
+        store.update_model(
+            sid, model, status="converged" if k == 0 else "done", phase="benchmark", baseline_score=baseline,
+            best_dev_score=best, test_score=test, test_ci_low=round(max(0.0, test - 0.12), 3),
+            test_ci_high=round(min(1.0, test + 0.1), 3), cost_usd=cost, calls=60 + 5 * k,
+            results={"test_scores": scores, "test_ids": ids, "benchmark_latency_p50_ms": 101.0 + 20 * k,
+                     "benchmark_latency_p95_ms": 180.0 + 30 * k, "tokens_in": 14_000 + 500 * k,
+                     "tokens_out": 600 + 10 * k, "errors": 1 if k == 2 else 0, "transfer": transfer},
+        )
+    store.update_status(sid, "completed")
+    conn = store._conn()
+    conn.execute("UPDATE sessions SET created_at = ?, updated_at = ? WHERE id = ?", (created, created + 95, sid))
+    conn.commit()
+    return sid
+
+
+def insert_history(store: SessionStore) -> list[str]:
+    """Three finished sessions, oldest first: two of demo:sentiment on the same 40 test examples (the
+    second better), one of demo:intent on other examples (not comparable with them)."""
+    return [
+        _history_session(store, "hist0sent0aa", "sentiment-a", "demo:sentiment", T0 - 2 * 86_400, SENTIMENT_IDS,
+                         {"offline/small": (0.40, 0.0, 22), "offline/base": (0.50, 0.0, 27),
+                          "openai/gpt-4o-mini": (0.60, 0.0421, 34)}),
+        _history_session(store, "hist1sent1bb", "sentiment-b", "demo:sentiment", T0 - 86_400, SENTIMENT_IDS,
+                         {"offline/base": (0.55, 0.0, 29), "openai/gpt-4o-mini": (0.65, 0.0388, 36)}),
+        _history_session(store, "hist2intentc", "intent-c", "demo:intent", T0 - 3_600, INTENT_IDS,
+                         {"offline/base": (0.45, 0.0, 18), "openai/gpt-4o-mini": (0.50, 0.0207, 21)}, rounds=2),
+    ]

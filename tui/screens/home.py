@@ -1,4 +1,8 @@
-"""Home: the sessions in the database, newest first; start, open or resume one."""
+"""Home: the sessions in the database, newest first; filter them, open, resume, compare.
+
+The list (and its filter) is read in a thread worker; SQLite may be busy with
+a running session and the database may hold thousands of sessions.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
@@ -18,15 +23,20 @@ EMPTY_TEXT = (
     "[b]No sessions yet.[/b]\n\n"
     "Press [b]n[/b] then [b]F5[/b] to run a real DSPy optimization on three built-in offline models: "
     "no API key, no network, $0.\n"
-    "Add keys for hosted models later with [b]dspy-tui keys set PROVIDER[/b]."
+    "Add keys for hosted models later with [b]k[/b] (or [b]dspy-tui keys set PROVIDER[/b])."
 )
+NO_MATCH_TEXT = "No session matches the filter. [b]/[/b] edits it; Clear in the filter bar shows every session."
 HELP = (
     "Every session stored on this machine, newest first. n sets up a new one, enter opens the selected "
-    "one, r resumes a stopped or interrupted one (calls already paid for come from the cache)."
+    "one, r resumes a stopped or interrupted one (calls already paid for come from the cache). Space marks "
+    "sessions and c compares the marked ones; / filters by text, task, model, status and dates."
 )
 RESUMABLE = ("interrupted", "stopped", "failed")
 STATUS_STYLES = {"completed": "green", "running": "bold", "failed": "red", "stopped": "yellow",
                  "interrupted": "yellow"}
+MARK = "●"
+MARK_STYLE = "bold cyan"
+LIST_LIMIT = 2000  # rows shown at once; the filter narrows the rest
 
 
 def short_models(models: str | None) -> str:
@@ -39,40 +49,61 @@ def short_models(models: str | None) -> str:
 
 class HomeScreen(Screen[None]):
     BINDINGS = [
-        Binding("n", "new_session", "New session", id="home.new", tooltip="Set up and start a session"),
+        Binding("n", "app.new_session", "New session", id="home.new", tooltip="Set up and start a session"),
         Binding("enter", "open_session", "Open", id="home.open", tooltip="Open the selected session"),
         Binding("r", "resume", "Resume", id="home.resume", tooltip="Resume the selected stopped session"),
-        Binding("k", "keys", "Keys", id="home.keys", tooltip="API keys"),
+        Binding("space", "mark", "Mark", id="home.mark", tooltip="Mark the session to compare it"),
+        Binding("c", "compare", "Compare", id="home.compare", tooltip="Compare the marked sessions"),
+        Binding("a", "mark_all", "Mark all", id="home.mark_all", show=False,
+                tooltip="Mark every session shown (or clear the marks)"),
+        Binding("slash", "filter", "Filter", id="home.filter", tooltip="Filter by text, task, model, status, date"),
+        Binding("k", "app.keys", "Keys", id="home.keys", tooltip="API keys: see, set and delete them"),
+        Binding("s", "app.settings", "Settings", id="home.settings", show=False,
+                tooltip="Settings: default budget, concurrency, theme"),
         Binding("q", "app.quit", "Quit", id="home.quit"),
     ]
     HELP = HELP
+    AUTO_FOCUS = "#sessions"  # never a filter field: typing there would eat the keys
+
+    class Listed(Message):
+        def __init__(self, rows: list[dict[str, Any]], total: int) -> None:
+            super().__init__()
+            self.rows, self.total = rows, total
 
     def __init__(self, paths: Paths) -> None:
         super().__init__()
         self.paths = paths
         self.rows: dict[str, dict[str, Any]] = {}
+        self.marked: list[str] = []  # in the order they were marked
+        self.session_filter: Any = None  # a history.SessionFilter once the user filters
+        self.total = 0
+        self.filter_bar: Any = None  # a FilterBar, mounted on the first `/`
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(id="running-banner")
+        yield Static(id="list-status")
         yield Static(EMPTY_TEXT, id="empty")
         yield DataTable(id="sessions", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
+        table.add_column(" ", key="mark", width=1)
         table.add_column("Name", key="name")
         table.add_column("Started", key="started")
         table.add_column("Status", key="status")
         table.add_column("Models", key="models")
         table.add_column("Best test", key="best")
         table.add_column("Cost", key="cost")
+        table.add_column("Task", key="task")  # last: at 80 columns it is the one scrolled off
         table.display = False
-        self.query_one("#empty").display = False
-        self.query_one("#running-banner").display = False
+        for widget in ("#empty", "#running-banner", "#list-status"):
+            self.query_one(widget).display = False
 
     def on_screen_resume(self) -> None:
-        self.load_sessions()
+        # once the screen is drawn: the worker's first import (sqlite-utils) would compete with the first paint
+        self.call_after_refresh(self.load_sessions)
         self._show_banner()
 
     def _show_banner(self) -> None:
@@ -83,41 +114,70 @@ class HomeScreen(Screen[None]):
             banner.update(Text.assemble(("● ", "green"), (runner.state.name, "bold"),
                                         " is running: select it and press enter to watch it."))
 
+    # -- the list (thread worker) -------------------------------------------------------
     @work(thread=True, exclusive=True, group="home-load")
     def load_sessions(self) -> None:
         """Read off the UI thread; SQLite may be busy with a running session."""
         from dspy_tui.storage.sessions import SessionStore
+        from dspy_tui.tui.history import SessionFilter, list_sessions
 
         try:
             store = SessionStore(self.paths.db_path)
             try:
-                rows = store.list_sessions()
+                rows, total = list_sessions(store, self.session_filter or SessionFilter(), LIST_LIMIT)
             finally:
                 store.close()
         except Exception as exc:  # noqa: BLE001 - a broken database is one sentence on screen
             self.app.call_from_thread(self.notify, f"Cannot read the sessions: {exc}", severity="error")
             return
-        self.app.call_from_thread(self._show_sessions, rows)
+        self.post_message(self.Listed(rows, total))
 
-    def _show_sessions(self, rows: list[dict[str, Any]]) -> None:
+    def on_home_screen_listed(self, message: Listed) -> None:
+        rows = message.rows
         table = self.query_one(DataTable)
         runner = getattr(self.app, "runner", None)
-        selected = runner.session_id if runner is not None else self.selected_id()  # the session run here
+        selected = self.selected_id()
+        if selected is None and runner is not None:
+            selected = runner.session_id  # the session run here
         table.clear()
         self.rows = {r["id"]: r for r in rows}
+        self.total = message.total
+        if self.session_filter is None or self.session_filter.empty:  # every session is listed: drop deleted marks
+            self.marked = [sid for sid in self.marked if sid in self.rows or len(rows) < self.total]
         for r in rows:
             best = "-" if r["best_test_score"] is None else f"{r['best_test_score']:.3f}"
-            started = time.strftime("%Y-%m-%d %H:%M", time.localtime(r["created_at"]))
+            started = _day_time(r["created_at"])
             status = Text(r["status"], style=STATUS_STYLES.get(r["status"], ""))
-            table.add_row(r["name"], started, status, short_models(r["models"]), best,
-                          f"${r['cost_usd']:.4f}", key=r["id"])
+            mark = Text(MARK, style=MARK_STYLE) if r["id"] in self.marked else ""
+            table.add_row(mark, r["name"], started, status, short_models(r["models"]), best,
+                          f"${r['cost_usd']:.4f}", r["task"] or "", key=r["id"])
+        filtered = self.session_filter is not None and not self.session_filter.empty
         table.display = bool(rows)
-        self.query_one("#empty").display = not rows
+        empty = self.query_one("#empty", Static)
+        empty.update(NO_MATCH_TEXT if filtered else EMPTY_TEXT)
+        empty.display = not rows
         if selected in self.rows:
-            table.move_cursor(row=table.get_row_index(selected))
-        if rows:
+            table.move_cursor(row=table.get_row_index(selected), animate=False)
+        if rows and (self.filter_bar is None or not self.filter_bar.display):
             table.focus()
+        self._show_list_status()
         self._show_banner()
+
+    def _show_list_status(self) -> None:
+        line = Text()
+        flt = self.session_filter
+        if flt is not None and not flt.empty:
+            line.append("Filter ", style="dim")
+            line.append(flt.describe(), style="italic")
+            line.append(f"  {self.total} session(s)", style="dim")
+        if len(self.rows) < self.total:
+            line.append(f"  showing the newest {len(self.rows)} of {self.total}", style="yellow")
+        if self.marked:
+            line.append(f"  {len(self.marked)} marked", style="bold")
+            line.append(" (c compares them)" if len(self.marked) > 1 else " (mark another to compare)", style="dim")
+        status = self.query_one("#list-status", Static)
+        status.update(line)
+        status.display = bool(line)
 
     def selected_id(self) -> str | None:
         table = self.query_one(DataTable)
@@ -126,14 +186,10 @@ class HomeScreen(Screen[None]):
         value = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
         return str(value) if value is not None else None
 
+    # -- opening and resuming ---------------------------------------------------------
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if event.row_key.value is not None:
             self.app.open_session(str(event.row_key.value))  # type: ignore[attr-defined]
-
-    def action_new_session(self) -> None:
-        from dspy_tui.tui.screens.new_session import NewSessionScreen
-
-        self.app.push_screen(NewSessionScreen(self.paths))
 
     def action_open_session(self) -> None:
         sid = self.selected_id()
@@ -166,5 +222,59 @@ class HomeScreen(Screen[None]):
                 "This session is marked running but does not run in this window. If no other dspy-tui "
                 "runs it (it was cut off), resume it?", yes="Resume", no="Cancel"), answered)
 
-    def action_keys(self) -> None:
-        self.notify("The keys screen is coming; for now use `dspy-tui keys set PROVIDER` in a terminal.")
+    # -- marking and comparing --------------------------------------------------------
+    def action_mark(self) -> None:
+        sid = self.selected_id()
+        if sid is None:
+            return
+        if sid in self.marked:
+            self.marked.remove(sid)
+        else:
+            self.marked.append(sid)
+        self._show_mark(sid)
+        self._show_list_status()
+        table = self.query_one(DataTable)
+        if table.cursor_row < table.row_count - 1:  # like a file manager: on to the next row
+            table.move_cursor(row=table.cursor_row + 1, animate=False)
+
+    def action_mark_all(self) -> None:
+        shown = list(self.rows)
+        self.marked = [] if all(sid in self.marked for sid in shown) else shown
+        for sid in shown:
+            self._show_mark(sid)
+        self._show_list_status()
+
+    def _show_mark(self, sid: str) -> None:
+        self.query_one(DataTable).update_cell(
+            sid, "mark", Text(MARK, style=MARK_STYLE) if sid in self.marked else "")
+
+    def action_compare(self) -> None:
+        if len(self.marked) < 2:
+            self.notify("Mark two or more sessions with space, then press c to compare them.", severity="warning")
+            return
+        self.app.compare_sessions(list(self.marked))  # type: ignore[attr-defined]
+
+    # -- the filter ---------------------------------------------------------------------
+    def action_filter(self) -> None:
+        from dspy_tui.tui.widgets.filter_bar import FilterBar
+
+        if self.filter_bar is None:
+            self.filter_bar = FilterBar(id="filter-bar")
+            self.mount(self.filter_bar, before="#list-status")
+        bar = self.filter_bar
+        bar.display = not bar.display
+        if bar.display:
+            self.call_after_refresh(lambda: bar.query_one("#filter-text").focus())
+        else:
+            self.query_one(DataTable).focus()
+
+    def on_input_submitted(self) -> None:
+        self.query_one(DataTable).focus()  # enter in a filter field: on to the list
+
+    def on_filter_bar_changed(self, message: Any) -> None:
+        if message.session_filter != self.session_filter:
+            self.session_filter = message.session_filter
+            self.load_sessions()
+
+def _day_time(ts: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts))

@@ -25,7 +25,7 @@ from dspy_tui.engine.events import EVENT_TYPES
 from dspy_tui.storage.paths import Paths
 from dspy_tui.tui import format as fmt
 from dspy_tui.tui.runner import SessionRunner, load_report, one_sentence
-from dspy_tui.tui.screens.modals import ConfirmScreen, PickModelScreen, ReportScreen
+from dspy_tui.tui.screens.modals import ConfirmScreen, PickScreen, ReportScreen
 from dspy_tui.tui.widgets.benchmark import BenchmarkView
 from dspy_tui.tui.widgets.cost_panel import CostPanel
 from dspy_tui.tui.widgets.event_log import EventLog
@@ -51,7 +51,7 @@ class LiveScreen(Screen[None]):
         Binding("e", "export", "Export", id="live.export", tooltip="Write a model's best program as DSPy JSON"),
         Binding("f", "filter", "Filter", id="live.filter", tooltip="Filter the event log by model and kind"),
         Binding("m", "metric", "Metric", id="live.metric", tooltip="Chart dev score, cost, latency or tokens"),
-        Binding("b", "toggle_results", "Results", id="live.results", tooltip="Final benchmark / live models"),
+        Binding("b", "toggle_results", "Results", id="live.results", tooltip="Switch between the final benchmark and the models"),
         Binding("escape", "back", "Home", id="live.back", tooltip="Back home; the session keeps running"),
     ]
     HELP = HELP
@@ -220,7 +220,7 @@ class LiveScreen(Screen[None]):
         selected = self.models_table.selected_model()
         if selected:
             models.sort(key=lambda m: m != selected)
-        self.app.push_screen(PickModelScreen("Export which model's program?", models), self._export)
+        self.app.push_screen(PickScreen("Export which model's program?", models), self._export)
 
     def _export(self, model: str | None) -> None:
         if model:
@@ -228,20 +228,13 @@ class LiveScreen(Screen[None]):
 
     @work(thread=True, group="export")
     def _write_export(self, model: str) -> None:
-        from dspy_tui.engine.exports import export_checkpoint
-        from dspy_tui.engine.session import slug
-        from dspy_tui.storage.sessions import SessionStore
+        from dspy_tui.tui.exporting import write_program
 
-        sid = self.runner.session_id
-        target = self.paths.exports_dir / sid / f"{slug(model)}.json"
-        store = SessionStore(self.paths.db_path)
         try:
-            path: Path = export_checkpoint(store, sid, model, target)
+            path = write_program(self.paths, self.runner.session_id, model)
         except Exception as exc:  # noqa: BLE001 - ExportError and I/O errors read as one sentence
             self.app.call_from_thread(self.notify, one_sentence(exc), severity="error")
             return
-        finally:
-            store.close()
         self.app.call_from_thread(
             self.notify, f"Wrote {model}'s program to {path} (load it with program.load(path)).", timeout=8
         )

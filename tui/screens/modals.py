@@ -11,9 +11,11 @@ from textual.widgets import (
     Button,
     Footer,
     Header,
+    Input,
     Label,
     MarkdownViewer,
     OptionList,
+    SelectionList,
     Static,
 )
 
@@ -82,20 +84,90 @@ class HelpScreen(ModalScreen[None]):
         self.keys.update(table)
 
 
-class PickModelScreen(ModalScreen[str | None]):
+class PickScreen(ModalScreen[str | None]):
+    """One choice from a short list (a model, a format); escape picks nothing."""
+
     BINDINGS = [Binding("escape", "app.pop_screen", "Cancel", id="pick.cancel")]
 
-    def __init__(self, title: str, models: list[str]) -> None:
+    def __init__(self, title: str, choices: list[str]) -> None:
         super().__init__()
-        self.title_text, self.models = title, models
+        self.title_text, self.choices = title, choices
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog pick") as box:
             box.border_title = self.title_text
-            yield OptionList(*self.models, id="pick-list")
+            yield OptionList(*self.choices, id="pick-list")
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(self.models[event.option_index])
+        self.dismiss(self.choices[event.option_index])
+
+
+class PickManyScreen(ModalScreen[list[str] | None]):
+    """Several choices (space toggles, enter or OK confirms); escape keeps what was there."""
+
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Cancel", id="pick_many.cancel"),
+        Binding("enter", "done", "OK", id="pick_many.ok", priority=True),
+    ]
+
+    def __init__(self, title: str, choices: list[tuple[str, str, bool]]) -> None:
+        """`choices`: (value, label, selected)."""
+        super().__init__()
+        self.title_text, self.choices = title, choices
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog pick") as box:
+            box.border_title = self.title_text
+            yield SelectionList[str](*[(label, value, on) for value, label, on in self.choices], id="pick-many")
+            with Horizontal(classes="buttons"):
+                yield Button("OK", variant="primary", id="ok")
+                yield Button("Cancel", id="cancel")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "ok":
+            self.action_done()
+        else:
+            self.dismiss(None)
+
+    def action_done(self) -> None:
+        self.dismiss(list(self.query_one(SelectionList).selected))
+
+
+class SecretScreen(ModalScreen[str | None]):
+    """A secret typed into a masked field; the value goes to the caller only, never to a log."""
+
+    BINDINGS = [Binding("escape", "app.pop_screen", "Cancel", id="secret.cancel")]
+
+    def __init__(self, title: str, prompt: str) -> None:
+        super().__init__()
+        self.title_text, self.prompt = title, prompt
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog") as box:
+            box.border_title = self.title_text
+            yield Label(self.prompt, classes="question")
+            yield Input(password=True, placeholder="paste the key; it is not shown", id="secret")
+            with Horizontal(classes="buttons"):
+                yield Button("Save", variant="primary", id="save")
+                yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self._finish(event.value)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "save":
+            self._finish(self.query_one(Input).value)
+        else:
+            self.dismiss(None)
+
+    def _finish(self, value: str) -> None:
+        if not value.strip():
+            self.notify("The key is empty; type or paste it, or press escape.", severity="warning")
+            return
+        self.dismiss(value.strip())
 
 
 class ReportScreen(Screen[None]):

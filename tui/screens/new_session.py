@@ -132,6 +132,12 @@ class NewSessionScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.sub_title = "New session"
+        settings = getattr(self.app, "settings", None)  # the defaults chosen on the settings screen
+        if settings is not None:
+            if settings.budget_usd is not None:
+                self.query_one("#budget", Input).value = f"{settings.budget_usd:g}"
+            if settings.concurrency is not None:
+                self.base["concurrency"] = settings.concurrency
         self.query_one("#file-task").display = False
         self.query_one("#form").can_focus = False  # tab goes from field to field
         self.load_choices()

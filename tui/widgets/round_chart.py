@@ -1,11 +1,17 @@
-"""The Round metrics pane: one line per model, dev score (or cost, latency, tokens) per round."""
+"""The Round metrics pane: one line per model, dev score (or cost, latency, tokens) per round.
+
+It draws anything shaped like `RoundSeries`: a live session's state, or the
+rounds of several stored sessions overlaid on the compare screen.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Protocol
 
 from textual_plotext import PlotextPlot
 
 from dspy_tui.tui.format import model_color
-from dspy_tui.tui.live_state import LiveState
 
 LEGEND_MIN_HEIGHT = 14
 METRICS = ("dev", "cost", "latency", "tokens")
@@ -15,13 +21,31 @@ METRIC_TITLES = {
 }
 
 
+class RoundSeries(Protocol):
+    """What the chart needs: the round count, whether a cross-model trial follows, and one series per line."""
+
+    @property
+    def rounds(self) -> int: ...
+
+    @property
+    def cross_model(self) -> bool: ...
+
+    @property
+    def models(self) -> Iterable[str]: ...
+
+    def series(self, model: str, metric: str) -> tuple[list[int], list[float]]: ...
+
+
 class RoundChart(PlotextPlot):
     """Redrawn only when a round finishes or the metric changes, never per call."""
 
     def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 - Textual's name
         super().__init__(id=id)
         self.metric = "dev"
-        self._state: LiveState | None = None
+        self._state: RoundSeries | None = None
+        self.empty_title = "waiting for the first round"
+        self._colors: Callable[[int, str], int] | None = None
+        self.max_legend = 8  # more lines than this: no legend (the screen's table colours say which is which)
         self.points_drawn = 0  # how many points the last draw plotted
 
     def next_metric(self) -> str:
@@ -30,10 +54,11 @@ class RoundChart(PlotextPlot):
 
     def on_resize(self) -> None:
         if self._state is not None:
-            self.draw(self._state)
+            self.draw(self._state, self._colors)
 
-    def draw(self, state: LiveState) -> None:
-        self._state = state
+    def draw(self, state: RoundSeries, colors: Callable[[int, str], int] | None = None) -> None:
+        """`colors(i, name)` picks a line's colour index (default: its place in the list)."""
+        self._state, self._colors = state, colors
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
@@ -43,14 +68,17 @@ class RoundChart(PlotextPlot):
         plt.xticks(ticks, labels)
         plt.xlim(0, max(1, last_x))
         self.points_drawn = 0
-        legend = self.size.height >= LEGEND_MIN_HEIGHT  # small charts rely on the model colours instead
-        for i, model in enumerate(state.models):
+        models = list(state.models)
+        # small charts rely on the model colours instead
+        legend = self.size.height >= LEGEND_MIN_HEIGHT and len(models) <= self.max_legend
+        for i, model in enumerate(models):
             xs, ys = state.series(model, self.metric)
             if xs:
                 self.points_drawn += len(xs)
-                plt.plot(xs, ys, label=model if legend else None, marker="braille", color=model_color(i))
+                color = model_color(colors(i, model) if colors else i)
+                plt.plot(xs, ys, label=model if legend else None, marker="braille", color=color)
         if self.metric == "dev":
             plt.ylim(0, 1)
         if not self.points_drawn:
-            plt.title("waiting for the first round")
+            plt.title(self.empty_title)
         self.refresh()

@@ -1,0 +1,123 @@
+"""Start-up: `dspy-tui` from launch to its first painted screen, against a minimal Textual app.
+
+Each program runs in a pseudo-terminal (80x24, TERM=xterm-256color) with a
+fresh DSPY_TUI_HOME. The time counted runs from the fork until a text of the
+screen shows up in what the program wrote to the terminal (escape codes
+stripped): for dspy-tui the home screen's footer ("New session", first paint)
+and its first-launch text ("No sessions yet", the list read from SQLite); for
+the peer, a one-Static Textual app, its Static's text. Runs alternate between
+the two; medians are compared.
+
+Usage: python benchmarks/startup.py [--runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import os
+import pty
+import re
+import select
+import shutil
+import signal
+import statistics
+import struct
+import sys
+import tempfile
+import termios
+import time
+from pathlib import Path
+
+ANSI = re.compile(rb"\x1b\[[0-9;?<>=]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()][0-9A-Za-z]|\x1b[=>78]")
+MINIMAL_APP = """
+from textual.app import App
+from textual.widgets import Static
+
+
+class Minimal(App):
+    def compose(self):
+        yield Static("minimal app ready")
+
+
+Minimal().run()
+"""
+TARGET = 1.5
+
+
+def _spawn(argv: list[str], env: dict[str, str]) -> tuple[int, int]:
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: its terminal is the pty; give it a size before the program asks
+        fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+        os.execvpe(argv[0], argv, env)
+    return pid, fd
+
+
+def time_to_text(argv: list[str], markers: list[bytes], env: dict[str, str], timeout: float = 30.0) -> list[float]:
+    """Seconds from launch until each marker has appeared on the terminal, in order."""
+    start = time.perf_counter()
+    pid, fd = _spawn(argv, env)
+    seen: list[float] = []
+    raw = b""
+    try:
+        while len(seen) < len(markers):
+            left = start + timeout - time.perf_counter()
+            if left <= 0:
+                raise TimeoutError(f"{argv[-1]} did not show {markers[len(seen)]!r} within {timeout:.0f} s")
+            ready, _, _ = select.select([fd], [], [], left)
+            if not ready:
+                continue
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:  # the program ended
+                raise RuntimeError(f"{argv[-1]} ended before showing {markers[len(seen)]!r}") from None
+            raw += chunk
+            text = ANSI.sub(b"", raw)
+            while len(seen) < len(markers) and markers[len(seen)] in text:
+                seen.append(time.perf_counter() - start)
+    finally:
+        os.kill(pid, signal.SIGTERM)
+        for _ in range(250):  # up to 5 s to end
+            if os.waitpid(pid, os.WNOHANG) != (0, 0):
+                break
+            time.sleep(0.02)
+        else:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        os.close(fd)
+    return seen
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", type=int, default=7)
+    args = ap.parse_args()
+    exe = shutil.which("dspy-tui", path=str(Path(sys.executable).parent)) or shutil.which("dspy-tui")
+    if exe is None:
+        raise SystemExit("dspy-tui is not installed in this environment (pip install -e .)")
+    ours: list[list[float]] = []
+    peer: list[float] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        script = Path(tmp) / "minimal_app.py"
+        script.write_text(MINIMAL_APP, encoding="utf-8")
+        base = {k: v for k, v in os.environ.items() if not k.startswith("TEXTUAL")}
+        base |= {"TERM": "xterm-256color", "COLUMNS": "80", "LINES": "24"}
+        for i in range(args.runs + 1):  # the first round warms the disk cache and is not counted
+            home = Path(tmp) / f"home{i}"
+            mine = time_to_text([exe], [b"New session", b"No sessions yet"], base | {"DSPY_TUI_HOME": str(home)})
+            theirs = time_to_text([sys.executable, str(script)], [b"minimal app ready"], base)
+            if i:
+                ours.append(mine)
+                peer.append(theirs[0])
+    paint = statistics.median(r[0] for r in ours)
+    ready = statistics.median(r[1] for r in ours)
+    base_t = statistics.median(peer)
+    print(f"startup: {args.runs} runs each in an 80x24 pty, medians")
+    print(f"startup: dspy-tui first paint (home screen) {paint:.3f} s, sessions list read {ready:.3f} s")
+    print(f"startup: peer (minimal Textual app, one Static) first paint {base_t:.3f} s")
+    print(f"startup: ratio dspy-tui/minimal = {paint / base_t:.2f}x (target: <= {TARGET}x); "
+          f"to the list read {ready / base_t:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

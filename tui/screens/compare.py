@@ -1,0 +1,357 @@
+"""Compare: several sessions' models side by side, their final benchmarks, and charts.
+
+One row per model of each session: test score with its 95% CI, cost, cost
+per correct answer, latency, and whether it differs significantly from the
+best row tested on the same examples (paired bootstrap). Rows tested on
+different examples (another task or split) are labelled not comparable.
+The data comes in two steps from a thread worker: the table and charts
+first, then the bootstrap verdicts and price labels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Container
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
+from textual.widgets.data_table import ColumnKey
+
+from dspy_tui.storage.paths import Paths
+from dspy_tui.tui import format as fmt
+from dspy_tui.tui.history import CompareData, CompareRounds, Entry, Verdict, trend, unique_names
+from dspy_tui.tui.runner import one_sentence
+from dspy_tui.tui.screens.modals import PickManyScreen
+from dspy_tui.tui.widgets.history_charts import Point, ScoreCostChart, TrendChart
+from dspy_tui.tui.widgets.round_chart import METRIC_TITLES, RoundChart
+
+STYLES = Path(__file__).parents[1] / "styles"
+CHARTS = ("scatter", "rounds", "trend")
+MARKERS = ("●", "◆", "■", "▲", "★", "✚", "◉", "▼")
+# the bootstraps are pure-Python CPU work: started at once, they would take half the GIL from the UI thread
+# while it draws the table and charts (measured: 0.33 s to draw alone, about 0.6-1 s sharing)
+JUDGE_AFTER_S = 0.25
+HELP = (
+    "One row per model of each marked session. Test is the score on the held-out test split with its 95% "
+    "confidence interval. vs best: the gap to the best row tested on the same examples, by paired bootstrap "
+    "(sig = the 95% interval of the gap excludes 0). Rows in different sets (another task or split) are not "
+    "comparable. o or a click on a header sorts; p picks which models to show; v switches the chart."
+)
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    label: str
+    width: int
+    value: Callable[[Entry, Verdict | None], Any]  # what the column sorts by
+    descending: bool = False  # the first sort on this column puts the largest first
+
+
+def _verdict_value(e: Entry, v: Verdict | None) -> float | None:
+    return v.diff if v is not None else (0.0 if e.group and e.result.test is not None else None)
+
+
+COLUMNS = (  # widths include one space of gap (the table has no cell padding); 80 columns show up to Cost
+    Column("session", "Session", 15, lambda e, v: e.session_name.lower()),
+    Column("model", "Model", 19, lambda e, v: e.result.model),
+    Column("set", "Set", 4, lambda e, v: e.group or "~"),
+    Column("test", "Test", 8, lambda e, v: e.result.test, descending=True),
+    Column("ci", "95% CI", 10, lambda e, v: e.result.ci[0] if e.result.ci else None, descending=True),
+    Column("verdict", "vs best", 12, _verdict_value, descending=True),
+    Column("cost", "Cost", 10, lambda e, v: e.result.cost_usd),
+    Column("per_correct", "$/correct", 11, lambda e, v: e.result.cost_per_correct),
+    Column("p50", "p50", 7, lambda e, v: e.result.latency_p50_ms),
+    Column("p95", "p95", 7, lambda e, v: e.result.latency_p95_ms),
+    Column("date", "Started", 12, lambda e, v: e.created_at, descending=True),
+)
+COLUMN_BY_KEY = {c.key: c for c in COLUMNS}
+
+
+class CompareScreen(Screen[None]):
+    CSS_PATH = STYLES / "compare.tcss"
+    AUTO_FOCUS = "#compare-table"
+    BINDINGS = [
+        Binding("o", "sort", "Sort", id="compare.sort", tooltip="Sort by the next column (a header click sorts too)"),
+        Binding("p", "pick", "Pick models", id="compare.pick", tooltip="Choose which models of the sessions to show"),
+        Binding("v", "next_chart", "Chart", id="compare.chart", tooltip="Switch the chart: score vs cost, rounds, trend"),
+        Binding("m", "metric", "Metric", id="compare.metric", tooltip="Chart dev score, cost, latency or tokens per round"),
+        Binding("escape", "back", "Back", id="compare.back", tooltip="Back to the sessions"),
+    ]
+    HELP = HELP
+
+    class Loaded(Message):
+        def __init__(self, data: CompareData) -> None:
+            super().__init__()
+            self.data = data
+
+    class Judged(Message):
+        def __init__(self, verdicts: dict[str, Verdict], labels: dict[str, str]) -> None:
+            super().__init__()
+            self.verdicts, self.labels = verdicts, labels
+
+    def __init__(self, paths: Paths, session_ids: list[str]) -> None:
+        super().__init__()
+        self.paths = paths
+        self.session_ids = session_ids
+        self.data: CompareData | None = None
+        self.shown: set[str] = set()  # entry keys on screen (all, until the user picks)
+        self.names: dict[str, str] = {}  # entry key -> the unique name charts show
+        self.model_colors: dict[str, int] = {}
+        self.session_marks: dict[str, str] = {}
+        self.verdicts: dict[str, Verdict] | None = None  # None until the bootstrap is done
+        self.labels: dict[str, str] = {}
+        self.sort_key = "test"
+        self.sort_reverse = True
+        self.notice = Static("Reading the sessions…", id="compare-notice")
+        self.table: DataTable[str | Text] = DataTable(id="compare-table", cursor_type="row", zebra_stripes=True,
+                                                      cell_padding=0)
+        self.scatter = ScoreCostChart(id="scatter-chart")
+        self.rounds_chart = RoundChart(id="rounds-chart")
+        self.rounds_chart.empty_title = "no rounds recorded"
+        self.rounds_chart.max_legend = 0  # one colour per model, one marker per session: the table is the key
+        self.trend_chart = TrendChart(id="trend-chart")
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield self.notice
+        with Container(id="table-pane", classes="pane") as pane:
+            pane.border_title = "Final benchmarks"
+            yield self.table
+        with TabbedContent(id="charts", initial="scatter"):
+            with TabPane("Score vs cost", id="scatter"):
+                yield self.scatter
+            with TabPane("Rounds · dev score", id="rounds"):
+                yield self.rounds_chart
+            with TabPane("Trend", id="trend"):
+                yield self.trend_chart
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = f"Compare {len(self.session_ids)} sessions"
+        for c in COLUMNS:
+            self.table.add_column(c.label, key=c.key, width=c.width)
+        self.load()
+
+    # -- reading (thread worker) ----------------------------------------------------
+    @work(thread=True, exclusive=True, group="compare-load")
+    def load(self) -> None:
+        from dspy_tui.storage.sessions import SessionStore
+        from dspy_tui.tui.history import load_compare
+
+        try:
+            store = SessionStore(self.paths.db_path)
+            try:
+                data = load_compare(store, self.session_ids)
+            finally:
+                store.close()
+        except Exception as exc:  # noqa: BLE001 - one sentence on screen
+            self.app.call_from_thread(self.notify, f"Cannot compare: {one_sentence(exc)}", severity="error")
+            return
+        self.post_message(self.Loaded(data))
+
+    @work(thread=True, exclusive=True, group="compare-judge")
+    def judge(self, data: CompareData) -> None:
+        """The paired bootstraps and the price labels: CPU work and DSPy's import, after the first draw."""
+        from dspy_tui.tui.history import cost_labels, significance
+
+        try:
+            verdicts = significance(data.entries)
+            labels = cost_labels(data)
+        except Exception as exc:  # noqa: BLE001 - the table stays; the verdicts say why they are missing
+            self.app.call_from_thread(self.notify, f"No significance tests: {one_sentence(exc)}", severity="error")
+            return
+        self.post_message(self.Judged(verdicts, labels))
+
+    def on_compare_screen_loaded(self, message: Loaded) -> None:
+        self.data = message.data
+        self.shown = {e.key for e in message.data.entries}
+        self.names = unique_names(message.data.entries)
+        self.model_colors = {}
+        self.session_marks = {}
+        for e in message.data.entries:
+            self.model_colors.setdefault(e.result.model, len(self.model_colors))
+            self.session_marks.setdefault(e.session_id, MARKERS[len(self.session_marks) % len(MARKERS)])
+        self._show_notice()
+        self.redraw()
+        self.set_timer(JUDGE_AFTER_S, lambda: self.judge(message.data))
+
+    def on_compare_screen_judged(self, message: Judged) -> None:
+        self.verdicts, self.labels = message.verdicts, message.labels
+        self.fill_table()
+
+    # -- drawing ------------------------------------------------------------------------
+    @property
+    def entries(self) -> list[Entry]:
+        return [e for e in self.data.entries if e.key in self.shown] if self.data else []
+
+    def _color(self, entry: Entry) -> int:
+        """One colour per model, the same in the table and every chart."""
+        return self.model_colors.get(entry.result.model, 0)
+
+    def _marker(self, entry: Entry) -> str:
+        """One marker per session: the scatter's dots and the table's Session column."""
+        return self.session_marks.get(entry.session_id, MARKERS[0])
+
+    def _draw_rounds(self) -> None:
+        entries = self.entries
+        colors = {self.names[e.key]: self._color(e) for e in entries}
+        self.rounds_chart.draw(CompareRounds(entries, self.names), lambda i, name: colors.get(name, i))
+
+    def redraw(self) -> None:
+        self.fill_table()
+        self.draw_charts()
+
+    def _show_notice(self) -> None:
+        data = self.data
+        assert data is not None
+        text = Text()
+        if data.missing:
+            text.append(f"{len(data.missing)} session(s) no longer in the database. ", style="yellow")
+        if not data.groups:
+            text.append("No model has a test score, so there is nothing to test for significance.", style="dim")
+        elif data.comparable:
+            task, n = next(iter(data.groups.values()))
+            text.append("Comparable: ", style="bold green")
+            text.append(f"every tested model ran on the same {n} test examples of {task}; "
+                        "vs best is a paired bootstrap on them.")
+        else:
+            text.append("Not comparable across sets: ", style="bold yellow")
+            text.append("these models were tested on different examples (")
+            text.append("; ".join(f"{g}: {task}, {n} examples" for g, (task, n) in data.groups.items()))
+            text.append("). Scores of different sets are not comparable; vs best compares within a set only.")
+        self.notice.update(text)
+
+    def fill_table(self) -> None:
+        table = self.table
+        cursor = self._cursor_key()
+        table.clear()
+        column = COLUMN_BY_KEY[self.sort_key]
+        entries = self.entries
+        present = [e for e in entries if column.value(e, self._verdict(e)) is not None]
+        absent = [e for e in entries if column.value(e, self._verdict(e)) is None]  # no value: always last
+        present.sort(key=lambda e: column.value(e, self._verdict(e)), reverse=self.sort_reverse)
+        if self.data is not None and not self.data.comparable:  # rows of one test set stay together
+            order = {g: i for i, g in enumerate(self.data.groups)}
+            present.sort(key=lambda e: order.get(e.group, len(order)))
+            absent.sort(key=lambda e: order.get(e.group, len(order)))
+        best = {g: max((e.result.test for e in entries if e.group == g and e.result.test is not None), default=None)
+                for g in {e.group for e in entries}}
+        for e in present + absent:
+            r = e.result
+            label = self.labels.get(e.key, "offline/simulated" if r.offline else "")
+            top = r.test is not None and e.group != "" and r.test == best.get(e.group)
+            table.add_row(
+                fmt.fit(f"{self._marker(e)} {e.session_name}", COLUMN_BY_KEY["session"].width),
+                fmt.model_text(r.model, self._color(e)), e.group or "-",
+                Text(fmt.score(r.test), style="bold green" if top else ""), fmt.ci(r.ci), self._verdict_text(e),
+                fmt.priced_money(r.cost_usd, label),
+                fmt.priced_money(r.cost_per_correct, label) if r.cost_per_correct is not None else "-",
+                fmt.ms(r.latency_p50_ms), fmt.ms(r.latency_p95_ms), fmt.day_time(e.created_at)[5:], key=e.key,
+            )
+        for c in COLUMNS:
+            arrow = (" ▼" if self.sort_reverse else " ▲") if c.key == self.sort_key else ""
+            table.columns[ColumnKey(c.key)].label = Text(c.label + arrow, style="bold" if arrow else "")
+        table.refresh()
+        if cursor is not None and cursor in table.rows:
+            table.move_cursor(row=table.get_row_index(cursor), animate=False)
+
+    def _verdict(self, e: Entry) -> Verdict | None:
+        return (self.verdicts or {}).get(e.key)
+
+    def _verdict_text(self, e: Entry) -> Text:
+        if not e.group or e.result.test is None:
+            return Text("-", style="dim")
+        if self.verdicts is None:
+            return Text("…", style="dim")
+        v = self.verdicts.get(e.key)
+        if v is None:
+            return Text("best", style="bold green")
+        if v.significant:
+            return Text(f"{v.diff:+.3f} sig", style="red" if v.diff < 0 else "green")
+        return Text(f"{v.diff:+.3f} n.s.", style="dim")
+
+    def _cursor_key(self) -> str | None:
+        if not self.table.row_count:
+            return None
+        value = self.table.coordinate_to_cell_key(self.table.cursor_coordinate).row_key.value
+        return str(value) if value is not None else None
+
+    def draw_charts(self) -> None:
+        entries = self.entries
+        named: set[int] = set()
+        points = []
+        for e in entries:
+            if e.result.test is None:
+                continue
+            color = self._color(e)
+            label = None if color in named else e.result.model  # the legend names each model once
+            named.add(color)
+            points.append(Point(label, e.result.cost_usd, e.result.test, color, self._marker(e)))
+        self.scatter.draw(points)
+        self._draw_rounds()
+        tasks = {e.task for e in entries}
+        sessions = {e.session_id for e in entries}
+        if len(tasks) > 1:
+            note = "Not comparable: the sessions are of different tasks, so there is no trend to follow."
+        elif len(sessions) < 2:
+            note = "A trend needs two or more sessions of the same task."
+        else:
+            note = ""
+        self.trend_chart.draw(trend(entries), note, self.model_colors)
+
+    # -- actions -------------------------------------------------------------------------
+    def action_sort(self) -> None:
+        keys = [c.key for c in COLUMNS]
+        self._sort_by(keys[(keys.index(self.sort_key) + 1) % len(keys)])
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        key = str(event.column_key.value)
+        if key == self.sort_key:
+            self.sort_reverse = not self.sort_reverse
+            self.fill_table()
+        else:
+            self._sort_by(key)
+
+    def _sort_by(self, key: str) -> None:
+        self.sort_key = key
+        self.sort_reverse = COLUMN_BY_KEY[key].descending
+        self.fill_table()
+
+    def action_next_chart(self) -> None:
+        tabs = self.query_one(TabbedContent)
+        tabs.active = CHARTS[(CHARTS.index(tabs.active) + 1) % len(CHARTS)]
+
+    def action_metric(self) -> None:
+        metric = self.rounds_chart.next_metric()
+        self.query_one(TabbedContent).get_tab("rounds").label = f"Rounds · {METRIC_TITLES[metric]}"
+        self.query_one(TabbedContent).active = "rounds"
+        if self.data is not None:
+            self._draw_rounds()
+
+    def action_pick(self) -> None:
+        if self.data is None:
+            return
+        choices = [(e.key, self.names[e.key], e.key in self.shown)
+                   for e in self.data.entries]
+        self.app.push_screen(PickManyScreen("Show which models?", choices), self._picked)
+
+    def _picked(self, keys: list[str] | None) -> None:
+        if keys is None:
+            return
+        if not keys:
+            self.notify("Keep at least one model on screen.", severity="warning")
+            return
+        self.shown = set(keys)
+        self.redraw()
+
+    def action_back(self) -> None:
+        self.app.pop_screen()

@@ -1,0 +1,337 @@
+"""Session detail: a stored session in full, and what can be done with it.
+
+Setup, per-model results, round curves, cross-model transfers and the event
+log, read from the database in a thread worker; then the report (rendered
+fresh from the database), exports, a re-run of the same setup and deleting
+it (after a confirmation).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Container, Horizontal
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+
+from dspy_tui.engine.events import EVENT_TYPES
+from dspy_tui.storage.paths import Paths
+from dspy_tui.tui import format as fmt
+from dspy_tui.tui.history import SessionDetail, config_summary
+from dspy_tui.tui.runner import one_sentence
+from dspy_tui.tui.screens.modals import ConfirmScreen, PickScreen, ReportScreen
+from dspy_tui.tui.widgets.event_log import EventLog
+from dspy_tui.tui.widgets.filter_panel import FilterPanel
+from dspy_tui.tui.widgets.results_table import ResultsTable
+from dspy_tui.tui.widgets.round_chart import METRIC_TITLES, RoundChart
+
+STYLES = Path(__file__).parents[1] / "styles"
+ALL_FORMATS = "md, json and html"
+HELP = (
+    "A stored session: its setup, each model's results (test score with its 95% confidence interval, cost, "
+    "cost per correct answer, latency), the dev score per round, what the cross-model step changed, and "
+    "its events. r opens the report, x writes it to files, e writes a model's program, F5 runs the same "
+    "setup again as a new session, d deletes the session (after asking)."
+)
+
+
+class DetailScreen(Screen[None]):
+    CSS_PATH = STYLES / "detail.tcss"  # parsed when the screen is first shown
+    AUTO_FOCUS = "#results"
+    BINDINGS = [
+        Binding("r", "report", "Report", id="detail.report", tooltip="Open the report, rendered from the database"),
+        Binding("x", "export_report", "Export", id="detail.export_report",
+                tooltip="Write the report as Markdown, JSON or HTML"),
+        Binding("e", "export_program", "Program", id="detail.export",
+                tooltip="Write a model's optimized program as DSPy JSON"),
+        Binding("f5", "rerun", "Re-run", id="detail.rerun", tooltip="Run the same setup again as a new session"),
+        Binding("d", "delete", "Delete", id="detail.delete", tooltip="Delete this session (asks first)"),
+        Binding("m", "metric", "Metric", id="detail.metric", show=False,
+                tooltip="Chart dev score, cost, latency or tokens"),
+        Binding("f", "filter", "Filter", id="detail.filter", show=False,
+                tooltip="Filter the event log by model and kind"),
+        Binding("escape", "back", "Back", id="detail.back", show=False, tooltip="Back to the sessions"),
+    ]
+    HELP = HELP
+
+    class Loaded(Message):
+        def __init__(self, detail: SessionDetail) -> None:
+            super().__init__()
+            self.detail = detail
+
+    def __init__(self, paths: Paths, session_id: str) -> None:
+        super().__init__()
+        self.paths = paths
+        self.session_id = session_id
+        self.detail: SessionDetail | None = None
+        self.status_line = Static("Loading the session…", id="detail-status")
+        self.setup = Static(id="setup")
+        self.results = ResultsTable(id="results")
+        self.chart = RoundChart(id="chart")
+        self.chart.empty_title = "no rounds recorded"
+        self.chart_pane = Container(id="chart-pane", classes="pane")
+        self.transfers = Static(id="transfers")
+        self.log_view = EventLog(id="events")
+        self.filter_panel: FilterPanel | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield self.status_line
+        yield self.setup
+        with Container(id="results-pane", classes="pane") as pane:
+            pane.border_title = "Results"
+            yield self.results
+        with Horizontal(id="detail-middle"):
+            with self.chart_pane:
+                yield self.chart
+            with Container(id="transfers-pane", classes="pane") as pane:
+                pane.border_title = "Cross-model transfers"
+                yield self.transfers
+        with Container(id="events-pane", classes="pane") as pane:
+            pane.border_title = "Events"
+            yield self.log_view
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.chart_pane.border_title = "Round metrics · dev score"
+        self.sub_title = self.session_id
+        self.load()
+
+    # -- reading (thread worker) ----------------------------------------------------
+    @work(thread=True, exclusive=True, group="detail-load")
+    def load(self) -> None:
+        from dspy_tui.tui.history import load_detail
+
+        try:
+            detail = load_detail(self.paths, self.session_id)
+        except Exception as exc:  # noqa: BLE001 - a vanished or unreadable session is one sentence
+            self.app.call_from_thread(self._failed, one_sentence(exc))
+            return
+        self.post_message(self.Loaded(detail))
+
+    def _failed(self, message: str) -> None:
+        self.status_line.update(Text(message, style="red"))
+        self.notify(message, severity="error")
+
+    def on_detail_screen_loaded(self, message: Loaded) -> None:
+        detail = self.detail = message.detail
+        session, state = detail.session, detail.state
+        self.sub_title = session["name"]
+        order = list(state.models)
+        self.results.show(detail.models, detail.price_labels, order)
+        self.chart.draw(state)
+        self.log_view.reset(state.events)
+        self.transfers.update(self._transfers_text(detail, order))
+        self._show_status()
+        setup = Text()
+        for label, value in config_summary(detail.config):
+            if setup:
+                setup.append("  ·  ", style="dim")
+            setup.append(f"{label} ", style="dim")
+            setup.append(value)
+        self.setup.update(setup)
+        if self.filter_panel is None:
+            self.filter_panel = FilterPanel(order, list(EVENT_TYPES), id="filter-panel")
+            self.mount(self.filter_panel)
+        self.refresh_bindings()
+
+    def _show_status(self) -> None:
+        assert self.detail is not None
+        session, state = self.detail.session, self.detail.state
+        line = Text(" ")
+        line.append(session["name"], style="bold")
+        line.append("  ")
+        line.append(fmt.status_text(session["status"]))
+        line.append(f"  {fmt.day_time(session['created_at'])}", style="dim")
+        elapsed = state.elapsed(session["updated_at"])
+        if elapsed is not None:
+            line.append(f"  ran {fmt.duration(elapsed)}", style="dim")
+        line.append(f"  id {session['id']}", style="dim")
+        if session.get("error"):
+            line.append(f"  {session['error']}", style="red")
+        described = self.log_view.filter.describe()
+        if described:
+            line.append(f"  events filtered: {described}", style="italic")
+        self.status_line.update(line)
+
+    @staticmethod
+    def _transfers_text(detail: SessionDetail, order: list[str]) -> Text:
+        text = Text()
+        index = {m: i for i, m in enumerate(order)}
+        for m in detail.models:
+            t = m.transfer
+            if not t:
+                continue
+            if text:
+                text.append("\n")
+            gain = (t.get("after") or 0.0) - (t.get("before") or 0.0)
+            text.append(fmt.model_text(m.model, index.get(m.model, 0)))
+            text.append("  kept" if t.get("kept") else "  not kept", style="bold" if t.get("kept") else "dim")
+            text.append(f"\n  ← {t.get('source_model', '?')}\n  ", style="dim")
+            text.append(f"{fmt.score(t.get('before'))} → {fmt.score(t.get('after'))} ")
+            text.append(fmt.delta(gain), style="green" if gain > 0 else "dim")
+        if not text:
+            cross = detail.config.get("cross_model", True) and len(detail.models) > 1
+            text.append("No transfer was tried." if cross else "Cross-model learning was off.", style="dim")
+        return text
+
+    # -- actions ---------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Everything but going back waits for the session to be read."""
+        if action in ("back",):
+            return True
+        if self.detail is None:
+            return None  # shown, greyed out
+        if action == "export_program":
+            return bool(self.detail.programs) or None
+        return True
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_metric(self) -> None:
+        if self.detail is None:
+            return
+        metric = self.chart.next_metric()
+        self.chart_pane.border_title = f"Round metrics · {METRIC_TITLES[metric]}"
+        self.chart.draw(self.detail.state)
+
+    def action_filter(self) -> None:
+        panel = self.filter_panel
+        if panel is None:
+            return
+        if panel.display:
+            panel.action_close()
+        else:
+            panel.open(self.log_view.filter)
+
+    def on_filter_panel_applied(self, message: FilterPanel.Applied) -> None:
+        if self.detail is not None:
+            self.log_view.reset(self.detail.state.events, message.event_filter)
+            self._show_status()
+
+    def action_report(self) -> None:
+        self.notify("Rendering the report…", timeout=2)
+        self._render_report()
+
+    @work(thread=True, group="detail-report", exclusive=True)
+    def _render_report(self) -> None:
+        from dspy_tui.tui.exporting import render_markdown
+
+        try:
+            markdown = render_markdown(self.paths, self.session_id)
+        except Exception as exc:  # noqa: BLE001 - one sentence
+            self.app.call_from_thread(self.notify, one_sentence(exc), severity="error")
+            return
+        name = self.detail.session["name"] if self.detail else self.session_id
+        self.app.call_from_thread(self.app.push_screen, ReportScreen(name, markdown))
+
+    def action_export_report(self) -> None:
+        self.app.push_screen(PickScreen("Write the report as", [ALL_FORMATS, "md", "json", "html"]),
+                             self._export_report)
+
+    def _export_report(self, choice: str | None) -> None:
+        if choice:
+            self._write_reports(("md", "json", "html") if choice == ALL_FORMATS else (choice,))
+
+    @work(thread=True, group="detail-export")
+    def _write_reports(self, formats: tuple[str, ...]) -> None:
+        from dspy_tui.tui.exporting import write_reports
+
+        try:
+            written = write_reports(self.paths, self.session_id, formats)
+        except Exception as exc:  # noqa: BLE001 - I/O and export errors read as one sentence
+            self.app.call_from_thread(self.notify, one_sentence(exc), severity="error")
+            return
+        self.app.call_from_thread(self.notify, "Wrote " + ", ".join(str(p) for p in written.values()) + ".",
+                                  timeout=8)
+
+    def action_export_program(self) -> None:
+        if self.detail is None:
+            return
+        models = list(self.detail.programs)
+        selected = self.results.selected_model()
+        if selected in models:
+            models.sort(key=lambda m: m != selected)
+        self.app.push_screen(PickScreen("Export which model's program?", models), self._export_program)
+
+    def _export_program(self, model: str | None) -> None:
+        if model:
+            self._write_program(model)
+
+    @work(thread=True, group="detail-export")
+    def _write_program(self, model: str) -> None:
+        from dspy_tui.tui.exporting import write_program
+
+        try:
+            path = write_program(self.paths, self.session_id, model)
+        except Exception as exc:  # noqa: BLE001 - ExportError and I/O errors read as one sentence
+            self.app.call_from_thread(self.notify, one_sentence(exc), severity="error")
+            return
+        self.app.call_from_thread(
+            self.notify, f"Wrote {model}'s program to {path} (load it with program.load(path)).", timeout=8)
+
+    def action_rerun(self) -> None:
+        if self.detail is None:
+            return
+        config = self.detail.config
+        budget = config.get("budget_usd")
+        models = [m["id"] if isinstance(m, dict) else str(m) for m in config.get("models", [])]
+        question = (f"Run {self.detail.session['name']} again as a new session: {len(models)} model(s), "
+                    f"{config.get('rounds', 5)} rounds, budget {'none' if budget is None else fmt.money(budget)}? "
+                    "This session stays as it is.")
+        self.app.push_screen(ConfirmScreen(question, yes="Run again", no="Cancel"), self._rerun_answer)
+
+    def _rerun_answer(self, yes: bool | None) -> None:
+        if yes and self.detail is not None:
+            app: Any = self.app
+            app.start_new(self.detail.config)
+
+    def action_delete(self) -> None:
+        if self.detail is None:
+            return
+        app: Any = self.app
+        runner = app.runner
+        if runner is not None and runner.session_id == self.session_id and runner.running:
+            self.notify("This session is running here; stop it before deleting it.", severity="error")
+            return
+        session = self.detail.session
+        if session["status"] == "running":
+            self.notify("This session is running in another dspy-tui; stop it there before deleting it.",
+                        severity="error")
+            return
+        exports = self.paths.exports_dir / self.session_id
+        question = (f"Delete session {session['name']} ({self.session_id}) with its results, rounds, events, "
+                    f"calls, programs and reports from the database? Files already written to {exports} are "
+                    "kept. This cannot be undone.")
+        self.app.push_screen(ConfirmScreen(question, yes="Delete", no="Keep it"), self._delete_answer)
+
+    def _delete_answer(self, yes: bool | None) -> None:
+        if yes:
+            self._delete()
+
+    @work(thread=True, group="detail-delete", exclusive=True)
+    def _delete(self) -> None:
+        from dspy_tui.storage.sessions import SessionStore
+
+        store = SessionStore(self.paths.db_path)
+        try:
+            store.delete_session(self.session_id)
+        except Exception as exc:  # noqa: BLE001 - one sentence; nothing was deleted
+            self.app.call_from_thread(self.notify, one_sentence(exc), severity="error")
+            return
+        finally:
+            store.close()
+        self.app.call_from_thread(self._deleted)
+
+    def _deleted(self) -> None:
+        name = self.detail.session["name"] if self.detail else self.session_id
+        self.notify(f"Deleted session {name}.")
+        if self.is_current:
+            self.app.pop_screen()

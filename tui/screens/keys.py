@@ -1,0 +1,198 @@
+"""Keys: every provider's API key status (keyring, environment, missing), masked; set and delete them.
+
+Keys live in the OS keyring, never in our database or files. Every keyring
+call runs in a thread worker (a keyring can be slow or ask the desktop for
+an unlock), and only masked keys ever reach the screen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from dspy_tui.tui.screens.modals import ConfirmScreen, SecretScreen
+
+HELP = (
+    "Each provider's key: from the OS keyring, from an environment variable, or missing. s stores a key in "
+    "the keyring (typed into a masked field), d deletes the keyring's copy (after asking). A key in the "
+    "environment wins only when the keyring has none."
+)
+
+
+@dataclass(frozen=True)
+class KeyRow:
+    provider: str
+    source: str  # "keyring" | "env:NAME" | "missing"
+    masked: str
+    env: tuple[str, ...]
+
+
+class KeysScreen(Screen[None]):
+    AUTO_FOCUS = "#keys"
+    CSS_PATH = Path(__file__).parents[1] / "styles" / "keys.tcss"
+    BINDINGS = [
+        Binding("s", "set_key", "Set key", id="keys.set", tooltip="Store the selected provider's key in the keyring"),
+        Binding("d", "delete_key", "Delete key", id="keys.delete", tooltip="Delete its key from the keyring"),
+        Binding("escape", "back", "Back", id="keys.back", tooltip="Back"),
+    ]
+    HELP = HELP
+
+    class Loaded(Message):
+        def __init__(self, rows: list[KeyRow], available: bool, backend: str) -> None:
+            super().__init__()
+            self.rows, self.available, self.backend = rows, available, backend
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: dict[str, KeyRow] = {}
+        self.available: bool | None = None  # None until the keyring has been asked
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("Asking the keyring…", id="keyring-note")
+        yield DataTable(id="keys", cursor_type="row", zebra_stripes=True)
+        yield Static("Keys are never written to the database, a log or a report.", id="keys-help")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "API keys"
+        table = self.query_one(DataTable)
+        table.add_column("Provider", key="provider", width=18)
+        table.add_column("Key from", key="source", width=30)
+        table.add_column("Key", key="key", width=14)
+        table.add_column("Environment variables", key="env")
+        self.load()
+
+    # -- keyring (thread workers) ---------------------------------------------------------
+    @work(thread=True, exclusive=True, group="keys-load")
+    def load(self) -> None:
+        from dspy_tui.storage import keys
+
+        available = keys.keyring_available()
+        backend = keys.keyring_backend_name()
+        rows = [KeyRow(s.provider, s.source, s.masked, keys.KEY_ENV[s.provider]) for s in keys.list_keys()]
+        self.post_message(self.Loaded(rows, available, backend))
+
+    def on_keys_screen_loaded(self, message: Loaded) -> None:
+        self.available = message.available
+        table = self.query_one(DataTable)
+        selected = self.selected_provider()
+        table.clear()
+        self.rows = {r.provider: r for r in message.rows}
+        for r in message.rows:
+            if r.source == "keyring":
+                source = Text("keyring", style="green")
+            elif r.source.startswith("env:"):
+                source = Text(f"environment ({r.source.removeprefix('env:')})", style="cyan")
+            else:
+                source = Text("missing", style="red")
+            table.add_row(r.provider, source, r.masked or "-", ", ".join(r.env), key=r.provider)
+        if selected in self.rows:
+            table.move_cursor(row=table.get_row_index(selected), animate=False)
+        note = self.query_one("#keyring-note", Static)
+        note.set_class(not message.available, "-missing")
+        if message.available:
+            note.update(Text.assemble(("Keyring ", "dim"), message.backend,
+                                      ("   s sets the selected provider's key, d deletes it.", "dim")))
+        else:
+            names = ", ".join(env[0] for env in (r.env for r in message.rows))
+            note.update(Text.assemble(
+                ("This machine has no OS keyring backend, ", "bold"),
+                "so dspy-tui cannot store keys here (it never writes them to a plain file). Set each key as an "
+                f"environment variable in the shell that starts dspy-tui instead: {names}. "
+                "Keys found there are shown below.",
+            ))
+        self.refresh_bindings()
+
+    def selected_provider(self) -> str | None:
+        table = self.query_one(DataTable)
+        if not table.row_count:
+            return None
+        value = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return str(value) if value is not None else None
+
+    # -- actions ------------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("set_key", "delete_key"):
+            return True if self.available else None  # greyed out without a keyring
+        return True
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_set_key(self) -> None:
+        provider = self.selected_provider()
+        if provider is None or not self.available:
+            return
+        row = self.rows[provider]
+        prompt = (f"The {provider} API key, stored in the OS keyring. It is used when no key is given "
+                  f"explicitly, before {', '.join(row.env)}.")
+
+        def answered(value: str | None) -> None:
+            if value:
+                self._store(provider, value)
+
+        def ask_for_key(replace: bool | None = True) -> None:
+            if replace:
+                self.app.push_screen(SecretScreen(f"Set the {provider} key", prompt), answered)
+
+        if row.source == "keyring":  # the stored key would be gone: ask first
+            self.app.push_screen(ConfirmScreen(
+                f"The keyring already holds a {provider} key ({row.masked}). Replace it with a new one?",
+                yes="Replace", no="Keep it"), ask_for_key)
+        else:
+            ask_for_key()
+
+    @work(thread=True, group="keys-write")
+    def _store(self, provider: str, value: str) -> None:
+        from dspy_tui.storage import keys
+
+        try:
+            keys.set_key(provider, value)
+        except keys.KeyStoreError as exc:  # its message never holds the key
+            self.app.call_from_thread(self.notify, str(exc), severity="error")
+            return
+        masked = keys.resolve(provider).masked
+        self.app.call_from_thread(self.notify, f"Stored the {provider} key in the keyring ({masked}).")
+        self.load()
+
+    def action_delete_key(self) -> None:
+        provider = self.selected_provider()
+        if provider is None or not self.available:
+            return
+        row = self.rows[provider]
+        if row.source != "keyring":
+            where = (f"it comes from the environment variable {row.source.removeprefix('env:')}; unset it in "
+                     "your shell" if row.source.startswith("env:") else "there is none")
+            self.notify(f"The keyring holds no {provider} key: {where}.", severity="warning")
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._delete(provider)
+
+        self.app.push_screen(ConfirmScreen(
+            f"Delete the {provider} key ({row.masked}) from the OS keyring? Sessions with {provider} models "
+            "will need it again.", yes="Delete", no="Keep it"), answered)
+
+    @work(thread=True, group="keys-write")
+    def _delete(self, provider: str) -> None:
+        from dspy_tui.storage import keys
+
+        try:
+            deleted = keys.delete_key(provider)
+        except keys.KeyStoreError as exc:
+            self.app.call_from_thread(self.notify, str(exc), severity="error")
+            return
+        self.app.call_from_thread(
+            self.notify, f"Deleted the {provider} key from the keyring." if deleted else
+            f"There was no {provider} key in the keyring.")
+        self.load()

@@ -1,0 +1,94 @@
+"""Charts of the compare screen: test score against cost, and each model's test score over time."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from textual_plotext import PlotextPlot
+
+from dspy_tui.tui.format import model_color
+
+LEGEND_MIN_HEIGHT = 12
+LEGEND_MAX_LINES = 5  # more would cover the points; the table's coloured Model column is the legend then
+
+
+@dataclass(frozen=True)
+class Point:
+    label: str | None  # in the legend; None: a colour already named
+    cost_usd: float
+    score: float
+    color_index: int
+    marker: str = "●"
+
+
+class ScoreCostChart(PlotextPlot):
+    """One dot per model and session: up is better, left is cheaper."""
+
+    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 - Textual's name
+        super().__init__(id=id)
+        self.points: list[Point] = []
+
+    def on_resize(self) -> None:
+        self.draw(self.points)
+
+    def draw(self, points: list[Point]) -> None:
+        self.points = points
+        plt = self.plt
+        plt.clear_data()
+        plt.clear_figure()
+        named = sum(1 for p in points if p.label)
+        legend = self.size.height >= LEGEND_MIN_HEIGHT and named <= LEGEND_MAX_LINES
+        for p in points:
+            plt.scatter([p.cost_usd], [p.score], label=p.label if legend else None, marker=p.marker,
+                        color=model_color(p.color_index))
+        plt.xlabel("cost (USD)")
+        plt.ylabel("test score")
+        plt.ylim(0, 1)
+        top = max((p.cost_usd for p in points), default=0.0)
+        plt.xlim(0, top * 1.1 if top > 0 else 1.0)
+        if not points:
+            plt.title("no model has a test score")
+        elif top == 0:
+            plt.title("every cost is $0 (offline or unpriced): only the score tells them apart")
+        elif not legend:
+            plt.title("colours as in the Model column")
+        self.refresh()
+
+
+class TrendChart(PlotextPlot):
+    """Each model's test score by session date, for sessions of one task."""
+
+    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 - Textual's name
+        super().__init__(id=id)
+        self.lines: dict[str, list[tuple[float, float]]] = {}
+        self.note = ""
+        self.line_colors: dict[str, int] = {}
+
+    def on_resize(self) -> None:
+        self.draw(self.lines, self.note, self.line_colors)
+
+    def draw(self, lines: dict[str, list[tuple[float, float]]], note: str = "",
+             colors: dict[str, int] | None = None) -> None:
+        """`lines`: model -> (date, score), oldest first; `note` replaces the chart when there is no trend."""
+        self.lines, self.note, self.line_colors = lines, note, colors or {}
+        plt = self.plt
+        plt.clear_data()
+        plt.clear_figure()
+        dates = sorted({d for points in lines.values() for d, _ in points})
+        if note or not dates:
+            plt.title(note or "no test scores to follow")
+            self.refresh()
+            return
+        position = {d: i for i, d in enumerate(dates)}
+        legend = self.size.height >= LEGEND_MIN_HEIGHT and len(lines) <= LEGEND_MAX_LINES
+        for i, (model, points) in enumerate(lines.items()):
+            plt.plot([position[d] for d, _ in points], [s for _, s in points], label=model if legend else None,
+                     marker="braille", color=model_color(self.line_colors.get(model, i)))
+        step = max(1, len(dates) // 6)  # at most about six date labels
+        shown = list(range(0, len(dates), step))
+        plt.xticks(shown, [time.strftime("%m-%d %H:%M", time.localtime(dates[i])) for i in shown])
+        plt.xlim(-0.2, max(1, len(dates) - 1) + 0.2)
+        plt.ylim(0, 1)
+        plt.ylabel("test score")
+        self.refresh()
