@@ -25,6 +25,7 @@ from dspy_tui.storage.paths import Paths
 from dspy_tui.tui import format as fmt
 from dspy_tui.tui.history import SessionDetail, config_summary
 from dspy_tui.tui.runner import one_sentence
+from dspy_tui.tui.screens.export_program import export_program
 from dspy_tui.tui.screens.modals import ConfirmScreen, PickScreen, ReportScreen
 from dspy_tui.tui.widgets.event_log import EventLog
 from dspy_tui.tui.widgets.filter_panel import FilterPanel
@@ -253,29 +254,9 @@ class DetailScreen(Screen[None]):
                                   timeout=8)
 
     def action_export_program(self) -> None:
-        if self.detail is None:
-            return
-        models = list(self.detail.programs)
-        selected = self.results.selected_model()
-        if selected in models:
-            models.sort(key=lambda m: m != selected)
-        self.app.push_screen(PickScreen("Export which model's program?", models), self._export_program)
-
-    def _export_program(self, model: str | None) -> None:
-        if model:
-            self._write_program(model)
-
-    @work(thread=True, group="detail-export")
-    def _write_program(self, model: str) -> None:
-        from dspy_tui.tui.exporting import write_program
-
-        try:
-            path = write_program(self.paths, self.session_id, model)
-        except Exception as exc:  # noqa: BLE001 - ExportError and I/O errors read as one sentence
-            self.app.call_from_thread(self.notify, one_sentence(exc), severity="error")
-            return
-        self.app.call_from_thread(
-            self.notify, f"Wrote {model}'s program to {path} (load it with program.load(path)).", timeout=8)
+        if self.detail is not None:
+            export_program(self, self.paths, self.session_id, list(self.detail.programs),
+                           self.results.selected_model())
 
     def action_rerun(self) -> None:
         if self.detail is None:

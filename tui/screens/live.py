@@ -25,7 +25,8 @@ from dspy_tui.engine.events import EVENT_TYPES
 from dspy_tui.storage.paths import Paths
 from dspy_tui.tui import format as fmt
 from dspy_tui.tui.runner import SessionRunner, load_report, one_sentence
-from dspy_tui.tui.screens.modals import ConfirmScreen, PickScreen, ReportScreen
+from dspy_tui.tui.screens.export_program import export_program
+from dspy_tui.tui.screens.modals import ConfirmScreen, ReportScreen
 from dspy_tui.tui.widgets.benchmark import BenchmarkView
 from dspy_tui.tui.widgets.cost_panel import CostPanel
 from dspy_tui.tui.widgets.event_log import EventLog
@@ -216,28 +217,8 @@ class LiveScreen(Screen[None]):
         self.app.call_from_thread(self.app.push_screen, ReportScreen(self.runner.state.name, markdown))
 
     def action_export(self) -> None:
-        models = list(self.runner.state.models)
-        selected = self.models_table.selected_model()
-        if selected:
-            models.sort(key=lambda m: m != selected)
-        self.app.push_screen(PickScreen("Export which model's program?", models), self._export)
-
-    def _export(self, model: str | None) -> None:
-        if model:
-            self._write_export(model)
-
-    @work(thread=True, group="export")
-    def _write_export(self, model: str) -> None:
-        from dspy_tui.tui.exporting import write_program
-
-        try:
-            path = write_program(self.paths, self.runner.session_id, model)
-        except Exception as exc:  # noqa: BLE001 - ExportError and I/O errors read as one sentence
-            self.app.call_from_thread(self.notify, one_sentence(exc), severity="error")
-            return
-        self.app.call_from_thread(
-            self.notify, f"Wrote {model}'s program to {path} (load it with program.load(path)).", timeout=8
-        )
+        export_program(self, self.paths, self.runner.session_id, list(self.runner.state.models),
+                       self.models_table.selected_model())
 
     def action_filter(self) -> None:
         if self.filter_panel.display:
