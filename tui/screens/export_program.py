@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual.screen import Screen
 
 from dspy_tui.storage.paths import Paths
@@ -9,7 +11,7 @@ from dspy_tui.tui.runner import one_sentence
 from dspy_tui.tui.screens.modals import PickScreen
 
 
-def export_program(screen: Screen[object], paths: Paths, session_id: str, models: list[str],
+def export_program(screen: Screen[Any], paths: Paths, session_id: str, models: list[str],
                    selected: str | None) -> None:
     """Ask which model (the selected one first), then write its program under exports/ID/."""
     if selected in models:
