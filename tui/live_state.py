@@ -202,7 +202,9 @@ class LiveState:
                 key[0], e.round, e.dev_score, e.best_dev_score, e.cost_usd, e.latency_p50_ms,
                 e.tokens_in + e.tokens_out,
             ))
-            row.best_dev, row.last_delta, row.round = e.best_dev_score, e.delta, e.round
+            row.best_dev, row.last_delta = e.best_dev_score, e.delta
+            if key[0] == "optimization":  # the baseline and the cross-model trial are round 0
+                row.round = e.round
             self._changes.chart = self._changes.cost = True
         elif isinstance(e, ev.RoundStarted) and row is not None:
             row.round, row.phase = e.round, "optimization"
