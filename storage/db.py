@@ -10,6 +10,7 @@ so a database left by an older dspy-tui upgrades in place.
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 import sqlite_utils
@@ -152,6 +153,22 @@ def _m0002_session_owner(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE sessions ADD COLUMN host TEXT")
 
 
+def _use_wal(conn: sqlite3.Connection) -> None:
+    """Switch to WAL unless the file already is. Switching takes an exclusive lock and SQLite
+    answers "database is locked" at once, without its busy handler, while another connection
+    does the same; so many threads opening a new file together retry until the busy timeout."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 def connect(path: Path | str) -> sqlite3.Connection:
     """A configured connection. Raises StorageError with one sentence when the path is unusable."""
     path = Path(path)
@@ -159,9 +176,14 @@ def connect(path: Path | str) -> sqlite3.Connection:
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        conn.execute("PRAGMA journal_mode = WAL")
+        _use_wal(conn)
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
+    except sqlite3.OperationalError as exc:
+        if "locked" not in str(exc):
+            raise StorageError(f"The file {path} is not a dspy-tui database or is damaged ({exc}).") from None
+        raise StorageError(f"The database {path} stayed locked by another process for "
+                           f"{BUSY_TIMEOUT_MS // 1000} s; try again when it is free.") from None
     except sqlite3.DatabaseError as exc:
         raise StorageError(f"The file {path} is not a dspy-tui database or is damaged ({exc}).") from None
     except OSError as exc:

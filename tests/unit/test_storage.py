@@ -192,3 +192,25 @@ def test_two_connections_do_not_see_database_locked(tmp_path: Path) -> None:
     t.join()
     assert not errors
     assert reader.execute("SELECT count(*) FROM events").fetchone()[0] == 1000
+
+
+def test_many_threads_opening_a_new_database_at_once(tmp_path: Path) -> None:
+    """Switching a new file to WAL answers "locked" without waiting; every opener must still succeed."""
+    path = tmp_path / "new.db"
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(32)
+
+    def open_it() -> None:
+        try:
+            barrier.wait()
+            SessionStore(path).list_sessions()
+        except BaseException as exc:  # pragma: no cover - the assertion reports it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_it) for _ in range(32)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert dbmod.open_database(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
