@@ -23,12 +23,9 @@ import asyncio
 import json
 import os
 import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 os.environ.setdefault(
     "LITELLM_LOCAL_MODEL_COST_MAP", "True"
@@ -37,6 +34,7 @@ os.environ.setdefault("LITELLM_TELEMETRY", "False")
 
 import aiohttp  # noqa: E402
 import dspy  # noqa: E402
+from _fake_server import start_server  # benchmarks/ is on sys.path when a script runs
 
 from dspy_tui.engine.budget import Budget  # noqa: E402
 from dspy_tui.engine.events import EventBus  # noqa: E402
@@ -44,23 +42,7 @@ from dspy_tui.engine.limits import LimitConfig  # noqa: E402
 from dspy_tui.engine.lm import make_lm  # noqa: E402
 from dspy_tui.engine.runtime import Runtime  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
 MODEL = "gpt-4o-mini"
-
-
-def start_server() -> tuple[subprocess.Popen[str], str]:
-    """The fake provider in a child process; returns (process, base URL)."""
-    process = subprocess.Popen(
-        [sys.executable, str(ROOT / "tests" / "fakes" / "provider_server.py"), "--port", "0"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline().strip()
-    if not line.startswith("READY "):
-        process.kill()
-        raise RuntimeError(f"fake provider did not start: {line!r}")
-    return process, line.split(" ", 1)[1]
 
 
 def run_predict(lm: dspy.LM, calls: int, concurrency: int, tag: str) -> float:

@@ -27,7 +27,7 @@ def main() -> int:
     summary: list[str] = []
     failed: list[str] = []
     for script in sorted(HERE.glob("*.py")):
-        if script.name in ("run_all.py", "__init__.py"):
+        if script.name == "run_all.py" or script.name.startswith("_"):
             continue
         args = QUICK_ARGS.get(script.name, []) if quick else []
         print(f"== {script.name} {' '.join(args)}", flush=True)

@@ -18,12 +18,12 @@ Targets: session / ideal <= 1.3; session calls/s / plain DSPy calls/s >= 1.0.
 from __future__ import annotations
 
 import argparse
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
+
+from _fake_server import start_server  # benchmarks/ is on sys.path when a script runs
 
 from dspy_tui.engine.config import parse_config
 from dspy_tui.engine.session import Session
@@ -31,23 +31,8 @@ from dspy_tui.engine.tasks import build_program, load_task
 from dspy_tui.storage.paths import Paths
 from dspy_tui.storage.sessions import SessionStore
 
-ROOT = Path(__file__).resolve().parents[1]
 MODELS = 4
 CAP = 16
-
-
-def start_server(latency: float, brain: str | None) -> tuple[subprocess.Popen[str], str]:
-    extra = ["--brain", brain] if brain else []
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.provider_server", "--latency", str(latency), *extra],
-        stdout=subprocess.PIPE, text=True, cwd=ROOT,
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline().strip()
-    if not line.startswith("READY "):
-        process.kill()
-        raise SystemExit(f"the fake provider did not start: {line!r}")
-    return process, line.split(" ", 1)[1]
 
 
 def task_spec(dev: int) -> dict[str, object]:
