@@ -43,7 +43,7 @@ test-soak: install-test prism
 lint: install-test
 	$(BIN)/ruff check .
 	rm -rf .lint-tree && mkdir -p .lint-tree/dspy_tui
-	cp dspy_tui/*.py .lint-tree/dspy_tui/ && cp -r engine storage tui .lint-tree/dspy_tui/
+	cp dspy_tui/*.py .lint-tree/dspy_tui/ && cp -r cli engine storage tui .lint-tree/dspy_tui/
 	cd .lint-tree && ../$(BIN)/mypy --config-file ../pyproject.toml -p dspy_tui
 	cd .lint-tree && ../$(BIN)/lint-imports --config ../pyproject.toml --no-cache
 

@@ -1,3 +1,3 @@
-from dspy_tui.tui.cli import main
+from dspy_tui.cli.main import main
 
 raise SystemExit(main())

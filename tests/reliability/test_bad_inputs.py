@@ -1,6 +1,6 @@
 """Bad input corpus: hundreds of malformed configs, datasets, signatures and arguments, each a clear exit 2.
 
-Most inputs run in-process through `dspy_tui.tui.cli.main` (fast); a handful run
+Most inputs run in-process through `dspy_tui.cli.main.main` (fast); a handful run
 as real processes. Each must end with exit code 2 and one clear sentence on
 stderr (ours: one line starting `dspy-tui: `; argparse's: its usage and one
 `error:` line), never a traceback; and the database, which holds a finished
@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pytest
 
+from dspy_tui.cli.main import main
 from dspy_tui.engine.config import parse_config
 from dspy_tui.engine.session import Session
 from dspy_tui.storage.paths import resolve_paths
 from dspy_tui.storage.sessions import SessionStore
-from dspy_tui.tui.cli import main
 from tests.reliability.support import table_digest
 
 NOISE = ("Traceback", "validation error for", "For further information visit", "input_value=", "pydantic")

@@ -34,13 +34,13 @@ import dspy
 import pytest
 from aiohttp import web
 
+from dspy_tui.cli.main import main
 from dspy_tui.engine.config import parse_config
 from dspy_tui.engine.lm import make_lm
 from dspy_tui.engine.session import Session
 from dspy_tui.storage import keys as key_store
 from dspy_tui.storage.paths import resolve_paths
 from dspy_tui.storage.sessions import SessionStore
-from dspy_tui.tui.cli import main
 from tests.conftest import MemoryKeyring
 from tests.fakes import provider_server
 from tests.fakes.offline_brain import offline_brain

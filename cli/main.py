@@ -216,7 +216,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 
 def _drive(session: Any, *, headless: bool, json_lines: bool) -> int:
-    from dspy_tui.tui.headless import OUTCOME_EXIT, run_headless
+    from dspy_tui.cli.headless import OUTCOME_EXIT, run_headless
 
     if not headless and not json_lines and sys.stdout.isatty():
         from dspy_tui.tui.app import DspyTuiApp
