@@ -132,7 +132,7 @@ def test_same_request_same_answer_and_approximate_usage() -> None:
     request = request_for(SENTIMENT, {"review": "Middle of the road."})
     first, second = offline.complete(request, "base"), offline.complete(request, "base")
     assert first.text == second.text and first.id == second.id
-    prompt_chars = len(offline._raw_text(request))
+    prompt_chars = len(offline.raw_text(request))
     assert first.usage.input_tokens == math.ceil(prompt_chars / 4) > 0
     assert first.usage.output_tokens == math.ceil(len(first.text or "") / 4) > 0
 
