@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from textual import work
 from textual.app import App
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 
 from dspy_tui.storage.paths import Paths, resolve_paths
 from dspy_tui.tui.commands import ScreenCommands, our_bindings
@@ -77,6 +78,11 @@ class DspyTuiApp(App[int]):
         if self._first_session is not None:
             self.start_live(self._first_session)
             self._first_session = None
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """Every notification is literal text: they carry session names, model ids and provider errors."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     # -- preferences ------------------------------------------------------------
     def _remember_theme(self, name: str) -> None:

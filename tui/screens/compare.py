@@ -32,6 +32,7 @@ from dspy_tui.tui.runner import one_sentence
 from dspy_tui.tui.screens.modals import PickManyScreen
 from dspy_tui.tui.widgets.history_charts import Point, ScoreCostChart, TrendChart
 from dspy_tui.tui.widgets.round_chart import METRIC_TITLES, RoundChart
+from dspy_tui.tui.widgets.table import PlainTable
 
 STYLES = Path(__file__).parents[1] / "styles"
 CHARTS = ("scatter", "rounds", "trend")
@@ -112,7 +113,7 @@ class CompareScreen(Screen[None]):
         self.sort_key = "test"
         self.sort_reverse = True
         self.notice = Static("Reading the sessions…", id="compare-notice")
-        self.table: DataTable[str | Text] = DataTable(id="compare-table", cursor_type="row", zebra_stripes=True,
+        self.table = PlainTable(id="compare-table", cursor_type="row", zebra_stripes=True,
                                                       cell_padding=0)
         self.scatter = ScoreCostChart(id="scatter-chart")
         self.rounds_chart = RoundChart(id="rounds-chart")

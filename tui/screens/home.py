@@ -18,6 +18,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from dspy_tui.storage.paths import Paths
+from dspy_tui.tui.widgets.table import PlainTable
 
 EMPTY_TEXT = (
     "[b]No sessions yet.[/b]\n\n"
@@ -84,7 +85,7 @@ class HomeScreen(Screen[None]):
         yield Static(id="running-banner")
         yield Static(id="list-status")
         yield Static(EMPTY_TEXT, id="empty")
-        yield DataTable(id="sessions", cursor_type="row", zebra_stripes=True)
+        yield PlainTable(id="sessions", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
     def on_mount(self) -> None:

@@ -19,6 +19,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from dspy_tui.tui.screens.modals import ConfirmScreen, SecretScreen
+from dspy_tui.tui.widgets.table import PlainTable
 
 HELP = (
     "Each provider's key: from the OS keyring, from an environment variable, or missing. s stores a key in "
@@ -58,7 +59,7 @@ class KeysScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("Asking the keyring…", id="keyring-note")
-        yield DataTable(id="keys", cursor_type="row", zebra_stripes=True)
+        yield PlainTable(id="keys", cursor_type="row", zebra_stripes=True)
         yield Static("Keys are never written to the database, a log or a report.", id="keys-help")
         yield Footer()
 

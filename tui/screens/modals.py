@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -35,7 +36,7 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(self.question, classes="question")
+            yield Label(Text(self.question), classes="question")
             with Horizontal(classes="buttons"):
                 yield Button(self.yes, variant="error", id="yes")
                 yield Button(self.no, variant="primary", id="no")
@@ -96,7 +97,7 @@ class PickScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog pick") as box:
             box.border_title = self.title_text
-            yield OptionList(*self.choices, id="pick-list")
+            yield OptionList(*[Text(c) for c in self.choices], id="pick-list")
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(self.choices[event.option_index])
@@ -118,7 +119,7 @@ class PickManyScreen(ModalScreen[list[str] | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog pick") as box:
             box.border_title = self.title_text
-            yield SelectionList[str](*[(label, value, on) for value, label, on in self.choices], id="pick-many")
+            yield SelectionList[str](*[(Text(label), value, on) for value, label, on in self.choices], id="pick-many")
             with Horizontal(classes="buttons"):
                 yield Button("OK", variant="primary", id="ok")
                 yield Button("Cancel", id="cancel")
@@ -145,7 +146,7 @@ class SecretScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog") as box:
             box.border_title = self.title_text
-            yield Label(self.prompt, classes="question")
+            yield Label(Text(self.prompt), classes="question")
             yield Input(password=True, placeholder="paste the key; it is not shown", id="secret")
             with Horizontal(classes="buttons"):
                 yield Button("Save", variant="primary", id="save")

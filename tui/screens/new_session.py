@@ -234,7 +234,7 @@ class NewSessionScreen(Screen[None]):
 
     def _message(self, selector: str, text: str) -> None:
         widget = self.query_one(selector, Static)
-        widget.update(text)
+        widget.update(Text(text))
         widget.display = bool(text)
 
     def schedule_estimate(self) -> None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from dspy_tui.tui import format as fmt
 from dspy_tui.tui.runner import BenchmarkRow
+from dspy_tui.tui.widgets.table import PlainTable
 
 # (label, width): fixed widths with one space of gap, so 80 columns hold the table
 COLUMNS = (("Test", 6), ("95% CI", 10), ("Cost", 9), ("$/correct", 10), ("p50", 8), ("p95", 8))
@@ -18,7 +19,7 @@ class BenchmarkView(Vertical):
     def __init__(self, models: list[str], *, id: str | None = None) -> None:  # noqa: A002 - Textual's name
         super().__init__(id=id)
         self._index = {m: i for i, m in enumerate(models)}
-        self.table: DataTable[str | Text] = DataTable(id="bench-table", cursor_type="row", zebra_stripes=True,
+        self.table = PlainTable(id="bench-table", cursor_type="row", zebra_stripes=True,
                                                       cell_padding=0)
         self.table.add_column("Model", width=max([5, *(len(m) for m in models)]) + 2)
         for label, width in COLUMNS:

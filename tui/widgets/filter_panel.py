@@ -6,6 +6,7 @@ would be built, styled and laid out on every press.
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -26,7 +27,7 @@ class FilterPanel(Vertical):
     def __init__(self, models: list[str], kinds: list[str], *, id: str | None = None) -> None:  # noqa: A002
         super().__init__(id=id)
         self.kinds = kinds
-        self.model_select: Select[str] = Select([(m, m) for m in models], prompt="All models", id="filter-model")
+        self.model_select: Select[str] = Select([(Text(m), m) for m in models], prompt="All models", id="filter-model")
         self.kind_list: SelectionList[str] = SelectionList(*[(k.replace("_", " "), k, True) for k in kinds],
                                                            id="filter-kinds")
 

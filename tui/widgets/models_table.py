@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual.widgets import DataTable
 
 from dspy_tui.tui import format as fmt
 from dspy_tui.tui.live_state import LiveState, ModelRow
+from dspy_tui.tui.widgets.table import PlainTable
 
 # (key, label, width): fixed widths (one space of gap included), so updates never resize a column
 COLUMNS = (
@@ -29,7 +29,7 @@ def cells(row: ModelRow, index: int) -> dict[str, str | Text]:
     }
 
 
-class ModelsTable(DataTable[str | Text]):
+class ModelsTable(PlainTable):
     """Rows keyed by model; `sync` rewrites only the cells whose text changed."""
 
     def __init__(self, models: list[str], *, id: str | None = None) -> None:  # noqa: A002 - Textual's name

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual.widgets import DataTable
 
 from dspy_tui.tui import format as fmt
 from dspy_tui.tui.history import ModelResult
+from dspy_tui.tui.widgets.table import PlainTable
 
 # (key, label, width): fixed widths with a space of gap, so the table reads the same at any size
 COLUMNS = (
@@ -16,7 +16,7 @@ COLUMNS = (
 )
 
 
-class ResultsTable(DataTable[str | Text]):
+class ResultsTable(PlainTable):
     def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 - Textual's name
         super().__init__(id=id, cursor_type="row", zebra_stripes=True, cell_padding=0)
 
