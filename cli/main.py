@@ -119,6 +119,9 @@ def session_json(store: SessionStore, session_id: str) -> dict[str, Any]:
                 "baseline_score": m["baseline_score"], "best_dev_score": m["best_dev_score"],
                 "test_score": m["test_score"], "test_ci": [m["test_ci_low"], m["test_ci_high"]],
                 "cost_usd": m["cost_usd"], "calls": m["calls"], "error": m["error"],
+                "errored_examples": m["results"].get("errored_examples", {}),
+                "unparsed": m["results"].get("unparsed", 0), "degraded": m["results"].get("degraded"),
+                "outcomes": m["results"].get("outcomes", {}),
             }
             for m in s["models"]
         ],

@@ -127,6 +127,8 @@ class SessionConfig(_Strict):
     concurrency: int = Field(default=8, ge=1, le=64)
     seed: int = 0
     num_retries: int = Field(default=3, ge=0, le=10)
+    # a model whose share of errored examples in a phase exceeds this is marked degraded
+    degraded_threshold: float = Field(default=0.2, ge=0, lt=1)
     base_urls: dict[str, str] = {}
     timeouts: TimeoutsConfig = TimeoutsConfig()
     hooks: dict[str, str] = {}

@@ -71,6 +71,8 @@ class RoundCompleted(Event):
     tokens_in: int = 0
     tokens_out: int = 0
     latency_p50_ms: float | None = None
+    errored_examples: int = 0  # examples whose call failed after retries: left out of dev_score
+    unparsed: int = 0  # answers no adapter could parse: scored as wrong
 
 
 class CallCompleted(Event):
@@ -116,6 +118,13 @@ class ModelConverged(Event):
     reason: str = ""
 
 
+class ModelDegraded(Event):
+    """More of a model's examples errored in a phase than the config's `degraded_threshold` allows."""
+
+    type: Literal["model_degraded"] = "model_degraded"
+    reason: str = ""
+
+
 class ModelFailed(Event):
     type: Literal["model_failed"] = "model_failed"
     error: str = ""
@@ -155,6 +164,7 @@ AnyEvent = Annotated[
     | BudgetWarning
     | BudgetExhausted
     | ModelConverged
+    | ModelDegraded
     | ModelFailed
     | CrossModelTransfer
     | BenchmarkProgress

@@ -97,6 +97,9 @@ def report_data(store: SessionStore, session_id: str) -> dict[str, Any]:
                 "transfer": res.get("transfer"),
                 "program_path": res.get("program_path"),
                 "metrics": res.get("metrics"),
+                "outcomes": res.get("outcomes") or {},
+                "unparsed": res.get("unparsed", 0),
+                "degraded": res.get("degraded"),
             }
         )
     return {

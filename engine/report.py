@@ -21,6 +21,8 @@ database at any time and tested without running a session. Input contract
         "rounds": [{"round": int, "dev_score": float, "best_dev_score": float, "cost_usd": float}],
         "transfer": {"source_model": str, "before": float, "after": float, "kept": bool} | None,
         "program_path": str | None,
+        "outcomes": {phase: {"examples", "answered", "errored", "unparsed"}},  # the session's own scoring
+        "unparsed": int, "degraded": str | None,  # why too many examples errored, if they did
       }, ...],
     }
 
@@ -385,7 +387,8 @@ def _results(report: Mapping[str, Any]) -> list[_Block]:
         test = _score(m.get("test_score"))
         if m.get("test_ci"):
             test += f" ({_ci(m['test_ci'])})"
-        status = _text(m.get("status")) + (f" ({OFFLINE})" if m["offline"] else "")
+        status = _text(m.get("status")) + (", degraded" if m.get("degraded") else "")
+        status += f" ({OFFLINE})" if m["offline"] else ""
         rows.append(
             [
                 str(rank_of.get(m["model"], _DASH)),
@@ -428,10 +431,40 @@ def _results(report: Mapping[str, Any]) -> list[_Block]:
         )
     if report["totals"]["unpriced_models"]:
         blocks.append(_Para(f"{UNPRICED}: no price is known for this model, so its cost is not counted."))
+    blocks.extend(_outcome_blocks(ordered))
     failures = [f"{m['model']}: {_text(m.get('error'))[:300]}" for m in ordered if m.get("error")]
     if failures:
         blocks.append(_Para("Errors:"))
         blocks.append(_Bullets(failures))
+    return blocks
+
+
+def _outcome_blocks(models: Sequence[Mapping[str, Any]]) -> list[_Block]:
+    """Errored examples, unparsed answers and degraded models, each said once with what it means."""
+    blocks: list[_Block] = []
+    errored, unparsed = [], []
+    for m in models:
+        outcomes = m.get("outcomes") or {}
+        phases = [
+            f"{phase}: {o['errored']} of {o['examples']} {'test' if phase == 'benchmark' else 'dev'} examples errored"
+            for phase, o in outcomes.items() if o.get("errored")
+        ]
+        if phases:
+            errored.append(f"{m['model']}: " + "; ".join(phases))
+        if m.get("unparsed"):
+            total = sum(o.get("answered", 0) for o in outcomes.values())
+            unparsed.append(f"{m['model']}: {m['unparsed']} of {total} scored answers could not be parsed")
+    if errored:
+        blocks.append(_Para("Errored examples (the call failed after retries): left out of the score, "
+                            "which is over the answered examples."))
+        blocks.append(_Bullets(errored))
+    if unparsed:
+        blocks.append(_Para("Unparsed answers (no DSPy adapter could read them): scored as wrong."))
+        blocks.append(_Bullets(unparsed))
+    degraded = [f"{m['model']}: {m['degraded']}" for m in models if m.get("degraded")]
+    if degraded:
+        blocks.append(_Para("Degraded models (too many errored examples; their scores rest on fewer examples):"))
+        blocks.append(_Bullets(degraded))
     return blocks
 
 

@@ -38,6 +38,7 @@ from dspy_tui.storage.sessions import SessionStore
 from . import events as ev
 from .budget import Budget, BudgetExhausted
 from .config import JudgeSpec, SessionConfig
+from .evaluation import Evaluation, PhaseTally, degraded_reason, evaluate, never_answered
 from .recorder import Recorder
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,9 @@ class ModelRun:
     fatal: str | None = None
     error: str | None = None
     program_path: str | None = None
+    outcomes: dict[str, PhaseTally] = field(default_factory=dict)  # phase -> examples' outcomes
+    degraded: str | None = None  # why too many of its examples errored (one sentence), if they did
+    last_eval: dict[str, int] = field(default_factory=dict)  # the last evaluation's counts, for its round row
 
 
 def example_id(example: Any) -> str:
@@ -370,33 +374,35 @@ class Session:
 
         return metric
 
-    def _evaluate(
-        self, run: ModelRun, program: Any, devset: list[Any]
-    ) -> tuple[float, list[float], list[Any]]:
-        import dspy
+    def _evaluate(self, run: ModelRun, program: Any, examples: list[Any], phase: str) -> Evaluation:
+        """Score `program`; errored examples are counted (and may degrade the model), not scored.
 
-        metric = self._metric_for(run)
-        evaluate = dspy.Evaluate(
-            devset=devset,
-            metric=metric,
-            num_threads=self.config.concurrency,
-            display_progress=False,
-            max_errors=len(devset) + 1,
-            provide_traceback=False,
-        )
-        result = evaluate(program)
+        A model with no answer at all in an evaluation cannot go on: it fails with the cause."""
+        result = evaluate(program, examples, self._metric_for(run), num_threads=self.config.concurrency)
         if run.fatal:
             raise ModelFatal(run.fatal)
-        scores = [float(s or 0.0) for _, _, s in result.results]
-        preds = [p for _, p, _ in result.results]
-        return (sum(scores) / len(scores) if scores else 0.0), scores, preds
+        tally = run.outcomes.setdefault(phase, PhaseTally())
+        tally.add(result)
+        run.last_eval = result.counts()
+        if result.score is None:
+            raise ModelFatal(never_answered(phase, result))
+        if run.degraded is None:
+            run.degraded = degraded_reason(phase, tally, self.config.degraded_threshold, result.cause())
+            if run.degraded:
+                self.bus.publish(ev.ModelDegraded(model=run.model, reason=run.degraded))
+        return result
+
+    @staticmethod
+    def _score(result: Evaluation) -> float:
+        assert result.score is not None  # _evaluate fails a model with no answer
+        return result.score
 
     # -- phases per model ----------------------------------------------------
     def _baseline(self, run: ModelRun) -> None:
         run.status, run.phase = "running", "baseline"
         self._save_model(run)
         program = build_program(self.task)
-        score, _, _ = self._evaluate(run, program, self.task.dev)
+        score = self._score(self._evaluate(run, program, self.task.dev, "baseline"))
         run.program, run.baseline, run.best_dev = program, score, score
         self._round_done(run, "baseline", 0, score, score, 0.0)
 
@@ -428,7 +434,7 @@ class Session:
                     settings=self.config.optimizer_settings,
                 ),
             )
-            score, _, _ = self._evaluate(run, candidate, self.task.dev)
+            score = self._score(self._evaluate(run, candidate, self.task.dev, "optimization"))
             best_before = run.best_dev or 0.0
             if score > best_before:
                 run.program, run.best_dev = candidate, score
@@ -476,6 +482,8 @@ class Session:
                 "latency_p95_ms": stats["latency_p95_ms"],
                 "cache_hits": stats["cache_hits"],
                 "errors": stats["errors"],
+                "errored_examples": run.last_eval.get("errored", 0),
+                "unparsed": run.last_eval.get("unparsed", 0),
             },
         )
         self.store.save_checkpoint(
@@ -495,6 +503,8 @@ class Session:
                 tokens_in=stats["tokens_in"],
                 tokens_out=stats["tokens_out"],
                 latency_p50_ms=stats["latency_p50_ms"],
+                errored_examples=run.last_eval.get("errored", 0),
+                unparsed=run.last_eval.get("unparsed", 0),
             )
         )
         self._save_model(run)
@@ -509,7 +519,7 @@ class Session:
             run.phase = "cross_model"
             candidate = run.program.deepcopy()
             candidate.load_state(state)
-            score, _, _ = self._evaluate(run, candidate, self.task.dev)
+            score = self._score(self._evaluate(run, candidate, self.task.dev, "cross_model"))
             before = run.best_dev or 0.0
             kept = score > before
             if kept:
@@ -536,15 +546,20 @@ class Session:
         assert self.recorder is not None
         self.recorder.take_round_stats(run.model)
         started = time.perf_counter()
-        score, scores, preds = self._evaluate(run, run.program, testset)
+        result = self._evaluate(run, run.program, testset, "benchmark")
         seconds = time.perf_counter() - started
-        run.test_score, run.test_scores = score, scores
-        run.test_ids = [example_id(e) for e in testset]
+        # the test score and its CI are over the examples answered; errored ones are left out
+        answered = [(e, s) for e, s in zip(testset, result.items, strict=True) if s.outcome != "errored"]
+        scores = [s.score or 0.0 for _, s in answered]
+        preds = [s.prediction for _, s in answered]
+        score = run.test_score = self._score(result)
+        run.test_scores = scores
+        run.test_ids = [example_id(e) for e, _ in answered]
         run.test_correct = sum(scores)
         run.test_ci = bootstrap_ci(scores, seed=self.config.seed)
         run.outputs = [self._output_text(p) for p in preds]
         stats = self.recorder.take_round_stats(run.model)
-        judged = self._judge_quality(testset, preds) if self._judge_lm is not None else None
+        judged = self._judge_quality([e for e, _ in answered], preds) if self._judge_lm is not None else None
         metrics = model_metrics(
             test_scores=scores, outputs=run.outputs, judged=judged, totals=self.recorder.model_totals(run.model),
             benchmark=stats, benchmark_seconds=seconds, baseline=run.baseline, best_dev=run.best_dev,
@@ -623,6 +638,10 @@ class Session:
                 "latency_p50_ms": totals["latency_p50_ms"],
                 "latency_p95_ms": totals["latency_p95_ms"],
                 "program_path": run.program_path,
+                "errored_examples": {phase: t.errored for phase, t in run.outcomes.items()},
+                "unparsed": sum(t.unparsed for t in run.outcomes.values()),
+                "outcomes": {phase: t.as_dict() for phase, t in run.outcomes.items()},
+                "degraded": run.degraded,
             },
         )
 

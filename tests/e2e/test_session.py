@@ -223,3 +223,113 @@ def test_kill_9_then_resume_repeats_no_paid_call_and_matches_an_uninterrupted_ru
     print(f"\nkill -9 at {answered_at_kill} answered calls; resumed with {len(after)} new calls; "
           f"{len(never_received)} answered in flight at the kill were never received (asked again); "
           "0 stored answers repeated")
+
+
+# -- examples whose calls fail are errored: left out of the score, counted, shown -----------------------
+def _http_config(provider: FakeProvider, **extra: Any) -> dict[str, Any]:
+    return {
+        "name": "errored", "optimizer": "labeled", "rounds": 1, "cross_model": False, "seed": 5,
+        "num_retries": 1, "concurrency": 8,
+        "task": {"dataset": "demo:sentiment", "max_train": 20, "max_dev": 20, "max_test": 20},
+        "models": [{"id": GROQ_MODEL, "base_url": f"{provider.url}/openai/v1", "limits": FAST_LIMITS}],
+        **extra,
+    }
+
+
+def _prepared(config: dict[str, Any]) -> Session:
+    paths = resolve_paths()
+    session = Session(parse_config(config), store=SessionStore(paths.db_path), paths=paths,
+                      keys=lambda _provider: "gsk_fake_key_for_tests_0000")
+    session.prepare()
+    return session
+
+
+def _failing(session: Session, share: float, kind: str = "500") -> set[str]:
+    """The dev reviews the fake provider fails on every attempt: the first `share` of the dev split."""
+    dev = session.task.dev
+    picked = {str(e["review"]) for e in dev[: round(len(dev) * share)]}
+    return picked
+
+
+def _expected_score(session: Session, skip: set[str]) -> float:
+    """The mean of the metric over the dev examples that were answered, as plain DSPy scores them."""
+    import dspy
+
+    from dspy_tui.engine.session import build_program
+
+    lm = session.runs[GROQ_MODEL].lm
+    program = build_program(session.task)
+    scores = []
+    with dspy.context(lm=lm):
+        for example in session.task.dev:
+            if str(example["review"]) not in skip:
+                scores.append(float(session.task.metric(example, program(**example.inputs()))))
+    return sum(scores) / len(scores)
+
+
+def test_a_model_erroring_on_ten_percent_of_dev_is_scored_over_the_answered_ninety(
+    brainy_provider: FakeProvider,
+) -> None:
+    session = _prepared(_http_config(brainy_provider))
+    failing = _failing(session, 0.10)
+    assert len(failing) == 2
+    brainy_provider.fault_for = lambda text: "500" if any(r in text for r in failing) else None
+    assert session.run() == "completed"
+    run = session.runs[GROQ_MODEL]
+    brainy_provider.fault_for = None
+    assert run.baseline == pytest.approx(_expected_score(session, failing))
+    stored = session.store.get_session(session.session_id)["models"][0]
+    assert stored["baseline_score"] == pytest.approx(run.baseline)
+    results = stored["results"]
+    assert results["errored_examples"]["baseline"] == 2
+    assert results["outcomes"]["baseline"] == {"examples": 20, "answered": 18, "errored": 2, "unparsed": 0}
+    assert results["degraded"] is None
+    assert stored["status"] == "done"
+    baseline_round = next(r for r in session.store.rounds(session.session_id) if r["phase"] == "baseline")
+    assert baseline_round["metrics"]["errored_examples"] == 2
+    report = Path(session.report_paths["md"]).read_text()
+    assert "2 of 20 dev examples errored" in report
+    from dspy_tui.cli.main import session_json
+
+    shown = session_json(session.store, session.session_id)["models"][0]
+    assert shown["errored_examples"]["baseline"] == 2 and shown["degraded"] is None
+
+
+def test_a_model_erroring_on_more_than_the_threshold_is_degraded(brainy_provider: FakeProvider) -> None:
+    session = _prepared(_http_config(brainy_provider))
+    failing = _failing(session, 0.25)
+    brainy_provider.fault_for = lambda text: "500" if any(r in text for r in failing) else None
+    assert session.run() == "completed"
+    stored = session.store.get_session(session.session_id)["models"][0]
+    reason = stored["results"]["degraded"]
+    assert reason is not None and "5 of 20" in reason and "baseline" in reason, reason
+    assert "degraded" in Path(session.report_paths["md"]).read_text()
+
+
+def test_answers_no_adapter_can_parse_are_counted_as_unparsed_and_score_wrong(
+    brainy_provider: FakeProvider,
+) -> None:
+    session = _prepared(_http_config(brainy_provider))
+    garbled = _failing(session, 0.15)
+    brainy_provider.fault_for = lambda text: "unparseable" if any(r in text for r in garbled) else None
+    assert session.run() == "completed"
+    run = session.runs[GROQ_MODEL]
+    stored = session.store.get_session(session.session_id)["models"][0]
+    assert stored["results"]["outcomes"]["baseline"] == {"examples": 20, "answered": 20, "errored": 0,
+                                                        "unparsed": 3}
+    assert stored["results"]["unparsed"] >= 3
+    brainy_provider.fault_for = None
+    expected = _expected_score(session, garbled) * 17 / 20  # the three count as wrong, over all 20
+    assert run.baseline == pytest.approx(expected)
+    assert "could not be parsed" in Path(session.report_paths["md"]).read_text()
+
+
+def test_a_model_that_never_answers_fails_with_null_scores_and_the_cause(brainy_provider: FakeProvider) -> None:
+    session = _prepared(_http_config(brainy_provider))
+    brainy_provider.fault_for = lambda text: "500"
+    outcome = session.run()
+    assert outcome == "failed"
+    stored = session.store.get_session(session.session_id)["models"][0]
+    assert stored["status"] == "failed"
+    assert stored["baseline_score"] is None and stored["best_dev_score"] is None and stored["test_score"] is None
+    assert "20 of 20 dev examples" in stored["error"] and "500" in stored["error"], stored["error"]

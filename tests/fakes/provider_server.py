@@ -42,6 +42,7 @@ FAULTS = (
     "empty",  # 200 with no choices / candidates / content
     "401",
     "insufficient_quota",  # OpenAI's 429 that means "out of money"
+    "unparseable",  # 200, a billed answer in prose that no DSPy adapter can parse
 )
 
 Answerer = Callable[[dict[str, str], list[tuple[str, str]]], dict[str, str]]
@@ -89,6 +90,9 @@ class FakeProvider:
     thoughts_tokens: int = 0  # Gemini thoughtsTokenCount per answer
     fault_rate: float = 0.0  # chance of a random fault per request
     fault_kinds: tuple[str, ...] = ("429_retry_after", "500", "503")
+    # A fault kind for every attempt whose last user turn it picks (None: answer normally),
+    # so chosen examples fail however often they are retried.
+    fault_for: Callable[[str], str | None] | None = None
     seed: int = 0
     received: list[Received] = field(default_factory=list)
 
@@ -226,6 +230,10 @@ class FakeProvider:
         if self.latency_s:
             await asyncio.sleep(self.latency_s)
         fault = self._next_fault()
+        if fault is None and self.fault_for is not None:
+            _, turns = _prompt_of(wire, body)
+            kind = self.fault_for(turns[-1][1] if turns else "")
+            fault = Fault(kind, retry_after=0.01) if kind else None
         if fault is None and self.expected_key is not None and key != self.expected_key:
             fault = Fault("401")
         if fault is not None:
@@ -276,6 +284,13 @@ class FakeProvider:
         if kind == "malformed":
             record.status = 200
             return web.Response(body=b'{"id": "broken", "choices": [', content_type="application/json")
+        if kind == "unparseable":
+            record.status, record.answered = 200, True
+            text = "I would rather not answer in any particular format."
+            record.tokens_in, record.tokens_out = 10, len(text) // 4
+            return web.json_response(
+                _payload(wire, record.model, record.number, text, 10, len(text) // 4, 0, 0, usage=True)
+            )
         if kind == "empty":
             record.status = 200
             return web.json_response(_empty(wire, record.model))

@@ -1,0 +1,154 @@
+"""Scoring a program on a split, example by example, with three outcomes.
+
+An example is *answered* (the model replied and the metric scored it),
+*unparsed* (the model replied but no DSPy adapter could read the reply:
+the model's fault, so it scores as wrong), or *errored* (its LM call failed
+after retries, or the metric raised: not the model's answer at all, so it
+is left out of the score). A score is the mean over the answered and
+unparsed examples; with none of them there is no score (None), never 0.0.
+
+`dspy.Evaluate` would score a failed call as 0 and, past `max_errors`, end
+in "Execution cancelled due to errors or interruption."; here every example
+ends in one of the three outcomes, and a stop or fatal signal raised inside
+a worker is re-raised only after every worker has returned, so no thread is
+left making calls for a model or session that has ended.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+ANSWERED, UNPARSED, ERRORED = "answered", "unparsed", "errored"
+_DSPY_LM_PREFIX = re.compile(r"^\[[^\]]*@[0-9a-f]+\]\s*")  # DSPy's "[provider/model@host] " in LM errors
+
+
+@dataclass(frozen=True)
+class Scored:
+    """One example's outcome; `score` is None when it errored."""
+
+    outcome: str
+    score: float | None
+    prediction: Any = None
+    error: str | None = None
+
+
+def error_text(exc: BaseException) -> str:
+    """An exception as the first line a user should read (without DSPy's model prefix)."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return _DSPY_LM_PREFIX.sub("", text)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    items: list[Scored]
+
+    def count(self, outcome: str) -> int:
+        return sum(1 for s in self.items if s.outcome == outcome)
+
+    @property
+    def scored(self) -> list[Scored]:
+        """The examples that count toward the score (answered or unparsed), in split order."""
+        return [s for s in self.items if s.outcome != ERRORED]
+
+    @property
+    def score(self) -> float | None:
+        scored = self.scored
+        return sum(s.score or 0.0 for s in scored) / len(scored) if scored else None
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "examples": len(self.items),
+            "answered": len(self.items) - self.count(ERRORED),
+            "errored": self.count(ERRORED),
+            "unparsed": self.count(UNPARSED),
+        }
+
+    def cause(self) -> str | None:
+        """The most common reason examples errored, or None when none did."""
+        reasons = Counter(s.error or "unknown error" for s in self.items if s.outcome == ERRORED)
+        return reasons.most_common(1)[0][0] if reasons else None
+
+
+def evaluate(
+    program: Any, examples: list[Any], metric: Callable[[Any, Any], Any], *, num_threads: int
+) -> Evaluation:
+    """Score `program` on `examples` in `num_threads` threads (inside the caller's dspy.context)."""
+    from dspy.utils.exceptions import AdapterParseError
+    from dspy.utils.parallelizer import ParallelExecutor
+
+    signals: list[BaseException] = []
+
+    def one(example: Any) -> Scored | None:
+        if signals:
+            return None  # the model or session has ended: start nothing new
+        try:
+            prediction = program(**example.inputs())
+        except AdapterParseError as exc:
+            return Scored(UNPARSED, 0.0, None, error_text(exc))
+        except Exception as exc:  # noqa: BLE001 - the call failed after DSPy's retries
+            return Scored(ERRORED, None, None, error_text(exc))
+        except BaseException as exc:  # a stop or fatal signal: end this evaluation
+            signals.append(exc)
+            return None
+        try:
+            return Scored(ANSWERED, float(metric(example, prediction)), prediction)
+        except Exception as exc:  # noqa: BLE001 - the metric, not the model, failed
+            return Scored(ERRORED, None, prediction, f"the metric raised {type(exc).__name__}: {error_text(exc)}")
+        except BaseException as exc:
+            signals.append(exc)
+            return None
+
+    # timeout=0: no straggler re-submission (it would send the same request twice)
+    executor = ParallelExecutor(
+        num_threads=num_threads, disable_progress_bar=True, max_errors=len(examples) + 1,
+        provide_traceback=False, timeout=0,
+    )
+    results = executor.execute(one, examples)
+    if signals:
+        raise signals[0]
+    return Evaluation([r if r is not None else Scored(ERRORED, None, None, "not run") for r in results])
+
+
+@dataclass
+class PhaseTally:
+    """Outcomes of every evaluation a model ran in one phase."""
+
+    examples: int = 0
+    answered: int = 0
+    errored: int = 0
+    unparsed: int = 0
+
+    def add(self, evaluation: Evaluation) -> None:
+        counts = evaluation.counts()
+        self.examples += counts["examples"]
+        self.answered += counts["answered"]
+        self.errored += counts["errored"]
+        self.unparsed += counts["unparsed"]
+
+    def as_dict(self) -> dict[str, int]:
+        return {"examples": self.examples, "answered": self.answered, "errored": self.errored,
+                "unparsed": self.unparsed}
+
+
+def split_of(phase: str) -> str:
+    return "test" if phase == "benchmark" else "dev"
+
+
+def degraded_reason(phase: str, tally: PhaseTally, threshold: float, cause: str | None) -> str | None:
+    """One sentence when the errored share of a phase's examples exceeds `threshold`, else None."""
+    if not tally.examples or tally.errored / tally.examples <= threshold:
+        return None
+    because = f": {cause.rstrip('.')}" if cause else ""
+    return (f"{tally.errored} of {tally.examples} {split_of(phase)} examples errored in the {phase} "
+            f"(more than {threshold:.0%}){because}.")
+
+
+def never_answered(phase: str, evaluation: Evaluation) -> str:
+    """Why a model whose evaluation had no answer at all cannot go on, in one sentence."""
+    n = len(evaluation.items)
+    cause = (evaluation.cause() or "no answer").rstrip(".")
+    return f"{n} of {n} {split_of(phase)} examples errored in the {phase}, so there is no score: {cause}."
