@@ -35,6 +35,15 @@ class LimitsConfig(_Strict):
     concurrency: int | None = Field(default=None, gt=0, le=256)
 
 
+class LocalModelConfig(_Strict):
+    """A `[local_models.NAME]` entry: the GGUF file `local/NAME` serves, and how."""
+
+    path: str = Field(description="path to a .gguf file")
+    n_ctx: int | None = Field(default=None, ge=256, le=131_072, description="context window in tokens")
+    threads: int | None = Field(default=None, ge=1, le=512, description="CPU threads (default: one per core)")
+    chat_format: str | None = Field(default=None, description="llama.cpp chat format (default: the GGUF's template)")
+
+
 class ModelConfig(_Strict):
     id: str = Field(description="provider/model, e.g. openai/gpt-4o")
     price: PriceConfig | None = None
@@ -130,6 +139,7 @@ class SessionConfig(_Strict):
     # a model whose share of errored examples in a phase exceeds this is marked degraded
     degraded_threshold: float = Field(default=0.2, ge=0, lt=1)
     base_urls: dict[str, str] = {}
+    local_models: dict[str, LocalModelConfig] = {}
     timeouts: TimeoutsConfig = TimeoutsConfig()
     hooks: dict[str, str] = {}
     hook_timeout_s: float = Field(default=10, gt=0)

@@ -48,6 +48,7 @@ DEFAULT_LIMITS: dict[str, LimitConfig] = {
     "ollama": LimitConfig(concurrency=2),
     "lmstudio": LimitConfig(concurrency=2),
     "vllm": LimitConfig(concurrency=64),
+    "local": LimitConfig(concurrency=1),  # the slots of the llama.cpp server dspy-tui starts
     "offline": LimitConfig(concurrency=64),
 }
 FALLBACK_LIMITS = LimitConfig(rpm=300, tpm=None, concurrency=16)

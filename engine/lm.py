@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import re
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import replace
 from typing import Any
+from urllib.parse import urlsplit
 
 from dspy import lm15
 from dspy.clients.engines.base import validate_request
@@ -26,9 +28,11 @@ from .budget import Budget
 from .events import EventBus
 from .limits import LimitConfig, limits_for
 from .pricing import Price, price_for
-from .providers import offline, registry
+from .providers import local, local_server, offline, registry
 from .providers.base import Endpoint, ProviderSpec
 from .runtime import OFFLINE_BASE_URL, CallCache, CallCancelled, Runtime, Timeouts, as_timeouts
+
+log = logging.getLogger(__name__)
 
 # Errors after which no call to this model can succeed: the session should
 # stop the model rather than let DSPy count every example as a failure.
@@ -232,6 +236,7 @@ def make_lm(
     gate: Callable[[], None] | None = None,
     on_fatal: Callable[[BaseException], None] | None = None,
     runtime: Runtime | None = None,
+    local_models: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> LM:
     """A `dspy.LM` for `provider/model` that runs on the dspy-tui runtime.
 
@@ -241,7 +246,8 @@ def make_lm(
     model's price and `limits` ({rpm, tpm, concurrency}) its provider's
     limits, process-wide. `timeout` is one attempt's total seconds. `gate()`
     runs before every call (raise to stop); `on_fatal(exc)` hears of errors
-    no retry can fix. Raises ValueError with one clear sentence for an
+    no retry can fix. `local_models` is the config's [local_models] table
+    (name -> path, n_ctx, threads, chat_format). Raises ValueError with one clear sentence for an
     unknown provider, a missing key or base URL, or an unpriced model under
     a budget.
     """
@@ -257,9 +263,19 @@ def make_lm(
     if spec.offline:
         offline.get_variant(model_id)  # an unknown variant fails now, not at the first call
         base_url = OFFLINE_BASE_URL
+    elif spec.managed:  # a GGUF we serve ourselves; the server starts at the model's first call
+        base_url = local_server.SERVERS.register(local.resolve(model_id, local_models))
+        if limits is not None:  # the server's slots are the cap: more would only queue inside the server
+            current = limits_for(provider_id, rt.limit_overrides)
+            rt.set_limits(provider_id, replace(current, concurrency=min(current.concurrency, local_server.SLOTS)))
     else:
         urls = base_urls or {}
         base_url = registry.base_url_for(spec, base_url or urls.get(label) or urls.get(provider_id))
+        if provider_id == "openai" and _is_local_url(base_url):
+            log.warning(
+                "%s points at a local server (%s) but is priced and treated as OpenAI; name it "
+                "openai-compatible/%s (or local/ for a GGUF dspy-tui serves itself).", label, base_url, model_id
+            )
         key = keys(provider_id) or None
         if spec.needs_key and key is None:
             env = " or ".join(spec.key_env) or f"DSPY_TUI_{provider_id.upper()}_API_KEY"
@@ -299,6 +315,11 @@ def make_lm(
         max_tokens=max_tokens,
         temperature=temperature,
     )
+
+
+def _is_local_url(base_url: str) -> bool:
+    host = (urlsplit(base_url).hostname or "").lower()
+    return host in ("localhost", "0.0.0.0", "::1") or host.startswith("127.")
 
 
 def _merged_limits(provider_id: str, limits: LimitConfig | Mapping[str, Any], rt: Runtime) -> LimitConfig:

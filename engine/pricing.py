@@ -23,7 +23,7 @@ PriceKind = Literal["list", "override", "local", "offline/simulated"]
 
 ANTHROPIC_CACHE_WRITE_FACTOR = 1.25  # 5-minute cache writes cost 1.25x the input rate
 
-LOCAL_PROVIDERS = frozenset({"ollama", "vllm", "lmstudio"})
+LOCAL_PROVIDERS = frozenset({"ollama", "vllm", "lmstudio", "local"})
 OFFLINE_PROVIDERS = frozenset({"offline"})
 
 

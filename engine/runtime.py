@@ -35,7 +35,7 @@ from .budget import Budget, BudgetExhausted, Reservation
 from .events import CallCompleted, EventBus
 from .limits import LimitConfig, Limiter, limits_for
 from .pricing import Price, cost_of, price_for, worst_case_cost
-from .providers import offline, registry
+from .providers import local_server, offline, registry
 from .providers.base import Endpoint, WireFormat
 
 log = logging.getLogger(__name__)
@@ -468,10 +468,14 @@ class Runtime:
                 response = await asyncio.to_thread(offline.complete, request, endpoint.model)
                 stored_body = response_to_dict(response)
             else:
-                est = len(body_json) // 3 + 1 + (request.config.max_tokens or endpoint.max_tokens_default)
-                response, stored_body = await call.send(
-                    wire, wire_request, body_json, est, as_timeouts(timeout)
-                )
+                max_tokens = request.config.max_tokens or endpoint.max_tokens_default
+                est = len(body_json) // 3 + 1 + max_tokens
+                timeouts = as_timeouts(timeout)
+                if spec.managed:  # local/: started on first use, timeouts at the server's measured speed
+                    wire_request, call.server = await local_server.SERVERS.route(wire_request, endpoint, session_id)
+                    seconds = call.server.timeout_s(timeouts.total, len(body_json) // 3 + 1, max_tokens)
+                    timeouts = Timeouts(total=seconds, connect=timeouts.connect)
+                response, stored_body = await call.send(wire, wire_request, body_json, est, timeouts)
             call.succeeded(response, budget)
             if cache is not None:
                 event = call.event(session_id)
@@ -585,6 +589,7 @@ class _Call:
         self.cache_hit = False
         self.error: BaseException | None = None
         self.sent = False  # the request left this process, so the provider may bill it
+        self.server: local_server.LocalServer | None = None  # the managed server of a local/ model
 
     async def send(
         self, wire: WireFormat, wire_request: Any, body_json: bytes, est_tokens: int, timeouts: Timeouts
@@ -597,6 +602,7 @@ class _Call:
             session = runtime._session(endpoint.base_url)
             try:
                 self.sent = True
+                sent_at = time.perf_counter()
                 async with session.request(
                     wire_request.method,
                     _url(wire_request.url),
@@ -646,6 +652,8 @@ class _Call:
             usage = response.usage
             if usage.input_tokens is not None and usage.output_tokens is not None:
                 slot.record_tokens(usage.input_tokens + usage.output_tokens)
+                if self.server is not None:
+                    self.server.speed.observe(usage.input_tokens, usage.output_tokens, time.perf_counter() - sent_at)
         return response, data
 
     def hit(self, response: Response) -> Response:

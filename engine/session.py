@@ -184,6 +184,7 @@ class Session:
                 timeout=cfg.timeouts.total_s, connect_timeout=cfg.timeouts.connect_s,
                 num_retries=cfg.num_retries, max_tokens=m.max_tokens, gate=self._gate,
                 on_fatal=functools.partial(self._mark_fatal, m.id),
+                local_models={k: v.model_dump(exclude_none=True) for k, v in cfg.local_models.items()},
             )
             self.runs[m.id] = ModelRun(model=m.id, provider=provider, lm=lm)
         if self.resumed:
@@ -272,6 +273,9 @@ class Session:
 
         if Runtime.running():  # calls still out (a budget stop leaves some) are recorded before the totals
             Runtime.get().wait_session_idle(self.session_id, self.config.timeouts.total_s + 5)
+        from .providers.local_server import SERVERS
+
+        SERVERS.release(self.session_id)  # its local/ servers stop unless another session uses them
         status = {"completed": "completed", "stopped": "stopped", "budget": "stopped", "failed": "failed"}[outcome]
         for run in self.runs.values():
             self._save_model(run)

@@ -28,6 +28,7 @@ class ProviderSpec:
     key_env: tuple[str, ...] = ()  # environment variables that may hold the key, in order
     needs_key: bool = True  # local hosts (ollama, vllm, lmstudio) work without one
     offline: bool = False  # the built-in simulated model: no network, $0
+    managed: bool = False  # dspy-tui starts and stops the server itself (local/: llama.cpp)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """OpenAI chat completions: the wire of OpenAI and of every OpenAI-compatible host.
 
-The output cap goes out as `max_completion_tokens` to OpenAI itself (its
-reasoning models refuse the deprecated `max_tokens`) and as `max_tokens` to
+The output cap goes out as `max_completion_tokens` to OpenAI's own hosts (its
+reasoning models refuse the deprecated `max_tokens`), chosen by host so that
+`openai/` aimed at a local server still caps its answers, and as `max_tokens` to
 every other host (Groq, Together, Fireworks, OpenRouter, Ollama, vLLM, LM
 Studio, ...), the field they all read. Both are in the spec's
 CreateChatCompletionRequest, so both bodies validate against it.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from dspy.lm15 import FinishReason, Request, Response, Usage
 
@@ -30,7 +32,7 @@ from ._http import (
 )
 from .base import Endpoint, WireRequest
 
-ACCEPTED = frozenset({"max_tokens", "temperature", "top_p", "stop", "seed"})
+ACCEPTED = frozenset({"max_tokens", "temperature", "top_p", "stop", "seed", "response_format"})
 
 _FINISH: dict[str, FinishReason] = {
     "stop": "stop",
@@ -49,13 +51,14 @@ def build(request: Request, endpoint: Endpoint) -> WireRequest:
         messages.append({"role": "system", "content": system})
     messages.extend({"role": role, "content": text} for role, text in turns(request, endpoint))
     config = request.config
-    cap = "max_completion_tokens" if endpoint.provider.id == "openai" else "max_tokens"
+    cap = "max_completion_tokens" if is_openai_host(endpoint.base_url) else "max_tokens"
     optional: dict[str, Any] = {
         cap: config.max_tokens,
         "temperature": config.temperature,
         "top_p": config.top_p,
         "stop": list(config.stop) or None,
         "seed": config.seed,
+        "response_format": _response_format(config.response_format),
     }
     body: dict[str, Any] = {"model": endpoint.model, "messages": messages}
     body.update({key: value for key, value in optional.items() if value is not None})
@@ -63,6 +66,24 @@ def build(request: Request, endpoint: Endpoint) -> WireRequest:
     if endpoint.key:
         headers["Authorization"] = f"Bearer {endpoint.key}"
     return WireRequest("POST", url(endpoint, "/chat/completions"), headers, body)
+
+
+def is_openai_host(base_url: str) -> bool:
+    """OpenAI's own API (and Azure's): the hosts that read `max_completion_tokens`."""
+    host = (urlsplit(base_url).hostname or "").lower()
+    return host == "api.openai.com" or host.endswith((".openai.com", ".openai.azure.com"))
+
+
+def _response_format(fmt: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """DSPy's JSON adapter asks for JSON mode or a schema; hosts that enforce it (llama.cpp, vLLM) then do."""
+    if not fmt:
+        return None
+    if fmt.get("type") != "json_schema":
+        return {"type": "json_object"}
+    schema = {"name": fmt.get("name") or "output", "schema": fmt["schema"]}
+    if "strict" in fmt:
+        schema["strict"] = fmt["strict"]
+    return {"type": "json_schema", "json_schema": schema}
 
 
 def parse(body: Any, endpoint: Endpoint) -> Response:

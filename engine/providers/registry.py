@@ -36,6 +36,7 @@ _SPECS: tuple[ProviderSpec, ...] = (
     ProviderSpec("vllm", "openai", "vLLM", "http://localhost:8000/v1", needs_key=False),
     ProviderSpec("lmstudio", "openai", "LM Studio", "http://localhost:1234/v1", needs_key=False),
     ProviderSpec("openai-compatible", "openai", "OpenAI-compatible server", None, needs_key=False),
+    ProviderSpec("local", "openai", "local (real, CPU)", None, needs_key=False, managed=True),
     ProviderSpec("offline", "offline", "Offline (simulated)", None, needs_key=False, offline=True),
 )
 _BY_ID = {spec.id: spec for spec in _SPECS}

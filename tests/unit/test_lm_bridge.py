@@ -277,11 +277,12 @@ def test_base_url_comes_from_config_then_environment_then_default(monkeypatch: p
 
 def test_capability_hints_need_both_the_model_and_the_wire(monkeypatch: pytest.MonkeyPatch) -> None:
     gpt = make_lm("openai/gpt-4o", keys=keys)
+    # the wire sends response_format but not tools
     assert (gpt.supports_function_calling, gpt.supports_response_schema, gpt.supports_reasoning) == (
-        False,
-    ) * 3
+        False, True, False,
+    )
     assert gpt.supported_params == set(openai_wire.ACCEPTED)
-    monkeypatch.setattr(openai_wire, "ACCEPTED", openai_wire.ACCEPTED | {"tools", "response_format"})
+    monkeypatch.setattr(openai_wire, "ACCEPTED", openai_wire.ACCEPTED | {"tools"})
     gpt = make_lm("openai/gpt-4o", keys=keys)
     assert gpt.supports_function_calling and gpt.supports_response_schema and not gpt.supports_reasoning
     unknown = make_lm("openai/my-finetune", keys=keys)
