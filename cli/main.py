@@ -306,6 +306,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     import platform
     from importlib.metadata import version
 
+    from dspy_tui.engine.providers import local as local_models
     from dspy_tui.storage.db import open_database, schema_version
 
     paths = resolve_paths()
@@ -324,6 +325,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     }
     for status in keys.list_keys():
         info[f"key {status.provider}"] = f"{status.source} {status.masked}".strip()
+    info.update(local_models.doctor_info())
     if args.json:
         print(json.dumps(info))
         return EXIT_OK

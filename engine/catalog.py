@@ -1,4 +1,4 @@
-"""The models dspy-tui knows: every priced hosted model, the offline variants, the local hosts.
+"""The models dspy-tui knows: every priced hosted model, the offline variants, local models and hosts.
 
 A model not listed here still works (any `provider/model` the provider
 accepts); it is just unpriced until the user gives its price.
@@ -11,6 +11,7 @@ from typing import Any
 from dspy_tui.storage import keys
 
 from .pricing import LOCAL_PROVIDERS, PRICES
+from .providers import local
 from .providers.offline import VARIANTS
 from .providers.registry import all_specs
 
@@ -30,8 +31,9 @@ def known_models() -> list[dict[str, Any]]:
                 "description": variant.description,
             }
         )
+    rows.extend(_local_rows())
     for spec in all_specs():
-        if spec.offline:
+        if spec.offline or spec.managed:
             continue
         if spec.id in LOCAL_PROVIDERS:
             rows.append(
@@ -70,3 +72,18 @@ def known_models() -> list[dict[str, Any]]:
                 }
             )
     return rows
+
+
+def _local_rows() -> list[dict[str, Any]]:
+    """The GGUF models dspy-tui serves itself: real models on this CPU, $0, slower than offline."""
+    installed = local.extra_installed()
+    note = "" if installed else f" (needs {local.INSTALL_HINT})"
+    common = {"provider": local.PROVIDER_ID, "kind": "local", "priced": True, "key": "not needed",
+              "extra_installed": installed}
+    return [
+        {"model": f"local/{local.BUNDLED}", **common,
+         "description": f"{local.LABEL}: SmolLM2-135M-Instruct, bundled, llama.cpp server started by dspy-tui; "
+                        f"real but slower{note}"},
+        {"model": "local/<path/to/model.gguf>", **common,
+         "description": f"{local.LABEL}: any GGUF file, or a [local_models] entry{note}"},
+    ]

@@ -118,3 +118,20 @@ def endpoint_url(model: LocalModel) -> str:
     """The stable name of a local model's endpoint: it keys the call cache, so it holds no port
     (a resumed session finds what it paid for on whatever port its new server got)."""
     return f"local://{model.name}"
+
+
+def doctor_info() -> dict[str, str]:
+    """What `dspy-tui doctor` says about local models: the server backend and the bundled GGUF."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    missing = missing_server_modules()
+    if missing:
+        backend = f"not installed (no {', '.join(missing)}): {INSTALL_HINT}"
+    else:
+        try:
+            backend = f"llama-cpp-python {version('llama-cpp-python')} server (llama.cpp, CPU, {cpu_count()} threads)"
+        except PackageNotFoundError:
+            backend = "llama_cpp.server (llama.cpp, CPU)"
+    path = bundled_path()
+    bundled = f"{path} ({path.stat().st_size / 1e6:.1f} MB)" if path else f"not installed: {INSTALL_HINT}"
+    return {"local backend": backend, f"local/{BUNDLED}": bundled}
