@@ -567,11 +567,11 @@ def test_unknown_provider_lists_the_known_ones() -> None:
 
 def test_catalogue() -> None:
     ids = [spec.id for spec in all_specs()]
-    assert len(ids) == len(set(ids)) == 12
+    assert len(ids) == len(set(ids)) == 13
     assert get_spec("gemini").key_env == ("GEMINI_API_KEY", "GOOGLE_API_KEY")
     assert all(
         not get_spec(local).needs_key
-        for local in ("ollama", "vllm", "lmstudio", "openai-compatible", "offline")
+        for local in ("ollama", "vllm", "lmstudio", "openai-compatible", "offline", "local")
     )
     assert get_spec("offline").offline and get_spec("offline").wire == "offline"
     assert all(
