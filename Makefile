@@ -41,8 +41,11 @@ prism:
 run: install install-local
 	$(BIN)/dspy-tui
 
+# Two passes: the suite on both cores (xdist, one file per worker), then the timing-sensitive
+# tests alone so that their latency figures are not measured under the other worker's load.
 test: install-test install-local prism
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile -m "not soak and not local and not serial"
+	$(BIN)/python -m pytest -q -m serial
 
 # Real-model tests: SmolLM2 through the llama.cpp server dspy-tui starts (a few minutes on 2 cores).
 test-local: install-test install-local

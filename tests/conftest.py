@@ -63,3 +63,18 @@ def memory_keyring() -> Iterator[MemoryKeyring]:
     keyring.set_keyring(backend)
     yield backend
     keyring.set_keyring(previous)
+
+
+
+# The repo root is on sys.path (tests import tests.fakes...), so `import engine` would load a
+# second copy of dspy_tui.engine with its own Runtime singleton. Tests import dspy_tui.* only.
+_SOURCE_FOLDERS = ("engine", "storage", "tui", "cli")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def no_folder_name_imports() -> Iterator[None]:
+    yield
+    import sys
+
+    strays = sorted(name for name in sys.modules if name.split(".")[0] in _SOURCE_FOLDERS)
+    assert not strays, f"imported by folder name instead of dspy_tui.*: {', '.join(strays[:5])}"

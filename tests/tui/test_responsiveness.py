@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 
+import pytest
 from textual import events
 from tui_support import MODELS, ScriptedSession, fixed_clock, script, wait_for
 
@@ -17,6 +18,8 @@ from dspy_tui.storage.sessions import SessionStore
 from dspy_tui.tui.app import DspyTuiApp
 from dspy_tui.tui.screens.live import LiveScreen
 from dspy_tui.tui.screens.modals import HelpScreen
+
+pytestmark = pytest.mark.serial  # latency figures mean nothing while another worker loads the CPU
 
 RATE = 1000  # events per second
 LIMIT_S = 0.100
