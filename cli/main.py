@@ -105,20 +105,26 @@ def cmd_keys_delete(args: argparse.Namespace) -> int:
 # -- sessions ---------------------------------------------------------------
 def session_json(store: SessionStore, session_id: str) -> dict[str, Any]:
     """The `sessions show --json` object: the session, its totals and its models."""
+    from dspy_tui.engine.metrics import converged_share, normalise
+
     s = store.get_session(session_id)
     totals = store.call_totals(session_id)
+    metrics = {m["model"]: normalise(m["results"].get("metrics")) for m in s["models"]}
     return {
         "id": s["id"], "name": s["name"], "status": s["status"], "task": s["task"],
         "created_at": s["created_at"], "updated_at": s["updated_at"], "seed": s["seed"],
         "budget_usd": s["budget_usd"], "cost_usd": totals["cost_usd"], "calls": totals["calls"],
         "cache_hits": totals["cache_hits"], "errors": totals["errors"], "error": s["error"],
         "versions": s["versions"], "config": s["config"],
+        "converged_share": converged_share([m["status"] for m in s["models"]]),
         "models": [
             {
                 "model": m["model"], "provider": m["provider"], "status": m["status"],
                 "baseline_score": m["baseline_score"], "best_dev_score": m["best_dev_score"],
                 "test_score": m["test_score"], "test_ci": [m["test_ci_low"], m["test_ci_high"]],
-                "cost_usd": m["cost_usd"], "calls": m["calls"], "error": m["error"],
+                "cost_usd": None if "cost_usd" in metrics[m["model"]]["na"] else m["cost_usd"],
+                "cost_note": metrics[m["model"]]["na"].get("cost_usd"),
+                "calls": m["calls"], "error": m["error"], "metrics": metrics[m["model"]],
                 "errored_examples": m["results"].get("errored_examples", {}),
                 "unparsed": m["results"].get("unparsed", 0), "degraded": m["results"].get("degraded"),
                 "outcomes": m["results"].get("outcomes", {}),

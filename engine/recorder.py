@@ -33,6 +33,7 @@ class _Tally:
     errors: int = 0
     tokens_in: int = 0
     tokens_out: int = 0
+    tokens_cached: int = 0  # prompt tokens the provider served from its own cache
     cost_usd: float = 0.0
     latencies: list[float] = field(default_factory=list)
     first_ts: float | None = None
@@ -48,6 +49,7 @@ class _Tally:
             self.errors += 1
         self.tokens_in += e.tokens_in or 0
         self.tokens_out += e.tokens_out or 0
+        self.tokens_cached += e.tokens_cached or 0
         self.cost_usd += e.cost_usd or 0.0
         if e.status == "ok":
             self.latencies.append(e.latency_ms)
@@ -59,6 +61,7 @@ class _Tally:
             "errors": self.errors,
             "tokens_in": self.tokens_in,
             "tokens_out": self.tokens_out,
+            "tokens_cached": self.tokens_cached,
             "cost_usd": self.cost_usd,
             "latency_p50_ms": percentile(self.latencies, 50),
             "latency_p95_ms": percentile(self.latencies, 95),
@@ -86,7 +89,8 @@ class Recorder:
         rows = self.store.query(
             "SELECT model, sum(cache_hit = 0) AS calls, sum(cache_hit = 1) AS hits,"
             " sum(cache_hit = 0 AND status != 'ok') AS errors, coalesce(sum(tokens_in), 0) AS tin,"
-            " coalesce(sum(tokens_out), 0) AS tout, coalesce(sum(cost_usd), 0) AS cost"
+            " coalesce(sum(tokens_out), 0) AS tout, coalesce(sum(tokens_cached), 0) AS tcached,"
+            " coalesce(sum(cost_usd), 0) AS cost"
             " FROM calls WHERE session_id = ? GROUP BY model",
             (self.session_id,),
         )
@@ -97,6 +101,7 @@ class Recorder:
                 errors=r["errors"],
                 tokens_in=r["tin"],
                 tokens_out=r["tout"],
+                tokens_cached=r["tcached"],
                 cost_usd=r["cost"],
             )
 

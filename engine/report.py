@@ -47,6 +47,7 @@ from typing import Any
 
 from dspy_tui.storage.secrets import scrub
 
+from .metrics import converged_share, metric_rows
 from .stats import bootstrap_ci, improvement_rate, paired_bootstrap
 
 OFFLINE = "offline/simulated"
@@ -337,7 +338,7 @@ def _sections(report: Mapping[str, Any]) -> list[tuple[str, list[_Block]]]:
         ("Session", [_session_facts(report)]),
         ("Results", _results(report)),
         ("Recommendations", [_recommendation_list(report)]),
-        ("Metrics", [_metrics(report)]),
+        ("Metrics", _metrics(report)),
         ("Optimization rounds", _rounds(report)),
         ("Cross-model transfers", [_transfers(report)]),
         ("Pairwise comparisons", _pairwise_blocks(report)),
@@ -511,30 +512,21 @@ def _rounds(report: Mapping[str, Any]) -> list[_Block]:
     return blocks or [_Para("No optimization rounds were recorded.")]
 
 
-def _metrics(report: Mapping[str, Any]) -> _Table | _Para:
-    """Quality, performance and training metrics (defined in engine/metrics.py); "n/a" = not measured."""
-
-    def num(value: Any, fmt: str = "{:.3f}") -> str:
-        return "n/a" if value is None else fmt.format(value)
-
-    rows = []
-    for m in report["models"]:
-        got = m.get("metrics")
-        if not got:
-            continue
-        q, p, t = got["quality"], got["performance"], got["training"]
-        rows.append([
-            m["model"], num(q.get("accuracy")), num(q.get("diversity")), num(q.get("coherence")),
-            num(q.get("relevance")), num(q.get("creativity")), num(q.get("overall")),
-            num(p.get("throughput_calls_per_s"), "{:.1f}/s"), num(p.get("error_rate"), "{:.1%}"),
-            num(p.get("process_memory_mb"), "{:.0f} MB"),
-            f"round {t['converged_round']}" if t.get("converged") else "no",
-            num(t.get("improvement_rate"), "{:+.1%}"),
-        ])
-    if not rows:
-        return _Para("No model reached the benchmark, so there are no metrics.")
-    return _Table(["model", "accuracy", "diversity (distinct-2)", "coherence", "relevance", "creativity",
-                   "overall", "throughput", "error rate", "process memory", "converged", "improvement"], rows)
+def _metrics(report: Mapping[str, Any]) -> list[_Block]:
+    """The 14 metrics of docs/metrics.md, one row each, one column per model; "n/a (why)" where missing."""
+    models = [m for m in report["models"] if m.get("metrics")]
+    if not models:
+        return [_Para("No model reached the benchmark, so there are no metrics.")]
+    columns = [metric_rows(m["metrics"]) for m in models]
+    rows = [[label, *(col[i][1] for col in columns)] for i, (label, _) in enumerate(columns[0])]
+    share = converged_share([m.get("status") or "" for m in report["models"]])
+    blocks: list[_Block] = [_Table(["metric", *(m["model"] for m in models)], rows)]
+    if share is not None:
+        blocks.append(_Para(f"Models converged (stopped by the convergence rule): {share:.0%}. "
+                            "Definitions: docs/metrics.md."))
+    if any(m["offline"] for m in models):
+        blocks.append(_Para(f"{OFFLINE}: latency, throughput and judge scores of the offline model are simulated."))
+    return blocks
 
 
 def _transfers(report: Mapping[str, Any]) -> _Table | _Para:

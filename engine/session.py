@@ -39,6 +39,8 @@ from . import events as ev
 from .budget import Budget, BudgetExhausted
 from .config import JudgeSpec, SessionConfig
 from .evaluation import Evaluation, PhaseTally, degraded_reason, evaluate, never_answered
+from .metrics import MemoryWatch
+from .pricing import OFFLINE_PROVIDERS
 from .recorder import Recorder
 
 log = logging.getLogger(__name__)
@@ -131,6 +133,7 @@ class Session:
         self.recorder: Recorder | None = None
         self.report_paths: dict[str, str] = {}
         self._judge_lm: Any = None  # the llm_judge model, when the task configures one
+        self.memory = MemoryWatch()  # process RSS samples: each model's peak during its phases
 
     # -- public control ----------------------------------------------------
     def stop(self, reason: str = "user") -> None:
@@ -211,9 +214,11 @@ class Session:
         import dspy
 
         from .lm import make_lm
+        from .providers.registry import split_model
 
         judge_lm = self._judge_lm = make_lm(spec.model, keys=self._keys, budget=self.budget, cache=self.cache, bus=self.bus,
-                           session_id=self.session_id, gate=self._gate)
+                           session_id=self.session_id, gate=self._gate,
+                           base_url=self.config.base_urls.get(split_model(spec.model)[0]))
         rate = dspy.Predict("rubric, task_inputs, expected, response -> score: float")
 
         def judge(example: Any, pred: Any, field_name: str) -> float:
@@ -247,6 +252,7 @@ class Session:
             ev.SessionStarted(name=self.config.name, models=list(self.runs), resumed=self.resumed)
         )
         outcome = "failed"
+        self.memory.start()
         try:
             outcome = self._run_phases()
         except BudgetExhausted:
@@ -259,6 +265,7 @@ class Session:
             self.store.update_status(self.session_id, "failed", error=str(exc))
             outcome = "failed"
         finally:
+            self.memory.stop()
             self._finish(outcome)
             if detach:
                 detach()
@@ -564,10 +571,14 @@ class Session:
         run.outputs = [self._output_text(p) for p in preds]
         stats = self.recorder.take_round_stats(run.model)
         judged = self._judge_quality([e for e, _ in answered], preds) if self._judge_lm is not None else None
+        rounds = [r for r in self.store.rounds(self.session_id) if r["model"] == run.model]
+        began = min((r["started_at"] for r in rounds if r["started_at"]), default=None)
         metrics = model_metrics(
             test_scores=scores, outputs=run.outputs, judged=judged, totals=self.recorder.model_totals(run.model),
             benchmark=stats, benchmark_seconds=seconds, baseline=run.baseline, best_dev=run.best_dev,
-            converged_round=run.round_no if run.status == "converged" else None,
+            best_by_round=[r["best_dev_score"] for r in rounds if r["phase"] == "optimization"],
+            converged=run.status == "converged", priced=self._priced(run.model),
+            offline=run.provider in OFFLINE_PROVIDERS, memory_mb=self.memory.peak_mb(began),
         )
         run.status = "done" if run.status != "converged" else "converged"
         self.store.update_model(self.session_id, run.model, results={
@@ -579,6 +590,14 @@ class Session:
             ev.BenchmarkProgress(model=run.model, done=len(testset), total=len(testset), test_score=score)
         )
         self._save_model(run)
+
+    def _priced(self, model: str) -> bool:
+        from .pricing import price_for
+        from .providers.registry import split_model
+
+        given = next((m.price for m in self.config.models if m.id == model and m.price), None)
+        provider, model_id = split_model(model)
+        return price_for(provider, model_id, {model: given.model_dump()} if given else None) is not None
 
     JUDGED_ASPECTS = {
         "coherence": "Is the response well-formed and internally consistent?",

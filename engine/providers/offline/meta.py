@@ -17,6 +17,7 @@ from .cues import (
     rules_text,
 )
 from .instructions import base_instruction, careful, compose_instruction, merge_cues, rules_as_cues
+from .judge import judge_score
 from .labels import labels_in
 from .prompt import Prompt, dedent
 from .text import norm, words
@@ -27,6 +28,8 @@ def meta_answer(prompt: Prompt, spec: Variant) -> dict[str, Any] | None:
     """Answer the prompts DSPy's optimizers send, recognised by their output fields."""
     outs = {f.name for f in prompt.outputs}
     cur = prompt.current
+    if outs - {"reasoning"} == {"score"} and (score := judge_score(cur)) is not None:
+        return {"score": f"{score:.3f}"}
     if "observations" in outs and "examples" in cur:
         return {"observations": _observe(cur["examples"], cur.get("prior_observations", ""), spec)}
     if "summary" in outs and "observations" in cur:
