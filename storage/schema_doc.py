@@ -27,9 +27,9 @@ def _tables(db: sqlite_utils.Database) -> list[str]:
 
 
 def _column_rows(db: sqlite_utils.Database, table: str) -> list[str]:
-    foreign = {fk.column: f"→ `{fk.other_table}.{fk.other_column}`" for fk in db[table].foreign_keys}  # type: ignore[union-attr]
+    foreign = {fk.column: f"→ `{fk.other_table}.{fk.other_column}`" for fk in db.table(table).foreign_keys}
     rows = []
-    for col in db[table].columns:  # type: ignore[union-attr]
+    for col in db.table(table).columns:
         notes = []
         if col.is_pk:
             notes.append("primary key")
@@ -45,7 +45,7 @@ def _column_rows(db: sqlite_utils.Database, table: str) -> list[str]:
 
 def _index_lines(db: sqlite_utils.Database, table: str) -> list[str]:
     lines = []
-    for index in sorted(db[table].indexes, key=lambda i: i.name):  # type: ignore[union-attr]
+    for index in sorted(db.table(table).indexes, key=lambda i: i.name):
         if index.name.startswith("sqlite_autoindex"):
             continue
         unique = "unique " if index.unique else ""
