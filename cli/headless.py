@@ -18,7 +18,10 @@ from typing import Any, TextIO
 from dspy_tui.engine import events as ev
 from dspy_tui.engine.session import Session
 
+from .progress import PlainProgress
+
 OUTCOME_EXIT = {"completed": 0, "budget": 3, "stopped": 1, "failed": 1}
+EXIT_MODEL_PROBLEM = 4  # completed, but at least one model failed or was degraded
 
 
 class _Progress:
@@ -99,7 +102,7 @@ def run_headless(session: Session, *, json_lines: bool) -> int:
                 outcome = session.run()
                 unsubscribe()
             else:
-                with _Progress(session) as progress:
+                with _progress_for(session, real_stdout) as progress:
                     unsubscribe = session.bus.subscribe(progress.on_event)
                     outcome = session.run()
                     unsubscribe()
@@ -107,7 +110,27 @@ def run_headless(session: Session, *, json_lines: bool) -> int:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     _summary(session, outcome, quiet=json_lines)
+    code = exit_code(session, outcome)
+    if code == EXIT_MODEL_PROBLEM:
+        hurt = [f"{r.model} {'failed' if r.status == 'failed' else 'degraded'}" for r in session.runs.values()
+                if r.status == "failed" or r.degraded]
+        print(f"dspy-tui: session {session.session_id} completed, but {', '.join(hurt)} (exit code 4).",
+              file=sys.stderr)
+    return code
+
+
+def exit_code(session: Session, outcome: str) -> int:
+    """OUTCOME_EXIT, except 4 when the session completed but a model failed or was degraded."""
+    if outcome == "completed" and any(r.status == "failed" or r.degraded for r in session.runs.values()):
+        return EXIT_MODEL_PROBLEM
     return OUTCOME_EXIT[outcome]
+
+
+def _progress_for(session: Session, out: TextIO) -> _Progress | PlainProgress:
+    """Bars on a terminal; plain lines on stdout when it is a pipe or a file (CI)."""
+    if out.isatty():
+        return _Progress(session)
+    return PlainProgress(list(session.runs), session.config.rounds, out)
 
 
 def _summary(session: Session, outcome: str, *, quiet: bool) -> None:
