@@ -35,9 +35,9 @@ class UserError(Exception):
 def _user_error_types() -> tuple[type[BaseException], ...]:
     """Errors a user can cause; imported late so quick commands and the app start fast."""
     from dspy_tui.storage.db import StorageError
-    from dspy_tui.storage.sessions import UnknownSession
+    from dspy_tui.storage.sessions import SessionBusy, UnknownSession
 
-    return UserError, StorageError, UnknownSession, keys.KeyStoreError, FileNotFoundError
+    return UserError, StorageError, UnknownSession, SessionBusy, keys.KeyStoreError, FileNotFoundError
 
 
 @contextlib.contextmanager
@@ -216,9 +216,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     stored = store.get_session(args.id)
     if stored["status"] == "completed":
         raise UserError(f"Session {args.id} is already completed; `dspy-tui report {args.id}` shows its results.")
-    if stored["status"] == "running":
-        raise UserError(f"Session {args.id} is still running (process {stored['pid']}); stop it before resuming.")
-    with user_errors():
+    with user_errors():  # a session another process runs is refused by its lease (SessionBusy)
         config = parse_config(stored["config"], f"session {args.id}")
         session = _new_session(config, session_id=args.id)
     return _drive(session, headless=args.headless, json_lines=args.json)

@@ -31,6 +31,12 @@ def cache_key(*, provider: str, endpoint: str, model: str, body: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def session_of(key: str) -> str | None:
+    """The session a cache key is scoped to (`SESSION_ID:` prefix), or None for an unscoped key."""
+    head, sep, _ = key.partition(":")
+    return head if sep else None
+
+
 class CallCache:
     """get/put over the `lm_cache` table; one connection per thread, counters shared."""
 
@@ -74,9 +80,10 @@ class CallCache:
         conn = self._conn()
         with conn:
             conn.execute(
-                "INSERT OR REPLACE INTO lm_cache (key, provider, model, endpoint, body, usage, created_at)"
-                " VALUES (?,?,?,?,?,?,?)",
-                (key, provider, model, endpoint, json.dumps(body), json.dumps(usage or {}), time.time()),
+                "INSERT OR REPLACE INTO lm_cache (key, session_id, provider, model, endpoint, body, usage,"
+                " created_at) VALUES (?,?,?,?,?,?,?,?)",
+                (key, session_of(key), provider, model, endpoint, json.dumps(body), json.dumps(usage or {}),
+                 time.time()),
             )
             if call is not None:
                 conn.execute(INSERT_CALL, call_values(call))

@@ -153,6 +153,31 @@ def _m0002_session_owner(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE sessions ADD COLUMN host TEXT")
 
 
+@migrations(name="0003_cache_session_fk")
+def _m0003_cache_session_fk(db: sqlite_utils.Database) -> None:
+    """Tie each cached answer to its session, so deleting a session deletes its cache rows.
+
+    Until now a row belonged to a session only through its key prefix (`SESSION_ID:`). The
+    prefix is copied into the new column; rows of sessions already deleted (left behind by
+    older versions) are dropped, as nothing can ever read them again."""
+    db.execute("ALTER TABLE lm_cache ADD COLUMN session_id TEXT REFERENCES sessions(id) ON DELETE CASCADE")
+    prefix = "substr(key, 1, instr(key, ':') - 1)"
+    db.execute(f"DELETE FROM lm_cache WHERE instr(key, ':') > 0 AND {prefix} NOT IN (SELECT id FROM sessions)")
+    db.execute(f"UPDATE lm_cache SET session_id = {prefix} WHERE instr(key, ':') > 0")
+    db.execute("CREATE INDEX idx_lm_cache_session ON lm_cache(session_id)")
+
+
+@migrations(name="0004_session_leases")
+def _m0004_session_leases(db: sqlite_utils.Database) -> None:
+    """One runner per session: the process that holds a session's lease is the only one running it."""
+    db.execute(
+        "CREATE TABLE session_leases ("
+        " session_id TEXT PRIMARY KEY REFERENCES sessions(id) ON DELETE CASCADE,"
+        " token TEXT NOT NULL, pid INTEGER NOT NULL, host TEXT NOT NULL,"
+        " acquired_at REAL NOT NULL, heartbeat REAL NOT NULL)"
+    )
+
+
 def _use_wal(conn: sqlite3.Connection) -> None:
     """Switch to WAL unless the file already is. Switching takes an exclusive lock and SQLite
     answers "database is locked" at once, without its busy handler, while another connection

@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from . import lease
 from .db import StorageError, apply_migrations, connect
 from .secrets import scrub
 
@@ -44,6 +45,7 @@ class SessionStore:
         self._local = threading.local()
         self._seq_lock = threading.Lock()
         self._next_seq: dict[str, int] = {}
+        self._leases: dict[str, lease.Lease] = {}  # sessions this store's process runs
         import sqlite_utils
 
         apply_migrations(sqlite_utils.Database(self._conn()))
@@ -104,19 +106,40 @@ class SessionStore:
                 "INSERT INTO session_models (session_id, model, provider) VALUES (?,?,?)",
                 [(sid, m, p) for m, p in models],
             )
+            token = lease.take(conn, sid)
+        self._hold(sid, token)
         return sid
 
+    def _hold(self, session_id: str, token: str) -> None:
+        self._leases[session_id] = lease.Lease(self._conn, session_id, token)
+
+    def _let_go(self, session_id: str) -> None:
+        held = self._leases.pop(session_id, None)
+        if held is not None:
+            held.release()
+
+    def runs_here(self, session_id: str) -> bool:
+        """Whether this store holds the session's lease (this process is its runner)."""
+        return session_id in self._leases
+
     def mark_interrupted(self) -> int:
-        """Sessions marked running whose process on this host is gone become `interrupted`."""
-        host = socket.gethostname()
-        rows = self.query("SELECT id, pid FROM sessions WHERE status = 'running' AND host = ?", (host,))
-        dead = [r["id"] for r in rows if r["pid"] is None or not _alive(r["pid"])]
-        if dead:
-            with self._tx() as conn:
+        """Sessions marked running whose runner is gone (see storage/lease.py) become `interrupted`.
+
+        The one liveness rule: `sessions list`, `sessions show`, the TUI's lists and its resume
+        all read status after this, so a killed session never shows as running."""
+        running = [r["id"] for r in self.query("SELECT id FROM sessions WHERE status = 'running'")]
+        if not running or not lease.dead_runners(self._conn(), running):
+            return 0
+        try:
+            with self._tx() as conn:  # decided again under the write lock
+                dead = lease.dead_runners(conn, running)
                 conn.executemany(
                     "UPDATE sessions SET status = 'interrupted' WHERE id = ? AND status = 'running'",
                     [(sid,) for sid in dead],
                 )
+                conn.executemany("DELETE FROM session_leases WHERE session_id = ?", [(sid,) for sid in dead])
+        except sqlite3.OperationalError:  # a full or read-only disk: reads still work, status is stale
+            return 0
         return len(dead)
 
     def list_sessions(self, limit: int | None = None) -> list[dict[str, Any]]:
@@ -153,22 +176,37 @@ class SessionStore:
         return models
 
     def update_status(self, session_id: str, status: str, error: str | None = None) -> None:
-        """Set the status; a session set running is owned by this process from now on."""
+        """Set the status. Setting `running` takes the session's lease for this process (SessionBusy
+        when another live process runs it); any other status gives the lease back."""
         if status not in SESSION_STATUSES:
             raise ValueError(f"unknown session status {status!r}")
+        token = None
         with self._tx() as conn:
+            held = self._leases.get(session_id)
+            if status == "running" and held is None:
+                if conn.execute("SELECT 1 FROM sessions WHERE id = ?", (session_id,)).fetchone() is None:
+                    raise UnknownSession(session_id)
+                token = lease.take(conn, session_id)
             cur = conn.execute(
                 "UPDATE sessions SET status = ?, error = ?, updated_at = ?, pid = ?, host = ? WHERE id = ?",
                 (status, error, time.time(), os.getpid(), socket.gethostname(), session_id),
             )
             if cur.rowcount == 0:
                 raise UnknownSession(session_id)
+        if token is not None:
+            self._hold(session_id, token)
+        elif status != "running":
+            self._let_go(session_id)
 
     def delete_session(self, session_id: str) -> None:
+        """Delete a session and all it recorded (cache rows too); refused while it runs elsewhere."""
         with self._tx() as conn:
+            if session_id not in self._leases:
+                lease.refuse_if_running(conn, session_id, "deleting it")
             cur = conn.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
             if cur.rowcount == 0:
                 raise UnknownSession(session_id)
+        self._let_go(session_id)
         with self._seq_lock:
             self._next_seq.pop(session_id, None)
 
@@ -319,16 +357,6 @@ def call_values(event: Mapping[str, Any]) -> tuple[Any, ...]:
     return tuple(values)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's live process
-        return True
-    return True
-
-
 def default_versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -341,4 +369,6 @@ def default_versions() -> dict[str, str]:
     return out
 
 
-__all__ = ["SessionStore", "UnknownSession", "StorageError", "SESSION_STATUSES"]
+SessionBusy = lease.SessionBusy
+
+__all__ = ["SessionStore", "UnknownSession", "SessionBusy", "StorageError", "SESSION_STATUSES"]

@@ -22,15 +22,15 @@ def test_blank_database_is_migrated_in_wal_mode(tmp_path: Path) -> None:
     assert {"sessions", "session_models", "rounds", "events", "calls", "checkpoints", "reports", "lm_cache"} <= set(
         db.table_names()
     )
-    assert dbmod.schema_version(db) == "0002_session_owner"
-    assert [m.name for m in dbmod.migrations.applied(db)] == ["0001_initial", "0002_session_owner"]
+    assert dbmod.schema_version(db) == "0004_session_leases"
+    assert [m.name for m in dbmod.migrations.applied(db)] == ["0001_initial", "0002_session_owner", "0003_cache_session_fk", "0004_session_leases"]
 
 
 def test_migrating_twice_is_a_noop(tmp_path: Path) -> None:
     path = tmp_path / "a.db"
     dbmod.open_database(path).close()
     db = dbmod.open_database(path)
-    assert len(dbmod.migrations.applied(db)) == 2
+    assert len(dbmod.migrations.applied(db)) == 4
     assert dbmod.migrations.pending(db) == []
 
 
@@ -57,7 +57,7 @@ def test_a_running_session_whose_process_died_is_interrupted(tmp_path: Path) -> 
     assert store.get_session(sid)["status"] == "running"  # this very process owns it
     store.query("SELECT 1")
     with store._tx() as conn:
-        conn.execute("UPDATE sessions SET pid = ? WHERE id = ?", (2**22 + 12345, sid))
+        conn.execute("UPDATE session_leases SET pid = ? WHERE session_id = ?", (2**22 + 12345, sid))
     assert store.get_session(sid)["status"] == "interrupted"
 
 
