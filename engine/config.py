@@ -208,7 +208,27 @@ def load_config(path: str | Path) -> SessionConfig:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}.") from None
+    task = data.get("task")
+    if isinstance(task, dict):
+        for key in ("metric", "signature"):
+            if isinstance(task.get(key), str):
+                task[key] = beside(task[key], path.parent)
     return parse_config(data, str(path))
+
+
+def beside(spec: str, base: Path) -> str:
+    """A `module:function` (or `file.py:function`) found next to the config file, as an absolute file path.
+
+    So a config and the metric file beside it work from any directory, without PYTHONPATH;
+    anything else (a built-in name, an installed module) is returned unchanged.
+    """
+    module, sep, attr = spec.rpartition(":")
+    if not sep or not module or not attr:
+        return spec
+    relative = Path(module) if module.endswith(".py") else Path(*module.split(".")).with_suffix(".py")
+    if relative.is_absolute() or not (base / relative).is_file():
+        return spec
+    return f"{(base / relative).resolve()}:{attr}"
 
 
 def dump_config(config: SessionConfig) -> str:
