@@ -49,6 +49,8 @@ SLOTS = 1  # llama-cpp-python's server computes one request at a time
 MAX_TIMEOUT_S = 1800.0
 
 # The child: a thread reads stdin until EOF (this process gone: exit at once), then the module runs.
+# For llama.cpp, weights are not repacked into "extra buffer types" (AMX/repack kernels): on some
+# x86 sandboxes those kernels segfault on the first prompt longer than one token.
 _CHILD = (
     "import os, runpy, sys, threading\n"
     "def _watch():\n"
@@ -58,14 +60,25 @@ _CHILD = (
     "threading.Thread(target=_watch, daemon=True, name='parent-watch').start()\n"
     "module = sys.argv[1]\n"
     "sys.argv = [module, *sys.argv[2:]]\n"
+    "if module == 'llama_cpp.server':\n"
+    "    import llama_cpp.llama_cpp as api\n"
+    "    defaults = api.llama_model_default_params\n"
+    "    def plain_buffers():\n"
+    "        params = defaults()\n"
+    "        params.use_extra_bufts = False\n"
+    "        return params\n"
+    "    api.llama_model_default_params = plain_buffers\n"
     "runpy.run_module(module, run_name='__main__', alter_sys=True)\n"
 )
 
 
-def spawn_watched(module: str, args: list[str], output: IO[bytes]) -> subprocess.Popen[bytes]:
+def spawn_watched(
+    module: str, args: list[str], output: IO[bytes], env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     """`python -m module args...` that exits as soon as this process is gone, however it ended."""
     return subprocess.Popen(
         [sys.executable, "-c", _CHILD, module, *args],
+        env=env,
         stdin=subprocess.PIPE,  # our end: when this process dies, the child reads EOF and exits
         stdout=output,
         stderr=subprocess.STDOUT,
@@ -145,7 +158,7 @@ class LocalServer:
         log_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = log_dir / f"llama-server-{_slug(self.model.name)}-{os.getpid()}.log"
         with open(self.log_path, "wb") as log_file:
-            self.proc = spawn_watched("llama_cpp.server", self._args(), log_file)
+            self.proc = spawn_watched("llama_cpp.server", self._args(), log_file, _server_env())
         log.info("started llama.cpp server pid %s for %s on port %s", self.proc.pid, self.model.path, self.port)
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
@@ -279,6 +292,12 @@ class LocalServers:
 
 SERVERS = LocalServers()
 atexit.register(SERVERS.stop_all)
+
+
+def _server_env() -> dict[str, str]:
+    """Idle OpenMP threads sleep instead of spinning: on a shared machine, spinning threads
+    made one 32-token answer take 30 s instead of 1 s (2 cores, load 11)."""
+    return {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
 
 
 def _free_port() -> int:
