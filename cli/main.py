@@ -310,7 +310,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     import platform
     from importlib.metadata import version
 
-    from dspy_tui.engine.providers import local as local_models
+    from dspy_tui.engine import local_models
     from dspy_tui.storage.db import open_database, schema_version
 
     paths = resolve_paths()

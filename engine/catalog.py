@@ -10,8 +10,8 @@ from typing import Any
 
 from dspy_tui.storage import keys
 
+from . import local_models as local
 from .pricing import LOCAL_PROVIDERS, PRICES
-from .providers import local
 from .providers.offline import VARIANTS
 from .providers.registry import all_specs
 

@@ -24,11 +24,13 @@ from dspy.clients.engines.base import validate_request
 from dspy.clients.lm import LM
 from dspy.lm15 import Request, Response, response_to_events
 
+from . import local_models as local
+from . import local_server
 from .budget import Budget
 from .events import EventBus
 from .limits import LimitConfig, limits_for
 from .pricing import Price, price_for
-from .providers import local, local_server, offline, registry
+from .providers import offline, registry
 from .providers.base import Endpoint, ProviderSpec
 from .runtime import OFFLINE_BASE_URL, CallCache, CallCancelled, Runtime, Timeouts, as_timeouts
 

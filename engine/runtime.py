@@ -31,11 +31,12 @@ from dspy._vendor.lm15.serde import request_to_dict, response_from_dict, respons
 from dspy.lm15 import ProviderError, RateLimitError, Request, Response, TransportError
 from dspy.lm15 import TimeoutError as LMTimeoutError
 
+from . import local_server
 from .budget import Budget, BudgetExhausted, Reservation
 from .events import CallCompleted, EventBus
 from .limits import LimitConfig, Limiter, limits_for
 from .pricing import Price, cost_of, price_for, worst_case_cost
-from .providers import local_server, offline, registry
+from .providers import offline, registry
 from .providers.base import Endpoint, WireFormat
 
 log = logging.getLogger(__name__)

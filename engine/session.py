@@ -280,7 +280,7 @@ class Session:
 
         if Runtime.running():  # calls still out (a budget stop leaves some) are recorded before the totals
             Runtime.get().wait_session_idle(self.session_id, self.config.timeouts.total_s + 5)
-        from .providers.local_server import SERVERS
+        from .local_server import SERVERS
 
         SERVERS.release(self.session_id)  # its local/ servers stop unless another session uses them
         status = {"completed": "completed", "stopped": "stopped", "budget": "stopped", "failed": "failed"}[outcome]

@@ -16,10 +16,12 @@ from pathlib import Path
 import pytest
 from dspy.lm15 import Config, Message, NotConfiguredError, Request
 
+from dspy_tui.engine import local_models as local
+from dspy_tui.engine import local_server
 from dspy_tui.engine.catalog import known_models
 from dspy_tui.engine.config import ConfigError, parse_config
 from dspy_tui.engine.lm import make_lm
-from dspy_tui.engine.providers import local, local_server, openai
+from dspy_tui.engine.providers import openai
 from dspy_tui.engine.providers.base import Endpoint
 from dspy_tui.engine.providers.registry import get_spec
 
@@ -137,7 +139,7 @@ def test_a_server_that_cannot_start_fails_with_what_to_do(tmp_path: Path, monkey
 
 _PARENT = textwrap.dedent("""
     import sys, time
-    from dspy_tui.engine.providers.local_server import spawn_watched
+    from dspy_tui.engine.local_server import spawn_watched
     child = spawn_watched("http.server", ["--bind", "127.0.0.1", "0"], open(sys.argv[1], "wb"))
     print(child.pid, flush=True)
     time.sleep(120)

@@ -36,9 +36,9 @@ from dspy.lm15 import NotConfiguredError
 
 from dspy_tui.storage.paths import resolve_paths
 
-from . import local
-from .base import Endpoint, WireRequest
-from .local import LocalModel
+from . import local_models as local
+from .local_models import LocalModel
+from .providers.base import Endpoint, WireRequest
 
 log = logging.getLogger(__name__)
 
