@@ -243,7 +243,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     with user_errors():
         content = render_report(store, args.id, args.format)
     if args.output:
-        Path(args.output).write_text(content, encoding="utf-8")
+        from dspy_tui.storage.files import write_output
+
+        write_output(Path(args.output), content, database=store.path, force=args.force)
         print(f"Wrote the {args.format} report of session {args.id} to {args.output}.")
     else:
         sys.stdout.write(content if content.endswith("\n") else content + "\n")
@@ -256,7 +258,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     store = _store()
     store.get_session(args.id)
     with user_errors():
-        path = export_checkpoint(store, args.id, args.model, Path(args.output))
+        path = export_checkpoint(store, args.id, args.model, Path(args.output), force=args.force)
     print(f"Wrote {args.model}'s optimized program to {path} (load it with `program.load(path)`).")
     return EXIT_OK
 
@@ -407,12 +409,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id")
     p.add_argument("--format", choices=["md", "json", "html"], default="md")
     p.add_argument("-o", "--output", help="write to this file instead of stdout")
+    p.add_argument("--force", action="store_true", help="replace the output file if it exists")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("export", help="a model's optimized program as DSPy JSON (program.load(FILE))")
     p.add_argument("id")
     p.add_argument("--model", required=True, help="provider/model as shown by `sessions show`")
     p.add_argument("-o", "--output", required=True, help="the JSON file to write")
+    p.add_argument("--force", action="store_true", help="replace the output file if it exists")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("estimate", help="expected calls and cost per model and phase, before spending anything")

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from dspy_tui.storage.files import write_output
 from dspy_tui.storage.sessions import SessionStore
 
 REPORT_FORMATS = ("md", "json", "html")
@@ -27,8 +28,9 @@ def export_program(program: Any, path: Path) -> Path:
     return path
 
 
-def export_checkpoint(store: SessionStore, session_id: str, model: str, path: Path) -> Path:
-    """Write the best stored program state of `model` (its newest checkpoint) to `path`."""
+def export_checkpoint(store: SessionStore, session_id: str, model: str, path: Path, *, force: bool = False) -> Path:
+    """Write the best stored program state of `model` (its newest checkpoint) to `path`; an existing
+    file is replaced only with `force`, the database never (storage/files.py)."""
     known = [m["model"] for m in store.session_models(session_id)]
     if model not in known:
         raise ExportError(f"Session {session_id} has no model {model!r}; its models are: {', '.join(known)}.")
@@ -39,9 +41,7 @@ def export_checkpoint(store: SessionStore, session_id: str, model: str, path: Pa
 
     state = dict(checkpoints[-1]["program"])
     state["metadata"] = {"dependency_versions": get_dependency_versions()}  # what program.save() writes
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(state, indent=2, sort_keys=True), encoding="utf-8")
-    return path
+    return write_output(path, json.dumps(state, indent=2, sort_keys=True), database=store.path, force=force)
 
 
 def report_data(store: SessionStore, session_id: str) -> dict[str, Any]:

@@ -56,7 +56,8 @@ def write_program(paths: Paths, session_id: str, model: str) -> Path:
 
     store = SessionStore(paths.db_path)
     try:
-        path: Path = export_checkpoint(store, session_id, model, paths.exports_dir / session_id / f"{slug(model)}.json")
+        path: Path = export_checkpoint(store, session_id, model, paths.exports_dir / session_id / f"{slug(model)}.json",
+                                       force=True)  # its own folder: pressing e again refreshes it
     finally:
         store.close()
     return path
