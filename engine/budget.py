@@ -1,11 +1,20 @@
-"""A spending cap that holds under concurrency.
+"""A spending cap that holds under concurrency and still spends what it allows.
 
-Every paid call first reserves its worst-case cost, then settles to what the
-provider billed (never more than reserved, unless the provider over-reports)
-or releases the reservation on failure. Money is counted in integer
-nano-dollars so that many concurrent settles cannot drift past the limit
-through float rounding. Running out raises `BudgetExhausted`, a
-`BaseException`, so that no DSPy optimizer's `except Exception` swallows it.
+Every paid call first reserves what it can cost at most (its input bound plus
+the output it may produce), then settles to what the provider billed, or, when
+the bill is unknown (no usage, a timeout, an unreadable reply), to the whole
+reservation, marked estimated: unknown is not free. A reservation that does
+not fit waits for the calls in flight to settle; with none in flight the call
+asks for fewer output tokens, down to a useful floor, before the run stops.
+
+Part of the budget can be held back for later phases (the cross-model trials
+and the final benchmark) so optimization cannot eat it; a model's own hold is
+released to it when it reaches those phases.
+
+Money is counted in integer nano-dollars so that many concurrent settles
+cannot drift past the limit through float rounding. Running out raises
+`BudgetExhausted`, a `BaseException`, so that no DSPy optimizer's
+`except Exception` swallows it.
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from . import events
+from .pricing import Price, call_rates
 
 _NANO = 1_000_000_000
 
@@ -39,6 +49,28 @@ class BudgetExhausted(BaseException):  # noqa: N818 - the name is the user-facin
         self.model = model
 
 
+class BudgetReserveReached(BaseException):  # noqa: N818 - a stop signal for one model's optimization
+    """Only the money held back for the cross-model trials and the benchmark is left:
+    this model's optimization ends here, its best program so far goes on."""
+
+    def __init__(self, message: str, *, model: str, spent_usd: float, limit_usd: float, held_usd: float) -> None:
+        super().__init__(message)
+        self.model = model
+        self.spent_usd = spent_usd
+        self.limit_usd = limit_usd
+        self.held_usd = held_usd
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """The outcome of fitting one reservation: take `nanos` (paying `tokens` of output), wait, or stop."""
+
+    kind: str  # take | wait | stop
+    nanos: int = 0
+    tokens: int = 0
+    refusal: BaseException | None = None
+
+
 @dataclass(frozen=True)
 class Reservation:
     id: int
@@ -49,6 +81,9 @@ class Reservation:
 
 WarningCallback = Callable[[float, float], None]  # (spent_usd, limit_usd)
 ExhaustedCallback = Callable[["BudgetExhausted"], None]
+ReserveCallback = Callable[["BudgetReserveReached"], None]
+
+DEFAULT_MIN_ANSWER_TOKENS = 32  # fewer output tokens than this rarely make a usable answer
 
 
 class Budget:
@@ -62,8 +97,11 @@ class Budget:
         warn_at: float = 0.8,
         on_warning: WarningCallback | None = None,
         on_exhausted: ExhaustedCallback | None = None,
+        min_answer_tokens: int = DEFAULT_MIN_ANSWER_TOKENS,
     ) -> None:
         self.limit_usd = limit_usd
+        self.min_answer_tokens = min_answer_tokens
+        self.on_reserve_reached: ReserveCallback | None = None
         self.per_model = dict(per_model or {})
         self.warn_at = warn_at
         self.on_warning = on_warning
@@ -80,10 +118,13 @@ class Budget:
         self._exhausted_all = False
         self._exhausted_models: set[str] = set()
         self._warned = False
-        self._exhaust_reported: set[str | None] = set()  # scopes (None: global) already announced
+        self._exhaust_reported: set[tuple[str, str | None]] = set()  # signals already announced
         self.overruns = 0  # settles the provider billed above the reservation
         self.unknown_costs = 0  # settles without a reported cost, charged at the reservation
         self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+        self._holds: dict[str, int] = {}  # model -> nanos held back for its later phases
+        self._protected: dict[str, int] = {}  # model -> its spent+reserved when it began using its hold
+        self.refused = 0  # reservations refused (the call was never sent)
 
     def publish_to(self, bus: events.EventBus) -> None:
         """Announce the 80% warning and each exhaustion on `bus` as typed events."""
@@ -98,8 +139,17 @@ class Budget:
                 )
             )
 
+        def reserve_reached(signal: BudgetReserveReached) -> None:
+            bus.publish(
+                events.BudgetReserveReached(
+                    model=signal.model, spent_usd=signal.spent_usd, budget_usd=signal.limit_usd,
+                    reserve_usd=signal.held_usd,
+                )
+            )
+
         self.on_warning = warned
         self.on_exhausted = exhausted
+        self.on_reserve_reached = reserve_reached
 
     def preload(self, spent_usd: float, by_model: Mapping[str, float] | None = None) -> None:
         """Count what a resumed session already spent, so the cap covers the whole session."""
@@ -129,6 +179,12 @@ class Budget:
         return max(0, self._limit - self._spent - self._reserved) / _NANO
 
     @property
+    def held(self) -> float:
+        """USD held back for later phases and not yet used by them."""
+        with self._lock:
+            return sum(self._effective_hold(m) for m in self._holds) / _NANO
+
+    @property
     def exhausted(self) -> bool:
         return self._exhausted_all
 
@@ -139,75 +195,132 @@ class Budget:
     def model_spent(self, model: str) -> float:
         return self._model_spent.get(model, 0) / _NANO
 
+    # ---- holding back for later phases ------------------------------------
+    def hold(self, model: str, usd: float) -> None:
+        """Keep `usd` of the global budget for `model`'s later phases (replaces its previous hold)."""
+        with self._lock:
+            self._holds[model] = _to_nanos(usd)
+            waiters = self._take_waiters()
+        self._wake(waiters)
+
+    def protect(self, model: str) -> None:
+        """`model` has reached the phases its hold is for: from now on its calls may use it."""
+        with self._lock:
+            if model not in self._protected:
+                self._protected[model] = self._model_spent.get(model, 0) + self._model_reserved.get(model, 0)
+            waiters = self._take_waiters()
+        self._wake(waiters)
+
+    def drop_holds(self) -> None:
+        with self._lock:
+            self._holds.clear()
+            waiters = self._take_waiters()
+        self._wake(waiters)
+
+    def _effective_hold(self, model: str) -> int:
+        """What is still held for `model`: its hold less what it used since it began using it."""
+        held = self._holds.get(model, 0)
+        base = self._protected.get(model)
+        if base is None:
+            return held
+        used = self._model_spent.get(model, 0) + self._model_reserved.get(model, 0) - base
+        return max(0, held - used)
+
+    def _held_against(self, model: str) -> int:
+        """Nanos this model's calls may not touch: every hold but its own once it is protected."""
+        return sum(
+            self._effective_hold(m) for m in self._holds if not (m == model and m in self._protected)
+        )
+
     # ---- reserving -----------------------------------------------------
     def reserve(self, model: str, amount: float) -> Reservation:
-        """Take `amount` USD out of what is left, or raise `BudgetExhausted`."""
-        reservation = self.try_reserve(model, amount)
-        if reservation is None:
-            with self._lock:
-                raise self._refusal(model, in_flight=True)
-        return reservation
-
-    def try_reserve(self, model: str, amount: float) -> Reservation | None:
-        """Like `reserve`, but None when only calls in flight stand in the way
-        (it may fit once they settle); raises when it can never fit."""
+        """Take `amount` USD out of what is left, or raise `BudgetExhausted`
+        (also when only calls in flight hold the rest: this form cannot wait)."""
         with self._lock:
-            fits_now, refusal = self._fits(model, _to_nanos(amount))
-            if fits_now:
-                return self._take(model, amount)
-        if refusal is not None:
-            self._fire_exhausted(refusal)
-            raise refusal
-        return None
+            plan = self._plan(model, _to_nanos(amount), 0.0, 0, 0)
+            if plan.kind == "take":
+                return self._take(model, plan.nanos)
+            refusal = plan.refusal or self._refusal(model, in_flight=True)
+            self.refused += 1
+        self._fire(refusal)
+        raise refusal
 
     async def reserve_when_free(self, model: str, amount: float) -> Reservation:
         """Like `reserve`, but when only in-flight reservations stand in the
         way, wait for them to settle instead of stopping the run early."""
+        reservation, _ = await self.reserve_call(model, amount, 0.0, 0)
+        return reservation
+
+    async def reserve_call(
+        self, model: str, input_usd: float, usd_per_output_token: float, max_tokens: int
+    ) -> tuple[Reservation, int]:
+        """Reserve one call: its input bound plus `max_tokens` of output.
+
+        Returns the reservation and the output tokens it pays for. When it does
+        not fit: wait while other calls are in flight (they usually settle for
+        less than they hold); with nothing in flight, pay for fewer output
+        tokens if at least `min_answer_tokens` fit; else stop (`BudgetExhausted`,
+        or `BudgetReserveReached` when only the phase reserve stands in the way).
+        """
         loop = asyncio.get_running_loop()
-        nanos = _to_nanos(amount)
+        input_nanos = _to_nanos(input_usd)
+        rate = usd_per_output_token * _NANO
         while True:
             with self._lock:
-                fits_now, refusal = self._fits(model, nanos)
-                if fits_now:
-                    return self._take(model, amount)
-                if refusal is None:
+                plan = self._plan(model, input_nanos, rate, max_tokens, self.min_answer_tokens)
+                if plan.kind == "take":
+                    return self._take(model, plan.nanos), plan.tokens
+                if plan.kind == "wait":
                     waiter: asyncio.Future[None] = loop.create_future()
                     self._waiters.append((loop, waiter))
-            if refusal is not None:
-                self._fire_exhausted(refusal)
-                raise refusal
+                else:
+                    self.refused += 1
+            if plan.refusal is not None:
+                self._fire(plan.refusal)
+                raise plan.refusal
             await waiter
 
-    def _fits(self, model: str, nanos: int) -> tuple[bool, BudgetExhausted | None]:
-        """(fits now, refusal if it can never fit). Caller holds the lock."""
+    def _plan(self, model: str, input_nanos: int, rate: float, max_tokens: int, floor: int) -> _Plan:
+        """What to do with one reservation request. Caller holds the lock."""
         if self._exhausted_all or model in self._exhausted_models:
-            return False, self._refusal(model, in_flight=False)
-        for limit, spent, reserved, scope in self._scopes(model):
-            if spent + reserved + nanos <= limit:
+            return _Plan("stop", refusal=self._refusal(model, in_flight=False))
+        full = input_nanos + math.ceil(rate * max_tokens)
+        scopes = self._scopes(model)
+        if all(full <= room for room, _, _ in scopes):
+            return _Plan("take", full, max_tokens)
+        if any(full > room and reserved > 0 for room, reserved, _ in scopes):
+            return _Plan("wait")
+        room = min(r for r, _, _ in scopes)
+        tokens = min(max_tokens, math.floor((room - input_nanos) / rate)) if rate > 0 else 0
+        if rate > 0 and tokens >= min(floor, max_tokens) and tokens > 0:
+            return _Plan("take", input_nanos + math.ceil(rate * tokens), tokens)
+        held = self._held_against(model)
+        if held and all(full <= room + held * (scope is None) for room, _, scope in scopes):
+            return _Plan("stop", refusal=self._reserve_reached(model, held))  # held back for others
+        smallest = input_nanos + math.ceil(rate * min(floor, max_tokens))
+        for room, _, scope in scopes:
+            if smallest <= room:
                 continue
-            if spent + nanos > limit:
-                if scope is None:
-                    self._exhausted_all = True
-                else:
-                    self._exhausted_models.add(scope)
-                return False, self._refusal(model, in_flight=False)
-            return False, None
-        return True, None
+            if scope is None:
+                self._exhausted_all = True
+            else:
+                self._exhausted_models.add(scope)
+        return _Plan("stop", refusal=self._refusal(model, in_flight=False))
 
-    def _scopes(self, model: str) -> list[tuple[int, int, int, str | None]]:
-        scopes: list[tuple[int, int, int, str | None]] = []
+    def _scopes(self, model: str) -> list[tuple[int, int, str | None]]:
+        """(room left, reserved in flight, scope) for every cap this model's calls count against."""
+        scopes: list[tuple[int, int, str | None]] = []
         if self._limit is not None:
-            scopes.append((self._limit, self._spent, self._reserved, None))
+            room = self._limit - self._spent - self._reserved - self._held_against(model)
+            scopes.append((room, self._reserved, None))
         model_limit = self._model_limits.get(model)
         if model_limit is not None:
-            scopes.append(
-                (model_limit, self._model_spent.get(model, 0), self._model_reserved.get(model, 0), model)
-            )
+            reserved = self._model_reserved.get(model, 0)
+            scopes.append((model_limit - self._model_spent.get(model, 0) - reserved, reserved, model))
         return scopes
 
-    def _take(self, model: str, amount: float) -> Reservation:
-        nanos = _to_nanos(amount)
-        reservation = Reservation(next(self._ids), model, amount, nanos)
+    def _take(self, model: str, nanos: int) -> Reservation:
+        reservation = Reservation(next(self._ids), model, nanos / _NANO, nanos)
         self._open[reservation.id] = reservation
         self._reserved += nanos
         self._model_reserved[model] = self._model_reserved.get(model, 0) + nanos
@@ -217,29 +330,53 @@ class Budget:
         model_limit = self._model_limits.get(model)
         model_out = model in self._exhausted_models and model_limit is not None
         if model_out and model_limit is not None:
-            spent, limit = self._model_spent.get(model, 0), model_limit
+            spent, reserved, limit = self._model_spent.get(model, 0), self._model_reserved.get(model, 0), model_limit
             scope = f"the budget for {model}"
         else:
-            spent, limit = self._spent, self._limit or 0
+            spent, reserved, limit = self._spent, self._reserved, self._limit or 0
             scope = "the budget"
-        why = "is held by calls in flight" if in_flight else "is spent"
+        left = max(0, limit - spent - reserved)
+        why = (
+            f"${left / _NANO:.4f} left is held by calls in flight"
+            if in_flight
+            else f"${left / _NANO:.4f} left is too little for another call"
+        )
         return BudgetExhausted(
-            f"Stopped: {scope} of ${limit / _NANO:.4f} {why} (${spent / _NANO:.4f} spent); "
-            "raise the budget to continue.",
+            f"Stopped: {scope} of ${limit / _NANO:.4f} is used up: ${spent / _NANO:.4f} spent, {why}; "
+            "raise the budget to continue (dspy-tui resume ID --budget USD).",
             spent_usd=spent / _NANO,
             limit_usd=limit / _NANO,
             model=model if model_out else None,
         )
 
+    def _reserve_reached(self, model: str, held: int) -> BaseException:
+        limit = self._limit or 0
+        if model in self._protected:  # its own later phases are running: what is left belongs to others
+            return BudgetExhausted(
+                f"Stopped {model}: its share of the budget is spent (${self._spent / _NANO:.4f} of "
+                f"${limit / _NANO:.4f} spent); the ${held / _NANO:.4f} left is held for the other models' benchmarks.",
+                spent_usd=self._spent / _NANO,
+                limit_usd=limit / _NANO,
+                model=model,
+            )
+        return BudgetReserveReached(
+            f"{model}: optimization stopped with ${self._spent / _NANO:.4f} of ${limit / _NANO:.4f} spent; "
+            f"the ${held / _NANO:.4f} left is held back for the cross-model trials and the benchmark.",
+            model=model,
+            spent_usd=self._spent / _NANO,
+            limit_usd=limit / _NANO,
+            held_usd=held / _NANO,
+        )
+
     # ---- settling ------------------------------------------------------
-    def settle(self, reservation: Reservation, actual_cost: float | None) -> None:
-        """Turn a reservation into spending. `None` (the provider reported no
-        usage) is charged at the reservation: unknown is not free."""
+    def settle(self, reservation: Reservation, actual_cost: float | None) -> float:
+        """Turn a reservation into spending and return the USD charged. `None`
+        (the bill is unknown) is charged at the whole reservation: unknown is not free."""
         refusal: BudgetExhausted | None = None
         warn: tuple[float, float] | None = None
         with self._lock:
             if self._open.pop(reservation.id, None) is None:
-                return  # settled or released already
+                return 0.0  # settled or released already
             if actual_cost is None:
                 self.unknown_costs += 1
                 nanos = reservation.nanos
@@ -266,7 +403,8 @@ class Budget:
         if warn is not None and self.on_warning is not None:
             self.on_warning(*warn)
         if refusal is not None:
-            self._fire_exhausted(refusal)
+            self._fire(refusal)
+        return nanos / _NANO
 
     def release(self, reservation: Reservation) -> None:
         """Give back a reservation whose call was never billed."""
@@ -291,16 +429,56 @@ class Budget:
             if not loop.is_closed():
                 loop.call_soon_threadsafe(_resolve, waiter)
 
-    def _fire_exhausted(self, refusal: BudgetExhausted) -> None:
-        """Announce each exhausted scope (global, or one model) once."""
+    def _fire(self, signal: BaseException) -> None:
+        """Count a refusal; announce each exhausted scope (global, or one model) and
+        each model's reaching of the reserve once."""
         with self._lock:
-            if refusal.model in self._exhaust_reported:
+            reserve = isinstance(signal, BudgetReserveReached)
+            key = ("reserve" if reserve else "out", getattr(signal, "model", None))
+            if key in self._exhaust_reported:
                 return
-            self._exhaust_reported.add(refusal.model)
-        if self.on_exhausted is not None:
-            self.on_exhausted(refusal)
+            self._exhaust_reported.add(key)
+        if isinstance(signal, BudgetReserveReached):
+            if self.on_reserve_reached is not None:
+                self.on_reserve_reached(signal)
+        elif isinstance(signal, BudgetExhausted) and self.on_exhausted is not None:
+            self.on_exhausted(signal)
 
 
 def _resolve(waiter: asyncio.Future[None]) -> None:
     if not waiter.done():
         waiter.set_result(None)
+
+
+# A chat template adds a few tokens of its own around the messages.
+TEMPLATE_TOKENS = 16
+
+
+def input_token_bound(body_bytes: int) -> int:
+    """At most as many prompt tokens as the request has bytes, whatever the tokenizer:
+    byte-level BPE (OpenAI, Anthropic, Llama) and SentencePiece with byte fallback
+    (Gemini) each spend a token on at least one byte of text, and the request body
+    carries every byte of text (plus JSON that only adds to the count)."""
+    return body_bytes + TEMPLATE_TOKENS
+
+
+async def reserve_for_call(
+    budget: Budget, model: str, price: Price | None, body_bytes: int, max_tokens: int
+) -> tuple[Reservation, int]:
+    """Reserve one request of `body_bytes` asking for up to `max_tokens` of output;
+    returns the reservation and the output tokens it may ask for (maybe fewer)."""
+    tokens_in = input_token_bound(body_bytes)
+    rates = call_rates(price, tokens_in)
+    if rates is None:
+        if budget.limit_usd is not None or model in budget.per_model:
+            raise BudgetExhausted(
+                f"Stopped: dspy-tui knows no price for {model}, so the budget cannot be enforced; "
+                "give its price in the config ([[models]] price = {input = ..., output = ...}) "
+                "or run without a budget.",
+                spent_usd=budget.spent,
+                limit_usd=budget.limit_usd or 0.0,
+                model=model,
+            )
+        rates = (0.0, 0.0)
+    input_usd, per_output_token = rates
+    return await budget.reserve_call(model, input_usd, per_output_token, max_tokens)

@@ -85,8 +85,9 @@ class CallCompleted(Event):
     tokens_out: int | None = None
     tokens_cached: int | None = None
     cost_usd: float | None = None  # None: unpriced
+    cost_estimated: bool = False  # the bill was unknown: charged at its whole reservation
     cache_hit: bool = False
-    status: str = "ok"  # ok | error
+    status: str = "ok"  # ok | error | refused (the budget refused it: never sent)
     error_kind: str | None = None
     retries: int = 0
     call_id: str | None = None
@@ -110,6 +111,16 @@ class BudgetExhausted(Event):
     type: Literal["budget_exhausted"] = "budget_exhausted"
     spent_usd: float = 0.0
     budget_usd: float = 0.0
+
+
+class BudgetReserveReached(Event):
+    """Only the money held back for the cross-model trials and the benchmark is left:
+    this model's optimization rounds end."""
+
+    type: Literal["budget_reserve_reached"] = "budget_reserve_reached"
+    spent_usd: float = 0.0
+    budget_usd: float = 0.0
+    reserve_usd: float = 0.0
 
 
 class ModelConverged(Event):
@@ -163,6 +174,7 @@ AnyEvent = Annotated[
     | CostUpdated
     | BudgetWarning
     | BudgetExhausted
+    | BudgetReserveReached
     | ModelConverged
     | ModelDegraded
     | ModelFailed

@@ -194,7 +194,8 @@ def cost_of(price: Price | None, usage: Usage | None) -> float | None:
     * Anthropic: cache counters are disjoint from `input_tokens`; reads are
       billed at the cached rate, writes at 1.25x the input rate.
     * Gemini: `output_tokens` excludes thoughts; thoughts are billed as output.
-    A free (local / offline) price costs 0 whatever was reported.
+    A free (local / offline) price costs 0 whatever was reported. Missing or
+    negative counts make the cost unknown (None).
     """
     if price is None:
         return None
@@ -202,6 +203,10 @@ def cost_of(price: Price | None, usage: Usage | None) -> float | None:
         return 0.0
     if usage is None or usage.input_tokens is None or usage.output_tokens is None:
         return None
+    counts = (usage.input_tokens, usage.output_tokens, usage.cache_read_tokens, usage.cache_write_tokens,
+              usage.reasoning_tokens)
+    if any(n is not None and n < 0 for n in counts):
+        return None  # a negative count is not a bill we can read: unknown, charged as such
     cache_read = usage.cache_read_tokens or 0
     if price.rule == "anthropic":
         prompt_size = usage.input_tokens + cache_read + (usage.cache_write_tokens or 0)
@@ -222,14 +227,23 @@ def cost_of(price: Price | None, usage: Usage | None) -> float | None:
     return dollars / 1_000_000
 
 
-def worst_case_cost(price: Price | None, est_input_tokens: int, max_tokens: int) -> float | None:
-    """The most one call can cost: every input token uncached (or written to
-    Anthropic's cache) and every allowed output token produced. None if unpriced."""
+def call_rates(price: Price | None, input_tokens: int) -> tuple[float, float] | None:
+    """(USD for `input_tokens` all uncached, or written to Anthropic's cache; USD per
+    output token) for one call: the most it can cost. None if unpriced."""
     if price is None:
         return None
     if price.free:
-        return 0.0
-    rate_in, rate_out, _ = price.rates(est_input_tokens)
+        return 0.0, 0.0
+    rate_in, rate_out, _ = price.rates(input_tokens)
     if price.rule == "anthropic":
         rate_in *= ANTHROPIC_CACHE_WRITE_FACTOR
-    return (est_input_tokens * rate_in + max_tokens * rate_out) / 1_000_000
+    return input_tokens * rate_in / 1_000_000, rate_out / 1_000_000
+
+
+def worst_case_cost(price: Price | None, est_input_tokens: int, max_tokens: int) -> float | None:
+    """The most one call can cost: every input token uncached (or written to
+    Anthropic's cache) and every allowed output token produced. None if unpriced."""
+    rates = call_rates(price, est_input_tokens)
+    if rates is None:
+        return None
+    return rates[0] + rates[1] * max_tokens

@@ -28,7 +28,8 @@ MAX_BATCH = 2000
 
 @dataclass
 class _Tally:
-    calls: int = 0
+    calls: int = 0  # requests sent
+    refused: int = 0  # refused by the budget, never sent
     cache_hits: int = 0
     errors: int = 0
     tokens_in: int = 0
@@ -44,6 +45,9 @@ class _Tally:
         if e.cache_hit:
             self.cache_hits += 1
             return
+        if e.status == "refused":  # the budget refused it: never sent, never billed
+            self.refused += 1
+            return
         self.calls += 1
         if e.status != "ok":
             self.errors += 1
@@ -57,6 +61,7 @@ class _Tally:
     def summary(self) -> dict[str, Any]:
         return {
             "calls": self.calls,
+            "refused_by_budget": self.refused,
             "cache_hits": self.cache_hits,
             "errors": self.errors,
             "tokens_in": self.tokens_in,
@@ -87,8 +92,9 @@ class Recorder:
     def _preload(self) -> None:
         """On resume, totals start from what the database already holds."""
         rows = self.store.query(
-            "SELECT model, sum(cache_hit = 0) AS calls, sum(cache_hit = 1) AS hits,"
-            " sum(cache_hit = 0 AND status != 'ok') AS errors, coalesce(sum(tokens_in), 0) AS tin,"
+            "SELECT model, sum(cache_hit = 0 AND status != 'refused') AS calls, sum(cache_hit = 1) AS hits,"
+            " sum(status = 'refused') AS refused,"
+            " sum(cache_hit = 0 AND status = 'error') AS errors, coalesce(sum(tokens_in), 0) AS tin,"
             " coalesce(sum(tokens_out), 0) AS tout, coalesce(sum(tokens_cached), 0) AS tcached,"
             " coalesce(sum(cost_usd), 0) AS cost"
             " FROM calls WHERE session_id = ? GROUP BY model",
@@ -97,6 +103,7 @@ class Recorder:
         for r in rows:
             self._totals[r["model"]] = _Tally(
                 calls=r["calls"],
+                refused=r["refused"],
                 cache_hits=r["hits"],
                 errors=r["errors"],
                 tokens_in=r["tin"],

@@ -22,7 +22,7 @@ import time
 from collections import deque
 from collections.abc import Coroutine, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, TypeVar
 
 import aiohttp
@@ -32,10 +32,10 @@ from dspy.lm15 import ProviderError, RateLimitError, Request, Response, Transpor
 from dspy.lm15 import TimeoutError as LMTimeoutError
 
 from . import local_server
-from .budget import Budget, BudgetExhausted, Reservation
+from .budget import Budget, BudgetExhausted, BudgetReserveReached, Reservation, reserve_for_call
 from .events import CallCompleted, EventBus
 from .limits import LimitConfig, Limiter, limits_for
-from .pricing import Price, cost_of, price_for, worst_case_cost
+from .pricing import Price, cost_of, price_for
 from .providers import offline, registry
 from .providers.base import Endpoint, WireFormat
 
@@ -460,9 +460,11 @@ class Runtime:
             call.price = price
             if budget is not None:
                 max_tokens = request.config.max_tokens or endpoint.max_tokens_default
-                call.reservation = await self._reserve(
-                    budget, label, price, len(body_json) // 3 + 1, max_tokens
-                )
+                call.reservation, allowed = await reserve_for_call(budget, label, price, len(body_json), max_tokens)
+                if allowed < max_tokens:  # what is left pays for a shorter answer only: ask for one
+                    request = replace(request, config=replace(request.config, max_tokens=allowed))
+                    wire_request = wire.build(request, endpoint) if wire is not None else None
+                    body_json = _COMPACT.encode(wire_request.body if wire_request else request_to_dict(request)).encode()
             if wire is None or wire_request is None:
                 await asyncio.sleep(offline.simulated_latency_s(endpoint.model, request))
                 # Pure CPU work, off the loop so other models' HTTP keeps flowing.
@@ -506,24 +508,6 @@ class Runtime:
         number = self._ordinals.take(scope)
         call.ordinal = (scope, number)
         return key if number == 0 else f"{key}#{number}"
-
-    @staticmethod
-    async def _reserve(
-        budget: Budget, label: str, price: Price | None, est_in: int, max_tokens: int
-    ) -> Reservation:
-        worst = worst_case_cost(price, est_in, max_tokens)
-        if worst is None:
-            if budget.limit_usd is not None or label in budget.per_model:
-                raise BudgetExhausted(
-                    f"Stopped: dspy-tui knows no price for {label}, so the budget cannot be enforced; "
-                    "give its price in the config ([[models]] price = {input = ..., output = ...}) or run without a budget.",
-                    spent_usd=budget.spent,
-                    limit_usd=budget.limit_usd or 0.0,
-                    model=label,
-                )
-            worst = 0.0
-        reservation = budget.try_reserve(label, worst)  # the usual case: no coroutine, no wait
-        return reservation if reservation is not None else await budget.reserve_when_free(label, worst)
 
     @staticmethod
     async def _lookup(cache: CallCache, key: str) -> dict[str, Any] | None:
@@ -587,6 +571,7 @@ class _Call:
         self.reservation: Reservation | None = None
         self.response: Response | None = None
         self.cost: float | None = None
+        self.cost_estimated = False  # the bill was unknown: `cost` is the whole reservation
         self.cache_hit = False
         self.error: BaseException | None = None
         self.sent = False  # the request left this process, so the provider may bill it
@@ -674,12 +659,19 @@ class _Call:
         self.response = response
         self.cost = cost_of(self.price, response.usage)
         stats = self.runtime.stats
-        stats.cost_usd += self.cost or 0.0
         stats.tokens_in += response.usage.input_tokens or 0
         stats.tokens_out += response.usage.output_tokens or 0
-        if budget is not None and self.reservation is not None:
-            reservation, self.reservation = self.reservation, None
-            budget.settle(reservation, self.cost)
+        self._settle(budget, self.cost)
+        stats.cost_usd += self.cost or 0.0
+
+    def _settle(self, budget: Budget | None, cost: float | None) -> None:
+        """Charge the reservation: the bill, or all of it when the bill is unknown (then marked estimated)."""
+        if budget is None or self.reservation is None:
+            return
+        reservation, self.reservation = self.reservation, None
+        charged = budget.settle(reservation, cost)
+        if cost is None and self.price is not None:
+            self.cost, self.cost_estimated = charged, True
 
     def failed(self, exc: BaseException, budget: Budget | None) -> None:
         self.error = exc
@@ -689,14 +681,14 @@ class _Call:
         stats.by_error[kind] = stats.by_error.get(kind, 0) + 1
         if self.ordinal is not None and self.response is None:
             self.runtime._ordinals.give_back(*self.ordinal)
-        if budget is not None and self.reservation is not None:
+        if self.sent:
+            # Sent but unreadable (timeout, reset mid-body, bad JSON): the
+            # provider may well have billed it. Unknown is not free.
+            self._settle(budget, None)
+            stats.cost_usd += self.cost or 0.0
+        elif budget is not None and self.reservation is not None:
             reservation, self.reservation = self.reservation, None
-            if self.sent:
-                # Sent but unreadable (timeout, reset mid-body, bad JSON): the
-                # provider may well have billed it. Unknown is not free.
-                budget.settle(reservation, None)
-            else:
-                budget.release(reservation)
+            budget.release(reservation)
 
     def event(self, session_id: str) -> CallCompleted:
         usage = self.response.usage if self.response is not None else None
@@ -711,8 +703,9 @@ class _Call:
             tokens_out=usage.output_tokens if usage else None,
             tokens_cached=usage.cache_read_tokens if usage else None,
             cost_usd=self.cost,
+            cost_estimated=self.cost_estimated,
             cache_hit=self.cache_hit,
-            status="ok" if self.error is None else "error",
+            status="ok" if self.error is None else "refused" if _refused(self.error) else "error",
             error_kind=None if self.error is None else _error_kind(self.error),
             call_id=self.call_id,
             recorded=self.recorded,
@@ -727,6 +720,11 @@ class _Call:
 def _url(url: str) -> yarl.URL:
     """Parsed once per distinct URL (a handful per run) instead of on every call."""
     return yarl.URL(url)
+
+
+def _refused(exc: BaseException) -> bool:
+    """The budget refused the call before it was sent (it stopped a run or its optimization)."""
+    return isinstance(exc, (BudgetExhausted, BudgetReserveReached))
 
 
 def _error_kind(exc: BaseException) -> str:

@@ -178,6 +178,15 @@ def _m0004_session_leases(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations(name="0005_call_charges")
+def _m0005_call_charges(db: sqlite_utils.Database) -> None:
+    """What each call was charged for: whether its cost is the reservation of an unknown bill
+    (`cost_estimated`), the session phase it served and the role that made it (model or judge)."""
+    db.execute("ALTER TABLE calls ADD COLUMN cost_estimated INTEGER NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE calls ADD COLUMN phase TEXT")
+    db.execute("ALTER TABLE calls ADD COLUMN role TEXT NOT NULL DEFAULT 'model'")
+
+
 def _use_wal(conn: sqlite3.Connection) -> None:
     """Switch to WAL unless the file already is. Switching takes an exclusive lock and SQLite
     answers "database is locked" at once, without its busy handler, while another connection

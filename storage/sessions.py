@@ -278,14 +278,17 @@ class SessionStore:
                 conn.executemany(INSERT_CALL, batch)
 
     def call_totals(self, session_id: str) -> dict[str, Any]:
-        """Calls actually sent to providers, cache hits counted apart, and their cost."""
+        """Calls actually sent to providers; cache hits and budget refusals (never sent) counted
+        apart; their cost (every recorded charge, estimated ones included, which are also given apart)."""
         row = self._conn().execute(
-            "SELECT coalesce(sum(cache_hit = 0), 0), coalesce(sum(cache_hit = 1), 0),"
-            " coalesce(sum(cost_usd), 0), coalesce(sum(status != 'ok'), 0)"
+            "SELECT coalesce(sum(cache_hit = 0 AND status != 'refused'), 0), coalesce(sum(cache_hit = 1), 0),"
+            " coalesce(sum(cost_usd), 0), coalesce(sum(status = 'error'), 0),"
+            " coalesce(sum(status = 'refused'), 0), coalesce(sum(CASE WHEN cost_estimated THEN cost_usd END), 0)"
             " FROM calls WHERE session_id = ?",
             (session_id,),
         ).fetchone()
-        return {"calls": row[0], "cache_hits": row[1], "cost_usd": row[2], "errors": row[3]}
+        return {"calls": row[0], "cache_hits": row[1], "cost_usd": row[2], "errors": row[3],
+                "refused_by_budget": row[4], "estimated_cost_usd": row[5]}
 
     def record_round(self, session_id: str, model: str, phase: str, round_no: int, **fields: Any) -> None:
         """Record a finished round once: a resumed session replaying it keeps the original row."""
@@ -345,15 +348,17 @@ class SessionStore:
 CALL_COLUMNS = (
     "session_id", "ts", "provider", "model", "endpoint", "request_hash", "tokens_in", "tokens_out",
     "tokens_cached", "cost_usd", "latency_ms", "status", "error_kind", "retries", "cache_hit", "call_id",
+    "cost_estimated", "phase", "role",
 )
 INSERT_CALL = f"INSERT INTO calls ({', '.join(CALL_COLUMNS)}) VALUES ({','.join('?' * len(CALL_COLUMNS))})"
-_CALL_DEFAULTS = {"retries": 0, "cache_hit": False, "model": ""}
+_CALL_DEFAULTS = {"retries": 0, "cache_hit": False, "model": "", "cost_estimated": False, "role": "model"}
 
 
 def call_values(event: Mapping[str, Any]) -> tuple[Any, ...]:
     """The `calls` row of a call-completed event (as a dict), in CALL_COLUMNS order."""
     values = [event.get(c, _CALL_DEFAULTS.get(c)) for c in CALL_COLUMNS]
-    values[CALL_COLUMNS.index("cache_hit")] = int(bool(values[CALL_COLUMNS.index("cache_hit")]))
+    for flag in ("cache_hit", "cost_estimated"):
+        values[CALL_COLUMNS.index(flag)] = int(bool(values[CALL_COLUMNS.index(flag)]))
     return tuple(values)
 
 

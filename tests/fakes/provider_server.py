@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import hashlib
 import json
+import math
 import random
 import re
 import threading
@@ -76,6 +77,10 @@ class Received:
     tokens_thoughts: int | None = None
     had_key: bool = False
     number: int = 0  # the server's request counter, which its answer ids carry
+    # What the provider charged, reported or not: a reply without usage, or a request
+    # the client gave up on that the server still processed, is billed all the same.
+    charged_in: int = 0
+    charged_out: int = 0
 
 
 @dataclass
@@ -94,6 +99,7 @@ class FakeProvider:
     # so chosen examples fail however often they are retried.
     fault_for: Callable[[str], str | None] | None = None
     seed: int = 0
+    tokens_per_byte: float | None = None  # bill by UTF-8 bytes at this rate (None: 4 characters a token)
     received: list[Received] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -139,6 +145,28 @@ class FakeProvider:
             for name in totals:
                 totals[name] += getattr(record, name) or 0
         return totals
+
+    def charged(self) -> dict[str, int]:
+        """Tokens the server charged on every request, reported or not (its own ledger)."""
+        with self._lock:
+            records = list(self.received)
+        return {"tokens_in": sum(r.charged_in for r in records), "tokens_out": sum(r.charged_out for r in records)}
+
+    def _count(self, text: str) -> int:
+        if self.tokens_per_byte is None:
+            return max(1, len(text) // 4)
+        return max(1, math.ceil(len(text.encode()) * self.tokens_per_byte))
+
+    def _bill(self, record: Received, body: dict[str, Any], system: str | None, turns: list[tuple[str, str]],
+              text: str) -> tuple[int, int]:
+        """(input, output) tokens of one answer; output stops at the request's max_tokens, as a provider's does."""
+        tokens_in = self._count((system or "") + "".join(t for _, t in turns))
+        tokens_out = self._count(text)
+        cap = _max_tokens(body)
+        if cap is not None:
+            tokens_out = min(tokens_out, cap)
+        record.charged_in, record.charged_out = tokens_in, tokens_out
+        return tokens_in, tokens_out
 
     def answered_twice(self) -> list[str]:
         """Body hashes that got more than one complete answer."""
@@ -249,9 +277,7 @@ class FakeProvider:
             answer = (self.answer or default_answer)(inputs, outputs)
             wants_json = wire == "openai" and isinstance(body.get("response_format"), dict)
             text = json.dumps(answer) if wants_json else _chat_format(answer)
-        prompt_chars = len(system or "") + sum(len(t) for _, t in turns)
-        tokens_in = max(1, prompt_chars // 4)
-        tokens_out = max(1, len(text) // 4)
+        tokens_in, tokens_out = self._bill(record, body, system, turns, text)
         cached = min(self.cached_tokens, tokens_in)
         thoughts = self.thoughts_tokens if wire == "gemini" else 0
         payload = _payload(wire, model, number, text, tokens_in, tokens_out, cached, thoughts, usage=True)
@@ -266,6 +292,12 @@ class FakeProvider:
         self, request: web.Request, record: Received, fault: Fault, wire: str
     ) -> web.StreamResponse:
         kind = fault.kind
+        if kind in ("timeout", "reset", "malformed"):  # processed, so billed, though the client cannot read it
+            body = await request.json()
+            system, turns = _prompt_of(wire, body)
+            answer = (self.answer or default_answer)(_input_values(turns[-1][1] if turns else ""),
+                                                     _output_fields(system))
+            self._bill(record, body, system, turns, _chat_format(answer))
         if kind == "timeout":
             record.status = 504
             await asyncio.sleep(fault.hold_s)
@@ -295,10 +327,12 @@ class FakeProvider:
             record.status = 200
             return web.json_response(_empty(wire, record.model))
         if kind == "no_usage":
-            system, turns = _prompt_of(wire, await request.json())
+            body = await request.json()
+            system, turns = _prompt_of(wire, body)
             answer = (self.answer or default_answer)(
                 _input_values(turns[-1][1] if turns else ""), _output_fields(system)
             )
+            self._bill(record, body, system, turns, _chat_format(answer))
             record.status = 200
             record.answered = True
             return web.json_response(
@@ -321,6 +355,17 @@ class FakeProvider:
 
 _FIELD_DECL = re.compile(r"^\d+\. `(\w+)` \(([^)]*)\)", re.MULTILINE)
 _SECTION = re.compile(r"\[\[ ## (\w+) ## \]\]\n(.*?)(?=\n\n\[\[ ## |\n\nRespond with|\Z)", re.DOTALL)
+
+
+def _max_tokens(body: dict[str, Any]) -> int | None:
+    """The output cap the request asked for, on any of the three wires."""
+    for key in ("max_completion_tokens", "max_tokens"):
+        if isinstance(body.get(key), int):
+            return int(body[key])
+    config = body.get("generationConfig")
+    if isinstance(config, dict) and isinstance(config.get("maxOutputTokens"), int):
+        return int(config["maxOutputTokens"])
+    return None
 
 
 def _wire_of(path: str) -> str | None:

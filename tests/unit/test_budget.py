@@ -117,8 +117,9 @@ async def test_reserve_when_free_waits_for_calls_in_flight_instead_of_stopping()
     budget.settle(held, 0.3)  # from another thread in real life; here from the loop
     reservation = await asyncio.wait_for(waiter, 1)
     assert reservation.amount_usd == 0.5
-    with pytest.raises(BudgetExhausted):
-        await budget.reserve_when_free("m", 0.8)  # 0.3 spent: 0.8 more can never fit, so no waiting
+    budget.settle(reservation, 0.1)
+    with pytest.raises(BudgetExhausted):  # 0.4 spent, nothing in flight: 0.8 more can never fit
+        await asyncio.wait_for(budget.reserve_when_free("m", 0.8), 1)
 
 
 def _hammer(budget: Budget, seed: int, stop: threading.Event) -> None:
@@ -192,3 +193,55 @@ def test_a_resumed_session_counts_what_it_already_spent() -> None:
     full = Budget(0.5)
     full.preload(0.5)
     assert full.exhausted
+
+
+async def test_a_call_that_does_not_fit_asks_for_fewer_tokens_when_nothing_is_in_flight() -> None:
+    budget = Budget(0.001, min_answer_tokens=32)
+    # input $0.0004, output $0.00001 a token: 1024 tokens would need $0.0106
+    reservation, tokens = await budget.reserve_call("m", 0.0004, 0.00001, 1024)
+    assert tokens == 60 and reservation.amount_usd == pytest.approx(0.001)
+    budget.settle(reservation, 0.0007)
+    with pytest.raises(BudgetExhausted, match=r"\$0.0007 spent, \$0.0003 left"):
+        await budget.reserve_call("m", 0.0004, 0.00001, 1024)  # not even the input fits
+
+
+async def test_fewer_tokens_than_the_floor_is_a_stop_not_a_useless_answer() -> None:
+    budget = Budget(0.001, min_answer_tokens=64)
+    with pytest.raises(BudgetExhausted):
+        await budget.reserve_call("m", 0.0004, 0.00001, 1024)  # 60 tokens fit, 64 are the floor
+    assert budget.exhausted and budget.refused == 1
+
+
+async def test_a_call_that_does_not_fit_waits_for_calls_in_flight_before_shrinking() -> None:
+    budget = Budget(0.01)
+    held, _ = await budget.reserve_call("m", 0.001, 0.00001, 800)  # $0.009
+    waiter = asyncio.create_task(budget.reserve_call("m", 0.001, 0.00001, 800))
+    await asyncio.sleep(0.02)
+    assert not waiter.done()  # it would fit 100 tokens now, but waits for the full answer
+    budget.settle(held, 0.001)
+    _, tokens = await asyncio.wait_for(waiter, 1)
+    assert tokens == 800
+
+
+async def test_the_held_back_reserve_ends_optimization_but_serves_the_model_that_reaches_its_benchmark() -> None:
+    from dspy_tui.engine.budget import BudgetReserveReached
+
+    bus = events.EventBus("s")
+    seen: list[events.Event] = []
+    bus.subscribe(seen.append)
+    budget = Budget(1.0)
+    budget.publish_to(bus)
+    budget.hold("a", 0.3)
+    budget.hold("b", 0.3)
+    budget.settle(budget.reserve("a", 0.35), 0.35)
+    with pytest.raises(BudgetReserveReached) as caught:
+        await budget.reserve_call("b", 0.1, 0.0, 0)  # 0.05 free, the rest held back
+    assert caught.value.held_usd == pytest.approx(0.6)
+    assert [e.type for e in seen] == ["budget_reserve_reached"] and not budget.exhausted
+    budget.protect("a")
+    reservation, _ = await budget.reserve_call("a", 0.3, 0.0, 0)  # a's benchmark may use a's hold
+    budget.settle(reservation, 0.3)
+    assert budget.held == pytest.approx(0.3)  # b's hold is still there, a's is used up
+    with pytest.raises(BudgetExhausted) as stopped:
+        await budget.reserve_call("a", 0.1, 0.0, 0)  # but not b's: a stops, the session goes on
+    assert stopped.value.model == "a" and not budget.exhausted

@@ -22,15 +22,17 @@ def test_blank_database_is_migrated_in_wal_mode(tmp_path: Path) -> None:
     assert {"sessions", "session_models", "rounds", "events", "calls", "checkpoints", "reports", "lm_cache"} <= set(
         db.table_names()
     )
-    assert dbmod.schema_version(db) == "0004_session_leases"
-    assert [m.name for m in dbmod.migrations.applied(db)] == ["0001_initial", "0002_session_owner", "0003_cache_session_fk", "0004_session_leases"]
+    assert dbmod.schema_version(db) == "0005_call_charges"
+    assert [m.name for m in dbmod.migrations.applied(db)] == [
+        "0001_initial", "0002_session_owner", "0003_cache_session_fk", "0004_session_leases", "0005_call_charges"
+    ]
 
 
 def test_migrating_twice_is_a_noop(tmp_path: Path) -> None:
     path = tmp_path / "a.db"
     dbmod.open_database(path).close()
     db = dbmod.open_database(path)
-    assert len(dbmod.migrations.applied(db)) == 4
+    assert len(dbmod.migrations.applied(db)) == 5
     assert dbmod.migrations.pending(db) == []
 
 
@@ -138,8 +140,11 @@ def test_calls_totals_count_cache_hits_apart(tmp_path: Path) -> None:
     store = SessionStore(tmp_path / "s.db")
     sid = _session(store)
     base = {"session_id": sid, "ts": 1.0, "provider": "openai", "model": "openai/gpt-4o", "status": "ok"}
-    store.record_calls([{**base, "cost_usd": 0.01}, {**base, "cost_usd": 0.02}, {**base, "cache_hit": 1, "cost_usd": 0}])
-    assert store.call_totals(sid) == {"calls": 2, "cache_hits": 1, "cost_usd": pytest.approx(0.03), "errors": 0}
+    store.record_calls([{**base, "cost_usd": 0.01}, {**base, "cost_usd": 0.02}, {**base, "cache_hit": 1, "cost_usd": 0},
+                        {**base, "status": "refused", "error_kind": "BudgetExhausted"},
+                        {**base, "status": "error", "cost_usd": 0.005, "cost_estimated": True}])
+    assert store.call_totals(sid) == {"calls": 3, "cache_hits": 1, "cost_usd": pytest.approx(0.035), "errors": 1,
+                                      "refused_by_budget": 1, "estimated_cost_usd": pytest.approx(0.005)}
 
 
 def test_checkpoints_rounds_reports(tmp_path: Path) -> None:

@@ -1,0 +1,88 @@
+"""Reservations that hold for any tokenizer, through the real runtime against the fake provider.
+
+The fake provider here bills 0.6 tokens per UTF-8 byte (CJK or emoji-heavy text
+under some tokenizers), more than the old "3 bytes a token" guess allowed for.
+Many threads call until the budget stops them; the provider's own ledger must
+never exceed the budget, and the budget must have counted at least that.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+
+import dspy
+import pytest
+
+from dspy_tui.engine.budget import Budget, BudgetExhausted
+from dspy_tui.engine.lm import make_lm
+from tests.fakes.provider_server import FakeProvider
+
+pytestmark = pytest.mark.usefixtures("engine_runtime")
+
+PRICE = {"input": 0.2, "output": 0.8}  # USD per 1M tokens
+CJK = "预算测试中文字符😀"
+
+
+def _ledger_usd(provider: FakeProvider) -> float:
+    charged = provider.charged()
+    return (charged["tokens_in"] * PRICE["input"] + charged["tokens_out"] * PRICE["output"]) / 1_000_000
+
+
+def _spend_until_stopped(lm: dspy.LM, threads: int, seed: int) -> int:
+    stops = 0
+    lock = threading.Lock()
+
+    def worker(n: int) -> None:
+        nonlocal stops
+        rng = random.Random(seed * 100 + n)
+        predict = dspy.Predict("question -> answer")
+        predict.set_lm(lm)
+        while True:
+            try:
+                predict(question=CJK * rng.randint(5, 60) + str(rng.random()))
+            except BudgetExhausted:
+                with lock:
+                    stops += 1
+                return
+            except Exception:  # noqa: BLE001 - an unparsable truncated answer is DSPy's business
+                continue
+
+    pool = [threading.Thread(target=worker, args=(n,)) for n in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join(120)
+    return stops
+
+
+def test_a_dense_tokenizer_never_overspends_thirty_runs(provider_urls: dict[str, str], fake_provider: FakeProvider) -> None:
+    fake_provider.tokens_per_byte = 0.6
+    fake_provider.latency_s = 0.005
+    over = []
+    rng = random.Random(7)
+    for run in range(30):
+        fake_provider.reset_records()
+        limit = round(rng.uniform(0.0005, 0.004), 6)
+        budget = Budget(limit)
+        lm = make_lm(f"groq/dense-{run}", keys=lambda _: "k", base_urls=provider_urls, budget=budget,
+                     price=PRICE, max_tokens=64, num_retries=0)
+        assert _spend_until_stopped(lm, threads=8, seed=run) == 8
+        billed = _ledger_usd(fake_provider)
+        assert budget.spent >= billed - 1e-12, (run, budget.spent, billed)
+        if billed > limit or budget.spent > limit:
+            over.append((run, limit, billed, budget.spent))
+        assert budget.spent > 0
+    assert over == [], f"{len(over)} of 30 runs over budget: {over}"
+
+
+def test_the_last_call_asks_for_a_shorter_answer_rather_than_stopping(
+    provider_urls: dict[str, str], fake_provider: FakeProvider
+) -> None:
+    budget = Budget(0.01, min_answer_tokens=16)
+    lm = make_lm("groq/short-tail", keys=lambda _: "k", base_urls=provider_urls, budget=budget,
+                 price={"input": 1.0, "output": 100.0}, max_tokens=1024, num_retries=0)
+    # One call's worst case: ~1k bytes of input and 1024 tokens at $100/1M = ~$0.1, ten times the budget.
+    lm("hello " * 100)
+    sent = [r for r in fake_provider.received if r.answered]
+    assert len(sent) == 1 and budget.spent <= 0.01
