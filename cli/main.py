@@ -194,11 +194,15 @@ def _config_from_args(args: argparse.Namespace) -> Any:
 
 
 def _new_session(config: Any, session_id: str | None = None) -> Any:
+    from dspy_tui.engine.providers.offline.shapes import fit_warning
     from dspy_tui.engine.session import Session
 
     paths = resolve_paths()
     session = Session(config, store=_store(), paths=paths, keys=keys.get_key, session_id=session_id)
     session.prepare()
+    warning = fit_warning(session.task, config.model_ids())
+    if warning:
+        print(f"dspy-tui: {warning}", file=sys.stderr)
     return session
 
 

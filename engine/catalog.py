@@ -13,6 +13,7 @@ from dspy_tui.storage import keys
 from . import local_models as local
 from .pricing import LOCAL_PROVIDERS, PRICES
 from .providers.offline import VARIANTS
+from .providers.offline.shapes import SHAPES
 from .providers.registry import all_specs
 
 
@@ -28,7 +29,8 @@ def known_models() -> list[dict[str, Any]]:
                 "kind": "offline/simulated",
                 "priced": True,
                 "key": "not needed",
-                "description": variant.description,
+                "description": f"{variant.description} Simulated: {' and '.join(SHAPES)} tasks only.",
+                "task_shapes": list(SHAPES),
             }
         )
     rows.extend(_local_rows())

@@ -67,3 +67,19 @@ def test_plain_progress_prints_a_status_line_every_interval() -> None:
         time.sleep(0.3)
     beats = [line for line in out.getvalue().splitlines() if "running: offline/base baseline dev 0.400" in line]
     assert len(beats) >= 2, out.getvalue()
+
+
+def test_run_warns_in_one_sentence_when_offline_models_cannot_do_the_task_shape(tmp_path: Path) -> None:
+    import json
+
+    data = tmp_path / "sums.jsonl"
+    data.write_text("\n".join(json.dumps({"question": f"What is {i} + {2 * i}?", "answer": str(3 * i)})
+                              for i in range(40)) + "\n")
+    config = tmp_path / "sums.toml"
+    config.write_text(f'rounds = 1\n[task]\ndataset = "{data}"\nsignature = "question -> answer: int"\n'
+                      '[[models]]\nid = "offline/base"\n')
+    out = subprocess.run([sys.executable, "-m", "dspy_tui", "run", str(config), "--headless"], capture_output=True,
+                         text=True, timeout=300, env=_env(tmp_path / "home"))
+    assert out.returncode == 0, out.stderr[-2000:]
+    warnings = [line for line in out.stderr.splitlines() if "expect a score near 0" in line]
+    assert len(warnings) == 1 and "classification and extraction" in warnings[0]

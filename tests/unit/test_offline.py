@@ -385,3 +385,63 @@ def test_simba_completes_with_chain_of_thought() -> None:
         optimizer = dspy.SIMBA(metric=task.metric, bsize=8, num_candidates=3, max_steps=2, num_threads=4)
         compiled = optimizer.compile(build_program(task), trainset=task.train[:40])
     assert dev_score(task, compiled, lm, n=30) > 0
+
+
+def test_gepa_reflection_learns_the_labels_its_feedback_states_as_a_field_dict() -> None:
+    """GEPA's DSPy feedback reads "Incorrect: expected {'sentiment': 'negative'}": the label is the value."""
+    from dspy_tui.engine.providers.offline.meta import _reflect
+
+    examples = [
+        {"Inputs": {"review": "Sent it straight back. Awful design."}, "Generated Outputs": {"sentiment": "neutral"},
+         "Feedback": "Incorrect: expected {'sentiment': 'negative'}."},
+        {"Inputs": {"review": "What a lemon. Fell apart on day one."}, "Generated Outputs": {"sentiment": "positive"},
+         "Feedback": "Incorrect: expected {'sentiment': 'negative'}."},
+    ]
+    instruction = _reflect("Classify the sentiment of a short product review.", examples, offline.VARIANTS["base"])
+    rules = offline.parse_rules(instruction, ["negative", "neutral", "positive"])
+    assert rules and {label for _, label in rules} == {"negative"}, instruction
+    assert "one of: negative, neutral, positive" in instruction  # the answers it gave are labels too
+    assert "-> sentiment" not in instruction  # the old parse took the field name for the label
+
+
+def test_sampling_temperature_changes_answers_where_the_evidence_is_close() -> None:
+    reviews = [f"Review {i}: it is okay but the strap broke, fine otherwise, nice colour {i}." for i in range(40)]
+    greedy = [ask(SENTIMENT, review=r)["sentiment"] for r in reviews]
+    hot = [ask(SENTIMENT, review=r, temperature=1.0)["sentiment"] for r in reviews]
+    assert greedy == [ask(SENTIMENT, review=r)["sentiment"] for r in reviews]  # still pure
+    assert sum(g != h for g, h in zip(greedy, hot, strict=True)) >= 12  # slips alone changed 5 of 40
+
+
+def test_copro_proposal_without_examples_states_labels_and_recalled_cues() -> None:
+    from dspy_tui.engine.providers.offline.meta import _propose_instruction
+
+    text = _propose_instruction({"basic_instruction": "Classify the sentiment of a short product review."},
+                                offline.VARIANTS["small"])
+    assert "one of: positive, negative, neutral" in text
+    rules = offline.parse_rules(text, ["positive", "negative", "neutral"])
+    known = {w for w, _ in rules if _knows_word(w, "small")}
+    assert len(rules) > len(known)  # it recalls cue words it would not apply while reading a review
+
+
+def _knows_word(word: str, variant: str) -> bool:
+    from dspy_tui.engine.providers.offline.text import stable_fraction
+
+    return stable_fraction("lexicon", word) < offline.VARIANTS[variant].lexicon_coverage
+
+
+def test_offline_models_say_which_task_shapes_they_can_do(tmp_path: Any) -> None:
+    from dspy_tui.engine.config import TaskSpec
+    from dspy_tui.engine.providers.offline.shapes import fit_warning
+
+    assert fit_warning(load_task(TaskSpec(dataset="demo:sentiment")), ["offline/base"]) is None
+    sums = tmp_path / "sums.jsonl"
+    sums.write_text("\n".join(json.dumps({"question": f"What is {i} + {2 * i}?", "answer": str(3 * i)})
+                              for i in range(40)))
+    arithmetic = load_task(TaskSpec(dataset=str(sums), signature="question -> answer: int"))
+    warning = fit_warning(arithmetic, ["offline/base", "openai/gpt-4o"])
+    assert warning is not None and "offline/base" in warning and "gpt-4o" not in warning and "near 0" in warning
+    assert fit_warning(arithmetic, ["openai/gpt-4o"]) is None
+    names = tmp_path / "names.jsonl"
+    names.write_text("\n".join(json.dumps({"text": f"Please call Ana{i} back today.", "name": f"Ana{i}"})
+                               for i in range(40)))
+    assert fit_warning(load_task(TaskSpec(dataset=str(names), signature="text -> name")), ["offline/small"]) is None

@@ -117,9 +117,29 @@ def _classify(prompt: Prompt, out: FieldSpec, labels: list[str], spec: Variant, 
     else:
         best, reason = ranked[0], why[ranked[0]][1]
         runner = ranked[1] if len(ranked) > 1 else best
-    if draw < _noise_rate(prompt, spec):
+    rate = _noise_rate(prompt, spec)
+    if draw < rate:
         best, reason = runner, "it reads that way at a glance"
+    elif prompt.temperature > 0 and scores[ranked[0]] > 0:
+        sampled = _sample(scores, ranked, prompt.temperature, (draw - rate) / (1 - rate))
+        if sampled != best:
+            best, reason = sampled, why.get(sampled, (0.0, "it could read that way too"))[1]
     return _Decision(best, reason.replace("{label}", best))
+
+
+def _sample(scores: dict[str, float], ranked: list[str], temperature: float, u: float) -> str:
+    """Sampling at `temperature`: P(label) ~ exp((score - best score) / temperature), drawn with `u` in [0, 1).
+
+    So answers at temperature 1 differ from greedy ones where the evidence is close, as a real model's do.
+    """
+    top = scores[ranked[0]]
+    weights = [math.exp((scores[label] - top) / temperature) for label in ranked]
+    threshold, total = u * sum(weights), 0.0
+    for label, weight in zip(ranked, weights, strict=True):
+        total += weight
+        if threshold < total:
+            return label
+    return ranked[-1]
 
 
 def _noise_rate(prompt: Prompt, spec: Variant) -> float:

@@ -84,3 +84,33 @@ def lexicon_hits(text: str, labels: Sequence[str], spec: Variant) -> dict[str, l
                 continue
             hits[label].append(tok)
     return hits
+
+
+# Task words -> the label set a general model expects for them, for an instruction that names no labels.
+_TOPICS = {
+    "sentiment": ("positive", "negative", "neutral"),
+    "intent": ("billing", "shipping", "account", "technical", "cancellation"),
+}
+RECALL_BONUS = 0.25  # writing about a task recalls more cue words than reading one text applies
+
+
+def topic_labels(text: str) -> list[str]:
+    """The labels a task description implies by its wording ("sentiment" -> positive, negative, neutral)."""
+    toks = set(words(text))
+    return next((list(labels) for topic, labels in _TOPICS.items() if topic in toks), [])
+
+
+def recalled_cues(labels: Sequence[str], spec: Variant, per_label: int) -> dict[str, list[tuple[str, int]]]:
+    """Cue words per label that the model recalls when asked to write an instruction (no examples shown).
+
+    Recall is broader than recognition: a variant recalls the cue words within its lexicon coverage
+    plus RECALL_BONUS, so its own instruction can teach it cues it would not apply while answering.
+    """
+    out: dict[str, list[tuple[str, int]]] = {}
+    for label in labels:
+        concept = _concept_of(label)
+        if concept is None:
+            continue
+        known = [w for w in _KNOWLEDGE[concept][1] if stable_fraction("lexicon", w) < spec.lexicon_coverage + RECALL_BONUS]
+        out[label] = [(w, 1) for w in known[:per_label]]
+    return out

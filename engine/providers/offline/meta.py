@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from collections import Counter, defaultdict
@@ -19,6 +20,7 @@ from .cues import (
 from .instructions import base_instruction, careful, compose_instruction, merge_cues, rules_as_cues
 from .judge import judge_score
 from .labels import labels_in
+from .lexicon import recalled_cues, topic_labels
 from .prompt import Prompt, dedent
 from .text import norm, words
 from .variants import Variant
@@ -129,6 +131,9 @@ def _propose_instruction(cur: dict[str, str], spec: Variant) -> str:
     tip = cur.get("tip", "")
     per_label = max(1, spec.cues_per_label // 2) if "concise" in tip.lower() else spec.cues_per_label
     cues = merge_cues(_consistent(summary_cues, demos.pairs), demo_cues, history, per_label=per_label)
+    if not any(cues.values()) and not demos.pairs:  # nothing shown to learn from (COPRO): what it knows
+        labels = labels or topic_labels(basic)
+        cues = recalled_cues(labels, spec, per_label)
     return compose_instruction(
         base_instruction(basic),
         inputs or demos.input_names,
@@ -222,12 +227,28 @@ def _feedback_examples(cur: dict[str, str]) -> list[dict[str, Any]]:
 _EXPECTED = re.compile(
     r"(?:expected|correct|gold|should (?:have been|be))[^'\"\n]*?['\"]([^'\"\n]+)['\"]", re.I
 )
+_EXPECTED_FIELDS = re.compile(r"(?:expected|gold|should (?:have been|be))\W*(\{[^{}\n]*\})", re.I)
+
+
+def _expected_label(feedback: str, output: str) -> str | None:
+    """The right answer a feedback text states: `expected {'label': 'negative'}` or `expected 'negative'`."""
+    m = _EXPECTED_FIELDS.search(feedback)
+    if m:
+        try:
+            fields = ast.literal_eval(m.group(1))
+        except (ValueError, SyntaxError):
+            fields = None
+        if isinstance(fields, dict) and fields:
+            return str(fields.get(output, next(iter(fields.values()))))
+    quoted = _EXPECTED.search(feedback)
+    return quoted.group(1) if quoted else None
 
 
 def _reflect(current: str, examples: Sequence[dict[str, Any]], spec: Variant) -> str:
     """GEPA: learn (input, right label) pairs from the feedback; keep the rules they do not contradict."""
     pairs: list[tuple[str, str]] = []
     missed: list[tuple[str, str]] = []
+    answered: list[str] = []  # labels the assistant gave: valid labels too, even when wrong here
     input_names: list[str] = []
     output = ""
     for ex in examples:
@@ -241,10 +262,11 @@ def _reflect(current: str, examples: Sequence[dict[str, Any]], spec: Variant) ->
             text = str(inputs)
         produced = {k: v for k, v in outs.items() if k != "reasoning"} if isinstance(outs, dict) else {}
         output = output or next(iter(produced), "")
-        m = _EXPECTED.search(feedback)
-        if m:
-            pairs.append((text, m.group(1)))
-            if str(next(iter(produced.values()), "")).strip().lower() != m.group(1).strip().lower():
+        answered += [str(v) for v in produced.values() if 0 < len(str(v).split()) <= 3]
+        expected = _expected_label(feedback, output)
+        if expected is not None:
+            pairs.append((text, expected))
+            if str(next(iter(produced.values()), "")).strip().lower() != expected.strip().lower():
                 missed.append(pairs[-1])
         elif (
             produced
@@ -252,7 +274,7 @@ def _reflect(current: str, examples: Sequence[dict[str, Any]], spec: Variant) ->
             and "incorrect" not in feedback.lower()
         ):
             pairs.append((text, str(next(iter(produced.values())))))
-    labels = list(dict.fromkeys([*labels_in(current), *(label for _, label in pairs)]))
+    labels = list(dict.fromkeys([*labels_in(current), *(label for _, label in pairs), *answered]))
     kept = _consistent(rules_as_cues(current, labels), pairs)
     mined = _consistent(mine_cues(missed or pairs, per_label=spec.cues_per_label, single_clauses=True), pairs)
     cues = merge_cues(kept, mined, per_label=2 * spec.cues_per_label)
