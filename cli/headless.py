@@ -16,7 +16,8 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from dspy_tui.engine import events as ev
-from dspy_tui.engine.session import Session
+from dspy_tui.engine.session import DISK_FULL_REASON, Session
+from dspy_tui.storage.db import DISK_FULL_MESSAGE
 
 from .progress import PlainProgress
 
@@ -138,6 +139,10 @@ def _summary(session: Session, outcome: str, *, quiet: bool) -> None:
     if outcome == "budget":
         print(f"dspy-tui: session {sid} stopped: the budget is spent (${session.budget.spent:.4f}); "
               f"`dspy-tui report {sid}` shows what was reached.", file=sys.stderr)
+    elif outcome == "stopped" and session.stop_reason == DISK_FULL_REASON:
+        print(f"dspy-tui: session {sid} interrupted: {DISK_FULL_MESSAGE} (`dspy-tui resume {sid}`).",
+              file=sys.stderr)
+        return
     elif outcome == "stopped":
         print(f"dspy-tui: session {sid} stopped; resume it with `dspy-tui resume {sid}`.", file=sys.stderr)
     elif outcome == "failed":

@@ -16,6 +16,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from dspy_tui.storage.db import DiskFull
 from dspy_tui.storage.sessions import SessionStore
 
 from . import events as ev
@@ -84,6 +85,7 @@ class Recorder:
         self._rounds: dict[str, _Tally] = defaultdict(_Tally)
         self._preload()
         self._pending = 0  # published but not yet committed
+        self._unwritten: list[ev.Event] = []  # held back by a full disk (writer thread only)
         self._written = threading.Condition(self._lock)
         self._unsubscribe = bus.subscribe(self._on_event)
         self._thread = threading.Thread(target=self._writer, name="dspy-tui-recorder", daemon=True)
@@ -157,14 +159,26 @@ class Recorder:
                 self._written.notify_all()
 
     def _write(self, batch: list[ev.Event]) -> None:
+        """Commit a batch; on a full disk it is kept (with any kept before) and written next time."""
+        batch = self._unwritten + batch
+        self._unwritten = []
         if not batch:
             return
         try:
-            calls = [e.model_dump() for e in batch if isinstance(e, ev.CallCompleted) and not e.recorded]
-            self.store.record_calls(calls)
+            calls = [e for e in batch if isinstance(e, ev.CallCompleted) and not e.recorded]
+            self.store.record_calls([e.model_dump() for e in calls])
+            for e in calls:
+                e.recorded = True
             self.store.append_events(self.session_id, [e.model_dump(mode="json") for e in batch])
+        except DiskFull:
+            self._unwritten = batch
         except Exception:  # the engine must go on; the log says what was lost
             log.exception("could not store %d events", len(batch))
+
+    def write_kept(self) -> bool:
+        """After close(): write what a full disk held back; True when nothing is left."""
+        self._write([])
+        return not self._unwritten
 
     def flush(self, timeout: float = 10.0) -> None:
         """Wait until everything published so far is committed."""

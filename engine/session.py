@@ -32,6 +32,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from dspy_tui.storage.db import DISK_FULL_MESSAGE, DiskFull
 from dspy_tui.storage.paths import Paths
 from dspy_tui.storage.sessions import SessionStore
 
@@ -46,6 +47,8 @@ from .recorder import Recorder
 log = logging.getLogger(__name__)
 
 PHASES = ("baseline", "optimization", "cross_model", "benchmark", "report")
+DISK_FULL_REASON = "disk_full"
+DISK_FULL_RETRY_S = 20.0  # how long a session on a full disk keeps its unsaved answers, retrying
 
 
 class SessionStop(BaseException):  # noqa: N818 - a control-flow signal like KeyboardInterrupt
@@ -232,6 +235,8 @@ class Session:
 
     def _gate(self) -> None:
         """Called by the engine before every LM call."""
+        if self.cache.disk_full.is_set() or self.store.disk_full.is_set():
+            self._stop_for_full_disk()
         if self.stop_event.is_set():
             raise SessionStop(self.stop_reason or "user")
 
@@ -259,6 +264,9 @@ class Session:
             outcome = "budget"  # Budget.publish_to already announced it
         except SessionStop:
             outcome = "stopped"
+        except DiskFull:
+            self._stop_for_full_disk()
+            outcome = "stopped"
         except Exception as exc:  # noqa: BLE001 - reported as one sentence, state kept
             log.exception("session %s failed", self.session_id)
             self.bus.publish(ev.SessionFailed(error=f"{type(exc).__name__}: {exc}"))
@@ -273,9 +281,42 @@ class Session:
                 hooks.close(wait=True)
         return outcome
 
+    def _stop_for_full_disk(self) -> None:
+        """No new calls (those in flight finish and are kept in memory); `_finish` then saves what it can."""
+        self.stop_reason = self.stop_reason or DISK_FULL_REASON
+        self.stop_event.set()
+
+    def _finish_on_full_disk(self) -> None:
+        """Write what a full disk held back (paid answers, events, models) once space is freed,
+        retrying for DISK_FULL_RETRY_S; the session ends `interrupted`, to be resumed."""
+        assert self.recorder is not None
+        from .runtime import Runtime
+
+        if Runtime.running():
+            Runtime.get().wait_session_idle(self.session_id, self.config.timeouts.total_s + 5)
+        self.recorder.close()
+        deadline = time.monotonic() + DISK_FULL_RETRY_S
+        while True:
+            try:
+                if self.cache.flush_unstored() and self.recorder.write_kept():
+                    for run in self.runs.values():
+                        self._save_model(run)
+                    self.store.update_status(self.session_id, "interrupted", error=DISK_FULL_MESSAGE)
+                    return
+            except DiskFull:
+                pass
+            if time.monotonic() > deadline:
+                log.error("session %s: the disk stayed full; %d paid answers could not be stored",
+                          self.session_id, self.cache.unstored)
+                return
+            time.sleep(0.5)
+
     def _finish(self, outcome: str) -> None:
         """Persist every model, set the final status, then write the report (also for a stopped session)."""
         assert self.recorder is not None
+        if self.stop_reason == DISK_FULL_REASON:
+            self._finish_on_full_disk()
+            return
         from .runtime import Runtime
 
         if Runtime.running():  # calls still out (a budget stop leaves some) are recorded before the totals
@@ -359,6 +400,10 @@ class Session:
         except ModelFatal as sig:
             self._fail(run, str(sig))
             return None
+        except DiskFull:  # a write of this model found no space: the whole session stops, resumable
+            self._stop_for_full_disk()
+            run.status = "stopped"
+            return SessionStop(DISK_FULL_REASON)
         except Exception as exc:  # noqa: BLE001 - a model failing must not stop the others
             log.exception("model %s failed", run.model)
             self._fail(

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .db import connect
+from .db import connect, is_disk_full
 from .sessions import INSERT_CALL, call_values
 
 
@@ -38,12 +38,19 @@ def session_of(key: str) -> str | None:
 
 
 class CallCache:
-    """get/put over the `lm_cache` table; one connection per thread, counters shared."""
+    """get/put over the `lm_cache` table; one connection per thread, counters shared.
+
+    On a full disk a paid answer is not dropped: `put` keeps it (with its calls row) in
+    memory, sets `disk_full` so the engine stops sending calls, and writes it with the next
+    put or `flush_unstored()`. `get` answers from those kept rows too."""
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self._local = threading.local()
         self._lock = threading.Lock()
+        self._flushing = threading.Lock()  # one writer of the kept rows at a time: no call row twice
+        self._unstored: dict[str, tuple[tuple[Any, ...], tuple[Any, ...] | None]] = {}
+        self.disk_full = threading.Event()
         self.hits = 0
         self.misses = 0
 
@@ -55,7 +62,12 @@ class CallCache:
         return conn
 
     def get(self, key: str) -> dict[str, Any] | None:
-        row = self._conn().execute("SELECT body FROM lm_cache WHERE key = ?", (key,)).fetchone()
+        with self._lock:
+            kept = self._unstored.get(key)
+        if kept is not None:
+            row = (kept[0][5],)
+        else:
+            row = self._conn().execute("SELECT body FROM lm_cache WHERE key = ?", (key,)).fetchone()
         with self._lock:
             if row is None:
                 self.misses += 1
@@ -77,16 +89,52 @@ class CallCache:
     ) -> None:
         """Store an answer; with `call` (its call-completed event, with session_id) the `calls` row is
         written in the same transaction, so a crash can never keep a paid answer but lose its cost."""
+        entry = (key, session_of(key), provider, model, endpoint, json.dumps(body), json.dumps(usage or {}),
+                 time.time())
+        with self._lock:
+            self._unstored[key] = (entry, call_values(call) if call is not None else None)
+        self.flush_unstored()
+
+    def flush_unstored(self) -> bool:
+        """Write the answers kept in memory; True when none is left (False: the disk is still full)."""
+        with self._flushing:
+            return self._flush()
+
+    def _flush(self) -> bool:
+        with self._lock:
+            rows = list(self._unstored.items())
+        if not rows:
+            return True
         conn = self._conn()
-        with conn:
-            conn.execute(
-                "INSERT OR REPLACE INTO lm_cache (key, session_id, provider, model, endpoint, body, usage,"
-                " created_at) VALUES (?,?,?,?,?,?,?,?)",
-                (key, session_of(key), provider, model, endpoint, json.dumps(body), json.dumps(usage or {}),
-                 time.time()),
-            )
-            if call is not None:
-                conn.execute(INSERT_CALL, call_values(call))
+        try:
+            with conn:
+                conn.executemany(_INSERT, [entry for _, (entry, _) in rows])
+                conn.executemany(INSERT_CALL, [call for _, (_, call) in rows if call is not None])
+        except sqlite3.Error as exc:
+            if not is_disk_full(exc):
+                with self._lock:
+                    for key, _ in rows:
+                        self._unstored.pop(key, None)
+                raise
+            self.disk_full.set()
+            return False
+        with self._lock:
+            for key, _ in rows:
+                self._unstored.pop(key, None)
+            left = bool(self._unstored)
+        if not left:
+            self.disk_full.clear()
+        return not left
+
+    @property
+    def unstored(self) -> int:
+        """Answers received but not yet on disk."""
+        with self._lock:
+            return len(self._unstored)
 
     def __len__(self) -> int:
         return int(self._conn().execute("SELECT count(*) FROM lm_cache").fetchone()[0])
+
+
+_INSERT = ("INSERT OR REPLACE INTO lm_cache (key, session_id, provider, model, endpoint, body, usage, created_at)"
+           " VALUES (?,?,?,?,?,?,?,?)")

@@ -9,6 +9,7 @@ so a database left by an older dspy-tui upgrades in place.
 
 from __future__ import annotations
 
+import errno
 import sqlite3
 import time
 from pathlib import Path
@@ -23,6 +24,28 @@ migrations = Migrations("dspy_tui")
 
 class StorageError(Exception):
     """A database the user pointed us at cannot be used; the message says why in one sentence."""
+
+
+DISK_FULL_MESSAGE = "the disk is full: free space and resume"
+_FULL_CODES = {13, 10}  # SQLITE_FULL, SQLITE_IOERR (extended codes keep these in the low byte)
+
+
+class DiskFull(StorageError):
+    """A write failed for want of space (or an I/O error): nothing more can be stored until it is freed."""
+
+    def __init__(self, path: Path | str) -> None:
+        super().__init__(f"{DISK_FULL_MESSAGE} (writing {path}).")
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether an exception from SQLite or the OS means "no space left" (or the disk failed)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(code, int) and code & 0xFF in _FULL_CODES:
+        return True
+    text = str(exc).lower()
+    if isinstance(exc, sqlite3.Error) and ("disk is full" in text or "disk i/o error" in text):
+        return True
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
 
 
 @migrations(name="0001_initial")

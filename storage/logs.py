@@ -47,6 +47,7 @@ def setup_logging(log_dir: Path, *, verbose: bool = False) -> Path:
     handler.addFilter(_filter)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root.addHandler(handler)
+    logging.raiseExceptions = False  # a full disk must not print a traceback for every log line
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     for noisy in ("aiohttp.access", "asyncio", "LiteLLM", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -19,12 +19,12 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
 from . import lease
-from .db import StorageError, apply_migrations, connect
+from .db import DiskFull, StorageError, apply_migrations, connect, is_disk_full
 from .secrets import scrub
 
 SESSION_STATUSES = ("running", "completed", "stopped", "failed", "interrupted")
@@ -46,6 +46,7 @@ class SessionStore:
         self._seq_lock = threading.Lock()
         self._next_seq: dict[str, int] = {}
         self._leases: dict[str, lease.Lease] = {}  # sessions this store's process runs
+        self.disk_full = threading.Event()  # a write found no space; cleared by the next good write
         import sqlite_utils
 
         apply_migrations(sqlite_utils.Database(self._conn()))
@@ -61,13 +62,21 @@ class SessionStore:
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction. A full disk raises DiskFull and sets `disk_full`, so the engine
+        stops sending calls; SQLite may have rolled back already, so rollback never hides the cause."""
         conn = self._conn()
         try:
             conn.execute("BEGIN IMMEDIATE")
             yield conn
             conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
+            self.disk_full.clear()
+        except BaseException as exc:
+            if conn.in_transaction:
+                with suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            if is_disk_full(exc):
+                self.disk_full.set()
+                raise DiskFull(self.path) from None
             raise
 
     def close(self) -> None:
@@ -138,7 +147,7 @@ class SessionStore:
                     [(sid,) for sid in dead],
                 )
                 conn.executemany("DELETE FROM session_leases WHERE session_id = ?", [(sid,) for sid in dead])
-        except sqlite3.OperationalError:  # a full or read-only disk: reads still work, status is stale
+        except (sqlite3.OperationalError, DiskFull):  # a full or read-only disk: reads still work
             return 0
         return len(dead)
 
@@ -238,7 +247,15 @@ class SessionStore:
         batch = list(events)
         if not batch:
             return 0
-        with self._seq_lock, self._tx() as conn:
+        with self._seq_lock:
+            try:
+                return self._append_events(session_id, batch)
+            except BaseException:
+                self._next_seq.pop(session_id, None)  # nothing was written: count again next time
+                raise
+
+    def _append_events(self, session_id: str, batch: list[Mapping[str, Any]]) -> int:
+        with self._tx() as conn:
             seq = self._next_seq.get(session_id)
             if seq is None:
                 row = conn.execute(
