@@ -60,7 +60,12 @@ def duration(seconds: float | None) -> str:
 
 
 def ms(value: float | None) -> str:
-    return "-" if value is None else f"{value:,.0f}ms"
+    """A latency with a space before its unit: `180 ms`, `3.59 s`, `1,204 s`."""
+    if value is None:
+        return "-"
+    if value < 1000:
+        return f"{value:.0f} ms"
+    return f"{value / 1000:.2f} s" if value < 100_000 else f"{value / 1000:,.0f} s"
 
 
 def clock_time(ts: float) -> str:
@@ -152,7 +157,8 @@ def tokens(count: int) -> str:
 
 
 def day_time(ts: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts))
+    """To the second: two sessions started in the same minute read apart."""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
 
 
 def fit(text: str, width: int) -> str:

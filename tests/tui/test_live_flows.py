@@ -47,7 +47,7 @@ async def test_screen_updates_without_input(store: SessionStore, paths: Paths) -
         assert len(set(seen_calls)) >= 3, seen_calls
         assert seen_points == sorted(seen_points) and seen_points[-1] > seen_points[0]
         assert seen_spent == sorted(seen_spent) and seen_spent[-1] > seen_spent[0]
-        assert {"baseline", "optimize", "bench"} <= seen_phase
+        assert {"baseline", "optimize", "bench"} <= seen_phase, seen_phase
         assert seen_drawn == sorted(seen_drawn) and seen_drawn[-1] >= 10, seen_drawn  # the chart grew
         assert screen.runner.state.status == "completed"
         assert screen.results_shown

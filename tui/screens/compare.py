@@ -23,7 +23,6 @@ from textual.containers import Container
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
-from textual.widgets.data_table import ColumnKey
 
 from dspy_tui.storage.paths import Paths
 from dspy_tui.tui import format as fmt
@@ -32,7 +31,7 @@ from dspy_tui.tui.runner import one_sentence
 from dspy_tui.tui.screens.modals import PickManyScreen
 from dspy_tui.tui.widgets.history_charts import Point, ScoreCostChart, TrendChart
 from dspy_tui.tui.widgets.round_chart import METRIC_TITLES, RoundChart
-from dspy_tui.tui.widgets.table import PlainTable
+from dspy_tui.tui.widgets.table import Col, FitTable
 
 STYLES = Path(__file__).parents[1] / "styles"
 CHARTS = ("scatter", "rounds", "trend")
@@ -50,29 +49,31 @@ HELP = (
 
 @dataclass(frozen=True)
 class Column:
-    key: str
-    label: str
-    width: int
+    col: Col  # how it is laid out
     value: Callable[[Entry, Verdict | None], Any]  # what the column sorts by
     descending: bool = False  # the first sort on this column puts the largest first
+
+    @property
+    def key(self) -> str:
+        return self.col.key
 
 
 def _verdict_value(e: Entry, v: Verdict | None) -> float | None:
     return v.diff if v is not None else (0.0 if e.group and e.result.test is not None else None)
 
 
-COLUMNS = (  # widths include one space of gap (the table has no cell padding); 80 columns show up to Cost
-    Column("session", "Session", 15, lambda e, v: e.session_name.lower()),
-    Column("model", "Model", 19, lambda e, v: e.result.model),
-    Column("set", "Set", 4, lambda e, v: e.group or "~"),
-    Column("test", "Test", 8, lambda e, v: e.result.test, descending=True),
-    Column("ci", "95% CI", 10, lambda e, v: e.result.ci[0] if e.result.ci else None, descending=True),
-    Column("verdict", "vs best", 12, _verdict_value, descending=True),
-    Column("cost", "Cost", 10, lambda e, v: e.result.cost_usd),
-    Column("per_correct", "$/correct", 11, lambda e, v: e.result.cost_per_correct),
-    Column("p50", "p50", 7, lambda e, v: e.result.latency_p50_ms),
-    Column("p95", "p95", 7, lambda e, v: e.result.latency_p95_ms),
-    Column("date", "Started", 12, lambda e, v: e.created_at, descending=True),
+COLUMNS = (  # at 80 columns: session, model, test, vs best and cost stay
+    Column(Col("session", "Session", most=24, least=10), lambda e, v: e.session_name.lower()),
+    Column(Col("model", "Model", most=40, least=14), lambda e, v: e.result.model),
+    Column(Col("set", "Set", drop=6), lambda e, v: e.group or "~"),
+    Column(Col("test", "Test"), lambda e, v: e.result.test, descending=True),
+    Column(Col("ci", "95% CI", drop=5), lambda e, v: e.result.ci[0] if e.result.ci else None, descending=True),
+    Column(Col("verdict", "vs best"), _verdict_value, descending=True),
+    Column(Col("cost", "Cost"), lambda e, v: e.result.cost_usd),
+    Column(Col("per_correct", "$/correct", drop=3), lambda e, v: e.result.cost_per_correct),
+    Column(Col("p50", "p50", drop=4), lambda e, v: e.result.latency_p50_ms),
+    Column(Col("p95", "p95", drop=7), lambda e, v: e.result.latency_p95_ms),
+    Column(Col("date", "Started", drop=8), lambda e, v: e.created_at, descending=True),
 )
 COLUMN_BY_KEY = {c.key: c for c in COLUMNS}
 
@@ -113,8 +114,7 @@ class CompareScreen(Screen[None]):
         self.sort_key = "test"
         self.sort_reverse = True
         self.notice = Static("Reading the sessions…", id="compare-notice")
-        self.table = PlainTable(id="compare-table", cursor_type="row", zebra_stripes=True,
-                                                      cell_padding=0)
+        self.table = FitTable([c.col for c in COLUMNS], id="compare-table")
         self.scatter = ScoreCostChart(id="scatter-chart")
         self.rounds_chart = RoundChart(id="rounds-chart")
         self.rounds_chart.empty_title = "no rounds recorded"
@@ -138,8 +138,6 @@ class CompareScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.sub_title = f"Compare {len(self.session_ids)} sessions"
-        for c in COLUMNS:
-            self.table.add_column(c.label, key=c.key, width=c.width)
         self.load()
 
     # -- reading (thread worker) ----------------------------------------------------
@@ -234,7 +232,6 @@ class CompareScreen(Screen[None]):
     def fill_table(self) -> None:
         table = self.table
         cursor = self._cursor_key()
-        table.clear()
         column = COLUMN_BY_KEY[self.sort_key]
         entries = self.entries
         present = [e for e in entries if column.value(e, self._verdict(e)) is not None]
@@ -246,22 +243,20 @@ class CompareScreen(Screen[None]):
             absent.sort(key=lambda e: order.get(e.group, len(order)))
         best = {g: max((e.result.test for e in entries if e.group == g and e.result.test is not None), default=None)
                 for g in {e.group for e in entries}}
+        rows = []
         for e in present + absent:
             r = e.result
             label = self.labels.get(e.key, "offline/simulated" if r.offline else "")
             top = r.test is not None and e.group != "" and r.test == best.get(e.group)
-            table.add_row(
-                fmt.fit(f"{self._marker(e)} {e.session_name}", COLUMN_BY_KEY["session"].width),
-                fmt.model_text(r.model, self._color(e)), e.group or "-",
-                Text(fmt.score(r.test), style="bold green" if top else ""), fmt.ci(r.ci), self._verdict_text(e),
-                fmt.priced_money(r.cost_usd, label),
-                fmt.priced_money(r.cost_per_correct, label) if r.cost_per_correct is not None else "-",
-                fmt.ms(r.latency_p50_ms), fmt.ms(r.latency_p95_ms), fmt.day_time(e.created_at)[5:], key=e.key,
-            )
-        for c in COLUMNS:
-            arrow = (" ▼" if self.sort_reverse else " ▲") if c.key == self.sort_key else ""
-            table.columns[ColumnKey(c.key)].label = Text(c.label + arrow, style="bold" if arrow else "")
-        table.refresh()
+            rows.append((e.key, {
+                "session": f"{self._marker(e)} {e.session_name}", "model": fmt.model_text(r.model, self._color(e)),
+                "set": e.group or "-", "test": Text(fmt.score(r.test), style="bold green" if top else ""),
+                "ci": fmt.ci(r.ci), "verdict": self._verdict_text(e), "cost": fmt.priced_money(r.cost_usd, label),
+                "per_correct": fmt.priced_money(r.cost_per_correct, label) if r.cost_per_correct is not None else "-",
+                "p50": fmt.ms(r.latency_p50_ms), "p95": fmt.ms(r.latency_p95_ms), "date": fmt.day_time(e.created_at),
+            }))
+        arrow = " ▼" if self.sort_reverse else " ▲"
+        table.set_rows(rows, labels={self.sort_key: COLUMN_BY_KEY[self.sort_key].col.label + arrow})
         if cursor is not None and cursor in table.rows:
             table.move_cursor(row=table.get_row_index(cursor), animate=False)
 

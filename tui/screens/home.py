@@ -6,7 +6,6 @@ a running session and the database may hold thousands of sessions.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from rich.text import Text
@@ -18,7 +17,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from dspy_tui.storage.paths import Paths
-from dspy_tui.tui.widgets.table import PlainTable
+from dspy_tui.tui import format as fmt
+from dspy_tui.tui.widgets.table import Col, FitTable
 
 EMPTY_TEXT = (
     "[b]No sessions yet.[/b]\n\n"
@@ -37,6 +37,11 @@ STATUS_STYLES = {"completed": "green", "running": "bold", "failed": "red", "stop
                  "interrupted": "yellow"}
 MARK = "●"
 MARK_STYLE = "bold cyan"
+COLUMNS = (  # at 80 columns Task, then Models, then the id give way
+    Col("mark", " "), Col("name", "Name", most=30, least=12), Col("id", "ID", drop=2),
+    Col("started", "Started"), Col("status", "Status"), Col("models", "Models", drop=3, most=28, least=14),
+    Col("best", "Best test"), Col("cost", "Cost"), Col("task", "Task", drop=4, most=22),
+)
 LIST_LIMIT = 2000  # rows shown at once; the filter narrows the rest
 
 
@@ -85,19 +90,11 @@ class HomeScreen(Screen[None]):
         yield Static(id="running-banner")
         yield Static(id="list-status")
         yield Static(EMPTY_TEXT, id="empty")
-        yield PlainTable(id="sessions", cursor_type="row", zebra_stripes=True)
+        yield FitTable(COLUMNS, id="sessions")
         yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        table.add_column(" ", key="mark", width=1)
-        table.add_column("Name", key="name")
-        table.add_column("Started", key="started")
-        table.add_column("Status", key="status")
-        table.add_column("Models", key="models")
-        table.add_column("Best test", key="best")
-        table.add_column("Cost", key="cost")
-        table.add_column("Task", key="task")  # last: at 80 columns it is the one scrolled off
+        table = self.query_one(FitTable)
         table.display = False
         for widget in ("#empty", "#running-banner", "#list-status"):
             self.query_one(widget).display = False
@@ -135,23 +132,16 @@ class HomeScreen(Screen[None]):
 
     def on_home_screen_listed(self, message: Listed) -> None:
         rows = message.rows
-        table = self.query_one(DataTable)
+        table = self.query_one(FitTable)
         runner = getattr(self.app, "runner", None)
         selected = self.selected_id()
         if selected is None and runner is not None:
             selected = runner.session_id  # the session run here
-        table.clear()
         self.rows = {r["id"]: r for r in rows}
         self.total = message.total
         if self.session_filter is None or self.session_filter.empty:  # every session is listed: drop deleted marks
             self.marked = [sid for sid in self.marked if sid in self.rows or len(rows) < self.total]
-        for r in rows:
-            best = "-" if r["best_test_score"] is None else f"{r['best_test_score']:.3f}"
-            started = _day_time(r["created_at"])
-            status = Text(r["status"], style=STATUS_STYLES.get(r["status"], ""))
-            mark = Text(MARK, style=MARK_STYLE) if r["id"] in self.marked else ""
-            table.add_row(mark, r["name"], started, status, short_models(r["models"]), best,
-                          f"${r['cost_usd']:.4f}", r["task"] or "", key=r["id"])
+        table.set_rows((r["id"], self._cells(r)) for r in rows)
         filtered = self.session_filter is not None and not self.session_filter.empty
         table.display = bool(rows)
         empty = self.query_one("#empty", Static)
@@ -163,6 +153,15 @@ class HomeScreen(Screen[None]):
             table.focus()
         self._show_list_status()
         self._show_banner()
+
+    def _cells(self, r: dict[str, Any]) -> dict[str, object]:
+        return {
+            "mark": Text(MARK, style=MARK_STYLE) if r["id"] in self.marked else "",
+            "name": r["name"], "id": Text(r["id"], style="dim"), "started": fmt.day_time(r["created_at"]),
+            "status": Text(r["status"], style=STATUS_STYLES.get(r["status"], "")),
+            "models": short_models(r["models"]), "best": fmt.score(r["best_test_score"]),
+            "cost": fmt.money(r["cost_usd"]), "task": r["task"] or "",
+        }
 
     def _show_list_status(self) -> None:
         line = Text()
@@ -246,8 +245,7 @@ class HomeScreen(Screen[None]):
         self._show_list_status()
 
     def _show_mark(self, sid: str) -> None:
-        self.query_one(DataTable).update_cell(
-            sid, "mark", Text(MARK, style=MARK_STYLE) if sid in self.marked else "")
+        self.query_one(FitTable).set_row(sid, {"mark": Text(MARK, style=MARK_STYLE) if sid in self.marked else ""})
 
     def action_compare(self) -> None:
         if len(self.marked) < 2:
@@ -276,6 +274,3 @@ class HomeScreen(Screen[None]):
         if message.session_filter != self.session_filter:
             self.session_filter = message.session_filter
             self.load_sessions()
-
-def _day_time(ts: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts))

@@ -19,7 +19,10 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from dspy_tui.tui.screens.modals import ConfirmScreen, SecretScreen
-from dspy_tui.tui.widgets.table import PlainTable
+from dspy_tui.tui.widgets.table import Col, FitTable
+
+COLUMNS = (Col("provider", "Provider"), Col("source", "Key from"), Col("key", "Key"),
+           Col("env", "Environment variables", drop=1, least=20))
 
 HELP = (
     "Each provider's key: from the OS keyring, from an environment variable, or missing. s stores a key in "
@@ -59,17 +62,12 @@ class KeysScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("Asking the keyring…", id="keyring-note")
-        yield PlainTable(id="keys", cursor_type="row", zebra_stripes=True)
+        yield FitTable(COLUMNS, id="keys")
         yield Static("Keys are never written to the database, a log or a report.", id="keys-help")
         yield Footer()
 
     def on_mount(self) -> None:
         self.sub_title = "API keys"
-        table = self.query_one(DataTable)
-        table.add_column("Provider", key="provider", width=18)
-        table.add_column("Key from", key="source", width=30)
-        table.add_column("Key", key="key", width=14)
-        table.add_column("Environment variables", key="env")
         self.load()
 
     # -- keyring (thread workers) ---------------------------------------------------------
@@ -84,10 +82,10 @@ class KeysScreen(Screen[None]):
 
     def on_keys_screen_loaded(self, message: Loaded) -> None:
         self.available = message.available
-        table = self.query_one(DataTable)
+        table = self.query_one(FitTable)
         selected = self.selected_provider()
-        table.clear()
         self.rows = {r.provider: r for r in message.rows}
+        rows = []
         for r in message.rows:
             if r.source == "keyring":
                 source = Text("keyring", style="green")
@@ -95,7 +93,9 @@ class KeysScreen(Screen[None]):
                 source = Text(f"environment ({r.source.removeprefix('env:')})", style="cyan")
             else:
                 source = Text("missing", style="red")
-            table.add_row(r.provider, source, r.masked or "-", ", ".join(r.env), key=r.provider)
+            rows.append((r.provider, {"provider": r.provider, "source": source, "key": r.masked or "-",
+                                      "env": ", ".join(r.env)}))
+        table.set_rows(rows)
         if selected in self.rows:
             table.move_cursor(row=table.get_row_index(selected), animate=False)
         note = self.query_one("#keyring-note", Static)

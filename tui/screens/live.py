@@ -109,6 +109,7 @@ class LiveScreen(Screen[None]):
         """Draw everything from the state (first paint, a new history, a new filter)."""
         state = self.runner.state
         state.take_changes()  # everything is drawn below
+        self.models_table.labels = self.runner.price_labels
         self.models_table.sync(state)
         self.chart.draw(state)
         self.cost.show(state, self.runner.price_labels)
@@ -168,7 +169,7 @@ class LiveScreen(Screen[None]):
         self.flush()
         runner = self.runner
         exports = self.paths.exports_dir / runner.session_id
-        self.benchmark.show(runner.results, runner.state.report_paths, str(exports))
+        self.benchmark.show(runner.results, runner.state.report_paths, str(exports), runner.price_labels)
         self._set_results_shown(runner.state.status == "completed")
         self.refresh_bindings()
 

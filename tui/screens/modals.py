@@ -6,7 +6,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, HorizontalScroll, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import (
     Button,
@@ -14,7 +14,6 @@ from textual.widgets import (
     Header,
     Input,
     Label,
-    MarkdownViewer,
     OptionList,
     SelectionList,
     Static,
@@ -172,8 +171,12 @@ class SecretScreen(ModalScreen[str | None]):
 
 
 class ReportScreen(Screen[None]):
-    """A stored Markdown report, rendered."""
+    """A stored Markdown report, rendered; wide tables scroll sideways instead of being cut."""
 
+    DEFAULT_CSS = """
+    ReportScreen #report { padding: 0 1; }
+    ReportScreen .report-table { height: auto; scrollbar-size-horizontal: 1; }
+    """
     BINDINGS = [Binding("escape,q", "app.pop_screen", "Back", id="report.back")]
 
     def __init__(self, title: str, markdown: str) -> None:
@@ -181,8 +184,20 @@ class ReportScreen(Screen[None]):
         self.title_text, self.markdown = title, markdown
 
     def compose(self) -> ComposeResult:
+        from rich.table import Table
+
+        from dspy_tui.tui.widgets.report_view import report_parts, table_width
+
         yield Header()
-        yield MarkdownViewer(self.markdown, show_table_of_contents=False, id="report")
+        with VerticalScroll(id="report", can_focus=True):
+            for part in report_parts(self.markdown):
+                if isinstance(part, Table):
+                    with HorizontalScroll(classes="report-table"):
+                        table = Static(part)
+                        table.styles.width = table_width(part)
+                        yield table
+                else:
+                    yield Static(part, classes="report-prose")
         yield Footer()
 
     def on_mount(self) -> None:

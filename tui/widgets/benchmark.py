@@ -9,37 +9,40 @@ from textual.widgets import Static
 
 from dspy_tui.tui import format as fmt
 from dspy_tui.tui.runner import BenchmarkRow
-from dspy_tui.tui.widgets.table import PlainTable
+from dspy_tui.tui.widgets.table import Col, FitTable
 
-# (label, width): fixed widths with one space of gap, so 80 columns hold the table
-COLUMNS = (("Test", 6), ("95% CI", 10), ("Cost", 9), ("$/correct", 10), ("p50", 8), ("p95", 8))
+COLUMNS = (  # at 80 columns p95, then $/correct give way
+    Col("model", "Model", most=40, least=14), Col("test", "Test"), Col("ci", "95% CI", drop=1), Col("cost", "Cost"),
+    Col("per_correct", "$/correct", drop=2), Col("p50", "p50"), Col("p95", "p95", drop=3),
+)
 
 
 class BenchmarkView(Vertical):
     def __init__(self, models: list[str], *, id: str | None = None) -> None:  # noqa: A002 - Textual's name
         super().__init__(id=id)
         self._index = {m: i for i, m in enumerate(models)}
-        self.table = PlainTable(id="bench-table", cursor_type="row", zebra_stripes=True,
-                                                      cell_padding=0)
-        self.table.add_column("Model", width=max([5, *(len(m) for m in models)]) + 2)
-        for label, width in COLUMNS:
-            self.table.add_column(label, width=width)
+        self.table = FitTable(COLUMNS, id="bench-table")
         self.where = Static(id="bench-where")
 
     def compose(self) -> ComposeResult:
         yield self.table
         yield self.where
 
-    def show(self, rows: list[BenchmarkRow], report_paths: dict[str, str], exports_dir: str | None) -> None:
-        table = self.table
-        table.clear()
+    def show(self, rows: list[BenchmarkRow], report_paths: dict[str, str], exports_dir: str | None,
+             labels: dict[str, str]) -> None:
+        """`labels`: each model's price label, so offline costs read `$0 sim` as in the session detail."""
+        cells = []
         best = max((r.test_score for r in rows if r.test_score is not None), default=None)
         for r in sorted(rows, key=lambda r: -(r.test_score if r.test_score is not None else -1)):
             test = Text(fmt.score(r.test_score), style="bold green" if best is not None and r.test_score == best else "")
-            ci = "-" if r.ci is None else f"{r.ci[0]:.2f}-{r.ci[1]:.2f}"
-            table.add_row(fmt.model_text(r.model, self._index.get(r.model, 0)), test, ci, fmt.money(r.cost_usd),
-                          "-" if r.cost_per_correct is None else fmt.money(r.cost_per_correct),
-                          fmt.ms(r.latency_p50_ms), fmt.ms(r.latency_p95_ms), key=r.model)
+            label = labels.get(r.model, "offline/simulated" if r.model.startswith("offline/") else "")
+            cells.append((r.model, {
+                "model": fmt.model_text(r.model, self._index.get(r.model, 0)), "test": test, "ci": fmt.ci(r.ci),
+                "cost": fmt.priced_money(r.cost_usd, label),
+                "per_correct": "-" if r.cost_per_correct is None else fmt.priced_money(r.cost_per_correct, label),
+                "p50": fmt.ms(r.latency_p50_ms), "p95": fmt.ms(r.latency_p95_ms),
+            }))
+        self.table.set_rows(cells)
         where = Text()
         if report_paths:
             where.append("Report  ", style="dim")

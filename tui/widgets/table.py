@@ -6,13 +6,15 @@ in a plain DataTable cell is read as a markup tag and crashes the app (issue 13.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from rich.text import Text
 from textual.widgets import DataTable
 
 
-def plain(value: object) -> object:
+def plain(value: Any) -> Any:
     """A str becomes literal Text; anything already renderable is left as it is."""
     return Text(value) if isinstance(value, str) else value
 
@@ -31,3 +33,137 @@ class PlainTable(DataTable[Any]):
 
     def update_cell_at(self, coordinate: Any, value: Any, **kwargs: Any) -> None:
         super().update_cell_at(coordinate, plain(value), **kwargs)
+
+
+@dataclass(frozen=True)
+class Col:
+    """A column of a FitTable.
+
+    `drop`: 0 is always shown; when the table is too narrow the column with the highest `drop`
+    goes first (the rightmost of equals). `most`/`least`: a long text column is cut to at most
+    `most` cells, and shrunk down to `least` before anything scrolls off.
+    """
+
+    key: str
+    label: str
+    drop: int = 0
+    most: int | None = None
+    least: int | None = None
+
+
+GAP = 2  # cells between two columns: text never runs into the next column
+
+
+class FitTable(PlainTable):
+    """Columns sized to their content with a gap between them; low-priority columns drop when narrow.
+
+    The table keeps every row's cells (for every column, shown or not) and lays itself out again
+    when its width changes, so 80 columns show the columns that matter and 120 show them all.
+    """
+
+    def __init__(self, columns: Sequence[Col], **kwargs: Any) -> None:
+        kwargs.setdefault("cursor_type", "row")
+        kwargs.setdefault("zebra_stripes", True)
+        super().__init__(cell_padding=0, **kwargs)
+        self.specs = tuple(columns)
+        self._cells: dict[str, dict[str, Text]] = {}
+        self._layout: tuple[tuple[str, int], ...] = ()  # (key, width) of the columns shown
+        self._labels: dict[str, str] = {}
+
+    # -- data --------------------------------------------------------------------------
+    def set_rows(self, rows: Iterable[tuple[str, dict[str, object]]], labels: dict[str, str] | None = None) -> None:
+        """Replace every row: (row key, {column key: cell}); `labels` overrides column labels (a sort arrow)."""
+        self._cells = {key: {k: _text(v) for k, v in cells.items()} for key, cells in rows}
+        self._labels = labels or {}
+        self._rebuild(force=True)
+
+    def set_row(self, key: str, cells: dict[str, object]) -> None:
+        """Add a row or change some of its cells; the columns widen when a cell needs it."""
+        new = {k: _text(v) for k, v in cells.items()}
+        if key not in self._cells:
+            self._cells[key] = new
+            self._rebuild(force=True)
+            return
+        row = self._cells[key]
+        row.update(new)
+        widths = dict(self._layout)
+        if any(k in widths and v.cell_len + GAP > widths[k] for k, v in new.items()):
+            self._rebuild(force=True)
+            return
+        for k, v in new.items():
+            if k in widths:
+                super().update_cell(key, k, _cut(v, widths[k]))
+
+    @property
+    def shown_columns(self) -> list[str]:
+        return [key for key, _ in self._layout]
+
+    # -- layout ------------------------------------------------------------------------
+    def on_resize(self) -> None:
+        self._rebuild()
+
+    def _label(self, key: str) -> str:
+        return self._labels.get(key) or next(c.label for c in self.specs if c.key == key)
+
+    def _rebuild(self, *, force: bool = False) -> None:
+        layout = self._fit(self.size.width)
+        if not force and layout == self._layout:
+            return
+        cursor = self.cursor_row
+        self._layout = layout
+        self.clear(columns=True)
+        for key, width in layout:
+            super().add_column(Text(self._label(key), style="bold"), key=key, width=width)
+        for row_key, cells in self._cells.items():
+            super().add_row(*(_cut(cells.get(k, Text("")), w) for k, w in layout), key=row_key)
+        if self.row_count:
+            self.move_cursor(row=min(cursor, self.row_count - 1), animate=False)
+
+    def _fit(self, available: int) -> tuple[tuple[str, int], ...]:
+        """Each column's width (content + gap, capped at `most`); drop and shrink to fit `available`."""
+        widths = {}
+        for c in self.specs:
+            want = max([len(self._label(c.key)), *(row.get(c.key, Text("")).cell_len for row in self._cells.values())])
+            widths[c.key] = min(want, c.most) if c.most else want
+        shown = list(self.specs)
+        if available > 0:
+            room = available - 1  # the vertical scrollbar's column is taken when the rows overflow
+
+            def total(cols: list[Col]) -> int:
+                return sum(widths[c.key] + GAP for c in cols)
+
+            dropped = []
+            for c in sorted((c for c in self.specs if c.drop), key=lambda c: (-c.drop, -self.specs.index(c))):
+                if total(shown) <= room:
+                    break
+                shown.remove(c)
+                dropped.append(c)
+            for c in reversed(dropped):  # a narrower column dropped after a wide one may fit again
+                if total(shown) + widths[c.key] + GAP <= room:
+                    shown.append(c)
+            shown.sort(key=self.specs.index)
+            over = total(shown) - room
+            for c in shown:
+                if over <= 0:
+                    break
+                if c.least is not None and widths[c.key] > c.least:
+                    cut = min(over, widths[c.key] - c.least)
+                    widths[c.key] -= cut
+                    over -= cut
+        return tuple((c.key, widths[c.key] + GAP) for c in shown)
+
+
+def _text(value: object) -> Text:
+    if isinstance(value, Text):
+        return value
+    return Text("" if value is None else str(value))
+
+
+def _cut(text: Text, width: int) -> Text:
+    """`text` fitted to a column of `width` cells, leaving the gap free (an ellipsis marks the cut)."""
+    room = width - GAP
+    if text.cell_len <= room:
+        return text
+    cut = text.copy()
+    cut.truncate(room, overflow="ellipsis")
+    return cut

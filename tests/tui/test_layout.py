@@ -1,0 +1,162 @@
+"""Every screen at 120x40 and 80x24 with hard data: no two cells or labels touch (issue 16.1, 16.2).
+
+Long model ids, five models, hosted prices and latencies over a second: the texts that ran together
+on the old tables (`3,592ms3,602ms`, `completed2026-12-01`, `offline/basenot kept`, `$0sim`). The
+screens are read back as plain text, line by line, from what the app really drew.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import DataTable
+from tui_support import T0, ScriptedSession, _history_session, fixed_clock, make_config, script, wait_for
+
+from dspy_tui.engine import events as ev
+from dspy_tui.storage.paths import Paths
+from dspy_tui.storage.sessions import SessionStore
+from dspy_tui.tui.app import DspyTuiApp
+from dspy_tui.tui.screens.compare import CompareScreen
+from dspy_tui.tui.screens.detail import DetailScreen
+from dspy_tui.tui.screens.home import HomeScreen
+from dspy_tui.tui.screens.live import LiveScreen
+from dspy_tui.tui.screens.modals import ReportScreen
+from dspy_tui.tui.screens.new_session import NewSessionScreen
+
+WIDE = [
+    "anthropic/claude-3-5-haiku-20241022", "openai/gpt-4o-mini-2024-07-18", "gemini/gemini-1.5-flash-002",
+    "groq/llama-3.1-70b-versatile", "offline/base",
+]
+SIZES = [(120, 40), (80, 24)]
+GLUED = [
+    (r"\d(ms|s|k|%)\d", "a number with its unit runs into the next number"),
+    (r"[a-z]\d{4}-\d\d", "a word runs into a date"),
+    (r"\b(completed|running|failed|stopped|interrupted|converged|done|pending)(?=[A-Za-z0-9$(])",
+     "a status word runs into the next word"),
+    (r"\$[\d.,]+sim", "a cost runs into its 'sim' label"),
+    (r"[a-z0-9]not kept", "a name runs into 'not kept'"),
+    (r"\d\$\d", "two costs run together"),
+    (r"[0-9]-?\d\.\d{3}\d", "two scores run together"),
+]
+DUMP = os.environ.get("DSPY_TUI_LAYOUT_DUMP")  # a directory: write each screen's text there to look at
+
+
+def screen_lines(app: DspyTuiApp) -> list[str]:
+    return [strip.text for strip in app.screen._compositor.render_strips()]
+
+
+def check(app: DspyTuiApp, name: str, size: tuple[int, int]) -> str:
+    lines = screen_lines(app)
+    text = "\n".join(lines)
+    if DUMP:
+        Path(DUMP, f"{name}-{size[0]}x{size[1]}.txt").write_text(text)
+    for pattern, what in GLUED:
+        for line in lines:
+            match = re.search(pattern, line)
+            assert match is None, f"{name} at {size[0]}x{size[1]}: {what}: {match.group(0)!r} in {line.strip()!r}"
+    return text
+
+
+def slow_wide_session(store: SessionStore, sid: str, name: str, created: float) -> str:
+    _history_session(store, sid, name, "demo:sentiment", created, [f"sent-{i:02d}" for i in range(40)],
+                     {m: (0.4 + 0.02 * k, 0.0 if m.startswith("offline/") else 0.0421 + k * 0.01, 20 + k)
+                      for k, m in enumerate(WIDE)})
+    for k, m in enumerate(WIDE):
+        store.update_model(sid, m, results={"benchmark_latency_p50_ms": 3592.0 + 10 * k,
+                                            "benchmark_latency_p95_ms": 12_199.0 + 1000 * k,
+                                            "tokens_in": 243_100 + k, "tokens_out": 10_194})
+    return sid
+
+
+@pytest.fixture
+def wide_history(store: SessionStore) -> list[str]:
+    # two sessions with one name in the same minute: the id and the seconds tell them apart
+    return [slow_wide_session(store, "wide0aaaaaaa", "same name", T0 - 100),
+            slow_wide_session(store, "wide1bbbbbbb", "same name", T0 - 95)]
+
+
+async def home(pilot: Pilot[Any], rows: int) -> None:
+    app = pilot.app
+    await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen)
+                   and app.screen.query_one("#sessions", DataTable).row_count == rows, what="home")
+    await pilot.pause()
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+async def test_history_screens_never_run_text_together(paths: Paths, wide_history: list[str],
+                                                       size: tuple[int, int]) -> None:
+    app = DspyTuiApp(paths, clock=fixed_clock)
+    async with app.run_test(size=size) as pilot:
+        await home(pilot, 2)
+        shown = check(app, "home", size)
+        for column in ("Name", "Started", "Status", "Best test", "Cost"):
+            assert column in shown, f"home at {size}: {column} is off-screen"
+        assert "09:18:20" in shown and "09:18:25" in shown, "times to the second"
+        if size[0] >= 120:
+            assert "wide0aaaaaaa" in shown and "wide1bbbbbbb" in shown, "the ids"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen) and app.screen.detail is not None)
+        await pilot.pause(0.2)
+        shown = check(app, "detail", size)
+        if size[0] >= 120:
+            for model in WIDE:
+                assert model in shown, f"{model} is cut in the detail results"
+        await pilot.press("r")
+        await wait_for(pilot, lambda: isinstance(app.screen, ReportScreen), what="the report")
+        await pilot.pause(0.3)
+        shown = check(app, "report", size)
+        if size[0] >= 120:
+            assert "offline/base" in shown and "…" not in shown, "report tables are cut"
+        await pilot.press("escape", "escape")
+        await home(pilot, 2)
+        await pilot.press("space", "space", "c")
+        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen) and app.screen.verdicts is not None,
+                       timeout=30)
+        await pilot.pause(0.2)
+        shown = check(app, "compare", size)
+        if size[0] >= 120:
+            for model in WIDE:
+                assert model in shown, f"{model} is cut in compare"
+        await pilot.press("escape", "n")
+        await wait_for(pilot, lambda: isinstance(app.screen, NewSessionScreen))
+        await wait_for(pilot, lambda: app.screen.estimates is not None, timeout=60, what="the estimate")
+        await pilot.pause(0.2)
+        check(app, "new_session", size)
+
+
+def slow_events(models: list[str], finished: bool) -> list[ev.Event]:
+    out = []
+    for e in script(models, rounds_done=3 if finished else 2, finished=finished):
+        if isinstance(e, ev.CallCompleted):
+            e = e.model_copy(update={"latency_ms": e.latency_ms * 30})
+        elif isinstance(e, ev.RoundCompleted):
+            e = e.model_copy(update={"latency_p50_ms": (e.latency_p50_ms or 0) * 30, "tokens_in": 243_100})
+        out.append(e)
+    return out
+
+
+@pytest.mark.parametrize("finished", [False, True], ids=["mid_run", "finished"])
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+async def test_live_screen_never_runs_text_together(paths: Paths, store: SessionStore, size: tuple[int, int],
+                                                    finished: bool) -> None:
+    session = ScriptedSession(store, paths, slow_events(WIDE, finished), hold=not finished,
+                              config=make_config(WIDE, budget=0.5))
+    app = DspyTuiApp(paths, live_session=session, clock=fixed_clock)
+    async with app.run_test(size=size) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen) and session.published == len(session.events))
+        if finished:
+            await wait_for(pilot, lambda: app.screen.results_shown, what="the final benchmark")
+        await pilot.pause(0.6)
+        shown = check(app, "live-finished" if finished else "live", size)
+        offline_row = next(line for line in shown.splitlines() if "offline/base " in line and "│" in line)
+        assert "$0 sim" in offline_row, f"the offline cost reads as in the detail: {offline_row}"  # issue 16.6
+        if size[0] >= 120:
+            for model in WIDE:
+                assert model in shown, f"{model} is cut on the live screen"
+        if not finished:
+            session.stop()
