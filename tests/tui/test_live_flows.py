@@ -7,6 +7,7 @@ from typing import Any
 from textual.widgets import DataTable
 from tui_support import MODELS, ScriptedSession, fixed_clock, script, wait_for
 
+from dspy_tui.engine import events as ev
 from dspy_tui.storage.paths import Paths
 from dspy_tui.storage.sessions import SessionStore
 from dspy_tui.tui.app import DspyTuiApp
@@ -24,18 +25,24 @@ def cell(table: DataTable[Any], row: str, column: str) -> str:
 
 async def test_screen_updates_without_input(store: SessionStore, paths: Paths) -> None:
     """Rows change, the chart grows, calls and cost move while nobody touches a key."""
-    session = ScriptedSession(store, paths, script(MODELS, rounds_done=3, finished=True), delay=0.02)
+    events = script(MODELS, rounds_done=3, finished=True)
+    # the script waits once the baseline is done until the test has seen it: a loaded machine cannot skip it
+    optimization = next(i for i, e in enumerate(events) if isinstance(e, ev.PhaseStarted) and e.phase == "optimization")
+    session = ScriptedSession(store, paths, events, delay=0.02, gate_at=optimization)
     app = DspyTuiApp(paths, live_session=session, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen), what="the live screen")
         screen = app.screen
         assert isinstance(screen, LiveScreen)
         table = screen.query_one("#models", DataTable)
+        await wait_for(pilot, lambda: "offline/base" in table.rows and cell(table, "offline/base", "phase") == "baseline",
+                       what="the baseline phase on screen")
+        session.gate.set()
         seen_calls: list[str] = []
         seen_points: list[int] = []
         seen_drawn: list[int] = []
         seen_spent: list[float] = []
-        seen_phase: set[str] = set()
+        seen_phase = {"baseline"}  # seen on screen: waited for above
         while not screen.runner.done.is_set() or session.published < len(session.events):
             await pilot.pause(0.1)
             seen_calls.append(cell(table, "openai/gpt-4o-mini", "calls"))

@@ -101,7 +101,8 @@ class ScriptedSession:
     """Publishes a script on its bus; blocks at the end until stopped when `hold` is set."""
 
     def __init__(self, store: SessionStore, paths: Paths, events: list[ev.Event], *, config: SessionConfig | None = None,
-                 hold: bool = False, delay: float = 0.0, session_id: str | None = None) -> None:
+                 hold: bool = False, delay: float = 0.0, session_id: str | None = None,
+                 gate_at: int | None = None) -> None:
         self.config = config or make_config()
         self.store = store
         self.paths = paths
@@ -109,6 +110,8 @@ class ScriptedSession:
         self.events = events
         self.hold = hold
         self.delay = delay
+        self.gate_at = gate_at  # publishing waits before this event until `gate` is set (a test saw the screen)
+        self.gate = threading.Event()
         self.resumed = session_id is not None
         self.stop_event = threading.Event()
         self.stop_reason = ""
@@ -130,7 +133,9 @@ class ScriptedSession:
     def run(self) -> str:
         store = SessionStore(self.store.path)
         try:
-            for e in self.events:
+            for i, e in enumerate(self.events):
+                if i == self.gate_at:
+                    self.gate.wait(30)
                 if self.stop_event.is_set():
                     break
                 if isinstance(e, ev.SessionCompleted):
