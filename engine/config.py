@@ -133,6 +133,10 @@ class SessionConfig(_Strict):
     convergence: ConvergenceConfig = ConvergenceConfig()
     cross_model: bool = True
     budget_usd: float | None = Field(default=None, gt=0)
+    # hold back the estimated cost of the cross-model trials and the benchmark before optimizing
+    budget_reserve: bool = True
+    # a call the budget cannot pay in full may ask for fewer output tokens, but not fewer than this
+    min_answer_tokens: int = Field(default=32, ge=1, le=100_000)
     concurrency: int = Field(default=8, ge=1, le=64)
     seed: int = 0
     num_retries: int = Field(default=3, ge=0, le=10)

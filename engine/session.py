@@ -37,10 +37,11 @@ from dspy_tui.storage.paths import Paths
 from dspy_tui.storage.sessions import SessionStore
 
 from . import events as ev
-from .budget import Budget, BudgetExhausted
+from .budget import Budget, BudgetExhausted, BudgetReserveReached
 from .config import JudgeSpec, SessionConfig
 from .evaluation import Evaluation, PhaseTally, degraded_reason, evaluate, never_answered
 from .metrics import MemoryWatch
+from .phase_reserve import PhaseReserve
 from .pricing import OFFLINE_PROVIDERS
 from .recorder import Recorder
 
@@ -169,7 +170,8 @@ class Session:
         if not self.session_id:
             self.session_id = uuid.uuid4().hex[:12]
         self.bus.session_id = self.session_id
-        self.budget = Budget(cfg.budget_usd, {m.id: m.budget_usd for m in cfg.models if m.budget_usd})
+        self.budget = Budget(cfg.budget_usd, {m.id: m.budget_usd for m in cfg.models if m.budget_usd},
+                             min_answer_tokens=cfg.min_answer_tokens)
         self.budget.publish_to(self.bus)
         self.cache = CallCache(self.store.path)
         options = cfg.task.metric_options
@@ -180,6 +182,7 @@ class Session:
             raise ValueError("The llm_judge metric needs a judge model: give one under [task] as "
                              'judge = { model = "provider/model" }, or use another metric.')
         self.task = load_task(cfg.task, judge=self._judge_fn(judge) if judge else None)
+        self.reserve = PhaseReserve.for_session(self.budget, cfg, self.task)
         for m in cfg.models:
             provider, _ = split_model(m.id)
             lm = make_lm(
@@ -344,10 +347,14 @@ class Session:
     def _run_phases(self) -> str:
         models = list(self.runs.values())
         self._phase("baseline", lambda: self._each(models, self._baseline))
-        self._phase("optimization", lambda: self._each(self._alive(), self._optimize))
+        assert self.recorder is not None
+        for run in self._alive():  # hold back the later phases before optimization can spend it
+            self.reserve.update(run.model, self.recorder.model_totals(run.model))
+        self._phase("optimization", lambda: self._each(self._alive(), self._optimize_within_budget))
         if self.config.cross_model and len(self._alive()) > 1:
             self._phase("cross_model", self._cross_model)
         self._phase("benchmark", lambda: self._each(self._alive(), self._benchmark))
+        self._cost_updated()  # the final figure, benchmark included
         if all(r.status == "failed" for r in models):
             raise RuntimeError("every model failed: " + "; ".join(f"{r.model}: {r.error}" for r in models))
         if self.budget.exhausted:
@@ -502,6 +509,13 @@ class Session:
                 return
         run.status = "done"
 
+    def _optimize_within_budget(self, run: ModelRun) -> None:
+        """Optimize until the rounds end or only the held-back reserve is left (announced by the budget)."""
+        try:
+            self._optimize(run)
+        except BudgetReserveReached:  # the best program so far goes on to the later phases
+            run.status = "done"
+
     def _converged(self, run: ModelRun, round_no: int, reason: str) -> None:
         run.status = "converged"
         self.bus.publish(ev.ModelConverged(model=run.model, round=round_no, reason=reason))
@@ -545,8 +559,9 @@ class Session:
         self.store.save_checkpoint(
             self.session_id, run.model, phase, round_no, best, run.program.dump_state()
         )
-        self.bus.publish(ev.CostUpdated(spent_usd=self.budget.spent, budget_usd=self.budget.limit_usd,
-                                        by_model=self.budget.spent_by_model()))
+        if phase == "optimization":  # the program grew: so may its later calls
+            self.reserve.update(run.model, stats)
+        self._cost_updated()
         self.bus.publish(
             ev.RoundCompleted(
                 model=run.model,
@@ -565,6 +580,10 @@ class Session:
         )
         self._save_model(run)
 
+    def _cost_updated(self) -> None:
+        self.bus.publish(ev.CostUpdated(spent_usd=self.budget.spent, budget_usd=self.budget.limit_usd,
+                                        by_model=self.budget.spent_by_model()))
+
     def _cross_model(self) -> None:
         alive = self._alive()
         leader = max(alive, key=lambda r: r.best_dev or 0.0)
@@ -573,6 +592,7 @@ class Session:
 
         def transfer(run: ModelRun) -> None:
             run.phase = "cross_model"
+            self.reserve.release_to(run.model)
             candidate = run.program.deepcopy()
             candidate.load_state(state)
             score = self._score(self._evaluate(run, candidate, self.task.dev, "cross_model"))
@@ -597,6 +617,7 @@ class Session:
         from .stats import bootstrap_ci
 
         run.phase = "benchmark"
+        self.reserve.release_to(run.model)
         testset = self.task.test
         self.bus.publish(ev.BenchmarkProgress(model=run.model, done=0, total=len(testset)))
         assert self.recorder is not None
