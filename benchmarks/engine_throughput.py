@@ -37,6 +37,7 @@ import dspy  # noqa: E402
 from _fake_server import start_server  # benchmarks/ is on sys.path when a script runs
 
 from dspy_tui.engine.budget import Budget  # noqa: E402
+from dspy_tui.engine.call_context import CallContext, ModelOptions  # noqa: E402
 from dspy_tui.engine.events import EventBus  # noqa: E402
 from dspy_tui.engine.limits import LimitConfig  # noqa: E402
 from dspy_tui.engine.lm import make_lm  # noqa: E402
@@ -107,19 +108,16 @@ def main() -> None:
 
     process, url = start_server()
     try:
-        # Our limiter would otherwise apply OpenAI's default tier limits to the fake server.
-        Runtime.get().set_limits(
-            "openai", LimitConfig(rpm=None, tpm=None, concurrency=max(64, args.concurrency))
-        )
         bus = EventBus("bench")
         bus.subscribe(lambda event: None)
         ours = make_lm(
             f"openai/{MODEL}",
             keys=lambda _: "k",
-            base_urls={"openai": f"{url}/v1"},
-            budget=Budget(limit_usd=1_000.0),
-            bus=bus,
-            session_id="bench",
+            context=CallContext(
+                session_id="bench", budget=Budget(limit_usd=1_000.0), bus=bus, base_urls={"openai": f"{url}/v1"}
+            ),
+            # as many in flight as the other clients get (the default cap is 16)
+            options=ModelOptions(limits=LimitConfig(concurrency=max(64, args.concurrency)), temperature=None),
         )
         lm15 = dspy.LM(f"openai/{MODEL}", engine="lm15", api_base=f"{url}/v1", api_key="k", cache=False)
         peers: list[tuple[str, Callable[[], float]]] = [

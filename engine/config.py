@@ -51,6 +51,9 @@ class ModelConfig(_Strict):
     limits: LimitsConfig | None = None
     budget_usd: float | None = Field(default=None, gt=0)
     max_tokens: int = Field(default=1024, gt=0, le=200_000)
+    temperature: float | None = Field(
+        default=0.0, ge=0, le=2, description="sent on every call DSPy does not give its own; null: the provider's default"
+    )
 
     @field_validator("id")
     @classmethod
@@ -142,6 +145,9 @@ class SessionConfig(_Strict):
     num_retries: int = Field(default=3, ge=0, le=10)
     # a model whose share of errored examples in a phase exceeds this is marked degraded
     degraded_threshold: float = Field(default=0.2, ge=0, lt=1)
+    retry_after_cap_s: float = Field(
+        default=120, gt=0, le=3600, description="a provider asking to wait longer fails the model"
+    )
     base_urls: dict[str, str] = {}
     local_models: dict[str, LocalModelConfig] = {}
     timeouts: TimeoutsConfig = TimeoutsConfig()

@@ -80,7 +80,8 @@ class CallCompleted(Event):
     provider: str = ""
     endpoint: str | None = None  # base URL, never carrying a key
     request_hash: str | None = None  # the call-cache key
-    latency_ms: float = 0.0
+    latency_ms: float = 0.0  # the provider's time: request sent -> answer read
+    queue_ms: float = 0.0  # waiting for a limiter slot before sending (includes retry back-off)
     tokens_in: int | None = None
     tokens_out: int | None = None
     tokens_cached: int | None = None
@@ -141,6 +142,14 @@ class ModelFailed(Event):
     error: str = ""
 
 
+class ModelThrottled(Event):
+    """The provider slowed this model down; new requests wait `retry_in_s` seconds."""
+
+    type: Literal["model_throttled"] = "model_throttled"
+    reason: str = ""  # rate limited | overloaded | timeouts
+    retry_in_s: float = 0.0
+
+
 class CrossModelTransfer(Event):
     type: Literal["cross_model_transfer"] = "cross_model_transfer"
     source_model: str = ""
@@ -178,6 +187,7 @@ AnyEvent = Annotated[
     | ModelConverged
     | ModelDegraded
     | ModelFailed
+    | ModelThrottled
     | CrossModelTransfer
     | BenchmarkProgress
     | ReportReady,

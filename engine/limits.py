@@ -1,30 +1,42 @@
-"""Client-side rate limits, one limiter per provider + key.
+"""Client-side rate limits: one AIMD limiter per (provider, base URL, key, model).
 
-Three gates stand before every send: a pause (set by a 429's Retry-After),
-an adaptive concurrency cap (halved on each 429, grown back one step per
-`recover_after` successes) and two token buckets (requests and tokens per
-minute). Waiting is always an `await` on a timer or a future, never a
-polling loop. A limiter belongs to the runtime's event loop.
+Three gates stand before every send: a pause (a 429's Retry-After, or the
+account's own headers saying its window is spent), an adaptive concurrency
+cap and two optional token buckets (requests and tokens per minute).
+
+The cap follows AIMD: an overload signal (429, 503/529, a timeout) halves it
+ONCE per episode -- answers to requests sent before the cut, and signals
+within `cooldown_s` of it, belong to the same episode -- and it climbs back by
+one per `recover_after` successes, only while the cap is what holds traffic
+back. No requests-per-minute cap is guessed: the buckets exist only when the
+user configured a rate or the provider's `x-ratelimit-*` /
+`anthropic-ratelimit-*` headers told us the account's real one. Waiting is
+always an `await` on a timer or a future, never a polling loop. A limiter
+belongs to the runtime's event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import re
 import time
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 
 @dataclass(frozen=True)
 class LimitConfig:
-    """Limits for one provider account. `None` rates mean "no client-side limit"."""
+    """Limits for one model of one provider account. `None` rates mean "no client-side cap"."""
 
     rpm: float | None = None  # requests per minute
     tpm: float | None = None  # tokens (input + max output) per minute
     concurrency: int = 16  # most requests in flight at once
-    recover_after: int = 20  # successes needed to raise a lowered cap by one
-    default_pause_s: float = 1.0  # pause after a 429 that gave no Retry-After
+    recover_after: int = 2  # successes at a binding cap needed to raise it by one
+    default_pause_s: float = 1.0  # pause after an overload signal that gave no Retry-After
+    cooldown_s: float = 2.0  # overload signals this soon after a cut are the same episode
 
     def __post_init__(self) -> None:
         if self.concurrency < 1:
@@ -35,29 +47,21 @@ class LimitConfig:
                 raise ValueError(f"{name} must be positive or None")
 
 
-# Defaults sized for a first paid tier: low enough not to earn a wall of 429s
-# on a new account, and the adaptive cap handles the rest. Override per
-# provider through the runtime.
-DEFAULT_LIMITS: dict[str, LimitConfig] = {
-    "openai": LimitConfig(rpm=500, tpm=200_000, concurrency=16),
-    "anthropic": LimitConfig(rpm=50, tpm=50_000, concurrency=8),
-    "gemini": LimitConfig(rpm=150, tpm=1_000_000, concurrency=16),
-    "groq": LimitConfig(rpm=30, tpm=12_000, concurrency=4),
-    "together": LimitConfig(rpm=600, tpm=None, concurrency=16),
-    "fireworks": LimitConfig(rpm=600, tpm=None, concurrency=16),
-    "ollama": LimitConfig(concurrency=2),
-    "lmstudio": LimitConfig(concurrency=2),
-    "vllm": LimitConfig(concurrency=64),
-    "local": LimitConfig(concurrency=1),  # the slots of the llama.cpp server dspy-tui starts
-    "offline": LimitConfig(concurrency=64),
+# Only the concurrency cap has a per-provider default: local servers run few
+# requests at once. Rates are never guessed (see the module docstring).
+_DEFAULT_CONCURRENCY: dict[str, int] = {
+    "ollama": 2,
+    "lmstudio": 2,
+    "vllm": 64,
+    "local": 1,  # the slots of the llama.cpp server dspy-tui starts
+    "offline": 64,
 }
-FALLBACK_LIMITS = LimitConfig(rpm=300, tpm=None, concurrency=16)
+DEFAULT_CONCURRENCY = 16
 
 
-def limits_for(provider_id: str, overrides: Mapping[str, LimitConfig] | None = None) -> LimitConfig:
-    if overrides and provider_id in overrides:
-        return overrides[provider_id]
-    return DEFAULT_LIMITS.get(provider_id, FALLBACK_LIMITS)
+@functools.lru_cache(maxsize=64)
+def default_limits(provider_id: str) -> LimitConfig:
+    return LimitConfig(concurrency=_DEFAULT_CONCURRENCY.get(provider_id, DEFAULT_CONCURRENCY))
 
 
 class TokenBucket:
@@ -113,22 +117,90 @@ class TokenBucket:
         self._level = min(self.capacity, self._level - delta)
 
 
-class Slot:
-    """One admitted request; tells the limiter the real token count afterwards."""
 
-    __slots__ = ("limiter", "est_tokens")
+_DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m(?!s))?(?:(\d+(?:\.\d+)?)s)?(?:(\d+(?:\.\d+)?)ms)?$")
 
-    def __init__(self, limiter: Limiter, est_tokens: int) -> None:
-        self.limiter = limiter
-        self.est_tokens = est_tokens
 
-    def record_tokens(self, actual_tokens: int | None) -> None:
-        if actual_tokens is not None and self.limiter.tokens is not None:
-            self.limiter.tokens.adjust(actual_tokens - self.est_tokens)
+def reset_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds until a window resets: OpenAI's durations ("1s", "6m0s", "20ms"),
+    plain seconds, or Anthropic's RFC 3339 instant; None when unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    match = _DURATION.match(value)
+    if match and any(match.groups()):
+        h, m, s, ms = (float(g) if g else 0.0 for g in match.groups())
+        return h * 3600 + m * 60 + s + ms / 1000
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+# (what, header names of limit / remaining / reset), OpenAI-style then Anthropic-style
+_HEADER_SETS: tuple[tuple[str, tuple[str, str, str]], ...] = (
+    ("requests", ("x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests")),
+    ("tokens", ("x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens")),
+    (
+        "requests",
+        ("anthropic-ratelimit-requests-limit", "anthropic-ratelimit-requests-remaining",
+         "anthropic-ratelimit-requests-reset"),
+    ),
+    (
+        "tokens",
+        ("anthropic-ratelimit-tokens-limit", "anthropic-ratelimit-tokens-remaining",
+         "anthropic-ratelimit-tokens-reset"),
+    ),
+)
+
+
+def _number(value: str | None) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+class _Window:
+    """What the provider said is left of one of its windows (requests or tokens), kept
+    current between answers by counting what we sent since the answer's request left."""
+
+    __slots__ = ("limit", "remaining", "reset_at")
+
+    def __init__(self) -> None:
+        self.limit: float | None = None
+        self.remaining: float | None = None  # None: unknown, never holds anything back
+        self.reset_at = 0.0
+
+    def update(self, limit: float | None, remaining: float, reset_s: float | None, spent_since: float) -> None:
+        self.limit = limit if limit is not None else self.limit
+        self.remaining = remaining - spent_since
+        self.reset_at = time.monotonic() + (reset_s if reset_s is not None else 1.0)
+
+    def wait_for(self, amount: float) -> float:
+        """Seconds to hold a send of `amount` back: until the reset when the window is spent."""
+        if self.remaining is None or amount <= 0:
+            return 0.0
+        now = time.monotonic()
+        if now >= self.reset_at:
+            self.remaining = None  # the window rolled over; the next answer says how much is left
+            return 0.0
+        return self.reset_at - now if self.remaining < amount else 0.0
+
+    def spend(self, amount: float) -> None:
+        if self.remaining is not None:
+            self.remaining -= amount
 
 
 class Limiter:
-    """Requests/tokens per minute plus an adaptive concurrency cap for one provider account."""
+    """Requests/tokens per minute, the provider's own windows and an AIMD concurrency cap."""
 
     def __init__(self, config: LimitConfig, name: str = "") -> None:
         self.config = config
@@ -137,27 +209,48 @@ class Limiter:
         self.tokens = TokenBucket(config.tpm) if config.tpm else None
         self.cap = config.concurrency
         self.in_flight = 0
-        self.rate_limited = 0  # 429s seen
+        self.overloaded = 0  # overload signals seen (429, 503/529, timeouts)
+        self.decreases = 0  # multiplicative decreases (one per episode)
+        self.learned: dict[str, float] = {}  # the account's limits, from its headers
         self._successes = 0
+        self._cut_at = -1.0  # monotonic time of the last decrease
+        self._cut_after = 0  # admissions before the last decrease (their answers are that episode)
+        self._admitted = 0  # admissions so far
+        self._tokens_admitted = 0.0
         self._paused_until = 0.0
+        self._windows = {"requests": _Window(), "tokens": _Window()}
         self._waiters: deque[asyncio.Future[None]] = deque()
 
     def reconfigure(self, config: LimitConfig) -> None:
         """Apply new limits to a live limiter (buckets restart full)."""
+        if config == self.config:
+            return
         self.config = config
         self.requests = TokenBucket(config.rpm) if config.rpm else None
         self.tokens = TokenBucket(config.tpm) if config.tpm else None
-        self.cap = min(self.cap, config.concurrency) if self.rate_limited else config.concurrency
+        self.cap = min(self.cap, config.concurrency) if self.decreases else config.concurrency
         self._wake()
+
+    @property
+    def paused_for(self) -> float:
+        """Seconds every new send is still held back (a Retry-After, a spent window)."""
+        return max(0.0, self._paused_until - time.monotonic())
 
     def slot(self, est_tokens: int = 0) -> _SlotGuard:
         """`async with limiter.slot(n) as slot:` waits until a request of about
         `n` tokens may be sent and holds its place while it runs."""
         return _SlotGuard(self, est_tokens)
 
+    def _window_wait(self, est_tokens: int) -> float:
+        return max(
+            self._windows["requests"].wait_for(1), self._windows["tokens"].wait_for(est_tokens)
+        )
+
     def _admit_now(self, est_tokens: int) -> bool:
         """Admit without waiting when nothing stands in the way (the usual case)."""
         if self._waiters or self.in_flight >= self.cap or self._paused_until > time.monotonic():
+            return False
+        if self._window_wait(est_tokens) > 0:
             return False
         requests, tokens = self.requests, self.tokens if est_tokens > 0 else None
         if (requests is not None and not requests.ready(1)) or (
@@ -174,19 +267,27 @@ class Limiter:
     async def _admit(self, est_tokens: int) -> None:
         await self._acquire()
         try:
-            await self._wait_pause()
+            await self._wait_pause(est_tokens)
             if self.requests is not None:
                 await self.requests.take(1)
             if self.tokens is not None and est_tokens > 0:
                 await self.tokens.take(est_tokens)
-            await self._wait_pause()  # a 429 may have arrived while we queued
+            await self._wait_pause(est_tokens)  # a 429 may have arrived while we queued
         except BaseException:
             self._release()
             raise
 
-    async def _wait_pause(self) -> None:
-        while (delay := self._paused_until - time.monotonic()) > 0:
+    async def _wait_pause(self, est_tokens: int) -> None:
+        while (delay := max(self._paused_until - time.monotonic(), self._window_wait(est_tokens))) > 0:
             await asyncio.sleep(delay)
+
+    def _sent(self, slot: Slot) -> None:
+        """Count an admitted request against the provider's windows."""
+        self._admitted += 1
+        self._tokens_admitted += slot.est_tokens
+        slot.number, slot.tokens_before = self._admitted, self._tokens_admitted
+        self._windows["requests"].spend(1)
+        self._windows["tokens"].spend(slot.est_tokens)
 
     async def _acquire(self) -> None:
         if self.in_flight < self.cap and not self._waiters:
@@ -214,8 +315,32 @@ class Limiter:
                 self.in_flight += 1
                 waiter.set_result(None)
 
+    # ---- feedback -------------------------------------------------------
+    def observe(self, headers: Mapping[str, str], slot: Slot | None = None) -> None:
+        """Learn the account's limits and what is left of them from an answer's headers."""
+        if not headers:
+            return
+        lowered = {k.lower(): v for k, v in headers.items() if k.lower().startswith(("x-ratelimit", "anthropic-ratelimit"))}
+        if not lowered:
+            return
+        for what, (limit_name, remaining_name, reset_name) in _HEADER_SETS:
+            remaining = _number(lowered.get(remaining_name))
+            if remaining is None:
+                continue
+            limit = _number(lowered.get(limit_name))
+            if limit is not None:
+                self.learned[what] = limit
+            if slot is None:
+                since = 0.0
+            elif what == "requests":
+                since = float(self._admitted - slot.number)
+            else:
+                since = self._tokens_admitted - slot.tokens_before
+            self._windows[what].update(limit, remaining, reset_seconds(lowered.get(reset_name)), since)
+
     def on_success(self) -> None:
-        if self.cap >= self.config.concurrency:
+        """Additive increase, only while the cap is what holds traffic back."""
+        if self.cap >= self.config.concurrency or (self.in_flight < self.cap - 1 and not self._waiters):
             return
         self._successes += 1
         if self._successes >= self.config.recover_after:
@@ -223,13 +348,41 @@ class Limiter:
             self.cap += 1
             self._wake()
 
-    def on_rate_limited(self, retry_after: float | None) -> None:
-        """A 429: halve the cap and hold every new send until the provider's hint."""
-        self.rate_limited += 1
+    def on_overload(self, retry_after: float | None = None, slot: Slot | None = None) -> bool:
+        """A 429, a 503/529 or a timeout: cut the cap once per episode and hold new sends
+        for the provider's hint (or `default_pause_s`). True when this began an episode."""
+        self.overloaded += 1
         self._successes = 0
-        self.cap = max(1, self.cap // 2)
+        now = time.monotonic()
         pause = retry_after if retry_after is not None and retry_after > 0 else self.config.default_pause_s
-        self._paused_until = max(self._paused_until, time.monotonic() + pause)
+        self._paused_until = max(self._paused_until, now + pause)
+        same_episode = (slot is not None and slot.number <= self._cut_after) or now < self._cut_at + self.config.cooldown_s
+        if same_episode:
+            return False
+        self.decreases += 1
+        self.cap = max(1, self.cap // 2)
+        self._cut_at, self._cut_after = now, self._admitted
+        return True
+
+    def hold(self, seconds: float) -> None:
+        """Hold every new send for `seconds` (a failed attempt's back-off) without a cut."""
+        self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+
+
+class Slot:
+    """One admitted request; tells the limiter the real token count afterwards."""
+
+    __slots__ = ("limiter", "est_tokens", "number", "tokens_before")
+
+    def __init__(self, limiter: Limiter, est_tokens: int) -> None:
+        self.limiter = limiter
+        self.est_tokens = est_tokens
+        self.number = 0  # the limiter's admission count when this one was let through
+        self.tokens_before = 0.0
+
+    def record_tokens(self, actual_tokens: int | None) -> None:
+        if actual_tokens is not None and self.limiter.tokens is not None:
+            self.limiter.tokens.adjust(actual_tokens - self.est_tokens)
 
 
 class _SlotGuard(Slot):
@@ -240,6 +393,7 @@ class _SlotGuard(Slot):
     async def __aenter__(self) -> Slot:
         if not self.limiter._admit_now(self.est_tokens):
             await self.limiter._admit(self.est_tokens)
+        self.limiter._sent(self)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:

@@ -1,95 +1,40 @@
 """One event loop per process that every LM call goes through.
 
 DSPy calls the sync engine from many short-lived threads; those calls hop
-onto this loop, where one aiohttp session per base URL, the rate limiters,
-the budget and the cache meet. `Runtime.call` makes exactly ONE attempt:
-DSPy owns retries, so every failure leaves here as a `dspy.lm15` error
-(with `retry_after` when the provider gave one) and a `CallCompleted` event.
+onto this loop, where the HTTP connection pools and the per-key limiters
+that all sessions of the process share live. Everything that belongs to a
+session (prices, budget, cache, timeouts, limits, ...) travels with each
+call in its `ModelLink` (call_context.py); the attempt itself is
+call_path.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import atexit
-import functools
 import hashlib
-import heapq
 import itertools
-import json
 import logging
 import threading
-import time
 from collections import deque
-from collections.abc import Coroutine, Mapping
+from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
-from typing import Any, Protocol, TypeVar
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import aiohttp
-import yarl
-from dspy._vendor.lm15.serde import request_to_dict, response_from_dict, response_to_dict, usage_to_dict
-from dspy.lm15 import ProviderError, RateLimitError, Request, Response, TransportError
-from dspy.lm15 import TimeoutError as LMTimeoutError
+from dspy.lm15 import Request, Response
 
-from . import local_server
-from .budget import Budget, BudgetExhausted, BudgetReserveReached, Reservation, reserve_for_call
-from .events import CallCompleted, EventBus
-from .limits import LimitConfig, Limiter, limits_for
-from .pricing import Price, cost_of, price_for
-from .providers import offline, registry
-from .providers.base import Endpoint, WireFormat
+from . import call_path
+from .cache_codec import Ordinals
+from .call_context import ModelLink
+from .call_errors import CallCancelled
+from .limits import LimitConfig, Limiter, default_limits
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 OFFLINE_BASE_URL = "offline://local"  # the offline model has no host; this names its endpoint
-
-
-class CallCache(Protocol):
-    """What the runtime needs of the LM call cache (storage/cache.py)."""
-
-    def get(self, key: str) -> dict[str, Any] | None: ...
-
-    def put(
-        self,
-        key: str,
-        *,
-        provider: str,
-        model: str,
-        endpoint: str,
-        body: dict[str, Any],
-        usage: dict[str, Any],
-        call: Mapping[str, Any] | None = None,
-    ) -> None: ...
-
-
-@dataclass(frozen=True)
-class Timeouts:
-    """Seconds for one attempt. `total` bounds the whole request; `connect`
-    the TCP/TLS setup; `read` (optional) each wait for more bytes, so a
-    stalled server fails before `total`. Each bound costs a timer per call."""
-
-    total: float = 300.0
-    connect: float = 15.0
-    read: float | None = None
-
-    @functools.cached_property
-    def client_timeout(self) -> aiohttp.ClientTimeout:
-        return aiohttp.ClientTimeout(total=self.total, connect=self.connect, sock_read=self.read)
-
-
-_DEFAULT_TIMEOUTS = Timeouts()
-
-
-@functools.lru_cache(maxsize=64)
-def as_timeouts(timeout: float | Timeouts | None) -> Timeouts:
-    """A number means the total seconds of one attempt."""
-    if timeout is None:
-        return _DEFAULT_TIMEOUTS
-    if isinstance(timeout, Timeouts):
-        return timeout
-    seconds = float(timeout)
-    return Timeouts(total=seconds, connect=min(15.0, seconds))
 
 
 @dataclass
@@ -106,56 +51,6 @@ class RuntimeStats:
     tokens_out: int = 0
     in_flight: int = 0
     by_error: dict[str, int] = field(default_factory=dict)
-
-
-_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
-
-
-def canonical_json(value: Any) -> bytes:
-    """Sorted keys, no spaces: the same request always hashes the same."""
-    return _CANONICAL.encode(value).encode()
-
-
-def cache_key(provider_id: str, base_url: str, model: str, body_json: bytes) -> str:
-    """sha256 over the canonical JSON of (provider, base URL, model, body). Never the key."""
-    digest = hashlib.sha256()
-    digest.update(canonical_json([provider_id, base_url, model]))
-    digest.update(b"\n")
-    digest.update(body_json)
-    return digest.hexdigest()
-
-
-class _Ordinals:
-    """Which occurrence of a sampled request this is.
-
-    DSPy asks for several samples of the same prompt at temperature > 0
-    (bootstrapping rounds, instruction proposals) and tells them apart with
-    a `rollout_id` the engine never sees. Numbering the occurrences of each
-    sampled request keeps them distinct in the cache, while a resumed run
-    that asks again in the same way is still answered from it. A failed
-    attempt gives its number back so that numbers match stored answers.
-    """
-
-    def __init__(self) -> None:
-        self._next: dict[str, int] = {}
-        self._free: dict[str, list[int]] = {}
-
-    def take(self, key: str) -> int:
-        free = self._free.get(key)
-        if free:
-            return heapq.heappop(free)
-        number = self._next.get(key, 0)
-        self._next[key] = number + 1
-        return number
-
-    def give_back(self, key: str, number: int) -> None:
-        heapq.heappush(self._free.setdefault(key, []), number)
-
-
-class CallCancelled(BaseException):  # noqa: N818 - a stop signal, like KeyboardInterrupt
-    """An LM call was cancelled under its caller: its session stopped, or the runtime shut down.
-    A BaseException so that DSPy neither retries it nor counts it as a failed example."""
 
 
 class _Handoff:
@@ -212,17 +107,13 @@ class Runtime:
     _instance_lock = threading.Lock()
     _exit_hooked = False
 
-    def __init__(
-        self,
-        limits: Mapping[str, LimitConfig] | None = None,
-        prices: Mapping[str, Price | Mapping[str, float]] | None = None,
-    ) -> None:
-        self.limit_overrides: dict[str, LimitConfig] = dict(limits or {})
-        self.price_overrides: dict[str, Price | Mapping[str, float]] = dict(prices or {})
+    def __init__(self) -> None:
+        # Process-wide provider defaults (tests, benchmarks); a session's own limits come per model.
+        self.provider_limits: dict[str, LimitConfig] = {}
         self.stats = RuntimeStats()
         self._sessions: dict[str, aiohttp.ClientSession] = {}
-        self._limiters: dict[tuple[str, str, str], Limiter] = {}
-        self._ordinals = _Ordinals()
+        self._limiters: dict[tuple[str, str, str, str], Limiter] = {}
+        self._ordinals = Ordinals()
         self._call_ids = itertools.count(1)
         self._running_calls: dict[str, set[asyncio.Task[Any]]] = {}  # session id -> its calls in flight
         self._closed = False
@@ -399,341 +290,26 @@ class Runtime:
             self._sessions[base_url] = session
         return session
 
-    def limiter(self, endpoint: Endpoint) -> Limiter:
-        """The limiter of this provider account (provider + base URL + key)."""
+    def limiter(self, link: ModelLink) -> Limiter:
+        """The limiter of this (provider, base URL, key, model); shared by every session
+        of the process, since they share the account. A session's own limits for the
+        model reconfigure it."""
+        endpoint = link.endpoint
         key_id = hashlib.sha256(endpoint.key.encode()).hexdigest()[:16] if endpoint.key else ""
-        slot = (endpoint.provider.id, endpoint.base_url, key_id)
+        slot = (endpoint.provider.id, endpoint.base_url, key_id, endpoint.model)
+        config = link.limits or self.provider_limits.get(endpoint.provider.id) or default_limits(endpoint.provider.id)
         limiter = self._limiters.get(slot)
         if limiter is None:
-            config = limits_for(endpoint.provider.id, self.limit_overrides)
-            limiter = Limiter(config, name=f"{endpoint.provider.id}@{endpoint.base_url}")
+            limiter = Limiter(config, name=f"{endpoint.provider.id}/{endpoint.model}@{endpoint.base_url}")
             self._limiters[slot] = limiter
+        elif limiter.config is not config:
+            limiter.reconfigure(config)
         return limiter
 
     def set_limits(self, provider_id: str, config: LimitConfig) -> None:
-        """Change one provider's limits, including limiters already in use."""
-        self.limit_overrides[provider_id] = config
+        """Set a provider's default limits for this process (models without limits of their own)."""
+        self.provider_limits[provider_id] = config
 
-        def apply() -> None:
-            for (pid, _, _), limiter in self._limiters.items():
-                if pid == provider_id:
-                    limiter.reconfigure(config)
-
-        self.loop.call_soon_threadsafe(apply)
-
-    # ---- the call -------------------------------------------------------
-    async def call(
-        self,
-        endpoint: Endpoint,
-        request: Request,
-        *,
-        budget: Budget | None = None,
-        cache: CallCache | None = None,
-        bus: EventBus | None = None,
-        model_label: str | None = None,
-        session_id: str = "",
-        timeout: float | Timeouts | None = None,
-    ) -> Response:
-        """One attempt at one request: cache, budget, limiter, HTTP, pricing, event."""
-        spec = endpoint.provider
-        label = model_label or f"{spec.id}/{endpoint.model}"
-        call = _Call(self, endpoint, label, next(self._call_ids))
-        self.stats.calls += 1
-        self.stats.in_flight += 1
-        task = asyncio.current_task()
-        running = self._running_calls.setdefault(session_id, set())
-        if task is not None:
-            running.add(task)
-        try:
-            wire = None if spec.offline else registry.wire_for(spec)
-            wire_request = wire.build(request, endpoint) if wire is not None else None
-            body = wire_request.body if wire_request is not None else request_to_dict(request)
-            if cache is None:
-                body_json = _COMPACT.encode(body).encode()  # no key to compute: skip sorting
-            else:
-                body_json = canonical_json(body)
-                call.key = self._cache_key(call, request, body_json, session_id)
-                stored = await self._lookup(cache, call.key)
-                if stored is not None and (cached := self._parse_stored(wire, stored, endpoint)) is not None:
-                    return call.hit(cached)
-            price = price_for(spec.id, endpoint.model, self.price_overrides)
-            call.price = price
-            if budget is not None:
-                max_tokens = request.config.max_tokens or endpoint.max_tokens_default
-                call.reservation, allowed = await reserve_for_call(budget, label, price, len(body_json), max_tokens)
-                if allowed < max_tokens:  # what is left pays for a shorter answer only: ask for one
-                    request = replace(request, config=replace(request.config, max_tokens=allowed))
-                    wire_request = wire.build(request, endpoint) if wire is not None else None
-                    body_json = _COMPACT.encode(wire_request.body if wire_request else request_to_dict(request)).encode()
-            if wire is None or wire_request is None:
-                await asyncio.sleep(offline.simulated_latency_s(endpoint.model, request))
-                # Pure CPU work, off the loop so other models' HTTP keeps flowing.
-                response = await asyncio.to_thread(offline.complete, request, endpoint.model)
-                stored_body = response_to_dict(response)
-            else:
-                max_tokens = request.config.max_tokens or endpoint.max_tokens_default
-                est = len(body_json) // 3 + 1 + max_tokens
-                timeouts = as_timeouts(timeout)
-                if spec.managed:  # local/: started on first use, timeouts at the server's measured speed
-                    wire_request, call.server = await local_server.SERVERS.route(wire_request, endpoint, session_id)
-                    seconds = call.server.timeout_s(timeouts.total, len(body_json) // 3 + 1, max_tokens)
-                    timeouts = Timeouts(total=seconds, connect=timeouts.connect)
-                response, stored_body = await call.send(wire, wire_request, body_json, est, timeouts)
-            call.succeeded(response, budget)
-            if cache is not None:
-                event = call.event(session_id)
-                await self._store(cache, call.key, endpoint, stored_body, response, event)
-                call.recorded = event.recorded
-            return response
-        except BaseException as exc:
-            call.failed(exc, budget)
-            raise
-        finally:
-            self.stats.in_flight -= 1
-            if task is not None:
-                running.discard(task)
-            call.finish(bus, session_id)
-
-    def _cache_key(self, call: _Call, request: Request, body_json: bytes, session_id: str) -> str:
-        endpoint = call.endpoint
-        # Scoped to the session: a resumed session is answered from what it already paid
-        # for, while a new session measures real answers, latency and cost.
-        key = cache_key(endpoint.provider.id, endpoint.base_url, endpoint.model, body_json)
-        if session_id:
-            key = f"{session_id}:{key}"
-        temperature = request.config.temperature
-        if temperature is None or temperature <= 0:
-            return key
-        scope = key
-        number = self._ordinals.take(scope)
-        call.ordinal = (scope, number)
-        return key if number == 0 else f"{key}#{number}"
-
-    @staticmethod
-    async def _lookup(cache: CallCache, key: str) -> dict[str, Any] | None:
-        """A cached body, or None; a cache that cannot be read is a miss, not a failed call."""
-        try:
-            return await asyncio.to_thread(cache.get, key)
-        except Exception:
-            log.exception("could not read the LM call cache")
-            return None
-
-    @staticmethod
-    def _parse_stored(wire: WireFormat | None, stored: dict[str, Any], endpoint: Endpoint) -> Response | None:
-        """A cached answer, or None when it no longer reads (then the call is made afresh)."""
-        try:
-            return response_from_dict(stored) if wire is None else wire.parse(stored, endpoint)
-        except Exception:
-            log.warning(
-                "ignoring an unreadable cached answer for %s/%s", endpoint.provider.id, endpoint.model
-            )
-            return None
-
-    @staticmethod
-    async def _store(
-        cache: CallCache,
-        key: str,
-        endpoint: Endpoint,
-        body: dict[str, Any],
-        response: Response,
-        event: CallCompleted,
-    ) -> None:
-        """Cache the answer and record the call in one transaction (a session's call has a session id)."""
-        try:
-            await asyncio.to_thread(
-                cache.put,
-                key,
-                provider=endpoint.provider.id,
-                model=endpoint.model,
-                endpoint=endpoint.base_url,
-                body=body,
-                usage=usage_to_dict(response.usage),
-                call=event.model_dump() if event.session_id else None,
-            )
-            event.recorded = bool(event.session_id)
-        except Exception:  # the call is paid for and answered; a cache miss later is the only loss
-            log.exception("could not store an LM call in the cache")
-
-
-class _Call:
-    """The bookkeeping of one attempt, so `Runtime.call` reads as the steps it takes."""
-
-    def __init__(self, runtime: Runtime, endpoint: Endpoint, label: str, number: int) -> None:
-        self.runtime = runtime
-        self.endpoint = endpoint
-        self.label = label
-        self.call_id = f"c{number}"
-        self.started = time.perf_counter()
-        self.key = ""
-        self.recorded = False  # its calls row was written with its cache entry
-        self.ordinal: tuple[str, int] | None = None  # (scope, number) of a sampled request
-        self.price: Price | None = None
-        self.reservation: Reservation | None = None
-        self.response: Response | None = None
-        self.cost: float | None = None
-        self.cost_estimated = False  # the bill was unknown: `cost` is the whole reservation
-        self.cache_hit = False
-        self.error: BaseException | None = None
-        self.sent = False  # the request left this process, so the provider may bill it
-        self.server: local_server.LocalServer | None = None  # the managed server of a local/ model
-
-    async def send(
-        self, wire: WireFormat, wire_request: Any, body_json: bytes, est_tokens: int, timeouts: Timeouts
-    ) -> tuple[Response, dict[str, Any]]:
-        runtime, endpoint = self.runtime, self.endpoint
-        spec = endpoint.provider
-        limiter = runtime.limiter(endpoint)
-        async with limiter.slot(est_tokens) as slot:
-            runtime.stats.network_calls += 1
-            session = runtime._session(endpoint.base_url)
-            try:
-                self.sent = True
-                sent_at = time.perf_counter()
-                async with session.request(
-                    wire_request.method,
-                    _url(wire_request.url),
-                    data=body_json,
-                    headers=wire_request.headers,
-                    timeout=timeouts.client_timeout,
-                ) as http:
-                    status, headers = http.status, http.headers
-                    raw = await http.read()
-            except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
-                raise LMTimeoutError(
-                    f"{spec.label} did not answer within the timeout ({_timeout_words(timeouts)})",
-                    provider=spec.id,
-                ) from exc
-            except aiohttp.ClientConnectorError as exc:
-                self.sent = False  # never connected: nothing can have been billed
-                raise TransportError(
-                    f"could not connect to {spec.label} at {endpoint.base_url}: {exc.os_error.strerror or exc}",
-                    provider=spec.id,
-                ) from exc
-            except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
-                raise TransportError(
-                    f"the connection to {spec.label} failed mid-request ({type(exc).__name__})",
-                    provider=spec.id,
-                ) from exc
-            except aiohttp.ClientError as exc:
-                raise TransportError(
-                    f"HTTP error talking to {spec.label}: {type(exc).__name__}", provider=spec.id
-                ) from exc
-            if not 200 <= status < 300:
-                self.sent = False  # an error status is not billed
-                error = wire.error(status, headers, raw, endpoint)
-                if isinstance(error, RateLimitError):
-                    limiter.on_rate_limited(error.retry_after)
-                raise error
-            try:
-                data = json.loads(raw)
-            except ValueError as exc:
-                raise ProviderError(
-                    f"{spec.label} sent a response that is not valid JSON (HTTP {status}, {len(raw)} bytes)",
-                    provider=spec.id,
-                    status=status,
-                    provider_code="malformed_json",
-                ) from exc
-            response = wire.parse(data, endpoint)
-            limiter.on_success()
-            usage = response.usage
-            if usage.input_tokens is not None and usage.output_tokens is not None:
-                slot.record_tokens(usage.input_tokens + usage.output_tokens)
-                if self.server is not None:
-                    self.server.speed.observe(usage.input_tokens, usage.output_tokens, time.perf_counter() - sent_at)
-        return response, data
-
-    def hit(self, response: Response) -> Response:
-        stats = self.runtime.stats
-        self.cache_hit = True
-        self.response = response
-        self.cost = 0.0
-        stats.cache_hits += 1
-        saved = cost_of(
-            price_for(self.endpoint.provider.id, self.endpoint.model, self.runtime.price_overrides),
-            response.usage,
-        )
-        stats.cache_saved_usd += saved or 0.0
-        return response
-
-    def succeeded(self, response: Response, budget: Budget | None) -> None:
-        self.response = response
-        self.cost = cost_of(self.price, response.usage)
-        stats = self.runtime.stats
-        stats.tokens_in += response.usage.input_tokens or 0
-        stats.tokens_out += response.usage.output_tokens or 0
-        self._settle(budget, self.cost)
-        stats.cost_usd += self.cost or 0.0
-
-    def _settle(self, budget: Budget | None, cost: float | None) -> None:
-        """Charge the reservation: the bill, or all of it when the bill is unknown (then marked estimated)."""
-        if budget is None or self.reservation is None:
-            return
-        reservation, self.reservation = self.reservation, None
-        charged = budget.settle(reservation, cost)
-        if cost is None and self.price is not None:
-            self.cost, self.cost_estimated = charged, True
-
-    def failed(self, exc: BaseException, budget: Budget | None) -> None:
-        self.error = exc
-        stats = self.runtime.stats
-        stats.errors += 1
-        kind = _error_kind(exc)
-        stats.by_error[kind] = stats.by_error.get(kind, 0) + 1
-        if self.ordinal is not None and self.response is None:
-            self.runtime._ordinals.give_back(*self.ordinal)
-        if self.sent:
-            # Sent but unreadable (timeout, reset mid-body, bad JSON): the
-            # provider may well have billed it. Unknown is not free.
-            self._settle(budget, None)
-            stats.cost_usd += self.cost or 0.0
-        elif budget is not None and self.reservation is not None:
-            reservation, self.reservation = self.reservation, None
-            budget.release(reservation)
-
-    def event(self, session_id: str) -> CallCompleted:
-        usage = self.response.usage if self.response is not None else None
-        return CallCompleted(
-            session_id=session_id,
-            model=self.label,
-            provider=self.endpoint.provider.id,
-            endpoint=self.endpoint.base_url,
-            request_hash=self.key or None,
-            latency_ms=(time.perf_counter() - self.started) * 1000,
-            tokens_in=usage.input_tokens if usage else None,
-            tokens_out=usage.output_tokens if usage else None,
-            tokens_cached=usage.cache_read_tokens if usage else None,
-            cost_usd=self.cost,
-            cost_estimated=self.cost_estimated,
-            cache_hit=self.cache_hit,
-            status="ok" if self.error is None else "refused" if _refused(self.error) else "error",
-            error_kind=None if self.error is None else _error_kind(self.error),
-            call_id=self.call_id,
-            recorded=self.recorded,
-        )
-
-    def finish(self, bus: EventBus | None, session_id: str) -> None:
-        if bus is not None:
-            bus.publish(self.event(session_id))
-
-
-@functools.lru_cache(maxsize=1024)
-def _url(url: str) -> yarl.URL:
-    """Parsed once per distinct URL (a handful per run) instead of on every call."""
-    return yarl.URL(url)
-
-
-def _refused(exc: BaseException) -> bool:
-    """The budget refused the call before it was sent (it stopped a run or its optimization)."""
-    return isinstance(exc, (BudgetExhausted, BudgetReserveReached))
-
-
-def _error_kind(exc: BaseException) -> str:
-    if isinstance(exc, asyncio.CancelledError):
-        return "cancelled"
-    code = getattr(exc, "code", None)
-    return code if isinstance(code, str) else type(exc).__name__
-
-
-def _timeout_words(timeouts: Timeouts) -> str:
-    read = f", read {timeouts.read:g}s" if timeouts.read is not None else ""
-    return f"total {timeouts.total:g}s, connect {timeouts.connect:g}s{read}"
+    async def call(self, link: ModelLink, request: Request) -> Response:
+        """One attempt at one request (call_path.py)."""
+        return await call_path.perform(self, link, request)

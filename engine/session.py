@@ -18,7 +18,6 @@ export and inspection.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import logging
@@ -38,6 +37,7 @@ from dspy_tui.storage.sessions import SessionStore
 
 from . import events as ev
 from .budget import Budget, BudgetExhausted, BudgetReserveReached
+from .call_errors import ModelFailed
 from .config import JudgeSpec, SessionConfig
 from .evaluation import Evaluation, PhaseTally, degraded_reason, evaluate, never_answered
 from .metrics import MemoryWatch
@@ -56,8 +56,9 @@ class SessionStop(BaseException):  # noqa: N818 - a control-flow signal like Key
     """The user asked to stop; raised inside model threads so no optimizer swallows it."""
 
 
-class ModelFatal(BaseException):  # noqa: N818
-    """A model cannot go on (key refused, quota exhausted); the others continue."""
+# A model cannot go on (key refused, dead endpoint, quota exhausted); the others continue.
+# The call path raises it too, so DSPy stops the model's evaluation at once.
+ModelFatal = ModelFailed
 
 
 @dataclass
@@ -161,6 +162,7 @@ class Session:
         from dspy_tui.storage.cache import CallCache
 
         from . import quiet_dspy
+        from .call_context import CallContext, ModelOptions, as_timeouts
         from .lm import make_lm
         from .providers.registry import split_model
         from .tasks import load_task
@@ -181,20 +183,22 @@ class Session:
         if cfg.task.metric == "llm_judge" and judge is None:  # refused now, not after the baseline ran
             raise ValueError("The llm_judge metric needs a judge model: give one under [task] as "
                              'judge = { model = "provider/model" }, or use another metric.')
+        self.calls = CallContext(
+            session_id=self.session_id, budget=self.budget, cache=self.cache, bus=self.bus,
+            base_urls=cfg.base_urls, timeouts=as_timeouts(cfg.timeouts.total_s, cfg.timeouts.connect_s),
+            num_retries=cfg.num_retries, retry_after_cap_s=cfg.retry_after_cap_s,
+            gate=self._gate, on_fatal=self._mark_fatal,
+            local_models={k: v.model_dump(exclude_none=True) for k, v in cfg.local_models.items()},
+        )
         self.task = load_task(cfg.task, judge=self._judge_fn(judge) if judge else None)
         self.reserve = PhaseReserve.for_session(self.budget, cfg, self.task)
         for m in cfg.models:
             provider, _ = split_model(m.id)
-            lm = make_lm(
-                m.id, keys=self._keys, budget=self.budget, cache=self.cache, bus=self.bus,
-                session_id=self.session_id, base_url=m.base_url or cfg.base_urls.get(provider),
-                price=m.price.model_dump() if m.price else None,
+            lm = make_lm(m.id, keys=self._keys, context=self.calls, options=ModelOptions(
+                base_url=m.base_url, price=m.price.model_dump() if m.price else None,
                 limits=m.limits.model_dump(exclude_none=True) if m.limits else None,
-                timeout=cfg.timeouts.total_s, connect_timeout=cfg.timeouts.connect_s,
-                num_retries=cfg.num_retries, max_tokens=m.max_tokens, gate=self._gate,
-                on_fatal=functools.partial(self._mark_fatal, m.id),
-                local_models={k: v.model_dump(exclude_none=True) for k, v in cfg.local_models.items()},
-            )
+                max_tokens=m.max_tokens, temperature=m.temperature,
+            ))
             self.runs[m.id] = ModelRun(model=m.id, provider=provider, lm=lm)
         if self.resumed:
             self.budget.preload(float(self.store.call_totals(self.session_id)["cost_usd"] or 0.0),
@@ -220,11 +224,8 @@ class Session:
         import dspy
 
         from .lm import make_lm
-        from .providers.registry import split_model
 
-        judge_lm = self._judge_lm = make_lm(spec.model, keys=self._keys, budget=self.budget, cache=self.cache, bus=self.bus,
-                           session_id=self.session_id, gate=self._gate,
-                           base_url=self.config.base_urls.get(split_model(spec.model)[0]))
+        judge_lm = self._judge_lm = make_lm(spec.model, keys=self._keys, context=self.calls)
         rate = dspy.Predict("rubric, task_inputs, expected, response -> score: float")
 
         def judge(example: Any, pred: Any, field_name: str) -> float:

@@ -15,7 +15,7 @@ import dspy
 import pytest
 
 from dspy_tui.engine.budget import Budget, BudgetExhausted
-from dspy_tui.engine.lm import make_lm
+from tests.fakes.lms import lm_with
 from tests.fakes.provider_server import FakeProvider
 
 pytestmark = pytest.mark.usefixtures("engine_runtime")
@@ -65,7 +65,7 @@ def test_a_dense_tokenizer_never_overspends_thirty_runs(provider_urls: dict[str,
         fake_provider.reset_records()
         limit = round(rng.uniform(0.0005, 0.004), 6)
         budget = Budget(limit)
-        lm = make_lm(f"groq/dense-{run}", keys=lambda _: "k", base_urls=provider_urls, budget=budget,
+        lm = lm_with(f"groq/dense-{run}", keys=lambda _: "k", base_urls=provider_urls, budget=budget,
                      price=PRICE, max_tokens=64, num_retries=0)
         assert _spend_until_stopped(lm, threads=8, seed=run) == 8
         billed = _ledger_usd(fake_provider)
@@ -80,7 +80,7 @@ def test_the_last_call_asks_for_a_shorter_answer_rather_than_stopping(
     provider_urls: dict[str, str], fake_provider: FakeProvider
 ) -> None:
     budget = Budget(0.01, min_answer_tokens=16)
-    lm = make_lm("groq/short-tail", keys=lambda _: "k", base_urls=provider_urls, budget=budget,
+    lm = lm_with("groq/short-tail", keys=lambda _: "k", base_urls=provider_urls, budget=budget,
                  price={"input": 1.0, "output": 100.0}, max_tokens=1024, num_retries=0)
     # One call's worst case: ~1k bytes of input and 1024 tokens at $100/1M = ~$0.1, ten times the budget.
     lm("hello " * 100)

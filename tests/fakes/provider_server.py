@@ -52,7 +52,7 @@ Answerer = Callable[[dict[str, str], list[tuple[str, str]]], dict[str, str]]
 @dataclass
 class Fault:
     kind: str
-    retry_after: float | None = None  # for 429_retry_after (and 503 when set)
+    retry_after: float | str | None = None  # for 429_retry_after (and 503 when set); a str goes out as is
     hold_s: float = 30.0  # for timeout
 
     def __post_init__(self) -> None:
@@ -101,6 +101,10 @@ class FakeProvider:
     seed: int = 0
     tokens_per_byte: float | None = None  # bill by UTF-8 bytes at this rate (None: 4 characters a token)
     received: list[Received] = field(default_factory=list)
+    # An account limit: at most `window_limit` requests per `window_s` seconds, told in
+    # x-ratelimit-* headers on every answer and enforced with a 429 (fault "window").
+    window_limit: int | None = None
+    window_s: float = 60.0
 
     def __post_init__(self) -> None:
         self._queue: deque[Fault] = deque()
@@ -110,11 +114,13 @@ class FakeProvider:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._counter = 0
+        self._window_start = 0.0
+        self._window_used = 0
         self.port = 0
 
     # ---- scripting --------------------------------------------------
     def fail_next(
-        self, kind: str, times: int = 1, *, retry_after: float | None = None, hold_s: float = 30.0
+        self, kind: str, times: int = 1, *, retry_after: float | str | None = None, hold_s: float = 30.0
     ) -> None:
         """Queue `times` faults of one kind for the next requests."""
         with self._lock:
@@ -255,6 +261,12 @@ class FakeProvider:
         if wire is None or not isinstance(body, dict):
             record.status = 404 if wire is None else 400
             return web.json_response({"error": {"message": "not found or not JSON"}}, status=record.status)
+        limit_headers = self._take_window()
+        if limit_headers is not None and limit_headers["x-ratelimit-remaining-requests"] == "-1":
+            record.status, record.fault = 429, "window"
+            limit_headers["x-ratelimit-remaining-requests"] = "0"
+            limit_headers["Retry-After"] = limit_headers["x-ratelimit-reset-requests"].rstrip("s")
+            return web.json_response(_error(wire, 429, "fake window limit"), status=429, headers=limit_headers)
         if self.latency_s:
             await asyncio.sleep(self.latency_s)
         fault = self._next_fault()
@@ -286,7 +298,28 @@ class FakeProvider:
         record.tokens_in, record.tokens_out = tokens_in, tokens_out
         record.tokens_cached = cached
         record.tokens_thoughts = thoughts or None
-        return web.Response(body=json.dumps(payload).encode(), content_type="application/json")
+        return web.Response(
+            body=json.dumps(payload).encode(), content_type="application/json", headers=limit_headers
+        )
+
+    def _take_window(self) -> dict[str, str] | None:
+        """Count a request against the account window; its headers (remaining -1: refused)."""
+        if self.window_limit is None:
+            return None
+        with self._lock:
+            now = time.monotonic()
+            if now - self._window_start >= self.window_s:
+                self._window_start, self._window_used = now, 0
+            self._window_used += 1
+            remaining = self.window_limit - self._window_used
+            if remaining < 0:
+                self._window_used -= 1  # a refused request does not count
+            reset = self.window_s - (now - self._window_start)
+        return {
+            "x-ratelimit-limit-requests": str(self.window_limit),
+            "x-ratelimit-remaining-requests": str(max(remaining, -1)),
+            "x-ratelimit-reset-requests": f"{reset:.3f}s",
+        }
 
     async def _faulty(
         self, request: web.Request, record: Received, fault: Fault, wire: str
@@ -344,7 +377,8 @@ class FakeProvider:
         record.status = status
         headers = {}
         if fault.retry_after is not None and kind in ("429_retry_after", "503"):
-            headers["Retry-After"] = f"{fault.retry_after:g}"
+            wait = fault.retry_after
+            headers["Retry-After"] = wait if isinstance(wait, str) else f"{wait:g}"
         code = "insufficient_quota" if kind == "insufficient_quota" else None
         return web.json_response(
             _error(wire, status, f"fake {kind}", code=code), status=status, headers=headers
@@ -572,6 +606,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--latency", type=float, default=0.0)
+    parser.add_argument("--window-limit", type=int, help="requests allowed per --window-s (x-ratelimit-* headers)")
+    parser.add_argument("--window-s", type=float, default=60.0)
     parser.add_argument("--brain", help="answer as this offline variant (small/base/large) instead of echoing")
     args = parser.parse_args()
     brain = None
@@ -579,7 +615,9 @@ def main() -> None:
         from tests.fakes.offline_brain import offline_brain
 
         brain = offline_brain(args.brain)
-    provider = FakeProvider(latency_s=args.latency, brain=brain)
+    provider = FakeProvider(
+        latency_s=args.latency, brain=brain, window_limit=args.window_limit, window_s=args.window_s
+    )
 
     async def serve() -> None:
         url = await provider.astart(args.port)

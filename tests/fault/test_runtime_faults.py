@@ -16,20 +16,16 @@ from typing import Any
 
 import dspy
 import pytest
+from dspy import lm15
 from dspy.lm15 import Usage
-from dspy.utils.exceptions import (
-    LMAuthError,
-    LMBillingError,
-    LMProviderError,
-    LMTimeoutError,
-    LMTransportError,
-)
+from dspy.utils.exceptions import LMProviderError, LMTimeoutError
 
 from dspy_tui.engine.budget import Budget
+from dspy_tui.engine.call_errors import CallCancelled, ModelFailed
 from dspy_tui.engine.events import CallCompleted, Event, EventBus
-from dspy_tui.engine.lm import make_lm
 from dspy_tui.engine.pricing import cost_of, price_for
-from dspy_tui.engine.runtime import CallCancelled, Runtime
+from dspy_tui.engine.runtime import Runtime
+from tests.fakes.lms import lm_with
 from tests.fakes.provider_server import FakeProvider
 
 pytestmark = pytest.mark.usefixtures("engine_runtime")
@@ -47,7 +43,7 @@ class Books:
         self.bus.subscribe(self.events.append)
         self.budget = Budget(5.0)
         kwargs.setdefault("num_retries", 3)
-        self.lm = make_lm(
+        self.lm = lm_with(
             model, keys=lambda _: "sk-test", base_urls=urls, budget=self.budget, bus=self.bus, **kwargs
         )
 
@@ -140,8 +136,9 @@ def test_a_bad_key_is_not_retried_and_names_the_provider(
 ) -> None:
     fake_provider.expected_key = "sk-the-right-one"
     books = Books(model, provider_urls)
-    with pytest.raises(LMAuthError) as caught:
+    with pytest.raises(ModelFailed) as caught:  # the model cannot go on: DSPy must not retry
         books.ask("who am I?")
+    assert isinstance(caught.value.__cause__, lm15.AuthError)
     label = {"openai": "OpenAI", "anthropic": "Anthropic", "gemini": "Gemini"}[model.split("/")[0]]
     assert label in str(caught.value) and "sk-test" not in str(caught.value)
     assert len(fake_provider.received) == 1  # no retry
@@ -153,8 +150,9 @@ def test_insufficient_quota_is_a_billing_error_not_a_rate_limit(
 ) -> None:
     books = Books("openai/gpt-4o-mini", provider_urls)
     fake_provider.fail_next("insufficient_quota")
-    with pytest.raises(LMBillingError, match="OpenAI"):
+    with pytest.raises(ModelFailed, match="OpenAI") as caught:
         books.ask("broke?")
+    assert isinstance(caught.value.__cause__, lm15.BillingError)
     assert len(fake_provider.received) == 1
 
 
@@ -267,9 +265,11 @@ async def test_a_cancelled_async_call_cancels_its_http_request(
     assert engine_runtime.stats.in_flight == 0
 
 
-def test_a_connection_refused_is_a_transport_error_and_bills_nothing(provider_urls: dict[str, str]) -> None:
-    books = Books("openai/gpt-4o-mini", {"openai": "http://127.0.0.1:9/v1"}, num_retries=0)
-    with pytest.raises(LMTransportError, match="could not connect to OpenAI"):
+def test_a_connection_refused_fails_the_model_naming_the_url_and_bills_nothing(
+    provider_urls: dict[str, str],
+) -> None:
+    books = Books("openai/gpt-4o-mini", {"openai": "http://127.0.0.1:9/v1"})
+    with pytest.raises(ModelFailed, match=r"could not connect to openai at http://127\.0\.0\.1:9/v1 \(connection refused\)"):
         books.ask("anyone?")
     assert books.budget.spent == 0 and books.budget.reserved == 0
 
@@ -295,10 +295,10 @@ def test_stopping_a_session_cancels_its_calls_in_flight_only(
         if stopped.is_set():
             raise SessionStop
 
-    mine = make_lm(
+    mine = lm_with(
         "openai/gpt-4o-mini", keys=lambda _: "k", base_urls=provider_urls, session_id="s1", gate=gate
     )
-    other = make_lm("openai/gpt-4o-mini", keys=lambda _: "k", base_urls=provider_urls, session_id="s2")
+    other = lm_with("openai/gpt-4o-mini", keys=lambda _: "k", base_urls=provider_urls, session_id="s2")
     outcomes: dict[str, BaseException | str] = {}
 
     def run(name: str, lm: dspy.LM) -> None:
@@ -327,7 +327,7 @@ def test_shutting_the_runtime_down_under_a_call_fails_it_clearly(
     fake_provider: FakeProvider, provider_urls: dict[str, str]
 ) -> None:
     fake_provider.latency_s = 2
-    lm = make_lm("openai/gpt-4o-mini", keys=lambda _: "k", base_urls=provider_urls)
+    lm = lm_with("openai/gpt-4o-mini", keys=lambda _: "k", base_urls=provider_urls)
     outcome: list[BaseException] = []
 
     def run() -> None:

@@ -29,12 +29,12 @@ import pytest
 from dspy_tui.engine.budget import Budget
 from dspy_tui.engine.events import CallCompleted, Event, EventBus
 from dspy_tui.engine.limits import LimitConfig
-from dspy_tui.engine.lm import make_lm
 from dspy_tui.engine.pricing import cost_of, price_for
 from dspy_tui.engine.recorder import Recorder
 from dspy_tui.engine.runtime import Runtime
 from dspy_tui.storage.cache import CallCache
 from dspy_tui.storage.sessions import SessionStore
+from tests.fakes.lms import lm_with
 from tests.fakes.provider_server import FakeProvider, Fault, Received
 from tests.reliability.support import answer_id, cached_answer_ids
 
@@ -75,7 +75,7 @@ def fault_soak(db: Path, calls: int, threads: int, seed: int) -> dict[str, objec
     bus.subscribe(seen.append)
     recorder = Recorder(store, sid, bus)
     budget = Budget(None)  # tracks every attempt's cost, caps nothing
-    lm = make_lm(MODEL, keys=lambda _: "sk-fault-soak-000000", base_url=f"{provider.url}/v1", budget=budget,
+    lm = lm_with(MODEL, keys=lambda _: "sk-fault-soak-000000", base_url=f"{provider.url}/v1", budget=budget,
                  cache=CallCache(db), bus=bus, session_id=sid, timeout=CLIENT_TIMEOUT_S, num_retries=NUM_RETRIES)
     program = dspy.Predict("question -> answer")
     program.set_lm(lm)

@@ -35,14 +35,15 @@ import pytest
 from aiohttp import web
 
 from dspy_tui.cli.main import main
+from dspy_tui.engine.call_errors import ModelFailed
 from dspy_tui.engine.config import parse_config
-from dspy_tui.engine.lm import make_lm
 from dspy_tui.engine.session import Session
 from dspy_tui.storage import keys as key_store
 from dspy_tui.storage.paths import resolve_paths
 from dspy_tui.storage.sessions import SessionStore
 from tests.conftest import MemoryKeyring
 from tests.fakes import provider_server
+from tests.fakes.lms import lm_with
 from tests.fakes.offline_brain import offline_brain
 from tests.fakes.provider_server import FakeProvider, Fault, Received
 from tests.reliability.support import cli, cli_popen
@@ -235,14 +236,14 @@ def test_no_key_reaches_any_file_output_or_exception(
         for model in ("openai/gpt-4o-mini", "gemini/gemini-2.5-flash", "anthropic/claude-haiku-4-5"):
             provider_id = model.split("/")[0]
             base_url = refusing.url + ("/v1" if provider_id == "openai" else "")
-            lm = make_lm(model, keys=key_store.get_key, base_url=base_url, num_retries=0)
+            lm = lm_with(model, keys=key_store.get_key, base_url=base_url, num_retries=0)
             scan.text(repr(lm) + repr(lm.kwargs) + repr(getattr(lm, "engine", None)), f"repr of {model}")
             predict = dspy.Predict("question -> answer")
             predict.set_lm(lm)
             try:
                 predict(question="who am I?")
                 pytest.fail(f"{model} accepted a refused key")
-            except Exception as exc:  # noqa: BLE001 - its text is what we scan
+            except ModelFailed as exc:  # a refused key fails the model; its text (and cause's) is what we scan
                 scan.text(str(exc) + repr(exc) + "".join(traceback.format_exception(exc)), f"{model} exception")
         paths = resolve_paths()
         config = parse_config({"name": "in-process", "rounds": 1, "num_retries": 0,

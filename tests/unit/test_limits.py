@@ -1,4 +1,5 @@
-"""Rate limits: token buckets, the adaptive concurrency cap, 429 pauses; no busy waiting."""
+"""Rate limits: token buckets, the AIMD concurrency cap, pauses, the provider's
+rate-limit headers; no busy waiting."""
 
 from __future__ import annotations
 
@@ -8,12 +9,12 @@ import time
 import pytest
 
 from dspy_tui.engine.limits import (
-    DEFAULT_LIMITS,
-    FALLBACK_LIMITS,
+    DEFAULT_CONCURRENCY,
     LimitConfig,
     Limiter,
     TokenBucket,
-    limits_for,
+    default_limits,
+    reset_seconds,
 )
 
 
@@ -64,22 +65,54 @@ async def test_the_concurrency_cap_holds() -> None:
     assert peak == 3 and limiter.in_flight == 0
 
 
-async def test_a_429_halves_the_cap_down_to_one_and_successes_win_it_back() -> None:
-    limiter = Limiter(LimitConfig(concurrency=8, recover_after=3, default_pause_s=0.001))
+async def test_each_overload_episode_halves_the_cap_once_down_to_one() -> None:
+    limiter = Limiter(LimitConfig(concurrency=8, default_pause_s=0.001, cooldown_s=0))
     for expected in (4, 2, 1, 1):
-        limiter.on_rate_limited(None)
+        async with limiter.slot() as slot:
+            pass
+        limiter.on_overload(None, slot)  # each from a request sent after the previous cut
         assert limiter.cap == expected
-    for _ in range(3):
-        limiter.on_success()
-    assert limiter.cap == 2
-    for _ in range(100):
-        limiter.on_success()
-    assert limiter.cap == 8  # never above the configured cap
+
+
+async def test_a_burst_of_simultaneous_429s_lowers_the_limit_once_and_50_successes_restore_it() -> None:
+    limiter = Limiter(LimitConfig(concurrency=16, default_pause_s=0.001))
+    slots = []
+    for _ in range(16):  # sixteen in flight at once, then four of them come back 429
+        guard = limiter.slot()
+        slots.append(await guard.__aenter__())
+    for slot in slots[:4]:
+        limiter.on_overload(None, slot)
+    assert limiter.cap == 8 and limiter.decreases == 1 and limiter.overloaded == 4
+    for slot in slots:
+        await slot.__aexit__(None, None, None)  # type: ignore[attr-defined]
+    await asyncio.sleep(0.01)
+    successes = 0
+
+    async def worker() -> None:  # more demand than the cap, as an evaluation with 24 threads makes
+        nonlocal successes
+        while limiter.cap < 16 and successes < 50:
+            async with limiter.slot():
+                await asyncio.sleep(0.001)
+                limiter.on_success()  # as the call path does: before the slot is given back
+            successes += 1
+
+    await asyncio.gather(*(worker() for _ in range(24)))
+    assert limiter.cap == 16 and successes <= 50
+
+
+async def test_the_cap_only_grows_while_it_holds_traffic_back() -> None:
+    limiter = Limiter(LimitConfig(concurrency=8, recover_after=1, default_pause_s=0.001))
+    limiter.on_overload(None)
+    assert limiter.cap == 4
+    for _ in range(20):  # one call at a time never meets the cap of 4
+        async with limiter.slot():
+            limiter.on_success()
+    assert limiter.cap == 4
 
 
 async def test_retry_after_pauses_every_new_send_until_then() -> None:
     limiter = Limiter(LimitConfig(concurrency=8))
-    limiter.on_rate_limited(0.3)
+    limiter.on_overload(0.3)
     started = time.monotonic()
     await asyncio.gather(*(_enter(limiter) for _ in range(4)))
     assert 0.28 <= time.monotonic() - started < 1.0
@@ -127,24 +160,54 @@ async def test_a_cancelled_waiter_gives_its_place_back() -> None:
     assert limiter.in_flight == 0
 
 
-def test_defaults_exist_per_provider_and_overrides_win() -> None:
-    for provider in (
-        "openai",
-        "anthropic",
-        "gemini",
-        "groq",
-        "together",
-        "fireworks",
-        "ollama",
-        "vllm",
-        "offline",
-    ):
-        assert limits_for(provider) is DEFAULT_LIMITS[provider]
-    assert limits_for("somewhere-new") is FALLBACK_LIMITS
-    mine = LimitConfig(rpm=1, concurrency=1)
-    assert limits_for("openai", {"openai": mine}) is mine
+def test_no_rate_is_guessed_only_local_servers_get_a_smaller_concurrency() -> None:
+    for provider in ("openai", "anthropic", "gemini", "groq", "together", "somewhere-new"):
+        limits = default_limits(provider)
+        assert limits.rpm is None and limits.tpm is None and limits.concurrency == DEFAULT_CONCURRENCY
+    assert default_limits("ollama").concurrency < DEFAULT_CONCURRENCY
     with pytest.raises(ValueError):
         LimitConfig(concurrency=0)
+
+
+def test_reset_times_read_in_every_format_providers_use() -> None:
+    assert reset_seconds("1s") == 1
+    assert reset_seconds("6m0s") == 360
+    assert reset_seconds("20ms") == pytest.approx(0.02)
+    assert reset_seconds("1m30.5s") == pytest.approx(90.5)
+    assert reset_seconds("12") == 12
+    assert 9 < (reset_seconds("2100-01-01T00:00:00Z") or 0) / 86400 / 365 / 7 < 11  # Anthropic's RFC 3339
+    assert reset_seconds("soon") is None and reset_seconds(None) is None
+
+
+async def test_headers_saying_the_window_is_spent_hold_sends_until_it_resets() -> None:
+    limiter = Limiter(LimitConfig(concurrency=8))
+    async with limiter.slot() as slot:
+        pass
+    limiter.observe(
+        {"x-ratelimit-limit-requests": "60", "x-ratelimit-remaining-requests": "1", "x-ratelimit-reset-requests": "0.4s"},
+        slot,
+    )
+    assert limiter.learned == {"requests": 60}
+    started = time.monotonic()
+    await _enter(limiter)  # the last one left goes at once
+    assert time.monotonic() - started < 0.1
+    await _enter(limiter)  # then nothing until the window resets
+    assert 0.3 <= time.monotonic() - started < 1.0
+
+
+async def test_anthropic_token_headers_count_what_was_sent_since() -> None:
+    limiter = Limiter(LimitConfig(concurrency=8))
+    first = await limiter.slot(100).__aenter__()
+    second = await limiter.slot(100).__aenter__()  # sent before the first answer came back
+    limiter.observe(
+        {"anthropic-ratelimit-tokens-limit": "1000", "anthropic-ratelimit-tokens-remaining": "150",
+         "anthropic-ratelimit-tokens-reset": "2100-01-01T00:00:00Z"},
+        first,
+    )
+    assert limiter._window_wait(100) > 0  # 150 left minus the 100 still in flight: 50 < 100
+    assert limiter._window_wait(40) == 0
+    for slot in (first, second):
+        await slot.__aexit__(None, None, None)  # type: ignore[attr-defined]
 
 
 async def test_reconfigure_applies_to_a_live_limiter() -> None:

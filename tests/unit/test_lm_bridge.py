@@ -14,10 +14,13 @@ from dspy.clients.errors import wrap_error
 from dspy.utils.exceptions import LMUnexpectedError, is_retryable_lm_error
 
 from dspy_tui.engine.budget import Budget, BudgetExhausted
+from dspy_tui.engine.call_errors import ModelFailed
 from dspy_tui.engine.events import CallCompleted, Event, EventBus
-from dspy_tui.engine.lm import AsyncEngine, SyncEngine, make_lm
+from dspy_tui.engine.limits import LimitConfig
+from dspy_tui.engine.lm import AsyncEngine, SyncEngine
 from dspy_tui.engine.providers import openai as openai_wire
 from dspy_tui.engine.runtime import Runtime
+from tests.fakes.lms import lm_with
 from tests.fakes.provider_server import FakeProvider
 
 pytestmark = pytest.mark.usefixtures("engine_runtime")
@@ -78,7 +81,7 @@ def test_predict_runs_through_each_wire(
     model: str, fake_provider: FakeProvider, provider_urls: dict[str, str]
 ) -> None:
     fake_provider.expected_key = KEYS[model.split("/")[0]]  # the right key reaches the right header
-    lm = make_lm(model, keys=keys, base_urls=provider_urls)
+    lm = lm_with(model, keys=keys, base_urls=provider_urls)
     prediction = predict_with(lm, "question -> answer, confidence: float")(question="Why is the sky blue?")
     assert prediction.answer == "Why is the sky blue?" and prediction.confidence == 0.5
     assert [r.status for r in fake_provider.received] == [200]
@@ -88,14 +91,14 @@ def test_predict_runs_through_each_wire(
 async def test_acall_uses_the_async_engine(
     fake_provider: FakeProvider, provider_urls: dict[str, str]
 ) -> None:
-    lm = make_lm("gemini/gemini-2.5-flash", keys=keys, base_urls=provider_urls)
+    lm = lm_with("gemini/gemini-2.5-flash", keys=keys, base_urls=provider_urls)
     results = await asyncio.gather(*(predict_with(lm).acall(question=f"async {i}") for i in range(10)))
     assert [r.answer for r in results] == [f"async {i}" for i in range(10)]
     assert len(fake_provider.answered()) == 10
 
 
 def test_evaluate_with_eight_threads(fake_provider: FakeProvider, provider_urls: dict[str, str]) -> None:
-    lm = make_lm("openai/gpt-4o-mini", keys=keys, base_urls=provider_urls)
+    lm = lm_with("openai/gpt-4o-mini", keys=keys, base_urls=provider_urls)
     devset = [
         dspy.Example(question=f"item {i}", answer=f"item {i}").with_inputs("question") for i in range(24)
     ]
@@ -109,7 +112,7 @@ def test_evaluate_with_eight_threads(fake_provider: FakeProvider, provider_urls:
 def test_bootstrap_fewshot_compiles_through_the_engine(
     fake_provider: FakeProvider, provider_urls: dict[str, str]
 ) -> None:
-    lm = make_lm("anthropic/claude-haiku-4-5", keys=keys, base_urls=provider_urls)
+    lm = lm_with("anthropic/claude-haiku-4-5", keys=keys, base_urls=provider_urls)
     trainset = [
         dspy.Example(question=f"train {i}", answer=f"train {i}").with_inputs("question") for i in range(6)
     ]
@@ -124,7 +127,7 @@ def test_bootstrap_fewshot_compiles_through_the_engine(
 
 
 def test_engines_survive_deepcopy_and_lm_copies_share_them(provider_urls: dict[str, str]) -> None:
-    lm = make_lm("openai/gpt-4o-mini", keys=keys, base_urls=provider_urls)
+    lm = lm_with("openai/gpt-4o-mini", keys=keys, base_urls=provider_urls)
     engine = lm.engine
     assert isinstance(engine, SyncEngine) and isinstance(lm._async_engine_spec, AsyncEngine)
     assert copy.deepcopy(engine) is engine and copy.copy(engine) is engine
@@ -138,7 +141,7 @@ def test_engines_survive_deepcopy_and_lm_copies_share_them(provider_urls: dict[s
 def test_a_sync_call_on_the_loop_thread_is_refused(
     provider_urls: dict[str, str], engine_runtime: Runtime
 ) -> None:
-    lm = make_lm("openai/gpt-4o-mini", keys=keys, base_urls=provider_urls)
+    lm = lm_with("openai/gpt-4o-mini", keys=keys, base_urls=provider_urls)
 
     async def blocking_call_on_the_loop() -> Any:
         return predict_with(lm)(question="deadlock?")
@@ -156,7 +159,7 @@ def test_a_repeated_request_is_answered_from_the_cache(
     bus = EventBus("s")
     bus.subscribe(events.append)
     budget = Budget(1.0)
-    lm = make_lm(
+    lm = lm_with(
         "openai/gpt-4o-mini", keys=keys, base_urls=provider_urls, cache=cache, bus=bus, budget=budget
     )
     first = predict_with(lm)(question="cache me").answer
@@ -178,15 +181,15 @@ def test_a_different_host_never_gets_another_hosts_cached_answer(
     fake_provider: FakeProvider, provider_urls: dict[str, str]
 ) -> None:
     cache = DictCache()
-    here = make_lm("openai/gpt-4o-mini", keys=keys, base_urls=provider_urls, cache=cache)
-    there = make_lm(
+    here = lm_with("openai/gpt-4o-mini", keys=keys, base_urls=provider_urls, cache=cache)
+    there = lm_with(
         "openai/gpt-4o-mini", keys=keys, base_urls={"openai": provider_urls["openai"] + "/"}, cache=cache
     )
-    elsewhere = make_lm(
+    elsewhere = lm_with(
         "openai/gpt-4o-mini", keys=keys, base_urls={"openai": fake_provider.url + "/v1/"}, cache=cache
     )
     assert here.model == there.model == elsewhere.model  # the same URL, however written
-    proxy = make_lm("groq/gpt-4o-mini", keys=lambda _: "k", base_urls=provider_urls, cache=cache)
+    proxy = lm_with("groq/gpt-4o-mini", keys=lambda _: "k", base_urls=provider_urls, cache=cache)
     assert proxy.model != here.model
     predict_with(here)(question="which host?")
     predict_with(proxy)(question="which host?")
@@ -197,7 +200,7 @@ def test_sampled_repeats_get_fresh_answers_and_a_resumed_run_replays_them(
     fake_provider: FakeProvider, provider_urls: dict[str, str]
 ) -> None:
     cache = DictCache()
-    lm = make_lm("openai/gpt-4o-mini", keys=keys, base_urls=provider_urls, cache=cache, temperature=1.0)
+    lm = lm_with("openai/gpt-4o-mini", keys=keys, base_urls=provider_urls, cache=cache, temperature=1.0)
     for _ in range(3):
         predict_with(lm)(question="sample me")
     assert len(fake_provider.received) == 3 and len(cache.rows) == 3
@@ -211,7 +214,7 @@ def test_an_unreadable_cached_answer_is_replaced(
     fake_provider: FakeProvider, provider_urls: dict[str, str]
 ) -> None:
     cache = DictCache()
-    lm = make_lm("openai/gpt-4o-mini", keys=keys, base_urls=provider_urls, cache=cache)
+    lm = lm_with("openai/gpt-4o-mini", keys=keys, base_urls=provider_urls, cache=cache)
     predict_with(lm)(question="corrupt")
     for row in cache.rows.values():
         row["body"] = {"nonsense": True}
@@ -224,7 +227,7 @@ def test_offline_model_runs_without_a_key_and_costs_nothing() -> None:
     bus = EventBus("s")
     bus.subscribe(events.append)
     budget = Budget(0.01)
-    lm = make_lm("offline/base", keys=lambda _: None, budget=budget, bus=bus)
+    lm = lm_with("offline/base", keys=lambda _: None, budget=budget, bus=bus)
     assert predict_with(lm)(question="Is this offline?").answer
     (call,) = [e for e in events if isinstance(e, CallCompleted)]
     assert call.provider == "offline" and call.cost_usd == 0.0 and budget.spent == 0
@@ -234,7 +237,7 @@ def test_budget_exhaustion_stops_evaluate_instead_of_being_counted_as_a_failure(
     fake_provider: FakeProvider, provider_urls: dict[str, str]
 ) -> None:
     budget = Budget(0.002)  # gpt-4o worst case per call ~ $0.0106: not even one fits
-    lm = make_lm("openai/gpt-4o", keys=keys, base_urls=provider_urls, budget=budget)
+    lm = lm_with("openai/gpt-4o", keys=keys, base_urls=provider_urls, budget=budget)
     devset = [dspy.Example(question=f"q{i}", answer=f"q{i}").with_inputs("question") for i in range(8)]
     with pytest.raises(BudgetExhausted, match="budget"):
         dspy.Evaluate(devset=devset, metric=lambda g, p, t=None: True, num_threads=4, display_progress=False)(
@@ -248,16 +251,16 @@ def test_make_lm_explains_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> No
         ValueError,
         match=r"No API key for Anthropic: run `dspy-tui keys set anthropic` or set ANTHROPIC_API_KEY",
     ):
-        make_lm("anthropic/claude-haiku-4-5", keys=lambda _: None)
+        lm_with("anthropic/claude-haiku-4-5", keys=lambda _: None)
     with pytest.raises(ValueError, match="known provider"):
-        make_lm("nowhere/model", keys=keys)
+        lm_with("nowhere/model", keys=keys)
     with pytest.raises(ValueError, match="no price for openai/my-finetune"):
-        make_lm("openai/my-finetune", keys=keys, budget=Budget(1.0))
-    assert make_lm("openai/my-finetune", keys=keys, budget=Budget(None))  # tracking only: fine
+        lm_with("openai/my-finetune", keys=keys, budget=Budget(1.0))
+    assert lm_with("openai/my-finetune", keys=keys, budget=Budget(None))  # tracking only: fine
     with pytest.raises(ValueError, match="offline"):
-        make_lm("offline/no-such-variant", keys=keys)
+        lm_with("offline/no-such-variant", keys=keys)
     assert (
-        make_lm("ollama/llama3.1:8b", keys=lambda _: None).engine.endpoint.key is None
+        lm_with("ollama/llama3.1:8b", keys=lambda _: None).engine.endpoint.key is None
     )  # local: no key needed
 
 
@@ -265,27 +268,27 @@ def test_base_url_comes_from_config_then_environment_then_default(monkeypatch: p
     def url_of(lm: dspy.LM) -> str:
         return str(lm.engine.endpoint.base_url)
 
-    assert url_of(make_lm("openai/gpt-4o", keys=keys)) == "https://api.openai.com/v1"
+    assert url_of(lm_with("openai/gpt-4o", keys=keys)) == "https://api.openai.com/v1"
     monkeypatch.setenv("DSPY_TUI_OPENAI_BASE_URL", "http://127.0.0.1:1/env/")
-    assert url_of(make_lm("openai/gpt-4o", keys=keys)) == "http://127.0.0.1:1/env"
-    configured = make_lm("openai/gpt-4o", keys=keys, base_urls={"openai": "http://127.0.0.1:2/cfg"})
+    assert url_of(lm_with("openai/gpt-4o", keys=keys)) == "http://127.0.0.1:1/env"
+    configured = lm_with("openai/gpt-4o", keys=keys, base_urls={"openai": "http://127.0.0.1:2/cfg"})
     assert url_of(configured) == "http://127.0.0.1:2/cfg"
-    per_model = make_lm("openai/gpt-4o", keys=keys, base_urls={"openai/gpt-4o": "http://127.0.0.1:3/m"})
+    per_model = lm_with("openai/gpt-4o", keys=keys, base_urls={"openai/gpt-4o": "http://127.0.0.1:3/m"})
     assert url_of(per_model) == "http://127.0.0.1:3/m"
-    assert len({make_lm("openai/gpt-4o", keys=keys).model, configured.model, per_model.model}) == 3
+    assert len({lm_with("openai/gpt-4o", keys=keys).model, configured.model, per_model.model}) == 3
 
 
 def test_capability_hints_need_both_the_model_and_the_wire(monkeypatch: pytest.MonkeyPatch) -> None:
-    gpt = make_lm("openai/gpt-4o", keys=keys)
+    gpt = lm_with("openai/gpt-4o", keys=keys)
     # the wire sends response_format but not tools
     assert (gpt.supports_function_calling, gpt.supports_response_schema, gpt.supports_reasoning) == (
         False, True, False,
     )
     assert gpt.supported_params == set(openai_wire.ACCEPTED)
     monkeypatch.setattr(openai_wire, "ACCEPTED", openai_wire.ACCEPTED | {"tools"})
-    gpt = make_lm("openai/gpt-4o", keys=keys)
+    gpt = lm_with("openai/gpt-4o", keys=keys)
     assert gpt.supports_function_calling and gpt.supports_response_schema and not gpt.supports_reasoning
-    unknown = make_lm("openai/my-finetune", keys=keys)
+    unknown = lm_with("openai/my-finetune", keys=keys)
     assert not unknown.supports_function_calling and not unknown.supports_response_schema
 
 
@@ -308,7 +311,7 @@ def test_what_dspy_retries(error: Exception, retried: bool) -> None:
 
 
 def test_num_retries_bounds_the_attempts(fake_provider: FakeProvider, provider_urls: dict[str, str]) -> None:
-    lm = make_lm("openai/gpt-4o-mini", keys=keys, base_urls=provider_urls, num_retries=2)
+    lm = lm_with("openai/gpt-4o-mini", keys=keys, base_urls=provider_urls, num_retries=2)
     fake_provider.fail_next("503", times=3, retry_after=0.01)
     with pytest.raises(Exception, match="overloaded"):
         predict_with(lm)(question="three strikes")
@@ -329,7 +332,7 @@ def test_the_gate_runs_before_every_call_and_can_stop_it(
             raise Stop
         passed.append(1)
 
-    lm = make_lm("openai/gpt-4o-mini", keys=keys, base_urls=provider_urls, gate=gate)
+    lm = lm_with("openai/gpt-4o-mini", keys=keys, base_urls=provider_urls, gate=gate)
     predict_with(lm)(question="one")
     predict_with(lm)(question="two")
     with pytest.raises(Stop):
@@ -341,16 +344,21 @@ def test_on_fatal_hears_errors_no_retry_can_fix(
     fake_provider: FakeProvider, provider_urls: dict[str, str]
 ) -> None:
     fatal: list[BaseException] = []
-    lm = make_lm(
-        "openai/gpt-4o-mini", keys=keys, base_urls=provider_urls, on_fatal=fatal.append, num_retries=1
+    lm = lm_with(
+        "openai/gpt-4o-mini", keys=keys, base_urls=provider_urls, on_fatal=lambda _m, e: fatal.append(e),
+        num_retries=1
     )
     fake_provider.fail_next("503", retry_after=0.01)
     predict_with(lm)(question="transient")
     assert fatal == []
     fake_provider.expected_key = "another-key"
-    with pytest.raises(Exception, match="refused the API key"):
+    with pytest.raises(ModelFailed, match="refused the API key"):
         predict_with(lm)(question="fatal")
     assert [type(e) for e in fatal] == [lm15.AuthError]
+    sent = len(fake_provider.received)
+    with pytest.raises(ModelFailed, match="refused the API key"):  # the model stays failed: nothing is sent
+        predict_with(lm)(question="again")
+    assert len(fake_provider.received) == sent and len(fatal) == 1
 
 
 def test_per_model_price_limits_and_timeouts_from_the_session_config(
@@ -359,7 +367,7 @@ def test_per_model_price_limits_and_timeouts_from_the_session_config(
     events: list[Event] = []
     bus = EventBus("s")
     bus.subscribe(events.append)
-    lm = make_lm(
+    lm = lm_with(
         "openai/my-finetune",
         keys=keys,
         base_url=provider_urls["openai"],
@@ -373,9 +381,34 @@ def test_per_model_price_limits_and_timeouts_from_the_session_config(
     predict_with(lm)(question="priced by the user")
     (call,) = [e for e in events if isinstance(e, CallCompleted)]
     assert call.cost_usd == pytest.approx((call.tokens_in * 1.0 + call.tokens_out * 2.0) / 1e6)
-    limits = engine_runtime.limit_overrides["openai"]
+    limits = lm.engine.link.limits
     assert limits.concurrency == 2 and limits.rpm is None
-    assert limits.default_pause_s == 0.05  # fields not given keep their current value
-    timeouts = lm.engine.timeout
+    assert limits.default_pause_s == LimitConfig().default_pause_s  # fields not given keep the default
+    timeouts = lm.engine.link.context.timeouts
     assert (timeouts.total, timeouts.connect) == (30, 3)
     assert Runtime.running()
+
+
+def test_two_sessions_in_one_process_never_see_each_others_prices(
+    fake_provider: FakeProvider, provider_urls: dict[str, str]
+) -> None:
+    """The TUI runs sessions one after another in one process: a price given to one
+    session's model must not price (or admit under a budget) the next session's."""
+    first_events: list[Event] = []
+    first_bus = EventBus("first")
+    first_bus.subscribe(first_events.append)
+    first = lm_with("openai/my-finetune", keys=keys, base_urls=provider_urls, budget=Budget(1.0),
+                    bus=first_bus, price={"input": 1.0, "output": 2.0})
+    predict_with(first)(question="first session")
+    second_events: list[Event] = []
+    second_bus = EventBus("second")
+    second_bus.subscribe(second_events.append)
+    second = lm_with("openai/my-finetune", keys=keys, base_urls=provider_urls, budget=Budget(1.0),
+                     bus=second_bus, price={"input": 10.0, "output": 20.0})
+    predict_with(second)(question="second session")
+    (one,) = [e for e in first_events if isinstance(e, CallCompleted)]
+    (two,) = [e for e in second_events if isinstance(e, CallCompleted)]
+    assert one.cost_usd == pytest.approx((one.tokens_in * 1.0 + one.tokens_out * 2.0) / 1e6)
+    assert two.cost_usd == pytest.approx((two.tokens_in * 10.0 + two.tokens_out * 20.0) / 1e6)
+    with pytest.raises(ValueError, match="no price for openai/my-finetune"):  # a third, unpriced
+        lm_with("openai/my-finetune", keys=keys, base_urls=provider_urls, budget=Budget(1.0))

@@ -18,6 +18,7 @@ from dspy.lm15 import Config, Message, NotConfiguredError, Request
 
 from dspy_tui.engine import local_models as local
 from dspy_tui.engine import local_server
+from dspy_tui.engine.call_context import ModelOptions
 from dspy_tui.engine.catalog import known_models
 from dspy_tui.engine.config import ConfigError, parse_config
 from dspy_tui.engine.lm import make_lm
@@ -60,7 +61,7 @@ def test_json_mode_and_schemas_are_sent_when_dspy_asks_for_them() -> None:
 
 def test_openai_at_a_local_url_gets_a_one_sentence_warning(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="dspy_tui.engine.lm"):
-        make_lm("openai/my-llama", keys=lambda _p: "sk-x", base_url="http://127.0.0.1:9/v1")
+        make_lm("openai/my-llama", keys=lambda _p: "sk-x", options=ModelOptions(base_url="http://127.0.0.1:9/v1"))
     (record,) = [r for r in caplog.records if "local server" in r.getMessage()]
     assert "openai-compatible/my-llama" in record.getMessage()
     caplog.clear()
@@ -88,13 +89,13 @@ def test_local_models_resolve_to_a_gguf_or_say_what_to_do(tmp_path: Path, monkey
 def test_a_local_model_has_a_stable_endpoint_one_slot_and_no_price(tmp_path: Path) -> None:
     gguf = tmp_path / "tiny.gguf"
     gguf.write_bytes(b"GGUF")
-    from dspy_tui.engine.limits import limits_for
+    from dspy_tui.engine.limits import default_limits
     from dspy_tui.engine.pricing import price_for
 
-    lm = make_lm(f"local/{gguf}", keys=_no_key, limits={"concurrency": 8})
+    lm = make_lm(f"local/{gguf}", keys=_no_key, options=ModelOptions(limits={"concurrency": 8}))
     endpoint = lm.engine.endpoint
     assert endpoint.base_url == f"local://{gguf}"  # no port: a resumed session finds its cached answers
-    assert limits_for("local").concurrency == 1
+    assert default_limits("local").concurrency == 1 and lm.engine.link.limits.concurrency == 1
     assert price_for("local", str(gguf)).free  # type: ignore[union-attr]
     assert get_spec("local").label == "local (real, CPU)"
 

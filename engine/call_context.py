@@ -1,0 +1,166 @@
+"""What one session's LM calls carry with them.
+
+Prices, the budget, limits, base URLs, timeouts, temperature, the cache and
+the event bus belong to a session, not to the process: the TUI runs one
+session after another in one process, and none may see another's settings.
+A `CallContext` holds the session-wide part; a `ModelLink` binds it to one
+model (its endpoint, resolved price, limits and health) and travels with
+every call. The process runtime keeps only what sessions share: the loop,
+HTTP connection pools and the per-key limiters.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import aiohttp
+
+from .budget import Budget
+from .call_errors import ModelFailed
+from .events import EventBus
+from .limits import LimitConfig
+from .pricing import Price
+from .providers.base import Endpoint
+
+DEFAULT_RETRY_AFTER_CAP_S = 120.0  # a provider asking for a longer wait fails the model
+DEFAULT_BREAKER_AFTER = 5  # consecutive transport failures that stop a model
+DEFAULT_TEMPERATURE = 0.0  # evaluation calls; DSPy passes its own for sampled rollouts
+
+
+class CallCache(Protocol):
+    """What the call path needs of the LM call cache (storage/cache.py)."""
+
+    def get(self, key: str) -> dict[str, Any] | None: ...
+
+    def put(
+        self,
+        key: str,
+        *,
+        provider: str,
+        model: str,
+        endpoint: str,
+        body: dict[str, Any],
+        usage: dict[str, Any],
+        call: Mapping[str, Any] | None = None,
+    ) -> None: ...
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Seconds for one attempt. `total` bounds the whole request; `connect`
+    the TCP/TLS setup; `read` (optional) each wait for more bytes, so a
+    stalled server fails before `total`. Each bound costs a timer per call."""
+
+    total: float = 300.0
+    connect: float = 15.0
+    read: float | None = None
+
+    @functools.cached_property
+    def client_timeout(self) -> aiohttp.ClientTimeout:
+        return aiohttp.ClientTimeout(total=self.total, connect=self.connect, sock_read=self.read)
+
+    def words(self) -> str:
+        read = f", read {self.read:g}s" if self.read is not None else ""
+        return f"total {self.total:g}s, connect {self.connect:g}s{read}"
+
+
+def as_timeouts(timeout: float | Timeouts | None, connect: float | None = None) -> Timeouts:
+    """A number means the total seconds of one attempt."""
+    if isinstance(timeout, Timeouts):
+        base = timeout
+    elif timeout is None:
+        base = Timeouts()
+    else:
+        seconds = float(timeout)
+        base = Timeouts(total=seconds, connect=min(15.0, seconds))
+    return base if connect is None else Timeouts(total=base.total, connect=connect, read=base.read)
+
+
+@dataclass(frozen=True)
+class ModelOptions:
+    """One model's own settings (a `[[models]]` entry): None means the default."""
+
+    base_url: str | None = None
+    price: Price | Mapping[str, float] | None = None
+    limits: LimitConfig | Mapping[str, Any] | None = None  # {rpm, tpm, concurrency}
+    max_tokens: int | None = None
+    temperature: float | None = DEFAULT_TEMPERATURE
+
+
+@dataclass(frozen=True)
+class CallContext:
+    """The session-wide settings of every LM call of one session.
+
+    `gate()` runs before every call (raise to stop); `on_fatal(model, exc)`
+    hears once per model of the error that failed it."""
+
+    session_id: str = ""
+    budget: Budget | None = None
+    cache: CallCache | None = None
+    bus: EventBus | None = None
+    base_urls: Mapping[str, str] = field(default_factory=dict)
+    local_models: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # [local_models]
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    num_retries: int = 3
+    retry_after_cap_s: float = DEFAULT_RETRY_AFTER_CAP_S
+    breaker_after: int = DEFAULT_BREAKER_AFTER
+    gate: Callable[[], None] | None = None
+    on_fatal: Callable[[str, BaseException], None] | None = None
+
+
+class ModelHealth:
+    """Whether a model may still be called in its session: a circuit breaker.
+
+    A request that never reached a server that has never answered (refused,
+    no such host, TLS) fails the model at once; otherwise `breaker_after`
+    consecutive transport failures do. Once failed, no request leaves."""
+
+    def __init__(self, label: str, breaker_after: int) -> None:
+        self.label = label
+        self.breaker_after = breaker_after
+        self.failed: str | None = None
+        self.answered = False
+        self.consecutive_failures = 0
+        self._lock = threading.Lock()
+
+    def check(self) -> None:
+        if self.failed is not None:
+            raise ModelFailed(self.failed, self.label)
+
+    def succeeded(self) -> None:
+        self.answered = True
+        self.consecutive_failures = 0
+
+    def transport_failed(self, sentence: str, *, never_connected: bool) -> bool:
+        """Count a transport failure; True when it opens the breaker (the model fails)."""
+        self.consecutive_failures += 1
+        if never_connected and not self.answered:
+            return self.fail(sentence)
+        if self.consecutive_failures >= self.breaker_after:
+            return self.fail(f"{sentence}; stopped calling {self.label} after "
+                             f"{self.consecutive_failures} failures in a row")
+        return False
+
+    def fail(self, sentence: str) -> bool:
+        """Mark the model failed; True only for the first failure."""
+        with self._lock:
+            if self.failed is not None:
+                return False
+            self.failed = sentence
+            return True
+
+
+@dataclass
+class ModelLink:
+    """One model of one session, as every call of its `dspy.LM` carries it."""
+
+    endpoint: Endpoint
+    label: str  # provider/model as the user wrote it
+    context: CallContext
+    price: Price | None
+    limits: LimitConfig | None  # the user's own limits for this model (None: provider default)
+    health: ModelHealth

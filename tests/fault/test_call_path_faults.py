@@ -1,0 +1,169 @@
+"""How the call path behaves when a provider misbehaves like real ones do:
+dead endpoints fail the model fast, long Retry-Afters fail it instead of
+freezing, waits happen where a stop can cancel them, one overload episode
+lowers the limit once, the account's headers keep us under its limit, and
+latency is the provider's time with queueing reported apart."""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+from typing import Any
+
+import dspy
+import pytest
+
+from dspy_tui.engine.call_errors import CallCancelled, ModelFailed
+from dspy_tui.engine.events import CallCompleted, Event, EventBus, ModelThrottled
+from dspy_tui.engine.limits import LimitConfig
+from dspy_tui.engine.runtime import Runtime
+from tests.fakes.lms import lm_with
+from tests.fakes.provider_server import FakeProvider
+
+pytestmark = pytest.mark.usefixtures("engine_runtime")
+
+MODEL = "openai/gpt-4o-mini"
+
+
+def _devset(n: int) -> list[dspy.Example]:
+    return [dspy.Example(question=f"q{i}", answer=f"q{i}").with_inputs("question") for i in range(n)]
+
+
+def _evaluate(lm: dspy.LM, n: int, threads: int = 8) -> Any:
+    program = dspy.Predict("question -> answer")
+    program.set_lm(lm)
+    return dspy.Evaluate(devset=_devset(n), metric=lambda g, p, t=None: g.answer == p.answer,
+                         num_threads=threads, display_progress=False, max_errors=n + 1)(program)
+
+
+class Recording:
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self.bus = EventBus("call-path")
+        self.bus.subscribe(self.events.append)
+        self.fatal: list[tuple[str, BaseException]] = []
+
+    def on_fatal(self, model: str, exc: BaseException) -> None:
+        self.fatal.append((model, exc))
+
+    def calls(self) -> list[CallCompleted]:
+        return [e for e in self.events if isinstance(e, CallCompleted)]
+
+
+def test_a_closed_port_fails_the_model_within_seconds_naming_provider_and_url() -> None:
+    seen = Recording()
+    lm = lm_with("vllm/llama-3-8b", keys=lambda _: None, base_url="http://127.0.0.1:9/v1", bus=seen.bus,
+                 on_fatal=seen.on_fatal, num_retries=3)
+    started = time.monotonic()
+    with pytest.raises(ModelFailed) as caught:
+        _evaluate(lm, 40)
+    assert time.monotonic() - started < 15  # was ~142 s of retries on every example
+    assert str(caught.value) == "could not connect to vllm at http://127.0.0.1:9/v1 (connection refused)"
+    assert [model for model, _ in seen.fatal] == ["vllm/llama-3-8b"]  # told once
+    with pytest.raises(ModelFailed):  # and it stays failed: not one more attempt
+        _evaluate(lm, 4)
+    assert len(seen.calls()) <= 8  # only the first calls, already under way, were tried
+
+
+def test_after_the_breaker_opens_no_request_leaves_the_process(
+    fake_provider: FakeProvider, provider_urls: dict[str, str]
+) -> None:
+    seen = Recording()
+    lm = lm_with(MODEL, keys=lambda _: "k", base_urls=provider_urls, bus=seen.bus, on_fatal=seen.on_fatal,
+                 num_retries=10, breaker_after=5)
+    _evaluate(lm, 1)  # the endpoint answered once: resets are no proof it is dead
+    fake_provider.fail_next("reset", times=100)
+    with pytest.raises(ModelFailed, match=r"failed mid-request.*stopped calling openai/gpt-4o-mini after 5"):
+        _evaluate(lm, 20, threads=1)
+    sent = len(fake_provider.received)
+    assert sent == 1 + 5
+    with pytest.raises(ModelFailed):
+        _evaluate(lm, 20)
+    assert len(fake_provider.received) == sent
+
+
+@pytest.mark.parametrize("retry_after", ["86400", "Fri, 01 Jan 2100 00:00:00 GMT"])
+def test_a_retry_after_beyond_the_cap_fails_the_model_at_once_with_a_clear_sentence(
+    retry_after: str, fake_provider: FakeProvider, provider_urls: dict[str, str]
+) -> None:
+    lm = lm_with(MODEL, keys=lambda _: "k", base_urls=provider_urls, retry_after_cap_s=120)
+    fake_provider.fail_next("429_retry_after", retry_after=retry_after)
+    started = time.monotonic()
+    with pytest.raises(ModelFailed, match=r"OpenAI asked to wait [\d,]+ s before the next request to "
+                                          r"openai/gpt-4o-mini, more than the 120 s cap"):
+        _evaluate(lm, 6)
+    assert time.monotonic() - started < 10
+    assert len(fake_provider.received) <= 6
+
+
+@pytest.mark.serial  # timing-sensitive
+def test_a_retry_after_within_the_cap_is_waited_on_the_loop_and_announced(
+    fake_provider: FakeProvider, provider_urls: dict[str, str], engine_runtime: Runtime
+) -> None:
+    seen = Recording()
+    lm = lm_with(MODEL, keys=lambda _: "k", base_urls=provider_urls, bus=seen.bus, session_id="waiting")
+    fake_provider.fail_next("429_retry_after", retry_after=30)
+    outcome: list[BaseException] = []
+
+    def ask() -> None:
+        try:
+            _evaluate(lm, 1)
+        except BaseException as exc:  # noqa: BLE001 - the outcome is what we check
+            outcome.append(exc)
+
+    worker = threading.Thread(target=ask)
+    worker.start()
+    deadline = time.monotonic() + 5
+    while not any(isinstance(e, ModelThrottled) for e in seen.events):
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    (throttled,) = [e for e in seen.events if isinstance(e, ModelThrottled)]
+    assert throttled.model == MODEL and throttled.reason == "rate limited" and 29 <= throttled.retry_in_s <= 30
+    time.sleep(0.3)  # DSPy retried at once: the wait is in the limiter, on the loop ...
+    stopped = time.monotonic()
+    engine_runtime.cancel_session("waiting")  # ... where stopping the session cancels it
+    worker.join(5)
+    assert not worker.is_alive() and time.monotonic() - stopped < 2
+    assert len(outcome) == 1 and isinstance(outcome[0], CallCancelled)
+    assert len(fake_provider.received) == 1
+
+
+@pytest.mark.serial  # timing-sensitive
+def test_four_simultaneous_429s_lower_the_limit_once(
+    fake_provider: FakeProvider, provider_urls: dict[str, str], engine_runtime: Runtime
+) -> None:
+    fake_provider.latency_s = 0.05
+    lm = lm_with(MODEL, keys=lambda _: "k", base_urls=provider_urls,
+                 limits=LimitConfig(concurrency=16, default_pause_s=0.05))
+    fake_provider.fail_next("429", times=4)
+    _evaluate(lm, 16, threads=16)
+    (limiter,) = engine_runtime._limiters.values()
+    assert limiter.overloaded == 4 and limiter.decreases == 1 and limiter.cap >= 8
+
+
+@pytest.mark.serial  # timing-sensitive
+def test_the_accounts_headers_keep_us_under_its_limit_without_a_429(
+    fake_provider: FakeProvider, provider_urls: dict[str, str]
+) -> None:
+    fake_provider.window_limit, fake_provider.window_s = 10, 1.0  # 600 RPM, told in x-ratelimit-* headers
+    started = time.monotonic()
+    _evaluate(lm_with(MODEL, keys=lambda _: "k", base_urls=provider_urls), 30)
+    assert [(r.number, r.status) for r in fake_provider.received if r.status == 429] == []
+    assert len(fake_provider.received) == 30 and time.monotonic() - started >= 2.0
+
+
+@pytest.mark.serial  # timing-sensitive
+def test_latency_is_the_providers_time_and_queueing_is_reported_apart(
+    fake_provider: FakeProvider, provider_urls: dict[str, str]
+) -> None:
+    fake_provider.latency_s = 0.25
+    seen = Recording()
+    lm = lm_with(MODEL, keys=lambda _: "k", base_urls=provider_urls, bus=seen.bus,
+                 limits={"concurrency": 2})
+    _evaluate(lm, 12, threads=12)  # 12 at once through 2 slots: most of each call's wall time is queueing
+    calls = seen.calls()
+    assert len(calls) == 12
+    p50 = statistics.median(c.latency_ms for c in calls)
+    assert 250 <= p50 <= 1.2 * 250, p50
+    assert statistics.median(c.queue_ms for c in calls) > 400
