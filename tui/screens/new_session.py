@@ -175,8 +175,8 @@ class NewSessionScreen(Screen[None]):
         width = min(MODEL_PAD, max([0, *(len(r["model"]) for r in self.catalog)]))
         for row in self.catalog:
             model = row["model"]
-            if "<model>" in model:
-                continue  # a host without a model list: the user types provider/model below
+            if "<" in model:
+                continue  # a placeholder (a host without a model list, a GGUF path): the user types it below
             known.add(model)
             label = Text(model.ljust(width))
             key = key_label(row)
@@ -189,7 +189,7 @@ class NewSessionScreen(Screen[None]):
         models = self.query_one("#models", SelectionList)
         models.clear_options()
         models.add_options(items)
-        hosts = [r["model"] for r in self.catalog if "<model>" in r["model"]]
+        hosts = [r["model"] for r in self.catalog if "<" in r["model"]]
         if hosts:
             self.query_one("#add-model", Input).placeholder = (
                 "add provider/model, then enter: " + ", ".join(hosts[:3]) + ("…" if len(hosts) > 3 else "")
