@@ -83,7 +83,8 @@ async def perform(runtime: Runtime, link: ModelLink, request: Request) -> Respon
         if wire is None or wire_request is None:
             await asyncio.sleep(offline.simulated_latency_s(endpoint.model, request))
             # Pure CPU work, off the loop so other models' HTTP keeps flowing.
-            response = await asyncio.to_thread(offline.complete, request, endpoint.model)
+            sample = call.ordinal[1] if call.ordinal else 0  # repeated samples differ, as a real model's do
+            response = await asyncio.to_thread(offline.complete, request, endpoint.model, sample)
             stored_body = response_to_dict(response)
         else:
             est = len(body_json) // 3 + 1 + max_tokens

@@ -405,11 +405,16 @@ def test_gepa_reflection_learns_the_labels_its_feedback_states_as_a_field_dict()
 
 
 def test_sampling_temperature_changes_answers_where_the_evidence_is_close() -> None:
-    reviews = [f"Review {i}: it is okay but the strap broke, fine otherwise, nice colour {i}." for i in range(40)]
+    reviews = [f"Review {i}: it is okay but it broke." for i in range(40)]  # one neutral cue, one negative
     greedy = [ask(SENTIMENT, review=r)["sentiment"] for r in reviews]
     hot = [ask(SENTIMENT, review=r, temperature=1.0)["sentiment"] for r in reviews]
     assert greedy == [ask(SENTIMENT, review=r)["sentiment"] for r in reviews]  # still pure
-    assert sum(g != h for g, h in zip(greedy, hot, strict=True)) >= 12  # slips alone changed 5 of 40
+    changed = sum(g != h for g, h in zip(greedy, hot, strict=True))
+    assert changed >= 12  # slips alone changed about 5 of 40
+    clear = [f"Review {i}: works great, I love it, amazing, excellent." for i in range(40)]
+    clear_changed = sum(ask(SENTIMENT, review=r)["sentiment"] != ask(SENTIMENT, review=r, temperature=1.0)["sentiment"]
+                        for r in clear)
+    assert 2 * clear_changed < changed  # where the evidence is clear, sampling mostly agrees with greedy
 
 
 def test_copro_proposal_without_examples_states_labels_and_recalled_cues() -> None:
@@ -445,3 +450,12 @@ def test_offline_models_say_which_task_shapes_they_can_do(tmp_path: Any) -> None
     names.write_text("\n".join(json.dumps({"text": f"Please call Ana{i} back today.", "name": f"Ana{i}"})
                                for i in range(40)))
     assert fit_warning(load_task(TaskSpec(dataset=str(names), signature="text -> name")), ["offline/small"]) is None
+
+
+def test_identical_requests_sampled_again_at_temperature_differ() -> None:
+    reviews = [f"Review {i}: it is okay but it broke." for i in range(40)]
+    requests = [request_for(SENTIMENT, {"review": r}, temperature=1.0) for r in reviews]
+    first = [offline.complete(q, "base").text for q in requests]
+    assert first == [offline.complete(q, "base", 0).text for q in requests]
+    again = [offline.complete(q, "base", 1).text for q in requests]
+    assert sum(a != b for a, b in zip(first, again, strict=True)) >= 8

@@ -54,14 +54,18 @@ from .text import words
 from .variants import VARIANTS, Variant, get_variant
 
 
-def complete(request: Request, variant: str) -> Response:
-    """Answer one request as the offline model `variant` would. Pure and deterministic."""
+def complete(request: Request, variant: str, sample: int = 0) -> Response:
+    """Answer one request as the offline model `variant` would. Pure and deterministic.
+
+    `sample` is the number of an identical request sent again at temperature > 0 (0 for the first):
+    the answer is sampled afresh, as a real model's would be.
+    """
     spec = get_variant(variant)
     prompt = parse_prompt(request)
     if prompt is None:
         text = answer_raw(raw_text(request), spec)
     else:
-        values = answer_prompt(prompt, spec, noise_draw(request, spec))
+        values = answer_prompt(prompt, spec, noise_draw(request, spec, sample))
         text = render(prompt, values)
     finish = "stop"
     in_tokens = count_tokens(raw_text(request))

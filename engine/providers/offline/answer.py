@@ -28,8 +28,10 @@ class _Decision:
     evidence: str
 
 
-def noise_draw(request: Request, spec: Variant) -> float:
-    return stable_fraction("noise", digest(request, spec))
+def noise_draw(request: Request, spec: Variant, sample: int = 0) -> float:
+    """The uniform draw behind slips and sampling; `sample` numbers repeated identical requests
+    (a real model samples each one afresh at temperature > 0)."""
+    return stable_fraction("noise", digest(request, spec), *([str(sample)] if sample else []))
 
 
 def digest(request: Request, spec: Variant) -> str:
@@ -127,13 +129,16 @@ def _classify(prompt: Prompt, out: FieldSpec, labels: list[str], spec: Variant, 
     return _Decision(best, reason.replace("{label}", best))
 
 
-def _sample(scores: dict[str, float], ranked: list[str], temperature: float, u: float) -> str:
-    """Sampling at `temperature`: P(label) ~ exp((score - best score) / temperature), drawn with `u` in [0, 1).
+_SHARPNESS = 3.0  # evidence units -> logits: at temperature 1 a one-cue lead (1.5) flips ~1% of answers
 
-    So answers at temperature 1 differ from greedy ones where the evidence is close, as a real model's do.
+
+def _sample(scores: dict[str, float], ranked: list[str], temperature: float, u: float) -> str:
+    """Sampling at `temperature`: P(label) ~ exp(SHARPNESS * (score - best) / temperature), drawn with `u` in [0, 1).
+
+    So answers at temperature 1 differ from greedy ones only where the evidence is close, as a real model's do.
     """
     top = scores[ranked[0]]
-    weights = [math.exp((scores[label] - top) / temperature) for label in ranked]
+    weights = [math.exp(_SHARPNESS * (scores[label] - top) / temperature) for label in ranked]
     threshold, total = u * sum(weights), 0.0
     for label, weight in zip(ranked, weights, strict=True):
         total += weight

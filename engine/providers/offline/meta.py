@@ -297,6 +297,17 @@ def _shorten(instruction: str, limit_text: str) -> str:
     return "\n".join(lines)[:limit]
 
 
+def _decisive_phrase(text: str, target: str, spec: Variant) -> str:
+    """The phrase of `text` most likely to decide `target`: one holding a cue word the model recalls for it,
+    else the latest one (a review's verdict comes last, its preamble first), longer before shorter."""
+    grams = ngrams(text, longest=3)
+    if not grams:
+        return ""
+    cues = {w for w, _ in recalled_cues([target], spec, per_label=64).get(target, [])}
+    flat = " " + " ".join(words(text)) + " "
+    return max(grams, key=lambda g: (bool(cues & set(g.split())), flat.rfind(f" {g} "), len(g.split()), g))
+
+
 def _advise(cur: dict[str, str], spec: Variant) -> tuple[str, dict[str, str]]:
     """SIMBA: contrast the worse and better trajectories; advise a rule about this input."""
 
@@ -315,8 +326,7 @@ def _advise(cur: dict[str, str], spec: Variant) -> tuple[str, dict[str, str]]:
     wrong = (
         next((str(v) for k, v in worse.items() if k != "reasoning"), "") if isinstance(worse, dict) else ""
     )
-    grams = sorted(ngrams(text, longest=3), key=lambda g: (-len(g.split()), g))
-    cue = next((g for g in grams if len(g.split()) >= 2), grams[0] if grams else "")
+    cue = _decisive_phrase(text, target, spec)
     if target and cue:
         rule = f'If the input contains "{cue}", then it should answer {target}'
         rule += f", not {wrong}." if wrong and wrong != target else "."
