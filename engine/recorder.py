@@ -37,7 +37,9 @@ class _Tally:
     tokens_out: int = 0
     tokens_cached: int = 0  # prompt tokens the provider served from its own cache
     cost_usd: float = 0.0
-    latencies: list[float] = field(default_factory=list)
+    latencies: list[float] = field(default_factory=list)  # the provider's time of answered calls
+    queue_ms: float = 0.0  # time calls sent spent waiting for a limiter slot (and back-off)
+    provider_ms: float = 0.0  # time calls sent spent at the provider
     first_ts: float | None = None
 
     def add(self, e: ev.CallCompleted) -> None:
@@ -56,6 +58,8 @@ class _Tally:
         self.tokens_out += e.tokens_out or 0
         self.tokens_cached += e.tokens_cached or 0
         self.cost_usd += e.cost_usd or 0.0
+        self.queue_ms += e.queue_ms
+        self.provider_ms += e.latency_ms
         if e.status == "ok":
             self.latencies.append(e.latency_ms)
 
@@ -71,6 +75,9 @@ class _Tally:
             "cost_usd": self.cost_usd,
             "latency_p50_ms": percentile(self.latencies, 50),
             "latency_p95_ms": percentile(self.latencies, 95),
+            "queue_ms": self.queue_ms,
+            # the share of its calls' time a model spent throttled by our limiter, not at the provider
+            "throttled_share": self.queue_ms / total if (total := self.queue_ms + self.provider_ms) else None,
             "first_ts": self.first_ts,
         }
 

@@ -551,6 +551,8 @@ class Session:
             metrics={
                 "latency_p50_ms": stats["latency_p50_ms"],
                 "latency_p95_ms": stats["latency_p95_ms"],
+                "queue_ms": stats["queue_ms"],
+                "throttled_share": stats["throttled_share"],
                 "cache_hits": stats["cache_hits"],
                 "errors": stats["errors"],
                 "errored_examples": run.last_eval.get("errored", 0),
@@ -727,6 +729,8 @@ class Session:
                 "errors": totals["errors"],
                 "latency_p50_ms": totals["latency_p50_ms"],
                 "latency_p95_ms": totals["latency_p95_ms"],
+                "queue_ms": totals["queue_ms"],
+                "throttled_share": totals["throttled_share"],
                 "program_path": run.program_path,
                 "errored_examples": {phase: t.errored for phase, t in run.outcomes.items()},
                 "unparsed": sum(t.unparsed for t in run.outcomes.values()),

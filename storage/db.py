@@ -210,6 +210,13 @@ def _m0005_call_charges(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE calls ADD COLUMN role TEXT NOT NULL DEFAULT 'model'")
 
 
+@migrations(name="0006_call_queue_time")
+def _m0006_call_queue_time(db: sqlite_utils.Database) -> None:
+    """How long each call waited for a limiter slot (and its retries' back-off) before it was
+    sent, apart from `latency_ms`, which is the provider's time only."""
+    db.execute("ALTER TABLE calls ADD COLUMN queue_ms REAL")
+
+
 def _use_wal(conn: sqlite3.Connection) -> None:
     """Switch to WAL unless the file already is. Switching takes an exclusive lock and SQLite
     answers "database is locked" at once, without its busy handler, while another connection

@@ -365,7 +365,7 @@ class SessionStore:
 CALL_COLUMNS = (
     "session_id", "ts", "provider", "model", "endpoint", "request_hash", "tokens_in", "tokens_out",
     "tokens_cached", "cost_usd", "latency_ms", "status", "error_kind", "retries", "cache_hit", "call_id",
-    "cost_estimated", "phase", "role",
+    "cost_estimated", "phase", "role", "queue_ms",
 )
 INSERT_CALL = f"INSERT INTO calls ({', '.join(CALL_COLUMNS)}) VALUES ({','.join('?' * len(CALL_COLUMNS))})"
 _CALL_DEFAULTS = {"retries": 0, "cache_hit": False, "model": "", "cost_estimated": False, "role": "model"}

@@ -26,7 +26,7 @@ def test_sessions_list_json_is_empty_on_new_install_and_db_is_wal(dspy_tui_home:
     assert json.loads(out.stdout) == []
     db = sqlite3.connect(dspy_tui_home / "dspy-tui.db")
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert db.execute("SELECT name FROM _sqlite_migrations").fetchall() == [("0001_initial",), ("0002_session_owner",), ("0003_cache_session_fk",), ("0004_session_leases",), ("0005_call_charges",)]
+    assert db.execute("SELECT name FROM _sqlite_migrations").fetchall() == [("0001_initial",), ("0002_session_owner",), ("0003_cache_session_fk",), ("0004_session_leases",), ("0005_call_charges",), ("0006_call_queue_time",)]
 
 
 def test_version_and_help(dspy_tui_home: Path) -> None:
@@ -78,7 +78,7 @@ def test_keys_set_list_delete_with_file_backend(dspy_tui_home: Path, tmp_path: P
     listed = json.loads(run("keys", "list", "--json", home=dspy_tui_home, env=env).stdout)
     assert {"provider": "openai", "source": "keyring", "masked": "sk-...9999"} in listed
     doctor = run("doctor", home=dspy_tui_home, env=env)
-    assert doctor.returncode == 0 and "0005_call_charges" in doctor.stdout and secret not in doctor.stdout
+    assert doctor.returncode == 0 and "0006_call_queue_time" in doctor.stdout and secret not in doctor.stdout
     assert run("keys", "delete", "openai", home=dspy_tui_home, env=env).returncode == 0
     # the key never reached the database or the logs
     for path in dspy_tui_home.rglob("*"):

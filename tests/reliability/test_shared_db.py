@@ -135,5 +135,5 @@ def test_a_new_database_opened_by_several_processes_at_once(tmp_path: Path) -> N
                 stream.close()
     assert all(code == 0 for code, _ in outcomes), [err[-500:] for _, err in outcomes]
     migrations = SessionStore(tmp_path / "fresh" / "dspy-tui.db").query("SELECT name FROM _sqlite_migrations")
-    assert [m["name"] for m in migrations] == ["0001_initial", "0002_session_owner", "0003_cache_session_fk", "0004_session_leases", "0005_call_charges"]
+    assert [m["name"] for m in migrations] == ["0001_initial", "0002_session_owner", "0003_cache_session_fk", "0004_session_leases", "0005_call_charges", "0006_call_queue_time"]
     print(f"\nfresh database: {len(procs)} processes opened it at once, all exit 0, schema applied once")

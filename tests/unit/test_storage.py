@@ -22,9 +22,10 @@ def test_blank_database_is_migrated_in_wal_mode(tmp_path: Path) -> None:
     assert {"sessions", "session_models", "rounds", "events", "calls", "checkpoints", "reports", "lm_cache"} <= set(
         db.table_names()
     )
-    assert dbmod.schema_version(db) == "0005_call_charges"
+    assert dbmod.schema_version(db) == "0006_call_queue_time"
     assert [m.name for m in dbmod.migrations.applied(db)] == [
-        "0001_initial", "0002_session_owner", "0003_cache_session_fk", "0004_session_leases", "0005_call_charges"
+        "0001_initial", "0002_session_owner", "0003_cache_session_fk", "0004_session_leases", "0005_call_charges",
+        "0006_call_queue_time",
     ]
 
 
@@ -32,7 +33,7 @@ def test_migrating_twice_is_a_noop(tmp_path: Path) -> None:
     path = tmp_path / "a.db"
     dbmod.open_database(path).close()
     db = dbmod.open_database(path)
-    assert len(dbmod.migrations.applied(db)) == 5
+    assert len(dbmod.migrations.applied(db)) == 6
     assert dbmod.migrations.pending(db) == []
 
 
@@ -145,6 +146,22 @@ def test_calls_totals_count_cache_hits_apart(tmp_path: Path) -> None:
                         {**base, "status": "error", "cost_usd": 0.005, "cost_estimated": True}])
     assert store.call_totals(sid) == {"calls": 3, "cache_hits": 1, "cost_usd": pytest.approx(0.035), "errors": 1,
                                       "refused_by_budget": 1, "estimated_cost_usd": pytest.approx(0.005)}
+
+
+def test_a_calls_queue_time_is_stored_apart_from_its_provider_latency(tmp_path: Path) -> None:
+    from dspy_tui.engine.events import CallCompleted
+    from dspy_tui.engine.recorder import _Tally
+
+    store = SessionStore(tmp_path / "s.db")
+    sid = _session(store)
+    event = CallCompleted(session_id=sid, model="openai/gpt-4o", provider="openai", latency_ms=250.0, queue_ms=750.0)
+    store.record_calls([event.model_dump()])
+    (row,) = store.query("SELECT latency_ms, queue_ms FROM calls WHERE session_id = ?", (sid,))
+    assert (row["latency_ms"], row["queue_ms"]) == (250.0, 750.0)
+    tally = _Tally()
+    tally.add(event)
+    summary = tally.summary()
+    assert summary["latency_p50_ms"] == 250.0 and summary["throttled_share"] == 0.75
 
 
 def test_checkpoints_rounds_reports(tmp_path: Path) -> None:
