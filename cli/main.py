@@ -454,6 +454,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         func: Callable[[argparse.Namespace], int] = getattr(args, "func", cmd_app)
         return func(args)
     except Exception as exc:
+        import sqlite3
+
+        if isinstance(exc, sqlite3.DatabaseError):  # the database file broke under a command
+            from dspy_tui.storage.db import database_error
+
+            exc = database_error(resolve_paths().db_path, exc)
         if isinstance(exc, FileNotFoundError):
             message = f"File not found: {exc.filename}."
         elif isinstance(exc, _user_error_types()):

@@ -243,40 +243,71 @@ def connect(path: Path | str) -> sqlite3.Connection:
         _use_wal(conn)
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
-    except sqlite3.OperationalError as exc:
-        if "locked" not in str(exc):
-            raise StorageError(f"The file {path} is not a dspy-tui database or is damaged ({exc}).") from None
-        raise StorageError(f"The database {path} stayed locked by another process for "
-                           f"{BUSY_TIMEOUT_MS // 1000} s; try again when it is free.") from None
     except sqlite3.DatabaseError as exc:
-        raise StorageError(f"The file {path} is not a dspy-tui database or is damaged ({exc}).") from None
+        raise database_error(path, exc) from None
     except OSError as exc:
         raise StorageError(f"Cannot open the database at {path}: {exc.strerror or exc}.") from None
     return conn
 
 
+def database_error(path: Path | str, exc: BaseException) -> StorageError:
+    """One sentence for any error SQLite raises about the file at `path`."""
+    if is_disk_full(exc):
+        return DiskFull(path)
+    if "locked" in str(exc):
+        return StorageError(f"The database {path} stayed locked by another process for "
+                            f"{BUSY_TIMEOUT_MS // 1000} s; try again when it is free.")
+    return StorageError(f"The database {path} is damaged or not a dspy-tui database ({exc}); check it with "
+                        f"`sqlite3 '{path}' 'PRAGMA integrity_check'` or restore a backup.")
+
+
+def _newer_schema(db: sqlite_utils.Database) -> int | None:
+    """The schema number of a database written by a newer dspy-tui (migrations we do not know), or None."""
+    known = {m.name for m in migrations.pending(sqlite_utils.Database(memory=True))}
+    unknown = [m.name for m in migrations.applied(db) if m.name not in known]
+    if not unknown:
+        return None
+    numbers = [int(n.split("_", 1)[0]) for n in unknown if n.split("_", 1)[0].isdigit()]
+    return max(numbers) if numbers else len(migrations.applied(db))
+
+
 def apply_migrations(db: sqlite_utils.Database) -> None:
     """Apply pending migrations holding the write lock, so that two processes (or threads)
-    opening a new database at once do not both run the same migration."""
-    if not migrations.pending(db):
-        return
-    db.conn.execute("BEGIN IMMEDIATE")
+    opening a new database at once do not both run the same migration. A database written by
+    a newer dspy-tui is refused untouched; any SQLite error becomes one sentence naming the file."""
+    path = db_file(db)
     try:
-        migrations.apply(db)  # pending is read again under the lock
-    except BaseException:
-        db.conn.rollback()
-        raise
-    db.conn.commit()
+        newer = _newer_schema(db)
+        if newer is not None:
+            raise StorageError(f"The database {path} was written by a newer dspy-tui (schema {newer}); "
+                               "upgrade dspy-tui to open it.")
+        if not migrations.pending(db):
+            return
+        db.conn.execute("BEGIN IMMEDIATE")
+        try:
+            migrations.apply(db)  # pending is read again under the lock
+        except BaseException:
+            if db.conn.in_transaction:
+                db.conn.rollback()
+            raise
+        db.conn.commit()
+    except sqlite3.DatabaseError as exc:
+        raise database_error(path, exc) from None
+
+
+def db_file(db: sqlite_utils.Database) -> str:
+    """The file behind a connection (for messages)."""
+    try:
+        return str(db.conn.execute("PRAGMA database_list").fetchone()[2]) or ":memory:"
+    except sqlite3.Error:
+        return "the database"
 
 
 def open_database(path: Path | str, *, migrate: bool = True) -> sqlite_utils.Database:
     """Open (creating if needed) and migrate the database at `path`."""
     db = sqlite_utils.Database(connect(path))
     if migrate:
-        try:
-            apply_migrations(db)
-        except sqlite3.DatabaseError as exc:
-            raise StorageError(f"The file {path} is not a dspy-tui database or is damaged: {exc}.") from None
+        apply_migrations(db)
     return db
 
 
