@@ -12,6 +12,7 @@ import argparse
 import contextlib
 import getpass
 import json
+import math
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -50,6 +51,21 @@ def user_errors() -> Iterator[None]:
         raise UserError(text) from None
 
 
+def strict_json(value: Any) -> str:
+    """JSON that every parser reads: a non-finite number (NaN, inf) is written as null."""
+    return json.dumps(_finite(value), allow_nan=False)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
 def _store() -> SessionStore:
     from dspy_tui.storage.sessions import SessionStore
 
@@ -73,7 +89,7 @@ def _fmt_time(ts: float | None) -> str:
 def cmd_keys_list(args: argparse.Namespace) -> int:
     statuses = keys.list_keys()
     if args.json:
-        print(json.dumps([{"provider": s.provider, "source": s.source, "masked": s.masked} for s in statuses]))
+        print(strict_json([{"provider": s.provider, "source": s.source, "masked": s.masked} for s in statuses]))
         return EXIT_OK
     if not keys.keyring_available():
         print(keys.NoKeyring().args[0], file=sys.stderr)
@@ -137,7 +153,7 @@ def session_json(store: SessionStore, session_id: str) -> dict[str, Any]:
 def cmd_sessions_list(args: argparse.Namespace) -> int:
     rows = _store().list_sessions()
     if args.json:
-        print(json.dumps(rows))
+        print(strict_json(rows))
         return EXIT_OK
     if not rows:
         print("No sessions yet. Start one with `dspy-tui` (press n) or `dspy-tui run --task demo:sentiment`.")
@@ -153,7 +169,7 @@ def cmd_sessions_list(args: argparse.Namespace) -> int:
 def cmd_sessions_show(args: argparse.Namespace) -> int:
     data = session_json(_store(), args.id)
     if args.json:
-        print(json.dumps(data))
+        print(strict_json(data))
         return EXIT_OK
     print(f"{data['name']} ({data['id']}): {data['status']}, started {_fmt_time(data['created_at'])}")
     print(f"task {data['task']}, seed {data['seed']}, cost ${data['cost_usd']:.4f}, "
@@ -276,7 +292,7 @@ def cmd_estimate(args: argparse.Namespace) -> int:
         config = load_config(args.config)
         rows = as_json(estimate(config, load_task(config.task)))
     if args.json:
-        print(json.dumps(rows))
+        print(strict_json(rows))
         return EXIT_OK
     def money(r: dict[str, float] | None, k: str) -> str:
         return "unpriced" if r is None else f"${r[k]:.4f}"
@@ -294,7 +310,7 @@ def cmd_tasks(args: argparse.Namespace) -> int:
     rows = [{"name": t.name, "description": t.description, "size": t.size, "signature": t.signature,
              "metric": t.metric} for t in list_demo_tasks()]
     if args.json:
-        print(json.dumps(rows))
+        print(strict_json(rows))
     else:
         _print_table(rows, ["name", "size", "signature", "metric", "description"])
     return EXIT_OK
@@ -305,7 +321,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
     rows = known_models()
     if args.json:
-        print(json.dumps(rows))
+        print(strict_json(rows))
     else:
         _print_table(rows, ["model", "provider", "kind", "priced", "key"])
     return EXIT_OK
@@ -337,7 +353,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         info[f"key {status.provider}"] = f"{status.source} {status.masked}".strip()
     info.update(local_models.doctor_info())
     if args.json:
-        print(json.dumps(info))
+        print(strict_json(info))
         return EXIT_OK
     width = max(map(len, info))
     for k, v in info.items():

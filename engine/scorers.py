@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import re
 import unicodedata
 from collections import Counter
@@ -157,14 +158,43 @@ def _compare(fn: Callable[[Any, Any], float]) -> Scorer:
     return scorer
 
 
-def _user(fn: Callable[..., Any]) -> Scorer:
+class MetricValueError(TaskError):
+    """A user metric returned something that is not a finite number."""
+
+
+def finite_score(name: str, value: Any) -> float:
+    """A metric's value as a float, or MetricValueError naming the value (str, None, NaN, inf...)."""
+    if isinstance(value, numbers.Real) and math.isfinite(float(value)):
+        return float(value)
+    shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+    raise MetricValueError(f"the metric {name} returned {shown}, which is not a finite number")
+
+
+def _user(name: str, fn: Callable[..., Any]) -> Scorer:
     """A `module:function` metric gets DSPy's (example, pred, trace); a returned Prediction's score counts."""
 
     def scorer(example: Any, pred: Any, trace: Any, field: str) -> float:
         value = fn(example, pred, trace)
-        return float(getattr(value, "score", value))
+        return finite_score(name, getattr(value, "score", value))
 
     return scorer
+
+
+def rehearse(metric: Metric, examples: list[Any], output_fields: list[str], extra_fields: tuple[str, ...] = ()) -> None:
+    """Call a user metric on the first examples with their expected answers as the prediction,
+    before any model is paid: a metric that raises or returns no number fails the task here."""
+    for example in examples[:3]:
+        labels = dict(example.labels()) if hasattr(example, "labels") else {}
+        pred = dspy.Prediction(**{**dict.fromkeys((*output_fields, *extra_fields), ""), **labels})
+        try:
+            metric(example, pred)
+        except MetricValueError:
+            raise
+        except Exception as exc:
+            text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            raise TaskError(f"the metric {metric.name} raised {type(exc).__name__}{': ' + text if text else ''} "
+                            "on the first examples (scored against their expected answers); "
+                            "nothing was sent to any model") from None
 
 
 def _judged(judge: JudgeFn) -> Scorer:
@@ -214,7 +244,7 @@ def make_metric(
         fn = import_object(name, "metric")
         if not callable(fn):
             raise TaskError(f"metric {name!r} is not a function")
-        return Metric(name, _user(fn), field)
+        return Metric(name, _user(name, fn), field)
     if name not in _OPTIONS:
         known = ", ".join(sorted(_OPTIONS))
         raise TaskError(f"unknown metric {name!r}; use one of {known}, or 'package.module:function'")

@@ -615,6 +615,11 @@ def load_task(
         task.test[: spec.max_test],
     )
     task.judge_spec, task.judge = spec.judge, judge
+    if ":" in task.metric_name:  # a user's function: tried before anything is spent
+        from dspy_tui.engine.scorers import rehearse
+
+        extra = ("reasoning",) if task.module == "chain_of_thought" else ()
+        rehearse(task.metric, task.dev or task.train, task.output_fields, extra)
     return task
 
 
