@@ -81,6 +81,7 @@ class Received:
     # the client gave up on that the server still processed, is billed all the same.
     charged_in: int = 0
     charged_out: int = 0
+    temperature: float | None = None  # what the request asked for (None: not sent)
 
 
 @dataclass
@@ -253,6 +254,9 @@ class FakeProvider:
         model = _model_of(wire, path, body)
         key = _key_of(wire, request)
         record = Received(wire, path, model, body_hash, 0, None, False, had_key=key is not None)
+        if isinstance(body, dict):
+            config = body.get("generationConfig") if wire == "gemini" else body
+            record.temperature = config.get("temperature") if isinstance(config, dict) else None
         with self._lock:
             self.received.append(record)
             self._counter += 1

@@ -86,6 +86,19 @@ def test_predict_runs_through_each_wire(
     assert prediction.answer == "Why is the sky blue?" and prediction.confidence == 0.5
     assert [r.status for r in fake_provider.received] == [200]
     assert lm.history[-1]["usage"]["prompt_tokens"] > 0  # DSPy reports our usage
+    assert fake_provider.received[0].temperature == 0.0  # evaluation calls: temperature 0 unless DSPy says
+
+
+@pytest.mark.parametrize("model", ["openai/gpt-4o-mini", "anthropic/claude-haiku-4-5", "gemini/gemini-2.5-flash"])
+def test_a_models_temperature_goes_out_on_every_wire_and_dspys_own_wins(
+    model: str, fake_provider: FakeProvider, provider_urls: dict[str, str]
+) -> None:
+    lm = lm_with(model, keys=keys, base_urls=provider_urls, temperature=0.7)
+    lm("hello")
+    lm("hello", temperature=1.0)  # as DSPy asks for a sampled rollout
+    unset = lm_with(model, keys=keys, base_urls=provider_urls, temperature=None)
+    unset("hello")
+    assert [r.temperature for r in fake_provider.received] == [0.7, 1.0, None]
 
 
 async def test_acall_uses_the_async_engine(
@@ -412,3 +425,16 @@ def test_two_sessions_in_one_process_never_see_each_others_prices(
     assert two.cost_usd == pytest.approx((two.tokens_in * 10.0 + two.tokens_out * 20.0) / 1e6)
     with pytest.raises(ValueError, match="no price for openai/my-finetune"):  # a third, unpriced
         lm_with("openai/my-finetune", keys=keys, base_urls=provider_urls, budget=Budget(1.0))
+
+
+def test_the_config_snapshot_records_each_models_temperature_and_limits() -> None:
+    from dspy_tui.engine.config import parse_config
+
+    config = parse_config({
+        "task": {"dataset": "demo:sentiment"},
+        "models": [{"id": "openai/gpt-4o-mini", "limits": {"rpm": 20}}, {"id": "openai/gpt-4.1-nano", "temperature": 0.3}],
+    })
+    snapshot = config.model_dump(mode="json")  # what the session stores as its config
+    assert [m["temperature"] for m in snapshot["models"]] == [0.0, 0.3]
+    assert snapshot["models"][0]["limits"]["rpm"] == 20 and snapshot["models"][1]["limits"] is None
+    assert snapshot["retry_after_cap_s"] == 120
