@@ -167,3 +167,16 @@ def test_latency_is_the_providers_time_and_queueing_is_reported_apart(
     p50 = statistics.median(c.latency_ms for c in calls)
     assert 250 <= p50 <= 1.2 * 250, p50
     assert statistics.median(c.queue_ms for c in calls) > 400
+
+
+@pytest.mark.serial  # timing-sensitive
+def test_one_models_limits_never_throttle_another_model_of_the_same_provider(
+    fake_provider: FakeProvider, provider_urls: dict[str, str]
+) -> None:
+    fake_provider.latency_s = 0.2
+    slow = lm_with("openai/gpt-4o-mini", keys=lambda _: "k", base_urls=provider_urls, limits={"concurrency": 1})
+    other = lm_with("openai/gpt-4.1-nano", keys=lambda _: "k", base_urls=provider_urls)
+    _evaluate(slow, 2, threads=2)
+    started = time.monotonic()
+    _evaluate(other, 8, threads=8)  # eight at once: ~0.2 s, not 8 x 0.2 s behind a cap of 1
+    assert time.monotonic() - started < 1.2
