@@ -131,7 +131,8 @@ def _usage(usage: Any) -> Usage:
 
 def error(status: int, headers: Mapping[str, str], body: bytes, endpoint: Endpoint) -> Exception:
     """Google answers a bad key with 400 INVALID_ARGUMENT (reason API_KEY_INVALID),
-    and puts the retry delay of a 429 in the body (google.rpc.RetryInfo)."""
+    puts the retry delay of a 429 in the body (google.rpc.RetryInfo), and says
+    `limit: 0` when the plan has no quota for the model (waiting cannot help)."""
     info = read_error_body(body, endpoint)
     details = dig(info.data, "error", "details")
     details = [item for item in details if isinstance(item, dict)] if isinstance(details, list) else []
@@ -139,11 +140,11 @@ def error(status: int, headers: Mapping[str, str], body: bytes, endpoint: Endpoi
         status == 400 and "api key not valid" in (info.message or "").lower()
     )
     wait = _retry_delay(details)
-    billing = (
-        status == 429
-        and wait is None
-        and retry_after(headers) is None
-        and re.search(r"billing|credits", info.message or "", re.IGNORECASE) is not None
+    message = info.message or ""
+    billing = status == 429 and (
+        # "Quota exceeded for metric: ..., limit: 0": no quota at all on this plan, whatever RetryInfo says
+        re.search(r"\blimit:\s*0\b", message) is not None
+        or (wait is None and retry_after(headers) is None and re.search(r"billing|credits", message, re.IGNORECASE) is not None)
     )
     return http_error(status, headers, info, endpoint, billing=billing, auth=bad_key, wait=wait)
 

@@ -160,6 +160,23 @@ def test_gemini_retry_delay_in_the_body_is_the_retry_hint() -> None:
     assert err.provider_code == "RESOURCE_EXHAUSTED"
 
 
+def test_gemini_limit_0_is_an_exhausted_quota_even_with_a_retry_delay() -> None:
+    body = json.dumps(
+        {
+            "error": {
+                "code": 429,
+                "message": "You exceeded your current quota. Quota exceeded for metric: "
+                "generativelanguage.googleapis.com/generate_content_free_tier_requests, limit: 0, model: gemini-2.5-pro",
+                "status": "RESOURCE_EXHAUSTED",
+                "details": [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "37s"}],
+            }
+        }
+    ).encode()
+    assert isinstance(error_for("gemini", 429, body), BillingError)
+    some_left = body.replace(b"limit: 0,", b"limit: 10,")
+    assert isinstance(error_for("gemini", 429, some_left), RateLimitError)
+
+
 def test_gemini_quota_without_a_retry_hint_that_speaks_of_billing_is_billing() -> None:
     body = error_body(
         "gemini", "Your prepayment credits are depleted. Please go to billing.", kind="RESOURCE_EXHAUSTED"
