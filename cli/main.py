@@ -193,7 +193,8 @@ def _config_from_args(args: argparse.Namespace) -> Any:
     if args.config:
         config = load_config(args.config)
         overrides = {k: v for k, v in (("rounds", args.rounds), ("optimizer", args.optimizer),
-                                         ("budget_usd", args.budget), ("seed", args.seed)) if v is not None}
+                                         ("budget_usd", args.budget), ("seed", args.seed),
+                                         ("seeds", _seeds(args.seeds))) if v is not None}
         return parse_config({**config.model_dump(mode="json"), **overrides}, args.config) if overrides else config
     if not args.task:
         raise UserError("Give a CONFIG file or --task demo:NAME (see `dspy-tui tasks`).")
@@ -203,7 +204,7 @@ def _config_from_args(args: argparse.Namespace) -> Any:
         "models": [m.strip() for m in (args.models or "offline/small,offline/base,offline/large").split(",") if m.strip()],
     }
     for key, value in (("rounds", args.rounds), ("optimizer", args.optimizer), ("budget_usd", args.budget),
-                       ("seed", args.seed)):
+                       ("seed", args.seed), ("seeds", _seeds(args.seeds))):
         if value is not None:
             data[key] = value
     return parse_config(data, "command line")
@@ -222,11 +223,50 @@ def _new_session(config: Any, session_id: str | None = None) -> Any:
     return session
 
 
+def _seeds(text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        return [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise UserError(f"--seeds takes comma-separated integers such as 0,1,2, not {text!r}.") from None
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    from dspy_tui.engine.repeats import seed_configs
+
     with user_errors():
-        config = _config_from_args(args)
-        session = _new_session(config)
+        configs = seed_configs(_config_from_args(args))
+        if len(configs) > 1:
+            return _run_seeds(configs, json_lines=args.json)
+        session = _new_session(configs[0])
     return _drive(session, headless=args.headless, json_lines=args.json)
+
+
+def _run_seeds(configs: list[Any], *, json_lines: bool) -> int:
+    """A repeated run: one headless session per seed, then the summary across seeds (engine/repeats.py)."""
+    from dspy_tui.cli.headless import EXIT_MODEL_PROBLEM, run_headless
+    from dspy_tui.engine.repeats import load_summary, render_text
+    from dspy_tui.storage.files import write_output
+
+    ids: list[str] = []
+    worst = EXIT_OK
+    for config in configs:
+        if not json_lines:
+            print(f"seed {config.seed}: {config.name}", flush=True)
+        session = _new_session(config)
+        ids.append(session.session_id)
+        code = run_headless(session, json_lines=json_lines)
+        worst = max(worst, code) if code in (EXIT_OK, EXIT_MODEL_PROBLEM) else code
+        if code not in (EXIT_OK, EXIT_MODEL_PROBLEM):  # stopped, out of budget or failed: no further seeds
+            break
+    summary = load_summary(_store(), ids)
+    out = resolve_paths().exports_dir / f"repeats-{configs[0].repeat_group}.json"
+    write_output(out, json.dumps(summary, indent=2, sort_keys=True) + "\n", database=resolve_paths().db_path)
+    if not json_lines:
+        print(render_text(summary))
+        print(f"  summary (json): {out}")
+    return worst
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
@@ -414,6 +454,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rounds", type=int, help="optimization rounds per model (1-15)")
     p.add_argument("--budget", type=float, help="hard budget in USD for the whole session")
     p.add_argument("--seed", type=int, help="random seed")
+    p.add_argument("--seeds", help="comma-separated seeds, e.g. 0,1,2: one headless run per seed, then mean ± CI")
     p.add_argument("--name", help="session name")
     p.add_argument("--headless", action="store_true", help="no TUI: progress bars on the terminal")
     p.add_argument("--json", action="store_true", help="no TUI: one JSON object per event per line")

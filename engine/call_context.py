@@ -99,6 +99,7 @@ class CallContext:
     hears once per model of the error that failed it."""
 
     session_id: str = ""
+    shared_cache: tuple[str, ...] = ()  # other sessions (seeds of one repeated run) whose answers it may reuse
     budget: Budget | None = None
     cache: CallCache | None = None
     bus: EventBus | None = None

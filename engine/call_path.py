@@ -70,6 +70,10 @@ async def perform(runtime: Runtime, link: ModelLink, request: Request) -> Respon
             body_json = canonical_json(body)
             call.key = _cache_key(runtime, call, request, body_json)
             stored = await _lookup(cache, call.key)
+            for other in () if stored is not None else ctx.shared_cache:  # the same request in a sibling seed
+                stored = await _lookup(cache, call.key.replace(f"{ctx.session_id}:", f"{other}:", 1))
+                if stored is not None:
+                    break
             if stored is not None and (cached := _parse_stored(wire, stored, endpoint)) is not None:
                 return call.hit(cached)
         max_tokens = request.config.max_tokens or endpoint.max_tokens_default

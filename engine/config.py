@@ -142,6 +142,9 @@ class SessionConfig(_Strict):
     min_answer_tokens: int = Field(default=32, ge=1, le=100_000)
     concurrency: int = Field(default=8, ge=1, le=64)
     seed: int = 0
+    repeats: int = Field(default=1, ge=1, le=20)  # run the pipeline for seeds seed, seed+1, ... (engine/repeats.py)
+    seeds: list[int] | None = Field(default=None, min_length=1, max_length=20)  # or these seeds exactly
+    repeat_group: str | None = None  # set by dspy-tui: the seeds of one repeated run share it
     num_retries: int = Field(default=3, ge=0, le=10)
     # a model whose share of errored examples in a phase exceeds this is marked degraded
     degraded_threshold: float = Field(default=0.2, ge=0, lt=1)

@@ -183,8 +183,10 @@ class Session:
         if cfg.task.metric == "llm_judge" and judge is None:  # refused now, not after the baseline ran
             raise ValueError("The llm_judge metric needs a judge model: give one under [task] as "
                              'judge = { model = "provider/model" }, or use another metric.')
+        siblings = self.store.repeat_group(cfg.repeat_group) if cfg.repeat_group else []
         self.calls = CallContext(
-            session_id=self.session_id, budget=self.budget, cache=self.cache, bus=self.bus,
+            session_id=self.session_id, shared_cache=tuple(s for s in siblings if s != self.session_id),
+            budget=self.budget, cache=self.cache, bus=self.bus,
             base_urls=cfg.base_urls, timeouts=as_timeouts(cfg.timeouts.total_s, cfg.timeouts.connect_s),
             num_retries=cfg.num_retries, retry_after_cap_s=cfg.retry_after_cap_s,
             gate=self._gate, on_fatal=self._mark_fatal,

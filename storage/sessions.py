@@ -165,6 +165,14 @@ class SessionStore:
             sql += f" LIMIT {int(limit)}"
         return self.query(sql)
 
+    def repeat_group(self, group: str) -> list[str]:
+        """Ids of the sessions of one repeated run (config `repeat_group`), oldest first."""
+        rows = self.query(
+            "SELECT id FROM sessions WHERE json_extract(config_json, '$.repeat_group') = ? ORDER BY created_at, rowid",
+            (group,),
+        )
+        return [r["id"] for r in rows]
+
     def get_session(self, session_id: str) -> dict[str, Any]:
         self.mark_interrupted()
         rows = self.query("SELECT * FROM sessions WHERE id = ?", (session_id,))

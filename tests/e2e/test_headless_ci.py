@@ -83,3 +83,24 @@ def test_run_warns_in_one_sentence_when_offline_models_cannot_do_the_task_shape(
     assert out.returncode == 0, out.stderr[-2000:]
     warnings = [line for line in out.stderr.splitlines() if "expect a score near 0" in line]
     assert len(warnings) == 1 and "classification and extraction" in warnings[0]
+
+
+def test_seeds_run_reports_mean_and_ci_per_model_and_share_the_call_cache(tmp_path: Path) -> None:
+    import json
+
+    cmd = [sys.executable, "-m", "dspy_tui", "run", "--task", "demo:sentiment", "--models",
+           "offline/small,offline/base", "--rounds", "1", "--seeds", "0,1,2", "--headless"]
+    out = subprocess.run(cmd, env=_env(tmp_path), capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "repeated over seeds 0, 1, 2" in out.stdout
+    for model in ("offline/small", "offline/base"):
+        assert any(model in line and " ± " in line and "over 3 seed(s)" in line for line in out.stdout.splitlines())
+    assert "leads in" in out.stdout
+    listed = json.loads(subprocess.run([sys.executable, "-m", "dspy_tui", "sessions", "list", "--json"],
+                                       env=_env(tmp_path), capture_output=True, text=True).stdout)
+    assert len(listed) == 3
+    shown = [json.loads(subprocess.run([sys.executable, "-m", "dspy_tui", "sessions", "show", s["id"], "--json"],
+                                       env=_env(tmp_path), capture_output=True, text=True).stdout) for s in listed]
+    assert len({s["config"]["repeat_group"] for s in shown}) == 1
+    first = min(shown, key=lambda s: s["created_at"])
+    assert first["cache_hits"] == 0 and all(s["cache_hits"] > 0 for s in shown if s is not first)  # same baseline
