@@ -71,7 +71,7 @@ def summarise(sessions: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     for s in sessions:
         for m in s["models"]:
             by_model.setdefault(m["model"], []).append(m)
-    models = []
+    models: list[dict[str, Any]] = []
     for model, runs in by_model.items():
         tested = [r for r in runs if r["test_score"] is not None]
         per_seed = [r["results"].get("test_scores") or [] for r in tested]
@@ -88,12 +88,12 @@ def summarise(sessions: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             "improvement": {"min": min(gains), "mean": math.fsum(gains) / len(gains), "max": max(gains)}
             if gains else None,
         })
-    models.sort(key=lambda m: -(m["test_mean"] if m["test_mean"] is not None else -1))
+    models.sort(key=lambda m: -(m["test_mean"] if m["test_mean"] is not None else -1.0))
     leader = models[0]["model"] if models and models[0]["test_mean"] is not None else None
     leads = 0
     for s in sessions:
-        tested = {m["model"]: m["test_score"] for m in s["models"] if m["test_score"] is not None}
-        if leader in tested and tested[leader] >= max(tested.values()):
+        scored = {m["model"]: m["test_score"] for m in s["models"] if m["test_score"] is not None}
+        if leader in scored and scored[leader] >= max(scored.values()):
             leads += 1
     return {
         "seeds": seeds,
