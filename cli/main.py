@@ -175,6 +175,13 @@ def cmd_sessions_show(args: argparse.Namespace) -> int:
     print(f"task {data['task']}, seed {data['seed']}, cost ${data['cost_usd']:.4f}, "
           f"{data['calls']} calls sent, {data['cache_hits']} answered from the cache")
     _print_table(data["models"], ["model", "status", "baseline_score", "best_dev_score", "test_score", "cost_usd"])
+    from dspy_tui.engine.metrics import metric_rows
+
+    for m in data["models"]:
+        if m["metrics"]["values"]:
+            print(f"\n{m['model']} (metrics: docs/metrics.md)")
+            for label, text in metric_rows(m["metrics"]):
+                print(f"  {label:<62} {text}")
     return EXIT_OK
 
 

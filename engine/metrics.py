@@ -22,7 +22,8 @@ from .stats import distinct_n, improvement_rate
 # Weights of the overall score: a weighted mean of the quality metrics that exist.
 QUALITY_WEIGHTS = {"accuracy": 1.0, "coherence": 0.5, "relevance": 0.5, "creativity": 0.25, "diversity": 0.25}
 CONVERGED_SHARE = 0.95  # a model "has converged" at the round its gain reaches 95% of its final gain
-NO_JUDGE = "no judge model configured (set [task] judge = { model = ... })"
+NO_JUDGE = "no judge model configured; set [task] judge = { model = ... }"
+SIMULATED = ("latency", "throughput")  # what the offline model only simulates
 
 
 @dataclass(frozen=True)
@@ -180,6 +181,7 @@ def model_metrics(
     put("tokens_in", int(totals.get("tokens_in") or 0), "")
     put("tokens_out", int(totals.get("tokens_out") or 0), "")
     put("tokens_cached", int(totals.get("tokens_cached") or 0), "")
+    values["simulated"] = offline  # its latency and throughput are simulated, not a provider's
     values["cache_hits"] = int(totals.get("cache_hits") or 0)
     values["calls"] = sent
     if offline:
@@ -249,6 +251,8 @@ def metric_text(record: Mapping[str, Any] | None, metric: MetricDef) -> str:
     text = " / ".join("n/a" if v is None else _one(v, metric.fmt) for v in parts)
     if metric.name == "convergence_rate":
         text += f" ({values.get('rounds_to_95')} of {values.get('rounds_run')} rounds)"
+    if metric.name in SIMULATED and values.get("simulated"):
+        text += " (offline/simulated)"
     return text
 
 

@@ -143,8 +143,10 @@ def test_every_metric_has_its_value(servers: tuple[FakeProvider, FakeProvider]) 
     assert learner["values"]["improvement_rate"] > 0  # the offline brain learns from the bootstrapped demos
 
 
-def test_sessions_show_json_and_report_carry_every_metric(servers: tuple[FakeProvider, FakeProvider]) -> None:
-    from dspy_tui.cli.main import session_json
+def test_sessions_show_json_and_report_carry_every_metric(
+    servers: tuple[FakeProvider, FakeProvider], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dspy_tui.cli.main import main, session_json
     from dspy_tui.engine.exports import render_report
 
     first, _ = servers
@@ -177,6 +179,10 @@ def test_sessions_show_json_and_report_carry_every_metric(servers: tuple[FakePro
     report = json.loads(render_report(store, session.session_id, "json"))
     assert all(len(m["metrics"]["values"]) >= 14 for m in report["models"])
     assert "process peak RSS" in render_report(store, session.session_id, "html")
+    capsys.readouterr()
+    assert main(["sessions", "show", session.session_id]) == 0
+    text = capsys.readouterr().out
+    assert text.count("convergence rate") == 2 and "ms (offline/simulated)" in text
 
 
 def test_the_judged_example_runs_end_to_end_with_the_offline_model_as_judge(tmp_path: Any) -> None:
