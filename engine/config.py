@@ -13,6 +13,15 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 OPTIMIZERS = ("bootstrap", "random_search", "mipro", "copro", "simba", "gepa", "labeled")
+OPTIMIZER_SUMMARIES = {  # one line each, shown where an optimizer is chosen
+    "bootstrap": "BootstrapFewShot: picks demos from the model's own correct answers on train",
+    "random_search": "BootstrapFewShotWithRandomSearch: several demo sets, keeps the best on dev",
+    "mipro": "MIPROv2: proposes instructions and demo sets, searches them with a Bayesian optimizer",
+    "copro": "COPRO: rewrites the instruction round by round, keeps the best scoring one",
+    "simba": "SIMBA: finds hard examples and adds rules or demos that fix them",
+    "gepa": "GEPA: reflects on failures in text and evolves the instruction",
+    "labeled": "LabeledFewShot: demos straight from labelled train examples, no model calls",
+}
 
 
 class ConfigError(ValueError):

@@ -222,6 +222,7 @@ _OPTIONS: dict[str, set[str]] = {
     "regex": {"pattern", "ignore_case"},
     "llm_judge": {"criteria", "model"},
 }
+BUILTIN_METRICS = tuple(_OPTIONS)  # the names a config may use besides 'package.module:function'
 
 
 def make_metric(

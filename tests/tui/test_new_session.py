@@ -59,7 +59,7 @@ async def test_file_task_is_validated_as_typed(paths: Paths, tmp_path: Path) -> 
         screen.query_one("#task", Select).value = FILE_TASK
         signature = screen.query_one("#signature", Input)
         signature.value = "question answer"
-        await wait_for(pilot, lambda: "inputs -> outputs" in message(screen, "#task-msg"))
+        await wait_for(pilot, lambda: "exactly one '->'" in message(screen, "#fields-msg"), what="DSPy's reason")
         signature.value = "question -> answer"
         screen.query_one("#dataset", Input).value = str(tmp_path / "missing.jsonl")
         await wait_for(pilot, lambda: "missing.jsonl" in message(screen, "#task-msg"), what="the dataset message")
@@ -106,3 +106,91 @@ async def test_save_and_load_a_config(paths: Paths, tmp_path: Path) -> None:
         await wait_for(pilot, lambda: screen.query_one("#name", Input).value == "nightly", what="the load")
         assert screen.query_one("#rounds", Input).value == "3"
         assert screen.build_config().budget_usd == 0.5
+
+
+async def test_the_form_reads_signatures_and_metrics_as_the_engine_does(paths: Paths, tmp_path: Path) -> None:
+    """Typed signatures the engine accepts are accepted; a bad metric is named before F5 (issue 16.7)."""
+    app = DspyTuiApp(paths, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_form(pilot)
+        screen.query_one("#task", Select).value = FILE_TASK
+        signature = screen.query_one("#signature", Input)
+        for typed in ("question -> answer: float", "context: list[str], question -> answer"):
+            signature.value = "q ->"
+            await wait_for(pilot, lambda: "no output field" in message(screen, "#fields-msg"), what="the refusal")
+            signature.value = typed
+            await wait_for(pilot, lambda: not message(screen, "#fields-msg"), what=f"{typed} accepted")
+        metric = screen.query_one("#metric", Input)
+        metric.value = "exact_mach"
+        await wait_for(pilot, lambda: "nknown metric 'exact_mach'" in message(screen, "#fields-msg"))
+        metric.value = "nope_module:score"
+        await wait_for(pilot, lambda: "No module named 'nope_module'" in message(screen, "#fields-msg"))
+
+
+async def test_a_custom_metric_survives_loading_a_config(paths: Paths, tmp_path: Path) -> None:
+    (tmp_path / "mymetrics.py").write_text("def close(example, pred, trace=None):\n    return 1.0\n")
+    data = tmp_path / "qa.jsonl"
+    data.write_text("".join(f'{{"question": "q{i}", "answer": "a{i}"}}\n' for i in range(40)))
+    config = tmp_path / "custom.toml"
+    config.write_text(f'name = "custom"\nmodels = ["offline/base"]\n[task]\ndataset = "{data}"\n'
+                      'signature = "question -> answer: float"\nmetric = "mymetrics.py:close"\n')
+    app = DspyTuiApp(paths, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_form(pilot)
+        screen.query_one("#config-path", Input).value = str(config)
+        await pilot.press("ctrl+o")
+        await wait_for(pilot, lambda: screen.query_one("#name", Input).value == "custom", what="the load")
+        assert screen.build_config().task.metric == str(tmp_path / "mymetrics.py") + ":close"
+        assert screen.query_one("#signature", Input).value == "question -> answer: float"
+
+
+async def test_missing_keys_budget_and_optimizer_are_said_before_f5(paths: Paths, monkeypatch: Any) -> None:
+    for name in ("OPENAI_API_KEY",):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    app = DspyTuiApp(paths, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_form(pilot)
+        add = screen.query_one("#add-model", Input)
+        add.value = "openai/gpt-4o-mini"
+        add.focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "press k" in message(screen, "#keys-msg"), what="the missing key")
+        assert "openai" in message(screen, "#keys-msg")
+        screen.query_one("#budget", Input).value = "0.0001"
+        await wait_for(pilot, lambda: "over the budget" in message(screen, "#budget-msg"), timeout=30,
+                       what="the budget warning")
+        screen.query_one("#optimizer", Select).value = "gepa"
+        await wait_for(pilot, lambda: "GEPA" in str(screen.query_one("#optimizer-info", Static).render()))
+        assert "dspy-tui run --task demo:sentiment --models" in str(screen.query_one("#command", Static).render())
+        add.value = "no-slash"
+        await pilot.press("enter")
+        assert "provider/model" in message(screen, "#add-msg")
+
+
+async def test_escape_asks_before_dropping_edits(paths: Paths) -> None:
+    from dspy_tui.tui.screens.modals import ConfirmScreen
+
+    app = DspyTuiApp(paths, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_form(pilot)
+        await pilot.press("escape")  # nothing edited: straight back
+        await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen), what="home")
+        screen = await open_form(pilot)
+        screen.query_one("#rounds", Input).value = "2"
+        screen.query_one("#models").focus()
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the question")
+        await pilot.press("n")
+        assert app.screen is screen
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen), what="home")
+
+
+def test_every_optimizer_has_a_one_line_summary() -> None:
+    from dspy_tui.engine.config import OPTIMIZER_SUMMARIES, OPTIMIZERS
+
+    assert set(OPTIMIZER_SUMMARIES) == set(OPTIMIZERS)
+    assert all("\n" not in line and len(line) < 100 for line in OPTIMIZER_SUMMARIES.values())

@@ -10,7 +10,7 @@ the last edit, never on every key press.
 from __future__ import annotations
 
 import json
-import re
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -21,23 +21,21 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
+from textual.suggester import SuggestFromList
 from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Checkbox, Footer, Header, Input, Label, Select, SelectionList, Static
 from textual.widgets.selection_list import Selection
 
-from dspy_tui.engine.config import OPTIMIZERS
+from dspy_tui.engine.config import OPTIMIZER_SUMMARIES, OPTIMIZERS
 from dspy_tui.storage.paths import Paths
 from dspy_tui.tui import format as fmt
 
 DEFAULT_TASK = "demo:sentiment"
 DEFAULT_MODELS = ("offline/small", "offline/base", "offline/large")
-METRICS = ("exact_match", "f1", "contains", "numeric", "json_equal", "regex", "llm_judge")
 FILE_TASK = "file"
-DEBOUNCE_S = 0.4
+DEBOUNCE_S = 0.15  # the estimate (in a worker) starts this long after the last keystroke
 MODEL_PAD = 24  # key statuses line up after model names up to this long
-SIGNATURE_RE = re.compile(r"^\s*\w+(\s*,\s*\w+)*\s*->\s*\w+(\s*,\s*\w+)*\s*$|^[\w.]+:\w+$")
-MODEL_RE = re.compile(r"^[\w.-]+/\S+$")
 HELP = (
     "Everything is filled in for a first run on the offline models: F5 starts it. Space toggles a "
     "model; type any provider/model below the list and press enter to add it. The estimate on the "
@@ -64,12 +62,46 @@ def _row(label: str, *widgets: Widget) -> ComposeResult:
         yield from widgets
 
 
-def check_signature(text: str) -> str | None:
-    if not text.strip():
-        return "A dataset file needs a signature, e.g. question -> answer."
-    if not SIGNATURE_RE.match(text):
-        return "Write the signature as inputs -> outputs (e.g. question, context -> answer) or module:Class."
+def model_problem(model: str) -> str | None:
+    """The engine's own check of a model id (the config's validator), as one sentence."""
+    from pydantic import ValidationError
+
+    from dspy_tui.engine.config import ModelConfig
+
+    try:
+        ModelConfig.model_validate({"id": model})
+    except ValidationError as exc:
+        return str(exc.errors()[0]["msg"]).removeprefix("Value error, ") + "."
     return None
+
+
+def budget_warning(expected: float, most: float, budget: float | None) -> str | None:
+    """A sentence when the estimate does not fit the budget: the session would stop before it ends."""
+    if budget is None:
+        return None
+    if expected > budget:
+        return (f"Expected cost {fmt.money(expected)} is over the budget {fmt.money(budget)}: the session will "
+                "stop when the budget is spent. Raise it, or pick fewer rounds or models.")
+    if most > budget:
+        return f"The worst case, {fmt.money(most)}, is over the budget {fmt.money(budget)}; it may stop early."
+    return None
+
+
+def equivalent_command(data: dict[str, Any], config_path: str | None) -> str:
+    """The `dspy-tui run …` that starts the same session, or `run CONFIG` when flags cannot say it all."""
+    task = data.get("task") or {}
+    dataset = str(task.get("dataset", ""))
+    flags_say_it = dataset.startswith("demo:") and set(task) == {"dataset"} and data.get("cross_model", True) and not (
+        set(data) - {"name", "task", "models", "optimizer", "rounds", "seed", "budget_usd", "cross_model"}
+    ) and all(isinstance(m, str) for m in data.get("models", []))
+    if not flags_say_it:
+        return f"dspy-tui run {shlex.quote(config_path or 'SESSION.toml')}  (ctrl+s writes this setup there)"
+    parts = ["dspy-tui", "run", "--task", dataset, "--models", ",".join(data.get("models", []))]
+    for flag, key in (("--optimizer", "optimizer"), ("--rounds", "rounds"), ("--seed", "seed"),
+                      ("--budget", "budget_usd"), ("--name", "name")):
+        if data.get(key) is not None:
+            parts += [flag, str(data[key])]
+    return " ".join(shlex.quote(p) for p in parts)
 
 
 class NewSessionScreen(Screen[None]):
@@ -77,7 +109,10 @@ class NewSessionScreen(Screen[None]):
         Binding("f5", "start", "Start", id="new.start", priority=True, tooltip="Start the session"),
         Binding("ctrl+s", "save", "Save config", id="new.save", priority=True, tooltip="Save as TOML"),
         Binding("ctrl+o", "load", "Load config", id="new.load", priority=True, tooltip="Load a TOML config"),
-        Binding("escape", "app.pop_screen", "Back", id="new.back"),
+        Binding("k", "app.keys", "Keys", id="new.keys", tooltip="Add the API keys the chosen models need"),
+        Binding("ctrl+y", "copy_command", "Copy command", id="new.copy_command",
+                tooltip="Copy the equivalent dspy-tui run command"),
+        Binding("escape", "back", "Back", id="new.back", tooltip="Back (asks first when there are edits)"),
     ]
     HELP = HELP
     CSS_PATH = Path(__file__).parents[1] / "styles" / "new_session.tcss"  # parsed on first use
@@ -93,6 +128,7 @@ class NewSessionScreen(Screen[None]):
         self._debounce: Timer | None = None
         self._tasks: dict[str, Any] = {}  # loaded tasks by their description, for the estimate
         self.estimates: list[Any] | None = None  # the last estimate shown, None while there is none
+        self.pristine: dict[str, Any] | None = None  # the form as opened or loaded: escape asks when it differs
 
     # -- layout -------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -107,15 +143,19 @@ class NewSessionScreen(Screen[None]):
                     yield from _row("Dataset", Input(placeholder="path to .jsonl, .csv or .json", id="dataset",
                                                      compact=True))
                     yield from _row("Signature", Input(placeholder="question -> answer", id="signature", compact=True))
-                    yield from _row("Metric", Select([(m, m) for m in METRICS], value="exact_match",
-                                                     allow_blank=False, id="metric", compact=True))
+                    yield from _row("Metric", Input("exact_match", placeholder="a built-in metric or package.module:function",
+                                                    id="metric", compact=True))
+                yield Static(id="fields-msg", classes="msg")
                 yield Static(id="task-msg", classes="msg")
                 yield Label("Models  [dim](space toggles; enter in the line below adds one)[/]", classes="section")
                 yield SelectionList[str](*[Selection(m, m, True) for m in DEFAULT_MODELS], id="models")
                 yield Input(placeholder="add provider/model, e.g. ollama/llama3.2", id="add-model", compact=True)
+                yield Static(id="add-msg", classes="msg")
                 yield Static(id="models-msg", classes="msg")
+                yield Static(id="keys-msg", classes="msg")
                 yield from _row("Optimizer", Select([(o, o) for o in OPTIMIZERS], value="bootstrap",
                                                     allow_blank=False, id="optimizer", compact=True))
+                yield Static(OPTIMIZER_SUMMARIES.get("bootstrap", ""), id="optimizer-info", classes="hint")
                 yield from _row("Rounds", Input("5", type="integer", id="rounds", classes="short", compact=True),
                                 Label("Seed", classes="label2"),
                                 Input("0", type="integer", id="seed", classes="short", compact=True))
@@ -124,7 +164,9 @@ class NewSessionScreen(Screen[None]):
                                 Checkbox("Cross-model learning", True, id="cross", compact=True))
                 yield from _row("Config file", Input(placeholder="path/to/session.toml (ctrl+s saves, ctrl+o loads)",
                                                      id="config-path", compact=True))
+                yield Static(id="budget-msg", classes="msg")
                 yield Static(id="config-msg", classes="msg")
+                yield Static(id="command", classes="hint")
             with Vertical(id="estimate-pane", classes="pane") as pane:
                 pane.border_title = "Estimate"
                 yield Static("Estimating…", id="estimate")
@@ -140,8 +182,11 @@ class NewSessionScreen(Screen[None]):
                 self.base["concurrency"] = settings.concurrency
         self.query_one("#file-task").display = False
         self.query_one("#form").can_focus = False  # tab goes from field to field
-        self.load_choices()
+        self.pristine = self._data_or_none()
         self.schedule_estimate()
+
+    def on_screen_resume(self) -> None:
+        self.load_choices()  # again after the keys screen: a key just added is no longer missing
 
     # -- choices from the engine (thread worker) -----------------------------------
     @work(thread=True, group="choices")
@@ -150,16 +195,22 @@ class NewSessionScreen(Screen[None]):
         from dspy_tui.engine.tasks import list_demo_tasks
 
         try:
+            from dspy_tui.engine.scorers import BUILTIN_METRICS
+
             demos = {t.name: f"{t.description} ({t.size} examples, {t.signature}, {t.metric})"
                      for t in list_demo_tasks()}
             catalog = known_models()
         except Exception as exc:  # noqa: BLE001 - the form still works with the defaults
             self.app.call_from_thread(self._message, "#models-msg", f"Cannot list models: {exc}")
             return
-        self.app.call_from_thread(self._fill_choices, demos, catalog)
+        self.app.call_from_thread(self._fill_choices, demos, catalog, list(BUILTIN_METRICS))
 
-    def _fill_choices(self, demos: dict[str, str], catalog: list[dict[str, Any]]) -> None:
+    def _fill_choices(self, demos: dict[str, str], catalog: list[dict[str, Any]], metrics: list[str]) -> None:
+        if not self.is_attached:  # a worker finished after the form was closed
+            return
+        first = not self.catalog
         self.demos = demos
+        self.query_one("#metric", Input).suggester = SuggestFromList(metrics)
         task = self.query_one("#task", Select)
         current = task.value
         task.set_options([(name, name) for name in demos] + [("Dataset file…", FILE_TASK)])
@@ -167,6 +218,9 @@ class NewSessionScreen(Screen[None]):
         self.catalog = catalog
         self._fill_models(set(self.selected_models()))
         self._show_task_info()
+        self._check_keys()
+        if first:  # the task list and models are now the engine's: this is the form as opened
+            self.pristine = self._data_or_none()
 
     def _fill_models(self, selected: set[str]) -> None:
         """Models in catalogue order (grouped by provider), each with its key status; free-text additions last."""
@@ -209,9 +263,24 @@ class NewSessionScreen(Screen[None]):
         if isinstance(event, Select.Changed) and event.select.id == "task":
             self.query_one("#file-task").display = event.value == FILE_TASK
             self._show_task_info()
-        if isinstance(event, Input.Changed) and event.input.id == "signature":
-            self._message("#task-msg", check_signature(event.value) or "")
+        if isinstance(event, Select.Changed) and event.select.id == "optimizer":
+            self.query_one("#optimizer-info", Static).update(Text(OPTIMIZER_SUMMARIES.get(str(event.value), "")))
+        if isinstance(event, SelectionList.SelectedChanged):
+            self._check_keys()
         self.schedule_estimate()
+
+    def _check_keys(self) -> None:
+        """Name the chosen models whose provider has no key, before F5 finds out."""
+        status = {r["model"]: r for r in self.catalog}
+        provider_missing = {r["provider"] for r in self.catalog if r.get("key") == "missing"}
+        missing = [m for m in self.selected_models()
+                   if (status[m].get("key") == "missing" if m in status else m.partition("/")[0] in provider_missing)]
+        if missing:
+            providers = sorted({m.partition("/")[0] for m in missing})
+            self._message("#keys-msg", f"No API key for {', '.join(providers)} ({', '.join(missing)}): press k to "
+                                       "add one, or unselect the model.")
+        else:
+            self._message("#keys-msg", "")
 
     def _show_task_info(self) -> None:
         task = self.query_one("#task", Select).value
@@ -221,8 +290,9 @@ class NewSessionScreen(Screen[None]):
     @on(Input.Submitted, "#add-model")
     def _add_model(self, event: Input.Submitted) -> None:
         model = event.value.strip()
-        if not MODEL_RE.match(model):
-            self._message("#models-msg", f"{model or 'That'} is not provider/model (e.g. openai/gpt-4o-mini).")
+        problem = model_problem(model) if model else "Type provider/model first (e.g. openai/gpt-4o-mini)."
+        self._message("#add-msg", problem or "")
+        if problem:
             return
         if model not in self.selected_models():
             self.extra_models.append(model)
@@ -233,6 +303,8 @@ class NewSessionScreen(Screen[None]):
         self.schedule_estimate()
 
     def _message(self, selector: str, text: str) -> None:
+        if not self.is_attached:  # a worker finished after the form was closed
+            return
         widget = self.query_one(selector, Static)
         widget.update(Text(text))
         widget.display = bool(text)
@@ -244,6 +316,13 @@ class NewSessionScreen(Screen[None]):
         self._debounce = self.set_timer(DEBOUNCE_S, self._estimate_now)
 
     def _estimate_now(self) -> None:
+        if self.query_one("#task", Select).value == FILE_TASK:
+            self.check_fields(self.query_one("#signature", Input).value, self.query_one("#metric", Input).value)
+        else:
+            self._message("#fields-msg", "")
+        data = self._data_or_none()
+        if data is not None:
+            self.query_one("#command", Static).update(Text(equivalent_command(data, self._config_text() or None)))
         try:
             config = self.build_config()
         except ValueError as exc:
@@ -252,6 +331,15 @@ class NewSessionScreen(Screen[None]):
             return
         self._message("#config-msg", "")
         self.run_estimate(config)
+
+    def _data_or_none(self) -> dict[str, Any] | None:
+        try:
+            return self.form_data()
+        except ValueError:
+            return None
+
+    def _config_text(self) -> str:
+        return self.query_one("#config-path", Input).value.strip()
 
     # -- building the config ---------------------------------------------------------
     def form_data(self) -> dict[str, Any]:
@@ -262,7 +350,7 @@ class NewSessionScreen(Screen[None]):
         if task_choice == FILE_TASK:
             task["dataset"] = self.query_one("#dataset", Input).value.strip()
             task["signature"] = self.query_one("#signature", Input).value.strip() or None
-            task["metric"] = str(self.query_one("#metric", Select).value)
+            task["metric"] = self.query_one("#metric", Input).value.strip() or None
         else:
             task = {k: v for k, v in task.items() if k not in ("signature", "metric")}
             task["dataset"] = str(task_choice)
@@ -293,11 +381,25 @@ class NewSessionScreen(Screen[None]):
             raise ValueError("Pick at least one model (space toggles the highlighted one).")
         if data["task"].get("dataset") == "":
             raise ValueError("Give the dataset file's path.")
-        if self.query_one("#task", Select).value == FILE_TASK:
-            problem = check_signature(data["task"].get("signature") or "")
-            if problem:
-                raise ValueError(problem)
-        return parse_config(data, "this setup")
+        return parse_config(data, "this setup")  # the signature and metric are read by the engine's loader
+
+    @work(thread=True, exclusive=True, group="fields")
+    def check_fields(self, signature: str, metric: str) -> None:
+        """The signature and metric as the engine reads them (DSPy's parser, the metric catalogue, imports)."""
+        from dspy_tui.engine.scorers import make_metric
+        from dspy_tui.engine.tasks import TaskError, make_signature
+
+        problem = ""
+        try:
+            if not signature.strip():
+                raise TaskError("a dataset file needs a signature, e.g. question -> answer")
+            sig = make_signature(signature)
+            if metric.strip() and metric.strip() != "llm_judge":  # the judge model is chosen with the session
+                make_metric(metric.strip(), signature=sig)
+        except TaskError as exc:
+            problem = str(exc)
+            problem = problem[:1].upper() + problem[1:] + ("" if problem.endswith(".") else ".")
+        self.app.call_from_thread(self._message, "#fields-msg", problem)
 
     # -- the estimate (thread worker) --------------------------------------------------
     @work(thread=True, exclusive=True, group="estimate")
@@ -323,16 +425,17 @@ class NewSessionScreen(Screen[None]):
         self.app.call_from_thread(self._show_estimate, rows, len(task.train), len(task.dev), len(task.test))
 
     def _estimate_failed(self, where: str, message: str) -> None:
+        if not self.is_attached:  # a worker finished after the form was closed
+            return
         self.estimates = None
         self._message(where, message)
         self.query_one("#estimate", Static).update(Text("No estimate: see the message on the left.", style="dim"))
 
     def _show_estimate(self, rows: list[Any], train: int, dev: int, test: int) -> None:
+        if not self.is_attached:  # a worker finished after the form was closed
+            return
         self.estimates = rows
-        if self.query_one("#task", Select).value != FILE_TASK or not check_signature(
-            self.query_one("#signature", Input).value
-        ):
-            self._message("#task-msg", "")
+        self._message("#task-msg", "")
         self._message("#models-msg", "")
         table = Table(box=None, padding=(0, 1), expand=True, show_edge=False)
         table.add_column("model", no_wrap=True, overflow="ellipsis", ratio=1)
@@ -359,6 +462,11 @@ class NewSessionScreen(Screen[None]):
         grid = Table.grid()
         grid.add_row(head)
         grid.add_row(table)
+        budget = self.query_one("#budget", Input).value.strip()
+        warning = budget_warning(total[0], total[1], float(budget) if budget else None)
+        if warning:
+            grid.add_row(Text(warning, style="bold yellow"))
+        self._message("#budget-msg", warning or "")
         self.query_one("#estimate", Static).update(grid)
 
     # -- start, save, load ------------------------------------------------------------
@@ -370,6 +478,24 @@ class NewSessionScreen(Screen[None]):
             self.notify(str(exc), severity="error")
             return
         self.app.start_new(config)  # type: ignore[attr-defined]
+
+    def action_copy_command(self) -> None:
+        command = str(self.query_one("#command", Static).render())
+        self.app.copy_to_clipboard(command)
+        self.notify(f"Copied: {command}", timeout=4)
+
+    def action_back(self) -> None:
+        if self.pristine is None or self._data_or_none() == self.pristine:
+            self.app.pop_screen()
+            return
+        from dspy_tui.tui.screens.modals import ConfirmScreen
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.app.pop_screen()
+
+        self.app.push_screen(ConfirmScreen("Discard the edits to this setup? (ctrl+s saves it as a config first)",
+                                           yes="Discard", no="Keep editing"), answered)
 
     def _config_path(self) -> Path | None:
         text = self.query_one("#config-path", Input).value.strip()
@@ -417,6 +543,8 @@ class NewSessionScreen(Screen[None]):
         self.app.call_from_thread(self._fill_form, config.model_dump(mode="json", exclude_none=True))
 
     def _fill_form(self, data: dict[str, Any]) -> None:
+        if not self.is_attached:  # a worker finished after the form was closed
+            return
         self.base = data
         task = data.get("task", {})
         dataset = str(task.get("dataset", ""))
@@ -430,8 +558,7 @@ class NewSessionScreen(Screen[None]):
             choice.value = FILE_TASK
             self.query_one("#dataset", Input).value = dataset
             self.query_one("#signature", Input).value = task.get("signature") or ""
-            if task.get("metric") in METRICS:
-                self.query_one("#metric", Select).value = task["metric"]
+            self.query_one("#metric", Input).value = task.get("metric") or ""  # module:function stays as written
         self.query_one("#name", Input).value = data.get("name", "")
         models = [m["id"] for m in data.get("models", [])]
         self.extra_models.extend(m for m in models if m not in self.extra_models)
@@ -443,4 +570,5 @@ class NewSessionScreen(Screen[None]):
         self.query_one("#budget", Input).value = "" if budget is None else str(budget)
         self.query_one("#cross", Checkbox).value = bool(data.get("cross_model", True))
         self.notify(f"Loaded {data.get('name', 'the config')}.")
+        self.pristine = self._data_or_none()
         self.schedule_estimate()
