@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -28,19 +28,29 @@ class ConfigError(ValueError):
     """A config the user wrote cannot be used; the message names the key."""
 
 
+# Bounds on every number a user types: far beyond any real session, well inside what the
+# budget's integer nano-dollars, SQLite's 64-bit integers and the OS timers can hold.
+MAX_USD = 1_000_000.0
+MAX_PRICE_PER_MTOK = 100_000.0
+MAX_SECONDS = 86_400.0
+MAX_SEED = 2**62  # seed + repeats stays inside SQLite's 64-bit integers
+MAX_EXAMPLES = 10_000_000
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class PriceConfig(_Strict):
-    input: float = Field(ge=0, description="USD per 1M input tokens")
-    output: float = Field(ge=0, description="USD per 1M output tokens")
-    cached_input: float | None = Field(default=None, ge=0, description="USD per 1M cached input tokens")
+    input: float = Field(ge=0, le=MAX_PRICE_PER_MTOK, description="USD per 1M input tokens")
+    output: float = Field(ge=0, le=MAX_PRICE_PER_MTOK, description="USD per 1M output tokens")
+    cached_input: float | None = Field(default=None, ge=0, le=MAX_PRICE_PER_MTOK,
+                                       description="USD per 1M cached input tokens")
 
 
 class LimitsConfig(_Strict):
-    rpm: int | None = Field(default=None, gt=0)
-    tpm: int | None = Field(default=None, gt=0)
+    rpm: int | None = Field(default=None, gt=0, le=10**9)
+    tpm: int | None = Field(default=None, gt=0, le=10**12)
     concurrency: int | None = Field(default=None, gt=0, le=256)
 
 
@@ -58,7 +68,7 @@ class ModelConfig(_Strict):
     price: PriceConfig | None = None
     base_url: str | None = None
     limits: LimitsConfig | None = None
-    budget_usd: float | None = Field(default=None, gt=0)
+    budget_usd: float | None = Field(default=None, gt=0, le=MAX_USD)
     max_tokens: int = Field(default=1024, gt=0, le=200_000)
     temperature: float | None = Field(
         default=0.0, ge=0, le=2, description="sent on every call DSPy does not give its own; null: the provider's default"
@@ -112,11 +122,11 @@ class TaskSpec(_Strict):
     module: ModuleKind = "predict"
     fields: dict[str, str] = Field(default_factory=dict)  # column -> field
     split: SplitShares = Field(default_factory=SplitShares)
-    max_train: int | None = Field(default=None, gt=0)  # cap each split after splitting
-    max_dev: int | None = Field(default=None, gt=0)
-    max_test: int | None = Field(default=None, gt=0)
-    seed: int = 0
-    size: int | None = Field(default=None, gt=0)  # demo tasks: how many examples to generate
+    max_train: int | None = Field(default=None, gt=0, le=MAX_EXAMPLES)  # cap each split after splitting
+    max_dev: int | None = Field(default=None, gt=0, le=MAX_EXAMPLES)
+    max_test: int | None = Field(default=None, gt=0, le=MAX_EXAMPLES)
+    seed: int = Field(default=0, ge=0, le=MAX_SEED)
+    size: int | None = Field(default=None, gt=0, le=1_000_000)  # demo tasks: how many examples to generate
     metric: str | None = None  # exact_match, f1, ..., llm_judge, "pkg.mod:function"; default exact_match
     metric_options: dict[str, Any] = Field(default_factory=dict)
     judge: JudgeSpec | None = None  # given without `metric`, the metric is llm_judge
@@ -129,8 +139,8 @@ class ConvergenceConfig(_Strict):
 
 
 class TimeoutsConfig(_Strict):
-    total_s: float = Field(default=120, gt=0)
-    connect_s: float = Field(default=10, gt=0)
+    total_s: float = Field(default=120, gt=0, le=MAX_SECONDS)
+    connect_s: float = Field(default=10, gt=0, le=MAX_SECONDS)
 
 
 class SessionConfig(_Strict):
@@ -144,15 +154,16 @@ class SessionConfig(_Strict):
     rounds: int = Field(default=5, ge=1, le=15)
     convergence: ConvergenceConfig = ConvergenceConfig()
     cross_model: bool = True
-    budget_usd: float | None = Field(default=None, gt=0)
+    budget_usd: float | None = Field(default=None, gt=0, le=MAX_USD)
     # hold back the estimated cost of the cross-model trials and the benchmark before optimizing
     budget_reserve: bool = True
     # a call the budget cannot pay in full may ask for fewer output tokens, but not fewer than this
     min_answer_tokens: int = Field(default=32, ge=1, le=100_000)
     concurrency: int = Field(default=8, ge=1, le=64)
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, le=MAX_SEED)
     repeats: int = Field(default=1, ge=1, le=20)  # run the pipeline for seeds seed, seed+1, ... (engine/repeats.py)
-    seeds: list[int] | None = Field(default=None, min_length=1, max_length=20)  # or these seeds exactly
+    # or these seeds exactly
+    seeds: list[Annotated[int, Field(ge=0, le=MAX_SEED)]] | None = Field(default=None, min_length=1, max_length=20)
     repeat_group: str | None = None  # set by dspy-tui: the seeds of one repeated run share it
     num_retries: int = Field(default=3, ge=0, le=10)
     # a model whose share of errored examples in a phase exceeds this is marked degraded
@@ -164,7 +175,7 @@ class SessionConfig(_Strict):
     local_models: dict[str, LocalModelConfig] = {}
     timeouts: TimeoutsConfig = TimeoutsConfig()
     hooks: dict[str, str] = {}
-    hook_timeout_s: float = Field(default=10, gt=0)
+    hook_timeout_s: float = Field(default=10, gt=0, le=MAX_SECONDS)
 
     @field_validator("models", mode="before")
     @classmethod

@@ -41,7 +41,8 @@ def export_checkpoint(store: SessionStore, session_id: str, model: str, path: Pa
 
     state = dict(checkpoints[-1]["program"])
     state["metadata"] = {"dependency_versions": get_dependency_versions()}  # what program.save() writes
-    return write_output(path, json.dumps(state, indent=2, sort_keys=True), database=store.path, force=force)
+    return write_output(path, json.dumps(state, indent=2, sort_keys=True), database=store.path, force=force,
+                        make_parents=True)
 
 
 def report_data(store: SessionStore, session_id: str) -> dict[str, Any]:

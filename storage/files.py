@@ -51,10 +51,13 @@ def check_output(path: Path, *, database: Path | None, force: bool) -> Path:
     return target
 
 
-def write_output(path: Path, content: str, *, database: Path | None, force: bool = False) -> Path:
-    """Write `content` (UTF-8) to `path` via a temporary file and a rename; returns the path written."""
+def write_output(path: Path, content: str, *, database: Path | None, force: bool = False,
+                 make_parents: bool = False) -> Path:
+    """Write `content` (UTF-8) to `path` via a temporary file and a rename; returns the path written.
+    A missing folder is an error unless `make_parents`."""
     target = check_output(path, database=database, force=force)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    if make_parents:
+        target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:

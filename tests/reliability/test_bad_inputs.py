@@ -150,9 +150,50 @@ def _config_cases() -> list[tuple[str, str | bytes]]:
     ]
     for i, content in enumerate(toml_bad):
         cases.append((f"bad TOML #{i}", content))
+    cases += _bound_cases()
     cases += [("empty file", ""), ("whitespace only", " \n\t\n"), ("comments only", "# nothing\n"),
               ("binary file", bytes(range(256)) * 4), ("PNG file", b"\x89PNG\r\n\x1a\n" + bytes(200)),
               ("UTF-16 file", _toml().encode("utf-16")), ("latin-1 file", ('name = "caf\xe9"\n' + BASE_TASK).encode("latin-1"))]
+    return cases
+
+
+HUGE = ["1e308", "1e309", "-1e308", "inf", "-inf", "nan", str(2**63), str(2**64), str(-(2**63) - 1), "1e10"]
+
+
+def _bound_cases() -> list[tuple[str, str]]:
+    """Every numeric setting at the edge of (or beyond) what the engine, SQLite and the OS timers hold."""
+    cases: list[tuple[str, str]] = []
+    top = ["budget_usd", "seed", "rounds", "concurrency", "num_retries", "hook_timeout_s", "retry_after_cap_s",
+           "min_answer_tokens", "degraded_threshold"]
+    for key in top:
+        for value in HUGE:
+            if key == "seed" and value == "1e10":
+                continue  # a whole number: a valid seed
+            cases.append((f"bound {key} = {value}", _toml(top=f'name = "bad"\nrounds = 1\n{key} = {value}\n'
+                                                           if key != "rounds" else f'name = "bad"\nrounds = {value}\n')))
+    tables = {
+        "timeouts": ["total_s", "connect_s"], "convergence": ["patience", "min_delta", "target"],
+    }
+    for table, keys in tables.items():
+        for key in keys:
+            for value in HUGE:
+                cases.append((f"bound {table}.{key} = {value}", _toml(top=BASE_TOP + f"{table} = {{ {key} = {value} }}\n")))
+    for key in ("max_train", "max_dev", "max_test", "size", "seed"):
+        for value in HUGE if key != "seed" else [v for v in HUGE if v != "1e10"]:
+            task = f'[task]\ndataset = "demo:sentiment"\n{key} = {value}\n'
+            cases.append((f"bound task.{key} = {value}", _toml(task=task)))
+    for key in ("max_tokens", "budget_usd", "temperature"):
+        for value in HUGE:
+            cases.append((f"bound models.{key} = {value}", _toml(models=f'[[models]]\nid = "offline/small"\n{key} = {value}\n')))
+    for key in ("input", "output"):
+        for value in ("1e308", "inf", "nan", "-1", "1e6"):
+            other = "output" if key == "input" else "input"
+            models = f'[[models]]\nid = "offline/small"\nprice = {{ {key} = {value}, {other} = 1 }}\n'
+            cases.append((f"bound price.{key} = {value}", _toml(models=models)))
+    for key in ("rpm", "tpm", "concurrency"):
+        for value in ("1e308", str(2**63), str(2**64), "-1"):
+            models = f'[[models]]\nid = "offline/small"\nlimits = {{ {key} = {value} }}\n'
+            cases.append((f"bound limits.{key} = {value}", _toml(models=models)))
     return cases
 
 
@@ -276,6 +317,8 @@ def _cases(d: Path, sid: str) -> list[Case]:
         ["keys", "set", "nope"], ["keys", "delete", "nope"], ["keys"], ["keys", "set"], ["keys", "nope"],
         ["estimate"], ["estimate", str(d / "nope.toml")], ["estimate", str(d)], ["tasks", "--bogus"],
         ["models", "extra"], ["--bogus"], ["-v", "nope"], ["doctor", "--jsn"],
+        *(["run", flag, value, *task] for flag in ("--budget", "--seed", "--rounds")
+          for value in ("1e308", "1e309", "-1e308", str(2**63), str(2**64), str(-(2**63) - 1), "1e10", "-inf")),
     ]]
     return cases
 
@@ -319,7 +362,7 @@ def finished_session(dspy_tui_home: Path) -> str:
     return session.session_id
 
 
-def test_two_hundred_bad_inputs_each_end_in_one_sentence_and_exit_2(
+def test_five_hundred_bad_inputs_each_end_in_one_sentence_and_exit_2(
     tmp_path: Path, dspy_tui_home: Path, finished_session: str, capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -363,7 +406,7 @@ def test_two_hundred_bad_inputs_each_end_in_one_sentence_and_exit_2(
     tracebacks = [v for v in verdicts if v.traceback]
     print(f"\nbad inputs: inputs tried {len(verdicts)}, clear errors {len(verdicts) - len(unclear)}, "
           f"tracebacks {len(tracebacks)}, database touched by {len(touched)}")
-    assert len(verdicts) >= 200
+    assert len(verdicts) >= 500
     assert not tracebacks, "\n\n".join(f"{v.case.label}: {v.err[-800:]}" for v in tracebacks)
     assert not unclear, "\n".join(f"{v.case.label} -> exit {v.code}: {v.err.strip()[-300:]!r}" for v in unclear)
     assert not touched, touched
