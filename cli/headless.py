@@ -55,6 +55,8 @@ class _Progress:
             self.progress.update(task, advance=1, status=f"{label}: dev {e.dev_score:.3f} best {e.best_dev_score:.3f}")
         elif isinstance(e, ev.ModelConverged) and task is not None:
             self.progress.update(task, status=f"converged at round {e.round}")
+        elif isinstance(e, ev.ModelDegraded):
+            self.console.print(f"[yellow]{e.model} degraded:[/yellow] {e.reason}")
         elif isinstance(e, ev.ModelFailed) and task is not None:
             self.progress.update(task, status=f"failed: {e.error[:60]}")
             self.console.print(f"[red]{e.model} failed:[/red] {e.error}")

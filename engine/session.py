@@ -8,7 +8,10 @@
 4. benchmark: each final program on the held-out test split;
 5. report: Markdown, JSON and HTML, plus each program as DSPy JSON.
 
-Each model runs in its own thread inside its own `dspy.context(lm=...)`.
+Each model runs its own pipeline in its own thread, inside its own
+`dspy.context(lm=...)`, at its own pace: models meet only for the
+cross-model trial, which needs the leader (see meeting.py), and with
+cross-model learning off they never wait for each other.
 Resuming replays the same deterministic pipeline with the same seed: every
 LM call already paid for is answered by the SQLite call cache, so the
 provider sees no repeated request and the results equal an uninterrupted
@@ -18,6 +21,7 @@ export and inspection.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -25,7 +29,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +42,10 @@ from dspy_tui.storage.sessions import SessionStore
 from . import events as ev
 from .budget import Budget, BudgetExhausted, BudgetReserveReached
 from .call_errors import ModelFailed
+from .call_failures import CANCELLED_BY_DSPY, CallFailures
 from .config import JudgeSpec, SessionConfig
-from .evaluation import Evaluation, PhaseTally, degraded_reason, evaluate, never_answered
+from .evaluation import Evaluation, PhaseTally, degraded_reason, error_text, evaluate, never_answered
+from .meeting import Meeting
 from .metrics import MemoryWatch
 from .phase_reserve import PhaseReserve
 from .pricing import OFFLINE_PROVIDERS
@@ -139,6 +145,10 @@ class Session:
         self.report_paths: dict[str, str] = {}
         self._judge_lm: Any = None  # the llm_judge model, when the task configures one
         self.memory = MemoryWatch()  # process RSS samples: each model's peak during its phases
+        self._ended = False  # set when run() returns: no further LM call of this session
+        self._meeting: Meeting[ModelRun] | None = None
+        self.call_failures = CallFailures()
+        self.bus.subscribe(self.call_failures.on_event)
 
     # -- public control ----------------------------------------------------
     def stop(self, reason: str = "user") -> None:
@@ -196,7 +206,8 @@ class Session:
         self.reserve = PhaseReserve.for_session(self.budget, cfg, self.task)
         for m in cfg.models:
             provider, _ = split_model(m.id)
-            lm = make_lm(m.id, keys=self._keys, context=self.calls, options=ModelOptions(
+            own_gate = replace(self.calls, gate=functools.partial(self._model_gate, m.id))
+            lm = make_lm(m.id, keys=self._keys, context=own_gate, options=ModelOptions(
                 base_url=m.base_url, price=m.price.model_dump() if m.price else None,
                 limits=m.limits.model_dump(exclude_none=True) if m.limits else None,
                 max_tokens=m.max_tokens, temperature=m.temperature,
@@ -245,6 +256,16 @@ class Session:
             self._stop_for_full_disk()
         if self.stop_event.is_set():
             raise SessionStop(self.stop_reason or "user")
+        if self._ended:
+            raise SessionStop("the session has ended")
+
+    def _model_gate(self, model: str) -> None:
+        """The gate of one model's calls and phases: once the model has failed (or the session
+        ended) nothing more is sent for it, also by threads an optimizer left running."""
+        self._gate()
+        run = self.runs[model]
+        if run.fatal or run.status == "failed":
+            raise ModelFatal(run.fatal or run.error or "the model failed", model)
 
     def _mark_fatal(self, model: str, exc: BaseException) -> None:
         run = self.runs.get(model)
@@ -280,6 +301,7 @@ class Session:
             outcome = "failed"
         finally:
             self.memory.stop()
+            self._ended = True
             self._finish(outcome)
             if detach:
                 detach()
@@ -348,15 +370,11 @@ class Session:
         self.recorder.close()
 
     def _run_phases(self) -> str:
+        """Every model runs its own pipeline; they meet only for the cross-model trial."""
         models = list(self.runs.values())
-        self._phase("baseline", lambda: self._each(models, self._baseline))
-        assert self.recorder is not None
-        for run in self._alive():  # hold back the later phases before optimization can spend it
-            self.reserve.update(run.model, self.recorder.model_totals(run.model))
-        self._phase("optimization", lambda: self._each(self._alive(), self._optimize_within_budget))
-        if self.config.cross_model and len(self._alive()) > 1:
-            self._phase("cross_model", self._cross_model)
-        self._phase("benchmark", lambda: self._each(self._alive(), self._benchmark))
+        if self.config.cross_model and len(models) > 1:
+            self._meeting = Meeting(models, lambda r: r.best_dev or 0.0)
+        self._each(models, self._pipeline)
         self._cost_updated()  # the final figure, benchmark included
         if all(r.status == "failed" for r in models):
             raise RuntimeError("every model failed: " + "; ".join(f"{r.model}: {r.error}" for r in models))
@@ -368,15 +386,30 @@ class Session:
             raise SessionStop(self.stop_reason)
         return "completed"
 
-    def _phase(self, name: str, body: Callable[[], None]) -> None:
-        if self.stop_event.is_set():
-            raise SessionStop(self.stop_reason)
-        self.bus.publish(ev.PhaseStarted(phase=name))
-        body()
-        self.bus.publish(ev.PhaseCompleted(phase=name))
+    def _pipeline(self, run: ModelRun) -> None:
+        """One model's phases, at its own pace: baseline, optimization, its cross-model trial, benchmark."""
+        try:
+            self._phase(run, "baseline", self._baseline)
+            assert self.recorder is not None  # hold back the later phases before optimization can spend it
+            self.reserve.update(run.model, self.recorder.model_totals(run.model))
+            self._phase(run, "optimization", self._optimize_within_budget)
+            if self._meeting is not None:
+                leader = self._meeting.arrive(run, self.stop_event.is_set)
+                if leader is None:
+                    raise SessionStop(self.stop_reason or "user")
+                if leader is not run and leader.program is not None:
+                    self._phase(run, "cross_model", lambda r: self._transfer(r, leader))
+            self._phase(run, "benchmark", self._benchmark)
+        finally:
+            if self._meeting is not None:
+                self._meeting.leave(run)
 
-    def _alive(self) -> list[ModelRun]:
-        return [r for r in self.runs.values() if r.status not in ("failed", "stopped")]
+    def _phase(self, run: ModelRun, name: str, body: Callable[[ModelRun], None]) -> None:
+        """One model's phase; none starts once the session is stopping or the model has failed."""
+        self._model_gate(run.model)
+        self.bus.publish(ev.PhaseStarted(phase=name, model=run.model))
+        body(run)
+        self.bus.publish(ev.PhaseCompleted(phase=name, model=run.model))
 
     def _each(self, runs: list[ModelRun], fn: Callable[[ModelRun], None]) -> None:
         """Run `fn` for every model concurrently; a model's failure never stops the others."""
@@ -416,14 +449,27 @@ class Session:
             return SessionStop(DISK_FULL_REASON)
         except Exception as exc:  # noqa: BLE001 - a model failing must not stop the others
             log.exception("model %s failed", run.model)
-            self._fail(
-                run, run.fatal or f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-            )
+            self._fail(run, run.fatal or self._failure_sentence(run, exc))
             return None
 
+    def _failure_sentence(self, run: ModelRun, exc: Exception) -> str:
+        """What ended a model, in words: its failed calls when DSPy says only that it cancelled."""
+        from dspy.utils.exceptions import LMError
+
+        text = error_text(exc)
+        if text == CANCELLED_BY_DSPY or isinstance(exc, LMError):
+            calls = self.call_failures.describe(run.model, timeout_s=self.config.timeouts.total_s,
+                                                base_url=run.lm.engine.link.endpoint.base_url)
+            if calls:
+                return calls if text == CANCELLED_BY_DSPY else f"{text} ({calls.rstrip('.')})."
+        return text if isinstance(exc, LMError) else f"{type(exc).__name__}: {text}"
+
     def _fail(self, run: ModelRun, message: str) -> None:
+        """No request leaves for a failed model, even one queued in its limiter (the call path
+        re-checks the model's health before sending)."""
         run.status = "failed"
         run.error = message
+        run.lm.engine.link.health.fail(message)
         self.bus.publish(ev.ModelFailed(model=run.model, error=message))
         self._save_model(run)
 
@@ -589,33 +635,22 @@ class Session:
         self.bus.publish(ev.CostUpdated(spent_usd=self.budget.spent, budget_usd=self.budget.limit_usd,
                                         by_model=self.budget.spent_by_model()))
 
-    def _cross_model(self) -> None:
-        alive = self._alive()
-        leader = max(alive, key=lambda r: r.best_dev or 0.0)
-        state = leader.program.dump_state()
-        followers = [r for r in alive if r is not leader]
-
-        def transfer(run: ModelRun) -> None:
-            run.phase = "cross_model"
-            self.reserve.release_to(run.model)
-            candidate = run.program.deepcopy()
-            candidate.load_state(state)
-            score = self._score(self._evaluate(run, candidate, self.task.dev, "cross_model"))
-            before = run.best_dev or 0.0
-            kept = score > before
-            if kept:
-                run.program, run.best_dev = candidate, score
-            run.transfer = {"source_model": leader.model, "before": before, "after": score, "kept": kept}
-            self.bus.publish(
-                ev.CrossModelTransfer(
-                    model=run.model, source_model=leader.model, before=before, after=score, kept=kept
-                )
-            )
-            self._round_done(
-                run, "cross_model", 0, score, run.best_dev or 0.0, (run.best_dev or 0.0) - before
-            )
-
-        self._each(followers, transfer)
+    def _transfer(self, run: ModelRun, leader: ModelRun) -> None:
+        """The cross-model trial: the leader's instruction and demos on this model, kept if dev improves."""
+        run.phase = "cross_model"
+        self.reserve.release_to(run.model)
+        candidate = run.program.deepcopy()
+        candidate.load_state(leader.program.dump_state())
+        score = self._score(self._evaluate(run, candidate, self.task.dev, "cross_model"))
+        before = run.best_dev or 0.0
+        kept = score > before
+        if kept:
+            run.program, run.best_dev = candidate, score
+        run.transfer = {"source_model": leader.model, "before": before, "after": score, "kept": kept}
+        self.bus.publish(
+            ev.CrossModelTransfer(model=run.model, source_model=leader.model, before=before, after=score, kept=kept)
+        )
+        self._round_done(run, "cross_model", 0, score, run.best_dev or 0.0, (run.best_dev or 0.0) - before)
 
     def _benchmark(self, run: ModelRun) -> None:
         from .metrics import model_metrics

@@ -89,8 +89,10 @@ def _describe(e: ev.Event) -> tuple[str, str]:  # noqa: C901 - a table of event 
         return f"call {e.latency_ms:.0f} ms {tokens}{cost}{retries}", "dim"
     if isinstance(e, ev.RoundCompleted):
         label = "baseline" if e.round == 0 else f"round {e.round}"
+        left_out = f", {e.errored_examples} errored (not scored)" if e.errored_examples else ""
+        left_out += f", {e.unparsed} unparsed (scored wrong)" if e.unparsed else ""
         return (f"{label}: dev {score(e.dev_score)} best {score(e.best_dev_score)} ({delta(e.delta)}), "
-                f"{e.calls} calls, {money(e.cost_usd)}"), "bold"
+                f"{e.calls} calls, {money(e.cost_usd)}{left_out}"), "bold"
     if isinstance(e, ev.RoundStarted):
         return f"round {e.round} started", ""
     if isinstance(e, ev.PhaseStarted):
@@ -99,6 +101,8 @@ def _describe(e: ev.Event) -> tuple[str, str]:  # noqa: C901 - a table of event 
         return f"phase {e.phase} done", "cyan"
     if isinstance(e, ev.ModelConverged):
         return f"converged after round {e.round}: {e.reason}", "cyan"
+    if isinstance(e, ev.ModelDegraded):
+        return f"degraded: {e.reason}", "bold yellow"
     if isinstance(e, ev.ModelFailed):
         return f"failed: {e.error}", "bold red"
     if isinstance(e, ev.CrossModelTransfer):

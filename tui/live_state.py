@@ -196,7 +196,8 @@ class LiveState:
         if isinstance(e, ev.CallCompleted):
             self._call(e, row)
         elif isinstance(e, ev.RoundCompleted) and row is not None:
-            key = (self.phase or "optimization", e.round)
+            phase = row.phase if row.phase != "pending" else self.phase  # models keep their own pace
+            key = (phase or "optimization", e.round)
             # first wins: a resumed session replays finished rounds from the cache
             self.points[row.model].setdefault(key, RoundPoint(
                 key[0], e.round, e.dev_score, e.best_dev_score, e.cost_usd, e.latency_p50_ms,
@@ -212,7 +213,7 @@ class LiveState:
                 row.status = "running"
         elif isinstance(e, ev.PhaseStarted):
             self.phase = e.phase
-            for r in self.models.values():
+            for r in ([row] if row is not None else [] if e.model else self.models.values()):
                 if r.status not in ("failed", "stopped") and e.phase != "report":
                     r.phase = e.phase
                     if r.status == "pending":

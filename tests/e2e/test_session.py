@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -255,9 +256,14 @@ def _expected_score(session: Session, skip: set[str]) -> float:
     """The mean of the metric over the dev examples that were answered, as plain DSPy scores them."""
     import dspy
 
+    from dspy_tui.engine.call_context import ModelOptions
+    from dspy_tui.engine.lm import make_lm
     from dspy_tui.engine.session import build_program
 
-    lm = session.runs[GROQ_MODEL].lm
+    model = session.config.models[0]
+    options = ModelOptions(base_url=model.base_url, max_tokens=model.max_tokens, temperature=model.temperature)
+    # a fresh LM: the session's own sends nothing once the session has ended
+    lm = make_lm(GROQ_MODEL, keys=lambda _provider: "gsk_fake_key_for_tests_0000", options=options)
     program = build_program(session.task)
     scores = []
     with dspy.context(lm=lm):
@@ -333,3 +339,71 @@ def test_a_model_that_never_answers_fails_with_null_scores_and_the_cause(brainy_
     assert stored["status"] == "failed"
     assert stored["baseline_score"] is None and stored["best_dev_score"] is None and stored["test_score"] is None
     assert "20 of 20 dev examples" in stored["error"] and "500" in stored["error"], stored["error"]
+
+
+# -- models are independent: a dead one neither slows the others nor keeps calling ----------------------
+def _closed_port_url() -> str:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/v1"  # nothing listens there once the socket is closed
+
+
+def _healthy_seconds(session: Session, seen: list[ev.Event], model: str) -> float:
+    started = next(e.ts for e in seen if isinstance(e, ev.SessionStarted))
+    done = next(e.ts for e in seen if isinstance(e, ev.BenchmarkProgress) and e.model == model
+                and e.test_score is not None)
+    return done - started
+
+
+@pytest.mark.serial
+def test_a_healthy_model_next_to_a_dead_one_finishes_as_fast_as_alone() -> None:
+    provider = FakeProvider(latency_s=0.25, brain=offline_brain("base")).start()
+    try:
+        alone_cfg = _http_config(provider, rounds=2)
+        alone = _prepared(alone_cfg)
+        alone_seen: list[ev.Event] = []
+        alone.bus.subscribe(alone_seen.append)
+        assert alone.run() == "completed"
+        dead = {"id": "openai/gpt-4o-mini", "base_url": _closed_port_url(), "limits": FAST_LIMITS}
+        pair = _prepared({**alone_cfg, "cross_model": True, "models": [*alone_cfg["models"], dead]})
+        pair_seen: list[ev.Event] = []
+        pair.bus.subscribe(pair_seen.append)
+        assert pair.run() == "completed"
+    finally:
+        provider.stop()
+    healthy = pair.runs[GROQ_MODEL]
+    assert healthy.status == "done" and healthy.test_score is not None
+    failed = pair.runs["openai/gpt-4o-mini"]
+    assert failed.status == "failed" and "could not connect" in (failed.error or ""), failed.error
+    assert failed.baseline is None and failed.test_score is None
+    t_alone, t_pair = _healthy_seconds(alone, alone_seen, GROQ_MODEL), _healthy_seconds(pair, pair_seen, GROQ_MODEL)
+    print(f"\nhealthy model alone {t_alone:.2f} s, next to a dead one {t_pair:.2f} s ({t_pair / t_alone:.2f}x)")
+    assert t_pair <= 1.2 * t_alone
+
+
+def test_no_request_leaves_for_a_model_after_it_failed(brainy_provider: FakeProvider) -> None:
+    """The server breaks in the middle of an optimizer's own parallel evaluation: DSPy cancels it
+    ("Execution cancelled ...") and leaves its threads retrying; once the model has failed they send
+    nothing more."""
+    session = _prepared(_http_config(brainy_provider, optimizer="random_search", rounds=2, num_retries=2,
+                                     optimizer_settings={"num_candidate_programs": 2}))
+    at_failure: list[int] = []
+
+    def watch(e: ev.Event) -> None:
+        if isinstance(e, ev.RoundStarted):
+            brainy_provider.fault_for = lambda text: "500"
+        elif isinstance(e, ev.ModelFailed):
+            at_failure.append(len(brainy_provider.received))
+
+    session.bus.subscribe(watch)
+    assert session.run() == "failed"
+    time.sleep(4.0)  # long enough for a left-behind thread's retries (1 s, 2 s back-off) to reach the server
+    assert at_failure, "the model never failed"
+    assert len(brainy_provider.received) == at_failure[0]
+    run = session.runs[GROQ_MODEL]
+    assert run.status == "failed"
+    assert "Execution cancelled" not in (run.error or "")  # DSPy's words name no cause; ours do
+    assert re.fullmatch(r"\d+ of \d+ calls got a server error \(HTTP 5xx\)\.", run.error or ""), run.error
