@@ -11,13 +11,22 @@ a concurrency cap of 16 requests in flight for the provider.
 * plain DSPy = a script making the same number of evaluation passes through
                DSPy's native engine (`engine="lm15"`), 4 models x 4 threads = 16 in flight
 
-Run: `python benchmarks/session_scaling.py [--dev 200] [--rounds 5] [--latency 0.05]`.
-Targets: session / ideal <= 1.3; session calls/s / plain DSPy calls/s >= 1.0.
+Heterogeneous case: one model answering in 50 ms, one in 500 ms (two more
+fake provider processes) and one pointed at a closed port, cross-model
+learning off (with it on, a fast model waits for the slow one's
+optimization: the one point where models meet). The fast model's time to its
+test score is compared with the same model in a session alone, and with its
+ideal (its HTTP calls x 50 ms / cap).
+
+Run: `python benchmarks/session_scaling.py [--dev 200] [--rounds 5] [--latency 0.05] [--hetero-dev 60]`.
+Targets: session / ideal <= 1.3; session calls/s / plain DSPy calls/s >= 1.0;
+heterogeneous: fast model mixed / alone <= 1.3.
 """
 
 from __future__ import annotations
 
 import argparse
+import socket
 import tempfile
 import threading
 import time
@@ -25,6 +34,7 @@ from pathlib import Path
 
 from _fake_server import start_server  # benchmarks/ is on sys.path when a script runs
 
+from dspy_tui.engine import events as ev
 from dspy_tui.engine.config import parse_config
 from dspy_tui.engine.session import Session
 from dspy_tui.engine.tasks import build_program, load_task
@@ -40,26 +50,71 @@ def task_spec(dev: int) -> dict[str, object]:
             "split": {"train": 0.3, "dev": 0.5, "test": 0.2}}
 
 
-def run_session(url: str, dev: int, rounds: int) -> tuple[float, int, int]:
-    """(wall seconds, HTTP calls sent, cache hits) of one whole session."""
+def run_models(models: list[dict[str, object]], dev: int, rounds: int, *, cross_model: bool = True,
+               base_urls: dict[str, str] | None = None) -> tuple[Session, float, list[ev.Event]]:
+    """One whole session of these `[[models]]`; (the session, wall seconds, its events)."""
     config = parse_config({
         "name": "scaling", "task": task_spec(dev), "optimizer": "labeled", "rounds": rounds, "concurrency": CAP,
-        "convergence": {"patience": rounds, "min_delta": 0.0},
-        "base_urls": {"openai-compatible": f"{url}/v1"},
-        "models": [{"id": f"openai-compatible/model-{i}", "limits": {"concurrency": CAP, "rpm": 10**9}}
-                   for i in range(MODELS)],
+        "convergence": {"patience": rounds, "min_delta": 0.0}, "cross_model": cross_model,
+        "base_urls": base_urls or {}, "models": models,
     })
     with tempfile.TemporaryDirectory() as tmp:
         paths = Paths(data_dir=Path(tmp), config_dir=Path(tmp) / "config")
         session = Session(config, store=SessionStore(paths.db_path), paths=paths)
+        seen: list[ev.Event] = []
+        session.bus.subscribe(seen.append)
         session.prepare()
         start = time.perf_counter()
         outcome = session.run()
         wall = time.perf_counter() - start
         if outcome != "completed":
             raise SystemExit(f"the session ended {outcome}")
-        totals = session.store.call_totals(session.session_id)
+    return session, wall, seen
+
+
+def run_session(url: str, dev: int, rounds: int) -> tuple[float, int, int]:
+    """(wall seconds, HTTP calls sent, cache hits) of one whole session."""
+    models: list[dict[str, object]] = [
+        {"id": f"openai-compatible/model-{i}", "limits": {"concurrency": CAP, "rpm": 10**9}} for i in range(MODELS)
+    ]
+    session, wall, _ = run_models(models, dev, rounds, base_urls={"openai-compatible": f"{url}/v1"})
+    totals = session.store.call_totals(session.session_id)
     return wall, totals["calls"], totals["cache_hits"]
+
+
+def _model_done_s(seen: list[ev.Event], model: str) -> float:
+    """Seconds from the session's start to this model's test score."""
+    start = next(e.ts for e in seen if isinstance(e, ev.SessionStarted))
+    done = next(e.ts for e in seen if isinstance(e, ev.BenchmarkProgress) and e.model == model
+                and e.test_score is not None)
+    return done - start
+
+
+def _closed_port() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
+
+
+def run_heterogeneous(fast_url: str, slow_url: str, dev: int, rounds: int) -> None:
+    """The fast model alone, then next to a slow and a dead one; prints both against its ideal."""
+    limits = {"concurrency": CAP, "rpm": 10**9}
+    fast = {"id": "openai-compatible/fast", "base_url": f"{fast_url}/v1", "limits": limits}
+    slow = {"id": "openai-compatible/slow", "base_url": f"{slow_url}/v1", "limits": limits}
+    dead = {"id": "openai-compatible/dead", "base_url": _closed_port(), "limits": limits}
+    alone, _, alone_seen = run_models([fast], dev, rounds, cross_model=False)
+    mixed, wall, mixed_seen = run_models([fast, slow, dead], dev, rounds, cross_model=False)
+    t_alone = _model_done_s(alone_seen, "openai-compatible/fast")
+    t_mixed = _model_done_s(mixed_seen, "openai-compatible/fast")
+    fast_calls = alone.store.call_totals(alone.session_id)["calls"]
+    ideal = fast_calls * 0.05 / CAP
+    dead_run = mixed.runs["openai-compatible/dead"]
+    print(f"session_scaling heterogeneous: fast (50 ms), slow (500 ms), dead (closed port); {dev} dev, "
+          f"{rounds} rounds, cross-model off; the whole session took {wall:.1f} s")
+    print(f"session_scaling heterogeneous: fast model done in {t_mixed:.2f} s mixed vs {t_alone:.2f} s alone: "
+          f"{t_mixed / t_alone:.2f}x (target <= 1.3x); its ideal {ideal:.2f} s ({fast_calls} calls x 50 ms / {CAP}): "
+          f"alone {t_alone / ideal:.2f}x, mixed {t_mixed / ideal:.2f}x")
+    print(f"session_scaling heterogeneous: dead model {dead_run.status}: {dead_run.error}")
 
 
 def run_plain_dspy(url: str, dev: int, passes: int) -> tuple[float, int]:
@@ -100,7 +155,19 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--latency", type=float, default=0.05)
     ap.add_argument("--brain", help="answer as this offline variant (costs server CPU); default: echo answers")
+    ap.add_argument("--hetero-dev", type=int, default=60, help="dev examples of the heterogeneous case")
+    ap.add_argument("--only", choices=["homogeneous", "heterogeneous"], help="run one case only")
     args = ap.parse_args()
+    if args.only != "homogeneous":
+        fast, fast_url = start_server(0.05, args.brain)
+        slow, slow_url = start_server(0.5, args.brain)
+        try:
+            run_heterogeneous(fast_url, slow_url, args.hetero_dev, min(args.rounds, 3))
+        finally:
+            fast.kill()
+            slow.kill()
+    if args.only == "heterogeneous":
+        return
     server, url = start_server(args.latency, args.brain)
     try:
         wall, calls, hits = run_session(url, args.dev, args.rounds)
