@@ -22,6 +22,15 @@ FINAL_STATUSES = ("converged", "failed", "done", "stopped")
 NOT_MODEL_ERRORS = frozenset({"cancelled", "BudgetExhausted"})  # a stop or the budget refused the call
 
 
+def refused(e: ev.CallCompleted) -> bool:
+    """The budget refused this call before it was sent: not an error of the model."""
+    return e.status == "refused" or e.error_kind == "BudgetExhausted"
+
+
+def rate_limited(e: ev.CallCompleted) -> bool:
+    return e.status == "error" and "rate" in (e.error_kind or "").lower()
+
+
 @dataclass
 class ModelRow:
     model: str
@@ -39,6 +48,13 @@ class ModelRow:
     benchmark_done: bool = False
     error: str | None = None
     price_label: str | None = None  # None: not known yet; "unpriced" when the model has no price
+    rate_limited: int = 0  # calls the provider answered 429 (rate limited)
+    throttled_until: float | None = None  # new requests wait until then (the provider slowed this model)
+    throttle_reason: str = ""
+    queue_ms: float = 0.0  # time its calls waited for a limiter slot
+    latency_ms: float = 0.0  # the provider's time over its calls (with queue_ms: the throttled share)
+    started_at: float | None = None
+    finished_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -119,22 +135,39 @@ class LiveState:
         """Baseline, each round, the cross-model trial, the benchmark."""
         return 1 + self.rounds + (1 if self.cross_model else 0) + 1
 
+    def model_steps(self, model: str) -> tuple[int, int]:
+        """(done, total) steps of one model; a converged, failed or stopped model skips what it no longer runs."""
+        row, points = self.models[model], self.points[model]
+        done = len(points) + int(row.benchmark_done)
+        if row.status in ("failed", "stopped"):
+            return done, done
+        rounds = self.rounds
+        if row.status == "converged":
+            rounds = sum(1 for phase, _ in points if phase == "optimization")
+        total = 1 + rounds + int(self.cross_model) + 1
+        return min(done, total), total
+
+    def eta(self, model: str, now: float) -> float | None:
+        """Seconds left for one model if its remaining steps take what its done ones took; None before a step."""
+        row = self.models[model]
+        done, total = self.model_steps(model)
+        if row.started_at is None or not done or done >= total or row.finished_at is not None:
+            return None
+        spent = now - row.started_at
+        return spent / done * (total - done)
+
+    def providers(self) -> dict[str, list[ModelRow]]:
+        """The models grouped by provider (the part of the id before the slash), in model order."""
+        out: dict[str, list[ModelRow]] = {}
+        for row in self.models.values():
+            out.setdefault(row.model.partition("/")[0], []).append(row)
+        return out
+
     def progress(self) -> float:
         """Share of the session's steps done, 0..1; a converged, failed or stopped model skips what it no longer runs."""
-        total = done = 0
-        for m, row in self.models.items():
-            points = self.points[m]
-            model_done = len(points) + int(row.benchmark_done)
-            if row.status in ("failed", "stopped"):
-                model_total = model_done
-            else:
-                rounds = self.rounds
-                if row.status == "converged":
-                    rounds = sum(1 for phase, _ in points if phase == "optimization")
-                model_total = 1 + rounds + int(self.cross_model) + 1
-            total += model_total
-            done += min(model_done, model_total)
-        return done / total if total else 0.0
+        steps = [self.model_steps(m) for m in self.models]
+        total = sum(t for _, t in steps)
+        return sum(d for d, _ in steps) / total if total else 0.0
 
     def projected_usd(self) -> float | None:
         """Spend at the end if the rest costs what the done part did; None before anything is done."""
@@ -189,6 +222,8 @@ class LiveState:
         row = self.models.get(e.model or "")
         if row is not None:
             self._changes.models.add(row.model)
+            if row.started_at is None:
+                row.started_at = e.ts
         return row
 
     def _apply_one(self, e: ev.Event) -> None:  # noqa: C901 - one branch per event type reads best
@@ -223,11 +258,13 @@ class LiveState:
         elif isinstance(e, ev.ModelConverged) and row is not None:
             row.status = "converged"
         elif isinstance(e, ev.ModelFailed) and row is not None:
-            row.status, row.error = "failed", e.error
+            row.status, row.error, row.finished_at = "failed", e.error, e.ts
+        elif isinstance(e, ev.ModelThrottled) and row is not None:
+            row.throttled_until, row.throttle_reason = e.ts + e.retry_in_s, e.reason or "rate limited"
         elif isinstance(e, ev.BenchmarkProgress) and row is not None:
             row.phase = "benchmark"
             if e.test_score is not None:
-                row.test_score, row.benchmark_done = e.test_score, True
+                row.test_score, row.benchmark_done, row.finished_at = e.test_score, True, e.ts
                 self._changes.cost = True
         else:
             self._session_event(e)
@@ -241,7 +278,13 @@ class LiveState:
         if e.cache_hit:
             row.cache_hits += 1
             return
+        if refused(e):
+            return  # never sent: not a call, not an error
         row.calls += 1
+        row.queue_ms += e.queue_ms
+        row.latency_ms += e.latency_ms
+        if rate_limited(e):
+            row.rate_limited += 1
         if e.status != "ok" and e.error_kind not in NOT_MODEL_ERRORS:
             row.errors += 1
         if e.cost_usd is not None:
@@ -256,6 +299,7 @@ class LiveState:
             self.started_at, self.finished_at = e.ts, None  # elapsed counts this run
             for r in self.models.values():  # a resumed session replays every model's progress
                 r.status = "pending"
+                r.started_at = r.finished_at = r.throttled_until = None
             self._changes.models |= set(self.models)
         elif isinstance(e, ev.SessionCompleted):
             self._end("completed", e.ts, final="done")
@@ -277,6 +321,9 @@ class LiveState:
         for r in self.models.values():
             if r.status in ("pending", "running"):
                 r.status = final
+            r.throttled_until = None
+            if r.finished_at is None:
+                r.finished_at = ts
         self._changes.models |= set(self.models)
         self._changes.cost = True
 

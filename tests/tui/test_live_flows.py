@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from textual.widgets import DataTable
-from tui_support import MODELS, ScriptedSession, fixed_clock, script, wait_for
+from tui_support import MODELS, T0, ScriptedSession, fixed_clock, script, wait_for
 
 from dspy_tui.engine import events as ev
 from dspy_tui.storage.paths import Paths
@@ -171,3 +171,26 @@ async def test_finished_session_opens_its_detail_with_report(store: SessionStore
         assert sum(len(p) for p in screen.detail.state.points.values()) > 6
         await pilot.press("r")
         await wait_for(pilot, lambda: isinstance(app.screen, ReportScreen), timeout=30, what="the report")
+
+
+async def test_a_throttled_model_says_what_it_waits_for(store: SessionStore, paths: Paths) -> None:
+    """Per-model steps, ETA and "rate-limited, retrying in N s", and a provider line (issue 16.5)."""
+    events = script(MODELS, rounds_done=2, finished=False)
+    events.append(ev.ModelThrottled(model="openai/gpt-4o-mini", reason="rate limited", retry_in_s=74, ts=T0 + 58))
+    session = ScriptedSession(store, paths, events, hold=True)
+    app = DspyTuiApp(paths, live_session=session, clock=fixed_clock)  # the clock reads T0 + 95
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: session.published == len(events), what="the script")
+        screen = app.screen
+        assert isinstance(screen, LiveScreen)
+        table = screen.query_one("#models", DataTable)
+        await wait_for(pilot, lambda: "retrying" in cell(table, "openai/gpt-4o-mini", "status"), what="the wait")
+        assert cell(table, "openai/gpt-4o-mini", "status") == "rate-limited, retrying in 37 s"
+        assert cell(table, "offline/base", "status") == "running"
+        assert cell(table, "offline/base", "steps") == "3/6"  # baseline and two rounds of 1 + 3 + cross + bench
+        assert cell(table, "offline/small", "steps") == "3/5"  # converged after round 2: no third round
+        assert cell(table, "offline/base", "eta") != "-"
+        assert cell(table, "offline/base", "limited") == "3"  # the scripted 429s: one per baseline and round
+        providers = str(screen.query_one("#providers").render())
+        assert "openai 14 calls · paused 37 s" in providers and "offline" not in providers
+        session.stop()

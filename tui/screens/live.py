@@ -63,9 +63,11 @@ class LiveScreen(Screen[None]):
         self.paths = paths
         self.clock = clock
         self.results_shown = False
+        self._ticked = 0.0  # when the clock-driven cells were last redrawn
         # held, not queried: the engine worker may deliver history before the screen is composed
         models = list(runner.state.models)
         self.status_line = Static(id="live-status")
+        self.providers_line = Static(id="providers")
         self.models_pane = Container(id="models-pane", classes="pane")
         self.switcher = ContentSwitcher(initial="models")
         self.models_table = ModelsTable(models, id="models")
@@ -83,6 +85,7 @@ class LiveScreen(Screen[None]):
         with self.models_pane, self.switcher:
             yield self.models_table
             yield self.benchmark
+        yield self.providers_line
         with Horizontal(id="middle"):
             with self.chart_pane:
                 yield self.chart
@@ -110,11 +113,12 @@ class LiveScreen(Screen[None]):
         state = self.runner.state
         state.take_changes()  # everything is drawn below
         self.models_table.labels = self.runner.price_labels
-        self.models_table.sync(state)
+        self.models_table.sync(state, self.clock())
         self.chart.draw(state)
         self.cost.show(state, self.runner.price_labels)
         self.log_view.reset(state.events)
         self._show_status()
+        self._show_providers()
 
     def flush(self) -> None:
         """Fold the buffered events into the state and touch what changed: the one place widgets update."""
@@ -123,8 +127,14 @@ class LiveScreen(Screen[None]):
         if events:
             state.apply(events)
         changes = state.take_changes()
-        if changes.models:
-            self.models_table.sync(state, changes.models)
+        now = self.clock()
+        if now - self._ticked >= 1.0:  # ETA, elapsed and "retrying in N s" move with the clock
+            self._ticked = now
+            self.models_table.sync(state, now)
+            self._show_providers()
+        elif changes.models:
+            self.models_table.sync(state, now, changes.models)
+            self._show_providers()
         if changes.chart:
             self.chart.draw(state)
         if changes.cost or changes.models:
@@ -132,6 +142,30 @@ class LiveScreen(Screen[None]):
         if changes.new_events:
             self.log_view.add(changes.new_events)
         self._show_status()
+
+    def _show_providers(self) -> None:
+        """One line: per hosted provider, its calls, 429s, the share of time spent waiting, and a pause."""
+        now = self.clock()
+        line = Text()
+        for provider, rows in self.runner.state.providers().items():
+            if provider == "offline":
+                continue
+            calls = sum(r.calls for r in rows)
+            limited = sum(r.rate_limited for r in rows)
+            waited, busy = sum(r.queue_ms for r in rows), sum(r.latency_ms for r in rows)
+            if line:
+                line.append("  │  ", style="dim")
+            line.append(provider, style="bold")
+            line.append(f" {calls} calls")
+            if limited:
+                line.append(f" · {limited}×429", style="yellow")
+            if waited > 0:
+                line.append(f" · waited {waited / (waited + busy):.0%}", style="dim")
+            paused = max((r.throttled_until or 0) - now for r in rows)
+            if paused >= 1:
+                line.append(f" · paused {paused:.0f} s", style="yellow")
+        self.providers_line.update(line)
+        self.providers_line.display = bool(line)
 
     def _show_status(self) -> None:
         state = self.runner.state

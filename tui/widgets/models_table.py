@@ -1,4 +1,9 @@
-"""The Models pane: one row per model, updated cell by cell as events arrive."""
+"""The Models pane: one row per model with its progress, updated cell by cell as events arrive.
+
+Like an evaluation harness's task rows: phase, steps done of the model's total, ETA, elapsed,
+and what holds it back (429s, "rate-limited, retrying in 37 s"), so a model waiting for a slow
+provider never looks hung.
+"""
 
 from __future__ import annotations
 
@@ -8,25 +13,42 @@ from dspy_tui.tui import format as fmt
 from dspy_tui.tui.live_state import LiveState, ModelRow
 from dspy_tui.tui.widgets.table import Col, FitTable
 
-COLUMNS = (  # at 80 columns the round, the last gain and the error count give way
-    Col("model", "Model", most=40, least=14), Col("phase", "Phase"), Col("round", "Rnd", drop=2),
-    Col("best", "Best"), Col("delta", "Last Δ", drop=3), Col("calls", "Calls"), Col("errors", "Err", drop=1),
-    Col("cost", "Cost"), Col("status", "Status"),
+COLUMNS = (  # at 80 columns the detail columns give way, highest `drop` first
+    Col("model", "Model", most=40, least=14), Col("phase", "Phase"), Col("steps", "Steps"),
+    Col("round", "Rnd", drop=5), Col("best", "Best"), Col("delta", "Last Δ", drop=7), Col("calls", "Calls", drop=2),
+    Col("limited", "429s", drop=3), Col("errors", "Err", drop=4), Col("cost", "Cost"), Col("eta", "ETA", drop=1),
+    Col("elapsed", "Elapsed", drop=6), Col("status", "Status", most=32, least=10),
 )
 
 
-def cells(row: ModelRow, index: int, label: str) -> dict[str, object]:
+def status_cell(row: ModelRow, now: float) -> Text:
+    """The status, or what the model waits for while the provider slows it down."""
+    if row.throttled_until is not None and row.throttled_until > now and row.status in ("running", "pending", "converged"):
+        wait = max(1, round(row.throttled_until - now))
+        reason = row.throttle_reason.replace("_", " ") or "rate limited"
+        return Text(f"{reason.replace('rate limited', 'rate-limited')}, retrying in {wait} s", style="yellow")
+    return fmt.status_text(row.status)
+
+
+def cells(state: LiveState, row: ModelRow, index: int, label: str, now: float) -> dict[str, object]:
     """`label`: the model's price label (`offline/simulated` reads `$0 sim`, as in the session detail)."""
+    done, total = state.model_steps(row.model)
+    elapsed = None if row.started_at is None else (row.finished_at or now) - row.started_at
+    eta = state.eta(row.model, now)
     return {
         "model": fmt.model_text(row.model, index),
         "phase": fmt.PHASE_LABELS.get(row.phase, row.phase),
+        "steps": f"{done}/{total}",
         "round": str(row.round),
         "best": fmt.score(row.best_dev),
         "delta": fmt.delta(row.last_delta),
         "calls": str(row.calls),
+        "limited": Text(str(row.rate_limited), style="yellow" if row.rate_limited else ""),
         "errors": Text(str(row.errors), style="red" if row.errors else ""),
         "cost": fmt.priced_money(row.cost_usd, "unpriced" if row.unpriced_calls else label),
-        "status": fmt.status_text(row.status),
+        "eta": "-" if eta is None else fmt.duration(eta),
+        "elapsed": fmt.duration(elapsed),
+        "status": status_cell(row, now),
     }
 
 
@@ -39,13 +61,13 @@ class ModelsTable(FitTable):
         self._index = {m: i for i, m in enumerate(models)}
         self.labels: dict[str, str] = {}  # model -> price label, once the runner knows them
 
-    def sync(self, state: LiveState, models: set[str] | None = None) -> None:
+    def sync(self, state: LiveState, now: float, models: set[str] | None = None) -> None:
         for name in models if models is not None else state.models:
             row = state.models.get(name)
             if row is None:
                 continue
             label = self.labels.get(name, "offline/simulated" if name.startswith("offline/") else "")
-            values = cells(row, self._index.get(name, 0), label)
+            values = cells(state, row, self._index.get(name, 0), label, now)
             changed = {k: v for k, v in values.items() if self._shown.get((name, k)) != str(v)}
             if changed:
                 self._shown.update({(name, k): str(v) for k, v in changed.items()})
