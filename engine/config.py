@@ -176,6 +176,8 @@ class SessionConfig(_Strict):
     timeouts: TimeoutsConfig = TimeoutsConfig()
     hooks: dict[str, str] = {}
     hook_timeout_s: float = Field(default=10, gt=0, le=MAX_SECONDS)
+    # at exit, queued and running hooks get this long in total before they are killed
+    hook_grace_s: float = Field(default=10, ge=0, le=MAX_SECONDS)
 
     @field_validator("models", mode="before")
     @classmethod

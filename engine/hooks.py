@@ -1,12 +1,17 @@
 """User shell hooks: run a command for chosen events, with the event's JSON on stdin.
 
 Hooks are the user's code, so they are kept at arm's length: the bus
-subscriber only serialises the event and enqueues it (never blocking the
-publisher, which may be an optimizer thread), one worker thread runs the
-commands in event order, each in its own process group so a timeout kills the
-whole pipeline it started, and a failing hook is logged and counted, never
-raised into the engine. If hooks fall far behind, new events are dropped and
-counted rather than queued without bound.
+subscriber only serialises the event (one JSON line, newline-terminated, so
+`cat >> events.jsonl` writes valid JSONL) and enqueues it, never blocking the
+publisher, which may be an optimizer thread. A small pool of worker threads
+runs the commands; each hook key always goes to the same worker, so one hook
+sees its events in order while a hanging hook does not hold up the others.
+Each command runs in its own process group so a timeout kills the whole
+pipeline it started, and a failing hook is logged and counted, never raised
+into the engine. If hooks fall far behind, new events are dropped and counted
+rather than queued without bound. At exit the queued hooks get one grace
+period in total (not one per hook); then whatever still runs is killed and
+the rest is dropped, so a hanging hook cannot hold the process.
 
 Logs name a hook by its event key and program name only: a command line may
 carry a token (`curl -H "Authorization: ..."`), so it is never logged whole.
@@ -22,6 +27,7 @@ import shlex
 import signal
 import subprocess
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -52,17 +58,25 @@ class HookRunner:
         log: logging.Logger = logging.getLogger(__name__),  # noqa: B008 - a module logger is a constant
         *,
         max_pending: int = 1000,
+        workers: int = 4,
+        grace_s: float = 10.0,
     ) -> None:
         if timeout_s <= 0:
             raise ValueError(f"a hook timeout must be positive, got {timeout_s!r}")
         self.hooks = dict(hooks)
         self.timeout_s = timeout_s
+        self.grace_s = grace_s
         self.log = log
-        self._queue: queue.Queue[_Job | object] = queue.Queue(maxsize=max_pending)
+        self._queues: list[queue.Queue[_Job | object]] = [
+            queue.Queue(maxsize=max_pending) for _ in range(max(1, min(workers, len(self.hooks) or 1)))
+        ]
+        self._slots = {key: i % len(self._queues) for i, key in enumerate(self.hooks)}  # a hook, a worker
         self._lock = threading.Lock()
         self._counts = {"ok": 0, "failed": 0, "timed_out": 0, "dropped": 0}
         self._closed = False
-        self._worker: threading.Thread | None = None
+        self._abandon = threading.Event()  # the grace period is over: kill and drop
+        self._workers: dict[int, threading.Thread] = {}
+        self._running: set[subprocess.Popen[bytes]] = set()
         self._detach: list[Callable[[], None]] = []
 
     # ---- publisher side: quick, never raises, never blocks
@@ -78,19 +92,21 @@ class HookRunner:
         keys = [k for k in (event.type, "*") if k in self.hooks]
         if not keys or self._closed:
             return
-        payload = event.model_dump_json().encode()
+        payload = event.model_dump_json().encode() + b"\n"
         for key in keys:
             self._enqueue(_Job(key, self.hooks[key], event.type, payload))
 
     def _enqueue(self, job: _Job) -> None:
+        slot = self._slots[job.key]
         with self._lock:
             if self._closed:
                 return
-            if self._worker is None:
-                self._worker = threading.Thread(target=self._run, name="dspy-tui-hooks", daemon=True)
-                self._worker.start()
+            if slot not in self._workers:
+                worker = threading.Thread(target=self._run, args=(slot,), name=f"dspy-tui-hooks-{slot}", daemon=True)
+                self._workers[slot] = worker
+                worker.start()
             try:
-                self._queue.put_nowait(job)
+                self._queues[slot].put_nowait(job)
                 return
             except queue.Full:
                 self._counts["dropped"] += 1
@@ -100,14 +116,18 @@ class HookRunner:
 
     # ---- worker side
 
-    def _run(self) -> None:
-        while (job := self._queue.get()) is not _STOP:
+    def _run(self, slot: int) -> None:
+        jobs = self._queues[slot]
+        while (job := jobs.get()) is not _STOP:
             assert isinstance(job, _Job)
-            try:
-                outcome = self._execute(job)
-            except Exception:  # e.g. fork failed: still the user's hook, still not the engine's problem
-                self.log.exception("hook for %r (%s) could not be started", job.key, _program(job.command))
-                outcome = "failed"
+            if self._abandon.is_set():
+                outcome = "dropped"
+            else:
+                try:
+                    outcome = self._execute(job)
+                except Exception:  # e.g. fork failed: still the user's hook, still not the engine's problem
+                    self.log.exception("hook for %r (%s) could not be started", job.key, _program(job.command))
+                    outcome = "failed"
             with self._lock:
                 self._counts[outcome] += 1
 
@@ -121,6 +141,8 @@ class HookRunner:
             env=env,
             start_new_session=True,
         )
+        with self._lock:
+            self._running.add(proc)
         name = _program(job.command)
         try:
             _, stderr = proc.communicate(job.payload, timeout=self.timeout_s)
@@ -140,6 +162,12 @@ class HookRunner:
                 _tail(stderr),
             )
             return "timed_out"
+        finally:
+            with self._lock:
+                self._running.discard(proc)
+        if self._abandon.is_set() and proc.returncode < 0:
+            self.log.warning("hook for %r (%s) was still running when dspy-tui exited and was killed", job.key, name)
+            return "timed_out"
         if proc.returncode != 0:
             self.log.warning(
                 "hook for %r (%s) exited with %d%s", job.key, name, proc.returncode, _tail(stderr)
@@ -156,26 +184,48 @@ class HookRunner:
             return dict(self._counts)
 
     def close(self, wait: bool = True) -> None:
-        """Stop taking events; with `wait`, run what is queued first, else drop it (a running hook finishes)."""
+        """Stop taking events. With `wait`, run what is queued for at most `grace_s` in total, then kill
+        what still runs and drop the rest; without, drop what is queued (a running hook finishes)."""
         with self._lock:
             if self._closed:
                 return
             self._closed = True
             detach, self._detach = self._detach, []
-            worker = self._worker
+            workers = dict(self._workers)
         for unsubscribe in detach:
             unsubscribe()
-        if worker is None:
+        if not workers:
             return
         if not wait:
-            while True:
-                try:
-                    self._queue.get_nowait()
-                except queue.Empty:
-                    break
-        self._queue.put(_STOP)
-        if wait:
-            worker.join()
+            for jobs in self._queues:
+                _drain(jobs)
+        for slot in workers:
+            self._queues[slot].put(_STOP)
+        if not wait:
+            return
+        deadline = time.monotonic() + self.grace_s
+        for worker in workers.values():
+            worker.join(max(0.0, deadline - time.monotonic()))
+        if all(not w.is_alive() for w in workers.values()):
+            return
+        self._abandon.set()
+        with self._lock:
+            running = list(self._running)
+        for proc in running:
+            _kill_group(proc)
+        for worker in workers.values():
+            worker.join(_REAP_S + 1)
+        dropped = self.outcomes["dropped"]
+        self.log.warning("hooks still running %gs after the session ended were killed (%d dropped in all)",
+                         self.grace_s, dropped)
+
+
+def _drain(jobs: queue.Queue[_Job | object]) -> None:
+    while True:
+        try:
+            jobs.get_nowait()
+        except queue.Empty:
+            return
 
 
 def _program(command: str) -> str:

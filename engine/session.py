@@ -278,7 +278,8 @@ class Session:
         assert self.recorder is not None, "call prepare() first"
         from .hooks import HookRunner
 
-        hooks = HookRunner(self.config.hooks, self.config.hook_timeout_s) if self.config.hooks else None
+        hooks = (HookRunner(self.config.hooks, self.config.hook_timeout_s, grace_s=self.config.hook_grace_s)
+                 if self.config.hooks else None)
         detach = hooks.attach(self.bus) if hooks else None
         self.bus.publish(
             ev.SessionStarted(name=self.config.name, models=list(self.runs), resumed=self.resumed)
