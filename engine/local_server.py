@@ -268,6 +268,16 @@ class LocalServers:
         url = target + wire_request.url.removeprefix(endpoint.base_url)
         return replace(wire_request, url=url), server
 
+    def hold(self, model: LocalModel, owner: str) -> LocalServer:
+        """Start `model`'s server now and keep it up for `owner` (a benchmark, a warm-up) until
+        `release(owner)`; sessions calling the model meanwhile share it."""
+        self.register(model)
+        with self._lock:
+            server = self._servers.setdefault(model, LocalServer(model))
+        server.users.add(owner)
+        server.started().result()
+        return server
+
     def release(self, session_id: str) -> None:
         """A session ended: stop the servers no other session still uses."""
         with self._lock:
