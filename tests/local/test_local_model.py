@@ -171,12 +171,15 @@ def test_32_concurrent_evaluations_queue_here_not_in_the_one_slot_server(
         monkeypatch.setenv(key, env[key])
     import dspy
 
+    from dspy_tui.engine.call_context import CallContext, ModelOptions, Timeouts
     from dspy_tui.engine.lm import make_lm
     from dspy_tui.engine.local_server import SERVERS
     from dspy_tui.engine.runtime import Runtime
 
     Runtime.shutdown()
-    lm = make_lm("local/smollm2-135m", keys=lambda _p: None, max_tokens=16, timeout=20, num_retries=0)
+    # 20 s per call: 32 calls of ~1-3 s each only fit because they wait in our limiter, not in the server
+    context = CallContext(timeouts=Timeouts(total=20, connect=5), num_retries=0)
+    lm = make_lm("local/smollm2-135m", keys=lambda _p: None, context=context, options=ModelOptions(max_tokens=16))
     examples = [dspy.Example(review=f"Review {i}: the kettle {'works' if i % 2 else 'broke'}.",
                              sentiment="positive" if i % 2 else "negative").with_inputs("review")
                 for i in range(32)]
@@ -187,11 +190,16 @@ def test_32_concurrent_evaluations_queue_here_not_in_the_one_slot_server(
                 program, metric=lambda ex, pred, trace=None: float(pred.sentiment == ex.sentiment))
         stats = Runtime.get().stats
         assert stats.by_error == {}, stats.by_error  # no timeouts, no failures: 32 queued in our limiter
-        assert stats.network_calls == 32 and stats.errors == 0
+        assert stats.errors == 0 and stats.network_calls >= 32
         assert result.score is not None
     finally:
         SERVERS.stop_all()
         Runtime.shutdown()
     entries = [e for e in read_ledger(ledger) if e["path"].endswith("/completions")]
-    assert len(entries) == 32 and all(e["status"] == 200 for e in entries)
-    assert max(e["in_flight"] for e in entries) == 1
+    assert len(entries) == stats.network_calls and all(e["status"] == 200 for e in entries)
+    assert max(e["in_flight"] for e in entries) == 1  # the server never had a queue of its own
+    # answers cut at 16 tokens fail ChatAdapter; DSPy's JSON fallback then asks for JSON mode, which we send
+    json_mode = [e for e in entries if e["request"].get("response_format") == {"type": "json_object"}]
+    assert len(entries) - len(json_mode) == 32
+    print(f"\n32 concurrent evaluations: {len(entries)} calls ({len(json_mode)} JSON-mode fallbacks), "
+          f"0 timeouts, 0 errors, server in flight <= 1")
