@@ -31,6 +31,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from dspy_tui.storage.secrets import is_redacted_command
+
 from .events import Event, EventBus
 
 _STDERR_CHARS = 200
@@ -63,7 +65,10 @@ class HookRunner:
     ) -> None:
         if timeout_s <= 0:
             raise ValueError(f"a hook timeout must be positive, got {timeout_s!r}")
-        self.hooks = dict(hooks)
+        self.hooks = {k: v for k, v in hooks.items() if not is_redacted_command(v)}
+        if len(self.hooks) < len(hooks):  # a resumed session: commands are not stored (they may hold tokens)
+            log.warning("%d hook(s) of this session were not stored and do not run on resume",
+                        len(hooks) - len(self.hooks))
         self.timeout_s = timeout_s
         self.grace_s = grace_s
         self.log = log

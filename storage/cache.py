@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .db import connect, is_disk_full
+from .secrets import redact_known
 from .sessions import INSERT_CALL, call_values
 
 
@@ -89,8 +90,8 @@ class CallCache:
     ) -> None:
         """Store an answer; with `call` (its call-completed event, with session_id) the `calls` row is
         written in the same transaction, so a crash can never keep a paid answer but lose its cost."""
-        entry = (key, session_of(key), provider, model, endpoint, json.dumps(body), json.dumps(usage or {}),
-                 time.time())
+        entry = (key, session_of(key), provider, model, endpoint, redact_known(json.dumps(body)),
+                 json.dumps(usage or {}), time.time())
         with self._lock:
             self._unstored[key] = (entry, call_values(call) if call is not None else None)
         self.flush_unstored()

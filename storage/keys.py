@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .secrets import mask
+from .secrets import mask, remember
 
 if TYPE_CHECKING:
     import keyring.backend
@@ -124,7 +124,10 @@ def resolve(provider: str, explicit: str | None = None, env: Mapping[str, str] |
 
 
 def get_key(provider: str) -> str | None:
-    return resolve(provider).value
+    """The provider's key (keyring first, then environment), registered so it is never stored."""
+    value = resolve(provider).value
+    remember(value)
+    return value
 
 
 def set_key(provider: str, value: str) -> None:

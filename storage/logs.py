@@ -7,6 +7,8 @@ import logging.handlers
 import re
 from pathlib import Path
 
+from .secrets import redact_known
+
 _KEYLIKE = re.compile(r"\b(sk-[A-Za-z0-9_\-]{8,}|AIza[0-9A-Za-z_\-]{20,}|gsk_[A-Za-z0-9]{10,})")
 
 
@@ -18,7 +20,7 @@ class RedactingFilter(logging.Filter):
         self.secrets: set[str] = set()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
+        message = redact_known(record.getMessage())
         for secret in self.secrets:
             message = message.replace(secret, "<redacted>")
         record.msg = _KEYLIKE.sub("<redacted>", message)

@@ -1,22 +1,103 @@
-"""Keeping secrets out of anything we store or show."""
+"""Keeping secrets out of anything we store or show.
+
+Three kinds: values under secret-looking keys (`api_key = ...`), credentials inside URLs
+(`?key=...`, `user:pass@host`) and hook commands (a hook may carry a token, so only its
+program name is kept), all removed by `scrub`; and the key values themselves (from the
+keyring or the environment, registered with `remember` when they are read), removed
+from any text by `redact_known` - a provider that echoes a key in its answer must not
+put it in the call cache.
+"""
 
 from __future__ import annotations
 
+import os
 import re
+import shlex
+import threading
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+REDACTED = "<redacted>"
 _SECRET_NAMES = re.compile(r"(api[_-]?key|secret|token|password|authorization)$", re.I)
+_SECRET_PARAMS = re.compile(r"(key|token|secret|password|passwd|pwd|auth|signature|sig|credential|session)", re.I)
+_KEY_ENV_NAMES = re.compile(r"(API_KEY|_TOKEN|_SECRET)$")
+
+_known: set[str] = set()
+_known_lock = threading.Lock()
 
 
-def scrub(value: Any) -> Any:
-    """A copy of a config-like structure with values under secret-looking keys removed."""
+def remember(value: str | None) -> None:
+    """Register a key value so `redact_known` (and the log filter) remove it wherever it appears."""
+    if value and len(value) >= 6:
+        with _known_lock:
+            _known.add(value)
+
+
+def known_secrets() -> list[str]:
+    """Every registered key value, and those in the environment now, longest first."""
+    env = [v for k, v in os.environ.items() if _KEY_ENV_NAMES.search(k) and v and len(v) >= 6]
+    with _known_lock:
+        values = _known | set(env)
+    return sorted(values, key=len, reverse=True)
+
+
+def redact_known(text: str) -> str:
+    """`text` with every known key value replaced by <redacted>."""
+    for secret in known_secrets():
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+def redact_url(url: str) -> str:
+    """A URL with its password and credential-looking query parameters replaced by <redacted>."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if not parts.scheme or not parts.netloc:
+        return url
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, host = netloc.rsplit("@", 1)
+        user = userinfo.split(":", 1)[0]
+        netloc = f"{user}:{REDACTED}@{host}" if ":" in userinfo else f"{REDACTED}@{host}"
+    query = parts.query
+    pairs = parse_qsl(query, keep_blank_values=True)
+    if any(_SECRET_PARAMS.search(k) and v for k, v in pairs):
+        query = urlencode([(k, REDACTED if _SECRET_PARAMS.search(k) and v else v) for k, v in pairs], safe="<>")
+    if netloc == parts.netloc and query == parts.query:
+        return url
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def redact_command(command: str) -> str:
+    """A hook command as it may be shown: its program name only (its arguments may hold a token)."""
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        words = command.split()
+    return f"{words[0]} {REDACTED}" if len(words) > 1 else (words[0] if words else "")
+
+
+def is_redacted_command(command: str) -> bool:
+    return command.endswith(f" {REDACTED}")
+
+
+def scrub(value: Any, *, _key: str = "") -> Any:
+    """A copy of a config-like structure with secrets removed: values under secret-looking keys,
+    credentials in URLs, hook commands (program name kept) and every known key value."""
     if isinstance(value, dict):
+        if _key == "hooks":
+            return {k: redact_command(v) if isinstance(v, str) else scrub(v) for k, v in value.items()}
         return {
-            k: ("<redacted>" if isinstance(k, str) and _SECRET_NAMES.search(k) and v else scrub(v))
+            k: (REDACTED if isinstance(k, str) and _SECRET_NAMES.search(k) and v else scrub(v, _key=str(k)))
             for k, v in value.items()
         }
     if isinstance(value, list):
         return [scrub(v) for v in value]
+    if isinstance(value, str):
+        return redact_known(redact_url(value) if "://" in value else value)
     return value
 
 
