@@ -370,7 +370,7 @@ def _session_facts(report: Mapping[str, Any]) -> _Facts:
             ("Status", _text(s.get("status"))),
             ("Task", _text(s.get("task"))),
             ("Created", _when(s.get("created_at"))),
-            ("Seed", _text(s.get("seed"))),
+            ("Seed", _text(s.get("seed")) + _repeat_note(s)),
             ("Budget", "no cap" if budget is None else _money(budget)),
             ("Spent", spent),
             ("Models", str(len(report["models"]))),
@@ -378,6 +378,13 @@ def _session_facts(report: Mapping[str, Any]) -> _Facts:
             ("Tokens in / out", f"{totals['tokens_in']:,} / {totals['tokens_out']:,}"),
         ]
     )
+
+
+def _repeat_note(session: Mapping[str, Any]) -> str:
+    group = (session.get("config") or {}).get("repeat_group")
+    if not group:
+        return ""
+    return f" (one seed of repeated run {group}; mean ± CI over its seeds: exports/repeats-{group}.json)"
 
 
 def _results(report: Mapping[str, Any]) -> list[_Block]:

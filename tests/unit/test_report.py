@@ -258,3 +258,12 @@ def test_no_secret_in_any_format(report: dict[str, Any]) -> None:
         assert "redacted" in text
     # what is not a secret survives the scrub
     assert '"max_tokens": 256' in render_json(report)
+
+
+def test_a_seed_of_a_repeated_run_says_so_and_where_the_summary_is() -> None:
+    from dspy_tui.engine.report import build_report, render_markdown
+
+    data = {"session": {"id": "s1", "seed": 2, "config": {"repeat_group": "g123"}}, "models": []}
+    md = render_markdown(build_report(data))
+    assert "one seed of repeated run g123" in md and "repeats-g123.json" in md
+    assert "repeated run" not in render_markdown(build_report({"session": {"id": "s2", "seed": 0}, "models": []}))
