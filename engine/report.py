@@ -47,6 +47,7 @@ from typing import Any
 
 from dspy_tui.storage.secrets import scrub
 
+from .evaluation import split_of
 from .metrics import converged_share, metric_rows
 from .stats import bootstrap_ci, improvement_rate, paired_bootstrap
 
@@ -454,7 +455,7 @@ def _outcome_blocks(models: Sequence[Mapping[str, Any]]) -> list[_Block]:
     for m in models:
         outcomes = m.get("outcomes") or {}
         phases = [
-            f"{phase}: {o['errored']} of {o['examples']} {'test' if phase == 'benchmark' else 'dev'} examples errored"
+            f"{phase}: {o['errored']} of {o['examples']} {split_of(phase)} examples errored"
             for phase, o in outcomes.items() if o.get("errored")
         ]
         if phases:
@@ -462,17 +463,16 @@ def _outcome_blocks(models: Sequence[Mapping[str, Any]]) -> list[_Block]:
         if m.get("unparsed"):
             total = sum(o.get("answered", 0) for o in outcomes.values())
             unparsed.append(f"{m['model']}: {m['unparsed']} of {total} scored answers could not be parsed")
-    if errored:
-        blocks.append(_Para("Errored examples (the call failed after retries): left out of the score, "
-                            "which is over the answered examples."))
-        blocks.append(_Bullets(errored))
-    if unparsed:
-        blocks.append(_Para("Unparsed answers (no DSPy adapter could read them): scored as wrong."))
-        blocks.append(_Bullets(unparsed))
     degraded = [f"{m['model']}: {m['degraded']}" for m in models if m.get("degraded")]
-    if degraded:
-        blocks.append(_Para("Degraded models (too many errored examples; their scores rest on fewer examples):"))
-        blocks.append(_Bullets(degraded))
+    titled = (
+        ("Errored examples (the call failed after retries): left out of the score, which is over the "
+         "answered examples.", errored),
+        ("Unparsed answers (no DSPy adapter could read them): scored as wrong.", unparsed),
+        ("Degraded models (too many errored examples; their scores rest on fewer examples):", degraded),
+    )
+    for title, items in titled:
+        if items:
+            blocks += [_Para(title), _Bullets(items)]
     return blocks
 
 
