@@ -178,6 +178,8 @@ class SessionConfig(_Strict):
     hook_timeout_s: float = Field(default=10, gt=0, le=MAX_SECONDS)
     # at exit, queued and running hooks get this long in total before they are killed
     hook_grace_s: float = Field(default=10, ge=0, le=MAX_SECONDS)
+    # a provider answer larger than this is stored as a marked head only (resume asks for it again)
+    max_cached_body_bytes: int = Field(default=1_000_000, ge=1_000, le=1_000_000_000)
 
     @field_validator("models", mode="before")
     @classmethod
@@ -232,7 +234,7 @@ def parse_config(data: dict[str, Any], source: str = "config") -> SessionConfig:
 def load_config(path: str | Path) -> SessionConfig:
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a BOM (Windows editors write one) is not TOML
     except FileNotFoundError:
         raise ConfigError(f"Config file {path} does not exist.") from None
     except UnicodeDecodeError:

@@ -185,7 +185,7 @@ class Session:
         self.budget = Budget(cfg.budget_usd, {m.id: m.budget_usd for m in cfg.models if m.budget_usd},
                              min_answer_tokens=cfg.min_answer_tokens)
         self.budget.publish_to(self.bus)
-        self.cache = CallCache(self.store.path)
+        self.cache = CallCache(self.store.path, max_body_bytes=cfg.max_cached_body_bytes)
         options = cfg.task.metric_options
         judge = cfg.task.judge or (
             _judge_from_options(options) if cfg.task.metric == "llm_judge" and "model" in options else None
@@ -794,7 +794,13 @@ class Session:
 
 
 def slug(model: str) -> str:
-    return "".join(c if c.isalnum() or c in "-." else "_" for c in model)
+    """A file name for a model id, one per id: `offline/small` -> `offline_small`; an id whose name
+    has other characters (`openai/a:b`, `a_b`, `a/b`) gets a short hash of the whole id as well."""
+    provider, sep, name = model.partition("/")
+    clean = "".join(c if c.isalnum() or c in "-." else "_" for c in model)
+    if sep and "_" not in provider and all(c.isalnum() or c in "-." for c in name):
+        return clean
+    return f"{clean}-{hashlib.sha1(model.encode()).hexdigest()[:8]}"
 
 
 def program_dir(paths: Paths, session_id: str) -> Path:

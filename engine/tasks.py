@@ -179,10 +179,12 @@ def _read_json(path: Path, text: str) -> list[tuple[int, dict[str, Any]]]:
         raise TaskError(f"{path}: line 1: expected a JSON array of objects, got {type(value).__name__}")
     rows = []
     pos = text.index("[") + 1
+    line, counted = 1, 0  # newlines are counted once each, so a large file loads in linear time
     for item in value:
         while text[pos] in " \t\r\n,":
             pos += 1
-        line = text.count("\n", 0, pos) + 1
+        line += text.count("\n", counted, pos)
+        counted = pos
         _, pos = decoder.raw_decode(text, pos)
         if not isinstance(item, dict):
             raise TaskError(f"{path}: line {line}: expected a JSON object, got {type(item).__name__}")

@@ -32,6 +32,10 @@ def cache_key(*, provider: str, endpoint: str, model: str, body: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+DEFAULT_MAX_BODY_BYTES = 1_000_000
+TRUNCATED = "dspy_tui_truncated"  # the key marking a stored body cut to its head
+
+
 def session_of(key: str) -> str | None:
     """The session a cache key is scoped to (`SESSION_ID:` prefix), or None for an unscoped key."""
     head, sep, _ = key.partition(":")
@@ -45,8 +49,9 @@ class CallCache:
     memory, sets `disk_full` so the engine stops sending calls, and writes it with the next
     put or `flush_unstored()`. `get` answers from those kept rows too."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> None:
         self.path = Path(path)
+        self.max_body_bytes = max_body_bytes
         self._local = threading.local()
         self._lock = threading.Lock()
         self._flushing = threading.Lock()  # one writer of the kept rows at a time: no call row twice
@@ -90,11 +95,19 @@ class CallCache:
     ) -> None:
         """Store an answer; with `call` (its call-completed event, with session_id) the `calls` row is
         written in the same transaction, so a crash can never keep a paid answer but lose its cost."""
-        entry = (key, session_of(key), provider, model, endpoint, redact_known(json.dumps(body)),
+        entry = (key, session_of(key), provider, model, endpoint, self._stored_body(body),
                  json.dumps(usage or {}), time.time())
         with self._lock:
             self._unstored[key] = (entry, call_values(call) if call is not None else None)
         self.flush_unstored()
+
+    def _stored_body(self, body: Any) -> str:
+        """The body as stored: secrets scrubbed; over `max_body_bytes`, a marked head of it (a resume
+        cannot read such an answer back and asks again; the database stays small)."""
+        text = redact_known(json.dumps(body))
+        if len(text) <= self.max_body_bytes:
+            return text
+        return json.dumps({TRUNCATED: True, "bytes": len(text), "head": text[: self.max_body_bytes // 2]})
 
     def flush_unstored(self) -> bool:
         """Write the answers kept in memory; True when none is left (False: the disk is still full)."""

@@ -144,7 +144,7 @@ def _config_cases() -> list[tuple[str, str | bytes]]:
         "name = \n", "[task\n", 'name = "unterminated\n', "rounds = 1\nrounds = 2\n" + BASE_TASK + BASE_MODEL,
         BASE_TOP + BASE_TASK + BASE_MODEL + "[models]\n", "rounds = 1 2\n", "= 5\n", 'a.b = 1\na = 2\n',
         'name = "bad \\q escape"\n', "when = 2024-13-45\n", BASE_TOP + BASE_TASK + BASE_TASK + BASE_MODEL,
-        "\ufeff" + _toml(), "name = 'x'\x00\n", "[[models]\nid = 'x'\n", '{"name": "json, not toml"}\n',
+        "name = 'x'\x00\n", "[[models]\nid = 'x'\n", '{"name": "json, not toml"}\n',
         "name: yaml\ntask:\n  dataset: demo:sentiment\n", "x" * 50_000 + "\n", "[task]]\n", "rounds = +\n",
         "rounds = 0x\n", "name = \"a\"\n[name]\n",
     ]
