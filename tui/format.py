@@ -12,6 +12,10 @@ PHASE_LABELS = {
     "pending": "pending", "baseline": "baseline", "optimization": "optimize", "cross_model": "cross",
     "benchmark": "bench", "report": "report",
 }
+PHASE_NAMES = {
+    "baseline": "baseline", "optimization": "optimization", "cross_model": "cross-model learning",
+    "benchmark": "final benchmark", "report": "report",
+}
 # one colour per model, shared by the chart lines and the model names in the Models pane
 SERIES_COLORS: tuple[tuple[int, int, int], ...] = (
     (90, 160, 230), (110, 195, 95), (235, 95, 95), (235, 190, 60), (190, 125, 225), (80, 205, 205),
@@ -80,13 +84,17 @@ def _describe(e: ev.Event) -> tuple[str, str]:  # noqa: C901 - a table of event 
     """(text, style) for one event line."""
     if isinstance(e, ev.CallCompleted):
         if e.cache_hit:
-            return "call answered from the cache", "dim"
-        tokens = f"{e.tokens_in or 0}->{e.tokens_out or 0} tok"
+            return "call answered from the cache (already paid for)", "dim"
+        if e.status == "refused" or e.error_kind == "BudgetExhausted":
+            return "call not sent: the budget has no room for it", "dim yellow"
         if e.status != "ok":
-            return f"call error {e.error_kind or ''} after {e.latency_ms:.0f} ms".rstrip(), "red"
-        cost = "" if e.cost_usd is None else f" {money(e.cost_usd)}"
-        retries = f" ({e.retries} retries)" if e.retries else ""
-        return f"call {e.latency_ms:.0f} ms {tokens}{cost}{retries}", "dim"
+            kind = (e.error_kind or "an error").replace("_", " ")
+            return f"call failed after {ms(e.latency_ms)}: {kind}", "red"
+        cost = "unpriced" if e.cost_usd is None else money(e.cost_usd)
+        waited = f", waited {ms(e.queue_ms)} for a slot" if e.queue_ms >= 1 else ""
+        retries = f", {e.retries} retries" if e.retries else ""
+        return (f"call answered in {ms(e.latency_ms)}: {e.tokens_in or 0} tokens in, {e.tokens_out or 0} out, "
+                f"{cost}{waited}{retries}"), "dim"
     if isinstance(e, ev.RoundCompleted):
         label = "baseline" if e.round == 0 else f"round {e.round}"
         left_out = f", {e.errored_examples} errored (not scored)" if e.errored_examples else ""
@@ -96,9 +104,19 @@ def _describe(e: ev.Event) -> tuple[str, str]:  # noqa: C901 - a table of event 
     if isinstance(e, ev.RoundStarted):
         return f"round {e.round} started", ""
     if isinstance(e, ev.PhaseStarted):
-        return f"phase {e.phase} started", "bold cyan"
+        return f"{PHASE_NAMES.get(e.phase, e.phase)} started", "bold cyan"
     if isinstance(e, ev.PhaseCompleted):
-        return f"phase {e.phase} done", "cyan"
+        return f"{PHASE_NAMES.get(e.phase, e.phase)} done", "cyan"
+    if isinstance(e, ev.CostUpdated):
+        budget = "" if e.budget_usd is None else f" of {money(e.budget_usd)}"
+        return f"spent {money(e.spent_usd)}{budget} so far", "dim"
+    if isinstance(e, ev.ModelThrottled):
+        return f"{(e.reason or 'rate limited')}: new calls wait {e.retry_in_s:.0f} s", "yellow"
+    if isinstance(e, ev.ModelDegraded):
+        return f"degraded: {e.reason}", "yellow"
+    if isinstance(e, ev.BudgetReserveReached):
+        return (f"optimization ends: {money(e.spent_usd)} of {money(e.budget_usd)} spent, the rest "
+                f"({money(e.reserve_usd)}) is kept for the cross-model trial and the benchmark"), "yellow"
     if isinstance(e, ev.ModelConverged):
         return f"converged after round {e.round}: {e.reason}", "cyan"
     if isinstance(e, ev.ModelDegraded):
@@ -115,7 +133,7 @@ def _describe(e: ev.Event) -> tuple[str, str]:  # noqa: C901 - a table of event 
     if isinstance(e, ev.BudgetWarning):
         return f"budget warning: {money(e.spent_usd)} of {money(e.budget_usd)} spent", "bold yellow"
     if isinstance(e, ev.BudgetExhausted):
-        return f"budget exhausted: {money(e.spent_usd)} of {money(e.budget_usd)}", "bold red"
+        return f"budget spent: {money(e.spent_usd)} of {money(e.budget_usd)}; no more calls are sent", "bold yellow"
     if isinstance(e, ev.SessionStarted):
         return ("session resumed" if e.resumed else "session started"), "bold"
     if isinstance(e, ev.SessionCompleted):
@@ -126,7 +144,7 @@ def _describe(e: ev.Event) -> tuple[str, str]:  # noqa: C901 - a table of event 
         return f"session failed: {e.error}", "bold red"
     if isinstance(e, ev.ReportReady):
         return f"report written: {e.paths.get('md', ', '.join(e.paths.values()))}", "green"
-    return e.type, ""
+    return e.type.replace("_", " "), ""
 
 
 def event_line(e: ev.Event) -> Text:

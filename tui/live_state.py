@@ -52,6 +52,7 @@ class ModelRow:
     throttled_until: float | None = None  # new requests wait until then (the provider slowed this model)
     throttle_reason: str = ""
     queue_ms: float = 0.0  # time its calls waited for a limiter slot
+    refused: int = 0  # calls the budget refused before sending
     latency_ms: float = 0.0  # the provider's time over its calls (with queue_ms: the throttled share)
     started_at: float | None = None
     finished_at: float | None = None
@@ -279,7 +280,8 @@ class LiveState:
             row.cache_hits += 1
             return
         if refused(e):
-            return  # never sent: not a call, not an error
+            row.refused += 1  # never sent: not a call, not an error
+            return
         row.calls += 1
         row.queue_ms += e.queue_ms
         row.latency_ms += e.latency_ms

@@ -27,7 +27,7 @@ from dspy_tui.tui.history import SessionDetail, config_summary
 from dspy_tui.tui.runner import one_sentence
 from dspy_tui.tui.screens.export_program import export_program
 from dspy_tui.tui.screens.modals import ConfirmScreen, PickScreen, ReportScreen
-from dspy_tui.tui.widgets.event_log import EventLog
+from dspy_tui.tui.widgets.events_pane import EventsPane
 from dspy_tui.tui.widgets.filter_panel import FilterPanel
 from dspy_tui.tui.widgets.results_table import ResultsTable
 from dspy_tui.tui.widgets.round_chart import METRIC_TITLES, RoundChart
@@ -53,6 +53,9 @@ class DetailScreen(Screen[None]):
                 tooltip="Write a model's optimized program as DSPy JSON"),
         Binding("f5", "rerun", "Re-run", id="detail.rerun", tooltip="Run the same setup again as a new session"),
         Binding("d", "delete", "Delete", id="detail.delete", tooltip="Delete this session (asks first)"),
+        Binding("c", "calls", "Calls", id="detail.calls", show=False,
+                tooltip="Show each LM call in the events, or fold them"),
+        Binding("slash", "search", "Search", id="detail.search", tooltip="Search the events"),
         Binding("m", "metric", "Metric", id="detail.metric", show=False,
                 tooltip="Chart dev score, cost, latency or tokens"),
         Binding("f", "filter", "Filter", id="detail.filter", show=False,
@@ -78,7 +81,8 @@ class DetailScreen(Screen[None]):
         self.chart.empty_title = "no rounds recorded"
         self.chart_pane = Container(id="chart-pane", classes="pane")
         self.transfers = Static(id="transfers")
-        self.log_view = EventLog(id="events")
+        self.events_pane = EventsPane(id="events-pane")
+        self.log_view = self.events_pane.log_view
         self.filter_panel: FilterPanel | None = None
 
     def compose(self) -> ComposeResult:
@@ -94,9 +98,7 @@ class DetailScreen(Screen[None]):
             with Container(id="transfers-pane", classes="pane") as pane:
                 pane.border_title = "Cross-model transfers"
                 yield self.transfers
-        with Container(id="events-pane", classes="pane") as pane:
-            pane.border_title = "Events"
-            yield self.log_view
+        yield self.events_pane
         yield Footer()
 
     def on_mount(self) -> None:
@@ -127,7 +129,7 @@ class DetailScreen(Screen[None]):
         order = list(state.models)
         self.results.show(detail.models, detail.price_labels, order)
         self.chart.draw(state)
-        self.log_view.reset(state.events)
+        self.events_pane.show(state)
         self.transfers.update(self._transfers_text(detail, order))
         self._show_status()
         setup = Text()
@@ -156,9 +158,6 @@ class DetailScreen(Screen[None]):
         line.append(f"  id {session['id']}", style="dim")
         if session.get("error"):
             line.append(f"  {session['error']}", style="red")
-        described = self.log_view.filter.describe()
-        if described:
-            line.append(f"  events filtered: {described}", style="italic")
         self.status_line.update(line)
 
     @staticmethod
@@ -196,6 +195,12 @@ class DetailScreen(Screen[None]):
     def action_back(self) -> None:
         self.app.pop_screen()
 
+    def action_calls(self) -> None:
+        self.events_pane.toggle_calls()
+
+    def action_search(self) -> None:
+        self.events_pane.open_search()
+
     def action_metric(self) -> None:
         if self.detail is None:
             return
@@ -214,7 +219,7 @@ class DetailScreen(Screen[None]):
 
     def on_filter_panel_applied(self, message: FilterPanel.Applied) -> None:
         if self.detail is not None:
-            self.log_view.reset(self.detail.state.events, message.event_filter)
+            self.events_pane.show(self.detail.state, message.event_filter)
             self._show_status()
 
     def action_report(self) -> None:

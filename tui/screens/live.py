@@ -29,7 +29,7 @@ from dspy_tui.tui.screens.export_program import export_program
 from dspy_tui.tui.screens.modals import ConfirmScreen, ReportScreen
 from dspy_tui.tui.widgets.benchmark import BenchmarkView
 from dspy_tui.tui.widgets.cost_panel import CostPanel
-from dspy_tui.tui.widgets.event_log import EventLog
+from dspy_tui.tui.widgets.events_pane import EventsPane
 from dspy_tui.tui.widgets.filter_panel import FilterPanel
 from dspy_tui.tui.widgets.models_table import ModelsTable
 from dspy_tui.tui.widgets.round_chart import METRIC_TITLES, RoundChart
@@ -51,6 +51,9 @@ class LiveScreen(Screen[None]):
         Binding("r", "report", "Report", id="live.report", tooltip="Open the report (when the session is done)"),
         Binding("e", "export", "Export", id="live.export", tooltip="Write a model's best program as DSPy JSON"),
         Binding("f", "filter", "Filter", id="live.filter", tooltip="Filter the event log by model and kind"),
+        Binding("c", "calls", "Calls", id="live.calls", show=False,
+                tooltip="Show each LM call in the events, or fold them"),
+        Binding("slash", "search", "Search", id="live.search", tooltip="Search the events"),
         Binding("m", "metric", "Metric", id="live.metric", tooltip="Chart dev score, cost, latency or tokens"),
         Binding("b", "toggle_results", "Results", id="live.results", tooltip="Switch between the final benchmark and the models"),
         Binding("escape", "back", "Home", id="live.back", tooltip="Back home; the session keeps running"),
@@ -75,7 +78,8 @@ class LiveScreen(Screen[None]):
         self.chart_pane = Container(id="chart-pane", classes="pane")
         self.chart = RoundChart(id="chart")
         self.cost = CostPanel(id="cost")
-        self.log_view = EventLog(id="events")
+        self.events_pane = EventsPane(id="events-pane")
+        self.log_view = self.events_pane.log_view
         self.filter_panel = FilterPanel(models, list(EVENT_TYPES), id="filter-panel")
 
     # -- layout ---------------------------------------------------------------
@@ -92,9 +96,7 @@ class LiveScreen(Screen[None]):
             with Container(id="cost-pane", classes="pane") as pane:
                 pane.border_title = "Cost"
                 yield self.cost
-        with Container(id="events-pane", classes="pane") as pane:
-            pane.border_title = "Events"
-            yield self.log_view
+        yield self.events_pane
         yield self.filter_panel
         yield Footer()
 
@@ -116,7 +118,7 @@ class LiveScreen(Screen[None]):
         self.models_table.sync(state, self.clock())
         self.chart.draw(state)
         self.cost.show(state, self.runner.price_labels)
-        self.log_view.reset(state.events)
+        self.events_pane.show(state)
         self._show_status()
         self._show_providers()
 
@@ -140,7 +142,9 @@ class LiveScreen(Screen[None]):
         if changes.cost or changes.models:
             self.cost.show(state, self.runner.price_labels)
         if changes.new_events:
-            self.log_view.add(changes.new_events)
+            self.events_pane.add(changes.new_events)
+        elif changes.models:
+            self.events_pane.refresh_counts()
         self._show_status()
 
     def _show_providers(self) -> None:
@@ -181,9 +185,6 @@ class LiveScreen(Screen[None]):
             line.append(f"  stopped: {state.stop_reason}", style="yellow")
         if state.error:
             line.append(f"  {state.error}", style="red")
-        described = self.log_view.filter.describe()
-        if described:
-            line.append(f"  events filtered: {described}", style="italic")
         self.status_line.update(line)
 
     def apply_history(self, history: object, labels: dict[str, str]) -> None:
@@ -262,8 +263,14 @@ class LiveScreen(Screen[None]):
             self.filter_panel.open(self.log_view.filter)
 
     def on_filter_panel_applied(self, message: FilterPanel.Applied) -> None:
-        self.log_view.reset(self.runner.state.events, message.event_filter)
+        self.events_pane.show(self.runner.state, message.event_filter)
         self._show_status()
+
+    def action_calls(self) -> None:
+        self.events_pane.toggle_calls()
+
+    def action_search(self) -> None:
+        self.events_pane.open_search()
 
     def action_metric(self) -> None:
         chart = self.chart

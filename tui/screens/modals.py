@@ -202,3 +202,23 @@ class ReportScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.sub_title = self.title_text
+
+
+class EventScreen(ModalScreen[None]):
+    """One event in full, as the engine published and stored it (JSON)."""
+
+    BINDINGS = [Binding("escape,enter,q", "app.pop_screen", "Close", id="event.close")]
+
+    def __init__(self, title: str, data: dict[str, object]) -> None:
+        super().__init__()
+        self.title_text, self.data = title, data
+
+    def compose(self) -> ComposeResult:
+        import json
+
+        from rich.syntax import Syntax
+
+        with VerticalScroll(classes="dialog help") as box:
+            box.border_title = self.title_text
+            yield Static(Syntax(json.dumps(self.data, indent=2, ensure_ascii=False), "json", word_wrap=True,
+                                background_color="default"))

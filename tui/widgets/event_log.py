@@ -1,4 +1,7 @@
-"""The Events pane: typed events as lines, bounded, filtered by model and kind.
+"""The Events pane: typed events as sentences, bounded, filtered by model, kind and text.
+
+LM calls are folded by default (the pane shows a counter line per model instead; `c` shows
+each call); `/` searches the text; a cursor row and enter open an event's full JSON.
 
 It keeps events, not rendered lines, and renders only the rows on screen
 (a virtual scroll view, with a small cache of rendered rows). Holding 2,000
@@ -12,8 +15,11 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from rich.style import Style
+from textual.binding import Binding
 from textual.cache import LRUCache
 from textual.geometry import Size
+from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
@@ -22,31 +28,53 @@ from dspy_tui.tui.format import event_line
 from dspy_tui.tui.live_state import MAX_EVENTS
 
 
-@dataclass
+@dataclass(frozen=True)
 class EventFilter:
     model: str | None = None  # None: every model
     kinds: frozenset[str] = field(default_factory=frozenset)  # empty: every kind
+    calls: bool = False  # show each LM call (folded into per-model counters otherwise)
+    text: str = ""  # only events whose line contains this (case-insensitive)
 
     def accepts(self, e: ev.Event) -> bool:
         if self.model is not None and e.model != self.model:
             return False
-        return not self.kinds or e.type in self.kinds
+        if self.kinds and e.type not in self.kinds:
+            return False
+        if isinstance(e, ev.CallCompleted) and not self.calls and e.type not in self.kinds:
+            return False
+        return not self.text or self.text.lower() in event_line(e).plain.lower()
 
     def describe(self) -> str:
+        """The filters on, for the pane's title; empty when every event but the folded calls is shown."""
         parts = []
         if self.model:
-            parts.append(self.model)
+            parts.append(f"model {self.model}")
         if self.kinds:
-            parts.append(", ".join(sorted(self.kinds)) if len(self.kinds) <= 3 else f"{len(self.kinds)} kinds")
+            kinds = [k.replace("_", " ") for k in sorted(self.kinds)]
+            parts.append(", ".join(kinds) if len(kinds) <= 3 else f"{len(kinds)} kinds")
+        if self.text:
+            parts.append(f"search “{self.text}”")
         return " · ".join(parts)
 
 
 class EventLog(ScrollView, can_focus=True):
-    """Follows the newest event while scrolled to the end; scroll up to read back."""
+    """Follows the newest event while scrolled to the end; scroll up to read back; enter opens one."""
+
+    BINDINGS = [
+        Binding("up", "cursor(-1)", "Up", show=False, id="events.up"),
+        Binding("down", "cursor(1)", "Down", show=False, id="events.down"),
+        Binding("enter", "open", "Event JSON", id="events.open", tooltip="Show the selected event in full"),
+    ]
+
+    class Opened(Message):
+        def __init__(self, event: ev.Event) -> None:
+            super().__init__()
+            self.event = event
 
     def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 - Textual's name
         super().__init__(id=id)
         self.filter = EventFilter()
+        self.cursor: int | None = None  # a row index once the user moves in the log
         self._items: deque[tuple[int, ev.Event]] = deque(maxlen=MAX_EVENTS)
         self._rendered: LRUCache[int, Strip] = LRUCache(256)  # by event sequence number
         self._following = True
@@ -71,7 +99,26 @@ class EventLog(ScrollView, can_focus=True):
         self._rendered.clear()
         self._items.extend(item for item in items if self.filter.accepts(item[1]))
         self._following = True
+        self.cursor = None
         self._resized()
+
+    def action_cursor(self, step: int) -> None:
+        if not self._items:
+            return
+        last = len(self._items) - 1
+        self.cursor = last if self.cursor is None else max(0, min(last, self.cursor + step))
+        self._following = self.cursor == last
+        top, height = round(self.scroll_y), max(1, self.size.height)
+        if self.cursor < top:
+            self.scroll_to(y=self.cursor, animate=False)
+        elif self.cursor >= top + height:
+            self.scroll_to(y=self.cursor - height + 1, animate=False)
+        self.refresh()
+
+    def action_open(self) -> None:
+        if self._items:
+            index = len(self._items) - 1 if self.cursor is None else self.cursor
+            self.post_message(self.Opened(self._items[index][1]))
 
     def _resized(self) -> None:
         self.virtual_size = Size(0, len(self._items))
@@ -99,4 +146,7 @@ class EventLog(ScrollView, can_focus=True):
             text = event_line(event)
             strip = Strip(text.render(self.app.console), text.cell_len).apply_style(style)
             self._rendered[seq] = strip
-        return strip.crop_extend(0, width, style)
+        strip = strip.crop_extend(0, width, style)
+        if index == self.cursor and self.has_focus:
+            strip = strip.apply_style(Style(reverse=True))
+        return strip

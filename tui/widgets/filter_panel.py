@@ -6,6 +6,8 @@ would be built, styled and laid out on every press.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -27,6 +29,7 @@ class FilterPanel(Vertical):
     def __init__(self, models: list[str], kinds: list[str], *, id: str | None = None) -> None:  # noqa: A002
         super().__init__(id=id)
         self.kinds = kinds
+        self.current = EventFilter()
         self.model_select: Select[str] = Select([(Text(m), m) for m in models], prompt="All models", id="filter-model")
         self.kind_list: SelectionList[str] = SelectionList(*[(k.replace("_", " "), k, True) for k in kinds],
                                                            id="filter-kinds")
@@ -41,6 +44,7 @@ class FilterPanel(Vertical):
             yield Button("All", id="all")
 
     def open(self, current: EventFilter) -> None:
+        self.current = current  # its folding and search are kept
         if current.model:
             self.model_select.value = current.model
         else:
@@ -59,11 +63,11 @@ class FilterPanel(Vertical):
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
         if event.button.id == "all":
-            chosen = EventFilter()
+            chosen = replace(self.current, model=None, kinds=frozenset())
         else:
             model = self.model_select.value
             selected = frozenset(self.kind_list.selected)
             kinds = frozenset() if selected == frozenset(self.kinds) else selected
-            chosen = EventFilter(model=model if isinstance(model, str) else None, kinds=kinds)
+            chosen = replace(self.current, model=model if isinstance(model, str) else None, kinds=kinds)
         self.post_message(self.Applied(chosen))
         self.action_close()

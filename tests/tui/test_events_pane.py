@@ -1,0 +1,73 @@
+"""The Events pane: sentences, folded LM calls, search, visible filters, an event's JSON (issue 16.4)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from tui_support import MODELS, T0, ScriptedSession, fixed_clock, script, wait_for
+
+from dspy_tui.engine import events as ev
+from dspy_tui.storage.paths import Paths
+from dspy_tui.storage.sessions import SessionStore
+from dspy_tui.tui.app import DspyTuiApp
+from dspy_tui.tui.format import event_line
+from dspy_tui.tui.screens.live import LiveScreen
+from dspy_tui.tui.screens.modals import EventScreen
+
+
+@pytest.mark.parametrize("kind", sorted(ev.EVENT_TYPES))
+def test_every_event_reads_as_a_sentence_not_its_type_name(kind: str) -> None:
+    event = ev.parse_event({"type": kind, "ts": T0, "model": "openai/gpt-4o-mini"})
+    text = event_line(event).plain
+    assert kind not in text, text
+
+
+def test_a_budget_refusal_is_not_a_red_error() -> None:
+    refusal = ev.CallCompleted(model="openai/gpt-4o-mini", status="refused", error_kind="BudgetExhausted", ts=T0)
+    line = event_line(refusal)
+    assert "budget" in line.plain and "error" not in line.plain
+    assert all("red" not in str(span.style) for span in line.spans)
+
+
+def log_lines(screen: LiveScreen) -> list[str]:
+    return [event_line(e).plain for e in screen.log_view.shown]
+
+
+async def test_calls_fold_search_narrows_and_enter_opens_the_json(paths: Paths, store: SessionStore) -> None:
+    events = script(MODELS, rounds_done=2, finished=False)
+    events.append(ev.CallCompleted(model="openai/gpt-4o-mini", status="refused", error_kind="BudgetExhausted",
+                                   ts=T0 + 60))
+    session = ScriptedSession(store, paths, events, hold=True)
+    app = DspyTuiApp(paths, live_session=session, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: session.published == len(events), what="the script")
+        screen = app.screen
+        assert isinstance(screen, LiveScreen)
+        await pilot.pause(0.4)
+        pane = screen.events_pane
+        assert not any(line.startswith("call ") for line in map(_text_of_event, screen.log_view.shown))
+        counts = str(pane.calls.render())
+        assert "offline/base 14 calls" in counts and "1 refused by the budget" in counts and "c shows" in counts
+        assert pane.border_title == "Events"
+        await pilot.press("c")
+        await wait_for(pilot, lambda: any(isinstance(e, ev.CallCompleted) for e in screen.log_view.shown))
+        assert "each call shown" in str(pane.border_title)
+        await pilot.press("c", "slash")
+        await pilot.press(*"round 2")
+        await wait_for(pilot, lambda: "search “round 2”" in str(pane.border_title), what="the title")
+        assert log_lines(screen) and all("round 2" in line for line in log_lines(screen))
+        await pilot.press("enter")  # keep the search, back to the log
+        assert screen.log_view.has_focus
+        await pilot.press("up", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, EventScreen), what="the event's JSON")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is screen)
+        await pilot.press("slash", "escape")  # escape in the search clears it
+        await wait_for(pilot, lambda: pane.border_title == "Events", what="the search cleared")
+        assert app.screen is screen
+        session.stop()
+
+
+def _text_of_event(e: Any) -> str:
+    return event_line(e).plain.split(" ", 1)[1]
