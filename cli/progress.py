@@ -56,7 +56,7 @@ class PlainProgress:
     def on_event(self, e: ev.Event) -> None:
         model = e.model or ""
         if isinstance(e, ev.PhaseStarted):
-            self.line(f"phase {e.phase} started")
+            self.line(f"{model}: phase {e.phase} started" if model else f"phase {e.phase} started")
         elif isinstance(e, ev.RoundCompleted):
             if model not in self._baselined:
                 self._baselined.add(model)

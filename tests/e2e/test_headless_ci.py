@@ -31,7 +31,7 @@ def test_piped_headless_run_prints_plain_progress_lines_during_the_run(tmp_path:
     for model in ("offline/small", "offline/base"):
         for step in ("baseline dev", "round 1/2 dev", "test "):
             assert any(line.startswith("[") and f"{model}: {step}" in line for line in lines), (model, step, text)
-    assert "phase optimization started" in text
+    assert "offline/base: phase optimization started" in text
 
 
 def test_a_failed_model_in_a_completed_session_exits_4(tmp_path: Path) -> None:
