@@ -12,12 +12,12 @@ import contextlib
 import dataclasses
 import gc
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from textual import work
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.notifications import SeverityLevel
 
@@ -27,6 +27,8 @@ from dspy_tui.tui.screens.home import HomeScreen
 from dspy_tui.tui.settings import Settings, load_settings, save_settings
 
 if TYPE_CHECKING:
+    from textual.screen import Screen
+
     from dspy_tui.tui.runner import SessionRunner
     from dspy_tui.tui.screens.live import LiveScreen
 
@@ -84,6 +86,24 @@ class DspyTuiApp(App[int]):
         """Every notification is literal text: they carry session names, model ids and provider errors."""
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
+    def deliver_screenshot(self, filename: str | None = None, path: str | None = None,
+                           time_format: str | None = None) -> str | None:
+        """Screenshots go to the exports dir (Textual's default, ~/Downloads, may not exist)."""
+        folder = Path(path) if path else self.paths.exports_dir / "screenshots"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            self.notify(f"Cannot write a screenshot to {folder}: {exc.strerror or exc}.", severity="error")
+            return None
+        return super().deliver_screenshot(filename, str(folder), time_format)
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """Textual's commands, with its key panel named so it does not read as our API keys."""
+        for command in super().get_system_commands(screen):
+            if command.title == "Keys":
+                command = SystemCommand("Key bindings panel", command.help, command.callback, command.discover)
+            yield command
+
     # -- preferences ------------------------------------------------------------
     def _remember_theme(self, name: str) -> None:
         if name != self.settings.theme:
@@ -103,6 +123,11 @@ class DspyTuiApp(App[int]):
                                   severity="warning")
 
     # -- sessions -----------------------------------------------------------------
+    @property
+    def session_run(self) -> SessionRunner | None:
+        """The session that runs (or ran) here, for the screens (AppServices)."""
+        return self.runner
+
     @property
     def session_running(self) -> bool:
         return self.runner is not None and self.runner.running
@@ -223,6 +248,7 @@ class DspyTuiApp(App[int]):
 
     def _prepared(self, session: Any | None, error: str | None) -> None:
         self.preparing = False
+        self.clear_notifications()  # "Preparing the session…" is over, whichever way it went
         if session is None:
             self.notify(error or "The session could not be prepared.", severity="error", timeout=10)
             return

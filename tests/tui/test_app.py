@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 from textual.widgets import DataTable
 from tui_support import MODELS, ScriptedSession, fixed_clock, insert_sessions, script, wait_for
@@ -114,3 +115,17 @@ async def test_keys_can_be_remapped_by_binding_id(paths: Paths) -> None:
 
 def test_tests_run_without_animation(paths: Paths) -> None:
     assert DspyTuiApp(paths).animation_level == "none"
+
+
+def test_screens_reach_the_app_through_its_typed_contract(paths: Paths) -> None:
+    """Issue 14: no `type: ignore`, `app: Any` or `getattr(self.app, …)` in the screens and widgets."""
+    import re
+
+    from dspy_tui.tui.app_api import AppServices
+
+    root = Path(__file__).parents[2] / "tui"
+    offenders = [f"{f.relative_to(root)}:{n}" for f in sorted((root / "screens").glob("*.py")) + sorted(
+        (root / "widgets").glob("*.py")) for n, line in enumerate(f.read_text().splitlines(), 1)
+        if re.search(r"type: ignore|app: Any|getattr\(self\.app", line)]
+    assert offenders == []
+    assert isinstance(DspyTuiApp(paths), AppServices)

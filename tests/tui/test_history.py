@@ -318,6 +318,9 @@ async def test_keys_without_a_keyring_name_the_environment_variables(paths: Path
         await pilot.press("s")
         await pilot.pause()
         assert isinstance(app.screen, KeysScreen)  # nothing to type a key into
+        # but the key says why (issue 16.8): it named nothing before
+        assert any("no OS keyring backend" in n.message and "OPENAI_API_KEY" in n.message
+                   for n in app._notifications)
 
 
 async def test_settings_are_saved_and_new_sessions_start_from_them(paths: Paths) -> None:

@@ -9,7 +9,6 @@ it (after a confirmation).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from rich.text import Text
 from textual import work
@@ -23,6 +22,7 @@ from textual.widgets import Footer, Header, Static
 from dspy_tui.engine.events import EVENT_TYPES
 from dspy_tui.storage.paths import Paths
 from dspy_tui.tui import format as fmt
+from dspy_tui.tui.app_api import services
 from dspy_tui.tui.history import SessionDetail, config_summary
 from dspy_tui.tui.runner import one_sentence
 from dspy_tui.tui.screens.export_program import export_program
@@ -276,14 +276,12 @@ class DetailScreen(Screen[None]):
 
     def _rerun_answer(self, yes: bool | None) -> None:
         if yes and self.detail is not None:
-            app: Any = self.app
-            app.start_new(self.detail.config)
+            services(self).start_new(self.detail.config)
 
     def action_delete(self) -> None:
         if self.detail is None:
             return
-        app: Any = self.app
-        runner = app.runner
+        runner = services(self).session_run
         if runner is not None and runner.session_id == self.session_id and runner.running:
             self.notify("This session is running here; stop it before deleting it.", severity="error")
             return

@@ -18,6 +18,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from dspy_tui.storage.paths import Paths
 from dspy_tui.tui import format as fmt
+from dspy_tui.tui.app_api import services
 from dspy_tui.tui.widgets.table import Col, FitTable
 
 EMPTY_TEXT = (
@@ -53,6 +54,12 @@ def short_models(models: str | None) -> str:
     return names[0] + (f" +{len(names) - 1}" if len(names) > 1 else "")
 
 
+class SessionsTable(FitTable):
+    """The list; its enter is named in the footer (a DataTable's own enter binding is hidden)."""
+
+    BINDINGS = [Binding("enter", "select_cursor", "Open", id="home.open_row", tooltip="Open the selected session")]
+
+
 class HomeScreen(Screen[None]):
     BINDINGS = [
         Binding("n", "app.new_session", "New session", id="home.new", tooltip="Set up and start a session"),
@@ -60,11 +67,12 @@ class HomeScreen(Screen[None]):
         Binding("r", "resume", "Resume", id="home.resume", tooltip="Resume the selected stopped session"),
         Binding("space", "mark", "Mark", id="home.mark", tooltip="Mark the session to compare it"),
         Binding("c", "compare", "Compare", id="home.compare", tooltip="Compare the marked sessions"),
-        Binding("a", "mark_all", "Mark all", id="home.mark_all", show=False,
+        Binding("a", "mark_all", "Mark all", id="home.mark_all",
                 tooltip="Mark every session shown (or clear the marks)"),
         Binding("slash", "filter", "Filter", id="home.filter", tooltip="Filter by text, task, model, status, date"),
         Binding("k", "app.keys", "Keys", id="home.keys", tooltip="API keys: see, set and delete them"),
-        Binding("s", "app.settings", "Settings", id="home.settings", show=False,
+        Binding("l", "live", "Live", id="home.live", tooltip="Back to the session running here"),
+        Binding("s", "app.settings", "Settings", id="home.settings",
                 tooltip="Settings: default budget, concurrency, theme"),
         Binding("q", "app.quit", "Quit", id="home.quit"),
     ]
@@ -90,7 +98,7 @@ class HomeScreen(Screen[None]):
         yield Static(id="running-banner")
         yield Static(id="list-status")
         yield Static(EMPTY_TEXT, id="empty")
-        yield FitTable(COLUMNS, id="sessions")
+        yield SessionsTable(COLUMNS, id="sessions")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -106,7 +114,7 @@ class HomeScreen(Screen[None]):
 
     def _show_banner(self) -> None:
         banner = self.query_one("#running-banner", Static)
-        runner = getattr(self.app, "runner", None)
+        runner = services(self).session_run
         banner.display = runner is not None and runner.running
         if runner is not None and runner.running:
             banner.update(Text.assemble(("● ", "green"), (runner.state.name, "bold"),
@@ -133,7 +141,7 @@ class HomeScreen(Screen[None]):
     def on_home_screen_listed(self, message: Listed) -> None:
         rows = message.rows
         table = self.query_one(FitTable)
-        runner = getattr(self.app, "runner", None)
+        runner = services(self).session_run
         selected = self.selected_id()
         if selected is None and runner is not None:
             selected = runner.session_id  # the session run here
@@ -189,14 +197,22 @@ class HomeScreen(Screen[None]):
     # -- opening and resuming ---------------------------------------------------------
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if event.row_key.value is not None:
-            self.app.open_session(str(event.row_key.value))  # type: ignore[attr-defined]
+            services(self).open_session(str(event.row_key.value))
 
     def action_open_session(self) -> None:
         sid = self.selected_id()
         if sid is None:
             self.notify("No session yet: press n to start one.")
             return
-        self.app.open_session(sid)  # type: ignore[attr-defined]
+        services(self).open_session(sid)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "live":  # only while a session runs (or ran) in this window
+            return services(self).session_run is not None
+        return True
+
+    def action_live(self) -> None:
+        services(self).show_live()
 
     def action_resume(self) -> None:
         sid = self.selected_id()
@@ -204,12 +220,12 @@ class HomeScreen(Screen[None]):
             self.notify("No session to resume yet: press n to start one.")
             return
         row = self.rows[sid]
-        app: Any = self.app
+        app = services(self)
         if row["status"] == "completed":
             self.notify("This session is completed; enter opens its results.", severity="warning")
         elif row["status"] in RESUMABLE:
             app.resume_session(sid)
-        elif app.runner is not None and app.runner.session_id == sid and app.runner.running:
+        elif app.session_run is not None and app.session_run.session_id == sid and app.session_run.running:
             app.show_live()
         else:
             from dspy_tui.tui.screens.modals import ConfirmScreen
@@ -218,7 +234,7 @@ class HomeScreen(Screen[None]):
                 if yes:
                     app.resume_session(sid)
 
-            app.push_screen(ConfirmScreen(
+            self.app.push_screen(ConfirmScreen(
                 "This session is marked running but does not run in this window. If no other dspy-tui "
                 "runs it (it was cut off), resume it?", yes="Resume", no="Cancel"), answered)
 
@@ -251,7 +267,7 @@ class HomeScreen(Screen[None]):
         if len(self.marked) < 2:
             self.notify("Mark two or more sessions with space, then press c to compare them.", severity="warning")
             return
-        self.app.compare_sessions(list(self.marked))  # type: ignore[attr-defined]
+        services(self).compare_sessions(list(self.marked))
 
     # -- the filter ---------------------------------------------------------------------
     def action_filter(self) -> None:

@@ -121,17 +121,21 @@ class KeysScreen(Screen[None]):
         return str(value) if value is not None else None
 
     # -- actions ------------------------------------------------------------------------------
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("set_key", "delete_key"):
-            return True if self.available else None  # greyed out without a keyring
-        return True
-
     def action_back(self) -> None:
         self.app.pop_screen()
 
+    def _no_keyring(self, provider: str) -> bool:
+        """Without a keyring backend, say where the key goes instead (the footer keys do not just do nothing)."""
+        if self.available:
+            return False
+        env = self.rows[provider].env[0] if provider in self.rows and self.rows[provider].env else "its variable"
+        self.notify(f"This machine has no OS keyring backend, so keys cannot be stored here: set {env} in the "
+                    "shell that starts dspy-tui.", severity="warning", timeout=8)
+        return True
+
     def action_set_key(self) -> None:
         provider = self.selected_provider()
-        if provider is None or not self.available:
+        if provider is None or self._no_keyring(provider):
             return
         row = self.rows[provider]
         prompt = (f"The {provider} API key, stored in the OS keyring. It is used when no key is given "
@@ -167,7 +171,7 @@ class KeysScreen(Screen[None]):
 
     def action_delete_key(self) -> None:
         provider = self.selected_provider()
-        if provider is None or not self.available:
+        if provider is None or self._no_keyring(provider):
             return
         row = self.rows[provider]
         if row.source != "keyring":

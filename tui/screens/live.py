@@ -57,6 +57,7 @@ class LiveScreen(Screen[None]):
         Binding("m", "metric", "Metric", id="live.metric", tooltip="Chart dev score, cost, latency or tokens"),
         Binding("b", "toggle_results", "Results", id="live.results", tooltip="Switch between the final benchmark and the models"),
         Binding("escape", "back", "Home", id="live.back", tooltip="Back home; the session keeps running"),
+        Binding("q", "app.quit", "Quit", id="live.quit", tooltip="Quit (asks first while the session runs)"),
     ]
     HELP = HELP
 

@@ -30,6 +30,7 @@ from textual.widgets.selection_list import Selection
 from dspy_tui.engine.config import OPTIMIZER_SUMMARIES, OPTIMIZERS
 from dspy_tui.storage.paths import Paths
 from dspy_tui.tui import format as fmt
+from dspy_tui.tui.app_api import services
 
 DEFAULT_TASK = "demo:sentiment"
 DEFAULT_MODELS = ("offline/small", "offline/base", "offline/large")
@@ -174,8 +175,8 @@ class NewSessionScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.sub_title = "New session"
-        settings = getattr(self.app, "settings", None)  # the defaults chosen on the settings screen
-        if settings is not None:
+        settings = services(self).settings  # the defaults chosen on the settings screen
+        if settings:
             if settings.budget_usd is not None:
                 self.query_one("#budget", Input).value = f"{settings.budget_usd:g}"
             if settings.concurrency is not None:
@@ -477,7 +478,7 @@ class NewSessionScreen(Screen[None]):
             self._message("#config-msg", str(exc))
             self.notify(str(exc), severity="error")
             return
-        self.app.start_new(config)  # type: ignore[attr-defined]
+        services(self).start_new(config)
 
     def action_copy_command(self) -> None:
         command = str(self.query_one("#command", Static).render())

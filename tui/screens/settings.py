@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
 
 from rich.table import Table
 from rich.text import Text
@@ -20,6 +19,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Label, Select, Static
 
 from dspy_tui.storage.paths import Paths
+from dspy_tui.tui.app_api import services
 from dspy_tui.tui.screens.modals import ConfirmScreen
 from dspy_tui.tui.settings import MAX_CONCURRENCY, Settings
 
@@ -115,8 +115,7 @@ class SettingsScreen(Screen[None]):
                 raise ValueError(f"Concurrency must be a whole number, got {conc_text!r}.") from None
             if not 1 <= concurrency <= MAX_CONCURRENCY:
                 raise ValueError(f"Concurrency must be between 1 and {MAX_CONCURRENCY}.")
-        app: Any = self.app
-        return dataclasses.replace(app.settings, budget_usd=budget, concurrency=concurrency)
+        return dataclasses.replace(services(self).settings, budget_usd=budget, concurrency=concurrency)
 
     @on(Input.Changed)
     def _check(self) -> None:
@@ -144,8 +143,7 @@ class SettingsScreen(Screen[None]):
             self._message(str(exc))
             self.notify(str(exc), severity="error")
             return
-        app: Any = self.app
-        app.update_settings(settings)
+        services(self).update_settings(settings)
         self.saved = settings
         self.notify(f"Saved to {self.paths.settings_path}.")
 

@@ -1,0 +1,83 @@
+"""The smaller items of issue 16 (6, 8-10): toasts, quitting from the live screen, dialog keys,
+screenshots without ~/Downloads, the palette's names, the home footer and its way back to a live run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.widgets import Button
+from tui_support import MODELS, ScriptedSession, fixed_clock, insert_sessions, script, wait_for
+
+from dspy_tui.storage.paths import Paths
+from dspy_tui.storage.sessions import SessionStore
+from dspy_tui.tui.app import DspyTuiApp
+from dspy_tui.tui.screens.home import HomeScreen
+from dspy_tui.tui.screens.live import LiveScreen
+from dspy_tui.tui.screens.modals import ConfirmScreen
+
+
+def live_app(paths: Paths, store: SessionStore) -> tuple[DspyTuiApp, ScriptedSession]:
+    session = ScriptedSession(store, paths, script(MODELS, rounds_done=1, finished=False), hold=True)
+    return DspyTuiApp(paths, live_session=session, clock=fixed_clock), session
+
+
+async def test_q_on_the_live_screen_asks_to_stop_and_quit_and_dialogs_show_y_n(paths: Paths,
+                                                                               store: SessionStore) -> None:
+    app, session = live_app(paths, store)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen) and session.published == len(session.events))
+        await pilot.press("q")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the quit question")
+        labels = [str(b.label) for b in app.screen.query(Button)]
+        assert labels == ["Stop and quit (y)", "Cancel (n)"]
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen))
+        await pilot.press("escape")  # home: l goes back to the session running here
+        await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen))
+        await pilot.press("l")
+        await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen), what="back to the live screen")
+        session.stop()
+
+
+async def test_the_preparing_toast_goes_when_preparing_ends(paths: Paths) -> None:
+    app = DspyTuiApp(paths, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen))
+        app.notify("Preparing the session (loading the task and models)…")
+        await pilot.pause()
+        assert len(app._notifications) == 1
+        app.preparing = True
+        app._prepared(None, "The dataset file x.jsonl does not exist.")
+        await pilot.pause()
+        assert [n.message for n in app._notifications] == ["The dataset file x.jsonl does not exist."]
+
+
+async def test_home_footer_lists_open_mark_all_and_settings(paths: Paths, store: SessionStore) -> None:
+    insert_sessions(store)
+    app = DspyTuiApp(paths, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen))
+        shown = {b.binding.description for b in app.screen.active_bindings.values() if b.binding.show and b.enabled}
+        assert {"Open", "Mark all", "Settings", "New session", "Quit"} <= shown
+        assert "Live" not in shown  # nothing runs here
+
+
+async def test_a_screenshot_needs_no_downloads_folder(paths: Paths, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "no-home"))  # no ~/Downloads
+    app = DspyTuiApp(paths, clock=fixed_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen))
+        app.deliver_screenshot("shot.svg")
+        await wait_for(pilot, lambda: (paths.exports_dir / "screenshots" / "shot.svg").exists(), what="the file")
+
+
+async def test_the_palette_does_not_call_textuals_panel_keys(paths: Paths) -> None:
+    app = DspyTuiApp(paths, clock=fixed_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen))
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert "Keys" not in titles and "Key bindings panel" in titles
+
+
