@@ -130,6 +130,16 @@ class TaskSpec(_Strict):
     metric: str | None = None  # exact_match, f1, ..., llm_judge, "pkg.mod:function"; default exact_match
     metric_options: dict[str, Any] = Field(default_factory=dict)
     judge: JudgeSpec | None = None  # given without `metric`, the metric is llm_judge
+    # set by dspy-tui when a session starts: sha256 of each dataset file, so a resume can tell it changed
+    file_hashes: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("dataset", "train_file", "dev_file", "test_file")
+    @classmethod
+    def _absolute(cls, value: str | None) -> str | None:
+        """Dataset paths are kept absolute, so a session resumes from any working directory."""
+        if not value or value.startswith("demo:") or Path(value).is_absolute():
+            return value
+        return str(Path(value).expanduser().absolute())
 
 
 class ConvergenceConfig(_Strict):

@@ -203,6 +203,9 @@ class Session:
             local_models={k: v.model_dump(exclude_none=True) for k, v in cfg.local_models.items()},
         )
         self.task = load_task(cfg.task, judge=self._judge_fn(judge) if judge else None)
+        if not self.resumed:  # stored with the session, so a resume can tell a changed dataset
+            self.config = cfg = cfg.model_copy(
+                update={"task": cfg.task.model_copy(update={"file_hashes": self.task.file_hashes})})
         self.reserve = PhaseReserve.for_session(self.budget, cfg, self.task)
         for m in cfg.models:
             provider, _ = split_model(m.id)

@@ -11,6 +11,7 @@ the file, the line and the reason.
 from __future__ import annotations
 
 import csv
+import hashlib
 import importlib
 import importlib.util
 import io
@@ -49,6 +50,7 @@ class Task:
     description: str = ""
     judge_spec: JudgeSpec | None = None  # what the runtime builds `judge` from
     judge: JudgeFn | None = None  # the llm_judge scorer, once the runtime has one
+    file_hashes: dict[str, str] = field(default_factory=dict)  # dataset file -> sha256, as loaded
 
     @property
     def input_fields(self) -> list[str]:
@@ -617,12 +619,26 @@ def load_task(
         task.test[: spec.max_test],
     )
     task.judge_spec, task.judge = spec.judge, judge
+    task.file_hashes = _check_unchanged(spec)
     if ":" in task.metric_name:  # a user's function: tried before anything is spent
         from dspy_tui.engine.scorers import rehearse
 
         extra = ("reasoning",) if task.module == "chain_of_thought" else ()
         rehearse(task.metric, task.dev or task.train, task.output_fields, extra)
     return task
+
+
+def _check_unchanged(spec: TaskSpec) -> dict[str, str]:
+    """The sha256 of each dataset file; TaskError when one differs from what the session started with."""
+    files = [f for f in (spec.train_file, spec.dev_file, spec.test_file) if f]
+    if not files and spec.dataset and not spec.dataset.startswith("demo:"):
+        files = [spec.dataset]
+    hashes = {f: hashlib.sha256(Path(f).read_bytes()).hexdigest() for f in files}
+    for name, digest in spec.file_hashes.items():
+        if hashes.get(name, digest) != digest:
+            raise TaskError(f"{name} changed since this session started (its content differs); restore it, "
+                            "or start a new session with it")
+    return hashes
 
 
 def _load_files(spec: TaskSpec) -> Task:
