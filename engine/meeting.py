@@ -20,6 +20,7 @@ class Meeting(Generic[M]):
     """Models `arrive` after optimizing; the last one in picks the leader and lets everyone go on."""
 
     def __init__(self, members: list[M], score: Callable[[M], float]) -> None:
+        self._members = list(members)  # config order: it breaks ties between equal scores
         self._waiting_for = set(map(id, members))
         self._arrived: list[M] = []
         self._score = score
@@ -46,7 +47,8 @@ class Meeting(Generic[M]):
 
     def _release_if_complete(self) -> None:
         if not self._waiting_for and self._arrived and self._leader is None:
-            self._leader = max(self._arrived, key=self._score)
+            arrived = set(map(id, self._arrived))  # not arrival order: a tie must pick the same leader
+            self._leader = max((m for m in self._members if id(m) in arrived), key=self._score)
             self._open.notify_all()
 
     @property

@@ -65,3 +65,17 @@ def test_a_stopped_session_lets_waiting_models_go() -> None:
     a, b = {"s": 1.0}, {"s": 0.0}
     meeting = Meeting([a, b], lambda m: m["s"])
     assert meeting.arrive(a, lambda: True, poll_s=0.01) is None
+
+
+def test_a_tie_picks_the_same_leader_whatever_the_arrival_order() -> None:
+    """A resumed session must ask what the uninterrupted one asked: with equal dev scores the
+    leader is the first model of the config, not whichever finished optimizing first."""
+    first, second = {"s": 0.5}, {"s": 0.5}
+    meeting = Meeting([first, second], lambda m: m["s"])
+    leaders: list[object] = []
+    waiter = threading.Thread(target=lambda: leaders.append(meeting.arrive(second, lambda: False)))
+    waiter.start()
+    time.sleep(0.05)
+    assert meeting.arrive(first, lambda: False) is first
+    waiter.join(2)
+    assert leaders == [first]
