@@ -160,3 +160,31 @@ async def test_live_screen_never_runs_text_together(paths: Paths, store: Session
                 assert model in shown, f"{model} is cut on the live screen"
         if not finished:
             session.stop()
+
+
+async def test_round_chart_axes_markers_and_no_legend_over_the_lines(paths: Paths, store: SessionStore) -> None:
+    """Issue 16.3: markers at rounds, no in-plot legend, all-zero costs from 0, whole-number token labels."""
+    offline = ["offline/small", "offline/base", "offline/large"]
+    session = ScriptedSession(store, paths, slow_events(offline, False), hold=True,
+                              config=make_config(offline, budget=None))
+    app = DspyTuiApp(paths, live_session=session, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen) and session.published == len(session.events))
+        await pilot.pause(0.6)
+
+        def chart() -> str:
+            region = app.screen.query_one("#chart").region
+            lines = screen_lines(app)[region.y:region.bottom]
+            return "\n".join(line[region.x:region.right] for line in lines)
+
+        drawn = chart()
+        assert "●" in drawn, "a marker at each round"
+        assert not any(m in drawn for m in offline), "no legend drawn over the lines"
+        await pilot.press("m")  # cost: every offline call is $0
+        await pilot.pause(0.2)
+        assert "-1.00" not in chart() and "-0.5" not in chart()
+        await pilot.press("m", "m")  # tokens
+        await pilot.pause(0.2)
+        assert re.search(r"\d\.0┤", chart()) is None, chart()
+        assert re.search(r"243,1\d\d", chart()) or re.search(r"\d{3},\d{3}┤", chart()), chart()
+        session.stop()

@@ -118,7 +118,6 @@ class CompareScreen(Screen[None]):
         self.scatter = ScoreCostChart(id="scatter-chart")
         self.rounds_chart = RoundChart(id="rounds-chart")
         self.rounds_chart.empty_title = "no rounds recorded"
-        self.rounds_chart.max_legend = 0  # one colour per model, one marker per session: the table is the key
         self.trend_chart = TrendChart(id="trend-chart")
 
     def compose(self) -> ComposeResult:

@@ -1,7 +1,9 @@
 """The Round metrics pane: one line per model, dev score (or cost, latency, tokens) per round.
 
 It draws anything shaped like `RoundSeries`: a live session's state, or the
-rounds of several stored sessions overlaid on the compare screen.
+rounds of several stored sessions overlaid on the compare screen. There is no
+legend inside the plot (with five models it hid the lines): each model's line
+has the colour of its name in the table above. Each round is a marker on its line.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from textual_plotext import PlotextPlot
 
 from dspy_tui.tui.format import model_color
 
-LEGEND_MIN_HEIGHT = 14
 METRICS = ("dev", "cost", "latency", "tokens")
 METRIC_TITLES = {
     "dev": "dev score", "cost": "cost per round (USD)", "latency": "latency p50 per round (ms)",
@@ -45,7 +46,6 @@ class RoundChart(PlotextPlot):
         self._state: RoundSeries | None = None
         self.empty_title = "waiting for the first round"
         self._colors: Callable[[int, str], int] | None = None
-        self.max_legend = 8  # more lines than this: no legend (the screen's table colours say which is which)
         self.points_drawn = 0  # how many points the last draw plotted
 
     def next_metric(self) -> str:
@@ -68,17 +68,28 @@ class RoundChart(PlotextPlot):
         plt.xticks(ticks, labels)
         plt.xlim(0, max(1, last_x))
         self.points_drawn = 0
-        models = list(state.models)
-        # small charts rely on the model colours instead
-        legend = self.size.height >= LEGEND_MIN_HEIGHT and len(models) <= self.max_legend
-        for i, model in enumerate(models):
+        highest = 0.0
+        for i, model in enumerate(state.models):
             xs, ys = state.series(model, self.metric)
             if xs:
                 self.points_drawn += len(xs)
                 color = model_color(colors(i, model) if colors else i)
-                plt.plot(xs, ys, label=model if legend else None, marker="braille", color=color)
-        if self.metric == "dev":
-            plt.ylim(0, 1)
+                plt.plot(xs, ys, marker="braille", color=color)
+                plt.scatter(xs, ys, marker="●", color=color)  # the rounds themselves, not only the line
+                highest = max(highest, *ys)
+        self._y_axis(highest)
         if not self.points_drawn:
             plt.title(self.empty_title)
         self.refresh()
+
+    def _y_axis(self, highest: float) -> None:
+        """Scores 0-1; other metrics from 0 (all-zero costs read 0, not -1 to 1); tokens in whole numbers."""
+        plt = self.plt
+        if self.metric == "dev":
+            plt.ylim(0, 1)
+            return
+        top = highest * 1.1 if highest > 0 else 1.0
+        plt.ylim(0, top)
+        if self.metric == "tokens" or highest == 0:
+            ticks = [top * k / 4 for k in range(5)] if highest > 0 else [0.0]
+            plt.yticks(ticks, [f"{round(t):,}" if self.metric == "tokens" else "0" for t in ticks])
