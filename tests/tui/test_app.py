@@ -129,3 +129,19 @@ def test_screens_reach_the_app_through_its_typed_contract(paths: Paths) -> None:
         if re.search(r"type: ignore|app: Any|getattr\(self\.app", line)]
     assert offenders == []
     assert isinstance(DspyTuiApp(paths), AppServices)
+
+
+def test_readme_lists_every_key_shown_in_a_footer() -> None:
+    from textual.binding import Binding
+
+    from dspy_tui.tui.screens import compare, detail, home, keys, live, modals, new_session, settings
+    from dspy_tui.tui.widgets import event_log
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = readme[readme.index("## The TUI"):readme.index("## Development")]
+    screens = [home.HomeScreen, new_session.NewSessionScreen, live.LiveScreen, detail.DetailScreen,
+               compare.CompareScreen, keys.KeysScreen, settings.SettingsScreen, modals.ReportScreen,
+               event_log.EventLog, home.SessionsTable]
+    missing = [f"{cls.__name__}: {b.description}" for cls in screens for b in cls.BINDINGS
+               if isinstance(b, Binding) and b.show and f"` {b.description}" not in section]
+    assert missing == []
