@@ -42,7 +42,8 @@ class Minimal(App):
 
 Minimal().run()
 """
-TARGET = 1.5
+TARGET = 1.4  # first paint vs the minimal app (issue 16)
+LIST_TARGET = 2.0  # the sessions list painted vs the minimal app
 
 
 def _spawn(argv: list[str], env: dict[str, str]) -> tuple[int, int]:
@@ -116,7 +117,7 @@ def main() -> None:
     print(f"startup: dspy-tui first paint (home screen) {paint:.3f} s, sessions list read {ready:.3f} s")
     print(f"startup: peer (minimal Textual app, one Static) first paint {base_t:.3f} s")
     print(f"startup: ratio dspy-tui/minimal = {paint / base_t:.2f}x (target: <= {TARGET}x); "
-          f"to the list read {ready / base_t:.2f}x")
+          f"to the list read {ready / base_t:.2f}x (target: <= {LIST_TARGET}x)")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from dspy_tui.engine import events as ev
 from dspy_tui.storage.paths import Paths
 from dspy_tui.storage.sessions import SessionStore
 from dspy_tui.tui.app import DspyTuiApp
-from dspy_tui.tui.format import event_line
+from dspy_tui.tui.event_text import event_line
 from dspy_tui.tui.screens.live import LiveScreen
 from dspy_tui.tui.screens.modals import EventScreen
 

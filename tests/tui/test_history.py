@@ -425,6 +425,6 @@ def test_start_up_loads_no_history_code() -> None:
 
     code = ("import sys, dspy_tui.cli.main, dspy_tui.tui.app; "
             "print(sorted(m for m in ('sqlite_utils', 'textual_plotext', 'dspy_tui.tui.history', "
-            "'dspy_tui.tui.screens.detail', 'dspy_tui.tui.widgets.filter_bar') if m in sys.modules))")
+            "'dspy_tui.tui.screens.detail', 'dspy_tui.tui.widgets.filter_bar', 'pydantic', 'dspy_tui.engine.events') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -24,7 +24,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from dspy_tui.engine import events as ev
-from dspy_tui.tui.format import event_line
+from dspy_tui.tui.event_text import event_line
 from dspy_tui.tui.live_state import MAX_EVENTS
 
 

@@ -1,0 +1,89 @@
+"""How an engine event reads in the Events pane: a sentence, never the event's type name."""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from dspy_tui.engine import events as ev
+from dspy_tui.tui.format import clock_time, delta, money, ms, score
+
+PHASE_NAMES = {
+    "baseline": "baseline", "optimization": "optimization", "cross_model": "cross-model learning",
+    "benchmark": "final benchmark", "report": "report",
+}
+
+
+def _describe(e: ev.Event) -> tuple[str, str]:  # noqa: C901 - a table of event wordings
+    """(text, style) for one event line."""
+    if isinstance(e, ev.CallCompleted):
+        if e.cache_hit:
+            return "call answered from the cache (already paid for)", "dim"
+        if e.status == "refused" or e.error_kind == "BudgetExhausted":
+            return "call not sent: the budget has no room for it", "dim yellow"
+        if e.status != "ok":
+            kind = (e.error_kind or "an error").replace("_", " ")
+            return f"call failed after {ms(e.latency_ms)}: {kind}", "red"
+        cost = "unpriced" if e.cost_usd is None else money(e.cost_usd)
+        waited = f", waited {ms(e.queue_ms)} for a slot" if e.queue_ms >= 1 else ""
+        retries = f", {e.retries} retries" if e.retries else ""
+        return (f"call answered in {ms(e.latency_ms)}: {e.tokens_in or 0} tokens in, {e.tokens_out or 0} out, "
+                f"{cost}{waited}{retries}"), "dim"
+    if isinstance(e, ev.RoundCompleted):
+        label = "baseline" if e.round == 0 else f"round {e.round}"
+        left_out = f", {e.errored_examples} errored (not scored)" if e.errored_examples else ""
+        left_out += f", {e.unparsed} unparsed (scored wrong)" if e.unparsed else ""
+        return (f"{label}: dev {score(e.dev_score)} best {score(e.best_dev_score)} ({delta(e.delta)}), "
+                f"{e.calls} calls, {money(e.cost_usd)}{left_out}"), "bold"
+    if isinstance(e, ev.RoundStarted):
+        return f"round {e.round} started", ""
+    if isinstance(e, ev.PhaseStarted):
+        return f"{PHASE_NAMES.get(e.phase, e.phase)} started", "bold cyan"
+    if isinstance(e, ev.PhaseCompleted):
+        return f"{PHASE_NAMES.get(e.phase, e.phase)} done", "cyan"
+    if isinstance(e, ev.CostUpdated):
+        budget = "" if e.budget_usd is None else f" of {money(e.budget_usd)}"
+        return f"spent {money(e.spent_usd)}{budget} so far", "dim"
+    if isinstance(e, ev.ModelThrottled):
+        return f"{(e.reason or 'rate limited')}: new calls wait {e.retry_in_s:.0f} s", "yellow"
+    if isinstance(e, ev.ModelDegraded):
+        return f"degraded: {e.reason}", "yellow"
+    if isinstance(e, ev.BudgetReserveReached):
+        return (f"optimization ends: {money(e.spent_usd)} of {money(e.budget_usd)} spent, the rest "
+                f"({money(e.reserve_usd)}) is kept for the cross-model trial and the benchmark"), "yellow"
+    if isinstance(e, ev.ModelConverged):
+        return f"converged after round {e.round}: {e.reason}", "cyan"
+    if isinstance(e, ev.ModelDegraded):
+        return f"degraded: {e.reason}", "bold yellow"
+    if isinstance(e, ev.ModelFailed):
+        return f"failed: {e.error}", "bold red"
+    if isinstance(e, ev.CrossModelTransfer):
+        verdict = "kept" if e.kept else "not kept"
+        return f"tried {e.source_model}'s program: {score(e.before)} -> {score(e.after)}, {verdict}", ""
+    if isinstance(e, ev.BenchmarkProgress):
+        if e.test_score is not None:
+            return f"test score {score(e.test_score)} on {e.total} examples", "bold green"
+        return f"benchmark {e.done}/{e.total}", ""
+    if isinstance(e, ev.BudgetWarning):
+        return f"budget warning: {money(e.spent_usd)} of {money(e.budget_usd)} spent", "bold yellow"
+    if isinstance(e, ev.BudgetExhausted):
+        return f"budget spent: {money(e.spent_usd)} of {money(e.budget_usd)}; no more calls are sent", "bold yellow"
+    if isinstance(e, ev.SessionStarted):
+        return ("session resumed" if e.resumed else "session started"), "bold"
+    if isinstance(e, ev.SessionCompleted):
+        return "session completed", "bold green"
+    if isinstance(e, ev.SessionStopped):
+        return f"session stopped ({e.reason})", "bold yellow"
+    if isinstance(e, ev.SessionFailed):
+        return f"session failed: {e.error}", "bold red"
+    if isinstance(e, ev.ReportReady):
+        return f"report written: {e.paths.get('md', ', '.join(e.paths.values()))}", "green"
+    return e.type.replace("_", " "), ""
+
+
+def event_line(e: ev.Event) -> Text:
+    text, style = _describe(e)
+    line = Text(clock_time(e.ts) + " ", style="dim")
+    if e.model:
+        line.append(e.model + " ", style="italic")
+    line.append(text, style=style)
+    return line
