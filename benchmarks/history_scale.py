@@ -120,13 +120,13 @@ def median_time(fn: Callable[[], object], runs: int = 5) -> float:
 
 
 def plans(store: SessionStore, ids: list[str]) -> list[str]:
-    from dspy_tui.tui.history import LIST_SQL, SessionFilter
+    from dspy_tui.storage.history import LIST_SQL, SessionFilter
 
     where, params = SessionFilter(model="gpt").where()
     marks = ",".join("?" * len(ids))
     queries = {
-        "home list": (LIST_SQL.format(where=""), [2000]),
-        "home list, filtered by model": (LIST_SQL.format(where=where), [*params, 2000]),
+        "home list": (LIST_SQL.format(where="", limit=" LIMIT ?"), [2000]),
+        "home list, filtered by model": (LIST_SQL.format(where=where, limit=" LIMIT ?"), [*params, 2000]),
         "compare: models": (f"SELECT * FROM session_models WHERE session_id IN ({marks}) ORDER BY rowid", ids),
         "compare: rounds": (f"SELECT * FROM rounds WHERE session_id IN ({marks})"
                             " ORDER BY session_id, model, started_at, round", ids),
@@ -185,14 +185,11 @@ async def _open_compare(paths: Paths, ids: list[str]) -> tuple[float, float]:
         return drawn, time.perf_counter() - start
 
 
-def compare_data(db_path: Path, ids: list[str]) -> None:
+def compare_data(paths: Paths, ids: list[str]) -> None:
+    from dspy_tui.engine.service import SessionService
     from dspy_tui.tui.history import load_compare
 
-    store = SessionStore(db_path)
-    try:
-        load_compare(store, ids)
-    finally:
-        store.close()
+    load_compare(SessionService(paths), ids)
 
 
 def copy_sessions(src: Path, dst: Path, ids: list[str]) -> None:
@@ -213,7 +210,7 @@ def main() -> None:
     ap.add_argument("--sessions", type=int, default=1_000)
     ap.add_argument("--calls", type=int, default=1_000_000)
     args = ap.parse_args()
-    from dspy_tui.tui.history import SessionFilter, list_sessions
+    from dspy_tui.storage.history import SessionFilter, list_sessions
     from dspy_tui.tui.screens.home import LIST_LIMIT
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -238,8 +235,8 @@ def main() -> None:
 
         small = Paths(Path(tmp) / "small", Path(tmp) / "small" / "config")
         copy_sessions(big.db_path, small.db_path, ids)
-        data_big = median_time(lambda: compare_data(big.db_path, ids))
-        data_small = median_time(lambda: compare_data(small.db_path, ids))
+        data_big = median_time(lambda: compare_data(big, ids))
+        data_small = median_time(lambda: compare_data(small, ids))
         asyncio.run(_open_compare(small, ids))  # warm-up: the first one pays for imports (pricing, stats)
         drawn_big, judged_big = asyncio.run(_open_compare(big, ids))
         drawn_small, judged_small = asyncio.run(_open_compare(small, ids))

@@ -13,13 +13,16 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from dspy_tui.engine import events as ev
 from dspy_tui.engine.session import DISK_FULL_REASON, Session
 from dspy_tui.storage.db import DISK_FULL_MESSAGE
 
 from .progress import PlainProgress
+
+if TYPE_CHECKING:
+    from dspy_tui.engine.service import SessionService
 
 OUTCOME_EXIT = {"completed": 0, "budget": 3, "stopped": 1, "failed": 1}
 EXIT_MODEL_PROBLEM = 4  # completed, but at least one model failed or was degraded
@@ -90,29 +93,29 @@ def _json_writer(out: TextIO) -> Callable[[ev.Event], None]:
     return write
 
 
-def run_headless(session: Session, *, json_lines: bool) -> int:
+def run_headless(service: SessionService, session: Session, *, json_lines: bool) -> int:
     """Run a prepared session in this process; returns the exit code."""
     stop_signals = (signal.SIGINT, signal.SIGTERM)
     previous: dict[signal.Signals, Any] = {}
     if threading.current_thread() is threading.main_thread():
         for sig in stop_signals:
-            previous[sig] = signal.signal(sig, lambda *_: session.stop("signal"))
+            previous[sig] = signal.signal(sig, lambda *_: service.stop(session, "signal"))
     real_stdout = sys.stdout
     try:
         with contextlib.redirect_stdout(_StdoutToLog()):
             if json_lines:
                 unsubscribe: Callable[[], None] = session.bus.subscribe(_json_writer(real_stdout))
-                outcome = session.run()
+                outcome = service.start(session)
                 unsubscribe()
             else:
                 with _progress_for(session, real_stdout) as progress:
                     unsubscribe = session.bus.subscribe(progress.on_event)
-                    outcome = session.run()
+                    outcome = service.start(session)
                     unsubscribe()
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-    _summary(session, outcome, quiet=json_lines)
+    _summary(service, session, outcome, quiet=json_lines)
     code = exit_code(session, outcome)
     if code == EXIT_MODEL_PROBLEM:
         hurt = [f"{r.model} {'failed' if r.status == 'failed' else 'degraded'}" for r in session.runs.values()
@@ -136,7 +139,7 @@ def _progress_for(session: Session, out: TextIO) -> _Progress | PlainProgress:
     return PlainProgress(list(session.runs), session.config.rounds, out)
 
 
-def _summary(session: Session, outcome: str, *, quiet: bool) -> None:
+def _summary(service: SessionService, session: Session, outcome: str, *, quiet: bool) -> None:
     sid = session.session_id
     if outcome == "budget":
         print(f"dspy-tui: session {sid} stopped: the budget is spent (${session.budget.spent:.4f}); "
@@ -148,7 +151,7 @@ def _summary(session: Session, outcome: str, *, quiet: bool) -> None:
     elif outcome == "stopped":
         print(f"dspy-tui: session {sid} stopped; resume it with `dspy-tui resume {sid}`.", file=sys.stderr)
     elif outcome == "failed":
-        err = session.store.get_session(sid).get("error") or "see the log"
+        err = service.session(sid).get("error") or "see the log"
         print(f"dspy-tui: session {sid} failed: {err}", file=sys.stderr)
     if quiet or outcome == "failed":
         return

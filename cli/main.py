@@ -24,7 +24,7 @@ from dspy_tui.storage import keys
 from dspy_tui.storage.paths import resolve_paths
 
 if TYPE_CHECKING:
-    from dspy_tui.storage.sessions import SessionStore
+    from dspy_tui.engine.service import SessionService
 
 EXIT_OK, EXIT_ERROR, EXIT_USER, EXIT_BUDGET = 0, 1, 2, 3
 
@@ -35,10 +35,11 @@ class UserError(Exception):
 
 def _user_error_types() -> tuple[type[BaseException], ...]:
     """Errors a user can cause; imported late so quick commands and the app start fast."""
+    from dspy_tui.engine.service import ResumeRefused
     from dspy_tui.storage.db import StorageError
     from dspy_tui.storage.sessions import SessionBusy, UnknownSession
 
-    return UserError, StorageError, UnknownSession, SessionBusy, keys.KeyStoreError, FileNotFoundError
+    return UserError, ResumeRefused, StorageError, UnknownSession, SessionBusy, keys.KeyStoreError, FileNotFoundError
 
 
 @contextlib.contextmanager
@@ -66,10 +67,10 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def _store() -> SessionStore:
-    from dspy_tui.storage.sessions import SessionStore
+def _service() -> SessionService:
+    from dspy_tui.engine.service import SessionService
 
-    return SessionStore(resolve_paths().db_path)
+    return SessionService(resolve_paths(), keys=keys.get_key)
 
 
 def _print_table(rows: list[dict[str, Any]], columns: Sequence[str]) -> None:
@@ -119,55 +120,23 @@ def cmd_keys_delete(args: argparse.Namespace) -> int:
 
 
 # -- sessions ---------------------------------------------------------------
-def session_json(store: SessionStore, session_id: str) -> dict[str, Any]:
-    """The `sessions show --json` object: the session, its totals and its models."""
-    from dspy_tui.engine.metrics import converged_share, normalise
-
-    s = store.get_session(session_id)
-    totals = store.call_totals(session_id)
-    metrics = {m["model"]: normalise(m["results"].get("metrics")) for m in s["models"]}
-    return {
-        "id": s["id"], "name": s["name"], "status": s["status"], "task": s["task"],
-        "created_at": s["created_at"], "updated_at": s["updated_at"], "seed": s["seed"],
-        "budget_usd": s["budget_usd"], "cost_usd": totals["cost_usd"], "calls": totals["calls"],
-        "cache_hits": totals["cache_hits"], "errors": totals["errors"], "error": s["error"],
-        "versions": s["versions"], "config": s["config"],
-        "converged_share": converged_share([m["status"] for m in s["models"]]),
-        "models": [
-            {
-                "model": m["model"], "provider": m["provider"], "status": m["status"],
-                "baseline_score": m["baseline_score"], "best_dev_score": m["best_dev_score"],
-                "test_score": m["test_score"], "test_ci": [m["test_ci_low"], m["test_ci_high"]],
-                "cost_usd": None if "cost_usd" in metrics[m["model"]]["na"] else m["cost_usd"],
-                "cost_note": metrics[m["model"]]["na"].get("cost_usd"),
-                "calls": m["calls"], "error": m["error"], "metrics": metrics[m["model"]],
-                "errored_examples": m["results"].get("errored_examples", {}),
-                "unparsed": m["results"].get("unparsed", 0), "degraded": m["results"].get("degraded"),
-                "outcomes": m["results"].get("outcomes", {}),
-            }
-            for m in s["models"]
-        ],
-    }
-
-
 def cmd_sessions_list(args: argparse.Namespace) -> int:
-    rows = _store().list_sessions()
+    rows, _ = _service().list_sessions()
     if args.json:
         print(strict_json(rows))
         return EXIT_OK
     if not rows:
         print("No sessions yet. Start one with `dspy-tui` (press n) or `dspy-tui run --task demo:sentiment`.")
         return EXIT_OK
-    for r in rows:
-        r["started"] = _fmt_time(r["created_at"])
-        r["best_test"] = "" if r["best_test_score"] is None else f"{r['best_test_score']:.3f}"
-        r["cost"] = f"${r['cost_usd']:.4f}"
-    _print_table(rows, ["id", "name", "started", "status", "models", "best_test", "cost"])
+    table = [{**r, "started": _fmt_time(r["created_at"]),
+              "best_test": "" if r["best_test_score"] is None else f"{r['best_test_score']:.3f}",
+              "cost": f"${r['cost_usd']:.4f}"} for r in rows]
+    _print_table(table, ["id", "name", "started", "status", "models", "best_test", "cost"])
     return EXIT_OK
 
 
 def cmd_sessions_show(args: argparse.Namespace) -> int:
-    data = session_json(_store(), args.id)
+    data = _service().summary(args.id)
     if args.json:
         print(strict_json(data))
         return EXIT_OK
@@ -186,7 +155,7 @@ def cmd_sessions_show(args: argparse.Namespace) -> int:
 
 
 def cmd_sessions_delete(args: argparse.Namespace) -> int:
-    _store().delete_session(args.id)
+    _service().delete(args.id)
     print(f"Deleted session {args.id}.")
     return EXIT_OK
 
@@ -217,17 +186,13 @@ def _config_from_args(args: argparse.Namespace) -> Any:
     return parse_config(data, "command line")
 
 
-def _new_session(config: Any, session_id: str | None = None) -> Any:
+def _warn_fit(session: Any) -> None:
+    """The offline models cannot fit this task's shape: said once, before the run."""
     from dspy_tui.engine.providers.offline.shapes import fit_warning
-    from dspy_tui.engine.session import Session
 
-    paths = resolve_paths()
-    session = Session(config, store=_store(), paths=paths, keys=keys.get_key, session_id=session_id)
-    session.prepare()
-    warning = fit_warning(session.task, config.model_ids())
+    warning = fit_warning(session.task, session.config.model_ids())
     if warning:
         print(f"dspy-tui: {warning}", file=sys.stderr)
-    return session
 
 
 def _seeds(text: str | None) -> list[int] | None:
@@ -242,18 +207,20 @@ def _seeds(text: str | None) -> list[int] | None:
 def cmd_run(args: argparse.Namespace) -> int:
     from dspy_tui.engine.repeats import seed_configs
 
+    service = _service()
     with user_errors():
         configs = seed_configs(_config_from_args(args))
         if len(configs) > 1:
-            return _run_seeds(configs, json_lines=args.json)
-        session = _new_session(configs[0])
-    return _drive(session, headless=args.headless, json_lines=args.json)
+            return _run_seeds(service, configs, json_lines=args.json)
+        session = service.create(configs[0])
+    _warn_fit(session)
+    return _drive(service, session, headless=args.headless, json_lines=args.json)
 
 
-def _run_seeds(configs: list[Any], *, json_lines: bool) -> int:
+def _run_seeds(service: SessionService, configs: list[Any], *, json_lines: bool) -> int:
     """A repeated run: one headless session per seed, then the summary across seeds (engine/repeats.py)."""
     from dspy_tui.cli.headless import EXIT_MODEL_PROBLEM, run_headless
-    from dspy_tui.engine.repeats import load_summary, render_text
+    from dspy_tui.engine.repeats import render_text, summarise
     from dspy_tui.storage.files import write_output
 
     ids: list[str] = []
@@ -261,13 +228,14 @@ def _run_seeds(configs: list[Any], *, json_lines: bool) -> int:
     for config in configs:
         if not json_lines:
             print(f"seed {config.seed}: {config.name}", flush=True)
-        session = _new_session(config)
+        session = service.create(config)
+        _warn_fit(session)
         ids.append(session.session_id)
-        code = run_headless(session, json_lines=json_lines)
+        code = run_headless(service, session, json_lines=json_lines)
         worst = max(worst, code) if code in (EXIT_OK, EXIT_MODEL_PROBLEM) else code
         if code not in (EXIT_OK, EXIT_MODEL_PROBLEM):  # stopped, out of budget or failed: no further seeds
             break
-    summary = load_summary(_store(), ids)
+    summary = summarise([service.session(sid) for sid in ids])
     out = resolve_paths().exports_dir / f"repeats-{configs[0].repeat_group}.json"
     write_output(out, json.dumps(summary, indent=2, sort_keys=True) + "\n", database=resolve_paths().db_path)
     if not json_lines:
@@ -277,19 +245,14 @@ def _run_seeds(configs: list[Any], *, json_lines: bool) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from dspy_tui.engine.config import parse_config
-
-    store = _store()
-    stored = store.get_session(args.id)
-    if stored["status"] == "completed":
-        raise UserError(f"Session {args.id} is already completed; `dspy-tui report {args.id}` shows its results.")
-    with user_errors():  # a session another process runs is refused by its lease (SessionBusy)
-        config = parse_config(stored["config"], f"session {args.id}")
-        session = _new_session(config, session_id=args.id)
-    return _drive(session, headless=args.headless, json_lines=args.json)
+    service = _service()
+    with user_errors():
+        session = service.resume(args.id, completed_hint=f"`dspy-tui report {args.id}` shows its results")
+    _warn_fit(session)
+    return _drive(service, session, headless=args.headless, json_lines=args.json)
 
 
-def _drive(session: Any, *, headless: bool, json_lines: bool) -> int:
+def _drive(service: SessionService, session: Any, *, headless: bool, json_lines: bool) -> int:
     from dspy_tui.cli.headless import OUTCOME_EXIT, run_headless
 
     if not headless and not json_lines and sys.stdout.isatty():
@@ -299,33 +262,25 @@ def _drive(session: Any, *, headless: bool, json_lines: bool) -> int:
         app.run()
         outcome = app.runner.outcome if app.runner is not None else None
         return OUTCOME_EXIT.get(outcome or "stopped", EXIT_ERROR)
-    return run_headless(session, json_lines=json_lines)
+    return run_headless(service, session, json_lines=json_lines)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from dspy_tui.engine.exports import render_report
-
-    store = _store()
-    store.get_session(args.id)
-    with user_errors():
-        content = render_report(store, args.id, args.format)
+    service = _service()
     if args.output:
-        from dspy_tui.storage.files import write_output
-
-        write_output(Path(args.output), content, database=store.path, force=args.force)
+        with user_errors():
+            service.write_report(args.id, args.format, Path(args.output), force=args.force)
         print(f"Wrote the {args.format} report of session {args.id} to {args.output}.")
-    else:
-        sys.stdout.write(content if content.endswith("\n") else content + "\n")
+        return EXIT_OK
+    with user_errors():
+        content = service.render_report(args.id, args.format)
+    sys.stdout.write(content if content.endswith("\n") else content + "\n")
     return EXIT_OK
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from dspy_tui.engine.exports import export_checkpoint
-
-    store = _store()
-    store.get_session(args.id)
     with user_errors():
-        path = export_checkpoint(store, args.id, args.model, Path(args.output), force=args.force)
+        path = _service().export_program(args.id, args.model, Path(args.output), force=args.force)
     print(f"Wrote {args.model}'s optimized program to {path} (load it with `program.load(path)`).")
     return EXIT_OK
 
@@ -380,7 +335,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     from importlib.metadata import version
 
     from dspy_tui.engine import local_models
-    from dspy_tui.storage.db import open_database, schema_version
+    from dspy_tui.storage.db import journal_mode, open_database, schema_version
 
     paths = resolve_paths()
     db = open_database(paths.db_path)
@@ -393,7 +348,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         "config dir": str(paths.config_dir),
         "database": str(paths.db_path),
         "schema version": schema_version(db),
-        "journal mode": db.execute("PRAGMA journal_mode").fetchone()[0],
+        "journal mode": journal_mode(db),
         "keyring backend": keys.keyring_backend_name(),
     }
     for status in keys.list_keys():

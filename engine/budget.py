@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from . import events
-from .pricing import Price, call_rates
+from .pricing import Price, call_rates, unpriced_under_budget
 
 _NANO = 1_000_000_000
 
@@ -472,9 +472,7 @@ async def reserve_for_call(
     if rates is None:
         if budget.limit_usd is not None or model in budget.per_model:
             raise BudgetExhausted(
-                f"Stopped: dspy-tui knows no price for {model}, so the budget cannot be enforced; "
-                "give its price in the config ([[models]] price = {input = ..., output = ...}) "
-                "or run without a budget.",
+                f"Stopped: {unpriced_under_budget(model)}",
                 spent_usd=budget.spent,
                 limit_usd=budget.limit_usd or 0.0,
                 model=model,

@@ -8,6 +8,7 @@ session, after it, or after a crash.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -47,60 +48,51 @@ def export_checkpoint(store: SessionStore, session_id: str, model: str, path: Pa
 
 def report_data(store: SessionStore, session_id: str) -> dict[str, Any]:
     """The input of engine.report.build_report, read from the database."""
-    from .pricing import OFFLINE_PROVIDERS, price_for
-    from .providers.registry import split_model
+    from .service import price_labels, with_prices
 
     session = store.get_session(session_id)
     rounds = store.rounds(session_id)
-    config = session["config"]
-    overrides = {m["id"]: m.get("price") for m in config.get("models", []) if isinstance(m, dict)}
     models = []
-    for m in session["models"]:
-        res = m["results"]
-        provider, model_id = split_model(m["model"])
-        given = overrides.get(m["model"])
-        price = price_for(provider, model_id, {m["model"]: given} if given else None)
-        test_scores = res.get("test_scores") or []
-        correct = sum(test_scores)
+    for r in with_prices(store.model_results(session_id), price_labels(session["config"])):
         models.append(
             {
-                "model": m["model"],
-                "status": m["status"],
-                "error": m["error"],
-                "offline": provider in OFFLINE_PROVIDERS,
-                "priced": price is not None,
-                "baseline_score": m["baseline_score"],
-                "best_dev_score": m["best_dev_score"],
-                "test_score": m["test_score"],
-                "test_ci": [m["test_ci_low"], m["test_ci_high"]] if m["test_ci_low"] is not None else None,
-                "test_scores": test_scores,
-                "test_ids": res.get("test_ids") or [],
-                "cost_usd": m["cost_usd"],
-                "calls": m["calls"],
-                "cache_hits": res.get("cache_hits", 0),
-                "errors": res.get("errors", 0),
-                "tokens_in": res.get("tokens_in", 0),
-                "tokens_out": res.get("tokens_out", 0),
-                "latency_p50_ms": res.get("benchmark_latency_p50_ms") or res.get("latency_p50_ms"),
-                "latency_p95_ms": res.get("benchmark_latency_p95_ms") or res.get("latency_p95_ms"),
-                "cost_per_correct": (m["cost_usd"] / correct) if correct and price is not None else None,
+                "model": r.model,
+                "status": r.status,
+                "error": r.error,
+                "offline": r.offline,
+                "priced": r.priced,
+                "baseline_score": r.baseline,
+                "best_dev_score": r.best_dev,
+                "test_score": r.test,
+                "test_ci": list(r.ci) if r.ci is not None else None,
+                "test_scores": list(r.test_scores),
+                "test_ids": list(r.test_ids),
+                "cost_usd": r.cost_usd,
+                "calls": r.calls,
+                "cache_hits": r.cache_hits,
+                "errors": r.errors,
+                "tokens_in": r.tokens_in,
+                "tokens_out": r.tokens_out,
+                "latency_p50_ms": r.latency_p50_ms,
+                "latency_p95_ms": r.latency_p95_ms,
+                "cost_per_correct": r.cost_per_correct,
                 "rounds": [
                     {
-                        "round": r["round"],
-                        "phase": r["phase"],
-                        "dev_score": r["dev_score"],
-                        "best_dev_score": r["best_dev_score"],
-                        "cost_usd": r["cost_usd"],
+                        "round": x["round"],
+                        "phase": x["phase"],
+                        "dev_score": x["dev_score"],
+                        "best_dev_score": x["best_dev_score"],
+                        "cost_usd": x["cost_usd"],
                     }
-                    for r in rounds
-                    if r["model"] == m["model"] and r["phase"] != "cross_model"  # transfers have their own table
+                    for x in rounds
+                    if x["model"] == r.model and x["phase"] != "cross_model"  # transfers have their own table
                 ],
-                "transfer": res.get("transfer"),
-                "program_path": res.get("program_path"),
-                "metrics": res.get("metrics"),
-                "outcomes": res.get("outcomes") or {},
-                "unparsed": res.get("unparsed", 0),
-                "degraded": res.get("degraded"),
+                "transfer": r.transfer,
+                "program_path": r.stored.program_path,
+                "metrics": r.stored.metrics,
+                "outcomes": r.stored.outcomes or {},
+                "unparsed": r.stored.unparsed or 0,
+                "degraded": r.stored.degraded,
             }
         )
     return {
@@ -132,14 +124,17 @@ def render_report(store: SessionStore, session_id: str, fmt: str) -> str:
     return renderers[fmt](report)
 
 
-def write_reports(store: SessionStore, session_id: str, out_dir: Path) -> dict[str, str]:
-    """Render every format, store it in the DB and write it under `out_dir`; returns the paths."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+def write_reports(
+    store: SessionStore, session_id: str, out_dir: Path, formats: Iterable[str] = REPORT_FORMATS
+) -> dict[str, Path]:
+    """Render each format, store it in the DB and write it to `out_dir`/report.FORMAT; returns the paths.
+
+    Every format is rendered before any file is written, and each file is
+    replaced atomically: a reader never sees half a report.
+    """
+    rendered = {fmt: render_report(store, session_id, fmt) for fmt in formats}
     paths = {}
-    for fmt in REPORT_FORMATS:
-        content = render_report(store, session_id, fmt)
+    for fmt, content in rendered.items():
         store.save_report(session_id, fmt, content)
-        path = out_dir / f"report.{fmt}"
-        path.write_text(content, encoding="utf-8")
-        paths[fmt] = str(path)
+        paths[fmt] = write_output(out_dir / f"report.{fmt}", content, database=store.path, force=True)
     return paths

@@ -28,7 +28,7 @@ from . import local_server
 from .call_context import CallContext, ModelHealth, ModelLink, ModelOptions
 from .call_errors import CallCancelled
 from .limits import LimitConfig, default_limits
-from .pricing import price_for
+from .pricing import price_for, unpriced_under_budget
 from .providers import offline, registry
 from .providers.base import Endpoint, ProviderSpec
 from .runtime import OFFLINE_BASE_URL, Runtime
@@ -230,10 +230,7 @@ def make_lm(
     budget = ctx.budget
     budgeted = budget is not None and (budget.limit_usd is not None or label in budget.per_model)
     if budgeted and price is None:
-        raise ValueError(
-            f"dspy-tui knows no price for {label}, so a budget cannot be enforced for it; "
-            "give its price in the config (under [[models]]: price = {input = ..., output = ...}, USD per 1M tokens) or run without a budget."
-        )
+        raise ValueError(unpriced_under_budget(label))
     max_tokens = opts.max_tokens
     if max_tokens is None:
         reasoning = provider_id == "openai" and _OPENAI_REASONING.match(model_id)

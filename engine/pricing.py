@@ -247,3 +247,38 @@ def worst_case_cost(price: Price | None, est_input_tokens: int, max_tokens: int)
     if rates is None:
         return None
     return rates[0] + rates[1] * max_tokens
+
+
+UNPRICED = "unpriced"
+
+
+def model_prices(config: Mapping[str, object]) -> dict[str, Price | None]:
+    """Each model of a session config (as JSON: `models` holds ids or {id, price} tables) priced, its
+    own price first: the one place a configured model's price is resolved."""
+    from .providers.registry import split_model
+
+    out: dict[str, Price | None] = {}
+    models = config.get("models")
+    for m in models if isinstance(models, list) else []:
+        model_id = str(m["id"]) if isinstance(m, dict) else str(m)
+        given = m.get("price") if isinstance(m, dict) else None
+        try:
+            provider, name = split_model(model_id)
+        except ValueError:
+            out[model_id] = None
+            continue
+        out[model_id] = price_for(provider, name, {model_id: given} if given else None)
+    return out
+
+
+def price_label(price: Price | None) -> str:
+    """"list price …", "override", "local", "offline/simulated" or "unpriced"."""
+    return price.label if price is not None else UNPRICED
+
+
+def unpriced_under_budget(label: str) -> str:
+    """The sentence for a model without a price under a budget: refused when a session is set up,
+    and the call path stops on it should a price go missing later."""
+    return (f"dspy-tui knows no price for {label}, so a budget cannot be enforced for it; give its price "
+            "in the config (under [[models]]: price = {input = ..., output = ...}, USD per 1M tokens) "
+            "or run without a budget.")

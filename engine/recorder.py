@@ -100,26 +100,10 @@ class Recorder:
 
     def _preload(self) -> None:
         """On resume, totals start from what the database already holds."""
-        rows = self.store.query(
-            "SELECT model, sum(cache_hit = 0 AND status != 'refused') AS calls, sum(cache_hit = 1) AS hits,"
-            " sum(status = 'refused') AS refused,"
-            " sum(cache_hit = 0 AND status = 'error') AS errors, coalesce(sum(tokens_in), 0) AS tin,"
-            " coalesce(sum(tokens_out), 0) AS tout, coalesce(sum(tokens_cached), 0) AS tcached,"
-            " coalesce(sum(cost_usd), 0) AS cost"
-            " FROM calls WHERE session_id = ? GROUP BY model",
-            (self.session_id,),
-        )
-        for r in rows:
-            self._totals[r["model"]] = _Tally(
-                calls=r["calls"],
-                refused=r["refused"],
-                cache_hits=r["hits"],
-                errors=r["errors"],
-                tokens_in=r["tin"],
-                tokens_out=r["tout"],
-                tokens_cached=r["tcached"],
-                cost_usd=r["cost"],
-            )
+        for model, t in self.store.calls_by_model(self.session_id).items():
+            self._totals[model] = _Tally(calls=t["calls"], refused=t["refused"], cache_hits=t["cache_hits"],
+                                         errors=t["errors"], tokens_in=t["tokens_in"], tokens_out=t["tokens_out"],
+                                         tokens_cached=t["tokens_cached"], cost_usd=t["cost_usd"])
 
     def _on_event(self, event: ev.Event) -> None:
         with self._lock:

@@ -229,11 +229,7 @@ class Session:
         self.recorder = Recorder(self.store, self.session_id, self.bus)
 
     def _prior_spent_by_model(self) -> dict[str, float]:
-        rows = self.store.query(
-            "SELECT model, coalesce(sum(cost_usd), 0) AS c FROM calls WHERE session_id = ? GROUP BY model",
-            (self.session_id,),
-        )
-        return {r["model"]: float(r["c"]) for r in rows}
+        return {model: t["cost_usd"] for model, t in self.store.calls_by_model(self.session_id).items()}
 
     def _judge_fn(self, spec: JudgeSpec) -> Callable[[Any, Any, str], float]:
         """An llm_judge scorer: the judge model rates each answer against the rubric, costed like any call."""
@@ -693,7 +689,7 @@ class Session:
         run.status = "done" if run.status != "converged" else "converged"
         self.store.update_model(self.session_id, run.model, results={
             "benchmark_latency_p50_ms": stats["latency_p50_ms"],
-            "benchmark_latency_p95_ms": stats["latency_p95_ms"],
+            "benchmark_latency_p95_ms": stats["latency_p95_ms"], "benchmark_cost_usd": stats["cost_usd"],
             "test_scores": scores, "test_ids": run.test_ids, "metrics": metrics,
         })
         self.bus.publish(
@@ -791,7 +787,7 @@ class Session:
                 self._save_model(run)
         assert self.recorder is not None
         self.recorder.flush()
-        self.report_paths = write_reports(self.store, self.session_id, out_dir)
+        self.report_paths = {fmt: str(p) for fmt, p in write_reports(self.store, self.session_id, out_dir).items()}
         self.bus.publish(ev.ReportReady(paths=self.report_paths))
         self.bus.publish(ev.PhaseCompleted(phase="report"))
 

@@ -315,3 +315,8 @@ def schema_version(db: sqlite_utils.Database) -> str | None:
     """Name of the newest applied migration, or None on a blank database."""
     applied = migrations.applied(db)
     return applied[-1].name if applied else None
+
+
+def journal_mode(db: sqlite_utils.Database) -> str:
+    """SQLite's journal mode for this database ("wal" once opened by dspy-tui)."""
+    return str(db.execute("PRAGMA journal_mode").fetchone()[0])

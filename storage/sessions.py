@@ -21,10 +21,12 @@ import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from . import lease
 from .db import DiskFull, StorageError, apply_migrations, connect, is_disk_full
+from .history import SessionRow
+from .results import ModelResult, model_result, results_update
 from .secrets import scrub
 
 SESSION_STATUSES = ("running", "completed", "stopped", "failed", "interrupted")
@@ -33,6 +35,17 @@ SESSION_STATUSES = ("running", "completed", "stopped", "failed", "interrupted")
 class UnknownSession(LookupError):
     def __init__(self, session_id: str) -> None:
         super().__init__(f"No session with id {session_id!r}; `dspy-tui sessions list` shows the ids.")
+
+
+class ModelCalls(TypedDict):
+    calls: int
+    refused: int
+    cache_hits: int
+    errors: int
+    tokens_in: int
+    tokens_out: int
+    tokens_cached: int
+    cost_usd: float
 
 
 def _json(value: Any) -> str:
@@ -151,19 +164,11 @@ class SessionStore:
             return 0
         return len(dead)
 
-    def list_sessions(self, limit: int | None = None) -> list[dict[str, Any]]:
-        """Newest first, with a per-session summary for the home screen."""
-        self.mark_interrupted()
-        sql = (
-            "SELECT s.id, s.name, s.status, s.created_at, s.updated_at, s.task, s.budget_usd,"
-            " (SELECT group_concat(model, ', ') FROM session_models m WHERE m.session_id = s.id) AS models,"
-            " (SELECT max(test_score) FROM session_models m WHERE m.session_id = s.id) AS best_test_score,"
-            " (SELECT coalesce(sum(cost_usd), 0) FROM session_models m WHERE m.session_id = s.id) AS cost_usd"
-            " FROM sessions s ORDER BY s.created_at DESC"
-        )
-        if limit is not None:
-            sql += f" LIMIT {int(limit)}"
-        return self.query(sql)
+    def list_sessions(self, limit: int | None = None) -> list[SessionRow]:
+        """Newest first, with a per-session summary (storage/history.py has the one list query)."""
+        from .history import list_sessions
+
+        return list_sessions(self, None, limit)[0]
 
     def repeat_group(self, group: str) -> list[str]:
         """Ids of the sessions of one repeated run (config `repeat_group`), oldest first."""
@@ -191,6 +196,15 @@ class SessionStore:
         for m in models:
             m["results"] = json.loads(m.pop("results_json"))
         return models
+
+    def model_results(self, session_id: str) -> list[ModelResult]:
+        """The session's models as typed records, in the order they were configured."""
+        return [model_result(m) for m in self.session_models(session_id)]
+
+    def models_with_programs(self, session_id: str) -> list[str]:
+        """Models with a stored program (a checkpoint) to export, by name."""
+        return [r["model"] for r in self.query(
+            "SELECT DISTINCT model FROM checkpoints WHERE session_id = ? ORDER BY model", (session_id,))]
 
     def update_status(self, session_id: str, status: str, error: str | None = None) -> None:
         """Set the status. Setting `running` takes the session's lease for this process (SessionBusy
@@ -230,6 +244,8 @@ class SessionStore:
     def update_model(self, session_id: str, model: str, **fields: Any) -> None:
         """Set columns of one session model; `results` (a dict) is merged into results_json."""
         results = fields.pop("results", None)
+        if results:
+            results = results_update(results)
         with self._tx() as conn:
             if fields:
                 cols = ", ".join(f"{k} = ?" for k in fields)
@@ -314,6 +330,21 @@ class SessionStore:
         ).fetchone()
         return {"calls": row[0], "cache_hits": row[1], "cost_usd": row[2], "errors": row[3],
                 "refused_by_budget": row[4], "estimated_cost_usd": row[5]}
+
+    def calls_by_model(self, session_id: str) -> dict[str, ModelCalls]:
+        """Per model: calls sent (cache hits and budget refusals apart), failed ones, tokens and cost."""
+        rows = self.query(
+            "SELECT model, sum(cache_hit = 0 AND status != 'refused') AS calls, sum(cache_hit = 1) AS cache_hits,"
+            " sum(status = 'refused') AS refused, sum(cache_hit = 0 AND status = 'error') AS errors,"
+            " coalesce(sum(tokens_in), 0) AS tokens_in, coalesce(sum(tokens_out), 0) AS tokens_out,"
+            " coalesce(sum(tokens_cached), 0) AS tokens_cached, coalesce(sum(cost_usd), 0) AS cost_usd"
+            " FROM calls WHERE session_id = ? GROUP BY model",
+            (session_id,),
+        )
+        return {r["model"]: ModelCalls(calls=int(r["calls"]), refused=int(r["refused"]), cache_hits=int(r["cache_hits"]),
+                                       errors=int(r["errors"]), tokens_in=int(r["tokens_in"]),
+                                       tokens_out=int(r["tokens_out"]), tokens_cached=int(r["tokens_cached"]),
+                                       cost_usd=float(r["cost_usd"])) for r in rows}
 
     def record_round(self, session_id: str, model: str, phase: str, round_no: int, **fields: Any) -> None:
         """Record a finished round once: a resumed session replaying it keeps the original row."""

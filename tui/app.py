@@ -155,10 +155,12 @@ class DspyTuiApp(App[int]):
 
     @work(thread=True, group="engine", exit_on_error=False)
     def _run_engine(self, runner: SessionRunner, screen: LiveScreen) -> None:
+        from dspy_tui.tui.runner import service_for
+
         def before_run(history: Any, labels: dict[str, str]) -> None:
             self.call_from_thread(screen.apply_history, history, labels)
 
-        runner.run(self.paths.db_path, before_run)
+        runner.run(service_for(self.paths), before_run)
         with contextlib.suppress(RuntimeError):  # the app is closing; the session is already stored
             self.call_from_thread(self._session_ended, runner, screen)
 
@@ -230,17 +232,19 @@ class DspyTuiApp(App[int]):
     @work(thread=True, group="prepare")
     def _prepare_in_thread(self, config: Any | None, session_id: str | None) -> None:
         """Build and prepare the engine Session off the UI thread (DSPy import, task load, keyring)."""
-        from dspy_tui.tui.runner import one_sentence, prepare_resume, prepare_session
+        from dspy_tui.tui.runner import one_sentence, service_for
 
+        service = service_for(self.paths)
         try:
             if session_id is not None:
-                session = prepare_resume(self.paths, session_id)
+                session = service.resume(session_id, completed_hint="open it to see its results")
             else:
                 if isinstance(config, dict):  # a stored setup, run again
                     from dspy_tui.engine.config import parse_config
 
                     config = parse_config(config, "the stored setup")
-                session = prepare_session(self.paths, config)
+                assert config is not None, "a new session needs a config"
+                session = service.create(config)
         except Exception as exc:  # noqa: BLE001 - user errors (bad key, dataset, model) as one sentence
             self.call_from_thread(self._prepared, None, one_sentence(exc))
             return

@@ -9,86 +9,25 @@ its table first and the verdicts a moment later.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # storage.sessions pulls in sqlite-utils: not on the start-up path
+from dspy_tui.storage.history import DATE_FORMAT, RoundPoint, SessionFilter
+from dspy_tui.storage.results import ModelResult
+
+if TYPE_CHECKING:  # the service pulls in the engine: not on the start-up path
+    from dspy_tui.engine.service import SessionService
     from dspy_tui.storage.paths import Paths
-    from dspy_tui.storage.sessions import SessionStore
     from dspy_tui.tui.live_state import LiveState
 
-OFFLINE_PROVIDERS = ("offline",)  # the simulated model: its costs and latencies are not a provider's
-DATE_FORMAT = "%Y-%m-%d"
+__all__ = ["SessionFilter", "ModelResult", "FilterError", "parse_day"]  # the filter bar and tables import them here
 CROSS = "cross_model"
 
 
 class FilterError(ValueError):
     """A filter field the user typed cannot be read; the message says which and how."""
-
-
-# -- the home list -----------------------------------------------------------------
-@dataclass(frozen=True)
-class SessionFilter:
-    """Home's filter: every field narrows the list; empty fields match everything."""
-
-    text: str = ""  # in the name, id, task, models or error
-    task: str = ""
-    model: str = ""
-    status: str = ""
-    since: float | None = None  # created at or after (epoch seconds)
-    until: float | None = None  # created before
-
-    @property
-    def empty(self) -> bool:
-        return self == SessionFilter()
-
-    def describe(self) -> str:
-        parts = [f"“{self.text}”"] if self.text else []
-        parts += [f"{name} {value}" for name, value in (("task", self.task), ("model", self.model),
-                                                        ("status", self.status)) if value]
-        if self.since is not None:
-            parts.append("from " + time.strftime(DATE_FORMAT, time.localtime(self.since)))
-        if self.until is not None:
-            parts.append("to " + time.strftime(DATE_FORMAT, time.localtime(self.until - 1)))
-        return " · ".join(parts)
-
-    def where(self) -> tuple[str, list[Any]]:
-        """The SQL condition on `sessions s` and its parameters (LIKE patterns escaped)."""
-        clauses: list[str] = []
-        params: list[Any] = []
-        if self.text:
-            like = _like(self.text)
-            clauses.append(
-                "(s.name LIKE ? ESCAPE '\\' OR s.id LIKE ? ESCAPE '\\' OR coalesce(s.task, '') LIKE ? ESCAPE '\\'"
-                " OR coalesce(s.error, '') LIKE ? ESCAPE '\\' OR EXISTS (SELECT 1 FROM session_models t"
-                " WHERE t.session_id = s.id AND t.model LIKE ? ESCAPE '\\'))"
-            )
-            params += [like] * 5
-        if self.task:
-            clauses.append("coalesce(s.task, '') LIKE ? ESCAPE '\\'")
-            params.append(_like(self.task))
-        if self.model:
-            clauses.append("EXISTS (SELECT 1 FROM session_models t WHERE t.session_id = s.id"
-                           " AND t.model LIKE ? ESCAPE '\\')")
-            params.append(_like(self.model))
-        if self.status:
-            clauses.append("s.status = ?")
-            params.append(self.status)
-        if self.since is not None:
-            clauses.append("s.created_at >= ?")
-            params.append(self.since)
-        if self.until is not None:
-            clauses.append("s.created_at < ?")
-            params.append(self.until)
-        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
-
-
-def _like(text: str) -> str:
-    escaped = text.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
 
 
 def parse_day(text: str, what: str, *, end: bool = False) -> float | None:
@@ -102,79 +41,6 @@ def parse_day(text: str, what: str, *, end: bool = False) -> float | None:
         raise FilterError(f"{what} must be a date like 2025-12-31, got {text!r}.") from None
     start = time.mktime((day.tm_year, day.tm_mon, day.tm_mday + (1 if end else 0), 0, 0, 0, 0, 0, -1))
     return start
-
-
-LIST_SQL = (
-    "SELECT s.id, s.name, s.status, s.created_at, s.task,"
-    " (SELECT group_concat(model, ', ') FROM session_models m WHERE m.session_id = s.id) AS models,"
-    " (SELECT max(test_score) FROM session_models m WHERE m.session_id = s.id) AS best_test_score,"
-    " (SELECT coalesce(sum(cost_usd), 0) FROM session_models m WHERE m.session_id = s.id) AS cost_usd"
-    " FROM sessions s{where} ORDER BY s.created_at DESC LIMIT ?"
-)
-
-
-def list_sessions(store: SessionStore, flt: SessionFilter, limit: int) -> tuple[list[dict[str, Any]], int]:
-    """Home's rows (newest first, at most `limit`) and how many sessions match in all."""
-    store.mark_interrupted()
-    where, params = flt.where()
-    rows = store.query(LIST_SQL.format(where=where), [*params, limit])
-    total = len(rows)
-    if total == limit:
-        total = int(store.query(f"SELECT count(*) AS n FROM sessions s{where}", params)[0]["n"])
-    return rows, total
-
-
-# -- one model's results ---------------------------------------------------------------
-@dataclass(frozen=True)
-class ModelResult:
-    """One model of one session, as stored: the final benchmark and what it took."""
-
-    model: str
-    provider: str
-    status: str
-    baseline: float | None
-    best_dev: float | None
-    test: float | None
-    ci: tuple[float, float] | None
-    cost_usd: float
-    latency_p50_ms: float | None
-    latency_p95_ms: float | None
-    tokens_in: int
-    tokens_out: int
-    calls: int
-    errors: int
-    error: str | None
-    transfer: dict[str, Any] | None
-    test_scores: tuple[float, ...] = ()
-    test_ids: tuple[str, ...] = ()
-
-    @property
-    def offline(self) -> bool:
-        return self.provider in OFFLINE_PROVIDERS
-
-    @property
-    def correct(self) -> float:
-        return sum(self.test_scores)
-
-    @property
-    def cost_per_correct(self) -> float | None:
-        return self.cost_usd / self.correct if self.correct else None
-
-
-def model_result(row: dict[str, Any]) -> ModelResult:
-    """A `session_models` row (results_json already decoded into `results`)."""
-    res = row["results"]
-    ci = (row["test_ci_low"], row["test_ci_high"]) if row["test_ci_low"] is not None else None
-    return ModelResult(
-        model=row["model"], provider=row["provider"], status=row["status"], baseline=row["baseline_score"],
-        best_dev=row["best_dev_score"], test=row["test_score"], ci=ci, cost_usd=float(row["cost_usd"] or 0.0),
-        latency_p50_ms=res.get("benchmark_latency_p50_ms") or res.get("latency_p50_ms"),
-        latency_p95_ms=res.get("benchmark_latency_p95_ms") or res.get("latency_p95_ms"),
-        tokens_in=int(res.get("tokens_in") or 0), tokens_out=int(res.get("tokens_out") or 0),
-        calls=int(row["calls"] or 0), errors=int(res.get("errors") or 0), error=row["error"],
-        transfer=res.get("transfer"), test_scores=tuple(float(s) for s in res.get("test_scores") or ()),
-        test_ids=tuple(str(i) for i in res.get("test_ids") or ()),
-    )
 
 
 # -- one session ------------------------------------------------------------------------
@@ -195,21 +61,16 @@ class SessionDetail:
 
 def load_detail(paths: Paths, session_id: str) -> SessionDetail:
     """Everything the detail screen shows (imports pricing, so DSPy: thread workers only)."""
-    from dspy_tui.storage.sessions import SessionStore
-    from dspy_tui.tui.runner import load_state, price_labels, stored_report_paths
+    from dspy_tui.engine.service import price_labels
+    from dspy_tui.tui.runner import load_state, service_for
 
-    state = load_state(paths.db_path, session_id)
-    store = SessionStore(paths.db_path)
-    try:
-        session = store.get_session(session_id)
-        models = [model_result(m) for m in session["models"]]
-        programs = [r["model"] for r in store.query(
-            "SELECT DISTINCT model FROM checkpoints WHERE session_id = ? ORDER BY model", (session_id,))]
-    finally:
-        store.close()
+    service = service_for(paths)
+    state = load_state(service, session_id)
+    session = service.session(session_id)
+    labels = price_labels(session["config"])
     return SessionDetail(
-        session=session, models=models, state=state, price_labels=price_labels(session["config"]),
-        report_paths=state.report_paths or stored_report_paths(paths, session_id), programs=programs,
+        session=session, models=service.results(session_id, session["config"]), state=state, price_labels=labels,
+        report_paths=state.report_paths or service.report_paths(session_id), programs=service.programs(session_id),
     )
 
 
@@ -230,16 +91,6 @@ def config_summary(config: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 # -- several sessions compared ---------------------------------------------------------------
-@dataclass(frozen=True)
-class RoundPoint:
-    phase: str
-    round: int
-    dev: float | None
-    cost_usd: float
-    latency_ms: float | None
-    tokens: int
-
-
 @dataclass(frozen=True)
 class Entry:
     """One model of one session, a row of the compare table."""
@@ -285,49 +136,34 @@ class CompareData:
         return len(self.groups) <= 1
 
 
-def load_compare(store: SessionStore, session_ids: Sequence[str]) -> CompareData:
+def load_compare(service: SessionService, session_ids: Sequence[str]) -> CompareData:
     """The entries of the given sessions, oldest session first, grouped by the test set they share."""
     if not session_ids:
         return CompareData([], {})
-    marks = ",".join("?" * len(session_ids))
-    sessions = {r["id"]: r for r in store.query(
-        f"SELECT id, name, created_at, task, config_json FROM sessions WHERE id IN ({marks})", session_ids)}
-    models = store.query(f"SELECT * FROM session_models WHERE session_id IN ({marks}) ORDER BY rowid", session_ids)
-    rounds: dict[tuple[str, str], list[RoundPoint]] = {}
-    for r in store.query(
-        "SELECT session_id, model, phase, round, dev_score, cost_usd, tokens_in, tokens_out, metrics_json"
-        f" FROM rounds WHERE session_id IN ({marks}) ORDER BY session_id, model, started_at, round", session_ids,
-    ):
-        metrics = json.loads(r["metrics_json"] or "{}")
-        rounds.setdefault((r["session_id"], r["model"]), []).append(RoundPoint(
-            r["phase"], r["round"], r["dev_score"], float(r["cost_usd"] or 0.0), metrics.get("latency_p50_ms"),
-            int(r["tokens_in"] or 0) + int(r["tokens_out"] or 0)))
+    stored = service.compare(session_ids)
     sets: dict[tuple[str, frozenset[str]], str] = {}
     groups: dict[str, tuple[str, int]] = {}
     entries = []
-    for m in models:
-        s = sessions[m["session_id"]]
-        m["results"] = json.loads(m.pop("results_json") or "{}")
-        result = model_result(m)
-        task = str(s["task"] or "")
+    for sid, result in stored.models:
+        s = stored.sessions[sid]
         group = ""
         ids = result.test_ids
         if ids and len(ids) == len(result.test_scores) and len(set(ids)) == len(ids):
-            key = (task, frozenset(result.test_ids))
+            key = (s.task, frozenset(result.test_ids))
             if key not in sets:
                 sets[key] = chr(ord("A") + len(sets)) if len(sets) < 26 else f"G{len(sets)}"
-                groups[sets[key]] = (task, len(result.test_ids))
+                groups[sets[key]] = (s.task, len(result.test_ids))
             group = sets[key]
-        entries.append(Entry(s["id"], s["name"], float(s["created_at"]), task, result,
-                             tuple(rounds.get((s["id"], result.model), ())), group))
+        entries.append(Entry(s.id, s.name, s.created_at, s.task, result,
+                             tuple(stored.rounds.get((s.id, result.model), ())), group))
     entries.sort(key=lambda e: e.created_at)
-    configs = {sid: json.loads(s["config_json"] or "{}") for sid, s in sessions.items()}
-    return CompareData(entries, groups, configs, missing=[sid for sid in session_ids if sid not in sessions])
+    configs = {sid: s.config for sid, s in stored.sessions.items()}
+    return CompareData(entries, groups, configs, missing=[sid for sid in session_ids if sid not in stored.sessions])
 
 
 def cost_labels(data: CompareData) -> dict[str, str]:
     """Entry key -> price label ("offline/simulated", "unpriced", ...); imports pricing, so DSPy."""
-    from dspy_tui.tui.runner import price_labels
+    from dspy_tui.engine.service import price_labels
 
     by_session = {sid: price_labels(config) for sid, config in data.configs.items()}
     return {e.key: by_session.get(e.session_id, {}).get(e.result.model, "") for e in data.entries}

@@ -98,7 +98,7 @@ async def test_quit_during_a_real_run_leaves_it_stopped_and_resumable(paths: Pat
     assert live.runner.outcome == "stopped"
     stored = SessionStore(paths.db_path).get_session(sid)
     assert stored["status"] == "stopped"
-    from dspy_tui.tui.runner import prepare_resume
+    from dspy_tui.engine.service import SessionService
 
-    session = prepare_resume(paths, sid)  # what `r` on home does: the stored config loads and prepares
+    session = SessionService(paths).resume(sid)  # what `r` on home does: the stored config loads and prepares
     assert session.resumed and session.session_id == sid

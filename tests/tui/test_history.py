@@ -396,7 +396,7 @@ def test_every_binding_has_an_id() -> None:
 
 def test_history_reads_never_touch_the_calls_table(paths: Paths, store: SessionStore) -> None:
     """The list and compare queries stay fast with a million calls because they do not read them."""
-    from dspy_tui.tui.history import LIST_SQL, SessionFilter, list_sessions, load_compare
+    from dspy_tui.storage.history import LIST_SQL, SessionFilter, compare_rows, list_sessions
 
     ids = insert_history(store)
     rows, total = list_sessions(store, SessionFilter(model="gpt", since=0.0), 10)
@@ -404,16 +404,16 @@ def test_history_reads_never_touch_the_calls_table(paths: Paths, store: SessionS
     assert "calls" not in LIST_SQL.replace("cost_usd", "")
     traced: list[str] = []
     store._conn().set_trace_callback(traced.append)
-    load_compare(store, ids[:2])
+    compare_rows(store, ids[:2])
     store._conn().set_trace_callback(None)
     assert traced and not any(" calls" in sql for sql in traced)
 
 
 def test_exports_land_in_the_exports_dir(paths: Paths, store: SessionStore) -> None:
-    from dspy_tui.tui.exporting import write_reports
+    from dspy_tui.engine.service import SessionService
 
     ids = insert_history(store)
-    written = write_reports(paths, ids[1], ("html",))
+    written = SessionService(paths).write_reports(ids[1], ("html",))
     assert written == {"html": paths.exports_dir / ids[1] / "report.html"}
     assert Path(written["html"]).read_text().startswith("<!DOCTYPE html>")
 

@@ -86,9 +86,11 @@ def test_session_lifecycle(tmp_path: Path) -> None:
     got = store.get_session(sid)
     assert got["status"] == "running"
     assert [m["model"] for m in got["models"]] == ["offline/base", "offline/small"]
-    store.update_model(sid, "offline/base", test_score=0.8, cost_usd=0.5, results={"p50": 3})
-    store.update_model(sid, "offline/base", results={"p95": 9})
-    assert store.session_models(sid)[0]["results"] == {"p50": 3, "p95": 9}
+    store.update_model(sid, "offline/base", test_score=0.8, cost_usd=0.5, results={"latency_p50_ms": 3})
+    store.update_model(sid, "offline/base", results={"latency_p95_ms": 9})
+    assert store.session_models(sid)[0]["results"] == {"latency_p50_ms": 3, "latency_p95_ms": 9}
+    with pytest.raises(ValueError, match="declare new keys in storage/results.py"):
+        store.update_model(sid, "offline/base", results={"p50": 3})  # results_json is typed
     store.update_status(sid, "completed")
     summary = store.list_sessions()[0]
     assert summary["best_test_score"] == 0.8 and summary["cost_usd"] == 0.5

@@ -142,15 +142,11 @@ class CompareScreen(Screen[None]):
     # -- reading (thread worker) ----------------------------------------------------
     @work(thread=True, exclusive=True, group="compare-load")
     def load(self) -> None:
-        from dspy_tui.storage.sessions import SessionStore
         from dspy_tui.tui.history import load_compare
+        from dspy_tui.tui.runner import service_for
 
         try:
-            store = SessionStore(self.paths.db_path)
-            try:
-                data = load_compare(store, self.session_ids)
-            finally:
-                store.close()
+            data = load_compare(service_for(self.paths), self.session_ids)
         except Exception as exc:  # noqa: BLE001 - one sentence on screen
             self.app.call_from_thread(self.notify, f"Cannot compare: {one_sentence(exc)}", severity="error")
             return

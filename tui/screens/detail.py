@@ -24,7 +24,7 @@ from dspy_tui.storage.paths import Paths
 from dspy_tui.tui import format as fmt
 from dspy_tui.tui.app_api import services
 from dspy_tui.tui.history import SessionDetail, config_summary
-from dspy_tui.tui.runner import one_sentence
+from dspy_tui.tui.runner import one_sentence, service_for
 from dspy_tui.tui.screens.export_program import export_program
 from dspy_tui.tui.screens.modals import ConfirmScreen, PickScreen, ReportScreen
 from dspy_tui.tui.widgets.events_pane import EventsPane
@@ -228,10 +228,8 @@ class DetailScreen(Screen[None]):
 
     @work(thread=True, group="detail-report", exclusive=True)
     def _render_report(self) -> None:
-        from dspy_tui.tui.exporting import render_markdown
-
         try:
-            markdown = render_markdown(self.paths, self.session_id)
+            markdown = service_for(self.paths).render_report(self.session_id, "md")
         except Exception as exc:  # noqa: BLE001 - one sentence
             self.app.call_from_thread(self.notify, one_sentence(exc), severity="error")
             return
@@ -248,10 +246,8 @@ class DetailScreen(Screen[None]):
 
     @work(thread=True, group="detail-export")
     def _write_reports(self, formats: tuple[str, ...]) -> None:
-        from dspy_tui.tui.exporting import write_reports
-
         try:
-            written = write_reports(self.paths, self.session_id, formats)
+            written = service_for(self.paths).write_reports(self.session_id, formats)
         except Exception as exc:  # noqa: BLE001 - I/O and export errors read as one sentence
             self.app.call_from_thread(self.notify, one_sentence(exc), severity="error")
             return
@@ -302,16 +298,11 @@ class DetailScreen(Screen[None]):
 
     @work(thread=True, group="detail-delete", exclusive=True)
     def _delete(self) -> None:
-        from dspy_tui.storage.sessions import SessionStore
-
-        store = SessionStore(self.paths.db_path)
         try:
-            store.delete_session(self.session_id)
+            service_for(self.paths).delete(self.session_id)
         except Exception as exc:  # noqa: BLE001 - one sentence; nothing was deleted
             self.app.call_from_thread(self.notify, one_sentence(exc), severity="error")
             return
-        finally:
-            store.close()
         self.app.call_from_thread(self._deleted)
 
     def _deleted(self) -> None:

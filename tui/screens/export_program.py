@@ -7,7 +7,7 @@ from typing import Any
 from textual.screen import Screen
 
 from dspy_tui.storage.paths import Paths
-from dspy_tui.tui.runner import one_sentence
+from dspy_tui.tui.runner import one_sentence, service_for
 from dspy_tui.tui.screens.modals import PickScreen
 
 
@@ -18,10 +18,8 @@ def export_program(screen: Screen[Any], paths: Paths, session_id: str, models: l
         models = sorted(models, key=lambda m: m != selected)
 
     def write(model: str) -> None:
-        from dspy_tui.tui.exporting import write_program
-
         try:
-            path = write_program(paths, session_id, model)
+            path = service_for(paths).export_program(session_id, model)
         except Exception as exc:  # noqa: BLE001 - ExportError and I/O errors read as one sentence
             screen.app.call_from_thread(screen.notify, one_sentence(exc), severity="error")
             return

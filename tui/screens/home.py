@@ -6,7 +6,7 @@ a running session and the database may hold thousands of sessions.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import work
@@ -20,6 +20,9 @@ from dspy_tui.storage.paths import Paths
 from dspy_tui.tui import format as fmt
 from dspy_tui.tui.app_api import services
 from dspy_tui.tui.widgets.table import Col, FitTable
+
+if TYPE_CHECKING:
+    from dspy_tui.engine.service import SessionRow
 
 EMPTY_TEXT = (
     "[b]No sessions yet.[/b]\n\n"
@@ -80,14 +83,14 @@ class HomeScreen(Screen[None]):
     AUTO_FOCUS = "#sessions"  # never a filter field: typing there would eat the keys
 
     class Listed(Message):
-        def __init__(self, rows: list[dict[str, Any]], total: int) -> None:
+        def __init__(self, rows: list[SessionRow], total: int) -> None:
             super().__init__()
             self.rows, self.total = rows, total
 
     def __init__(self, paths: Paths) -> None:
         super().__init__()
         self.paths = paths
-        self.rows: dict[str, dict[str, Any]] = {}
+        self.rows: dict[str, SessionRow] = {}
         self.marked: list[str] = []  # in the order they were marked
         self.session_filter: Any = None  # a history.SessionFilter once the user filters
         self.total = 0
@@ -124,15 +127,10 @@ class HomeScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="home-load")
     def load_sessions(self) -> None:
         """Read off the UI thread; SQLite may be busy with a running session."""
-        from dspy_tui.storage.sessions import SessionStore
-        from dspy_tui.tui.history import SessionFilter, list_sessions
+        from dspy_tui.tui.runner import service_for
 
         try:
-            store = SessionStore(self.paths.db_path)
-            try:
-                rows, total = list_sessions(store, self.session_filter or SessionFilter(), LIST_LIMIT)
-            finally:
-                store.close()
+            rows, total = service_for(self.paths).list_sessions(self.session_filter, LIST_LIMIT)
         except Exception as exc:  # noqa: BLE001 - a broken database is one sentence on screen
             self.app.call_from_thread(self.notify, f"Cannot read the sessions: {exc}", severity="error")
             return

@@ -24,7 +24,7 @@ from textual.widgets import ContentSwitcher, Footer, Header, Static
 from dspy_tui.engine.events import EVENT_TYPES
 from dspy_tui.storage.paths import Paths
 from dspy_tui.tui import format as fmt
-from dspy_tui.tui.runner import SessionRunner, load_report, one_sentence
+from dspy_tui.tui.runner import SessionRunner, one_sentence, service_for
 from dspy_tui.tui.screens.export_program import export_program
 from dspy_tui.tui.screens.modals import ConfirmScreen, ReportScreen
 from dspy_tui.tui.widgets.benchmark import BenchmarkView
@@ -242,7 +242,7 @@ class LiveScreen(Screen[None]):
     @work(thread=True, group="report", exclusive=True)
     def _load_report(self) -> None:
         try:
-            markdown = load_report(self.paths.db_path, self.runner.session_id)
+            markdown = service_for(self.paths).stored_report(self.runner.session_id)
         except Exception as exc:  # noqa: BLE001 - shown as one sentence
             self.app.call_from_thread(self.notify, one_sentence(exc), severity="error")
             return

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
 from dspy_tui.tui import format as fmt
-from dspy_tui.tui.runner import BenchmarkRow
 from dspy_tui.tui.widgets.table import Col, FitTable
+
+if TYPE_CHECKING:
+    from dspy_tui.storage.results import ModelResult
 
 COLUMNS = (  # at 80 columns p95, then $/correct give way
     Col("model", "Model", most=40, least=14), Col("test", "Test"), Col("ci", "95% CI", drop=1), Col("cost", "Cost"),
@@ -28,13 +32,13 @@ class BenchmarkView(Vertical):
         yield self.table
         yield self.where
 
-    def show(self, rows: list[BenchmarkRow], report_paths: dict[str, str], exports_dir: str | None,
+    def show(self, rows: list[ModelResult], report_paths: dict[str, str], exports_dir: str | None,
              labels: dict[str, str]) -> None:
         """`labels`: each model's price label, so offline costs read `$0 sim` as in the session detail."""
         cells = []
-        best = max((r.test_score for r in rows if r.test_score is not None), default=None)
-        for r in sorted(rows, key=lambda r: -(r.test_score if r.test_score is not None else -1)):
-            test = Text(fmt.score(r.test_score), style="bold green" if best is not None and r.test_score == best else "")
+        best = max((r.test for r in rows if r.test is not None), default=None)
+        for r in sorted(rows, key=lambda r: -(r.test if r.test is not None else -1)):
+            test = Text(fmt.score(r.test), style="bold green" if best is not None and r.test == best else "")
             label = labels.get(r.model, "offline/simulated" if r.model.startswith("offline/") else "")
             cells.append((r.model, {
                 "model": fmt.model_text(r.model, self._index.get(r.model, 0)), "test": test, "ci": fmt.ci(r.ci),
