@@ -698,12 +698,9 @@ class Session:
         self._save_model(run)
 
     def _priced(self, model: str) -> bool:
-        from .pricing import price_for
-        from .providers.registry import split_model
+        from .pricing import model_prices
 
-        given = next((m.price for m in self.config.models if m.id == model and m.price), None)
-        provider, model_id = split_model(model)
-        return price_for(provider, model_id, {model: given.model_dump()} if given else None) is not None
+        return model_prices(self.config.model_dump(mode="json")).get(model) is not None
 
     JUDGED_ASPECTS = {
         "coherence": "Is the response well-formed and internally consistent?",
