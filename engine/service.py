@@ -84,10 +84,13 @@ class SessionService:
         """Stop at once: in-flight calls are cancelled, everything recorded stays, resume goes on."""
         session.stop(reason)
 
-    def abandon(self, session_id: str) -> None:
-        """A session prepared (stored as running) but never started: left interrupted, so it can resume."""
-        with self._store() as store:
-            store.update_status(session_id, "interrupted")
+    def abandon(self, session: Session) -> None:
+        """A session prepared (stored as running) but never started: left interrupted, so it can resume.
+
+        Through the session's own store, which holds its lease: the lease goes back with the status."""
+        if session.recorder is not None:
+            session.recorder.close()
+        session.store.update_status(session.session_id, "interrupted")
 
     def delete(self, session_id: str) -> None:
         with self._store() as store:

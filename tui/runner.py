@@ -80,7 +80,7 @@ class SessionRunner:
             self.error = one_sentence(exc)
             if not started:  # prepared (stored as running) but never run: leave it resumable
                 outcome = "stopped"
-                _abandon(service, self.session_id)
+                _abandon(service, self.session)
         finally:
             try:
                 self.results = service.results(self.session_id, config)
@@ -111,11 +111,11 @@ def load_state(service: SessionService, session_id: str) -> LiveState:
     return state
 
 
-def _abandon(service: SessionService, session_id: str) -> None:
+def _abandon(service: SessionService, session: Any) -> None:
     try:
-        service.abandon(session_id)
+        service.abandon(session)
     except Exception:  # noqa: BLE001 - the status is a courtesy; the run already failed
-        log.exception("could not mark session %s interrupted", session_id)
+        log.exception("could not mark session %s interrupted", session.session_id)
 
 
 def service_for(paths: Paths) -> SessionService:

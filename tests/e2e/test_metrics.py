@@ -146,8 +146,9 @@ def test_every_metric_has_its_value(servers: tuple[FakeProvider, FakeProvider]) 
 def test_sessions_show_json_and_report_carry_every_metric(
     servers: tuple[FakeProvider, FakeProvider], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from dspy_tui.cli.main import main, session_json
+    from dspy_tui.cli.main import main
     from dspy_tui.engine.exports import render_report
+    from dspy_tui.engine.service import SessionService
 
     first, _ = servers
     config = parse_config({
@@ -161,7 +162,7 @@ def test_sessions_show_json_and_report_carry_every_metric(
     session = Session(config, store=store, paths=paths, keys=lambda _p: "sk-test-000")
     session.prepare()
     assert session.run() == "completed"
-    shown = session_json(store, session.session_id)
+    shown = SessionService(paths).summary(session.session_id)
     assert shown["converged_share"] is not None
     for m in shown["models"]:
         values, na = m["metrics"]["values"], m["metrics"]["na"]

@@ -12,7 +12,7 @@ from dspy_tui.engine.config import parse_config
 from dspy_tui.engine.exports import report_data
 from dspy_tui.engine.service import ResumeRefused, SessionService
 from dspy_tui.storage.paths import Paths, resolve_paths
-from dspy_tui.storage.sessions import SessionStore, UnknownSession
+from dspy_tui.storage.sessions import SessionBusy, SessionStore, UnknownSession
 
 CONFIG: dict[str, Any] = {
     "name": "service", "task": {"dataset": "demo:sentiment"}, "optimizer": "bootstrap", "rounds": 1,
@@ -70,11 +70,10 @@ def test_stopped_session_resumes_to_the_same_end(service: SessionService) -> Non
 
 
 def test_a_running_session_is_not_resumed_and_an_abandoned_one_is(service: SessionService) -> None:
-    session = service.create(parse_config(CONFIG))  # prepared: stored as running by this process
-    with pytest.raises(ResumeRefused, match="still running"):
+    session = service.create(parse_config(CONFIG))  # prepared: stored as running, its lease held here
+    with pytest.raises(SessionBusy, match="already running"):
         service.resume(session.session_id)
-    session.recorder.close()  # type: ignore[union-attr]
-    service.abandon(session.session_id)
+    service.abandon(session)
     assert service.session(session.session_id)["status"] == "interrupted"
     assert service.resume(session.session_id).resumed
 

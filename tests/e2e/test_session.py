@@ -295,9 +295,9 @@ def test_a_model_erroring_on_ten_percent_of_dev_is_scored_over_the_answered_nine
     assert baseline_round["metrics"]["errored_examples"] == 2
     report = Path(session.report_paths["md"]).read_text()
     assert "2 of 20 dev examples errored" in report
-    from dspy_tui.cli.main import session_json
+    from dspy_tui.engine.service import SessionService
 
-    shown = session_json(session.store, session.session_id)["models"][0]
+    shown = SessionService(session.paths).summary(session.session_id)["models"][0]
     assert shown["errored_examples"]["baseline"] == 2 and shown["degraded"] is None
 
 
