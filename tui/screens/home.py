@@ -160,7 +160,7 @@ class HomeScreen(Screen[None]):
         self._show_list_status()
         self._show_banner()
 
-    def _cells(self, r: dict[str, Any]) -> dict[str, object]:
+    def _cells(self, r: SessionRow) -> dict[str, object]:
         return {
             "mark": Text(MARK, style=MARK_STYLE) if r["id"] in self.marked else "",
             "name": r["name"], "id": Text(r["id"], style="dim"), "started": fmt.day_time(r["created_at"]),
