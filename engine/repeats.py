@@ -22,8 +22,6 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from dspy_tui.storage.sessions import SessionStore
-
 from .config import SessionConfig
 from .stats import paired_bootstrap
 
@@ -129,10 +127,6 @@ def _pairs(models: Sequence[Mapping[str, Any]], sessions: Sequence[Mapping[str, 
             out.append({"a": leader, "b": other["model"], "n": r.n, "mean_diff": r.mean_diff, "ci": list(r.ci),
                         "p_value": r.p_value, "significant": r.significant})
     return out
-
-
-def load_summary(store: SessionStore, session_ids: Sequence[str]) -> dict[str, Any]:
-    return summarise([store.get_session(sid) for sid in session_ids])
 
 
 def render_text(summary: Mapping[str, Any]) -> str:
