@@ -44,15 +44,20 @@ class StoredResults(BaseModel):
     unparsed: int | None = None  # answers no adapter could parse (scored wrong)
     outcomes: dict[str, Any] | None = None  # per phase: how each example ended
     degraded: str | None = None  # why too many examples errored for the score to stand (one sentence)
+    queue_ms: float | None = None  # time the model's calls waited for a slot (not latency)
+    throttled_share: float | None = None  # share of calls slowed by the provider's rate limits
 
 
 def results_update(results: Mapping[str, Any]) -> dict[str, Any]:
     """The `results` given to SessionStore.update_model, checked against StoredResults (JSON-ready)."""
+    unknown = sorted(set(results) - set(StoredResults.model_fields))
+    if unknown:
+        raise ValueError(f"results_json has no key {', '.join(unknown)}: declare it in storage/results.py "
+                         "(StoredResults)")
     try:
         checked = StoredResults.model_validate(dict(results))
     except ValidationError as exc:
-        raise ValueError(f"results_json cannot hold {dict(results)!r}: declare new keys in "
-                         f"storage/results.py ({exc.errors()[0]['msg']})") from None
+        raise ValueError(f"results_json cannot hold {dict(results)!r}: {exc.errors()[0]['msg']}") from None
     return checked.model_dump(mode="json", include=set(results))
 
 

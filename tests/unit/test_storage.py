@@ -89,7 +89,7 @@ def test_session_lifecycle(tmp_path: Path) -> None:
     store.update_model(sid, "offline/base", test_score=0.8, cost_usd=0.5, results={"latency_p50_ms": 3})
     store.update_model(sid, "offline/base", results={"latency_p95_ms": 9})
     assert store.session_models(sid)[0]["results"] == {"latency_p50_ms": 3, "latency_p95_ms": 9}
-    with pytest.raises(ValueError, match="declare new keys in storage/results.py"):
+    with pytest.raises(ValueError, match="has no key p50: declare it in storage/results.py"):
         store.update_model(sid, "offline/base", results={"p50": 3})  # results_json is typed
     store.update_status(sid, "completed")
     summary = store.list_sessions()[0]
