@@ -136,5 +136,6 @@ def write_reports(
     paths = {}
     for fmt, content in rendered.items():
         store.save_report(session_id, fmt, content)
-        paths[fmt] = write_output(out_dir / f"report.{fmt}", content, database=store.path, force=True)
+        paths[fmt] = write_output(out_dir / f"report.{fmt}", content, database=store.path, force=True,
+                                  make_parents=True)
     return paths
