@@ -19,6 +19,7 @@ QUICK_ARGS = {
     "event_append.py": ["--events", "20000"],
     "startup.py": ["--runs", "3"],
     "history_scale.py": ["--sessions", "200", "--calls", "100000"],
+    "local_model.py": ["--dev", "6", "--test", "6"],
 }
 
 
