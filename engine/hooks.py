@@ -129,14 +129,14 @@ class HookRunner:
                 outcome = "dropped"
             else:
                 try:
-                    outcome = self._execute(job)
+                    outcome = self._run_job(job)
                 except Exception:  # e.g. fork failed: still the user's hook, still not the engine's problem
                     self.log.exception("hook for %r (%s) could not be started", job.key, _program(job.command))
                     outcome = "failed"
             with self._lock:
                 self._counts[outcome] += 1
 
-    def _execute(self, job: _Job) -> str:
+    def _run_job(self, job: _Job) -> str:
         env = {**os.environ, "DSPY_TUI_EVENT": job.event_type}
         proc = subprocess.Popen(
             ["/bin/sh", "-c", job.command],
