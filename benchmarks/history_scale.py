@@ -92,7 +92,7 @@ def build(db_path: Path, sessions: int, calls: int, seed: int = 0) -> float:
         conn.executemany("INSERT INTO checkpoints VALUES (?,?,?,?,?,?,?)", checkpoint_rows)
         conn.executemany("INSERT INTO events (session_id, seq, ts, type, model, payload) VALUES (?,?,?,?,?,?)",
                          event_rows)
-    assert len(CALL_COLUMNS) == 19
+    assert len(CALL_COLUMNS) == 20  # the row below follows its order
     batch: list[tuple[Any, ...]] = []
     for s in range(sessions):
         sid = f"s{s:011d}"
@@ -100,7 +100,7 @@ def build(db_path: Path, sessions: int, calls: int, seed: int = 0) -> float:
         for i in range(per_session):
             model, provider = MODELS[i % 3]
             batch.append((sid, created + i * 0.5, provider, model, "chat", f"h{s}-{i}", 900, 30, 0,
-                          None if provider == "offline" else 0.0002, 250.0 + (i % 97), "ok", None, 0, 0, f"c{i}", 0, None, "model"))
+                          None if provider == "offline" else 0.0002, 250.0 + (i % 97), "ok", None, 0, 0, f"c{i}", 0, None, "model", 0.0))
         if len(batch) >= 200_000 or s == sessions - 1:
             with conn:
                 conn.executemany(INSERT_CALL, batch)

@@ -20,6 +20,7 @@ QUICK_ARGS = {
     "startup.py": ["--runs", "3"],
     "history_scale.py": ["--sessions", "200", "--calls", "100000"],
     "local_model.py": ["--dev", "6", "--test", "6"],
+    "screen_latency.py": ["--runs", "5"],
 }
 
 

@@ -1,0 +1,100 @@
+"""Screen latency: from a key press on home to the next screen painted, with 1,000 sessions stored.
+
+The database is built the way benchmarks/history_scale.py builds a heavy user's (three models per
+session, per-example scores, rounds, events). The app runs headless (Pilot, 120x40); each
+screen is opened and closed again `--runs` times and the median is compared with the target:
+
+  detail       enter on a session   -> its results, rounds and events drawn
+  compare      c with two marked    -> the table of both sessions' models drawn
+  new session  n                    -> the form drawn (its estimate follows in a worker)
+
+Usage: python benchmarks/screen_latency.py [--sessions N] [--runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).parent))
+from history_scale import build  # noqa: E402 - a sibling script
+
+from dspy_tui.storage.paths import Paths  # noqa: E402
+
+TARGET_MS = 150.0
+
+
+async def _timed(pilot: Any, key: str, ready: Callable[[], bool]) -> float:
+    """Seconds from `key` until `ready()` holds and the frame after it is drawn."""
+    start = time.perf_counter()
+    await pilot.press(key)
+    while not ready():
+        await asyncio.sleep(0.002)
+    await pilot.pause(0)  # the frame with it
+    return time.perf_counter() - start
+
+
+async def measure(paths: Paths, runs: int) -> dict[str, list[float]]:
+    from dspy_tui.tui.app import DspyTuiApp
+    from dspy_tui.tui.screens.compare import CompareScreen
+    from dspy_tui.tui.screens.detail import DetailScreen
+    from dspy_tui.tui.screens.home import HomeScreen
+    from dspy_tui.tui.screens.new_session import NewSessionScreen
+
+    times: dict[str, list[float]] = {"detail": [], "compare": [], "new session": []}
+    app = DspyTuiApp(paths)
+    async with app.run_test(size=(120, 40)) as pilot:
+        async def home() -> HomeScreen:
+            while not (isinstance(app.screen, HomeScreen) and app.screen.rows):
+                await pilot.pause(0.01)
+            await pilot.pause(0.05)
+            return app.screen
+
+        for i in range(runs + 1):  # the first round loads each screen's code and styles: not counted
+            await home()
+            detail = await _timed(pilot, "enter", lambda: isinstance(app.screen, DetailScreen)
+                                  and app.screen.detail is not None)
+            await pilot.press("escape")
+            screen = await home()
+            screen.marked = list(screen.rows)[:2]
+            compare = await _timed(pilot, "c", lambda: isinstance(app.screen, CompareScreen)
+                                   and app.screen.data is not None and app.screen.table.row_count > 0)
+            while app.screen.verdicts is None:  # let the bootstrap finish before going on
+                await pilot.pause(0.01)
+            await pilot.press("escape")
+            await home()
+            new = await _timed(pilot, "n", lambda: isinstance(app.screen, NewSessionScreen) and app.screen.is_mounted)
+            await pilot.press("escape")
+            if i:
+                times["detail"].append(detail)
+                times["compare"].append(compare)
+                times["new session"].append(new)
+    return times
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sessions", type=int, default=1000)
+    ap.add_argument("--runs", type=int, default=7)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = Paths(data_dir=Path(tmp), config_dir=Path(tmp) / "config")
+        built = build(paths.db_path, args.sessions, args.sessions * 10)
+        print(f"screen_latency: {args.sessions} sessions stored in {built:.1f} s; {args.runs} runs per screen")
+        times = asyncio.run(measure(paths, args.runs))
+    for name, values in times.items():
+        median = statistics.median(values) * 1000
+        verdict = "ok" if median <= TARGET_MS else "over"
+        print(f"screen_latency: {name:<12} median {median:6.1f} ms, worst {max(values) * 1000:6.1f} ms "
+              f"(target: median <= {TARGET_MS:.0f} ms) {verdict}")
+
+
+if __name__ == "__main__":
+    main()
