@@ -187,11 +187,14 @@ def _config_from_args(args: argparse.Namespace) -> Any:
 
 
 def _warn_fit(session: Any) -> None:
-    """The offline models cannot fit this task's shape: said once, before the run."""
+    """Said once, before the run: the offline models cannot fit this task's shape; `openai/` aimed at
+    a local server."""
+    from dspy_tui.engine.lm import local_url_warning
     from dspy_tui.engine.providers.offline.shapes import fit_warning
 
-    warning = fit_warning(session.task, session.config.model_ids())
-    if warning:
+    warnings = [fit_warning(session.task, session.config.model_ids())]
+    warnings += [local_url_warning(m, run.lm.engine.endpoint.base_url) for m, run in session.runs.items()]
+    for warning in filter(None, warnings):
         print(f"dspy-tui: {warning}", file=sys.stderr)
 
 

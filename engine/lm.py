@@ -215,11 +215,9 @@ def make_lm(
     else:
         urls = ctx.base_urls
         base_url = registry.base_url_for(spec, opts.base_url or urls.get(label) or urls.get(provider_id))
-        if provider_id == "openai" and _is_local_url(base_url):
-            log.warning(
-                "%s points at a local server (%s) but is priced and treated as OpenAI; name it "
-                "openai-compatible/%s (or local/ for a GGUF dspy-tui serves itself).", label, base_url, model_id
-            )
+        warning = local_url_warning(label, base_url)
+        if warning:
+            log.warning("%s", warning)
         key = keys(provider_id) or None
         if spec.needs_key and key is None:
             env = " or ".join(spec.key_env) or f"DSPY_TUI_{provider_id.upper()}_API_KEY"
@@ -255,9 +253,14 @@ def make_lm(
     )
 
 
-def _is_local_url(base_url: str) -> bool:
+def local_url_warning(label: str, base_url: str) -> str | None:
+    """One sentence when `openai/...` is aimed at a server on this machine, else None."""
+    provider_id, _, model_id = label.partition("/")
     host = (urlsplit(base_url).hostname or "").lower()
-    return host in ("localhost", "0.0.0.0", "::1") or host.startswith("127.")
+    if provider_id != "openai" or not (host in ("localhost", "0.0.0.0", "::1") or host.startswith("127.")):
+        return None
+    return (f"{label} points at a local server ({base_url}) but is priced and treated as OpenAI; name it "
+            f"openai-compatible/{model_id} (or local/ for a GGUF dspy-tui serves itself).")
 
 
 def _limits(provider_id: str, limits: LimitConfig | Mapping[str, Any] | None) -> LimitConfig | None:

@@ -107,3 +107,21 @@ def test_bad_dataset_is_one_sentence_naming_file_and_line(tmp_path: Path, dspy_t
     assert "data.jsonl" in out.stderr and "line 2" in out.stderr
     assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
     assert json.loads(run("sessions", "list", "--json", home=dspy_tui_home).stdout) == []
+
+
+def test_openai_aimed_at_a_local_server_warns_in_one_sentence(tmp_path: Path) -> None:
+    from tests.fakes.offline_brain import offline_brain
+    from tests.fakes.provider_server import FakeProvider
+
+    provider = FakeProvider(latency_s=0.0, brain=offline_brain("base")).start()
+    try:
+        env = {"OPENAI_API_KEY": "sk-test-local-url", "DSPY_TUI_OPENAI_BASE_URL": f"{provider.url}/v1"}
+        out = run("run", "--task", "demo:sentiment", "--models", "openai/my-llama", "--rounds", "1",
+                  "--headless", home=tmp_path / "home", env=env)
+        answered = len(provider.answered())
+    finally:
+        provider.stop()
+    assert out.returncode == 0, out.stderr[-2000:]
+    warnings = [line for line in out.stderr.splitlines() if "points at a local server" in line]
+    assert len(warnings) == 1 and "openai-compatible/my-llama" in warnings[0]
+    assert answered > 0  # and it ran (the wire's cap field per host: tests/unit/test_local_provider.py)
