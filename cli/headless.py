@@ -63,6 +63,8 @@ class _Progress:
         elif isinstance(e, ev.ModelFailed) and task is not None:
             self.progress.update(task, status=f"failed: {e.error[:60]}")
             self.console.print(f"[red]{e.model} failed:[/red] {e.error}")
+        elif isinstance(e, ev.ModelThrottled) and task is not None:
+            self.progress.update(task, status=e.text())
         elif isinstance(e, ev.BenchmarkProgress) and task is not None and e.test_score is not None:
             self.progress.update(task, completed=self.steps, status=f"test {e.test_score:.3f}")
         elif isinstance(e, ev.BudgetWarning):

@@ -74,5 +74,7 @@ class PlainProgress:
             self._set(model, f"degraded: {e.reason}")
         elif isinstance(e, ev.ModelFailed):
             self._set(model, f"failed: {e.error}")
+        elif isinstance(e, ev.ModelThrottled):
+            self._set(model, e.text())
         elif isinstance(e, ev.BudgetWarning):
             self.line(f"budget warning: ${e.spent_usd:.4f} of ${e.budget_usd:.4f} spent")

@@ -149,6 +149,10 @@ class ModelThrottled(Event):
     reason: str = ""  # rate limited | overloaded | timeouts
     retry_in_s: float = 0.0
 
+    def text(self) -> str:
+        """What a model's row says, e.g. `rate-limited, retrying in 37 s`."""
+        return f"{self.reason.replace('rate limited', 'rate-limited')}, retrying in {self.retry_in_s:.0f} s"
+
 
 class CrossModelTransfer(Event):
     type: Literal["cross_model_transfer"] = "cross_model_transfer"

@@ -110,3 +110,15 @@ def test_seeds_run_reports_mean_and_ci_per_model_and_share_the_call_cache(tmp_pa
     assert len({s["config"]["repeat_group"] for s in shown}) == 1
     first = min(shown, key=lambda s: s["created_at"])
     assert first["cache_hits"] == 0 and all(s["cache_hits"] > 0 for s in shown if s is not first)  # same baseline
+
+
+def test_plain_progress_says_when_a_model_is_rate_limited() -> None:
+    import io
+
+    from dspy_tui.cli.progress import PlainProgress
+    from dspy_tui.engine import events as ev
+
+    out = io.StringIO()
+    with PlainProgress(["groq/llama"], 3, out, interval_s=60) as progress:
+        progress.on_event(ev.ModelThrottled(model="groq/llama", reason="rate limited", retry_in_s=37))
+    assert "groq/llama: rate-limited, retrying in 37 s" in out.getvalue()

@@ -120,6 +120,7 @@ def test_a_retry_after_within_the_cap_is_waited_on_the_loop_and_announced(
         time.sleep(0.01)
     (throttled,) = [e for e in seen.events if isinstance(e, ModelThrottled)]
     assert throttled.model == MODEL and throttled.reason == "rate limited" and 29 <= throttled.retry_in_s <= 30
+    assert throttled.text() in ("rate-limited, retrying in 29 s", "rate-limited, retrying in 30 s")
     time.sleep(0.3)  # DSPy retried at once: the wait is in the limiter, on the loop ...
     stopped = time.monotonic()
     engine_runtime.cancel_session("waiting")  # ... where stopping the session cancels it
