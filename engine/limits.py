@@ -18,7 +18,9 @@ belongs to the runtime's event loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
+import math
 import re
 import time
 from collections import deque
@@ -170,39 +172,105 @@ def _number(value: str | None) -> float | None:
 
 class _Window:
     """What the provider said is left of one of its windows (requests or tokens), kept
-    current between answers by counting what we sent since the answer's request left."""
+    current between answers by counting what we sent since the answer's request left.
 
-    __slots__ = ("limit", "remaining", "reset_at")
+    Requests in flight reach the server in an order slightly different from ours, so one
+    answer can read a little optimistic: within a window the lowest estimate wins, and
+    `margin` units are never spent."""
 
-    def __init__(self) -> None:
+    __slots__ = ("limit", "remaining", "reset_at", "margin")
+
+    def __init__(self, margin: float = 0.0) -> None:
         self.limit: float | None = None
         self.remaining: float | None = None  # None: unknown, never holds anything back
         self.reset_at = 0.0
+        self.margin = margin
 
     def update(self, limit: float | None, remaining: float, reset_s: float | None, spent_since: float) -> None:
         self.limit = limit if limit is not None else self.limit
-        self.remaining = remaining - spent_since
-        self.reset_at = time.monotonic() + (reset_s if reset_s is not None else 1.0)
+        estimate = remaining - spent_since
+        reset_at = time.monotonic() + (reset_s if reset_s is not None else 1.0)
+        same_window = self.remaining is not None and reset_at <= self.reset_at + 0.5
+        self.remaining = min(self.remaining, estimate) if same_window and self.remaining is not None else estimate
+        self.reset_at = max(self.reset_at, reset_at) if same_window and not math.isinf(self.reset_at) else reset_at
 
     def wait_for(self, amount: float) -> float:
         """Seconds to hold a send of `amount` back: until the reset when the window is spent."""
         if self.remaining is None or amount <= 0:
             return 0.0
         now = time.monotonic()
-        if now >= self.reset_at:
-            self.remaining = None  # the window rolled over; the next answer says how much is left
-            return 0.0
-        return self.reset_at - now if self.remaining < amount else 0.0
+        if now >= self.reset_at:  # the window rolled over: a whole one is left, until an answer says more
+            self.remaining, self.reset_at = self.limit, math.inf
+            if self.remaining is None:
+                return 0.0
+        return self.reset_at - now if self.remaining < amount + self.margin else 0.0
 
     def spend(self, amount: float) -> None:
         if self.remaining is not None:
             self.remaining -= amount
 
 
+class Account:
+    """What the provider's headers say is left for one account (provider, base URL, key),
+    shared by the limiters of its models: when the provider counts one window for all of
+    them, none of them may spend it as if it were its own. Counting every model's sends
+    against a per-model window only makes us more careful, never cost a 429.
+
+    Until the account's first answer, one request goes alone (a probe): its headers say
+    how much is left before a burst can overrun a small window."""
+
+    def __init__(self) -> None:
+        self.windows = {"requests": _Window(margin=1), "tokens": _Window()}
+        self.admitted = 0  # requests sent so far
+        self.tokens_admitted = 0.0
+        self.answered = False
+        self.probe: Slot | None = None
+        self.in_flight = 0
+        self._news: asyncio.Event | None = None
+
+    def wait_for(self, est_tokens: int) -> float:
+        """Seconds to hold a send back (inf: until the next answer)."""
+        if not self.answered and self.probe is not None:
+            return math.inf
+        wait = max(self.windows["requests"].wait_for(1), self.windows["tokens"].wait_for(est_tokens))
+        return 0.0 if math.isinf(wait) and self.in_flight == 0 else wait  # no answer is coming to say more
+
+    async def until_news(self, timeout: float) -> None:
+        """Wait `timeout` seconds or until an answer (or the probe's end) may change `wait_for`."""
+        if self._news is None:
+            self._news = asyncio.Event()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._news.wait(), None if math.isinf(timeout) else timeout)
+
+    def news(self) -> None:
+        news, self._news = self._news, None
+        if news is not None:
+            news.set()
+
+    def done(self, slot: Slot) -> None:
+        """A request ended: the probe's end opens the gate, answered or not."""
+        self.in_flight -= 1
+        if self.probe is slot:
+            self.probe, self.answered = None, True
+            self.news()
+        elif self.in_flight == 0:
+            self.news()  # a wait for an answer that no request in flight can bring ends
+
+    def sent(self, slot: Slot) -> None:
+        if not self.answered and self.probe is None:
+            self.probe = slot
+        self.in_flight += 1
+        self.admitted += 1
+        self.tokens_admitted += slot.est_tokens
+        slot.number, slot.tokens_before = self.admitted, self.tokens_admitted
+        self.windows["requests"].spend(1)
+        self.windows["tokens"].spend(slot.est_tokens)
+
+
 class Limiter:
     """Requests/tokens per minute, the provider's own windows and an AIMD concurrency cap."""
 
-    def __init__(self, config: LimitConfig, name: str = "") -> None:
+    def __init__(self, config: LimitConfig, name: str = "", account: Account | None = None) -> None:
         self.config = config
         self.name = name
         self.requests = TokenBucket(config.rpm) if config.rpm else None
@@ -215,10 +283,8 @@ class Limiter:
         self._successes = 0
         self._cut_at = -1.0  # monotonic time of the last decrease
         self._cut_after = 0  # admissions before the last decrease (their answers are that episode)
-        self._admitted = 0  # admissions so far
-        self._tokens_admitted = 0.0
+        self.account = account or Account()
         self._paused_until = 0.0
-        self._windows = {"requests": _Window(), "tokens": _Window()}
         self._waiters: deque[asyncio.Future[None]] = deque()
 
     def reconfigure(self, config: LimitConfig) -> None:
@@ -242,9 +308,7 @@ class Limiter:
         return _SlotGuard(self, est_tokens)
 
     def _window_wait(self, est_tokens: int) -> float:
-        return max(
-            self._windows["requests"].wait_for(1), self._windows["tokens"].wait_for(est_tokens)
-        )
+        return self.account.wait_for(est_tokens)
 
     def _admit_now(self, est_tokens: int) -> bool:
         """Admit without waiting when nothing stands in the way (the usual case)."""
@@ -279,15 +343,11 @@ class Limiter:
 
     async def _wait_pause(self, est_tokens: int) -> None:
         while (delay := max(self._paused_until - time.monotonic(), self._window_wait(est_tokens))) > 0:
-            await asyncio.sleep(delay)
+            await self.account.until_news(delay)
 
     def _sent(self, slot: Slot) -> None:
         """Count an admitted request against the provider's windows."""
-        self._admitted += 1
-        self._tokens_admitted += slot.est_tokens
-        slot.number, slot.tokens_before = self._admitted, self._tokens_admitted
-        self._windows["requests"].spend(1)
-        self._windows["tokens"].spend(slot.est_tokens)
+        self.account.sent(slot)
 
     async def _acquire(self) -> None:
         if self.in_flight < self.cap and not self._waiters:
@@ -318,8 +378,7 @@ class Limiter:
     # ---- feedback -------------------------------------------------------
     def observe(self, headers: Mapping[str, str], slot: Slot | None = None) -> None:
         """Learn the account's limits and what is left of them from an answer's headers."""
-        if not headers:
-            return
+        self.account.answered = True
         lowered = {k.lower(): v for k, v in headers.items() if k.lower().startswith(("x-ratelimit", "anthropic-ratelimit"))}
         if not lowered:
             return
@@ -333,10 +392,11 @@ class Limiter:
             if slot is None:
                 since = 0.0
             elif what == "requests":
-                since = float(self._admitted - slot.number)
+                since = float(self.account.admitted - slot.number)
             else:
-                since = self._tokens_admitted - slot.tokens_before
-            self._windows[what].update(limit, remaining, reset_seconds(lowered.get(reset_name)), since)
+                since = self.account.tokens_admitted - slot.tokens_before
+            self.account.windows[what].update(limit, remaining, reset_seconds(lowered.get(reset_name)), since)
+        self.account.news()
 
     def on_success(self) -> None:
         """Additive increase, only while the cap is what holds traffic back."""
@@ -361,7 +421,7 @@ class Limiter:
             return False
         self.decreases += 1
         self.cap = max(1, self.cap // 2)
-        self._cut_at, self._cut_after = now, self._admitted
+        self._cut_at, self._cut_after = now, self.account.admitted
         return True
 
     def hold(self, seconds: float) -> None:
@@ -397,4 +457,5 @@ class _SlotGuard(Slot):
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
+        self.limiter.account.done(self)
         self.limiter._release()

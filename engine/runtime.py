@@ -29,7 +29,7 @@ from . import call_path
 from .cache_codec import Ordinals
 from .call_context import ModelLink
 from .call_errors import CallCancelled
-from .limits import LimitConfig, Limiter, default_limits
+from .limits import Account, LimitConfig, Limiter, default_limits
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -113,6 +113,7 @@ class Runtime:
         self.stats = RuntimeStats()
         self._sessions: dict[str, aiohttp.ClientSession] = {}
         self._limiters: dict[tuple[str, str, str, str], Limiter] = {}
+        self._accounts: dict[tuple[str, str, str], Account] = {}  # what the headers say is left, per key
         self._ordinals = Ordinals()
         self._call_ids = itertools.count(1)
         self._running_calls: dict[str, set[asyncio.Task[Any]]] = {}  # session id -> its calls in flight
@@ -300,7 +301,8 @@ class Runtime:
         config = link.limits or self.provider_limits.get(endpoint.provider.id) or default_limits(endpoint.provider.id)
         limiter = self._limiters.get(slot)
         if limiter is None:
-            limiter = Limiter(config, name=f"{endpoint.provider.id}/{endpoint.model}@{endpoint.base_url}")
+            account = self._accounts.setdefault(slot[:3], Account())
+            limiter = Limiter(config, name=f"{endpoint.provider.id}/{endpoint.model}@{endpoint.base_url}", account=account)
             self._limiters[slot] = limiter
         elif limiter.config is not config:
             limiter.reconfigure(config)

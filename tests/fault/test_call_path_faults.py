@@ -181,3 +181,19 @@ def test_one_models_limits_never_throttle_another_model_of_the_same_provider(
     started = time.monotonic()
     _evaluate(other, 8, threads=8)  # eight at once: ~0.2 s, not 8 x 0.2 s behind a cap of 1
     assert time.monotonic() - started < 1.2
+
+
+@pytest.mark.serial  # timing-sensitive
+def test_two_models_on_one_account_share_what_its_headers_say_is_left(
+    fake_provider: FakeProvider, provider_urls: dict[str, str]
+) -> None:
+    fake_provider.window_limit, fake_provider.window_s = 10, 1.0  # one window for the whole key
+    first = lm_with("openai/gpt-4o-mini", keys=lambda _: "k", base_urls=provider_urls)
+    second = lm_with("openai/gpt-4.1-nano", keys=lambda _: "k", base_urls=provider_urls)
+    both = [threading.Thread(target=_evaluate, args=(lm, 20)) for lm in (first, second)]
+    for thread in both:
+        thread.start()
+    for thread in both:
+        thread.join(30)
+    assert [(r.number, r.model) for r in fake_provider.received if r.status == 429] == []
+    assert len(fake_provider.received) == 40
