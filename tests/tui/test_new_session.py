@@ -194,3 +194,25 @@ def test_every_optimizer_has_a_one_line_summary() -> None:
 
     assert set(OPTIMIZER_SUMMARIES) == set(OPTIMIZERS)
     assert all("\n" not in line and len(line) < 100 for line in OPTIMIZER_SUMMARIES.values())
+
+
+async def test_typing_in_the_add_line_searches_the_model_list(paths: Paths) -> None:
+    from textual.widgets import SelectionList
+
+    app = DspyTuiApp(paths, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_form(pilot)
+        models = screen.query_one("#models", SelectionList)
+        everything = models.option_count
+        add = screen.query_one("#add-model", Input)
+        add.focus()
+        await pilot.press(*"gpt-4o-mini")
+        await wait_for(pilot, lambda: 0 < models.option_count < everything, what="the list narrowed")
+        shown = [models.get_option_at_index(i).value for i in range(models.option_count)]
+        assert all("gpt-4o-mini" in m for m in shown), shown
+        assert screen.selected_models() == ["offline/small", "offline/base", "offline/large"]  # hidden, still chosen
+        add.value = "openai/gpt-4o-mini"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: models.option_count == everything, what="the whole list again")
+        assert "openai/gpt-4o-mini" in screen.selected_models()
+        assert set(screen.selected_models()) >= {"offline/small", "offline/base", "offline/large"}

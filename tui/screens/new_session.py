@@ -129,6 +129,8 @@ class NewSessionScreen(Screen[None]):
         self._debounce: Timer | None = None
         self._tasks: dict[str, Any] = {}  # loaded tasks by their description, for the estimate
         self.estimates: list[Any] | None = None  # the last estimate shown, None while there is none
+        self.chosen: set[str] = set(DEFAULT_MODELS)  # the models picked, shown or filtered out by the search
+        self.model_order: list[str] = list(DEFAULT_MODELS)  # every model the list can show, in its order
         self.pristine: dict[str, Any] | None = None  # the form as opened or loaded: escape asks when it differs
 
     # -- layout -------------------------------------------------------------------
@@ -150,7 +152,7 @@ class NewSessionScreen(Screen[None]):
                 yield Static(id="task-msg", classes="msg")
                 yield Label("Models  [dim](space toggles; enter in the line below adds one)[/]", classes="section")
                 yield SelectionList[str](*[Selection(m, m, True) for m in DEFAULT_MODELS], id="models")
-                yield Input(placeholder="add provider/model, e.g. ollama/llama3.2", id="add-model", compact=True)
+                yield Input(placeholder="search the models, or add provider/model with enter (e.g. ollama/llama3.2)", id="add-model", compact=True)
                 yield Static(id="add-msg", classes="msg")
                 yield Static(id="models-msg", classes="msg")
                 yield Static(id="keys-msg", classes="msg")
@@ -224,15 +226,24 @@ class NewSessionScreen(Screen[None]):
             self.pristine = self._data_or_none()
 
     def _fill_models(self, selected: set[str]) -> None:
-        """Models in catalogue order (grouped by provider), each with its key status; free-text additions last."""
+        """Models in catalogue order (grouped by provider), each with its key status; free-text additions last.
+
+        Typing in the add line narrows the list to the models whose id contains the text (a search);
+        models chosen but filtered out stay chosen."""
+        self.chosen = set(selected)
+        query = self.query_one("#add-model", Input).value.strip().lower()
         items: list[Selection[str]] = []
         known: set[str] = set()
+        order: list[str] = []
         width = min(MODEL_PAD, max([0, *(len(r["model"]) for r in self.catalog)]))
         for row in self.catalog:
             model = row["model"]
             if "<" in model:
                 continue  # a placeholder (a host without a model list, a GGUF path): the user types it below
             known.add(model)
+            order.append(model)
+            if query and query not in model.lower():
+                continue
             label = Text(model.ljust(width))
             key = key_label(row)
             label.append(f"  {key}", style="red" if key == "key missing" else "dim")
@@ -240,18 +251,32 @@ class NewSessionScreen(Screen[None]):
                 label.append("  unpriced", style="yellow")
             items.append(Selection(label, model, model in selected))
         extra = [m for m in dict.fromkeys([*self.extra_models, *selected]) if m not in known]
-        items.extend(Selection(Text.assemble(m, ("  added", "dim")), m, True) for m in extra)
+        order.extend(extra)
+        self.model_order = order
+        items.extend(Selection(Text.assemble(m, ("  added", "dim")), m, True) for m in extra
+                     if not query or query in m.lower())
         models = self.query_one("#models", SelectionList)
         models.clear_options()
         models.add_options(items)
         hosts = [r["model"] for r in self.catalog if "<" in r["model"]]
         if hosts:
             self.query_one("#add-model", Input).placeholder = (
-                "add provider/model, then enter: " + ", ".join(hosts[:3]) + ("…" if len(hosts) > 3 else "")
+                "search, or add provider/model with enter: " + ", ".join(hosts[:3]) + ("…" if len(hosts) > 3 else "")
             )
 
     def selected_models(self) -> list[str]:
-        return list(self.query_one("#models", SelectionList).selected)
+        return [m for m in self.model_order if m in self.chosen]
+
+    def _choices_changed(self) -> None:
+        """Fold the list's ticks into `chosen` (only the models shown; hidden ones keep their state)."""
+        models = self.query_one("#models", SelectionList)
+        shown = {models.get_option_at_index(i).value for i in range(models.option_count)}
+        self.chosen = (self.chosen - shown) | set(models.selected)
+
+    @on(Input.Changed, "#add-model")
+    def _search_models(self, event: Input.Changed) -> None:
+        if self.catalog:
+            self._fill_models(self.chosen)
 
     # -- reacting to edits ------------------------------------------------------------
     @on(Input.Changed)
@@ -267,6 +292,7 @@ class NewSessionScreen(Screen[None]):
         if isinstance(event, Select.Changed) and event.select.id == "optimizer":
             self.query_one("#optimizer-info", Static).update(Text(OPTIMIZER_SUMMARIES.get(str(event.value), "")))
         if isinstance(event, SelectionList.SelectedChanged):
+            self._choices_changed()
             self._check_keys()
         self.schedule_estimate()
 
@@ -295,11 +321,10 @@ class NewSessionScreen(Screen[None]):
         self._message("#add-msg", problem or "")
         if problem:
             return
-        if model not in self.selected_models():
+        event.input.value = ""  # the search ends: the whole list again
+        if model not in self.model_order:
             self.extra_models.append(model)
-            selected = set(self.selected_models()) | {model}
-            self._fill_models(selected)
-        event.input.value = ""
+        self._fill_models(self.chosen | {model})
         self._message("#models-msg", "")
         self.schedule_estimate()
 
