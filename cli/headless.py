@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TextIO
 
 from dspy_tui.engine import events as ev
+from dspy_tui.engine.budget import Budget
 from dspy_tui.engine.session import DISK_FULL_REASON, Session
 from dspy_tui.storage.db import DISK_FULL_MESSAGE
 
@@ -144,8 +145,9 @@ def _progress_for(session: Session, out: TextIO) -> _Progress | PlainProgress:
 def _summary(service: SessionService, session: Session, outcome: str, *, quiet: bool) -> None:
     sid = session.session_id
     if outcome == "budget":
-        print(f"dspy-tui: session {sid} stopped: the budget is spent (${session.budget.spent:.4f}); "
-              f"`dspy-tui report {sid}` shows what was reached.", file=sys.stderr)
+        print(f"dspy-tui: session {sid} stopped by its budget: {spending_words(session.budget)}; "
+              f"`dspy-tui report {sid}` shows what was reached, `dspy-tui resume {sid} --budget USD` "
+              "continues with more.", file=sys.stderr)
     elif outcome == "stopped" and session.stop_reason == DISK_FULL_REASON:
         print(f"dspy-tui: session {sid} interrupted: {DISK_FULL_MESSAGE} (`dspy-tui resume {sid}`).",
               file=sys.stderr)
@@ -157,7 +159,9 @@ def _summary(service: SessionService, session: Session, outcome: str, *, quiet: 
         print(f"dspy-tui: session {sid} failed: {err}", file=sys.stderr)
     if quiet or outcome == "failed":
         return
-    print(f"session {sid} {outcome}; spent ${session.budget.spent:.4f}")
+    totals = session.store.call_totals(sid)
+    refused = f", {totals['refused_by_budget']} refused by the budget" if totals["refused_by_budget"] else ""
+    print(f"session {sid} {outcome}; {cost_words(session)}; {totals['calls']} calls sent{refused}")
     for run in session.runs.values():
         test = "-" if run.test_score is None else f"{run.test_score:.3f}"
         base = "-" if run.baseline is None else f"{run.baseline:.3f}"
@@ -165,3 +169,29 @@ def _summary(service: SessionService, session: Session, outcome: str, *, quiet: 
         print(f"  {run.model:<28} {run.status:<10} baseline {base}  best dev {best}  test {test}")
     for fmt, path in session.report_paths.items():
         print(f"  report ({fmt}): {path}")
+
+
+def spending_words(budget: Budget) -> str:
+    """What was spent and what is left, e.g. "$0.0098 of $0.0100 spent, $0.0002 left"."""
+    if budget.limit_usd is None:
+        return f"${budget.spent:.4f} spent (no budget)"
+    left = max(0.0, budget.limit_usd - budget.spent)
+    return f"${budget.spent:.4f} of ${budget.limit_usd:.4f} spent, ${left:.4f} left"
+
+
+def cost_words(session: Session) -> str:
+    """The session's cost as a user should read it: offline and unpriced models are not "$0.0000"."""
+    from dspy_tui.engine.pricing import price_for
+    from dspy_tui.engine.providers.registry import split_model
+
+    kinds = set()
+    for m in session.config.models:
+        provider, model_id = split_model(m.id)
+        price = price_for(provider, model_id, {m.id: m.price.model_dump()} if m.price else None)
+        kinds.add("unpriced" if price is None else price.kind)
+    if kinds <= {"offline/simulated", "local"}:
+        return f"no cost ({', '.join(sorted(kinds))} models)"
+    words = f"spent {spending_words(session.budget)}"
+    if "unpriced" in kinds:
+        words += " (unpriced models not counted)"
+    return words

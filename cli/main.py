@@ -250,7 +250,8 @@ def _run_seeds(service: SessionService, configs: list[Any], *, json_lines: bool)
 def cmd_resume(args: argparse.Namespace) -> int:
     service = _service()
     with user_errors():
-        session = service.resume(args.id, completed_hint=f"`dspy-tui report {args.id}` shows its results")
+        session = service.resume(args.id, completed_hint=f"`dspy-tui report {args.id}` shows its results",
+                                 budget_usd=args.budget)
     _warn_fit(session)
     return _drive(service, session, headless=args.headless, json_lines=args.json)
 
@@ -427,6 +428,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("resume", help="continue an interrupted or stopped session; paid calls come from the cache")
     p.add_argument("id")
+    p.add_argument("--budget", type=float,
+                   help="a new hard budget in USD for the whole session (more than it has spent), "
+                        "to continue a session its budget stopped")
     p.add_argument("--headless", action="store_true", help="no TUI: progress bars on the terminal")
     p.add_argument("--json", action="store_true", help="no TUI: one JSON object per event per line")
     p.set_defaults(func=cmd_resume)

@@ -377,7 +377,7 @@ class _Call:
             cost_usd=self.cost,
             cost_estimated=self.cost_estimated,
             cache_hit=self.cache_hit,
-            status="ok" if self.error is None else "refused" if _refused(self.error) else "error",
+            status="ok" if self.error is None else "refused" if _budget_refused(self.error) else "error",
             error_kind=None if self.error is None else error_kind(self.error),
             call_id=self.call_id,
             recorded=self.recorded,
@@ -391,7 +391,7 @@ class _Call:
             bus.publish(self.event())
 
 
-def _refused(exc: BaseException) -> bool:
+def _budget_refused(exc: BaseException) -> bool:
     """The budget refused the call before it was sent (it stopped a run or its optimization)."""
     return isinstance(exc, BudgetExhausted | BudgetReserveReached)
 

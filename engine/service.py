@@ -10,6 +10,7 @@ this module imports neither.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -65,16 +66,30 @@ class SessionService:
         session.prepare()
         return session
 
-    def resume(self, session_id: str, *, completed_hint: str = "its report shows the results") -> Session:
-        """The stored session prepared to go on; calls already paid are answered by its call cache."""
+    def resume(self, session_id: str, *, completed_hint: str = "its report shows the results",
+               budget_usd: float | None = None) -> Session:
+        """The stored session prepared to go on; calls already paid are answered by its call cache.
+        `budget_usd` raises its budget (a budget-stopped session continues with more money)."""
         from .config import parse_config
 
         stored = self.session(session_id)
         if stored["status"] == "completed":
             raise ResumeRefused(f"Session {session_id} is already completed; {completed_hint}.")
+        if budget_usd is not None:
+            self._raise_budget(session_id, budget_usd)
+            stored = self.session(session_id)
         # a session another live process runs is refused by its lease (SessionBusy) when prepared
         config = parse_config(stored["config"], f"session {session_id}")
         return self.create(config, session_id=session_id)
+
+    def _raise_budget(self, session_id: str, budget_usd: float) -> None:
+        """Never less than the session has already spent (every recorded charge counts)."""
+        with self._store() as store:
+            spent = float(store.call_totals(session_id)["cost_usd"] or 0.0)
+            if not (math.isfinite(budget_usd) and budget_usd > spent):
+                raise ResumeRefused(f"--budget ${budget_usd:.4f} is not more than the ${spent:.4f} session "
+                                    f"{session_id} has already spent; give a larger budget.")
+            store.set_budget(session_id, budget_usd)
 
     def start(self, session: Session) -> str:
         """Run a prepared session to its end here; "completed", "stopped", "budget" or "failed"."""
@@ -127,6 +142,7 @@ class SessionService:
             "created_at": s["created_at"], "updated_at": s["updated_at"], "seed": s["seed"],
             "budget_usd": s["budget_usd"], "cost_usd": totals["cost_usd"], "calls": totals["calls"],
             "cache_hits": totals["cache_hits"], "errors": totals["errors"], "error": s["error"],
+            "refused_by_budget": totals["refused_by_budget"], "estimated_cost_usd": totals["estimated_cost_usd"],
             "versions": s["versions"], "config": s["config"],
             "converged_share": converged_share([m["status"] for m in s["models"]]),
             "models": [

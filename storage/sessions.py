@@ -206,6 +206,16 @@ class SessionStore:
         return [r["model"] for r in self.query(
             "SELECT DISTINCT model FROM checkpoints WHERE session_id = ? ORDER BY model", (session_id,))]
 
+    def set_budget(self, session_id: str, budget_usd: float) -> None:
+        """Raise (or set) a session's budget, in its row and its stored config alike."""
+        with self._tx() as conn:
+            row = conn.execute("SELECT config_json FROM sessions WHERE id = ?", (session_id,)).fetchone()
+            if row is None:
+                raise UnknownSession(session_id)
+            config = {**json.loads(row[0] or "{}"), "budget_usd": budget_usd}
+            conn.execute("UPDATE sessions SET budget_usd = ?, config_json = ?, updated_at = ? WHERE id = ?",
+                         (budget_usd, _json(config), time.time(), session_id))
+
     def update_status(self, session_id: str, status: str, error: str | None = None) -> None:
         """Set the status. Setting `running` takes the session's lease for this process (SessionBusy
         when another live process runs it); any other status gives the lease back."""

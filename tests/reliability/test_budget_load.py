@@ -127,7 +127,7 @@ def cli_budget_stops(tmp_path: Path, count: int) -> list[tuple[float, float, int
         for budget, env, proc in procs:
             _, stderr = proc.communicate(timeout=300)
             assert proc.returncode == 3, stderr[-2000:]
-            assert "budget is spent" in stderr and "Traceback" not in stderr
+            assert "stopped by its budget" in stderr and "left" in stderr and "Traceback" not in stderr
             shown = json.loads(cli("sessions", "list", "--json", env=env).stdout)[0]
             assert shown["status"] == "stopped"
             spent = json.loads(cli("sessions", "show", shown["id"], "--json", env=env).stdout)["cost_usd"]

@@ -1,0 +1,57 @@
+"""`dspy-tui resume ID --budget USD` continues a budget-stopped session with more money."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fakes.offline_brain import offline_brain
+from tests.fakes.provider_server import FakeProvider
+
+
+@pytest.fixture
+def provider() -> Any:
+    fake = FakeProvider(latency_s=0.004, brain=offline_brain("base")).start()
+    yield fake
+    fake.stop()
+
+
+def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "dspy_tui", *args], env=env, capture_output=True, text=True,
+                          timeout=240)
+
+
+def test_resume_with_a_larger_budget_continues_and_a_smaller_one_is_refused(tmp_path: Path, provider: FakeProvider) -> None:
+    env = {**os.environ, "DSPY_TUI_HOME": str(tmp_path / "home"),
+           "DSPY_TUI_GROQ_BASE_URL": f"{provider.url}/openai/v1", "GROQ_API_KEY": "gsk_fake_key_0000"}
+    config = tmp_path / "c.toml"
+    config.write_text(
+        'name = "more money"\noptimizer = "bootstrap"\nrounds = 2\nseed = 3\nconcurrency = 4\n'
+        "budget_usd = 0.001\nbudget_reserve = false\n"
+        '[task]\ndataset = "demo:sentiment"\nmax_train = 16\nmax_dev = 10\nmax_test = 10\n'
+        '[[models]]\nid = "groq/llama-3.3-70b-versatile"\nmax_tokens = 128\n'
+        "limits = { rpm = 1000000, tpm = 1000000000, concurrency = 16 }\n")
+    first = _cli("run", str(config), "--headless", env=env)
+    assert first.returncode == 3, first.stderr[-2000:]
+    assert "of $0.0010 spent" in first.stderr and "left" in first.stderr and "--budget" in first.stderr
+    sid = json.loads(_cli("sessions", "list", "--json", env=env).stdout)[0]["id"]
+    shown = json.loads(_cli("sessions", "show", sid, "--json", env=env).stdout)
+    spent = shown["cost_usd"]
+    assert shown["calls"] == len(provider.received)  # calls = requests the provider received
+    assert f"{len(provider.received)} calls sent" in first.stdout
+
+    refused = _cli("resume", sid, "--budget", "0.0001", "--headless", env=env)
+    assert refused.returncode == 2 and "already spent" in refused.stderr and "Traceback" not in refused.stderr
+
+    more = _cli("resume", sid, "--budget", "0.05", "--headless", env=env)
+    assert more.returncode == 0, more.stderr[-2000:]
+    shown = json.loads(_cli("sessions", "show", sid, "--json", env=env).stdout)
+    assert shown["budget_usd"] == 0.05 and shown["status"] == "completed"
+    assert spent < shown["cost_usd"] <= 0.05
+    assert all(m["test_score"] is not None for m in shown["models"])
