@@ -197,11 +197,22 @@ class Budget:
 
     # ---- holding back for later phases ------------------------------------
     def hold(self, model: str, usd: float) -> None:
-        """Keep `usd` of the global budget for `model`'s later phases (replaces its previous hold)."""
+        """Keep `usd` of the global budget for `model`'s later phases (replaces its previous hold),
+        or as much of it as is neither spent nor held for others already. Calls in flight do not
+        cap it: they usually settle for far less than they reserved."""
         with self._lock:
-            self._holds[model] = _to_nanos(usd)
+            wanted = _to_nanos(usd)
+            if self._limit is not None:
+                others = sum(self._effective_hold(m) for m in self._holds if m != model)
+                free = self._limit - self._spent - others
+                wanted = max(0, min(wanted, free + self._used_since_protect(model)))
+            self._holds[model] = wanted
             waiters = self._take_waiters()
         self._wake(waiters)
+
+    def release_hold(self, model: str) -> None:
+        """`model` needs no more of its hold (its later phases ended, or it stopped)."""
+        self.hold(model, 0.0)
 
     def protect(self, model: str) -> None:
         """`model` has reached the phases its hold is for: from now on its calls may use it."""
@@ -217,20 +228,22 @@ class Budget:
             waiters = self._take_waiters()
         self._wake(waiters)
 
-    def _effective_hold(self, model: str) -> int:
-        """What is still held for `model`: its hold less what it used since it began using it."""
-        held = self._holds.get(model, 0)
+    def _used_since_protect(self, model: str) -> int:
         base = self._protected.get(model)
         if base is None:
-            return held
-        used = self._model_spent.get(model, 0) + self._model_reserved.get(model, 0) - base
-        return max(0, held - used)
+            return 0
+        return self._model_spent.get(model, 0) + self._model_reserved.get(model, 0) - base
+
+    def _effective_hold(self, model: str) -> int:
+        """What is still held for `model`: its hold less what it used since it began using it."""
+        return max(0, self._holds.get(model, 0) - self._used_since_protect(model))
 
     def _held_against(self, model: str) -> int:
-        """Nanos this model's calls may not touch: every hold but its own once it is protected."""
-        return sum(
-            self._effective_hold(m) for m in self._holds if not (m == model and m in self._protected)
-        )
+        """Nanos this model's calls may not touch. A model still optimizing may touch no hold; the
+        models in their later phases share theirs, but not the holds of those still optimizing."""
+        if model in self._protected:
+            return sum(self._effective_hold(m) for m in self._holds if m not in self._protected)
+        return sum(self._effective_hold(m) for m in self._holds)
 
     # ---- reserving -----------------------------------------------------
     def reserve(self, model: str, amount: float) -> Reservation:
@@ -351,17 +364,9 @@ class Budget:
 
     def _reserve_reached(self, model: str, held: int) -> BaseException:
         limit = self._limit or 0
-        if model in self._protected:  # its own later phases are running: what is left belongs to others
-            return BudgetExhausted(
-                f"Stopped {model}: its share of the budget is spent (${self._spent / _NANO:.4f} of "
-                f"${limit / _NANO:.4f} spent); the ${held / _NANO:.4f} left is held for the other models' benchmarks.",
-                spent_usd=self._spent / _NANO,
-                limit_usd=limit / _NANO,
-                model=model,
-            )
         return BudgetReserveReached(
-            f"{model}: optimization stopped with ${self._spent / _NANO:.4f} of ${limit / _NANO:.4f} spent; "
-            f"the ${held / _NANO:.4f} left is held back for the cross-model trials and the benchmark.",
+            f"{model}: stopped with ${self._spent / _NANO:.4f} of ${limit / _NANO:.4f} spent; the "
+            f"${held / _NANO:.4f} left is held back for the cross-model trials and the benchmarks.",
             model=model,
             spent_usd=self._spent / _NANO,
             limit_usd=limit / _NANO,

@@ -21,6 +21,7 @@ export and inspection.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -398,7 +399,7 @@ class Session:
                 if leader is None:
                     raise SessionStop(self.stop_reason or "user")
                 if leader is not run and leader.program is not None:
-                    self._phase(run, "cross_model", lambda r: self._transfer(r, leader))
+                    self._phase(run, "cross_model", lambda r: self._transfer_within_budget(r, leader))
             self._phase(run, "benchmark", self._benchmark)
         finally:
             if self._meeting is not None:
@@ -467,6 +468,7 @@ class Session:
     def _fail(self, run: ModelRun, message: str) -> None:
         """No request leaves for a failed model, even one queued in its limiter (the call path
         re-checks the model's health before sending)."""
+        self.reserve.done(run.model)
         run.status = "failed"
         run.error = message
         run.lm.engine.link.health.fail(message)
@@ -558,6 +560,11 @@ class Session:
                 return
         run.status = "done"
 
+    def _transfer_within_budget(self, run: ModelRun, leader: ModelRun) -> None:
+        """The cross-model trial, skipped when only money held back for others' benchmarks is left."""
+        with contextlib.suppress(BudgetReserveReached):
+            self._transfer(run, leader)
+
     def _optimize_within_budget(self, run: ModelRun) -> None:
         """Optimize until the rounds end or only the held-back reserve is left (announced by the budget)."""
         try:
@@ -611,7 +618,7 @@ class Session:
             self.session_id, run.model, phase, round_no, best, run.program.dump_state()
         )
         if phase == "optimization":  # the program grew: so may its later calls
-            self.reserve.update(run.model, stats)
+            self.reserve.update(run.model, stats, improved=best > (run.baseline or 0.0))
         self._cost_updated()
         self.bus.publish(
             ev.RoundCompleted(
@@ -696,6 +703,7 @@ class Session:
             ev.BenchmarkProgress(model=run.model, done=len(testset), total=len(testset), test_score=score)
         )
         self._save_model(run)
+        self.reserve.done(run.model)  # what is left of its hold goes back to the others
 
     def _priced(self, model: str) -> bool:
         from .pricing import model_prices

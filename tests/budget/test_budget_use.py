@@ -38,7 +38,7 @@ def _config(budget: float, url: str, **extra: Any) -> dict[str, Any]:
     return {
         "name": f"budget {budget}", "optimizer": "bootstrap", "rounds": 5, "seed": 1, "concurrency": 4,
         "budget_usd": budget, "convergence": {"patience": 5},
-        "task": {"dataset": "demo:sentiment", "max_train": 24 * scale, "max_dev": 12 * scale,
+        "task": {"dataset": "demo:sentiment", "max_train": 16 * scale, "max_dev": 10 * scale,
                  "max_test": 12 * scale},
         "models": [{"id": m, "max_tokens": 256,
                     "limits": {"rpm": 10_000_000, "tpm": 10_000_000_000, "concurrency": 64}} for m in MODELS],

@@ -242,6 +242,11 @@ async def test_the_held_back_reserve_ends_optimization_but_serves_the_model_that
     reservation, _ = await budget.reserve_call("a", 0.3, 0.0, 0)  # a's benchmark may use a's hold
     budget.settle(reservation, 0.3)
     assert budget.held == pytest.approx(0.3)  # b's hold is still there, a's is used up
-    with pytest.raises(BudgetExhausted) as stopped:
-        await budget.reserve_call("a", 0.1, 0.0, 0)  # but not b's: a stops, the session goes on
-    assert stopped.value.model == "a" and not budget.exhausted
+    with pytest.raises(BudgetReserveReached):
+        await budget.reserve_call("a", 0.1, 0.0, 0)  # but not b's while b still optimizes
+    budget.protect("b")
+    reservation, _ = await budget.reserve_call("a", 0.1, 0.0, 0)  # models in their later phases share
+    budget.settle(reservation, 0.1)
+    budget.release_hold("a")
+    budget.hold("b", 0.5)  # a hold never claims more than is left
+    assert budget.held == pytest.approx(0.25) and not budget.exhausted
