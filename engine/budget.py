@@ -124,6 +124,7 @@ class Budget:
         self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
         self._holds: dict[str, int] = {}  # model -> nanos held back for its later phases
         self._protected: dict[str, int] = {}  # model -> its spent+reserved when it began using its hold
+        self._final: set[str] = set()  # protected models in their benchmark
         self.refused = 0  # reservations refused (the call was never sent)
 
     def publish_to(self, bus: events.EventBus) -> None:
@@ -214,11 +215,15 @@ class Budget:
         """`model` needs no more of its hold (its later phases ended, or it stopped)."""
         self.hold(model, 0.0)
 
-    def protect(self, model: str) -> None:
-        """`model` has reached the phases its hold is for: from now on its calls may use it."""
+    def protect(self, model: str, *, final: bool = True) -> None:
+        """`model` has reached the phases its hold is for: from now on its calls may use it (never
+        another model's). `final` (its benchmark): running out stops the model (`BudgetExhausted`
+        for it alone); otherwise (its cross-model trial) it ends the trial (`BudgetReserveReached`)."""
         with self._lock:
             if model not in self._protected:
                 self._protected[model] = self._model_spent.get(model, 0) + self._model_reserved.get(model, 0)
+            if final:
+                self._final.add(model)
             waiters = self._take_waiters()
         self._wake(waiters)
 
@@ -239,10 +244,10 @@ class Budget:
         return max(0, self._holds.get(model, 0) - self._used_since_protect(model))
 
     def _held_against(self, model: str) -> int:
-        """Nanos this model's calls may not touch. A model still optimizing may touch no hold; the
-        models in their later phases share theirs, but not the holds of those still optimizing."""
+        """Nanos this model's calls may not touch: every hold while it optimizes, every hold but its
+        own in its later phases."""
         if model in self._protected:
-            return sum(self._effective_hold(m) for m in self._holds if m not in self._protected)
+            return sum(self._effective_hold(m) for m in self._holds if m != model)
         return sum(self._effective_hold(m) for m in self._holds)
 
     # ---- reserving -----------------------------------------------------
@@ -364,6 +369,14 @@ class Budget:
 
     def _reserve_reached(self, model: str, held: int) -> BaseException:
         limit = self._limit or 0
+        if model in self._final:  # its benchmark cannot go on: this model stops, the others go on
+            return BudgetExhausted(
+                f"Stopped {model}: ${self._spent / _NANO:.4f} of ${limit / _NANO:.4f} spent; the "
+                f"${held / _NANO:.4f} left is held for the other models' benchmarks.",
+                spent_usd=self._spent / _NANO,
+                limit_usd=limit / _NANO,
+                model=model,
+            )
         return BudgetReserveReached(
             f"{model}: stopped with ${self._spent / _NANO:.4f} of ${limit / _NANO:.4f} spent; the "
             f"${held / _NANO:.4f} left is held back for the cross-model trials and the benchmarks.",

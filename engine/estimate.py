@@ -50,6 +50,35 @@ def _tokens(task: Any) -> tuple[int, int]:
     return int((instructions + example_chars) / CHARS_PER_TOKEN) + 40, demo
 
 
+# Most demos each optimizer puts into a prompt with its default settings (DSPy fills bootstrapped
+# demos up to max_labeled_demos with labeled ones); COPRO and GEPA rewrite the instruction only.
+_DEMO_SETTINGS = {"bootstrap": 8, "random_search": 8, "mipro": 8, "simba": 4, "labeled": 16}
+
+
+def prompt_growth(config: SessionConfig, task: Any) -> float:
+    """How many times longer an optimized program's prompt may be than the unoptimized one's,
+    measured on prompts rendered by DSPy's ChatAdapter with and without the optimizer's demos."""
+    import dspy
+
+    from .tasks import build_program
+
+    demos = _DEMO_SETTINGS.get(config.optimizer)
+    if demos is None or not task.train:
+        return 1.25  # a proposed instruction is longer than the signature's
+    settings = config.optimizer_settings
+    demos = max(int(settings.get("max_labeled_demos", demos)), int(settings.get("max_bootstrapped_demos", 0)))
+    predictors = build_program(task).predictors()
+    if not predictors or not (task.dev or task.train):
+        return 1.0
+    signature, example, adapter = predictors[0].signature, (task.dev or task.train)[0], dspy.ChatAdapter()
+    inputs = {k: example[k] for k in example.inputs().keys()}
+
+    def chars(shots: list[Any]) -> int:
+        return sum(len(str(m.get("content", ""))) for m in adapter.format(signature, shots, inputs))
+
+    return chars(task.train[:demos]) / max(1, chars([]))
+
+
 def _cost(price: Price | None, calls: float, tokens_in: float, tokens_out: float) -> float | None:
     from dspy.lm15 import Usage
 

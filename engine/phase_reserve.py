@@ -7,8 +7,9 @@ program to transfer), times what one of its calls
 has cost so far (measured, so it tracks the growing prompts of an optimized
 program), times a margin. The hold is refreshed after every round, and a model
 reaching its cross-model trial or benchmark may spend its own hold
-(`Budget.protect`), shared with the other models in those phases, and gives
-back what is left when its benchmark ends. Free and unpriced models hold nothing.
+(`Budget.protect`), never another's, and gives back what is left when its
+benchmark ends. Before any round is measured, a call is priced at the baseline's
+cost times how much longer the optimizer's demos make the rendered prompt. Free and unpriced models hold nothing.
 """
 
 from __future__ import annotations
@@ -33,14 +34,19 @@ class PhaseReserve:
     # Until some model's program beats its baseline, the leader's program is the unoptimized one
     # every model already ran: the cross-model trials replay cached answers and cost nothing.
     transfer_costs: bool = False
-    per_call: dict[str, float] = field(default_factory=dict)  # model -> USD per call so far
+    per_call: dict[str, float] = field(default_factory=dict)  # model -> USD per call of its later phases
+    best_call: dict[str, float] = field(default_factory=dict)  # model -> USD per call of its best program
+
+    growth: float = 1.0  # how much dearer a call of an optimized program may be, until one is measured
 
     @classmethod
     def for_session(cls, budget: Budget, config: Any, task: Any) -> PhaseReserve:
+        from .estimate import prompt_growth
+
         models = len(config.models)
         cross = len(task.dev) * (models - 1) / models if config.cross_model and models > 1 else 0.0
         enabled = config.budget_reserve and budget.limit_usd is not None
-        return cls(budget, len(task.test), cross, enabled)
+        return cls(budget, len(task.test), cross, enabled, growth=prompt_growth(config, task) if enabled else 1.0)
 
     def later_calls(self) -> float:
         """Calls one model is expected to make after optimization."""
@@ -52,16 +58,30 @@ class PhaseReserve:
         if not self.enabled:
             return
         if totals.get("calls"):
-            self.per_call[model] = float(totals.get("cost_usd") or 0.0) / totals["calls"]
+            per_call = float(totals.get("cost_usd") or 0.0) / totals["calls"]
+            if model not in self.per_call or improved:
+                self.best_call[model] = per_call
+            # before any round, the benchmark may run a program with all its demos
+            self.per_call[model] = per_call * (self.growth if model not in self.per_call else 1.0)
         changed = improved and not self.transfer_costs
         self.transfer_costs = self.transfer_costs or improved
         for name in self.per_call if changed else [model]:
             if name in self.per_call:
                 self.budget.hold(name, self.per_call[name] * self.later_calls() * MARGIN)
 
+    def optimization_ended(self, model: str) -> None:
+        """No new program can come from `model`'s rounds: hold back what its best program costs."""
+        if self.enabled and model in self.best_call:
+            self.per_call[model] = self.best_call[model]
+            self.budget.hold(model, self.per_call[model] * self.later_calls() * MARGIN)
+
     def release_to(self, model: str) -> None:
-        """`model` has reached the phases its hold is for."""
+        """`model` has reached its benchmark: it may spend its own hold."""
         self.budget.protect(model)
+
+    def enter_cross_model(self, model: str) -> None:
+        """`model` begins its cross-model trial: it may spend its own hold, and no one else's."""
+        self.budget.protect(model, final=False)
 
     def done(self, model: str) -> None:
         """`model` needs no more held back (its benchmark ended, or it stopped)."""

@@ -571,6 +571,8 @@ class Session:
             self._optimize(run)
         except BudgetReserveReached:  # the best program so far goes on to the later phases
             run.status = "done"
+        finally:
+            self.reserve.optimization_ended(run.model)
 
     def _converged(self, run: ModelRun, round_no: int, reason: str) -> None:
         run.status = "converged"
@@ -645,7 +647,7 @@ class Session:
     def _transfer(self, run: ModelRun, leader: ModelRun) -> None:
         """The cross-model trial: the leader's instruction and demos on this model, kept if dev improves."""
         run.phase = "cross_model"
-        self.reserve.release_to(run.model)
+        self.reserve.enter_cross_model(run.model)
         candidate = run.program.deepcopy()
         candidate.load_state(leader.program.dump_state())
         score = self._score(self._evaluate(run, candidate, self.task.dev, "cross_model"))

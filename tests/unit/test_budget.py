@@ -223,6 +223,19 @@ async def test_a_call_that_does_not_fit_waits_for_calls_in_flight_before_shrinki
     assert tokens == 800
 
 
+async def test_a_cross_model_trial_may_not_spend_another_models_hold() -> None:
+    from dspy_tui.engine.budget import BudgetReserveReached
+
+    budget = Budget(1.0)
+    budget.hold("a", 0.5)
+    budget.hold("b", 0.2)
+    budget.settle(budget.reserve("a", 0.25), 0.25)
+    budget.protect("b", final=False)
+    with pytest.raises(BudgetReserveReached):  # 0.05 free + its own 0.2: the trial is skipped
+        await budget.reserve_call("b", 0.3, 0.0, 0)
+    assert not budget.exhausted
+
+
 async def test_the_held_back_reserve_ends_optimization_but_serves_the_model_that_reaches_its_benchmark() -> None:
     from dspy_tui.engine.budget import BudgetReserveReached
 
@@ -242,10 +255,11 @@ async def test_the_held_back_reserve_ends_optimization_but_serves_the_model_that
     reservation, _ = await budget.reserve_call("a", 0.3, 0.0, 0)  # a's benchmark may use a's hold
     budget.settle(reservation, 0.3)
     assert budget.held == pytest.approx(0.3)  # b's hold is still there, a's is used up
-    with pytest.raises(BudgetReserveReached):
-        await budget.reserve_call("a", 0.1, 0.0, 0)  # but not b's while b still optimizes
-    budget.protect("b")
-    reservation, _ = await budget.reserve_call("a", 0.1, 0.0, 0)  # models in their later phases share
+    with pytest.raises(BudgetExhausted) as stopped:
+        await budget.reserve_call("a", 0.1, 0.0, 0)  # but not b's while b still optimizes: a stops alone
+    assert stopped.value.model == "a" and not budget.exhausted
+    budget.release_hold("b")
+    reservation, _ = await budget.reserve_call("a", 0.1, 0.0, 0)  # b gave back its hold
     budget.settle(reservation, 0.1)
     budget.release_hold("a")
     budget.hold("b", 0.5)  # a hold never claims more than is left
