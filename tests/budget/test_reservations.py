@@ -32,6 +32,7 @@ def _ledger_usd(provider: FakeProvider) -> float:
 def _spend_until_stopped(lm: dspy.LM, threads: int, seed: int) -> int:
     stops = 0
     lock = threading.Lock()
+    other: list[BaseException] = []
 
     def worker(n: int) -> None:
         nonlocal stops
@@ -47,12 +48,16 @@ def _spend_until_stopped(lm: dspy.LM, threads: int, seed: int) -> int:
                 return
             except Exception:  # noqa: BLE001 - an unparsable truncated answer is DSPy's business
                 continue
+            except BaseException as exc:
+                other.append(exc)
+                raise
 
     pool = [threading.Thread(target=worker, args=(n,)) for n in range(threads)]
     for t in pool:
         t.start()
     for t in pool:
         t.join(120)
+    assert other == []
     return stops
 
 
