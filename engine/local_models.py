@@ -10,8 +10,9 @@ dspy-tui serves them itself with llama-cpp-python's OpenAI-compatible server
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -26,6 +27,8 @@ _BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 # What `python -m llama_cpp.server` imports beyond llama_cpp itself (its [server] extra).
 _SERVER_MODULES = ("llama_cpp", "uvicorn", "fastapi", "sse_starlette", "starlette_context", "pydantic_settings")
 DEFAULT_N_CTX = 4096  # SmolLM2 was trained on 8k; 4k holds a prompt with several demos at a small KV cache
+MAX_N_CTX = 8192
+_PROMPT_DEMOS = 16  # the most demos an optimizer here puts in one prompt (max_labeled_demos and bootstrapped)
 
 
 class LocalModelError(ValueError):
@@ -135,3 +138,28 @@ def doctor_info() -> dict[str, str]:
     path = bundled_path()
     bundled = f"{path} ({path.stat().st_size / 1e6:.1f} MB)" if path else f"not installed: {INSTALL_HINT}"
     return {"local backend": backend, f"local/{BUNDLED}": bundled}
+
+
+def context_for(longest_example_chars: int, max_tokens: int) -> int:
+    """A context window for the task's longest prompt: instructions, up to 16 demos of its longest
+    example (each with an answer as long as `max_tokens`, as chain-of-thought demos can be), the
+    input and the answer; a power of two from 2048 to 8192 tokens (about 3 characters a token)."""
+    need = 800 + (_PROMPT_DEMOS + 1) * (longest_example_chars // 3 + max_tokens)
+    n_ctx = 2048
+    while n_ctx < need and n_ctx < MAX_N_CTX:
+        n_ctx *= 2
+    return n_ctx
+
+
+def sized_table(
+    table: Mapping[str, Mapping[str, Any]], models: Iterable[tuple[str, int]], examples: Iterable[Any]
+) -> dict[str, dict[str, Any]]:
+    """The [local_models] table, with an n_ctx sized to the task for each local model given none.
+    `models` holds (model id, max_tokens) pairs; `examples` the task's dspy.Examples."""
+    longest = max((len(json.dumps(dict(ex.items()), default=str)) for ex in examples), default=400)
+    sized = {name: dict(settings) for name, settings in table.items()}
+    for model_id, max_tokens in models:
+        provider, _, name = model_id.partition("/")
+        if provider == PROVIDER_ID:
+            sized.setdefault(name, {}).setdefault("n_ctx", context_for(longest, max_tokens))
+    return sized

@@ -41,6 +41,7 @@ from dspy_tui.storage.paths import Paths
 from dspy_tui.storage.sessions import SessionStore
 
 from . import events as ev
+from . import local_models
 from .budget import Budget, BudgetExhausted, BudgetReserveReached
 from .call_errors import ModelFailed
 from .call_failures import CANCELLED_BY_DSPY, CallFailures
@@ -204,6 +205,8 @@ class Session:
             local_models={k: v.model_dump(exclude_none=True) for k, v in cfg.local_models.items()},
         )
         self.task = load_task(cfg.task, judge=self._judge_fn(judge) if judge else None)
+        self.calls = replace(self.calls, local_models=local_models.sized_table(  # local/ contexts fit the task
+            self.calls.local_models, [(m.id, m.max_tokens) for m in cfg.models], self.task.train + self.task.dev))
         if not self.resumed:  # stored with the session, so a resume can tell a changed dataset
             self.config = cfg = cfg.model_copy(
                 update={"task": cfg.task.model_copy(update={"file_hashes": self.task.file_hashes})})

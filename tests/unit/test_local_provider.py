@@ -176,3 +176,18 @@ def test_doctor_names_the_backend_and_the_bundled_model() -> None:
     assert set(info) == {"local backend", "local/smollm2-135m"}
     if not local.extra_installed():
         assert "pip install 'dspy-tui[local]'" in json.dumps(info)
+
+
+def test_the_context_window_is_sized_to_the_task_unless_the_config_gives_one() -> None:
+    import dspy
+
+    short = [dspy.Example(review="fine kettle", sentiment="positive")]
+    long_ = [dspy.Example(review="x" * 3000, sentiment="negative")]
+    table = {"mine": {"path": "/m.gguf", "n_ctx": 1024}}
+    models = [("local/smollm2-135m", 128), ("local/mine", 128), ("offline/base", 128)]
+    sized = local.sized_table(table, models, short)
+    assert sized["smollm2-135m"]["n_ctx"] == 4096  # 16 demos of ~20 tokens with 128-token answers
+    assert sized["mine"]["n_ctx"] == 1024  # the config's own value stands
+    assert "base" not in sized and table["mine"] == {"path": "/m.gguf", "n_ctx": 1024}
+    assert local.sized_table({}, models, long_)["smollm2-135m"]["n_ctx"] == local.MAX_N_CTX
+    assert local.context_for(10, 16) == 2048
