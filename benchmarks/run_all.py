@@ -21,6 +21,7 @@ QUICK_ARGS = {
     "history_scale.py": ["--sessions", "200", "--calls", "100000"],
     "local_model.py": ["--dev", "6", "--test", "6"],
     "screen_latency.py": ["--runs", "5"],
+    "rate_limit_headers.py": ["--rounds", "1", "--dev", "12", "--skip-60rpm"],
 }
 
 
