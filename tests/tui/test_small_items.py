@@ -81,3 +81,35 @@ async def test_the_palette_does_not_call_textuals_panel_keys(paths: Paths) -> No
         assert "Keys" not in titles and "Key bindings panel" in titles
 
 
+
+
+async def test_home_deletes_after_asking_and_sorts(paths: Paths, store: SessionStore) -> None:
+    from textual.widgets import DataTable
+
+    insert_sessions(store)  # sentiment-2 (newest), intent-gpt, sentiment
+    app = DspyTuiApp(paths, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen)
+                       and app.screen.query_one("#sessions", DataTable).row_count == 3)
+        table = app.screen.query_one("#sessions", DataTable)
+
+        def names() -> list[str]:
+            return [str(table.get_row_at(i)[1]) for i in range(table.row_count)]
+
+        assert names() == ["sentiment-2", "intent-gpt", "sentiment"]
+        await pilot.press("o")  # by name
+        await wait_for(pilot, lambda: names() == ["intent-gpt", "sentiment", "sentiment-2"], what="sorted by name")
+        assert "Name ▲" in [str(c.label) for c in table.columns.values()]
+        await pilot.press("d")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the question")
+        await pilot.press("n")  # kept
+        await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen))
+        assert table.row_count == 3
+        home = app.screen
+        assert isinstance(home, HomeScreen)
+        chosen = home.rows[home.selected_id() or ""]["name"]  # the selection follows its session when sorted
+        await pilot.press("d")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: table.row_count == 2, what="the session deleted")
+        assert chosen not in names()

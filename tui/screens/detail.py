@@ -25,6 +25,7 @@ from dspy_tui.tui import format as fmt
 from dspy_tui.tui.app_api import services
 from dspy_tui.tui.history import SessionDetail, config_summary
 from dspy_tui.tui.runner import one_sentence, service_for
+from dspy_tui.tui.screens.delete_session import delete_session
 from dspy_tui.tui.screens.export_program import export_program
 from dspy_tui.tui.screens.modals import ConfirmScreen, PickScreen, ReportScreen
 from dspy_tui.tui.widgets.events_pane import EventsPane
@@ -275,38 +276,10 @@ class DetailScreen(Screen[None]):
             services(self).start_new(self.detail.config)
 
     def action_delete(self) -> None:
-        if self.detail is None:
-            return
-        runner = services(self).session_run
-        if runner is not None and runner.session_id == self.session_id and runner.running:
-            self.notify("This session is running here; stop it before deleting it.", severity="error")
-            return
-        session = self.detail.session
-        if session["status"] == "running":
-            self.notify("This session is running in another dspy-tui; stop it there before deleting it.",
-                        severity="error")
-            return
-        exports = self.paths.exports_dir / self.session_id
-        question = (f"Delete session {session['name']} ({self.session_id}) with its results, rounds, events, "
-                    f"calls, programs and reports from the database? Files already written to {exports} are "
-                    "kept. This cannot be undone.")
-        self.app.push_screen(ConfirmScreen(question, yes="Delete", no="Keep it"), self._delete_answer)
-
-    def _delete_answer(self, yes: bool | None) -> None:
-        if yes:
-            self._delete()
-
-    @work(thread=True, group="detail-delete", exclusive=True)
-    def _delete(self) -> None:
-        try:
-            service_for(self.paths).delete(self.session_id)
-        except Exception as exc:  # noqa: BLE001 - one sentence; nothing was deleted
-            self.app.call_from_thread(self.notify, one_sentence(exc), severity="error")
-            return
-        self.app.call_from_thread(self._deleted)
+        if self.detail is not None:
+            session = self.detail.session
+            delete_session(self, self.paths, self.session_id, session["name"], session["status"], self._deleted)
 
     def _deleted(self) -> None:
-        name = self.detail.session["name"] if self.detail else self.session_id
-        self.notify(f"Deleted session {name}.")
         if self.is_current:
             self.app.pop_screen()

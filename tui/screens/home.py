@@ -46,6 +46,11 @@ COLUMNS = (  # at 80 columns Task, then Models, then the id give way
     Col("started", "Started"), Col("status", "Status"), Col("models", "Models", drop=3, most=28, least=14),
     Col("best", "Best test"), Col("cost", "Cost"), Col("task", "Task", drop=4, most=22),
 )
+COLUMN_LABELS = {c.key: c.label for c in COLUMNS}
+SORTS = (  # (row field, column, largest first): o cycles through them
+    ("created_at", "started", True), ("name", "name", False), ("status", "status", False),
+    ("best_test_score", "best", True), ("cost_usd", "cost", True),
+)
 LIST_LIMIT = 2000  # rows shown at once; the filter narrows the rest
 
 
@@ -72,6 +77,8 @@ class HomeScreen(Screen[None]):
         Binding("c", "compare", "Compare", id="home.compare", tooltip="Compare the marked sessions"),
         Binding("a", "mark_all", "Mark all", id="home.mark_all",
                 tooltip="Mark every session shown (or clear the marks)"),
+        Binding("d", "delete", "Delete", id="home.delete", tooltip="Delete the selected session (asks first)"),
+        Binding("o", "sort", "Sort", id="home.sort", show=False, tooltip="Sort by started, name, status, best test or cost"),
         Binding("slash", "filter", "Filter", id="home.filter", tooltip="Filter by text, task, model, status, date"),
         Binding("k", "app.keys", "Keys", id="home.keys", tooltip="API keys: see, set and delete them"),
         Binding("l", "live", "Live", id="home.live", tooltip="Back to the session running here"),
@@ -95,6 +102,8 @@ class HomeScreen(Screen[None]):
         self.session_filter: Any = None  # a history.SessionFilter once the user filters
         self.total = 0
         self.filter_bar: Any = None  # a FilterBar, mounted on the first `/`
+        self.sort = 0  # an index into SORTS
+        self._listed: list[dict[str, Any]] = []
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -102,7 +111,7 @@ class HomeScreen(Screen[None]):
         yield Static(id="list-status")
         yield Static(EMPTY_TEXT, id="empty")
         yield SessionsTable(COLUMNS, id="sessions")
-        yield Footer()
+        yield Footer(compact=True)  # ten keys: they fit in 120 columns only compact
 
     def on_mount(self) -> None:
         table = self.query_one(FitTable)
@@ -137,7 +146,7 @@ class HomeScreen(Screen[None]):
         self.post_message(self.Listed(rows, total))
 
     def on_home_screen_listed(self, message: Listed) -> None:
-        rows = message.rows
+        rows = self._listed = message.rows
         table = self.query_one(FitTable)
         runner = services(self).session_run
         selected = self.selected_id()
@@ -147,7 +156,11 @@ class HomeScreen(Screen[None]):
         self.total = message.total
         if self.session_filter is None or self.session_filter.empty:  # every session is listed: drop deleted marks
             self.marked = [sid for sid in self.marked if sid in self.rows or len(rows) < self.total]
-        table.set_rows((r["id"], self._cells(r)) for r in rows)
+        key, label, descending = SORTS[self.sort]
+        known = [r for r in rows if r[key] is not None]
+        known.sort(key=lambda r: r[key].lower() if isinstance(r[key], str) else r[key], reverse=descending)
+        table.set_rows(((r["id"], self._cells(r)) for r in known + [r for r in rows if r[key] is None]),
+                       labels={label: COLUMN_LABELS[label] + (" ▼" if descending else " ▲")})
         filtered = self.session_filter is not None and not self.session_filter.empty
         table.display = bool(rows)
         empty = self.query_one("#empty", Static)
@@ -211,6 +224,19 @@ class HomeScreen(Screen[None]):
 
     def action_live(self) -> None:
         services(self).show_live()
+
+    def action_sort(self) -> None:
+        self.sort = (self.sort + 1) % len(SORTS)
+        self.post_message(self.Listed(self._listed, self.total))
+        self.notify(f"Sorted by {COLUMN_LABELS[SORTS[self.sort][1]].lower()}.", timeout=2)
+
+    def action_delete(self) -> None:
+        from dspy_tui.tui.screens.delete_session import delete_session
+
+        sid = self.selected_id()
+        if sid is not None:
+            row = self.rows[sid]
+            delete_session(self, self.paths, sid, row["name"], row["status"], self.load_sessions)
 
     def action_resume(self) -> None:
         sid = self.selected_id()
