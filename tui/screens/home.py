@@ -6,6 +6,7 @@ a running session and the database may hold thousands of sessions.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
@@ -47,9 +48,10 @@ COLUMNS = (  # at 80 columns Task, then Models, then the id give way
     Col("best", "Best test"), Col("cost", "Cost"), Col("task", "Task", drop=4, most=22),
 )
 COLUMN_LABELS = {c.key: c.label for c in COLUMNS}
-SORTS = (  # (row field, column, largest first): o cycles through them
-    ("created_at", "started", True), ("name", "name", False), ("status", "status", False),
-    ("best_test_score", "best", True), ("cost_usd", "cost", True),
+SORTS: tuple[tuple[str, Callable[[SessionRow], Any], bool], ...] = (  # (column, sort value, largest first)
+    ("started", lambda r: r["created_at"], True), ("name", lambda r: r["name"].lower(), False),
+    ("status", lambda r: r["status"], False), ("best", lambda r: r["best_test_score"], True),
+    ("cost", lambda r: r["cost_usd"], True),
 )
 LIST_LIMIT = 2000  # rows shown at once; the filter narrows the rest
 
@@ -103,7 +105,7 @@ class HomeScreen(Screen[None]):
         self.total = 0
         self.filter_bar: Any = None  # a FilterBar, mounted on the first `/`
         self.sort = 0  # an index into SORTS
-        self._listed: list[dict[str, Any]] = []
+        self._listed: list[SessionRow] = []
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -156,10 +158,9 @@ class HomeScreen(Screen[None]):
         self.total = message.total
         if self.session_filter is None or self.session_filter.empty:  # every session is listed: drop deleted marks
             self.marked = [sid for sid in self.marked if sid in self.rows or len(rows) < self.total]
-        key, label, descending = SORTS[self.sort]
-        known = [r for r in rows if r[key] is not None]
-        known.sort(key=lambda r: r[key].lower() if isinstance(r[key], str) else r[key], reverse=descending)
-        table.set_rows(((r["id"], self._cells(r)) for r in known + [r for r in rows if r[key] is None]),
+        label, value, descending = SORTS[self.sort]
+        known = sorted((r for r in rows if value(r) is not None), key=value, reverse=descending)
+        table.set_rows(((r["id"], self._cells(r)) for r in known + [r for r in rows if value(r) is None]),
                        labels={label: COLUMN_LABELS[label] + (" ▼" if descending else " ▲")})
         filtered = self.session_filter is not None and not self.session_filter.empty
         table.display = bool(rows)
@@ -228,7 +229,7 @@ class HomeScreen(Screen[None]):
     def action_sort(self) -> None:
         self.sort = (self.sort + 1) % len(SORTS)
         self.post_message(self.Listed(self._listed, self.total))
-        self.notify(f"Sorted by {COLUMN_LABELS[SORTS[self.sort][1]].lower()}.", timeout=2)
+        self.notify(f"Sorted by {COLUMN_LABELS[SORTS[self.sort][0]].lower()}.", timeout=2)
 
     def action_delete(self) -> None:
         from dspy_tui.tui.screens.delete_session import delete_session
@@ -236,7 +237,10 @@ class HomeScreen(Screen[None]):
         sid = self.selected_id()
         if sid is not None:
             row = self.rows[sid]
-            delete_session(self, self.paths, sid, row["name"], row["status"], self.load_sessions)
+            delete_session(self, self.paths, sid, row["name"], row["status"], self._reload)
+
+    def _reload(self) -> None:
+        self.load_sessions()
 
     def action_resume(self) -> None:
         sid = self.selected_id()
