@@ -1,7 +1,9 @@
 """List prices and the arithmetic that turns reported usage into dollars.
 
-Prices are public list prices in USD per 1M tokens as of `PRICES_AS_OF`;
-they drift, so users can override any entry. Usage is provider-verbatim
+Prices are public list prices in USD per 1M tokens as of `PRICES_AS_OF`
+(label `list price 2026-11`); a model the table does not list falls back to
+LiteLLM's price list as installed with DSPy (label `litellm`, read offline);
+a config's `price` overrides both (label `override`). Usage is provider-verbatim
 (lm15 does not normalise it), so `cost_of` applies each provider's own token
 rule. An unknown model is *unpriced* (None), never free: a budget cannot be
 enforced against a model whose price we do not know.
@@ -9,17 +11,21 @@ enforced against a model whose price we do not know.
 
 from __future__ import annotations
 
+import functools
+import importlib.util
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
 from dspy.lm15 import Usage
 
 PRICES_AS_OF = "2026-11"
 
 UsageRule = Literal["openai", "anthropic", "gemini"]
-PriceKind = Literal["list", "override", "local", "offline/simulated"]
+PriceKind = Literal["list", "litellm", "override", "local", "offline/simulated"]
 
 ANTHROPIC_CACHE_WRITE_FACTOR = 1.25  # 5-minute cache writes cost 1.25x the input rate
 
@@ -161,7 +167,46 @@ def price_for(
     if provider in LOCAL_PROVIDERS:
         return _LOCAL_PRICE
     table = PRICES.get(provider)
-    return _lookup(table, model) if table is not None else None
+    found = _lookup(table, model) if table is not None else None
+    return found if found is not None else litellm_price(provider, model)
+
+
+# Where LiteLLM's bundled price list files each provider's models (its key prefix).
+_LITELLM_PREFIX = {"openai": "", "anthropic": "", "gemini": "gemini/", "groq": "groq/",
+                   "together": "together_ai/", "fireworks": "fireworks_ai/"}
+
+
+@functools.lru_cache(maxsize=1)
+def _litellm_table() -> dict[str, Any]:
+    """LiteLLM's price list as installed with DSPy, read from its JSON file without importing
+    LiteLLM and without the network; empty when it is not installed or not readable."""
+    spec = importlib.util.find_spec("litellm")
+    if spec is None or spec.origin is None:
+        return {}
+    path = Path(spec.origin).parent / "model_prices_and_context_window_backup.json"
+    try:
+        table = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return table if isinstance(table, dict) else {}
+
+
+@functools.lru_cache(maxsize=256)
+def litellm_price(provider: str, model: str) -> Price | None:
+    """The fallback for a model our table does not list: LiteLLM's bundled list price (kind `litellm`)."""
+    prefix = _LITELLM_PREFIX.get(provider)
+    if prefix is None:
+        return None
+    entry = _litellm_table().get(prefix + model)
+    if not isinstance(entry, dict):
+        return None
+    per_in, per_out = entry.get("input_cost_per_token"), entry.get("output_cost_per_token")
+    if not isinstance(per_in, (int, float)) or not isinstance(per_out, (int, float)):
+        return None
+    cached = entry.get("cache_read_input_token_cost")
+    rule: UsageRule = "anthropic" if provider == "anthropic" else "gemini" if provider == "gemini" else "openai"
+    return Price(round(per_in * 1e6, 6), round(per_out * 1e6, 6),
+                 round(cached * 1e6, 6) if isinstance(cached, (int, float)) else None, rule, "litellm")
 
 
 def _rule_for(provider: str, model: str) -> UsageRule:

@@ -170,3 +170,16 @@ def test_the_worst_case_bounds_every_bill_within_the_estimate(provider: str, mod
         actual = cost_of(price, usage)
         assert worst is not None and actual is not None
         assert actual <= worst + 1e-12
+
+
+def test_models_our_table_lacks_fall_back_to_litellms_bundled_list_offline() -> None:
+    from dspy_tui.engine.pricing import price_for
+
+    sonnet = price_for("anthropic", "claude-sonnet-4-6")
+    assert sonnet is not None and sonnet.label == "litellm" and sonnet.rule == "anthropic"
+    assert (sonnet.input, sonnet.output, sonnet.cached_input) == (3.0, 15.0, 0.3)
+    flash = price_for("gemini", "gemini-3-flash-preview")
+    assert flash is not None and flash.label == "litellm" and flash.rule == "gemini"
+    ours = price_for("together", "meta-llama/Llama-3.3-70B-Instruct-Turbo")
+    assert ours is not None and ours.label.startswith("list price")  # our table wins where it lists a model
+    assert price_for("openai", "gpt-9-imaginary") is None  # unpriced stays unpriced
