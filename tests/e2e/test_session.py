@@ -407,3 +407,22 @@ def test_no_request_leaves_for_a_model_after_it_failed(brainy_provider: FakeProv
     assert run.status == "failed"
     assert "Execution cancelled" not in (run.error or "")  # DSPy's words name no cause; ours do
     assert re.fullmatch(r"\d+ of \d+ calls got a server error \(HTTP 5xx\)\.", run.error or ""), run.error
+
+
+def test_a_model_at_a_closed_port_fails_in_seconds_with_its_url_and_the_other_completes() -> None:
+    started = time.monotonic()
+    session, outcome, seen = _run({
+        "name": "dead endpoint", "rounds": 1, "optimizer": "labeled",
+        "task": {"dataset": "demo:sentiment", "max_train": 8, "max_dev": 12, "max_test": 8},
+        "models": ["offline/small", {"id": "vllm/llama-3-8b", "base_url": "http://127.0.0.1:9/v1"}],
+    })
+    assert outcome == "completed"
+    dead, alive = session.runs["vllm/llama-3-8b"], session.runs["offline/small"]
+    assert dead.status == "failed" and alive.status in ("done", "converged") and alive.test_score is not None
+    failed = [e for e in seen if isinstance(e, ev.ModelFailed)]
+    assert [e.model for e in failed] == ["vllm/llama-3-8b"]
+    assert "could not connect to vllm at http://127.0.0.1:9/v1 (connection refused)" in failed[0].error
+    first_call = min(e.ts for e in seen if isinstance(e, ev.CallCompleted) and e.model == "vllm/llama-3-8b")
+    assert failed[0].ts - first_call < 15
+    assert sum(1 for e in seen if isinstance(e, ev.CallCompleted) and e.model == "vllm/llama-3-8b") <= 8
+    assert time.monotonic() - started < 120
