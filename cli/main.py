@@ -189,10 +189,12 @@ def _config_from_args(args: argparse.Namespace) -> Any:
 def _warn_fit(session: Any) -> None:
     """Said once, before the run: the offline models cannot fit this task's shape; `openai/` aimed at
     a local server."""
+    from dspy_tui.engine.estimate import budget_warning, estimate
     from dspy_tui.engine.lm import local_url_warning
     from dspy_tui.engine.providers.offline.shapes import fit_warning
 
     warnings = [fit_warning(session.task, session.config.model_ids())]
+    warnings.append(budget_warning(session.config, estimate(session.config, session.task)))
     warnings += [local_url_warning(m, run.lm.engine.endpoint.base_url) for m, run in session.runs.items()]
     for warning in filter(None, warnings):
         print(f"dspy-tui: {warning}", file=sys.stderr)
@@ -291,12 +293,13 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_estimate(args: argparse.Namespace) -> int:
     from dspy_tui.engine.config import load_config
-    from dspy_tui.engine.estimate import as_json, estimate
+    from dspy_tui.engine.estimate import as_json, budget_warning, estimate
     from dspy_tui.engine.tasks import load_task
 
     with user_errors():
         config = load_config(args.config)
-        rows = as_json(estimate(config, load_task(config.task)))
+        estimated = estimate(config, load_task(config.task))
+        rows = as_json(estimated)
     if args.json:
         print(strict_json(rows))
         return EXIT_OK
@@ -307,6 +310,8 @@ def cmd_estimate(args: argparse.Namespace) -> int:
               "cost min": money(r["cost_usd"], "min"), "cost expected": money(r["cost_usd"], "expected"),
               "cost max": money(r["cost_usd"], "max")} for r in rows]
     _print_table(table, ["model", "price", "calls min/exp/max", "cost min", "cost expected", "cost max"])
+    if warning := budget_warning(config, estimated):
+        print(f"dspy-tui: {warning}", file=sys.stderr)
     return EXIT_OK
 
 

@@ -120,6 +120,29 @@ def estimate(config: SessionConfig, task: Any) -> list[ModelEstimate]:
     return results
 
 
+def budget_warning(config: SessionConfig, estimates: list[ModelEstimate]) -> str | None:
+    """One sentence when the budget cannot pay what the estimate expects: below the benchmark
+    alone (some models will get no test score), or below the whole expected run."""
+    if config.budget_usd is None or any(e.cost_usd is None for e in estimates):
+        return None
+
+    def phase_cost(e: ModelEstimate, phase: str) -> float:
+        assert e.cost_usd is not None
+        share = e.calls_by_phase[phase].expected / e.calls.expected if e.calls.expected else 0.0
+        return e.cost_usd.expected * share
+
+    expected = sum(e.cost_usd.expected for e in estimates if e.cost_usd is not None)
+    benchmark = sum(phase_cost(e, "benchmark") for e in estimates)
+    budget = config.budget_usd
+    if budget < benchmark:
+        return (f"the budget of ${budget:.4f} is below the ${benchmark:.4f} the final benchmark alone is "
+                "expected to cost, so some models may get no test score; raise it or use fewer test examples.")
+    if budget < expected:
+        return (f"the budget of ${budget:.4f} is below the ${expected:.4f} expected for the whole run: "
+                "optimization will stop early at the budget's reserve for the benchmark.")
+    return None
+
+
 def as_json(estimates: list[ModelEstimate]) -> list[dict[str, Any]]:
     return [
         {
