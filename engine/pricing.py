@@ -262,14 +262,14 @@ def cost_of(price: Price | None, usage: Usage | None) -> float | None:
             + (usage.cache_write_tokens or 0) * rate_in * ANTHROPIC_CACHE_WRITE_FACTOR
             + usage.output_tokens * rate_out
         )
-        return dollars / 1_000_000
+        return float(dollars) / 1_000_000  # dspy's Usage fields are untyped to mypy
     rate_in, rate_out, rate_cached = price.rates(usage.input_tokens)
     cached = min(cache_read, usage.input_tokens)
     output = usage.output_tokens
     if price.rule == "gemini":
         output += usage.reasoning_tokens or 0
     dollars = (usage.input_tokens - cached) * rate_in + cached * rate_cached + output * rate_out
-    return dollars / 1_000_000
+    return float(dollars) / 1_000_000
 
 
 def call_rates(price: Price | None, input_tokens: int) -> tuple[float, float] | None:

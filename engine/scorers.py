@@ -140,7 +140,7 @@ class Metric:
         labels = list(example.labels().keys()) if hasattr(example, "labels") else []
         if not labels:
             raise TaskError(f"metric {self.name}: the example has no output field to score")
-        return labels[0]
+        return str(labels[0])
 
     def __call__(
         self, example: Any, pred: Any, trace: Any = None, pred_name: Any = None, pred_trace: Any = None

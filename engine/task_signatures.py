@@ -36,7 +36,8 @@ def make_signature(
         if name not in sig.fields:
             raise TaskError(f"description given for {name!r}, which is not a field of the signature {text!r}")
         sig = sig.with_updated_fields(name, desc=desc)
-    return sig
+    signature: type[Any] = sig  # a dspy.Signature class, untyped to mypy
+    return signature
 
 
 def import_object(spec: str, what: str) -> Any:
