@@ -82,6 +82,17 @@ def _print_table(rows: list[dict[str, Any]], columns: Sequence[str]) -> None:
         print("  ".join(str(r.get(c, "")).ljust(widths[c]) for c in columns))
 
 
+def _money(usd: float | None, missing: str = "-") -> str:
+    """Dollars as every text table prints them (`$0.0058`, `$12.34`): never a float's repr."""
+    if usd is None:
+        return missing
+    return f"${usd:.4f}" if usd < 10 else f"${usd:,.2f}"
+
+
+def _score(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
 def _fmt_time(ts: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts)) if ts else ""
 
@@ -129,8 +140,8 @@ def cmd_sessions_list(args: argparse.Namespace) -> int:
         print("No sessions yet. Start one with `dspy-tui` (press n) or `dspy-tui run --task demo:sentiment`.")
         return EXIT_OK
     table = [{**r, "started": _fmt_time(r["created_at"]),
-              "best_test": "" if r["best_test_score"] is None else f"{r['best_test_score']:.3f}",
-              "cost": f"${r['cost_usd']:.4f}"} for r in rows]
+              "best_test": "" if r["best_test_score"] is None else _score(r["best_test_score"]),
+              "cost": _money(r["cost_usd"])} for r in rows]
     _print_table(table, ["id", "name", "started", "status", "models", "best_test", "cost"])
     return EXIT_OK
 
@@ -141,9 +152,12 @@ def cmd_sessions_show(args: argparse.Namespace) -> int:
         print(strict_json(data))
         return EXIT_OK
     print(f"{data['name']} ({data['id']}): {data['status']}, started {_fmt_time(data['created_at'])}")
-    print(f"task {data['task']}, seed {data['seed']}, cost ${data['cost_usd']:.4f}, "
+    print(f"task {data['task']}, seed {data['seed']}, cost {_money(data['cost_usd'])}, "
           f"{data['calls']} calls sent, {data['cache_hits']} answered from the cache")
-    _print_table(data["models"], ["model", "status", "baseline_score", "best_dev_score", "test_score", "cost_usd"])
+    table = [{"model": m["model"], "status": m["status"], "baseline": _score(m["baseline_score"]),
+              "best_dev": _score(m["best_dev_score"]), "test": _score(m["test_score"]),
+              "cost": _money(m["cost_usd"], (m["cost_note"] or "-").split(":")[0].removesuffix(" model"))} for m in data["models"]]
+    _print_table(table, ["model", "status", "baseline", "best_dev", "test", "cost"])
     from dspy_tui.engine.metrics import metric_rows
 
     for m in data["models"]:
@@ -304,7 +318,7 @@ def cmd_estimate(args: argparse.Namespace) -> int:
         print(strict_json(rows))
         return EXIT_OK
     def money(r: dict[str, float] | None, k: str) -> str:
-        return "unpriced" if r is None else f"${r[k]:.4f}"
+        return "unpriced" if r is None else _money(r[k])
     table = [{"model": r["model"], "price": r["price"],
               "calls min/exp/max": "/".join(str(int(r["calls"][k])) for k in ("min", "expected", "max")),
               "cost min": money(r["cost_usd"], "min"), "cost expected": money(r["cost_usd"], "expected"),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import sqlite3
 from pathlib import Path
 
 import dspy
@@ -39,6 +41,24 @@ def test_sessions_show_json_has_the_documented_fields(finished: tuple[Path, str,
     for m in shown["models"]:
         assert {"model", "status", "baseline_score", "best_dev_score", "test_score", "cost_usd", "calls"} <= set(m)
         assert m["test_score"] is not None and m["calls"] > 0
+
+
+def test_sessions_show_text_formats_money_and_scores(finished: tuple[Path, str, list[dict]], tmp_path: Path) -> None:
+    """Never a float's repr (`0.005776099999999998`, `0.41333333333333333`) or `None` in the text output."""
+    home, sid, _ = finished
+    (tmp_path / "home").mkdir()
+    with sqlite3.connect(home / "dspy-tui.db") as src, sqlite3.connect(tmp_path / "home" / "dspy-tui.db") as dst:
+        src.backup(dst)
+        dst.execute("UPDATE session_models SET cost_usd = 0.005776099999999998,"
+                    " results_json = json_remove(results_json, '$.metrics.na.cost_usd')"
+                    " WHERE session_id = ? AND model = 'offline/base'", (sid,))
+    shown = run("sessions", "show", sid, home=tmp_path / "home")
+    assert shown.returncode == 0, shown.stderr
+    assert not re.search(r"\d\.\d{5,}|None", shown.stdout), shown.stdout
+    rows = {line.split()[0]: line.split() for line in shown.stdout.splitlines()[3:5]}
+    assert rows["offline/base"][-1] == "$0.0058" and rows["offline/small"][-1] == "offline/simulated"
+    assert json.loads(run("sessions", "show", sid, "--json", home=tmp_path / "home").stdout)["models"][1][
+        "cost_usd"] == 0.005776099999999998
 
 
 @pytest.mark.parametrize("fmt", ["md", "json", "html"])
