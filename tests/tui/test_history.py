@@ -428,3 +428,28 @@ def test_start_up_loads_no_history_code() -> None:
             "'dspy_tui.tui.screens.detail', 'dspy_tui.tui.widgets.filter_bar', 'pydantic', 'dspy_tui.engine.events') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+async def test_detail_shows_all_fourteen_metrics_with_reasons(paths: Paths, store: SessionStore) -> None:
+    """Issue 15: every metric is on the Detail screen, n/a with its reason where it has none."""
+    ids = insert_history(store)
+    store.update_model(ids[0], "openai/gpt-4o-mini", results={"metrics": {
+        "values": {"accuracy": 0.85, "latency_p50_ms": 812.0, "latency_p95_ms": 2400.0, "error_rate": 0.025},
+        "na": {"coherence": "no judge configured"},
+    }})
+    app = DspyTuiApp(paths, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await at_home(pilot, 3)
+        screen = await open_detail(pilot, ids[0])
+        await pilot.press("t")
+        await wait_for(pilot, lambda: isinstance(app.screen, ReportScreen), what="the metrics table")
+        markdown = app.screen.markdown
+        rows = [line for line in markdown.splitlines() if line.startswith("| ") and not line.startswith("| metric")]
+        assert len(rows) == 14
+        gpt = next(i for i, m in enumerate(screen.detail.models) if m.model == "openai/gpt-4o-mini")  # type: ignore[union-attr]
+        cells = {row.split(" | ")[0][2:]: row.strip("| ").split(" | ")[1 + gpt] for row in rows}
+        assert cells["accuracy (task metric, test)"] == "0.850"
+        assert "812" in cells["latency p50 / p95 (provider time, test)"]
+        assert cells["coherence (judge)"] == "n/a (no judge configured)"
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is screen)

@@ -52,6 +52,8 @@ class DetailScreen(Screen[None]):
                 tooltip="Write the report as Markdown, JSON or HTML"),
         Binding("e", "export_program", "Program", id="detail.export",
                 tooltip="Write a model's optimized program as DSPy JSON"),
+        Binding("t", "metrics", "Metrics", id="detail.metrics",
+                tooltip="All 14 metrics of every model, with the reason where one cannot be computed"),
         Binding("f5", "rerun", "Re-run", id="detail.rerun", tooltip="Run the same setup again as a new session"),
         Binding("d", "delete", "Delete", id="detail.delete", tooltip="Delete this session (asks first)"),
         Binding("c", "calls", "Calls", id="detail.calls", show=False,
@@ -223,6 +225,11 @@ class DetailScreen(Screen[None]):
             self.events_pane.show(self.detail.state, message.event_filter)
             self._show_status()
 
+    def action_metrics(self) -> None:
+        assert self.detail is not None
+        name = self.detail.session["name"]
+        self.app.push_screen(ReportScreen(f"{name} · metrics", metrics_markdown(self.detail)))
+
     def action_report(self) -> None:
         self.notify("Rendering the report…", timeout=2)
         self._render_report()
@@ -283,3 +290,22 @@ class DetailScreen(Screen[None]):
     def _deleted(self) -> None:
         if self.is_current:
             self.app.pop_screen()
+
+
+def metrics_markdown(detail: SessionDetail) -> str:
+    """The 14 metrics as one table, a column per model: the same rows the report and
+    `sessions show` print (engine.metrics.metric_rows), so every front end agrees."""
+    from dspy_tui.engine.metrics import metric_rows  # not at import: the home screen starts without it
+
+    models = detail.models
+    columns = [[text for _, text in metric_rows(m.stored.metrics)] for m in models]
+    labels = [label for label, _ in metric_rows(None)]
+
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|")
+
+    lines = ["| metric | " + " | ".join(cell(m.model) for m in models) + " |",
+             "|---|" + "---|" * len(models)]
+    for row, label in enumerate(labels):
+        lines.append(f"| {label} | " + " | ".join(cell(col[row]) for col in columns) + " |")
+    return "\n".join(lines) + "\n"
