@@ -93,6 +93,15 @@ def _score(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
 
+def _print_rows(args: argparse.Namespace, rows: list[dict[str, Any]], columns: Sequence[str]) -> int:
+    """A listing command's output: the rows as JSON with --json, else these columns as a table."""
+    if args.json:
+        print(strict_json(rows))
+    else:
+        _print_table(rows, columns)
+    return EXIT_OK
+
+
 def _fmt_time(ts: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts)) if ts else ""
 
@@ -334,22 +343,13 @@ def cmd_tasks(args: argparse.Namespace) -> int:
 
     rows = [{"name": t.name, "description": t.description, "size": t.size, "signature": t.signature,
              "metric": t.metric} for t in list_demo_tasks()]
-    if args.json:
-        print(strict_json(rows))
-    else:
-        _print_table(rows, ["name", "size", "signature", "metric", "description"])
-    return EXIT_OK
+    return _print_rows(args, rows, ["name", "size", "signature", "metric", "description"])
 
 
 def cmd_models(args: argparse.Namespace) -> int:
     from dspy_tui.engine.catalog import known_models
 
-    rows = known_models()
-    if args.json:
-        print(strict_json(rows))
-    else:
-        _print_table(rows, ["model", "provider", "kind", "priced", "key"])
-    return EXIT_OK
+    return _print_rows(args, known_models(), ["model", "provider", "kind", "priced", "key"])
 
 
 # -- doctor -----------------------------------------------------------------
