@@ -595,6 +595,9 @@ class Session:
         assert self.recorder is not None
         stats = self.recorder.take_round_stats(run.model)
         run.last_delta = delta
+        # what the round spent and how its examples fared: stored with the round and published alike
+        spent = {key: stats[key] for key in ("cost_usd", "tokens_in", "tokens_out", "calls")}
+        outcomes: dict[str, Any] = {"errored_examples": run.last_eval.get("errored", 0), "unparsed": run.last_eval.get("unparsed", 0)}
         self.store.record_round(
             self.session_id,
             run.model,
@@ -602,10 +605,7 @@ class Session:
             round_no,
             dev_score=score,
             best_dev_score=best,
-            cost_usd=stats["cost_usd"],
-            tokens_in=stats["tokens_in"],
-            tokens_out=stats["tokens_out"],
-            calls=stats["calls"],
+            **spent,
             started_at=started or stats["first_ts"],
             finished_at=time.time(),
             metrics={
@@ -615,8 +615,7 @@ class Session:
                 "throttled_share": stats["throttled_share"],
                 "cache_hits": stats["cache_hits"],
                 "errors": stats["errors"],
-                "errored_examples": run.last_eval.get("errored", 0),
-                "unparsed": run.last_eval.get("unparsed", 0),
+                **outcomes,
             },
         )
         self.store.save_checkpoint(
@@ -632,13 +631,9 @@ class Session:
                 dev_score=score,
                 best_dev_score=best,
                 delta=delta,
-                cost_usd=stats["cost_usd"],
-                calls=stats["calls"],
-                tokens_in=stats["tokens_in"],
-                tokens_out=stats["tokens_out"],
+                **spent,
                 latency_p50_ms=stats["latency_p50_ms"],
-                errored_examples=run.last_eval.get("errored", 0),
-                unparsed=run.last_eval.get("unparsed", 0),
+                **outcomes,
             )
         )
         self._save_model(run)
