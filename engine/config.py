@@ -220,17 +220,41 @@ class SessionConfig(_Strict):
         return [m.id for m in self.models]
 
 
+# pydantic's error types, said in plain English; {name} is filled from the error's context
+_PLAIN = {
+    "int_parsing": "must be a whole number", "int_type": "must be a whole number",
+    "int_from_float": "must be a whole number", "float_parsing": "must be a number", "float_type": "must be a number",
+    "finite_number": "must be a finite number", "bool_parsing": "must be true or false", "bool_type": "must be true or false",
+    "string_type": "must be text", "list_type": "must be a list", "dict_type": "must be a table",
+    "model_type": "must be a table", "model_attributes_type": "must be a table",
+    "greater_than": "must be more than {gt}", "greater_than_equal": "must be at least {ge}",
+    "less_than": "must be less than {lt}", "less_than_equal": "must be at most {le}",
+    "literal_error": "must be one of {expected}", "enum": "must be one of {expected}",
+    "too_short": "needs at least {min_length} item(s)", "too_long": "takes at most {max_length} item(s)",
+    "string_too_short": "needs at least {min_length} character(s)",
+    "string_too_long": "takes at most {max_length} character(s)",
+    "extra_forbidden": "is not a known setting", "missing": "is required",
+}
+
+
+def _plain(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def _explain(exc: ValidationError, source: str) -> str:
-    err = exc.errors()[0]
+    """The first problem as one sentence a user reads: "`rounds` must be a whole number (got 'abc')"."""
+    errors = exc.errors()
+    err = errors[0]
     where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-    msg = err["msg"]
-    if err["type"] == "extra_forbidden":
-        msg = "is not a known setting"
-    elif err["type"] == "missing":
-        msg = "is required"
-    msg = msg.removeprefix("Value error, ")
-    msg = msg[:1].lower() + msg[1:]
-    more = f" (and {len(exc.errors()) - 1} more problem(s))" if len(exc.errors()) > 1 else ""
+    if err["type"] in _PLAIN:
+        msg = _PLAIN[err["type"]].format(**{k: _plain(v) for k, v in (err.get("ctx") or {}).items()})
+        got = err.get("input")
+        if err["type"] not in ("missing", "extra_forbidden") and isinstance(got, str | int | float):
+            msg += f" (got {got!r})"
+    else:  # our own validators' sentences, and any type not listed above
+        msg = err["msg"].removeprefix("Value error, ").removeprefix("Input ")
+        msg = msg[:1].lower() + msg[1:]
+    more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
     return f"{source}: `{where}` {msg}{more}."
 
 

@@ -115,7 +115,7 @@ def turns(request: Request, endpoint: Endpoint) -> list[tuple[str, str]]:
             kinds = ", ".join(sorted({part.type for part in message.parts}))
             raise UnsupportedFeatureError(
                 f"{endpoint.provider.label}: dspy-tui sends user/assistant text messages only; "
-                f"messages[{index}] is a {message.role} message with {kinds} parts",
+                f"messages[{index}] (role {message.role}) has {kinds} parts",
                 feature=f"messages[{index}]",
                 provider=endpoint.provider.id,
             )
@@ -360,7 +360,7 @@ def _auth_error(endpoint: Endpoint, info: ErrorBody, meta: dict[str, Any]) -> Au
     where = "the keyring" + (f" or {' / '.join(spec.key_env)}" if spec.key_env else "")
     if endpoint.key is None:
         message = _said(info, f"{spec.label} asked for an API key, but none was sent")
-        hint = f"Store a {spec.label} API key ({where})"
+        hint = f"Store an API key for {spec.label} ({where})"
     else:
         message = _said(info, f"{spec.label} refused the API key")
         hint = f"Check the {spec.label} API key in {where}: it may be wrong, expired or lack access to this model"

@@ -127,6 +127,14 @@ def test_missing_key_on_a_local_host_says_none_was_sent() -> None:
     assert "vLLM asked for an API key, but none was sent" in str(err)
 
 
+@pytest.mark.parametrize("provider_id", ["openai", "anthropic", "vllm"])
+def test_missing_key_hint_reads_right_for_any_provider_name(provider_id: str) -> None:
+    """Never "Store a OpenAI API key": the provider's name comes last, so no article has to agree with it."""
+    ep = endpoint(provider_id, key=None)
+    err = WIRES[ep.provider.wire].error(401, {}, b'{"error": "Unauthorized"}', ep)
+    assert err.credential_hint.startswith(f"Store an API key for {ep.provider.label} (the keyring")
+
+
 def test_gemini_bad_key_comes_as_400_and_is_an_auth_error() -> None:
     body = json.dumps(
         {

@@ -151,7 +151,7 @@ class KeysScreen(Screen[None]):
 
         if row.source == "keyring":  # the stored key would be gone: ask first
             self.app.push_screen(ConfirmScreen(
-                f"The keyring already holds a {provider} key ({row.masked}). Replace it with a new one?",
+                f"The keyring already holds the {provider} key ({row.masked}). Replace it with a new one?",
                 yes="Replace", no="Keep it"), ask_for_key)
         else:
             ask_for_key()
