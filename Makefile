@@ -61,6 +61,7 @@ lint: install-test
 	rm -rf .lint-tree && mkdir -p .lint-tree/dspy_tui
 	cp dspy_tui/*.py .lint-tree/dspy_tui/ && cp -r cli engine storage tui .lint-tree/dspy_tui/
 	cd .lint-tree && ../$(BIN)/mypy --config-file ../pyproject.toml -p dspy_tui
+	cd .lint-tree && ../$(BIN)/mypy --config-file ../pyproject.toml --strict -p dspy_tui.engine -p dspy_tui.storage
 	cd .lint-tree && ../$(BIN)/lint-imports --config ../pyproject.toml --no-cache
 
 bench: install-test

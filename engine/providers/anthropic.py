@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from dspy.lm15 import FinishReason, Request, Response, Usage
+from dspy.lm15 import FinishReason, ProviderError, Request, Response, Usage
 
 from ._http import (
     count,
@@ -94,7 +94,7 @@ def _usage(usage: Any) -> Usage:
     )
 
 
-def error(status: int, headers: Mapping[str, str], body: bytes, endpoint: Endpoint) -> Exception:
+def error(status: int, headers: Mapping[str, str], body: bytes, endpoint: Endpoint) -> ProviderError:
     """An empty prepaid balance comes back as a 400 invalid_request_error;
     its message ("credit balance is too low") is the only sign of it."""
     info = read_error_body(body, endpoint)

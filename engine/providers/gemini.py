@@ -129,7 +129,7 @@ def _usage(usage: Any) -> Usage:
     )
 
 
-def error(status: int, headers: Mapping[str, str], body: bytes, endpoint: Endpoint) -> Exception:
+def error(status: int, headers: Mapping[str, str], body: bytes, endpoint: Endpoint) -> ProviderError:
     """Google answers a bad key with 400 INVALID_ARGUMENT (reason API_KEY_INVALID),
     puts the retry delay of a 429 in the body (google.rpc.RetryInfo), and says
     `limit: 0` when the plan has no quota for the model (waiting cannot help)."""

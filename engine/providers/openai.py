@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from dspy.lm15 import FinishReason, Request, Response, Usage
+from dspy.lm15 import FinishReason, ProviderError, Request, Response, Usage
 
 from ._http import (
     count,
@@ -126,7 +126,7 @@ def _usage(usage: Any) -> Usage:
     )
 
 
-def error(status: int, headers: Mapping[str, str], body: bytes, endpoint: Endpoint) -> Exception:
+def error(status: int, headers: Mapping[str, str], body: bytes, endpoint: Endpoint) -> ProviderError:
     """OpenAI answers 429 both for "slow down" and for "out of credit";
     only the body's code (`insufficient_quota`) tells them apart."""
     info = read_error_body(body, endpoint)
