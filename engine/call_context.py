@@ -165,3 +165,5 @@ class ModelLink:
     price: Price | None
     limits: LimitConfig | None  # the user's own limits for this model (None: provider default)
     health: ModelHealth
+    phase: str | None = None  # the session phase its calls serve now (the session sets it per phase)
+    role: str = "model"  # `judge` for the llm_judge's model: its cost is not the competitor's

@@ -176,6 +176,7 @@ class _Call:
         self.runtime = runtime
         self.link = link
         self.call_id = f"c{number}"
+        self.phase = link.phase  # read now: the model may be in its next phase when the call ends
         self.started = time.perf_counter()
         self.key = ""
         self.recorded = False  # its calls row was written with its cache entry
@@ -381,6 +382,8 @@ class _Call:
             error_kind=None if self.error is None else error_kind(self.error),
             call_id=self.call_id,
             recorded=self.recorded,
+            phase=self.phase,
+            role=self.link.role,
         )
 
     def finish(self) -> None:

@@ -93,6 +93,8 @@ class CallCompleted(Event):
     retries: int = 0
     call_id: str | None = None
     recorded: bool = False  # its `calls` row was written together with its cache entry
+    phase: str | None = None  # the session phase the call served (None outside a model's phases)
+    role: str = "model"  # model | judge
 
 
 class CostUpdated(Event):

@@ -136,6 +136,7 @@ class SessionService:
         with self._store() as store:
             s = store.get_session(session_id)
             totals = store.call_totals(session_id)
+            by_phase, judge = store.cost_by_phase(session_id), store.cost_by_phase(session_id, "judge")
         metrics = {m["model"]: normalise(m["results"].get("metrics")) for m in s["models"]}
         return {
             "id": s["id"], "name": s["name"], "status": s["status"], "task": s["task"],
@@ -145,6 +146,7 @@ class SessionService:
             "refused_by_budget": totals["refused_by_budget"], "estimated_cost_usd": totals["estimated_cost_usd"],
             "versions": s["versions"], "config": s["config"],
             "converged_share": converged_share([m["status"] for m in s["models"]]),
+            "judge_cost_by_phase": judge,  # the llm_judge's calls, apart from a competitor of the same id
             "models": [
                 {
                     "model": m["model"], "provider": m["provider"], "status": m["status"],
@@ -153,6 +155,7 @@ class SessionService:
                     "cost_usd": None if "cost_usd" in metrics[m["model"]]["na"] else m["cost_usd"],
                     "cost_note": metrics[m["model"]]["na"].get("cost_usd"),
                     "calls": m["calls"], "error": m["error"], "metrics": metrics[m["model"]],
+                    "cost_by_phase": by_phase.get(m["model"], {}),
                     "errored_examples": m["results"].get("errored_examples", {}),
                     "unparsed": m["results"].get("unparsed", 0), "degraded": m["results"].get("degraded"),
                     "outcomes": m["results"].get("outcomes", {}),

@@ -242,6 +242,7 @@ class Session:
         from .lm import make_lm
 
         judge_lm = self._judge_lm = make_lm(spec.model, keys=self._keys, context=self.calls)
+        judge_lm.engine.link.role = "judge"
         rate = dspy.Predict("rubric, task_inputs, expected, response -> score: float")
 
         def judge(example: Any, pred: Any, field_name: str) -> float:
@@ -412,6 +413,7 @@ class Session:
         """One model's phase; none starts once the session is stopping or the model has failed."""
         self._model_gate(run.model)
         self.bus.publish(ev.PhaseStarted(phase=name, model=run.model))
+        run.lm.engine.link.phase = name  # its calls are charged to this phase
         body(run)
         self.bus.publish(ev.PhaseCompleted(phase=name, model=run.model))
 

@@ -356,6 +356,19 @@ class SessionStore:
                                        tokens_out=int(r["tokens_out"]), tokens_cached=int(r["tokens_cached"]),
                                        cost_usd=float(r["cost_usd"])) for r in rows}
 
+    def cost_by_phase(self, session_id: str, role: str = "model") -> dict[str, dict[str, float]]:
+        """Per model called in `role` (`model`, or `judge` for the llm_judge): the cost of each phase's
+        calls; calls with no phase (recorded before phases were, or made outside one) under `unattributed`."""
+        rows = self._conn().execute(
+            "SELECT model, coalesce(phase, 'unattributed'), coalesce(sum(cost_usd), 0) FROM calls"
+            " WHERE session_id = ? AND role = ? GROUP BY model, 2 ORDER BY model, 2",
+            (session_id, role),
+        )
+        out: dict[str, dict[str, float]] = {}
+        for model, phase, cost in rows:
+            out.setdefault(model, {})[phase] = float(cost)
+        return out
+
     def record_round(self, session_id: str, model: str, phase: str, round_no: int, **fields: Any) -> None:
         """Record a finished round once: a resumed session replaying it keeps the original row."""
         metrics = fields.pop("metrics", {})

@@ -426,3 +426,27 @@ def test_a_model_at_a_closed_port_fails_in_seconds_with_its_url_and_the_other_co
     assert failed[0].ts - first_call < 15
     assert sum(1 for e in seen if isinstance(e, ev.CallCompleted) and e.model == "vllm/llama-3-8b") <= 8
     assert time.monotonic() - started < 120
+
+
+def test_cost_is_stored_per_phase_and_the_judge_apart_from_the_competitor_of_its_id(
+    brainy_provider: FakeProvider,
+) -> None:
+    """The judge is the competing model itself: its calls are charged to the judge role, not to the model."""
+    from dspy_tui.engine.service import SessionService
+
+    config = _http_config(brainy_provider, task={"dataset": "demo:sentiment", "max_train": 20, "max_dev": 20,
+                                                  "max_test": 20, "judge": {"model": GROQ_MODEL}},
+                          base_urls={"groq": f"{brainy_provider.url}/openai/v1"})
+    session = _prepared(config)
+    assert session.run() == "completed"
+    sid = session.session_id
+    calls = session.store.query("SELECT phase, role, cost_usd FROM calls WHERE session_id = ?", (sid,))
+    assert {c["phase"] for c in calls if c["role"] == "model"} == {"baseline", "optimization", "benchmark"}
+    judged = [c for c in calls if c["role"] == "judge"]
+    assert judged and sum(c["cost_usd"] or 0 for c in judged) > 0
+    shown = SessionService(session.paths).summary(sid)
+    by_phase = shown["models"][0]["cost_by_phase"]
+    judge_cost = sum(shown["judge_cost_by_phase"][GROQ_MODEL].values())
+    assert set(by_phase) == {"baseline", "optimization", "benchmark"} and all(v > 0 for v in by_phase.values())
+    assert judge_cost == pytest.approx(sum(c["cost_usd"] for c in judged))
+    assert sum(by_phase.values()) + judge_cost == pytest.approx(shown["cost_usd"])

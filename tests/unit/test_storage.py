@@ -150,6 +150,21 @@ def test_calls_totals_count_cache_hits_apart(tmp_path: Path) -> None:
                                       "refused_by_budget": 1, "estimated_cost_usd": pytest.approx(0.005)}
 
 
+def test_cost_by_phase_keeps_the_judge_apart_from_a_competitor_of_the_same_id(tmp_path: Path) -> None:
+    from dspy_tui.engine.events import CallCompleted
+
+    store = SessionStore(tmp_path / "s.db")
+    sid = _session(store)
+    call = {"session_id": sid, "model": "openai/gpt-4o", "provider": "openai"}
+    store.record_calls([CallCompleted(**call, cost_usd=c, phase=p, role=r).model_dump() for c, p, r in [
+        (0.01, "baseline", "model"), (0.02, "optimization", "model"), (0.03, "optimization", "model"),
+        (0.04, "benchmark", "judge"), (0.05, None, "model")]])
+    assert store.cost_by_phase(sid) == {"openai/gpt-4o": {"baseline": pytest.approx(0.01),
+                                                          "optimization": pytest.approx(0.05),
+                                                          "unattributed": pytest.approx(0.05)}}
+    assert store.cost_by_phase(sid, "judge") == {"openai/gpt-4o": {"benchmark": pytest.approx(0.04)}}
+
+
 def test_a_calls_queue_time_is_stored_apart_from_its_provider_latency(tmp_path: Path) -> None:
     from dspy_tui.engine.events import CallCompleted
     from dspy_tui.engine.recorder import _Tally
