@@ -76,6 +76,7 @@ def report_data(store: SessionStore, session_id: str) -> dict[str, Any]:
                 "latency_p50_ms": r.latency_p50_ms,
                 "latency_p95_ms": r.latency_p95_ms,
                 "cost_per_correct": r.cost_per_correct,
+                "one_off_cost_usd": r.one_off_cost_usd,
                 "rounds": [
                     {
                         "round": x["round"],

@@ -18,6 +18,7 @@ database at any time and tested without running a session. Input contract
         "tokens_in": int, "tokens_out": int,
         "latency_p50_ms": float | None, "latency_p95_ms": float | None,
         "cost_per_correct": float | None,
+        "one_off_cost_usd": float | None,  # cost_usd minus the benchmark's: the optimization spend
         "rounds": [{"round": int, "dev_score": float, "best_dev_score": float, "cost_usd": float}],
         "transfer": {"source_model": str, "before": float, "after": float, "kept": bool} | None,
         "program_path": str | None,
@@ -408,6 +409,7 @@ def _results(report: Mapping[str, Any]) -> list[_Block]:
                 test,
                 _cost(m, m.get("cost_usd")),
                 _cost(m, m.get("cost_per_correct")),
+                _cost(m, m.get("one_off_cost_usd")),
                 _latency(m),
                 f"{m.get('tokens_in') or 0:,} / {m.get('tokens_out') or 0:,}",
                 str(m.get("errors") or 0),
@@ -424,6 +426,7 @@ def _results(report: Mapping[str, Any]) -> list[_Block]:
                 "test (95% CI)",
                 "cost",
                 "cost/correct",
+                "one-off",
                 "p50/p95 latency",
                 "tokens in/out",
                 "errors",

@@ -132,6 +132,15 @@ class ModelResult:
     def cost_per_correct(self) -> float | None:
         return cost_per_correct(self)
 
+    @property
+    def one_off_cost_usd(self) -> float | None:
+        """What getting the program cost once (baseline, optimization, cross-model trials): the
+        spend apart from the benchmark's. None unpriced, or when the benchmark cost was not recorded."""
+        benchmark = self.stored.benchmark_cost_usd
+        if not self.priced or benchmark is None:
+            return None
+        return max(0.0, self.cost_usd - benchmark)
+
 
 def cost_per_correct(result: ModelResult) -> float | None:
     """USD per correct test answer: the benchmark's inference cost over the correct answers.

@@ -113,6 +113,17 @@ def test_every_reader_gets_one_cost_per_correct(service: SessionService) -> None
     assert priced.result.cost_per_correct == expected["openai/gpt-4o-mini"]
 
 
+def test_the_one_off_optimization_spend_is_shown_next_to_cost_per_correct(service: SessionService) -> None:
+    """0.9 spent, 0.1 of it on the benchmark: 0.8 was the one-off price of getting the program."""
+    sid = _stored_session(service.paths)
+    expected = {"openai/gpt-4o-mini": pytest.approx(0.8), "openai/my-finetune": None}
+    assert {r.model: r.one_off_cost_usd for r in service.results(sid)} == expected
+    report = json.loads(service.render_report(sid, "json"))
+    assert {m["model"]: m["one_off_cost_usd"] for m in report["models"]} == expected
+    md = service.render_report(sid, "md")
+    assert "| cost | cost/correct | one-off |" in md and "| $0.9000 | $0.0500 | $0.8000 |" in md
+
+
 def test_cli_front_end_goes_through_the_service(tmp_path: Path) -> None:
     from dspy_tui.cli.main import main
 

@@ -200,7 +200,7 @@ def test_markdown(report: dict[str, Any]) -> None:
     for heading in ("Session", "Results", "Recommendations", "Optimization rounds", "Cross-model transfers",
                     "Pairwise comparisons", "Optimized programs", "Configuration", "Reproducibility"):
         assert f"\n## {heading}\n" in md
-    header = ("| # | model | status | baseline dev | best dev | test (95% CI) | cost | cost/correct | "
+    header = ("| # | model | status | baseline dev | best dev | test (95% CI) | cost | cost/correct | one-off | "
               "p50/p95 latency | tokens in/out | errors |")
     assert header in md
     results = md.split("\n## Results\n")[1].split("\n## ")[0]
