@@ -52,8 +52,6 @@ def _describe(e: ev.Event) -> tuple[str, str]:  # noqa: C901 - a table of event 
                 f"({money(e.reserve_usd)}) is kept for the cross-model trial and the benchmark"), "yellow"
     if isinstance(e, ev.ModelConverged):
         return f"converged after round {e.round}: {e.reason}", "cyan"
-    if isinstance(e, ev.ModelDegraded):
-        return f"degraded: {e.reason}", "bold yellow"
     if isinstance(e, ev.ModelFailed):
         return f"failed: {e.error}", "bold red"
     if isinstance(e, ev.CrossModelTransfer):

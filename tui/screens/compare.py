@@ -226,7 +226,7 @@ class CompareScreen(Screen[None]):
 
     def fill_table(self) -> None:
         table = self.table
-        cursor = self._cursor_key()
+        cursor = self.table.cursor_key()
         column = COLUMN_BY_KEY[self.sort_key]
         entries = self.entries
         present = [e for e in entries if column.value(e, self._verdict(e)) is not None]
@@ -269,12 +269,6 @@ class CompareScreen(Screen[None]):
         if v.significant:
             return Text(f"{v.diff:+.3f} sig", style="red" if v.diff < 0 else "green")
         return Text(f"{v.diff:+.3f} n.s.", style="dim")
-
-    def _cursor_key(self) -> str | None:
-        if not self.table.row_count:
-            return None
-        value = self.table.coordinate_to_cell_key(self.table.cursor_coordinate).row_key.value
-        return str(value) if value is not None else None
 
     def draw_charts(self) -> None:
         entries = self.entries

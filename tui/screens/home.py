@@ -200,11 +200,7 @@ class HomeScreen(Screen[None]):
         status.display = bool(line)
 
     def selected_id(self) -> str | None:
-        table = self.query_one(DataTable)
-        if not table.row_count:
-            return None
-        value = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        return str(value) if value is not None else None
+        return self.query_one(FitTable).cursor_key()
 
     # -- opening and resuming ---------------------------------------------------------
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:

@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import Footer, Header, Static
 
 from dspy_tui.tui.screens.modals import ConfirmScreen, SecretScreen
 from dspy_tui.tui.widgets.table import Col, FitTable
@@ -114,11 +114,7 @@ class KeysScreen(Screen[None]):
         self.refresh_bindings()
 
     def selected_provider(self) -> str | None:
-        table = self.query_one(DataTable)
-        if not table.row_count:
-            return None
-        value = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        return str(value) if value is not None else None
+        return self.query_one(FitTable).cursor_key()
 
     # -- actions ------------------------------------------------------------------------------
     def action_back(self) -> None:

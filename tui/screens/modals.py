@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -48,6 +50,16 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def action_answer(self, answer: bool) -> None:
         self.dismiss(answer)
+
+
+def confirm_leaving(screen: Screen[Any], question: str, yes: str) -> None:
+    """Ask before unsaved edits are dropped: `yes` leaves the screen, "Keep editing" stays on it."""
+
+    def answered(leave: bool | None) -> None:
+        if leave:
+            screen.app.pop_screen()
+
+    screen.app.push_screen(ConfirmScreen(question, yes=yes, no="Keep editing"), answered)
 
 
 class HelpScreen(ModalScreen[None]):

@@ -514,14 +514,9 @@ class NewSessionScreen(Screen[None]):
         if self.pristine is None or self._data_or_none() == self.pristine:
             self.app.pop_screen()
             return
-        from dspy_tui.tui.screens.modals import ConfirmScreen
+        from dspy_tui.tui.screens.modals import confirm_leaving
 
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self.app.pop_screen()
-
-        self.app.push_screen(ConfirmScreen("Discard the edits to this setup? (ctrl+s saves it as a config first)",
-                                           yes="Discard", no="Keep editing"), answered)
+        confirm_leaving(self, "Discard the edits to this setup? (ctrl+s saves it as a config first)", yes="Discard")
 
     def _config_path(self) -> Path | None:
         text = self.query_one("#config-path", Input).value.strip()

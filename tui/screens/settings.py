@@ -20,7 +20,7 @@ from textual.widgets import Footer, Header, Input, Label, Select, Static
 
 from dspy_tui.storage.paths import Paths
 from dspy_tui.tui.app_api import services
-from dspy_tui.tui.screens.modals import ConfirmScreen
+from dspy_tui.tui.screens.modals import confirm_leaving
 from dspy_tui.tui.settings import MAX_CONCURRENCY, Settings
 
 HELP = (
@@ -158,10 +158,4 @@ class SettingsScreen(Screen[None]):
         if not self._unsaved():
             self.app.pop_screen()
             return
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self.app.pop_screen()
-
-        self.app.push_screen(ConfirmScreen("Leave without saving your edits to the budget and concurrency?",
-                                           yes="Discard edits", no="Keep editing"), answered)
+        confirm_leaving(self, "Leave without saving your edits to the budget and concurrency?", yes="Discard edits")

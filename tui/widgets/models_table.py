@@ -74,7 +74,4 @@ class ModelsTable(FitTable):
                 self.set_row(name, changed)
 
     def selected_model(self) -> str | None:
-        if not self.row_count:
-            return None
-        key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
-        return key.value
+        return self.cursor_key()

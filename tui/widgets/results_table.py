@@ -40,7 +40,4 @@ class ResultsTable(FitTable):
         self.set_rows(rows)
 
     def selected_model(self) -> str | None:
-        if not self.row_count:
-            return None
-        value = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
-        return str(value) if value is not None else None
+        return self.cursor_key()

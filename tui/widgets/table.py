@@ -34,6 +34,13 @@ class PlainTable(DataTable[Any]):
     def update_cell_at(self, coordinate: Any, value: Any, **kwargs: Any) -> None:
         super().update_cell_at(coordinate, plain(value), **kwargs)
 
+    def cursor_key(self) -> str | None:
+        """The key of the row under the cursor (a session id, model, provider), None when empty."""
+        if not self.row_count:
+            return None
+        value = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+        return str(value) if value is not None else None
+
 
 @dataclass(frozen=True)
 class Col:
