@@ -321,7 +321,9 @@ class LiveState:
         self.status = status
         self.finished_at = ts
         for r in self.models.values():
-            if r.status in ("pending", "running"):
+            # a converged model still on its way to the benchmark is stopped with the rest, as the engine stores it
+            if r.status in ("pending", "running") or (final == "stopped" and r.status == "converged"
+                                                       and not r.benchmark_done):
                 r.status = final
             r.throttled_until = None
             if r.finished_at is None:

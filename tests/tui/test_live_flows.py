@@ -194,3 +194,22 @@ async def test_a_throttled_model_says_what_it_waits_for(store: SessionStore, pat
         providers = str(screen.query_one("#providers").render())
         assert "openai 14 calls · paused 37 s" in providers and "offline" not in providers
         session.stop()
+
+
+async def test_a_stopped_session_shows_its_converged_model_stopped_as_stored(store: SessionStore,
+                                                                             paths: Paths) -> None:
+    """offline/small converged after round 2; a stop before its benchmark stores it `stopped` (the
+    engine's _guarded), so the live table says `stopped` too, not `converged` (issue 16.6)."""
+    session = ScriptedSession(store, paths, script(MODELS, rounds_done=3, finished=False), hold=True)
+    app = DspyTuiApp(paths, live_session=session, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: session.published == len(session.events), what="the script")
+        screen = app.screen
+        assert isinstance(screen, LiveScreen)
+        table = screen.query_one("#models", DataTable)
+        await wait_for(pilot, lambda: cell(table, "offline/small", "status") == "converged", what="the convergence")
+        session.stop()
+        await wait_for(pilot, lambda: screen.runner.done.is_set(), what="the stop")
+        await pilot.pause(0.3)
+        assert {cell(table, m, "status") for m in MODELS} == {"stopped"}
+        assert cell(table, "offline/small", "steps") == "3/3"
