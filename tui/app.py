@@ -78,7 +78,11 @@ class DspyTuiApp(App[int]):
         self.theme_changed_signal.subscribe(self, lambda theme: self._remember_theme(theme.name))
         self.push_screen(HomeScreen(self.paths))
         if self._first_session is not None:
-            self.start_live(self._first_session)
+            if self._first_session.resumed:  # its screen opens on what is stored, not on blank rows
+                self.preparing = True
+                self._load_stored(self._first_session)
+            else:
+                self.start_live(self._first_session)
             self._first_session = None
 
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
@@ -132,15 +136,16 @@ class DspyTuiApp(App[int]):
     def session_running(self) -> bool:
         return self.runner is not None and self.runner.running
 
-    def start_live(self, session: Any) -> None:
-        """Show a prepared engine Session on the live screen and run it in a thread worker."""
+    def start_live(self, session: Any, stored: Any | None = None) -> None:
+        """Show a prepared engine Session on the live screen (a resumed one from its `stored` state)
+        and run it in a thread worker."""
         from dspy_tui.tui.runner import SessionRunner
         from dspy_tui.tui.screens.live import LiveScreen
 
         if self.session_running:
             self.notify("A session is already running here; stop it first (s on its screen).", severity="error")
             return
-        runner = SessionRunner.for_session(session)
+        runner = SessionRunner.for_session(session, stored)
         screen = LiveScreen(runner, self.paths, self.clock)
         while len(self.screen_stack) > 1 and not isinstance(self.screen, HomeScreen):
             self.pop_screen()  # the new-session form: escape from the live screen goes home
@@ -235,9 +240,11 @@ class DspyTuiApp(App[int]):
         from dspy_tui.tui.runner import one_sentence, service_for
 
         service = service_for(self.paths)
+        stored = None
         try:
             if session_id is not None:
                 session = service.resume(session_id, completed_hint="open it to see its results")
+                stored = self._stored_state(session)
             else:
                 if isinstance(config, dict):  # a stored setup, run again
                     from dspy_tui.engine.config import parse_config
@@ -248,15 +255,29 @@ class DspyTuiApp(App[int]):
         except Exception as exc:  # noqa: BLE001 - user errors (bad key, dataset, model) as one sentence
             self.call_from_thread(self._prepared, None, one_sentence(exc))
             return
-        self.call_from_thread(self._prepared, session, None)
+        self.call_from_thread(self._prepared, session, None, stored)
 
-    def _prepared(self, session: Any | None, error: str | None) -> None:
+    @work(thread=True, group="prepare")
+    def _load_stored(self, session: Any) -> None:
+        self.call_from_thread(self._prepared, session, None, self._stored_state(session))
+
+    def _stored_state(self, session: Any) -> Any | None:
+        """A resumed session's state read from its stored events (thread workers only), so its live
+        screen starts where it stopped; None if unreadable (the run then reads it again and says why)."""
+        from dspy_tui.tui.runner import load_state, service_for
+
+        try:
+            return load_state(service_for(self.paths), session.session_id)
+        except Exception:  # noqa: BLE001 - only the first paint is blank then
+            return None
+
+    def _prepared(self, session: Any | None, error: str | None, stored: Any | None = None) -> None:
         self.preparing = False
         self.clear_notifications()  # "Preparing the session…" is over, whichever way it went
         if session is None:
             self.notify(error or "The session could not be prepared.", severity="error", timeout=10)
             return
-        self.start_live(session)
+        self.start_live(session, stored)
 
     # -- screens every screen can reach (keys on home, and the command palette) ----------
     def action_new_session(self) -> None:

@@ -36,15 +36,19 @@ class SessionRunner:
         self.results: list[ModelResult] = []
         self.price_labels: dict[str, str] = {}
         self._unsubscribe: Callable[[], None] | None = None
+        self._stored = False  # the state already holds the session's stored events (a resume)
         if session is not None:
             self._unsubscribe = session.bus.subscribe(self.buffer.append)
         else:
             self.done.set()
 
     @classmethod
-    def for_session(cls, session: Any) -> SessionRunner:
-        """A runner for a prepared engine Session (fresh or resumed)."""
-        return cls(LiveState.from_config(session.session_id, session.config.model_dump(mode="json")), session)
+    def for_session(cls, session: Any, stored: LiveState | None = None) -> SessionRunner:
+        """A runner for a prepared engine Session (fresh, or resumed from its `stored` state)."""
+        runner = cls(stored or LiveState.from_config(session.session_id, session.config.model_dump(mode="json")),
+                     session)
+        runner._stored = stored is not None
+        return runner
 
     @property
     def session_id(self) -> str:
@@ -70,7 +74,7 @@ class SessionRunner:
         try:
             labels = price_labels(config)
             history = None
-            if self.session.resumed:
+            if self.session.resumed and not self._stored:
                 history = load_state(service, self.session_id)
             before_run(history, labels)
             started = True

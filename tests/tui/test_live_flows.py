@@ -213,3 +213,38 @@ async def test_a_stopped_session_shows_its_converged_model_stopped_as_stored(sto
         await pilot.pause(0.3)
         assert {cell(table, m, "status") for m in MODELS} == {"stopped"}
         assert cell(table, "offline/small", "steps") == "3/3"
+
+
+async def test_a_resumed_session_opens_on_its_stored_state(store: SessionStore, paths: Paths,
+                                                           monkeypatch: Any) -> None:
+    """Resuming from home: the live screen's first rows are the stored ones (steps, stopped), not blank
+    pending rows while the engine loads (issue 16.6: contradictory rows for about a second)."""
+    import threading
+
+    from dspy_tui.engine import service as service_module
+
+    first = ScriptedSession(store, paths, [*script(MODELS, rounds_done=2, finished=False),
+                                           ev.SessionStopped(reason="user", ts=T0 + 90)])
+    first.run()
+    store.update_status(first.session_id, "stopped")
+    resumed = ScriptedSession(store, paths, script(MODELS, rounds_done=2, finished=False), session_id=first.session_id,
+                              gate_at=0)
+    monkeypatch.setattr(service_module.SessionService, "resume", lambda self, sid, **kw: resumed)
+    loading = threading.Event()  # the engine worker's slow start (DSPy, prices) waits for the test
+    real_labels = service_module.price_labels
+    monkeypatch.setattr(service_module, "price_labels", lambda config: (loading.wait(10), real_labels(config))[1])
+    app = DspyTuiApp(paths, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen) and app.screen.query_one(
+            "#sessions", DataTable).row_count == 1, what="the list")
+        await pilot.press("r")
+        await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen), what="the live screen")
+        await pilot.pause(0.1)
+        screen = app.screen
+        assert isinstance(screen, LiveScreen)
+        table = screen.query_one("#models", DataTable)
+        assert cell(table, "offline/base", "steps") == "3/3"  # stopped after the baseline and two rounds
+        assert {cell(table, m, "status") for m in MODELS} == {"stopped"}
+        loading.set()
+        resumed.gate.set()
+        await wait_for(pilot, lambda: screen.runner.done.is_set(), what="the resumed run")
