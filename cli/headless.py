@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TextIO
 
 from dspy_tui.engine import events as ev
-from dspy_tui.engine.budget import Budget
+from dspy_tui.engine.budget import spending_words
 from dspy_tui.engine.session import DISK_FULL_REASON, Session
 from dspy_tui.storage.db import DISK_FULL_MESSAGE
 
@@ -169,14 +169,6 @@ def _summary(service: SessionService, session: Session, outcome: str, *, quiet: 
         print(f"  {run.model:<28} {run.status:<10} baseline {base}  best dev {best}  test {test}")
     for fmt, path in session.report_paths.items():
         print(f"  report ({fmt}): {path}")
-
-
-def spending_words(budget: Budget) -> str:
-    """What was spent and what is left, e.g. "$0.0098 of $0.0100 spent, $0.0002 left"."""
-    if budget.limit_usd is None:
-        return f"${budget.spent:.4f} spent (no budget)"
-    left = max(0.0, budget.limit_usd - budget.spent)
-    return f"${budget.spent:.4f} of ${budget.limit_usd:.4f} spent, ${left:.4f} left"
 
 
 def cost_words(session: Session) -> str:

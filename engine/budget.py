@@ -498,3 +498,11 @@ async def reserve_for_call(
         rates = (0.0, 0.0)
     input_usd, per_output_token = rates
     return await budget.reserve_call(model, input_usd, per_output_token, max_tokens)
+
+
+def spending_words(budget: Budget) -> str:
+    """What was spent and what is left, e.g. "$0.0098 of $0.0100 spent, $0.0002 left" (CLI and TUI)."""
+    if budget.limit_usd is None:
+        return f"${budget.spent:.4f} spent (no budget)"
+    left = max(0.0, budget.limit_usd - budget.spent)
+    return f"${budget.spent:.4f} of ${budget.limit_usd:.4f} spent, ${left:.4f} left"

@@ -178,7 +178,11 @@ class DspyTuiApp(App[int]):
         elif outcome == "completed":
             self.notify("Session completed: the final benchmark is shown; r opens the report.", timeout=8)
         elif outcome == "budget":
-            self.notify("Session stopped: the budget is spent. Its results so far are kept.", severity="warning")
+            from dspy_tui.engine.budget import spending_words
+
+            self.notify(f"Session stopped by its budget: {spending_words(runner.session.budget)}. Its results so far "
+                        f"are kept; `dspy-tui resume {runner.session_id} --budget USD` continues it with more.",
+                        severity="warning", timeout=15)
         elif outcome == "stopped":
             self.notify("Session stopped; resume it from home with r.", severity="warning")
         elif outcome == "failed":

@@ -248,3 +248,17 @@ async def test_a_resumed_session_opens_on_its_stored_state(store: SessionStore, 
         loading.set()
         resumed.gate.set()
         await wait_for(pilot, lambda: screen.runner.done.is_set(), what="the resumed run")
+
+
+async def test_a_budget_stop_says_what_was_spent_and_how_to_go_on(store: SessionStore, paths: Paths) -> None:
+    """Not "the budget is spent": the engine's words (spent, left) and `resume ID --budget USD`."""
+    session = ScriptedSession(store, paths, script(MODELS, rounds_done=1, finished=False), hold=True)
+    session.budget.preload(0.0497)
+    app = DspyTuiApp(paths, live_session=session, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: session.published == len(session.events), what="the script")
+        session.stop("budget")
+        await wait_for(pilot, lambda: any("budget" in n.message for n in app._notifications), what="the sentence")
+        message = next(n.message for n in app._notifications if "budget" in n.message)
+        assert "$0.0497 of $0.0500 spent, $0.0003 left" in message, message
+        assert f"dspy-tui resume {session.session_id} --budget USD" in message, message

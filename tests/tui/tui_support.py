@@ -16,6 +16,7 @@ from typing import Any
 from textual.pilot import Pilot
 
 from dspy_tui.engine import events as ev
+from dspy_tui.engine.budget import Budget
 from dspy_tui.engine.config import SessionConfig, parse_config
 from dspy_tui.storage.paths import Paths
 from dspy_tui.storage.sessions import SessionStore
@@ -116,6 +117,7 @@ class ScriptedSession:
         self.stop_event = threading.Event()
         self.stop_reason = ""
         self.report_paths: dict[str, str] = {}
+        self.budget = Budget(self.config.budget_usd)  # the engine's: a test preloads what was spent
         self.session_id = session_id or store.create_session(
             name=self.config.name, config=self.config.model_dump(mode="json"), task="demo:sentiment", seed=0,
             budget_usd=self.config.budget_usd, models=[(m, m.split("/")[0]) for m in self.config.model_ids()],
@@ -148,11 +150,11 @@ class ScriptedSession:
                 self.stop_event.wait(30)
             if self.stop_event.is_set():
                 self.bus.publish(ev.SessionStopped(reason=self.stop_reason, ts=T0 + 90))
-                outcome = "stopped"
+                outcome = "budget" if self.stop_reason == "budget" else "stopped"
             else:
                 outcome = "completed"
             store.append_events(self.session_id, self.stored)
-            store.update_status(self.session_id, outcome)
+            store.update_status(self.session_id, "stopped" if outcome == "budget" else outcome)
             return outcome
         finally:
             store.close()
