@@ -180,6 +180,7 @@ class DspyTuiApp(App[int]):
         elif outcome == "budget":
             from dspy_tui.engine.budget import spending_words
 
+            assert runner.session is not None  # a runner whose session ran here
             self.notify(f"Session stopped by its budget: {spending_words(runner.session.budget)}. Its results so far "
                         f"are kept; `dspy-tui resume {runner.session_id} --budget USD` continues it with more.",
                         severity="warning", timeout=15)
