@@ -341,15 +341,16 @@ class SessionStore:
         return {"calls": row[0], "cache_hits": row[1], "cost_usd": row[2], "errors": row[3],
                 "refused_by_budget": row[4], "estimated_cost_usd": row[5]}
 
-    def calls_by_model(self, session_id: str) -> dict[str, ModelCalls]:
-        """Per model: calls sent (cache hits and budget refusals apart), failed ones, tokens and cost."""
+    def calls_by_model(self, session_id: str, role: str | None = None) -> dict[str, ModelCalls]:
+        """Per model: calls sent (cache hits and budget refusals apart), failed ones, tokens and cost;
+        only the calls made in `role` (`model`, `judge`) when given."""
         rows = self.query(
             "SELECT model, sum(cache_hit = 0 AND status != 'refused') AS calls, sum(cache_hit = 1) AS cache_hits,"
             " sum(status = 'refused') AS refused, sum(cache_hit = 0 AND status = 'error') AS errors,"
             " coalesce(sum(tokens_in), 0) AS tokens_in, coalesce(sum(tokens_out), 0) AS tokens_out,"
             " coalesce(sum(tokens_cached), 0) AS tokens_cached, coalesce(sum(cost_usd), 0) AS cost_usd"
-            " FROM calls WHERE session_id = ? GROUP BY model",
-            (session_id,),
+            " FROM calls WHERE session_id = ? AND (? IS NULL OR role = ?) GROUP BY model",
+            (session_id, role, role),
         )
         return {r["model"]: ModelCalls(calls=int(r["calls"]), refused=int(r["refused"]), cache_hits=int(r["cache_hits"]),
                                        errors=int(r["errors"]), tokens_in=int(r["tokens_in"]),

@@ -450,3 +450,4 @@ def test_cost_is_stored_per_phase_and_the_judge_apart_from_the_competitor_of_its
     assert set(by_phase) == {"baseline", "optimization", "benchmark"} and all(v > 0 for v in by_phase.values())
     assert judge_cost == pytest.approx(sum(c["cost_usd"] for c in judged))
     assert sum(by_phase.values()) + judge_cost == pytest.approx(shown["cost_usd"])
+    assert shown["models"][0]["cost_usd"] == pytest.approx(sum(by_phase.values()))  # the judge's is not its own
