@@ -212,14 +212,30 @@ class DspyTuiApp(App[int]):
 
         self.push_screen(CompareScreen(self.paths, session_ids))
 
-    def resume_session(self, session_id: str) -> None:
+    def resume_session(self, session_id: str, budget_usd: float | None = None) -> None:
+        """Resume a stored session; one its budget stopped asks for a larger budget first."""
         if self.runner is not None and self.runner.session_id == session_id and self.runner.running:
             self.show_live()
             return
         if self._busy():
             return
         self.notify("Preparing to resume: paid calls will come from the cache.")
-        self._prepare(None, session_id)
+        self._prepare(None, session_id, budget_usd)
+
+    def _ask_budget(self, session_id: str, stored: Any) -> None:
+        from dspy_tui.tui.screens.modals import BudgetScreen
+
+        self.preparing = False
+        self.clear_notifications()
+        spent, limit = stored.spent_usd, stored.budget_usd or 0.0
+
+        def answered(budget: float | None) -> None:
+            if budget is not None:
+                self.resume_session(session_id, budget)
+
+        self.push_screen(BudgetScreen(
+            f"Its budget stopped this session: ${spent:.4f} of ${limit:.4f} spent. Resume it with a budget of "
+            "(USD):", spent, max(limit * 2, spent * 2, 0.01)), answered)
 
     def start_new(self, config: Any) -> None:
         """Start a session from a SessionConfig, or from a stored config's dict (a re-run)."""
@@ -235,12 +251,12 @@ class DspyTuiApp(App[int]):
             self.notify("A session is being prepared; wait a moment.", severity="warning")
         return self.session_running or self.preparing
 
-    def _prepare(self, config: Any | None, session_id: str | None) -> None:
+    def _prepare(self, config: Any | None, session_id: str | None, budget_usd: float | None = None) -> None:
         self.preparing = True
-        self._prepare_in_thread(config, session_id)
+        self._prepare_in_thread(config, session_id, budget_usd)
 
     @work(thread=True, group="prepare")
-    def _prepare_in_thread(self, config: Any | None, session_id: str | None) -> None:
+    def _prepare_in_thread(self, config: Any | None, session_id: str | None, budget_usd: float | None) -> None:
         """Build and prepare the engine Session off the UI thread (DSPy import, task load, keyring)."""
         from dspy_tui.tui.runner import one_sentence, service_for
 
@@ -248,8 +264,14 @@ class DspyTuiApp(App[int]):
         stored = None
         try:
             if session_id is not None:
-                session = service.resume(session_id, completed_hint="open it to see its results")
-                stored = self._stored_state(session)
+                if budget_usd is None:
+                    before = self._stored_state(session_id)
+                    if before is not None and before.stop_reason == "budget":
+                        self.call_from_thread(self._ask_budget, session_id, before)
+                        return
+                session = service.resume(session_id, completed_hint="open it to see its results",
+                                         budget_usd=budget_usd)
+                stored = self._stored_state(session.session_id)
             else:
                 if isinstance(config, dict):  # a stored setup, run again
                     from dspy_tui.engine.config import parse_config
@@ -264,15 +286,15 @@ class DspyTuiApp(App[int]):
 
     @work(thread=True, group="prepare")
     def _load_stored(self, session: Any) -> None:
-        self.call_from_thread(self._prepared, session, None, self._stored_state(session))
+        self.call_from_thread(self._prepared, session, None, self._stored_state(session.session_id))
 
-    def _stored_state(self, session: Any) -> Any | None:
+    def _stored_state(self, session_id: str) -> Any | None:
         """A resumed session's state read from its stored events (thread workers only), so its live
         screen starts where it stopped; None if unreadable (the run then reads it again and says why)."""
         from dspy_tui.tui.runner import load_state, service_for
 
         try:
-            return load_state(service_for(self.paths), session.session_id)
+            return load_state(service_for(self.paths), session_id)
         except Exception:  # noqa: BLE001 - only the first paint is blank then
             return None
 

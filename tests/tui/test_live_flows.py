@@ -262,3 +262,44 @@ async def test_a_budget_stop_says_what_was_spent_and_how_to_go_on(store: Session
         message = next(n.message for n in app._notifications if "budget" in n.message)
         assert "$0.0497 of $0.0500 spent, $0.0003 left" in message, message
         assert f"dspy-tui resume {session.session_id} --budget USD" in message, message
+
+
+async def test_resuming_a_budget_stopped_session_asks_for_a_larger_budget(store: SessionStore, paths: Paths,
+                                                                          monkeypatch: Any) -> None:
+    """`r` on a session its budget stopped: a dialog takes a new budget (not below what was spent), the
+    service raises it as `resume ID --budget USD` does, and the session resumes."""
+    from textual.widgets import Input
+
+    from dspy_tui.engine import service as service_module
+    from dspy_tui.tui.screens.modals import BudgetScreen
+
+    first = ScriptedSession(store, paths, [*script(MODELS, rounds_done=1, finished=False),
+                                           ev.BudgetExhausted(spent_usd=0.0496, budget_usd=0.05, ts=T0 + 89),
+                                           ev.SessionStopped(reason="budget", ts=T0 + 90)])
+    first.run()
+    store.update_status(first.session_id, "stopped")
+    resumed = ScriptedSession(store, paths, script(MODELS, rounds_done=1, finished=False), session_id=first.session_id)
+    created: list[float | None] = []
+
+    def create(self: Any, config: Any, session_id: str | None = None) -> ScriptedSession:
+        created.append(config.budget_usd)
+        return resumed
+
+    monkeypatch.setattr(service_module.SessionService, "create", create)
+    app = DspyTuiApp(paths, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen) and app.screen.query_one(
+            "#sessions", DataTable).row_count == 1, what="the list")
+        await pilot.press("r")
+        await wait_for(pilot, lambda: isinstance(app.screen, BudgetScreen), what="the budget dialog")
+        field = app.screen.query_one(Input)
+        field.value = "0.001"  # below what was spent: refused, the dialog stays
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, BudgetScreen) and not created
+        field.value = "0.2"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen), what="the resumed session")
+        assert created == [0.2]
+        await wait_for(pilot, lambda: app.screen.runner.done.is_set(), what="the resumed run")
+    assert store.get_session(first.session_id)["budget_usd"] == 0.2

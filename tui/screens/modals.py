@@ -1,4 +1,4 @@
-"""Small dialogs shared by the screens: confirm, help, model picker, report."""
+"""Small dialogs shared by the screens: confirm, help, model picker, budget, report."""
 
 from __future__ import annotations
 
@@ -180,6 +180,48 @@ class SecretScreen(ModalScreen[str | None]):
             self.notify("The key is empty; type or paste it, or press escape.", severity="warning")
             return
         self.dismiss(value.strip())
+
+
+class BudgetScreen(ModalScreen[float | None]):
+    """A larger budget for a session its budget stopped; more than it spent, or it would stop at once."""
+
+    BINDINGS = [Binding("escape", "app.pop_screen", "Cancel", id="budget.cancel")]
+
+    def __init__(self, prompt: str, spent_usd: float, suggested_usd: float) -> None:
+        super().__init__()
+        self.prompt, self.spent_usd, self.suggested_usd = prompt, spent_usd, suggested_usd
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog") as box:
+            box.border_title = "Resume with a larger budget"
+            yield Label(Text(self.prompt), classes="question")
+            yield Input(f"{self.suggested_usd:.2f}", placeholder="new budget in USD", type="number", id="budget")
+            with Horizontal(classes="buttons"):
+                yield Button("Resume", variant="primary", id="resume")
+                yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self._finish(event.value)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "resume":
+            self._finish(self.query_one(Input).value)
+        else:
+            self.dismiss(None)
+
+    def _finish(self, value: str) -> None:
+        try:
+            budget = float(value)
+        except ValueError:
+            budget = 0.0
+        if not budget > self.spent_usd:
+            self.notify(f"Give a budget above the ${self.spent_usd:.4f} already spent, or press escape.",
+                        severity="warning")
+            return
+        self.dismiss(budget)
 
 
 class ReportScreen(Screen[None]):
