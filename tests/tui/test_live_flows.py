@@ -215,6 +215,21 @@ async def test_a_stopped_session_shows_its_converged_model_stopped_as_stored(sto
         assert cell(table, "offline/small", "steps") == "3/3"
 
 
+def stored_stopped_session(store: SessionStore, paths: Paths, rounds_done: int, *end: ev.Event) -> str:
+    """A session stored as stopped after `rounds_done` rounds, its events ending with `end`."""
+    first = ScriptedSession(store, paths, [*script(MODELS, rounds_done=rounds_done, finished=False), *end])
+    first.run()
+    store.update_status(first.session_id, "stopped")
+    return first.session_id
+
+
+async def resume_from_home(pilot: Any, app: DspyTuiApp) -> None:
+    """`r` on home's only session."""
+    await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen) and app.screen.query_one(
+        "#sessions", DataTable).row_count == 1, what="the list")
+    await pilot.press("r")
+
+
 async def test_a_resumed_session_opens_on_its_stored_state(store: SessionStore, paths: Paths,
                                                            monkeypatch: Any) -> None:
     """Resuming from home: the live screen's first rows are the stored ones (steps, stopped), not blank
@@ -223,21 +238,15 @@ async def test_a_resumed_session_opens_on_its_stored_state(store: SessionStore, 
 
     from dspy_tui.engine import service as service_module
 
-    first = ScriptedSession(store, paths, [*script(MODELS, rounds_done=2, finished=False),
-                                           ev.SessionStopped(reason="user", ts=T0 + 90)])
-    first.run()
-    store.update_status(first.session_id, "stopped")
-    resumed = ScriptedSession(store, paths, script(MODELS, rounds_done=2, finished=False), session_id=first.session_id,
-                              gate_at=0)
+    sid = stored_stopped_session(store, paths, 2, ev.SessionStopped(reason="user", ts=T0 + 90))
+    resumed = ScriptedSession(store, paths, script(MODELS, rounds_done=2, finished=False), session_id=sid, gate_at=0)
     monkeypatch.setattr(service_module.SessionService, "resume", lambda self, sid, **kw: resumed)
     loading = threading.Event()  # the engine worker's slow start (DSPy, prices) waits for the test
     real_labels = service_module.price_labels
     monkeypatch.setattr(service_module, "price_labels", lambda config: (loading.wait(10), real_labels(config))[1])
     app = DspyTuiApp(paths, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen) and app.screen.query_one(
-            "#sessions", DataTable).row_count == 1, what="the list")
-        await pilot.press("r")
+        await resume_from_home(pilot, app)
         await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen), what="the live screen")
         await pilot.pause(0.1)
         screen = app.screen
@@ -273,12 +282,9 @@ async def test_resuming_a_budget_stopped_session_asks_for_a_larger_budget(store:
     from dspy_tui.engine import service as service_module
     from dspy_tui.tui.screens.modals import BudgetScreen
 
-    first = ScriptedSession(store, paths, [*script(MODELS, rounds_done=1, finished=False),
-                                           ev.BudgetExhausted(spent_usd=0.0496, budget_usd=0.05, ts=T0 + 89),
-                                           ev.SessionStopped(reason="budget", ts=T0 + 90)])
-    first.run()
-    store.update_status(first.session_id, "stopped")
-    resumed = ScriptedSession(store, paths, script(MODELS, rounds_done=1, finished=False), session_id=first.session_id)
+    sid = stored_stopped_session(store, paths, 1, ev.BudgetExhausted(spent_usd=0.0496, budget_usd=0.05, ts=T0 + 89),
+                                 ev.SessionStopped(reason="budget", ts=T0 + 90))
+    resumed = ScriptedSession(store, paths, script(MODELS, rounds_done=1, finished=False), session_id=sid)
     created: list[float | None] = []
 
     def create(self: Any, config: Any, session_id: str | None = None) -> ScriptedSession:
@@ -288,9 +294,7 @@ async def test_resuming_a_budget_stopped_session_asks_for_a_larger_budget(store:
     monkeypatch.setattr(service_module.SessionService, "create", create)
     app = DspyTuiApp(paths, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen) and app.screen.query_one(
-            "#sessions", DataTable).row_count == 1, what="the list")
-        await pilot.press("r")
+        await resume_from_home(pilot, app)
         await wait_for(pilot, lambda: isinstance(app.screen, BudgetScreen), what="the budget dialog")
         field = app.screen.query_one(Input)
         field.value = "0.001"  # below what was spent: refused, the dialog stays
@@ -302,4 +306,4 @@ async def test_resuming_a_budget_stopped_session_asks_for_a_larger_budget(store:
         await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen), what="the resumed session")
         assert created == [0.2]
         await wait_for(pilot, lambda: app.screen.runner.done.is_set(), what="the resumed run")
-    assert store.get_session(first.session_id)["budget_usd"] == 0.2
+    assert store.get_session(sid)["budget_usd"] == 0.2

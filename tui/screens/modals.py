@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from rich.table import Table
 from rich.text import Text
@@ -20,6 +20,8 @@ from textual.widgets import (
     SelectionList,
     Static,
 )
+
+T = TypeVar("T")
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -145,35 +147,46 @@ class PickManyScreen(ModalScreen[list[str] | None]):
         self.dismiss(list(self.query_one(SelectionList).selected))
 
 
-class SecretScreen(ModalScreen[str | None]):
-    """A secret typed into a masked field; the value goes to the caller only, never to a log."""
+class InputDialog(ModalScreen[T]):
+    """One field with a prompt and OK/Cancel; enter or OK hands the text to `_finish`, which dismisses."""
 
-    BINDINGS = [Binding("escape", "app.pop_screen", "Cancel", id="secret.cancel")]
+    BINDINGS = [Binding("escape", "app.pop_screen", "Cancel", id="input.cancel")]
 
-    def __init__(self, title: str, prompt: str) -> None:
+    def __init__(self, title: str, prompt: str, field: Input, ok: str) -> None:
         super().__init__()
-        self.title_text, self.prompt = title, prompt
+        self.title_text, self.prompt, self.field, self.ok = title, prompt, field, ok
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog") as box:
             box.border_title = self.title_text
             yield Label(Text(self.prompt), classes="question")
-            yield Input(password=True, placeholder="paste the key; it is not shown", id="secret")
+            yield self.field
             with Horizontal(classes="buttons"):
-                yield Button("Save", variant="primary", id="save")
+                yield Button(self.ok, variant="primary", id="ok")
                 yield Button("Cancel", id="cancel")
 
     def on_mount(self) -> None:
-        self.query_one(Input).focus()
+        self.field.focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self._finish(event.value)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "save":
-            self._finish(self.query_one(Input).value)
+        if event.button.id == "ok":
+            self._finish(self.field.value)
         else:
             self.dismiss(None)
+
+    def _finish(self, value: str) -> None:
+        raise NotImplementedError
+
+
+class SecretScreen(InputDialog[str | None]):
+    """A secret typed into a masked field; the value goes to the caller only, never to a log."""
+
+    def __init__(self, title: str, prompt: str) -> None:
+        super().__init__(title, prompt, Input(password=True, placeholder="paste the key; it is not shown",
+                                              id="secret"), "Save")
 
     def _finish(self, value: str) -> None:
         if not value.strip():
@@ -182,35 +195,13 @@ class SecretScreen(ModalScreen[str | None]):
         self.dismiss(value.strip())
 
 
-class BudgetScreen(ModalScreen[float | None]):
+class BudgetScreen(InputDialog[float | None]):
     """A larger budget for a session its budget stopped; more than it spent, or it would stop at once."""
 
-    BINDINGS = [Binding("escape", "app.pop_screen", "Cancel", id="budget.cancel")]
-
     def __init__(self, prompt: str, spent_usd: float, suggested_usd: float) -> None:
-        super().__init__()
-        self.prompt, self.spent_usd, self.suggested_usd = prompt, spent_usd, suggested_usd
-
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog") as box:
-            box.border_title = "Resume with a larger budget"
-            yield Label(Text(self.prompt), classes="question")
-            yield Input(f"{self.suggested_usd:.2f}", placeholder="new budget in USD", type="number", id="budget")
-            with Horizontal(classes="buttons"):
-                yield Button("Resume", variant="primary", id="resume")
-                yield Button("Cancel", id="cancel")
-
-    def on_mount(self) -> None:
-        self.query_one(Input).focus()
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        self._finish(event.value)
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "resume":
-            self._finish(self.query_one(Input).value)
-        else:
-            self.dismiss(None)
+        super().__init__("Resume with a larger budget", prompt, Input(
+            f"{suggested_usd:.2f}", placeholder="new budget in USD", type="number", id="budget"), "Resume")
+        self.spent_usd = spent_usd
 
     def _finish(self, value: str) -> None:
         try:
