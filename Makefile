@@ -58,6 +58,7 @@ test-soak: install-test prism
 # copy laid out that way, since neither follows setuptools' editable package-dir mapping.
 lint: install-test
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	rm -rf .lint-tree && mkdir -p .lint-tree/dspy_tui
 	cp dspy_tui/*.py .lint-tree/dspy_tui/ && cp -r cli engine storage tui .lint-tree/dspy_tui/
 	cd .lint-tree && ../$(BIN)/mypy --config-file ../pyproject.toml -p dspy_tui

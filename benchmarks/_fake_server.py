@@ -18,8 +18,19 @@ def start_server(
     if window_limit is not None:
         extra += ["--window-limit", str(window_limit), "--window-s", str(window_s)]
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.provider_server", "--port", "0", "--latency", str(latency), *extra],
-        stdout=subprocess.PIPE, text=True, cwd=ROOT,
+        [
+            sys.executable,
+            "-m",
+            "tests.fakes.provider_server",
+            "--port",
+            "0",
+            "--latency",
+            str(latency),
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
     )
     assert process.stdout is not None
     line = process.stdout.readline().strip()

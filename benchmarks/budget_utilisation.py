@@ -71,14 +71,18 @@ def main() -> None:
     args = parser.parse_args()
     rng = random.Random(args.seed)
     budgets = [round(10 ** rng.uniform(-3.3, -1), 6) for _ in range(args.runs)]  # $0.0005 .. $0.10
-    print(f"budget utilisation (simulated workload, {WORKERS} workers, gpt-4o-mini prices), {args.runs} budgets")
+    print(
+        f"budget utilisation (simulated workload, {WORKERS} workers, gpt-4o-mini prices), {args.runs} budgets"
+    )
     for policy in ("now", "old"):
         shares = [asyncio.run(_utilisation(policy, b, args.seed + i)) for i, b in enumerate(budgets)]
         worst = min(range(len(shares)), key=shares.__getitem__)
         above = [s for b, s in zip(budgets, shares, strict=True) if b >= 0.002]
-        print(f"  {policy:>3}: spent/budget worst {shares[worst]:.3f} (at ${budgets[worst]:.4f})  "
-              f"median {statistics.median(shares):.3f}  best {max(shares):.3f}  "
-              f"worst of budgets >= $0.002 {min(above):.3f}  over budget {sum(s > 1.0 for s in shares)}/{len(shares)}")
+        print(
+            f"  {policy:>3}: spent/budget worst {shares[worst]:.3f} (at ${budgets[worst]:.4f})  "
+            f"median {statistics.median(shares):.3f}  best {max(shares):.3f}  "
+            f"worst of budgets >= $0.002 {min(above):.3f}  over budget {sum(s > 1.0 for s in shares)}/{len(shares)}"
+        )
 
 
 if __name__ == "__main__":

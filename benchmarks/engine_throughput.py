@@ -114,7 +114,10 @@ def main() -> None:
             f"openai/{MODEL}",
             keys=lambda _: "k",
             context=CallContext(
-                session_id="bench", budget=Budget(limit_usd=1_000.0), bus=bus, base_urls={"openai": f"{url}/v1"}
+                session_id="bench",
+                budget=Budget(limit_usd=1_000.0),
+                bus=bus,
+                base_urls={"openai": f"{url}/v1"},
             ),
             # as many in flight as the other clients get (the default cap is 16)
             options=ModelOptions(limits=LimitConfig(concurrency=max(64, args.concurrency)), temperature=None),

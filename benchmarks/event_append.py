@@ -20,8 +20,16 @@ def _store(tmp: Path, name: str) -> tuple[SessionStore, str]:
 
 
 def _event(i: int) -> dict[str, object]:
-    return {"type": "call_completed", "ts": time.time(), "model": "offline/base", "latency_ms": 12.5,
-            "tokens_in": 120, "tokens_out": 14, "cost_usd": 0.0, "i": i}
+    return {
+        "type": "call_completed",
+        "ts": time.time(),
+        "model": "offline/base",
+        "latency_ms": 12.5,
+        "tokens_in": 120,
+        "tokens_out": 14,
+        "cost_usd": 0.0,
+        "i": i,
+    }
 
 
 def run(events: int, batch: int) -> dict[str, float]:

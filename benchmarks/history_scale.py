@@ -33,8 +33,11 @@ from typing import Any
 from dspy_tui.storage.paths import Paths
 from dspy_tui.storage.sessions import CALL_COLUMNS, INSERT_CALL, SessionStore
 
-MODELS = (("openai/gpt-4o-mini", "openai"), ("anthropic/claude-3-5-haiku-latest", "anthropic"),
-          ("offline/base", "offline"))
+MODELS = (
+    ("openai/gpt-4o-mini", "openai"),
+    ("anthropic/claude-3-5-haiku-latest", "anthropic"),
+    ("offline/base", "offline"),
+)
 TASKS = ("demo:sentiment", "demo:intent", "demo:qa", "data/support.jsonl")
 TEST_EXAMPLES = 100
 ROUNDS = 5
@@ -58,40 +61,113 @@ def build(db_path: Path, sessions: int, calls: int, seed: int = 0) -> float:
             sid = f"s{s:011d}"
             task = TASKS[s % len(TASKS)]
             created = T_START + s * 3_600
-            config = {"name": f"run {s}", "task": {"dataset": task}, "models": [m for m, _ in MODELS],
-                      "rounds": ROUNDS, "budget_usd": 2.0}
+            config = {
+                "name": f"run {s}",
+                "task": {"dataset": task},
+                "models": [m for m, _ in MODELS],
+                "rounds": ROUNDS,
+                "budget_usd": 2.0,
+            }
             status = "completed" if s % 10 else ("stopped" if s % 20 else "failed")
-            session_rows.append((sid, f"run {s} {task.split(':')[-1]}", status, created, created + 900, task, 0,
-                                 2.0, json.dumps(config), "{}", None))
+            session_rows.append(
+                (
+                    sid,
+                    f"run {s} {task.split(':')[-1]}",
+                    status,
+                    created,
+                    created + 900,
+                    task,
+                    0,
+                    2.0,
+                    json.dumps(config),
+                    "{}",
+                    None,
+                )
+            )
             for k, (model, provider) in enumerate(MODELS):
                 scores = [1.0 if rng.random() < 0.5 + 0.15 * k else 0.0 for _ in range(TEST_EXAMPLES)]
                 test = sum(scores) / TEST_EXAMPLES
-                results = {"test_scores": scores, "test_ids": test_ids[task], "tokens_in": 400_000,
-                           "tokens_out": 12_000, "errors": rng.randint(0, 3), "benchmark_latency_p50_ms": 300.0 + k,
-                           "benchmark_latency_p95_ms": 900.0 + k, "transfer": None, "cache_hits": 0}
-                model_rows.append((sid, model, provider, "done", "benchmark", 0.4, 0.7, test, test - 0.1, test + 0.1,
-                                   0.0 if provider == "offline" else rng.uniform(0.01, 0.5), per_session // 3,
-                                   json.dumps(results)))
+                results = {
+                    "test_scores": scores,
+                    "test_ids": test_ids[task],
+                    "tokens_in": 400_000,
+                    "tokens_out": 12_000,
+                    "errors": rng.randint(0, 3),
+                    "benchmark_latency_p50_ms": 300.0 + k,
+                    "benchmark_latency_p95_ms": 900.0 + k,
+                    "transfer": None,
+                    "cache_hits": 0,
+                }
+                model_rows.append(
+                    (
+                        sid,
+                        model,
+                        provider,
+                        "done",
+                        "benchmark",
+                        0.4,
+                        0.7,
+                        test,
+                        test - 0.1,
+                        test + 0.1,
+                        0.0 if provider == "offline" else rng.uniform(0.01, 0.5),
+                        per_session // 3,
+                        json.dumps(results),
+                    )
+                )
                 for r in range(ROUNDS + 1):
-                    round_rows.append((sid, model, "baseline" if r == 0 else "optimization", r, 0.4 + 0.05 * r,
-                                       0.4 + 0.05 * r, 0.01, 9_000, 400, 30, created + 60 * r, created + 60 * r + 50,
-                                       json.dumps({"latency_p50_ms": 280.0 + r})))
-                checkpoint_rows.append((sid, model, "optimization", ROUNDS, 0.65, json.dumps({"demos": []}),
-                                        created + 800))
-                event_rows += [(sid, 1 + k * 20 + r, created + r, "round_completed", model,
-                                json.dumps({"type": "round_completed", "model": model, "round": r}))
-                               for r in range(20)]
-        conn.executemany("INSERT INTO sessions (id, name, status, created_at, updated_at, task, seed, budget_usd,"
-                         " config_json, versions_json, error) VALUES (?,?,?,?,?,?,?,?,?,?,?)", session_rows)
-        conn.executemany("INSERT INTO session_models (session_id, model, provider, status, phase, baseline_score,"
-                         " best_dev_score, test_score, test_ci_low, test_ci_high, cost_usd, calls, results_json)"
-                         " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", model_rows)
-        conn.executemany("INSERT INTO rounds (session_id, model, phase, round, dev_score, best_dev_score, cost_usd,"
-                         " tokens_in, tokens_out, calls, started_at, finished_at, metrics_json)"
-                         " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", round_rows)
+                    round_rows.append(
+                        (
+                            sid,
+                            model,
+                            "baseline" if r == 0 else "optimization",
+                            r,
+                            0.4 + 0.05 * r,
+                            0.4 + 0.05 * r,
+                            0.01,
+                            9_000,
+                            400,
+                            30,
+                            created + 60 * r,
+                            created + 60 * r + 50,
+                            json.dumps({"latency_p50_ms": 280.0 + r}),
+                        )
+                    )
+                checkpoint_rows.append(
+                    (sid, model, "optimization", ROUNDS, 0.65, json.dumps({"demos": []}), created + 800)
+                )
+                event_rows += [
+                    (
+                        sid,
+                        1 + k * 20 + r,
+                        created + r,
+                        "round_completed",
+                        model,
+                        json.dumps({"type": "round_completed", "model": model, "round": r}),
+                    )
+                    for r in range(20)
+                ]
+        conn.executemany(
+            "INSERT INTO sessions (id, name, status, created_at, updated_at, task, seed, budget_usd,"
+            " config_json, versions_json, error) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            session_rows,
+        )
+        conn.executemany(
+            "INSERT INTO session_models (session_id, model, provider, status, phase, baseline_score,"
+            " best_dev_score, test_score, test_ci_low, test_ci_high, cost_usd, calls, results_json)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            model_rows,
+        )
+        conn.executemany(
+            "INSERT INTO rounds (session_id, model, phase, round, dev_score, best_dev_score, cost_usd,"
+            " tokens_in, tokens_out, calls, started_at, finished_at, metrics_json)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            round_rows,
+        )
         conn.executemany("INSERT INTO checkpoints VALUES (?,?,?,?,?,?,?)", checkpoint_rows)
-        conn.executemany("INSERT INTO events (session_id, seq, ts, type, model, payload) VALUES (?,?,?,?,?,?)",
-                         event_rows)
+        conn.executemany(
+            "INSERT INTO events (session_id, seq, ts, type, model, payload) VALUES (?,?,?,?,?,?)", event_rows
+        )
     assert len(CALL_COLUMNS) == 20  # the row below follows its order
     batch: list[tuple[Any, ...]] = []
     for s in range(sessions):
@@ -99,8 +175,30 @@ def build(db_path: Path, sessions: int, calls: int, seed: int = 0) -> float:
         created = T_START + s * 3_600
         for i in range(per_session):
             model, provider = MODELS[i % 3]
-            batch.append((sid, created + i * 0.5, provider, model, "chat", f"h{s}-{i}", 900, 30, 0,
-                          None if provider == "offline" else 0.0002, 250.0 + (i % 97), "ok", None, 0, 0, f"c{i}", 0, None, "model", 0.0))
+            batch.append(
+                (
+                    sid,
+                    created + i * 0.5,
+                    provider,
+                    model,
+                    "chat",
+                    f"h{s}-{i}",
+                    900,
+                    30,
+                    0,
+                    None if provider == "offline" else 0.0002,
+                    250.0 + (i % 97),
+                    "ok",
+                    None,
+                    0,
+                    0,
+                    f"c{i}",
+                    0,
+                    None,
+                    "model",
+                    0.0,
+                )
+            )
         if len(batch) >= 200_000 or s == sessions - 1:
             with conn:
                 conn.executemany(INSERT_CALL, batch)
@@ -127,9 +225,15 @@ def plans(store: SessionStore, ids: list[str]) -> list[str]:
     queries = {
         "home list": (LIST_SQL.format(where="", limit=" LIMIT ?"), [2000]),
         "home list, filtered by model": (LIST_SQL.format(where=where, limit=" LIMIT ?"), [*params, 2000]),
-        "compare: models": (f"SELECT * FROM session_models WHERE session_id IN ({marks}) ORDER BY rowid", ids),
-        "compare: rounds": (f"SELECT * FROM rounds WHERE session_id IN ({marks})"
-                            " ORDER BY session_id, model, started_at, round", ids),
+        "compare: models": (
+            f"SELECT * FROM session_models WHERE session_id IN ({marks}) ORDER BY rowid",
+            ids,
+        ),
+        "compare: rounds": (
+            f"SELECT * FROM rounds WHERE session_id IN ({marks})"
+            " ORDER BY session_id, model, started_at, round",
+            ids,
+        ),
     }
     out = []
     for name, (sql, args) in queries.items():
@@ -147,6 +251,7 @@ async def _open_home(paths: Paths, rows: int) -> float:
     start = time.perf_counter()
     app = DspyTuiApp(paths)
     async with app.run_test(size=(120, 40)) as pilot:
+
         def filled() -> bool:
             screen = app.screen
             if not isinstance(screen, HomeScreen):
@@ -174,8 +279,11 @@ async def _open_compare(paths: Paths, ids: list[str]) -> tuple[float, float]:
         app.screen.marked = list(ids)
         start = time.perf_counter()
         await pilot.press("c")
-        while not (isinstance(app.screen, CompareScreen) and app.screen.data is not None
-                   and app.screen.table.row_count == len(ids) * len(MODELS)):
+        while not (
+            isinstance(app.screen, CompareScreen)
+            and app.screen.data is not None
+            and app.screen.table.row_count == len(ids) * len(MODELS)
+        ):
             await asyncio.sleep(0.002)  # (a Pilot pause would wait for the verdicts' message too)
         drawn = time.perf_counter() - start  # the rows and charts are set; the frame follows at once
         screen = app.screen
@@ -217,13 +325,17 @@ def main() -> None:
         big = Paths(Path(tmp) / "big", Path(tmp) / "big" / "config")
         built = build(big.db_path, args.sessions, args.calls)
         size_mb = big.db_path.stat().st_size / 1e6
-        print(f"history_scale: built {args.sessions:,} sessions, {args.calls:,} calls "
-              f"({size_mb:,.0f} MB) in {built:.1f} s")
+        print(
+            f"history_scale: built {args.sessions:,} sessions, {args.calls:,} calls "
+            f"({size_mb:,.0f} MB) in {built:.1f} s"
+        )
         store = SessionStore(big.db_path)
         n_calls = store.query("SELECT count(*) AS n FROM calls")[0]["n"]
         assert n_calls == args.calls // args.sessions * args.sessions, n_calls
         listed = median_time(lambda: list_sessions(store, SessionFilter(), LIST_LIMIT))
-        filtered = median_time(lambda: list_sessions(store, SessionFilter(text="intent", model="gpt"), LIST_LIMIT))
+        filtered = median_time(
+            lambda: list_sessions(store, SessionFilter(text="intent", model="gpt"), LIST_LIMIT)
+        )
         scan = median_time(lambda: store.query("SELECT * FROM sessions"))
         ids = [r["id"] for r in list_sessions(store, SessionFilter(task="demo:sentiment"), COMPARED)[0]]
         plan_lines = plans(store, ids)
@@ -241,18 +353,30 @@ def main() -> None:
         drawn_big, judged_big = asyncio.run(_open_compare(big, ids))
         drawn_small, judged_small = asyncio.run(_open_compare(small, ids))
 
-    print(f"history_scale: (a) home list query ({LIST_LIMIT} newest of {args.sessions:,}): {listed:.4f} s;"
-          f" filtered by text and model {filtered:.4f} s")
+    print(
+        f"history_scale: (a) home list query ({LIST_LIMIT} newest of {args.sessions:,}): {listed:.4f} s;"
+        f" filtered by text and model {filtered:.4f} s"
+    )
     print(f"history_scale: (a) peer `SELECT * FROM sessions` scan: {scan:.4f} s; ratio {listed / scan:.1f}x")
-    print(f"history_scale: (b) home opened headless until {min(args.sessions, LIST_LIMIT):,} rows shown: "
-          f"{home:.3f} s (target < {TARGET_S:.0f} s)")
-    print(f"history_scale: (b) peer: home on an empty database {home_empty:.3f} s; ratio {home / home_empty:.2f}x")
-    print(f"history_scale: (c) compare data of {COMPARED} sessions: {data_big:.4f} s vs {data_small:.4f} s with only "
-          f"them in the database; ratio {data_big / data_small:.2f}x")
-    print(f"history_scale: (c) compare screen of {COMPARED} sessions drawn (table, charts) {drawn_big:.3f} s "
-          f"(target < {TARGET_S:.0f} s), verdicts shown {judged_big:.3f} s")
-    print(f"history_scale: (c) peer: same with only them in the database: drawn {drawn_small:.3f} s, verdicts "
-          f"{judged_small:.3f} s; ratio {drawn_big / drawn_small:.2f}x")
+    print(
+        f"history_scale: (b) home opened headless until {min(args.sessions, LIST_LIMIT):,} rows shown: "
+        f"{home:.3f} s (target < {TARGET_S:.0f} s)"
+    )
+    print(
+        f"history_scale: (b) peer: home on an empty database {home_empty:.3f} s; ratio {home / home_empty:.2f}x"
+    )
+    print(
+        f"history_scale: (c) compare data of {COMPARED} sessions: {data_big:.4f} s vs {data_small:.4f} s with only "
+        f"them in the database; ratio {data_big / data_small:.2f}x"
+    )
+    print(
+        f"history_scale: (c) compare screen of {COMPARED} sessions drawn (table, charts) {drawn_big:.3f} s "
+        f"(target < {TARGET_S:.0f} s), verdicts shown {judged_big:.3f} s"
+    )
+    print(
+        f"history_scale: (c) peer: same with only them in the database: drawn {drawn_small:.3f} s, verdicts "
+        f"{judged_small:.3f} s; ratio {drawn_big / drawn_small:.2f}x"
+    )
     for line in plan_lines:
         print(f"history_scale: plan {line}")
 

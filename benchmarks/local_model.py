@@ -44,12 +44,19 @@ def task_spec(dev: int, test: int) -> dict[str, Any]:
 
 def run_session(dev: int, test: int) -> tuple[float, int, int]:
     """(wall seconds, HTTP calls, tokens in + out) of one whole session."""
-    config = parse_config({
-        "name": "local benchmark", "task": task_spec(dev, test), "optimizer": "labeled", "rounds": 1,
-        "concurrency": THREADS, "cross_model": False, "optimizer_settings": {"k": DEMOS},
-        "convergence": {"patience": 1, "min_delta": 0.0},
-        "models": [{"id": f"local/{local_models.BUNDLED}", "max_tokens": MAX_TOKENS}],
-    })
+    config = parse_config(
+        {
+            "name": "local benchmark",
+            "task": task_spec(dev, test),
+            "optimizer": "labeled",
+            "rounds": 1,
+            "concurrency": THREADS,
+            "cross_model": False,
+            "optimizer_settings": {"k": DEMOS},
+            "convergence": {"patience": 1, "min_delta": 0.0},
+            "models": [{"id": f"local/{local_models.BUNDLED}", "max_tokens": MAX_TOKENS}],
+        }
+    )
     stats = Runtime.get().stats
     tokens_before = stats.tokens_in + stats.tokens_out
     with tempfile.TemporaryDirectory() as tmp:
@@ -72,14 +79,27 @@ def run_plain_dspy(url: str, dev: int, test: int) -> tuple[float, int, int]:
     task = load_task(task_spec(dev, test))
     # LiteLLM sends openai/'s cap as max_completion_tokens, which llama.cpp ignores (answers of 3,901
     # tokens were seen here); extra_body adds the max_tokens it reads, so both sides make the same calls.
-    lm = dspy.LM(f"openai/{local_models.BUNDLED}", api_base=url, api_key="local", cache=False, num_retries=0,
-                 max_tokens=MAX_TOKENS, extra_body={"max_tokens": MAX_TOKENS})
+    lm = dspy.LM(
+        f"openai/{local_models.BUNDLED}",
+        api_base=url,
+        api_key="local",
+        cache=False,
+        num_retries=0,
+        max_tokens=MAX_TOKENS,
+        extra_body={"max_tokens": MAX_TOKENS},
+    )
     program = build_program(task)
     start = time.perf_counter()
     with dspy.context(lm=lm):
-        for demos, examples in (([], task.dev), (task.train[:DEMOS], task.dev), (task.train[:DEMOS], task.test)):
+        for demos, examples in (
+            ([], task.dev),
+            (task.train[:DEMOS], task.dev),
+            (task.train[:DEMOS], task.test),
+        ):
             program.predictors()[0].demos = list(demos)
-            dspy.Evaluate(devset=examples, metric=task.metric, num_threads=THREADS, display_progress=False)(program)
+            dspy.Evaluate(devset=examples, metric=task.metric, num_threads=THREADS, display_progress=False)(
+                program
+            )
     wall = time.perf_counter() - start
     usage = [entry.get("usage") or {} for entry in lm.history]
     tokens = sum(int(u.get("prompt_tokens") or 0) + int(u.get("completion_tokens") or 0) for u in usage)
@@ -102,14 +122,22 @@ def main() -> None:
         SERVERS.stop_all()
     ours, plain = calls / wall, plain_calls / plain_wall
     ours_tok, plain_tok = tokens / wall, plain_tokens / plain_wall
-    print(f"local_model: SmolLM2-135M on llama.cpp ({local_models.cpu_count()} threads, 1 slot), "
-          f"{args.dev} dev / {args.test} test, {THREADS} threads")
-    print(f"local_model: session {calls} calls, {tokens} tokens in {wall:.1f} s; plain DSPy {plain_calls} calls, "
-          f"{plain_tokens} tokens in {plain_wall:.1f} s")
-    print(f"local_model: calls/s session {ours:.2f} vs plain DSPy {plain:.2f}: ratio {ours / plain:.2f}x "
-          "(target >= 1.0x)")
-    print(f"local_model: tokens/s session {ours_tok:.0f} vs plain DSPy {plain_tok:.0f}: ratio "
-          f"{ours_tok / plain_tok:.2f}x (target >= 1.0x)")
+    print(
+        f"local_model: SmolLM2-135M on llama.cpp ({local_models.cpu_count()} threads, 1 slot), "
+        f"{args.dev} dev / {args.test} test, {THREADS} threads"
+    )
+    print(
+        f"local_model: session {calls} calls, {tokens} tokens in {wall:.1f} s; plain DSPy {plain_calls} calls, "
+        f"{plain_tokens} tokens in {plain_wall:.1f} s"
+    )
+    print(
+        f"local_model: calls/s session {ours:.2f} vs plain DSPy {plain:.2f}: ratio {ours / plain:.2f}x "
+        "(target >= 1.0x)"
+    )
+    print(
+        f"local_model: tokens/s session {ours_tok:.0f} vs plain DSPy {plain_tok:.0f}: ratio "
+        f"{ours_tok / plain_tok:.2f}x (target >= 1.0x)"
+    )
 
 
 if __name__ == "__main__":

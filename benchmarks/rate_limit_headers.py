@@ -72,8 +72,13 @@ def run_session(url: str, home: Path, rounds: int, dev: int) -> tuple[float, sql
     config = write_config(home / "headers.toml", url, rounds, dev)
     env = {**os.environ, "DSPY_TUI_HOME": str(home)}
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "dspy_tui", "run", str(config), "--headless", "--json"],
-                          env=env, capture_output=True, text=True, cwd=ROOT)
+    done = subprocess.run(
+        [sys.executable, "-m", "dspy_tui", "run", str(config), "--headless", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     wall = time.perf_counter() - start
     last = [json.loads(line)["type"] for line in done.stdout.splitlines() if line.startswith("{")][-1:]
     if done.returncode != 0 or last != ["session_completed"]:
@@ -82,8 +87,9 @@ def run_session(url: str, home: Path, rounds: int, dev: int) -> tuple[float, sql
 
 
 def sent(db: sqlite3.Connection) -> list[tuple[float, str, str | None]]:
-    return db.execute("SELECT ts, status, error_kind FROM calls WHERE cache_hit = 0 AND status != 'refused' "
-                      "ORDER BY ts").fetchall()
+    return db.execute(
+        "SELECT ts, status, error_kind FROM calls WHERE cache_hit = 0 AND status != 'refused' ORDER BY ts"
+    ).fetchall()
 
 
 def generous(rounds: int, dev: int) -> None:
@@ -93,14 +99,20 @@ def generous(rounds: int, dev: int) -> None:
             wall, db = run_session(url, Path(tmp), rounds, dev)
             calls = len(sent(db))
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", PLAIN, f"{url}/v1", str(calls), str(CONCURRENCY * len(MODELS))],
-                       check=True, cwd=ROOT, env={**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"})
+        subprocess.run(
+            [sys.executable, "-c", PLAIN, f"{url}/v1", str(calls), str(CONCURRENCY * len(MODELS))],
+            check=True,
+            cwd=ROOT,
+            env={**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"},
+        )
         plain_wall = time.perf_counter() - start
     finally:
         server.kill()
     ours, plain = calls / wall, calls / plain_wall
-    print(f"rate_limit_headers: generous headers: dspy-tui run {calls} calls in {wall:.1f} s ({ours:.1f} calls/s) vs "
-          f"plain DSPy lm15 script {plain_wall:.1f} s ({plain:.1f} calls/s): {ours / plain:.2f}x (target >= 1.0x)")
+    print(
+        f"rate_limit_headers: generous headers: dspy-tui run {calls} calls in {wall:.1f} s ({ours:.1f} calls/s) vs "
+        f"plain DSPy lm15 script {plain_wall:.1f} s ({plain:.1f} calls/s): {ours / plain:.2f}x (target >= 1.0x)"
+    )
 
 
 def sixty_rpm(dev: int) -> None:
@@ -114,8 +126,10 @@ def sixty_rpm(dev: int) -> None:
     stamps = [ts for ts, _, _ in rows]
     busiest = max((sum(1 for t in stamps if s <= t < s + 60) for s in stamps), default=0)
     refused = sum(1 for _, status, kind in rows if status == "error" and kind == "rate_limit")
-    print(f"rate_limit_headers: 60 RPM headers: {len(rows)} calls in {wall:.1f} s; most in any 60 s: {busiest} "
-          f"(limit 60); 429s: {refused} (target 0)")
+    print(
+        f"rate_limit_headers: 60 RPM headers: {len(rows)} calls in {wall:.1f} s; most in any 60 s: {busiest} "
+        f"(limit 60); 429s: {refused} (target 0)"
+    )
 
 
 def main() -> None:

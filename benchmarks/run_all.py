@@ -35,14 +35,16 @@ def main() -> int:
         args = QUICK_ARGS.get(script.name, []) if quick else []
         print(f"== {script.name} {' '.join(args)}", flush=True)
         start = time.perf_counter()
-        out = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True,
-                             cwd=HERE.parent)
+        out = subprocess.run(
+            [sys.executable, str(script), *args], capture_output=True, text=True, cwd=HERE.parent
+        )
         print(out.stdout, end="")
         if out.returncode != 0:
             failed.append(script.name)
             print(out.stderr[-2000:], file=sys.stderr)
-        summary += [line for line in out.stdout.splitlines()
-                    if any(k in line for k in ("ratio", "x (target", " vs "))]
+        summary += [
+            line for line in out.stdout.splitlines() if any(k in line for k in ("ratio", "x (target", " vs "))
+        ]
         print(f"   ({time.perf_counter() - start:.0f} s)\n")
     print("== summary (each figure with the peer it is measured against, in the same run)")
     for line in summary:

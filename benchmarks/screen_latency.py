@@ -51,6 +51,7 @@ async def measure(paths: Paths, runs: int) -> dict[str, list[float]]:
     times: dict[str, list[float]] = {"detail": [], "compare": [], "new session": []}
     app = DspyTuiApp(paths)
     async with app.run_test(size=(120, 40)) as pilot:
+
         async def home() -> HomeScreen:
             while not (isinstance(app.screen, HomeScreen) and app.screen.rows):
                 await pilot.pause(0.01)
@@ -59,18 +60,28 @@ async def measure(paths: Paths, runs: int) -> dict[str, list[float]]:
 
         for i in range(runs + 1):  # the first round loads each screen's code and styles: not counted
             await home()
-            detail = await _timed(pilot, "enter", lambda: isinstance(app.screen, DetailScreen)
-                                  and app.screen.detail is not None)
+            detail = await _timed(
+                pilot, "enter", lambda: isinstance(app.screen, DetailScreen) and app.screen.detail is not None
+            )
             await pilot.press("escape")
             screen = await home()
             screen.marked = list(screen.rows)[:2]
-            compare = await _timed(pilot, "c", lambda: isinstance(app.screen, CompareScreen)
-                                   and app.screen.data is not None and app.screen.table.row_count > 0)
+            compare = await _timed(
+                pilot,
+                "c",
+                lambda: (
+                    isinstance(app.screen, CompareScreen)
+                    and app.screen.data is not None
+                    and app.screen.table.row_count > 0
+                ),
+            )
             while app.screen.verdicts is None:  # let the bootstrap finish before going on
                 await pilot.pause(0.01)
             await pilot.press("escape")
             await home()
-            new = await _timed(pilot, "n", lambda: isinstance(app.screen, NewSessionScreen) and app.screen.is_mounted)
+            new = await _timed(
+                pilot, "n", lambda: isinstance(app.screen, NewSessionScreen) and app.screen.is_mounted
+            )
             await pilot.press("escape")
             if i:
                 times["detail"].append(detail)
@@ -87,13 +98,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         paths = Paths(data_dir=Path(tmp), config_dir=Path(tmp) / "config")
         built = build(paths.db_path, args.sessions, args.sessions * 10)
-        print(f"screen_latency: {args.sessions} sessions stored in {built:.1f} s; {args.runs} runs per screen")
+        print(
+            f"screen_latency: {args.sessions} sessions stored in {built:.1f} s; {args.runs} runs per screen"
+        )
         times = asyncio.run(measure(paths, args.runs))
     for name, values in times.items():
         median = statistics.median(values) * 1000
         verdict = "ok" if median <= TARGET_MS else "over"
-        print(f"screen_latency: {name:<12} median {median:6.1f} ms, worst {max(values) * 1000:6.1f} ms "
-              f"(target: median <= {TARGET_MS:.0f} ms) {verdict}")
+        print(
+            f"screen_latency: {name:<12} median {median:6.1f} ms, worst {max(values) * 1000:6.1f} ms "
+            f"(target: median <= {TARGET_MS:.0f} ms) {verdict}"
+        )
 
 
 if __name__ == "__main__":

@@ -46,18 +46,38 @@ CAP = 16
 
 
 def task_spec(dev: int) -> dict[str, object]:
-    return {"dataset": "demo:sentiment", "size": 2 * dev + 100, "max_train": 60, "max_dev": dev, "max_test": 50,
-            "split": {"train": 0.3, "dev": 0.5, "test": 0.2}}
+    return {
+        "dataset": "demo:sentiment",
+        "size": 2 * dev + 100,
+        "max_train": 60,
+        "max_dev": dev,
+        "max_test": 50,
+        "split": {"train": 0.3, "dev": 0.5, "test": 0.2},
+    }
 
 
-def run_models(models: list[dict[str, object]], dev: int, rounds: int, *, cross_model: bool = True,
-               base_urls: dict[str, str] | None = None) -> tuple[Session, float, list[ev.Event]]:
+def run_models(
+    models: list[dict[str, object]],
+    dev: int,
+    rounds: int,
+    *,
+    cross_model: bool = True,
+    base_urls: dict[str, str] | None = None,
+) -> tuple[Session, float, list[ev.Event]]:
     """One whole session of these `[[models]]`; (the session, wall seconds, its events)."""
-    config = parse_config({
-        "name": "scaling", "task": task_spec(dev), "optimizer": "labeled", "rounds": rounds, "concurrency": CAP,
-        "convergence": {"patience": rounds, "min_delta": 0.0}, "cross_model": cross_model,
-        "base_urls": base_urls or {}, "models": models,
-    })
+    config = parse_config(
+        {
+            "name": "scaling",
+            "task": task_spec(dev),
+            "optimizer": "labeled",
+            "rounds": rounds,
+            "concurrency": CAP,
+            "convergence": {"patience": rounds, "min_delta": 0.0},
+            "cross_model": cross_model,
+            "base_urls": base_urls or {},
+            "models": models,
+        }
+    )
     with tempfile.TemporaryDirectory() as tmp:
         paths = Paths(data_dir=Path(tmp), config_dir=Path(tmp) / "config")
         session = Session(config, store=SessionStore(paths.db_path), paths=paths)
@@ -75,7 +95,8 @@ def run_models(models: list[dict[str, object]], dev: int, rounds: int, *, cross_
 def run_session(url: str, dev: int, rounds: int) -> tuple[float, int, int]:
     """(wall seconds, HTTP calls sent, cache hits) of one whole session."""
     models: list[dict[str, object]] = [
-        {"id": f"openai-compatible/model-{i}", "limits": {"concurrency": CAP, "rpm": 10**9}} for i in range(MODELS)
+        {"id": f"openai-compatible/model-{i}", "limits": {"concurrency": CAP, "rpm": 10**9}}
+        for i in range(MODELS)
     ]
     session, wall, _ = run_models(models, dev, rounds, base_urls={"openai-compatible": f"{url}/v1"})
     totals = session.store.call_totals(session.session_id)
@@ -85,8 +106,11 @@ def run_session(url: str, dev: int, rounds: int) -> tuple[float, int, int]:
 def _model_done_s(seen: list[ev.Event], model: str) -> float:
     """Seconds from the session's start to this model's test score."""
     start = next(e.ts for e in seen if isinstance(e, ev.SessionStarted))
-    done = next(e.ts for e in seen if isinstance(e, ev.BenchmarkProgress) and e.model == model
-                and e.test_score is not None)
+    done = next(
+        e.ts
+        for e in seen
+        if isinstance(e, ev.BenchmarkProgress) and e.model == model and e.test_score is not None
+    )
     return done - start
 
 
@@ -113,12 +137,16 @@ def run_heterogeneous(fast_url: str, slow_url: str, dev: int, rounds: int, repea
     fast_calls = alone.store.call_totals(alone.session_id)["calls"]
     ideal = fast_calls * 0.05 / CAP
     dead_run = mixed.runs["openai-compatible/dead"]
-    print(f"session_scaling heterogeneous: fast (50 ms), slow (500 ms), dead (closed port); {dev} dev, "
-          f"{rounds} rounds, cross-model off; the whole session took {wall:.1f} s; best of {repeat}: "
-          f"alone {', '.join(f'{t:.2f}' for t in alone_s)} s, mixed {', '.join(f'{t:.2f}' for t in mixed_s)} s")
-    print(f"session_scaling heterogeneous: fast model done in {t_mixed:.2f} s mixed vs {t_alone:.2f} s alone: "
-          f"{t_mixed / t_alone:.2f}x (target <= 1.3x); its ideal {ideal:.2f} s ({fast_calls} calls x 50 ms / {CAP}): "
-          f"alone {t_alone / ideal:.2f}x, mixed {t_mixed / ideal:.2f}x")
+    print(
+        f"session_scaling heterogeneous: fast (50 ms), slow (500 ms), dead (closed port); {dev} dev, "
+        f"{rounds} rounds, cross-model off; the whole session took {wall:.1f} s; best of {repeat}: "
+        f"alone {', '.join(f'{t:.2f}' for t in alone_s)} s, mixed {', '.join(f'{t:.2f}' for t in mixed_s)} s"
+    )
+    print(
+        f"session_scaling heterogeneous: fast model done in {t_mixed:.2f} s mixed vs {t_alone:.2f} s alone: "
+        f"{t_mixed / t_alone:.2f}x (target <= 1.3x); its ideal {ideal:.2f} s ({fast_calls} calls x 50 ms / {CAP}): "
+        f"alone {t_alone / ideal:.2f}x, mixed {t_mixed / ideal:.2f}x"
+    )
     print(f"session_scaling heterogeneous: dead model {dead_run.status}: {dead_run.error}")
 
 
@@ -132,13 +160,15 @@ def run_plain_dspy(url: str, dev: int, passes: int) -> tuple[float, int]:
 
     def one_model(i: int) -> None:
         nonlocal calls
-        lm = dspy.LM(f"openai/model-{i}", engine="lm15", api_base=f"{url}/v1", api_key="k", cache=False,
-                     num_retries=0)
+        lm = dspy.LM(
+            f"openai/model-{i}", engine="lm15", api_base=f"{url}/v1", api_key="k", cache=False, num_retries=0
+        )
         program = build_program(task)
-        evaluate = dspy.Evaluate(devset=task.dev, metric=task.metric, num_threads=CAP // MODELS,
-                                 display_progress=False)
+        evaluate = dspy.Evaluate(
+            devset=task.dev, metric=task.metric, num_threads=CAP // MODELS, display_progress=False
+        )
         for p in range(passes):
-            demos = task.train[p * 8:(p + 1) * 8]
+            demos = task.train[p * 8 : (p + 1) * 8]
             program.predictors()[0].demos = demos  # a new demo set each pass, like a round
             with dspy.context(lm=lm):
                 evaluate(program)
@@ -159,7 +189,9 @@ def main() -> None:
     ap.add_argument("--dev", type=int, default=200)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--latency", type=float, default=0.05)
-    ap.add_argument("--brain", help="answer as this offline variant (costs server CPU); default: echo answers")
+    ap.add_argument(
+        "--brain", help="answer as this offline variant (costs server CPU); default: echo answers"
+    )
     ap.add_argument("--hetero-dev", type=int, default=60, help="dev examples of the heterogeneous case")
     ap.add_argument("--repeat", type=int, default=3, help="runs of each heterogeneous session (best counts)")
     ap.add_argument("--only", choices=["homogeneous", "heterogeneous"], help="run one case only")
@@ -182,11 +214,15 @@ def main() -> None:
     finally:
         server.kill()
     ours_rate, plain_rate = calls / wall, plain_calls / plain_wall
-    print(f"session_scaling: {MODELS} models, {args.dev} dev, {args.rounds} rounds, {args.latency * 1000:.0f} ms "
-          f"latency, cap {CAP}: {calls} HTTP calls (+{hits} cache hits) in {wall:.1f} s")
+    print(
+        f"session_scaling: {MODELS} models, {args.dev} dev, {args.rounds} rounds, {args.latency * 1000:.0f} ms "
+        f"latency, cap {CAP}: {calls} HTTP calls (+{hits} cache hits) in {wall:.1f} s"
+    )
     print(f"session_scaling: ideal {ideal:.1f} s; session/ideal = {wall / ideal:.2f}x (target <= 1.3x)")
-    print(f"session_scaling: session {ours_rate:.0f} calls/s vs plain DSPy lm15 script {plain_rate:.0f} calls/s "
-          f"({plain_calls} calls in {plain_wall:.1f} s): ratio {ours_rate / plain_rate:.2f}x (target >= 1.0x)")
+    print(
+        f"session_scaling: session {ours_rate:.0f} calls/s vs plain DSPy lm15 script {plain_rate:.0f} calls/s "
+        f"({plain_calls} calls in {plain_wall:.1f} s): ratio {ours_rate / plain_rate:.2f}x (target >= 1.0x)"
+    )
 
 
 if __name__ == "__main__":

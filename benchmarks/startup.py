@@ -29,7 +29,9 @@ import termios
 import time
 from pathlib import Path
 
-ANSI = re.compile(rb"\x1b\[[0-9;?<>=]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()][0-9A-Za-z]|\x1b[=>78]")
+ANSI = re.compile(
+    rb"\x1b\[[0-9;?<>=]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()][0-9A-Za-z]|\x1b[=>78]"
+)
 MINIMAL_APP = """
 from textual.app import App
 from textual.widgets import Static
@@ -54,7 +56,9 @@ def _spawn(argv: list[str], env: dict[str, str]) -> tuple[int, int]:
     return pid, fd
 
 
-def time_to_text(argv: list[str], markers: list[bytes], env: dict[str, str], timeout: float = 30.0) -> list[float]:
+def time_to_text(
+    argv: list[str], markers: list[bytes], env: dict[str, str], timeout: float = 30.0
+) -> list[float]:
     """Seconds from launch until each marker has appeared on the terminal, in order."""
     start = time.perf_counter()
     pid, fd = _spawn(argv, env)
@@ -105,7 +109,9 @@ def main() -> None:
         base |= {"TERM": "xterm-256color", "COLUMNS": "80", "LINES": "24"}
         for i in range(args.runs + 1):  # the first round warms the disk cache and is not counted
             home = Path(tmp) / f"home{i}"
-            mine = time_to_text([exe], [b"New session", b"No sessions yet"], base | {"DSPY_TUI_HOME": str(home)})
+            mine = time_to_text(
+                [exe], [b"New session", b"No sessions yet"], base | {"DSPY_TUI_HOME": str(home)}
+            )
             theirs = time_to_text([sys.executable, str(script)], [b"minimal app ready"], base)
             if i:
                 ours.append(mine)
@@ -116,8 +122,10 @@ def main() -> None:
     print(f"startup: {args.runs} runs each in an 80x24 pty, medians")
     print(f"startup: dspy-tui first paint (home screen) {paint:.3f} s, sessions list read {ready:.3f} s")
     print(f"startup: peer (minimal Textual app, one Static) first paint {base_t:.3f} s")
-    print(f"startup: ratio dspy-tui/minimal = {paint / base_t:.2f}x (target: <= {TARGET}x); "
-          f"to the list read {ready / base_t:.2f}x (target: <= {LIST_TARGET}x)")
+    print(
+        f"startup: ratio dspy-tui/minimal = {paint / base_t:.2f}x (target: <= {TARGET}x); "
+        f"to the list read {ready / base_t:.2f}x (target: <= {LIST_TARGET}x)"
+    )
 
 
 if __name__ == "__main__":

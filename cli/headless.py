@@ -38,11 +38,18 @@ class _Progress:
 
         self.console = Console(stderr=True)
         self.progress = Progress(
-            TextColumn("{task.fields[model]:<28}"), BarColumn(), TextColumn("{task.fields[status]:<40}"),
-            TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), console=self.console,
+            TextColumn("{task.fields[model]:<28}"),
+            BarColumn(),
+            TextColumn("{task.fields[status]:<40}"),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            console=self.console,
         )
         steps = 1 + session.config.rounds + (1 if session.config.cross_model else 0) + 1
-        self.tasks = {m: self.progress.add_task("", total=steps, model=m, status="starting") for m in session.runs}
+        self.tasks = {
+            m: self.progress.add_task("", total=steps, model=m, status="starting") for m in session.runs
+        }
         self.steps = steps
 
     def __enter__(self) -> _Progress:
@@ -56,7 +63,9 @@ class _Progress:
         task = self.tasks.get(e.model or "")
         if isinstance(e, ev.RoundCompleted) and task is not None:
             label = "baseline" if e.round == 0 else f"round {e.round}"
-            self.progress.update(task, advance=1, status=f"{label}: dev {e.dev_score:.3f} best {e.best_dev_score:.3f}")
+            self.progress.update(
+                task, advance=1, status=f"{label}: dev {e.dev_score:.3f} best {e.best_dev_score:.3f}"
+            )
         elif isinstance(e, ev.ModelConverged) and task is not None:
             self.progress.update(task, status=f"converged at round {e.round}")
         elif isinstance(e, ev.ModelDegraded):
@@ -69,7 +78,9 @@ class _Progress:
         elif isinstance(e, ev.BenchmarkProgress) and task is not None and e.test_score is not None:
             self.progress.update(task, completed=self.steps, status=f"test {e.test_score:.3f}")
         elif isinstance(e, ev.BudgetWarning):
-            self.console.print(f"[yellow]budget warning:[/yellow] ${e.spent_usd:.4f} of ${e.budget_usd:.4f} spent")
+            self.console.print(
+                f"[yellow]budget warning:[/yellow] ${e.spent_usd:.4f} of ${e.budget_usd:.4f} spent"
+            )
 
 
 class _StdoutToLog(io.TextIOBase):
@@ -121,10 +132,15 @@ def run_headless(service: SessionService, session: Session, *, json_lines: bool)
     _summary(service, session, outcome, quiet=json_lines)
     code = exit_code(session, outcome)
     if code == EXIT_MODEL_PROBLEM:
-        hurt = [f"{r.model} {'failed' if r.status == 'failed' else 'degraded'}" for r in session.runs.values()
-                if r.status == "failed" or r.degraded]
-        print(f"dspy-tui: session {session.session_id} completed, but {', '.join(hurt)} (exit code 4).",
-              file=sys.stderr)
+        hurt = [
+            f"{r.model} {'failed' if r.status == 'failed' else 'degraded'}"
+            for r in session.runs.values()
+            if r.status == "failed" or r.degraded
+        ]
+        print(
+            f"dspy-tui: session {session.session_id} completed, but {', '.join(hurt)} (exit code 4).",
+            file=sys.stderr,
+        )
     return code
 
 
@@ -145,12 +161,17 @@ def _progress_for(session: Session, out: TextIO) -> _Progress | PlainProgress:
 def _summary(service: SessionService, session: Session, outcome: str, *, quiet: bool) -> None:
     sid = session.session_id
     if outcome == "budget":
-        print(f"dspy-tui: session {sid} stopped by its budget: {spending_words(session.budget)}; "
-              f"`dspy-tui report {sid}` shows what was reached, `dspy-tui resume {sid} --budget USD` "
-              "continues with more.", file=sys.stderr)
+        print(
+            f"dspy-tui: session {sid} stopped by its budget: {spending_words(session.budget)}; "
+            f"`dspy-tui report {sid}` shows what was reached, `dspy-tui resume {sid} --budget USD` "
+            "continues with more.",
+            file=sys.stderr,
+        )
     elif outcome == "stopped" and session.stop_reason == DISK_FULL_REASON:
-        print(f"dspy-tui: session {sid} interrupted: {DISK_FULL_MESSAGE} (`dspy-tui resume {sid}`).",
-              file=sys.stderr)
+        print(
+            f"dspy-tui: session {sid} interrupted: {DISK_FULL_MESSAGE} (`dspy-tui resume {sid}`).",
+            file=sys.stderr,
+        )
         return
     elif outcome == "stopped":
         print(f"dspy-tui: session {sid} stopped; resume it with `dspy-tui resume {sid}`.", file=sys.stderr)

@@ -39,7 +39,15 @@ def _user_error_types() -> tuple[type[BaseException], ...]:
     from dspy_tui.storage.db import StorageError
     from dspy_tui.storage.sessions import SessionBusy, UnknownSession
 
-    return UserError, ResumeRefused, StorageError, UnknownSession, SessionBusy, keys.KeyStoreError, FileNotFoundError
+    return (
+        UserError,
+        ResumeRefused,
+        StorageError,
+        UnknownSession,
+        SessionBusy,
+        keys.KeyStoreError,
+        FileNotFoundError,
+    )
 
 
 @contextlib.contextmanager
@@ -110,18 +118,24 @@ def _fmt_time(ts: float | None) -> str:
 def cmd_keys_list(args: argparse.Namespace) -> int:
     statuses = keys.list_keys()
     if args.json:
-        print(strict_json([{"provider": s.provider, "source": s.source, "masked": s.masked} for s in statuses]))
+        print(
+            strict_json([{"provider": s.provider, "source": s.source, "masked": s.masked} for s in statuses])
+        )
         return EXIT_OK
     if not keys.keyring_available():
         print(keys.NoKeyring().args[0], file=sys.stderr)
-    _print_table([{"provider": s.provider, "source": s.source, "key": s.masked} for s in statuses],
-                 ["provider", "source", "key"])
+    _print_table(
+        [{"provider": s.provider, "source": s.source, "key": s.masked} for s in statuses],
+        ["provider", "source", "key"],
+    )
     return EXIT_OK
 
 
 def cmd_keys_set(args: argparse.Namespace) -> int:
     if args.provider not in keys.KEY_ENV:
-        raise UserError(f"Unknown provider {args.provider!r}; providers with keys are: {', '.join(keys.KEY_ENV)}.")
+        raise UserError(
+            f"Unknown provider {args.provider!r}; providers with keys are: {', '.join(keys.KEY_ENV)}."
+        )
     if sys.stdin.isatty():
         value = getpass.getpass(f"{args.provider} API key (hidden): ")
     else:
@@ -148,9 +162,15 @@ def cmd_sessions_list(args: argparse.Namespace) -> int:
     if not rows:
         print("No sessions yet. Start one with `dspy-tui` (press n) or `dspy-tui run --task demo:sentiment`.")
         return EXIT_OK
-    table = [{**r, "started": _fmt_time(r["created_at"]),
-              "best_test": "" if r["best_test_score"] is None else _score(r["best_test_score"]),
-              "cost": _money(r["cost_usd"])} for r in rows]
+    table = [
+        {
+            **r,
+            "started": _fmt_time(r["created_at"]),
+            "best_test": "" if r["best_test_score"] is None else _score(r["best_test_score"]),
+            "cost": _money(r["cost_usd"]),
+        }
+        for r in rows
+    ]
     _print_table(table, ["id", "name", "started", "status", "models", "best_test", "cost"])
     return EXIT_OK
 
@@ -161,11 +181,21 @@ def cmd_sessions_show(args: argparse.Namespace) -> int:
         print(strict_json(data))
         return EXIT_OK
     print(f"{data['name']} ({data['id']}): {data['status']}, started {_fmt_time(data['created_at'])}")
-    print(f"task {data['task']}, seed {data['seed']}, cost {_money(data['cost_usd'])}, "
-          f"{data['calls']} calls sent, {data['cache_hits']} answered from the cache")
-    table = [{"model": m["model"], "status": m["status"], "baseline": _score(m["baseline_score"]),
-              "best_dev": _score(m["best_dev_score"]), "test": _score(m["test_score"]),
-              "cost": _money(m["cost_usd"], (m["cost_note"] or "-").split(":")[0].removesuffix(" model"))} for m in data["models"]]
+    print(
+        f"task {data['task']}, seed {data['seed']}, cost {_money(data['cost_usd'])}, "
+        f"{data['calls']} calls sent, {data['cache_hits']} answered from the cache"
+    )
+    table = [
+        {
+            "model": m["model"],
+            "status": m["status"],
+            "baseline": _score(m["baseline_score"]),
+            "best_dev": _score(m["best_dev_score"]),
+            "test": _score(m["test_score"]),
+            "cost": _money(m["cost_usd"], (m["cost_note"] or "-").split(":")[0].removesuffix(" model")),
+        }
+        for m in data["models"]
+    ]
     _print_table(table, ["model", "status", "baseline", "best_dev", "test", "cost"])
     from dspy_tui.engine.metrics import metric_rows
 
@@ -191,19 +221,40 @@ def _config_from_args(args: argparse.Namespace) -> Any:
         raise UserError("Give either a CONFIG file or --task/--models, not both.")
     if args.config:
         config = load_config(args.config)
-        overrides = {k: v for k, v in (("rounds", args.rounds), ("optimizer", args.optimizer),
-                                         ("budget_usd", args.budget), ("seed", args.seed),
-                                         ("seeds", _seeds(args.seeds))) if v is not None}
-        return parse_config({**config.model_dump(mode="json"), **overrides}, args.config) if overrides else config
+        overrides = {
+            k: v
+            for k, v in (
+                ("rounds", args.rounds),
+                ("optimizer", args.optimizer),
+                ("budget_usd", args.budget),
+                ("seed", args.seed),
+                ("seeds", _seeds(args.seeds)),
+            )
+            if v is not None
+        }
+        return (
+            parse_config({**config.model_dump(mode="json"), **overrides}, args.config)
+            if overrides
+            else config
+        )
     if not args.task:
         raise UserError("Give a CONFIG file or --task demo:NAME (see `dspy-tui tasks`).")
     data: dict[str, Any] = {
         "name": args.name or args.task,
         "task": {"dataset": args.task},
-        "models": [m.strip() for m in (args.models or "offline/small,offline/base,offline/large").split(",") if m.strip()],
+        "models": [
+            m.strip()
+            for m in (args.models or "offline/small,offline/base,offline/large").split(",")
+            if m.strip()
+        ],
     }
-    for key, value in (("rounds", args.rounds), ("optimizer", args.optimizer), ("budget_usd", args.budget),
-                       ("seed", args.seed), ("seeds", _seeds(args.seeds))):
+    for key, value in (
+        ("rounds", args.rounds),
+        ("optimizer", args.optimizer),
+        ("budget_usd", args.budget),
+        ("seed", args.seed),
+        ("seeds", _seeds(args.seeds)),
+    ):
         if value is not None:
             data[key] = value
     return parse_config(data, "command line")
@@ -275,8 +326,9 @@ def _run_seeds(service: SessionService, configs: list[Any], *, json_lines: bool)
 def cmd_resume(args: argparse.Namespace) -> int:
     service = _service()
     with user_errors():
-        session = service.resume(args.id, completed_hint=f"`dspy-tui report {args.id}` shows its results",
-                                 budget_usd=args.budget)
+        session = service.resume(
+            args.id, completed_hint=f"`dspy-tui report {args.id}` shows its results", budget_usd=args.budget
+        )
     _warn_fit(session)
     return _drive(service, session, headless=args.headless, json_lines=args.json)
 
@@ -326,12 +378,21 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     if args.json:
         print(strict_json(rows))
         return EXIT_OK
+
     def money(r: dict[str, float] | None, k: str) -> str:
         return "unpriced" if r is None else _money(r[k])
-    table = [{"model": r["model"], "price": r["price"],
-              "calls min/exp/max": "/".join(str(int(r["calls"][k])) for k in ("min", "expected", "max")),
-              "cost min": money(r["cost_usd"], "min"), "cost expected": money(r["cost_usd"], "expected"),
-              "cost max": money(r["cost_usd"], "max")} for r in rows]
+
+    table = [
+        {
+            "model": r["model"],
+            "price": r["price"],
+            "calls min/exp/max": "/".join(str(int(r["calls"][k])) for k in ("min", "expected", "max")),
+            "cost min": money(r["cost_usd"], "min"),
+            "cost expected": money(r["cost_usd"], "expected"),
+            "cost max": money(r["cost_usd"], "max"),
+        }
+        for r in rows
+    ]
     _print_table(table, ["model", "price", "calls min/exp/max", "cost min", "cost expected", "cost max"])
     if warning := budget_warning(config, estimated):
         print(f"dspy-tui: {warning}", file=sys.stderr)
@@ -341,8 +402,16 @@ def cmd_estimate(args: argparse.Namespace) -> int:
 def cmd_tasks(args: argparse.Namespace) -> int:
     from dspy_tui.engine.tasks import list_demo_tasks
 
-    rows = [{"name": t.name, "description": t.description, "size": t.size, "signature": t.signature,
-             "metric": t.metric} for t in list_demo_tasks()]
+    rows = [
+        {
+            "name": t.name,
+            "description": t.description,
+            "size": t.size,
+            "signature": t.signature,
+            "metric": t.metric,
+        }
+        for t in list_demo_tasks()
+    ]
     return _print_rows(args, rows, ["name", "size", "signature", "metric", "description"])
 
 
@@ -439,17 +508,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rounds", type=int, help="optimization rounds per model (1-15)")
     p.add_argument("--budget", type=float, help="hard budget in USD for the whole session")
     p.add_argument("--seed", type=int, help="random seed")
-    p.add_argument("--seeds", help="comma-separated seeds, e.g. 0,1,2: one headless run per seed, then mean ± CI")
+    p.add_argument(
+        "--seeds", help="comma-separated seeds, e.g. 0,1,2: one headless run per seed, then mean ± CI"
+    )
     p.add_argument("--name", help="session name")
     p.add_argument("--headless", action="store_true", help="no TUI: progress bars on the terminal")
     p.add_argument("--json", action="store_true", help="no TUI: one JSON object per event per line")
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("resume", help="continue an interrupted or stopped session; paid calls come from the cache")
+    p = sub.add_parser(
+        "resume", help="continue an interrupted or stopped session; paid calls come from the cache"
+    )
     p.add_argument("id")
-    p.add_argument("--budget", type=float,
-                   help="a new hard budget in USD for the whole session (more than it has spent), "
-                        "to continue a session its budget stopped")
+    p.add_argument(
+        "--budget",
+        type=float,
+        help="a new hard budget in USD for the whole session (more than it has spent), "
+        "to continue a session its budget stopped",
+    )
     p.add_argument("--headless", action="store_true", help="no TUI: progress bars on the terminal")
     p.add_argument("--json", action="store_true", help="no TUI: one JSON object per event per line")
     p.set_defaults(func=cmd_resume)
@@ -468,7 +544,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="replace the output file if it exists")
     p.set_defaults(func=cmd_export)
 
-    p = sub.add_parser("estimate", help="expected calls and cost per model and phase, before spending anything")
+    p = sub.add_parser(
+        "estimate", help="expected calls and cost per model and phase, before spending anything"
+    )
     p.add_argument("config")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_estimate)
@@ -485,8 +563,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_doctor)
     return parser
-
-
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -53,7 +53,9 @@ class BudgetReserveReached(BaseException):  # noqa: N818 - a stop signal for one
     """Only the money held back for the cross-model trials and the benchmark is left:
     this model's optimization ends here, its best program so far goes on."""
 
-    def __init__(self, message: str, *, model: str, spent_usd: float, limit_usd: float, held_usd: float) -> None:
+    def __init__(
+        self, message: str, *, model: str, spent_usd: float, limit_usd: float, held_usd: float
+    ) -> None:
         super().__init__(message)
         self.model = model
         self.spent_usd = spent_usd
@@ -143,7 +145,9 @@ class Budget:
         def reserve_reached(signal: BudgetReserveReached) -> None:
             bus.publish(
                 events.BudgetReserveReached(
-                    model=signal.model, spent_usd=signal.spent_usd, budget_usd=signal.limit_usd,
+                    model=signal.model,
+                    spent_usd=signal.spent_usd,
+                    budget_usd=signal.limit_usd,
                     reserve_usd=signal.held_usd,
                 )
             )
@@ -348,7 +352,11 @@ class Budget:
         model_limit = self._model_limits.get(model)
         model_out = model in self._exhausted_models and model_limit is not None
         if model_out and model_limit is not None:
-            spent, reserved, limit = self._model_spent.get(model, 0), self._model_reserved.get(model, 0), model_limit
+            spent, reserved, limit = (
+                self._model_spent.get(model, 0),
+                self._model_reserved.get(model, 0),
+                model_limit,
+            )
             scope = f"the budget for {model}"
         else:
             spent, reserved, limit = self._spent, self._reserved, self._limit or 0

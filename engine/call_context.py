@@ -99,7 +99,9 @@ class CallContext:
     hears once per model of the error that failed it."""
 
     session_id: str = ""
-    shared_cache: tuple[str, ...] = ()  # other sessions (seeds of one repeated run) whose answers it may reuse
+    shared_cache: tuple[
+        str, ...
+    ] = ()  # other sessions (seeds of one repeated run) whose answers it may reuse
     budget: Budget | None = None
     cache: CallCache | None = None
     bus: EventBus | None = None
@@ -142,8 +144,10 @@ class ModelHealth:
         if never_connected and not self.answered:
             return self.fail(sentence)
         if self.consecutive_failures >= self.breaker_after:
-            return self.fail(f"{sentence}; stopped calling {self.label} after "
-                             f"{self.consecutive_failures} failures in a row")
+            return self.fail(
+                f"{sentence}; stopped calling {self.label} after "
+                f"{self.consecutive_failures} failures in a row"
+            )
         return False
 
     def fail(self, sentence: str) -> bool:

@@ -54,4 +54,8 @@ class CallFailures:
         parts = [(n, words.get(kind, f"failed ({kind})")) for kind, n in failed.most_common()]
         if len(parts) == 1:
             return f"{parts[0][0]} of {calls} calls {parts[0][1]}."
-        return f"{sum(failed.values())} of {calls} calls failed: " + ", ".join(f"{n} {w}" for n, w in parts) + "."
+        return (
+            f"{sum(failed.values())} of {calls} calls failed: "
+            + ", ".join(f"{n} {w}" for n, w in parts)
+            + "."
+        )

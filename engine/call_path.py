@@ -78,7 +78,9 @@ async def perform(runtime: Runtime, link: ModelLink, request: Request) -> Respon
                 return call.hit(cached)
         max_tokens = request.config.max_tokens or endpoint.max_tokens_default
         if ctx.budget is not None:
-            call.reservation, allowed = await reserve_for_call(ctx.budget, link.label, link.price, len(body_json), max_tokens)
+            call.reservation, allowed = await reserve_for_call(
+                ctx.budget, link.label, link.price, len(body_json), max_tokens
+            )
             if allowed < max_tokens:  # what is left pays for a shorter answer only: ask for one
                 max_tokens = allowed
                 request = replace(request, config=replace(request.config, max_tokens=allowed))
@@ -94,7 +96,9 @@ async def perform(runtime: Runtime, link: ModelLink, request: Request) -> Respon
             est = len(body_json) // 3 + 1 + max_tokens
             timeouts, server = ctx.timeouts, None
             if spec.managed:  # local/: started on first use, timeouts at the server's measured speed
-                wire_request, server = await local_server.SERVERS.route(wire_request, endpoint, ctx.session_id)
+                wire_request, server = await local_server.SERVERS.route(
+                    wire_request, endpoint, ctx.session_id
+                )
                 seconds = server.timeout_s(timeouts.total, len(body_json) // 3 + 1, max_tokens)
                 timeouts = Timeouts(total=seconds, connect=timeouts.connect)
             response, stored_body = await call.send(wire, wire_request, body_json, est, timeouts, server)
@@ -150,7 +154,12 @@ def _parse_stored(wire: WireFormat | None, stored: dict[str, Any], endpoint: End
 
 
 async def _store(
-    cache: CallCache, key: str, endpoint: Endpoint, body: dict[str, Any], response: Response, event: ev.CallCompleted
+    cache: CallCache,
+    key: str,
+    endpoint: Endpoint,
+    body: dict[str, Any],
+    response: Response,
+    event: ev.CallCompleted,
 ) -> None:
     """Cache the answer and record the call in one transaction (a session's call has a session id)."""
     try:
@@ -403,4 +412,3 @@ def _budget_refused(exc: BaseException) -> bool:
 def _url(url: str) -> yarl.URL:
     """Parsed once per distinct URL (a handful per run) instead of on every call."""
     return yarl.URL(url)
-

@@ -80,12 +80,23 @@ def _local_rows() -> list[dict[str, Any]]:
     """The GGUF models dspy-tui serves itself: real models on this CPU, $0, slower than offline."""
     installed = local.extra_installed()
     note = "" if installed else f" (needs {local.INSTALL_HINT})"
-    common = {"provider": local.PROVIDER_ID, "kind": "local", "priced": True, "key": "not needed",
-              "extra_installed": installed}
+    common = {
+        "provider": local.PROVIDER_ID,
+        "kind": "local",
+        "priced": True,
+        "key": "not needed",
+        "extra_installed": installed,
+    }
     return [
-        {"model": f"local/{local.BUNDLED}", **common,
-         "description": f"{local.LABEL}: SmolLM2-135M-Instruct, bundled, llama.cpp server started by dspy-tui; "
-                        f"real but slower{note}"},
-        {"model": "local/<path/to/model.gguf>", **common,
-         "description": f"{local.LABEL}: any GGUF file, or a [local_models] entry{note}"},
+        {
+            "model": f"local/{local.BUNDLED}",
+            **common,
+            "description": f"{local.LABEL}: SmolLM2-135M-Instruct, bundled, llama.cpp server started by dspy-tui; "
+            f"real but slower{note}",
+        },
+        {
+            "model": "local/<path/to/model.gguf>",
+            **common,
+            "description": f"{local.LABEL}: any GGUF file, or a [local_models] entry{note}",
+        },
     ]

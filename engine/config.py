@@ -44,8 +44,9 @@ class _Strict(BaseModel):
 class PriceConfig(_Strict):
     input: float = Field(ge=0, le=MAX_PRICE_PER_MTOK, description="USD per 1M input tokens")
     output: float = Field(ge=0, le=MAX_PRICE_PER_MTOK, description="USD per 1M output tokens")
-    cached_input: float | None = Field(default=None, ge=0, le=MAX_PRICE_PER_MTOK,
-                                       description="USD per 1M cached input tokens")
+    cached_input: float | None = Field(
+        default=None, ge=0, le=MAX_PRICE_PER_MTOK, description="USD per 1M cached input tokens"
+    )
 
 
 class LimitsConfig(_Strict):
@@ -60,7 +61,9 @@ class LocalModelConfig(_Strict):
     path: str = Field(description="path to a .gguf file")
     n_ctx: int | None = Field(default=None, ge=256, le=131_072, description="context window in tokens")
     threads: int | None = Field(default=None, ge=1, le=512, description="CPU threads (default: one per core)")
-    chat_format: str | None = Field(default=None, description="llama.cpp chat format (default: the GGUF's template)")
+    chat_format: str | None = Field(
+        default=None, description="llama.cpp chat format (default: the GGUF's template)"
+    )
 
 
 class ModelConfig(_Strict):
@@ -71,7 +74,10 @@ class ModelConfig(_Strict):
     budget_usd: float | None = Field(default=None, gt=0, le=MAX_USD)
     max_tokens: int = Field(default=1024, gt=0, le=200_000)
     temperature: float | None = Field(
-        default=0.0, ge=0, le=2, description="sent on every call DSPy does not give its own; null: the provider's default"
+        default=0.0,
+        ge=0,
+        le=2,
+        description="sent on every call DSPy does not give its own; null: the provider's default",
     )
 
     @field_validator("id")
@@ -171,9 +177,13 @@ class SessionConfig(_Strict):
     min_answer_tokens: int = Field(default=32, ge=1, le=100_000)
     concurrency: int = Field(default=8, ge=1, le=64)
     seed: int = Field(default=0, ge=0, le=MAX_SEED)
-    repeats: int = Field(default=1, ge=1, le=20)  # run the pipeline for seeds seed, seed+1, ... (engine/repeats.py)
+    repeats: int = Field(
+        default=1, ge=1, le=20
+    )  # run the pipeline for seeds seed, seed+1, ... (engine/repeats.py)
     # or these seeds exactly
-    seeds: list[Annotated[int, Field(ge=0, le=MAX_SEED)]] | None = Field(default=None, min_length=1, max_length=20)
+    seeds: list[Annotated[int, Field(ge=0, le=MAX_SEED)]] | None = Field(
+        default=None, min_length=1, max_length=20
+    )
     repeat_group: str | None = None  # set by dspy-tui: the seeds of one repeated run share it
     num_retries: int = Field(default=3, ge=0, le=10)
     # a model whose share of errored examples in a phase exceeds this is marked degraded
@@ -222,18 +232,31 @@ class SessionConfig(_Strict):
 
 # pydantic's error types, said in plain English; {name} is filled from the error's context
 _PLAIN = {
-    "int_parsing": "must be a whole number", "int_type": "must be a whole number",
-    "int_from_float": "must be a whole number", "float_parsing": "must be a number", "float_type": "must be a number",
-    "finite_number": "must be a finite number", "bool_parsing": "must be true or false", "bool_type": "must be true or false",
-    "string_type": "must be text", "list_type": "must be a list", "dict_type": "must be a table",
-    "model_type": "must be a table", "model_attributes_type": "must be a table",
-    "greater_than": "must be more than {gt}", "greater_than_equal": "must be at least {ge}",
-    "less_than": "must be less than {lt}", "less_than_equal": "must be at most {le}",
-    "literal_error": "must be one of {expected}", "enum": "must be one of {expected}",
-    "too_short": "needs at least {min_length} item(s)", "too_long": "takes at most {max_length} item(s)",
+    "int_parsing": "must be a whole number",
+    "int_type": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "float_parsing": "must be a number",
+    "float_type": "must be a number",
+    "finite_number": "must be a finite number",
+    "bool_parsing": "must be true or false",
+    "bool_type": "must be true or false",
+    "string_type": "must be text",
+    "list_type": "must be a list",
+    "dict_type": "must be a table",
+    "model_type": "must be a table",
+    "model_attributes_type": "must be a table",
+    "greater_than": "must be more than {gt}",
+    "greater_than_equal": "must be at least {ge}",
+    "less_than": "must be less than {lt}",
+    "less_than_equal": "must be at most {le}",
+    "literal_error": "must be one of {expected}",
+    "enum": "must be one of {expected}",
+    "too_short": "needs at least {min_length} item(s)",
+    "too_long": "takes at most {max_length} item(s)",
     "string_too_short": "needs at least {min_length} character(s)",
     "string_too_long": "takes at most {max_length} character(s)",
-    "extra_forbidden": "is not a known setting", "missing": "is required",
+    "extra_forbidden": "is not a known setting",
+    "missing": "is required",
 }
 
 

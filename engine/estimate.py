@@ -135,11 +135,15 @@ def budget_warning(config: SessionConfig, estimates: list[ModelEstimate]) -> str
     benchmark = sum(phase_cost(e, "benchmark") for e in estimates)
     budget = config.budget_usd
     if budget < benchmark:
-        return (f"the budget of ${budget:.4f} is below the ${benchmark:.4f} the final benchmark alone is "
-                "expected to cost, so some models may get no test score; raise it or use fewer test examples.")
+        return (
+            f"the budget of ${budget:.4f} is below the ${benchmark:.4f} the final benchmark alone is "
+            "expected to cost, so some models may get no test score; raise it or use fewer test examples."
+        )
     if budget < expected:
-        return (f"the budget of ${budget:.4f} is below the ${expected:.4f} expected for the whole run: "
-                "optimization will stop early at the budget's reserve for the benchmark.")
+        return (
+            f"the budget of ${budget:.4f} is below the ${expected:.4f} expected for the whole run: "
+            "optimization will stop early at the budget's reserve for the benchmark."
+        )
     return None
 
 

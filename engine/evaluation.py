@@ -97,15 +97,20 @@ def evaluate(
         try:
             return Scored(ANSWERED, float(metric(example, prediction)), prediction)
         except Exception as exc:  # noqa: BLE001 - the metric, not the model, failed
-            return Scored(ERRORED, None, prediction, f"the metric raised {type(exc).__name__}: {error_text(exc)}")
+            return Scored(
+                ERRORED, None, prediction, f"the metric raised {type(exc).__name__}: {error_text(exc)}"
+            )
         except BaseException as exc:
             signals.append(exc)
             return None
 
     # timeout=0: no straggler re-submission (it would send the same request twice)
     executor = ParallelExecutor(
-        num_threads=num_threads, disable_progress_bar=True, max_errors=len(examples) + 1,
-        provide_traceback=False, timeout=0,
+        num_threads=num_threads,
+        disable_progress_bar=True,
+        max_errors=len(examples) + 1,
+        provide_traceback=False,
+        timeout=0,
     )
     results = executor.execute(one, examples)
     if signals:
@@ -130,8 +135,12 @@ class PhaseTally:
         self.unparsed += counts["unparsed"]
 
     def as_dict(self) -> dict[str, int]:
-        return {"examples": self.examples, "answered": self.answered, "errored": self.errored,
-                "unparsed": self.unparsed}
+        return {
+            "examples": self.examples,
+            "answered": self.answered,
+            "errored": self.errored,
+            "unparsed": self.unparsed,
+        }
 
 
 def split_of(phase: str) -> str:
@@ -143,8 +152,10 @@ def degraded_reason(phase: str, tally: PhaseTally, threshold: float, cause: str 
     if not tally.examples or tally.errored / tally.examples <= threshold:
         return None
     because = f": {cause.rstrip('.')}" if cause else ""
-    return (f"{tally.errored} of {tally.examples} {split_of(phase)} examples errored in the {phase} "
-            f"(more than {threshold:.0%}){because}.")
+    return (
+        f"{tally.errored} of {tally.examples} {split_of(phase)} examples errored in the {phase} "
+        f"(more than {threshold:.0%}){because}."
+    )
 
 
 def never_answered(phase: str, evaluation: Evaluation) -> str:

@@ -29,7 +29,9 @@ def export_program(program: Any, path: Path) -> Path:
     return path
 
 
-def export_checkpoint(store: SessionStore, session_id: str, model: str, path: Path, *, force: bool = False) -> Path:
+def export_checkpoint(
+    store: SessionStore, session_id: str, model: str, path: Path, *, force: bool = False
+) -> Path:
     """Write the best stored program state of `model` (its newest checkpoint) to `path`; an existing
     file is replaced only with `force`, the database never (storage/files.py)."""
     known = [m["model"] for m in store.session_models(session_id)]
@@ -42,8 +44,9 @@ def export_checkpoint(store: SessionStore, session_id: str, model: str, path: Pa
 
     state = dict(checkpoints[-1]["program"])
     state["metadata"] = {"dependency_versions": get_dependency_versions()}  # what program.save() writes
-    return write_output(path, json.dumps(state, indent=2, sort_keys=True), database=store.path, force=force,
-                        make_parents=True)
+    return write_output(
+        path, json.dumps(state, indent=2, sort_keys=True), database=store.path, force=force, make_parents=True
+    )
 
 
 def report_data(store: SessionStore, session_id: str) -> dict[str, Any]:
@@ -137,6 +140,7 @@ def write_reports(
     paths = {}
     for fmt, content in rendered.items():
         store.save_report(session_id, fmt, content)
-        paths[fmt] = write_output(out_dir / f"report.{fmt}", content, database=store.path, force=True,
-                                  make_parents=True)
+        paths[fmt] = write_output(
+            out_dir / f"report.{fmt}", content, database=store.path, force=True, make_parents=True
+        )
     return paths

@@ -67,8 +67,10 @@ class HookRunner:
             raise ValueError(f"a hook timeout must be positive, got {timeout_s!r}")
         self.hooks = {k: v for k, v in hooks.items() if not is_redacted_command(v)}
         if len(self.hooks) < len(hooks):  # a resumed session: commands are not stored (they may hold tokens)
-            log.warning("%d hook(s) of this session were not stored and do not run on resume",
-                        len(hooks) - len(self.hooks))
+            log.warning(
+                "%d hook(s) of this session were not stored and do not run on resume",
+                len(hooks) - len(self.hooks),
+            )
         self.timeout_s = timeout_s
         self.grace_s = grace_s
         self.log = log
@@ -107,7 +109,9 @@ class HookRunner:
             if self._closed:
                 return
             if slot not in self._workers:
-                worker = threading.Thread(target=self._run, args=(slot,), name=f"dspy-tui-hooks-{slot}", daemon=True)
+                worker = threading.Thread(
+                    target=self._run, args=(slot,), name=f"dspy-tui-hooks-{slot}", daemon=True
+                )
                 self._workers[slot] = worker
                 worker.start()
             try:
@@ -131,7 +135,9 @@ class HookRunner:
                 try:
                     outcome = self._run_job(job)
                 except Exception:  # e.g. fork failed: still the user's hook, still not the engine's problem
-                    self.log.exception("hook for %r (%s) could not be started", job.key, _program(job.command))
+                    self.log.exception(
+                        "hook for %r (%s) could not be started", job.key, _program(job.command)
+                    )
                     outcome = "failed"
             with self._lock:
                 self._counts[outcome] += 1
@@ -171,7 +177,9 @@ class HookRunner:
             with self._lock:
                 self._running.discard(proc)
         if self._abandon.is_set() and proc.returncode < 0:
-            self.log.warning("hook for %r (%s) was still running when dspy-tui exited and was killed", job.key, name)
+            self.log.warning(
+                "hook for %r (%s) was still running when dspy-tui exited and was killed", job.key, name
+            )
             return "timed_out"
         if proc.returncode != 0:
             self.log.warning(
@@ -221,8 +229,11 @@ class HookRunner:
         for worker in workers.values():
             worker.join(_REAP_S + 1)
         dropped = self.outcomes["dropped"]
-        self.log.warning("hooks still running %gs after the session ended were killed (%d dropped in all)",
-                         self.grace_s, dropped)
+        self.log.warning(
+            "hooks still running %gs after the session ended were killed (%d dropped in all)",
+            self.grace_s,
+            dropped,
+        )
 
 
 def _drain(jobs: queue.Queue[_Job | object]) -> None:

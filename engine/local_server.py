@@ -150,8 +150,9 @@ class LocalServer:
         """Start the process and wait until it serves; raises NotConfiguredError saying what to do."""
         missing = local.missing_server_modules()
         if missing:
-            raise self._error(f"the llama.cpp server is not installed (no {', '.join(missing)}): run "
-                              f"{local.INSTALL_HINT}")
+            raise self._error(
+                f"the llama.cpp server is not installed (no {', '.join(missing)}): run {local.INSTALL_HINT}"
+            )
         pinned = os.environ.get(PORT_ENV, "").strip()
         self.port = int(pinned) if pinned.isdigit() else _free_port()
         log_dir = resolve_paths().log_dir
@@ -159,7 +160,9 @@ class LocalServer:
         self.log_path = log_dir / f"llama-server-{_slug(self.model.name)}-{os.getpid()}.log"
         with open(self.log_path, "wb") as log_file:
             self.proc = spawn_watched("llama_cpp.server", self._args(), log_file, _server_env())
-        log.info("started llama.cpp server pid %s for %s on port %s", self.proc.pid, self.model.path, self.port)
+        log.info(
+            "started llama.cpp server pid %s for %s on port %s", self.proc.pid, self.model.path, self.port
+        )
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -168,12 +171,28 @@ class LocalServer:
                 return self.url
             time.sleep(0.25)
         self.stop()
-        raise self._error(f"the llama.cpp server did not answer within {START_TIMEOUT_S:g} s; see {self.log_path}")
+        raise self._error(
+            f"the llama.cpp server did not answer within {START_TIMEOUT_S:g} s; see {self.log_path}"
+        )
 
     def _args(self) -> list[str]:
         m = self.model
-        args = ["--model", str(m.path), "--model_alias", m.name, "--host", "127.0.0.1", "--port", str(self.port),
-                "--n_ctx", str(m.n_ctx), "--n_threads", str(m.n_threads), "--n_threads_batch", str(m.n_threads)]
+        args = [
+            "--model",
+            str(m.path),
+            "--model_alias",
+            m.name,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--n_ctx",
+            str(m.n_ctx),
+            "--n_threads",
+            str(m.n_threads),
+            "--n_threads_batch",
+            str(m.n_threads),
+        ]
         if m.chat_format:
             args += ["--chat_format", m.chat_format]
         return args
@@ -183,14 +202,28 @@ class LocalServer:
         tail = _tail(self.log_path)
         code = self.proc.returncode
         if re.search(r"address already in use|errno 98|error while attempting to bind", tail, re.IGNORECASE):
-            return (f"port {self.port} on 127.0.0.1 is already in use; free it or unset {PORT_ENV}"
-                    if os.environ.get(PORT_ENV) else f"port {self.port} on 127.0.0.1 was taken as it started; try again")
-        if re.search(r"out of memory|failed to allocate|bad_alloc|MemoryError|cannot allocate", tail, re.IGNORECASE) or code == -9:
-            return (f"the llama.cpp server ran out of memory loading {self.model.path.name}; "
-                    "choose a smaller model or a smaller n_ctx in [local_models]")
-        if re.search(r"failed to load model|unknown model architecture|invalid magic|gguf_init", tail, re.IGNORECASE):
-            return (f"llama.cpp could not load {self.model.path} (not a valid GGUF model); "
-                    "check the path in [local_models] or the model id")
+            return (
+                f"port {self.port} on 127.0.0.1 is already in use; free it or unset {PORT_ENV}"
+                if os.environ.get(PORT_ENV)
+                else f"port {self.port} on 127.0.0.1 was taken as it started; try again"
+            )
+        if (
+            re.search(
+                r"out of memory|failed to allocate|bad_alloc|MemoryError|cannot allocate", tail, re.IGNORECASE
+            )
+            or code == -9
+        ):
+            return (
+                f"the llama.cpp server ran out of memory loading {self.model.path.name}; "
+                "choose a smaller model or a smaller n_ctx in [local_models]"
+            )
+        if re.search(
+            r"failed to load model|unknown model architecture|invalid magic|gguf_init", tail, re.IGNORECASE
+        ):
+            return (
+                f"llama.cpp could not load {self.model.path} (not a valid GGUF model); "
+                "check the path in [local_models] or the model id"
+            )
         if "No module named" in tail:
             return f"the llama.cpp server is incomplete ({_last_line(tail)}): run {local.INSTALL_HINT}"
         return f"the llama.cpp server exited with code {code} ({_last_line(tail)}); see {self.log_path}"
@@ -205,8 +238,9 @@ class LocalServer:
     def check_alive(self) -> None:
         """Raise when a started server has since died (a crash, the OOM killer)."""
         if self.proc is not None and self.proc.poll() is not None:
-            raise self._error(f"the llama.cpp server stopped (exit code {self.proc.returncode}); "
-                              f"see {self.log_path}")
+            raise self._error(
+                f"the llama.cpp server stopped (exit code {self.proc.returncode}); see {self.log_path}"
+            )
 
     def stop(self) -> None:
         """End the process (closing its pipe is enough; terminate, then kill, make sure)."""

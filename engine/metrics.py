@@ -43,16 +43,28 @@ METRICS: tuple[MetricDef, ...] = (
     MetricDef("relevance", "relevance (judge)", ("relevance",), "score"),
     MetricDef("creativity", "creativity (judge)", ("creativity",), "score"),
     MetricDef("diversity", "diversity (distinct-2)", ("diversity",), "score"),
-    MetricDef("latency", "latency p50 / p95 (provider time, test)", ("latency_p50_ms", "latency_p95_ms"), "ms"),
+    MetricDef(
+        "latency", "latency p50 / p95 (provider time, test)", ("latency_p50_ms", "latency_p95_ms"), "ms"
+    ),
     MetricDef("throughput", "throughput (test calls per second)", ("throughput_calls_per_s",), "rate"),
-    MetricDef("tokens", "tokens in / out / provider-cached in", ("tokens_in", "tokens_out", "tokens_cached"), "int"),
+    MetricDef(
+        "tokens", "tokens in / out / provider-cached in", ("tokens_in", "tokens_out", "tokens_cached"), "int"
+    ),
     MetricDef("cost", "cost", ("cost_usd",), "usd"),
     MetricDef("memory", "process peak RSS during this model's phases", ("memory_peak_mb",), "mb"),
     MetricDef("error_rate", "error rate (failed calls / calls sent)", ("error_rate",), "pct"),
-    MetricDef("convergence_rate", "convergence rate (rounds to 95% of final gain / rounds run)",
-              ("convergence_rate",), "score"),
-    MetricDef("improvement_rate", "improvement rate ((best dev - baseline) / baseline)", ("improvement_rate",),
-              "signed_pct"),
+    MetricDef(
+        "convergence_rate",
+        "convergence rate (rounds to 95% of final gain / rounds run)",
+        ("convergence_rate",),
+        "score",
+    ),
+    MetricDef(
+        "improvement_rate",
+        "improvement rate ((best dev - baseline) / baseline)",
+        ("improvement_rate",),
+        "signed_pct",
+    ),
 )
 
 
@@ -65,7 +77,9 @@ def overall(quality: Mapping[str, float | None]) -> float | None:
     return sum(QUALITY_WEIGHTS[k] * v for k, v in present.items()) / weight
 
 
-def convergence(baseline: float | None, best_by_round: Sequence[float]) -> tuple[int | None, float | None, str]:
+def convergence(
+    baseline: float | None, best_by_round: Sequence[float]
+) -> tuple[int | None, float | None, str]:
     """(rounds to reach 95% of the final gain, that / rounds run, reason when n/a).
 
     `best_by_round` is the best dev score after each optimization round (1..R).
@@ -77,7 +91,9 @@ def convergence(baseline: float | None, best_by_round: Sequence[float]) -> tuple
     final_gain = best_by_round[-1] - baseline
     if final_gain <= 0:
         return None, None, "no gain over the baseline, so nothing to converge to"
-    reached = next(i for i, best in enumerate(best_by_round, 1) if best - baseline >= CONVERGED_SHARE * final_gain)
+    reached = next(
+        i for i, best in enumerate(best_by_round, 1) if best - baseline >= CONVERGED_SHARE * final_gain
+    )
     return reached, reached / len(best_by_round), ""
 
 
@@ -166,7 +182,9 @@ def model_metrics(
         if value is None:
             na[key] = reason
 
-    put("accuracy", sum(test_scores) / len(test_scores) if test_scores else None, "no test example was scored")
+    put(
+        "accuracy", sum(test_scores) / len(test_scores) if test_scores else None, "no test example was scored"
+    )
     put("diversity", distinct_n(outputs, 2), "the test outputs have no word pairs")
     for aspect in ("coherence", "relevance", "creativity"):
         put(aspect, (judged or {}).get(aspect), NO_JUDGE if judged is None else "the judge rated no answer")
@@ -176,8 +194,11 @@ def model_metrics(
     no_calls = "every test call was answered from the cache" if bench_calls else "no test call was made"
     put("latency_p50_ms", benchmark.get("latency_p50_ms"), no_calls)
     put("latency_p95_ms", benchmark.get("latency_p95_ms"), no_calls)
-    put("throughput_calls_per_s", bench_calls / benchmark_seconds if benchmark_seconds and bench_calls else None,
-        "no test call was made")
+    put(
+        "throughput_calls_per_s",
+        bench_calls / benchmark_seconds if benchmark_seconds and bench_calls else None,
+        "no test call was made",
+    )
     put("tokens_in", int(totals.get("tokens_in") or 0), "")
     put("tokens_out", int(totals.get("tokens_out") or 0), "")
     put("tokens_cached", int(totals.get("tokens_cached") or 0), "")
@@ -197,8 +218,11 @@ def model_metrics(
     values["rounds_to_95"] = rounds_to
     values["rounds_run"] = len(best_by_round)
     values["converged"] = converged  # stopped by the convergence rule (patience / target)
-    put("improvement_rate", improvement_rate(baseline, best_dev),
-        "no baseline score" if baseline is None else "the baseline is 0, a relative gain is undefined")
+    put(
+        "improvement_rate",
+        improvement_rate(baseline, best_dev),
+        "no baseline score" if baseline is None else "the baseline is 0, a relative gain is undefined",
+    )
     return {"values": values, "na": na}
 
 

@@ -46,7 +46,9 @@ class PhaseReserve:
         models = len(config.models)
         cross = len(task.dev) * (models - 1) / models if config.cross_model and models > 1 else 0.0
         enabled = config.budget_reserve and budget.limit_usd is not None
-        return cls(budget, len(task.test), cross, enabled, growth=prompt_growth(config, task) if enabled else 1.0)
+        return cls(
+            budget, len(task.test), cross, enabled, growth=prompt_growth(config, task) if enabled else 1.0
+        )
 
     def later_calls(self) -> float:
         """Calls one model is expected to make after optimization."""

@@ -172,8 +172,14 @@ def price_for(
 
 
 # Where LiteLLM's bundled price list files each provider's models (its key prefix).
-_LITELLM_PREFIX = {"openai": "", "anthropic": "", "gemini": "gemini/", "groq": "groq/",
-                   "together": "together_ai/", "fireworks": "fireworks_ai/"}
+_LITELLM_PREFIX = {
+    "openai": "",
+    "anthropic": "",
+    "gemini": "gemini/",
+    "groq": "groq/",
+    "together": "together_ai/",
+    "fireworks": "fireworks_ai/",
+}
 
 
 @functools.lru_cache(maxsize=1)
@@ -204,9 +210,16 @@ def litellm_price(provider: str, model: str) -> Price | None:
     if not isinstance(per_in, (int, float)) or not isinstance(per_out, (int, float)):
         return None
     cached = entry.get("cache_read_input_token_cost")
-    rule: UsageRule = "anthropic" if provider == "anthropic" else "gemini" if provider == "gemini" else "openai"
-    return Price(round(per_in * 1e6, 6), round(per_out * 1e6, 6),
-                 round(cached * 1e6, 6) if isinstance(cached, (int, float)) else None, rule, "litellm")
+    rule: UsageRule = (
+        "anthropic" if provider == "anthropic" else "gemini" if provider == "gemini" else "openai"
+    )
+    return Price(
+        round(per_in * 1e6, 6),
+        round(per_out * 1e6, 6),
+        round(cached * 1e6, 6) if isinstance(cached, (int, float)) else None,
+        rule,
+        "litellm",
+    )
 
 
 def _rule_for(provider: str, model: str) -> UsageRule:
@@ -248,8 +261,13 @@ def cost_of(price: Price | None, usage: Usage | None) -> float | None:
         return 0.0
     if usage is None or usage.input_tokens is None or usage.output_tokens is None:
         return None
-    counts = (usage.input_tokens, usage.output_tokens, usage.cache_read_tokens, usage.cache_write_tokens,
-              usage.reasoning_tokens)
+    counts = (
+        usage.input_tokens,
+        usage.output_tokens,
+        usage.cache_read_tokens,
+        usage.cache_write_tokens,
+        usage.reasoning_tokens,
+    )
     if any(n is not None and n < 0 for n in counts):
         return None  # a negative count is not a bill we can read: unknown, charged as such
     cache_read = usage.cache_read_tokens or 0
@@ -317,13 +335,15 @@ def model_prices(config: Mapping[str, object]) -> dict[str, Price | None]:
 
 
 def price_label(price: Price | None) -> str:
-    """"list price …", "override", "local", "offline/simulated" or "unpriced"."""
+    """ "list price …", "override", "local", "offline/simulated" or "unpriced"."""
     return price.label if price is not None else UNPRICED
 
 
 def unpriced_under_budget(label: str) -> str:
     """The sentence for a model without a price under a budget: refused when a session is set up,
     and the call path stops on it should a price go missing later."""
-    return (f"dspy-tui knows no price for {label}, so a budget cannot be enforced for it; give its price "
-            "in the config (under [[models]]: price = {input = ..., output = ...}, USD per 1M tokens) "
-            "or run without a budget.")
+    return (
+        f"dspy-tui knows no price for {label}, so a budget cannot be enforced for it; give its price "
+        "in the config (under [[models]]: price = {input = ..., output = ...}, USD per 1M tokens) "
+        "or run without a budget."
+    )

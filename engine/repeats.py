@@ -42,8 +42,15 @@ def seed_configs(config: SessionConfig) -> list[SessionConfig]:
         return [config.model_copy(update={"seed": seeds[0], "seeds": None, "repeats": 1})]
     group = uuid.uuid4().hex[:12]
     return [
-        config.model_copy(update={"seed": s, "seeds": None, "repeats": 1, "repeat_group": group,
-                                  "name": f"{config.name} [seed {s}]"})
+        config.model_copy(
+            update={
+                "seed": s,
+                "seeds": None,
+                "repeats": 1,
+                "repeat_group": group,
+                "name": f"{config.name} [seed {s}]",
+            }
+        )
         for s in seeds
     ]
 
@@ -73,19 +80,25 @@ def summarise(sessions: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     for model, runs in by_model.items():
         tested = [r for r in runs if r["test_score"] is not None]
         per_seed = [r["results"].get("test_scores") or [] for r in tested]
-        gains = [r["best_dev_score"] - r["baseline_score"] for r in runs
-                 if r["best_dev_score"] is not None and r["baseline_score"] is not None]
+        gains = [
+            r["best_dev_score"] - r["baseline_score"]
+            for r in runs
+            if r["best_dev_score"] is not None and r["baseline_score"] is not None
+        ]
         scores = [r["test_score"] for r in tested]
         ci = two_level_ci(per_seed)
-        models.append({
-            "model": model,
-            "seeds_tested": len(tested),
-            "test_mean": math.fsum(scores) / len(scores) if scores else None,
-            "test_ci": list(ci) if ci else None,
-            "test_by_seed": scores,
-            "improvement": {"min": min(gains), "mean": math.fsum(gains) / len(gains), "max": max(gains)}
-            if gains else None,
-        })
+        models.append(
+            {
+                "model": model,
+                "seeds_tested": len(tested),
+                "test_mean": math.fsum(scores) / len(scores) if scores else None,
+                "test_ci": list(ci) if ci else None,
+                "test_by_seed": scores,
+                "improvement": {"min": min(gains), "mean": math.fsum(gains) / len(gains), "max": max(gains)}
+                if gains
+                else None,
+            }
+        )
     models.sort(key=lambda m: -(m["test_mean"] if m["test_mean"] is not None else -1.0))
     leader = models[0]["model"] if models and models[0]["test_mean"] is not None else None
     leads = 0
@@ -103,7 +116,9 @@ def summarise(sessions: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _pairs(models: Sequence[Mapping[str, Any]], sessions: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def _pairs(
+    models: Sequence[Mapping[str, Any]], sessions: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
     """Each model against the leader over the (seed, example) pairs both were tested on."""
     if len(models) < 2:
         return []
@@ -116,16 +131,32 @@ def _pairs(models: Sequence[Mapping[str, Any]], sessions: Sequence[Mapping[str, 
             runs = {m["model"]: m["results"] for m in s["models"]}
             if leader not in runs or other["model"] not in runs:
                 continue
-            x = dict(zip(runs[leader].get("test_ids") or [], runs[leader].get("test_scores") or [], strict=False))
-            y = dict(zip(runs[other["model"]].get("test_ids") or [], runs[other["model"]].get("test_scores") or [],
-                         strict=False))
+            x = dict(
+                zip(runs[leader].get("test_ids") or [], runs[leader].get("test_scores") or [], strict=False)
+            )
+            y = dict(
+                zip(
+                    runs[other["model"]].get("test_ids") or [],
+                    runs[other["model"]].get("test_scores") or [],
+                    strict=False,
+                )
+            )
             for key in x.keys() & y.keys():
                 a.append(x[key])
                 b.append(y[key])
         if a:
             r = paired_bootstrap(a, b)
-            out.append({"a": leader, "b": other["model"], "n": r.n, "mean_diff": r.mean_diff, "ci": list(r.ci),
-                        "p_value": r.p_value, "significant": r.significant})
+            out.append(
+                {
+                    "a": leader,
+                    "b": other["model"],
+                    "n": r.n,
+                    "mean_diff": r.mean_diff,
+                    "ci": list(r.ci),
+                    "p_value": r.p_value,
+                    "significant": r.significant,
+                }
+            )
     return out
 
 
@@ -138,12 +169,14 @@ def render_text(summary: Mapping[str, Any]) -> str:
         ci = m["test_ci"]
         half = f" ± {(ci[1] - ci[0]) / 2:.3f} (95% CI {ci[0]:.3f}–{ci[1]:.3f})" if ci else ""
         gain = m["improvement"]
-        spread = (f"  dev gain {gain['mean']:+.3f} [{gain['min']:+.3f}, {gain['max']:+.3f}]" if gain else "")
+        spread = f"  dev gain {gain['mean']:+.3f} [{gain['min']:+.3f}, {gain['max']:+.3f}]" if gain else ""
         lines.append(f"  {m['model']:<28} test {mean}{half} over {m['seeds_tested']} seed(s){spread}")
     if summary["ranking_stability"] is not None:
         lines.append(f"  leader {summary['leader']} leads in {summary['ranking_stability']:.0%} of seeds")
     for p in summary["pairwise"]:
         verdict = "significant" if p["significant"] else "not significant"
-        lines.append(f"  {p['a']} - {p['b']}: {p['mean_diff']:+.3f} over {p['n']} (seed, example) pairs, "
-                     f"95% CI {p['ci'][0]:+.3f} to {p['ci'][1]:+.3f}, {verdict}")
+        lines.append(
+            f"  {p['a']} - {p['b']}: {p['mean_diff']:+.3f} over {p['n']} (seed, example) pairs, "
+            f"95% CI {p['ci'][0]:+.3f} to {p['ci'][1]:+.3f}, {verdict}"
+        )
     return "\n".join(lines)

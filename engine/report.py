@@ -459,7 +459,8 @@ def _outcome_blocks(models: Sequence[Mapping[str, Any]]) -> list[_Block]:
         outcomes = m.get("outcomes") or {}
         phases = [
             f"{phase}: {o['errored']} of {o['examples']} {split_of(phase)} examples errored"
-            for phase, o in outcomes.items() if o.get("errored")
+            for phase, o in outcomes.items()
+            if o.get("errored")
         ]
         if phases:
             errored.append(f"{m['model']}: " + "; ".join(phases))
@@ -468,8 +469,11 @@ def _outcome_blocks(models: Sequence[Mapping[str, Any]]) -> list[_Block]:
             unparsed.append(f"{m['model']}: {m['unparsed']} of {total} scored answers could not be parsed")
     degraded = [f"{m['model']}: {m['degraded']}" for m in models if m.get("degraded")]
     titled = (
-        ("Errored examples (the call failed after retries): left out of the score, which is over the "
-         "answered examples.", errored),
+        (
+            "Errored examples (the call failed after retries): left out of the score, which is over the "
+            "answered examples.",
+            errored,
+        ),
         ("Unparsed answers (no DSPy adapter could read them): scored as wrong.", unparsed),
         ("Degraded models (too many errored examples; their scores rest on fewer examples):", degraded),
     )
@@ -532,10 +536,16 @@ def _metrics(report: Mapping[str, Any]) -> list[_Block]:
     share = converged_share([m.get("status") or "" for m in report["models"]])
     blocks: list[_Block] = [_Table(["metric", *(m["model"] for m in models)], rows)]
     if share is not None:
-        blocks.append(_Para(f"Models converged (stopped by the convergence rule): {share:.0%}. "
-                            "Definitions: docs/metrics.md."))
+        blocks.append(
+            _Para(
+                f"Models converged (stopped by the convergence rule): {share:.0%}. "
+                "Definitions: docs/metrics.md."
+            )
+        )
     if any(m["offline"] for m in models):
-        blocks.append(_Para(f"{OFFLINE}: latency, throughput and judge scores of the offline model are simulated."))
+        blocks.append(
+            _Para(f"{OFFLINE}: latency, throughput and judge scores of the offline model are simulated.")
+        )
     return blocks
 
 

@@ -298,11 +298,17 @@ class Runtime:
         endpoint = link.endpoint
         key_id = hashlib.sha256(endpoint.key.encode()).hexdigest()[:16] if endpoint.key else ""
         slot = (endpoint.provider.id, endpoint.base_url, key_id, endpoint.model)
-        config = link.limits or self.provider_limits.get(endpoint.provider.id) or default_limits(endpoint.provider.id)
+        config = (
+            link.limits
+            or self.provider_limits.get(endpoint.provider.id)
+            or default_limits(endpoint.provider.id)
+        )
         limiter = self._limiters.get(slot)
         if limiter is None:
             account = self._accounts.setdefault(slot[:3], Account())
-            limiter = Limiter(config, name=f"{endpoint.provider.id}/{endpoint.model}@{endpoint.base_url}", account=account)
+            limiter = Limiter(
+                config, name=f"{endpoint.provider.id}/{endpoint.model}@{endpoint.base_url}", account=account
+            )
             self._limiters[slot] = limiter
         elif limiter.config is not config:
             limiter.reconfigure(config)

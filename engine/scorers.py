@@ -180,7 +180,9 @@ def _user(name: str, fn: Callable[..., Any]) -> Scorer:
     return scorer
 
 
-def rehearse(metric: Metric, examples: list[Any], output_fields: list[str], extra_fields: tuple[str, ...] = ()) -> None:
+def rehearse(
+    metric: Metric, examples: list[Any], output_fields: list[str], extra_fields: tuple[str, ...] = ()
+) -> None:
     """Call a user metric on the first examples with their expected answers as the prediction,
     before any model is paid: a metric that raises or returns no number fails the task here."""
     for example in examples[:3]:
@@ -192,9 +194,11 @@ def rehearse(metric: Metric, examples: list[Any], output_fields: list[str], extr
             raise
         except Exception as exc:
             text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-            raise TaskError(f"the metric {metric.name} raised {type(exc).__name__}{': ' + text if text else ''} "
-                            "on the first examples (scored against their expected answers); "
-                            "nothing was sent to any model") from None
+            raise TaskError(
+                f"the metric {metric.name} raised {type(exc).__name__}{': ' + text if text else ''} "
+                "on the first examples (scored against their expected answers); "
+                "nothing was sent to any model"
+            ) from None
 
 
 def _judged(judge: JudgeFn) -> Scorer:

@@ -61,13 +61,23 @@ class SessionService:
 
         from .session import Session
 
-        session = Session(config, store=SessionStore(self.paths.db_path), paths=self.paths,
-                          keys=self._keys or keys.get_key, session_id=session_id)
+        session = Session(
+            config,
+            store=SessionStore(self.paths.db_path),
+            paths=self.paths,
+            keys=self._keys or keys.get_key,
+            session_id=session_id,
+        )
         session.prepare()
         return session
 
-    def resume(self, session_id: str, *, completed_hint: str = "its report shows the results",
-               budget_usd: float | None = None) -> Session:
+    def resume(
+        self,
+        session_id: str,
+        *,
+        completed_hint: str = "its report shows the results",
+        budget_usd: float | None = None,
+    ) -> Session:
         """The stored session prepared to go on; calls already paid are answered by its call cache.
         `budget_usd` raises its budget (a budget-stopped session continues with more money)."""
         from .config import parse_config
@@ -87,8 +97,10 @@ class SessionService:
         with self._store() as store:
             spent = float(store.call_totals(session_id)["cost_usd"] or 0.0)
             if not (math.isfinite(budget_usd) and budget_usd > spent):
-                raise ResumeRefused(f"--budget ${budget_usd:.4f} is not more than the ${spent:.4f} session "
-                                    f"{session_id} has already spent; give a larger budget.")
+                raise ResumeRefused(
+                    f"--budget ${budget_usd:.4f} is not more than the ${spent:.4f} session "
+                    f"{session_id} has already spent; give a larger budget."
+                )
             store.set_budget(session_id, budget_usd)
 
     def start(self, session: Session) -> str:
@@ -121,8 +133,9 @@ class SessionService:
         with self._store() as store:
             return store.events(session_id)
 
-    def list_sessions(self, flt: SessionFilter | None = None,
-                      limit: int | None = None) -> tuple[list[SessionRow], int]:
+    def list_sessions(
+        self, flt: SessionFilter | None = None, limit: int | None = None
+    ) -> tuple[list[SessionRow], int]:
         """The matching sessions, newest first, and how many match in all (no pricing: no DSPy import)."""
         from dspy_tui.storage.history import list_sessions
 
@@ -139,25 +152,43 @@ class SessionService:
             by_phase, judge = store.cost_by_phase(session_id), store.cost_by_phase(session_id, "judge")
         metrics = {m["model"]: normalise(m["results"].get("metrics")) for m in s["models"]}
         return {
-            "id": s["id"], "name": s["name"], "status": s["status"], "task": s["task"],
-            "created_at": s["created_at"], "updated_at": s["updated_at"], "seed": s["seed"],
-            "budget_usd": s["budget_usd"], "cost_usd": totals["cost_usd"], "calls": totals["calls"],
-            "cache_hits": totals["cache_hits"], "errors": totals["errors"], "error": s["error"],
-            "refused_by_budget": totals["refused_by_budget"], "estimated_cost_usd": totals["estimated_cost_usd"],
-            "versions": s["versions"], "config": s["config"],
+            "id": s["id"],
+            "name": s["name"],
+            "status": s["status"],
+            "task": s["task"],
+            "created_at": s["created_at"],
+            "updated_at": s["updated_at"],
+            "seed": s["seed"],
+            "budget_usd": s["budget_usd"],
+            "cost_usd": totals["cost_usd"],
+            "calls": totals["calls"],
+            "cache_hits": totals["cache_hits"],
+            "errors": totals["errors"],
+            "error": s["error"],
+            "refused_by_budget": totals["refused_by_budget"],
+            "estimated_cost_usd": totals["estimated_cost_usd"],
+            "versions": s["versions"],
+            "config": s["config"],
             "converged_share": converged_share([m["status"] for m in s["models"]]),
             "judge_cost_by_phase": judge,  # the llm_judge's calls, apart from a competitor of the same id
             "models": [
                 {
-                    "model": m["model"], "provider": m["provider"], "status": m["status"],
-                    "baseline_score": m["baseline_score"], "best_dev_score": m["best_dev_score"],
-                    "test_score": m["test_score"], "test_ci": [m["test_ci_low"], m["test_ci_high"]],
+                    "model": m["model"],
+                    "provider": m["provider"],
+                    "status": m["status"],
+                    "baseline_score": m["baseline_score"],
+                    "best_dev_score": m["best_dev_score"],
+                    "test_score": m["test_score"],
+                    "test_ci": [m["test_ci_low"], m["test_ci_high"]],
                     "cost_usd": None if "cost_usd" in metrics[m["model"]]["na"] else m["cost_usd"],
                     "cost_note": metrics[m["model"]]["na"].get("cost_usd"),
-                    "calls": m["calls"], "error": m["error"], "metrics": metrics[m["model"]],
+                    "calls": m["calls"],
+                    "error": m["error"],
+                    "metrics": metrics[m["model"]],
                     "cost_by_phase": by_phase.get(m["model"], {}),
                     "errored_examples": m["results"].get("errored_examples", {}),
-                    "unparsed": m["results"].get("unparsed", 0), "degraded": m["results"].get("degraded"),
+                    "unparsed": m["results"].get("unparsed", 0),
+                    "degraded": m["results"].get("degraded"),
                     "outcomes": m["results"].get("outcomes", {}),
                 }
                 for m in s["models"]
@@ -215,9 +246,13 @@ class SessionService:
         """One format to a file the user named: never onto the database, an existing file only with `force`."""
         from dspy_tui.storage.files import write_output
 
-        return write_output(path, self.render_report(session_id, fmt), database=self.paths.db_path, force=force)
+        return write_output(
+            path, self.render_report(session_id, fmt), database=self.paths.db_path, force=force
+        )
 
-    def export_program(self, session_id: str, model: str, path: Path | None = None, *, force: bool = False) -> Path:
+    def export_program(
+        self, session_id: str, model: str, path: Path | None = None, *, force: bool = False
+    ) -> Path:
         """The model's best stored program as DSPy JSON: to `path` (replaced only with `force`), or to
         exports/ID/MODEL.json, the session's own folder, where exporting again refreshes it."""
         from .exports import export_checkpoint

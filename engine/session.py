@@ -109,8 +109,9 @@ def _judge_from_options(options: dict[str, Any]) -> JudgeSpec:
     try:
         return JudgeSpec(model=options["model"], **({"rubric": criteria} if criteria else {}))
     except ValidationError:
-        raise ValueError("The llm_judge metric options need `model` as a provider/model name and "
-                         "`criteria` as text.") from None
+        raise ValueError(
+            "The llm_judge metric options need `model` as a provider/model name and `criteria` as text."
+        ) from None
 
 
 def build_program(task: Any) -> Any:
@@ -184,8 +185,11 @@ class Session:
         if not self.session_id:
             self.session_id = uuid.uuid4().hex[:12]
         self.bus.session_id = self.session_id
-        self.budget = Budget(cfg.budget_usd, {m.id: m.budget_usd for m in cfg.models if m.budget_usd},
-                             min_answer_tokens=cfg.min_answer_tokens)
+        self.budget = Budget(
+            cfg.budget_usd,
+            {m.id: m.budget_usd for m in cfg.models if m.budget_usd},
+            min_answer_tokens=cfg.min_answer_tokens,
+        )
         self.budget.publish_to(self.bus)
         self.cache = CallCache(self.store.path, max_body_bytes=cfg.max_cached_body_bytes)
         options = cfg.task.metric_options
@@ -193,41 +197,69 @@ class Session:
             _judge_from_options(options) if cfg.task.metric == "llm_judge" and "model" in options else None
         )
         if cfg.task.metric == "llm_judge" and judge is None:  # refused now, not after the baseline ran
-            raise ValueError("The llm_judge metric needs a judge model: give one under [task] as "
-                             'judge = { model = "provider/model" }, or use another metric.')
+            raise ValueError(
+                "The llm_judge metric needs a judge model: give one under [task] as "
+                'judge = { model = "provider/model" }, or use another metric.'
+            )
         siblings = self.store.repeat_group(cfg.repeat_group) if cfg.repeat_group else []
         self.calls = CallContext(
-            session_id=self.session_id, shared_cache=tuple(s for s in siblings if s != self.session_id),
-            budget=self.budget, cache=self.cache, bus=self.bus,
-            base_urls=cfg.base_urls, timeouts=as_timeouts(cfg.timeouts.total_s, cfg.timeouts.connect_s),
-            num_retries=cfg.num_retries, retry_after_cap_s=cfg.retry_after_cap_s,
-            gate=self._gate, on_fatal=self._mark_fatal,
+            session_id=self.session_id,
+            shared_cache=tuple(s for s in siblings if s != self.session_id),
+            budget=self.budget,
+            cache=self.cache,
+            bus=self.bus,
+            base_urls=cfg.base_urls,
+            timeouts=as_timeouts(cfg.timeouts.total_s, cfg.timeouts.connect_s),
+            num_retries=cfg.num_retries,
+            retry_after_cap_s=cfg.retry_after_cap_s,
+            gate=self._gate,
+            on_fatal=self._mark_fatal,
             local_models={k: v.model_dump(exclude_none=True) for k, v in cfg.local_models.items()},
         )
         self.task = load_task(cfg.task, judge=self._judge_fn(judge) if judge else None)
-        self.calls = replace(self.calls, local_models=local_models.sized_table(  # local/ contexts fit the task
-            self.calls.local_models, [(m.id, m.max_tokens) for m in cfg.models], self.task.train + self.task.dev))
+        self.calls = replace(
+            self.calls,
+            local_models=local_models.sized_table(  # local/ contexts fit the task
+                self.calls.local_models,
+                [(m.id, m.max_tokens) for m in cfg.models],
+                self.task.train + self.task.dev,
+            ),
+        )
         if not self.resumed:  # stored with the session, so a resume can tell a changed dataset
             self.config = cfg = cfg.model_copy(
-                update={"task": cfg.task.model_copy(update={"file_hashes": self.task.file_hashes})})
+                update={"task": cfg.task.model_copy(update={"file_hashes": self.task.file_hashes})}
+            )
         self.reserve = PhaseReserve.for_session(self.budget, cfg, self.task)
         for m in cfg.models:
             provider, _ = split_model(m.id)
             own_gate = replace(self.calls, gate=functools.partial(self._model_gate, m.id))
-            lm = make_lm(m.id, keys=self._keys, context=own_gate, options=ModelOptions(
-                base_url=m.base_url, price=m.price.model_dump() if m.price else None,
-                limits=m.limits.model_dump(exclude_none=True) if m.limits else None,
-                max_tokens=m.max_tokens, temperature=m.temperature,
-            ))
+            lm = make_lm(
+                m.id,
+                keys=self._keys,
+                context=own_gate,
+                options=ModelOptions(
+                    base_url=m.base_url,
+                    price=m.price.model_dump() if m.price else None,
+                    limits=m.limits.model_dump(exclude_none=True) if m.limits else None,
+                    max_tokens=m.max_tokens,
+                    temperature=m.temperature,
+                ),
+            )
             self.runs[m.id] = ModelRun(model=m.id, provider=provider, lm=lm)
         if self.resumed:
-            self.budget.preload(float(self.store.call_totals(self.session_id)["cost_usd"] or 0.0),
-                                self._prior_spent_by_model())
+            self.budget.preload(
+                float(self.store.call_totals(self.session_id)["cost_usd"] or 0.0),
+                self._prior_spent_by_model(),
+            )
             self.store.update_status(self.session_id, "running")
         else:
             self.store.create_session(
-                name=cfg.name, config=cfg.model_dump(mode="json"), task=cfg.task.dataset, seed=cfg.seed,
-                budget_usd=cfg.budget_usd, models=[(m, split_model(m)[0]) for m in cfg.model_ids()],
+                name=cfg.name,
+                config=cfg.model_dump(mode="json"),
+                task=cfg.task.dataset,
+                seed=cfg.seed,
+                budget_usd=cfg.budget_usd,
+                models=[(m, split_model(m)[0]) for m in cfg.model_ids()],
                 session_id=self.session_id,
             )
         self.recorder = Recorder(self.store, self.session_id, self.bus)
@@ -248,8 +280,12 @@ class Session:
         def judge(example: Any, pred: Any, field_name: str) -> float:
             inputs = {k: example[k] for k in example.inputs().keys()}
             with dspy.context(lm=judge_lm):
-                out = rate(rubric=spec.rubric, task_inputs=json.dumps(inputs, default=str),
-                           expected=str(example.get(field_name, "")), response=str(getattr(pred, field_name, "")))
+                out = rate(
+                    rubric=spec.rubric,
+                    task_inputs=json.dumps(inputs, default=str),
+                    expected=str(example.get(field_name, "")),
+                    response=str(getattr(pred, field_name, "")),
+                )
             return max(0.0, min(1.0, float(out.score)))
 
         return judge
@@ -282,8 +318,11 @@ class Session:
         assert self.recorder is not None, "call prepare() first"
         from .hooks import HookRunner
 
-        hooks = (HookRunner(self.config.hooks, self.config.hook_timeout_s, grace_s=self.config.hook_grace_s)
-                 if self.config.hooks else None)
+        hooks = (
+            HookRunner(self.config.hooks, self.config.hook_timeout_s, grace_s=self.config.hook_grace_s)
+            if self.config.hooks
+            else None
+        )
         detach = hooks.attach(self.bus) if hooks else None
         self.bus.publish(
             ev.SessionStarted(name=self.config.name, models=list(self.runs), resumed=self.resumed)
@@ -339,8 +378,11 @@ class Session:
             except DiskFull:
                 pass
             if time.monotonic() > deadline:
-                log.error("session %s: the disk stayed full; %d paid answers could not be stored",
-                          self.session_id, self.cache.unstored)
+                log.error(
+                    "session %s: the disk stayed full; %d paid answers could not be stored",
+                    self.session_id,
+                    self.cache.unstored,
+                )
                 return
             time.sleep(0.5)
 
@@ -357,7 +399,9 @@ class Session:
         from .local_server import SERVERS
 
         SERVERS.release(self.session_id)  # its local/ servers stop unless another session uses them
-        status = {"completed": "completed", "stopped": "stopped", "budget": "stopped", "failed": "failed"}[outcome]
+        status = {"completed": "completed", "stopped": "stopped", "budget": "stopped", "failed": "failed"}[
+            outcome
+        ]
         for run in self.runs.values():
             self._save_model(run)
         if status != "failed":
@@ -464,8 +508,11 @@ class Session:
 
         text = error_text(exc)
         if text == CANCELLED_BY_DSPY or isinstance(exc, LMError):
-            calls = self.call_failures.describe(run.model, timeout_s=self.config.timeouts.total_s,
-                                                base_url=run.lm.engine.link.endpoint.base_url)
+            calls = self.call_failures.describe(
+                run.model,
+                timeout_s=self.config.timeouts.total_s,
+                base_url=run.lm.engine.link.endpoint.base_url,
+            )
             if calls:
                 return calls if text == CANCELLED_BY_DSPY else f"{text} ({calls.rstrip('.')})."
         return text if isinstance(exc, LMError) else f"{type(exc).__name__}: {text}"
@@ -599,7 +646,10 @@ class Session:
         run.last_delta = delta
         # what the round spent and how its examples fared: stored with the round and published alike
         spent = {key: stats[key] for key in ("cost_usd", "tokens_in", "tokens_out", "calls")}
-        outcomes: dict[str, Any] = {"errored_examples": run.last_eval.get("errored", 0), "unparsed": run.last_eval.get("unparsed", 0)}
+        outcomes: dict[str, Any] = {
+            "errored_examples": run.last_eval.get("errored", 0),
+            "unparsed": run.last_eval.get("unparsed", 0),
+        }
         self.store.record_round(
             self.session_id,
             run.model,
@@ -641,8 +691,13 @@ class Session:
         self._save_model(run)
 
     def _cost_updated(self) -> None:
-        self.bus.publish(ev.CostUpdated(spent_usd=self.budget.spent, budget_usd=self.budget.limit_usd,
-                                        by_model=self.budget.spent_by_model()))
+        self.bus.publish(
+            ev.CostUpdated(
+                spent_usd=self.budget.spent,
+                budget_usd=self.budget.limit_usd,
+                by_model=self.budget.spent_by_model(),
+            )
+        )
 
     def _transfer(self, run: ModelRun, leader: ModelRun) -> None:
         """The cross-model trial: the leader's instruction and demos on this model, kept if dev improves."""
@@ -657,7 +712,9 @@ class Session:
             run.program, run.best_dev = candidate, score
         run.transfer = {"source_model": leader.model, "before": before, "after": score, "kept": kept}
         self.bus.publish(
-            ev.CrossModelTransfer(model=run.model, source_model=leader.model, before=before, after=score, kept=kept)
+            ev.CrossModelTransfer(
+                model=run.model, source_model=leader.model, before=before, after=score, kept=kept
+            )
         )
         self._round_done(run, "cross_model", 0, score, run.best_dev or 0.0, (run.best_dev or 0.0) - before)
 
@@ -689,18 +746,33 @@ class Session:
         rounds = [r for r in self.store.rounds(self.session_id) if r["model"] == run.model]
         began = min((r["started_at"] for r in rounds if r["started_at"]), default=None)
         metrics = model_metrics(
-            test_scores=scores, outputs=run.outputs, judged=judged, totals=self.recorder.model_totals(run.model),
-            benchmark=stats, benchmark_seconds=seconds, baseline=run.baseline, best_dev=run.best_dev,
+            test_scores=scores,
+            outputs=run.outputs,
+            judged=judged,
+            totals=self.recorder.model_totals(run.model),
+            benchmark=stats,
+            benchmark_seconds=seconds,
+            baseline=run.baseline,
+            best_dev=run.best_dev,
             best_by_round=[r["best_dev_score"] for r in rounds if r["phase"] == "optimization"],
-            converged=run.status == "converged", priced=self._priced(run.model),
-            offline=run.provider in OFFLINE_PROVIDERS, memory_mb=self.memory.peak_mb(began),
+            converged=run.status == "converged",
+            priced=self._priced(run.model),
+            offline=run.provider in OFFLINE_PROVIDERS,
+            memory_mb=self.memory.peak_mb(began),
         )
         run.status = "done" if run.status != "converged" else "converged"
-        self.store.update_model(self.session_id, run.model, results={
-            "benchmark_latency_p50_ms": stats["latency_p50_ms"],
-            "benchmark_latency_p95_ms": stats["latency_p95_ms"], "benchmark_cost_usd": stats["cost_usd"],
-            "test_scores": scores, "test_ids": run.test_ids, "metrics": metrics,
-        })
+        self.store.update_model(
+            self.session_id,
+            run.model,
+            results={
+                "benchmark_latency_p50_ms": stats["latency_p50_ms"],
+                "benchmark_latency_p95_ms": stats["latency_p95_ms"],
+                "benchmark_cost_usd": stats["cost_usd"],
+                "test_scores": scores,
+                "test_ids": run.test_ids,
+                "metrics": metrics,
+            },
+        )
         self.bus.publish(
             ev.BenchmarkProgress(model=run.model, done=len(testset), total=len(testset), test_score=score)
         )
@@ -794,7 +866,9 @@ class Session:
                 self._save_model(run)
         assert self.recorder is not None
         self.recorder.flush()
-        self.report_paths = {fmt: str(p) for fmt, p in write_reports(self.store, self.session_id, out_dir).items()}
+        self.report_paths = {
+            fmt: str(p) for fmt, p in write_reports(self.store, self.session_id, out_dir).items()
+        }
         self.bus.publish(ev.ReportReady(paths=self.report_paths))
         self.bus.publish(ev.PhaseCompleted(phase="report"))
 

@@ -30,8 +30,10 @@ def make_signature(
         sig = sig.with_instructions(instructions)
     for side, fields in (("input", sig.input_fields), ("output", sig.output_fields)):
         if not fields:  # DSPy accepts "a ->" and "-> b"; a session would only fail later
-            raise TaskError(f"signature {text!r} has no {side} field; write it as 'inputs -> outputs', "
-                            "e.g. 'question -> answer'")
+            raise TaskError(
+                f"signature {text!r} has no {side} field; write it as 'inputs -> outputs', "
+                "e.g. 'question -> answer'"
+            )
     for name, desc in (descriptions or {}).items():
         if name not in sig.fields:
             raise TaskError(f"description given for {name!r}, which is not a field of the signature {text!r}")

@@ -31,8 +31,17 @@ from .task_files import load_examples, split_examples
 from .task_signatures import import_object, make_signature
 
 __all__ = [
-    "DemoTaskInfo", "Task", "TaskError", "build_program", "demo_examples", "import_object", "list_demo_tasks",
-    "load_examples", "load_task", "make_signature", "split_examples",
+    "DemoTaskInfo",
+    "Task",
+    "TaskError",
+    "build_program",
+    "demo_examples",
+    "import_object",
+    "list_demo_tasks",
+    "load_examples",
+    "load_task",
+    "make_signature",
+    "split_examples",
 ]
 
 
@@ -123,8 +132,10 @@ def _check_unchanged(spec: TaskSpec) -> dict[str, str]:
     hashes = {f: hashlib.sha256(Path(f).read_bytes()).hexdigest() for f in files}
     for name, digest in spec.file_hashes.items():
         if hashes.get(name, digest) != digest:
-            raise TaskError(f"{name} changed since this session started (its content differs); restore it, "
-                            "or start a new session with it")
+            raise TaskError(
+                f"{name} changed since this session started (its content differs); restore it, "
+                "or start a new session with it"
+            )
     return hashes
 
 
@@ -197,8 +208,12 @@ def _metric_name(spec: TaskSpec, default: str, signature: type[dspy.Signature]) 
 
     name = spec.metric or ("llm_judge" if spec.judge else default)
     # a judged metric gets its judge later; a stand-in checks its options now
-    make_metric(name, spec.metric_options, signature=signature,
-                judge=(lambda *_: 0.0) if name in JUDGE_METRICS else None)
+    make_metric(
+        name,
+        spec.metric_options,
+        signature=signature,
+        judge=(lambda *_: 0.0) if name in JUDGE_METRICS else None,
+    )
     return name
 
 

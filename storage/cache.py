@@ -95,8 +95,16 @@ class CallCache:
     ) -> None:
         """Store an answer; with `call` (its call-completed event, with session_id) the `calls` row is
         written in the same transaction, so a crash can never keep a paid answer but lose its cost."""
-        entry = (key, session_of(key), provider, model, endpoint, self._stored_body(body),
-                 json.dumps(usage or {}), time.time())
+        entry = (
+            key,
+            session_of(key),
+            provider,
+            model,
+            endpoint,
+            self._stored_body(body),
+            json.dumps(usage or {}),
+            time.time(),
+        )
         with self._lock:
             self._unstored[key] = (entry, call_values(call) if call is not None else None)
         self.flush_unstored()
@@ -150,5 +158,7 @@ class CallCache:
         return int(self._conn().execute("SELECT count(*) FROM lm_cache").fetchone()[0])
 
 
-_INSERT = ("INSERT OR REPLACE INTO lm_cache (key, session_id, provider, model, endpoint, body, usage, created_at)"
-           " VALUES (?,?,?,?,?,?,?,?)")
+_INSERT = (
+    "INSERT OR REPLACE INTO lm_cache (key, session_id, provider, model, endpoint, body, usage, created_at)"
+    " VALUES (?,?,?,?,?,?,?,?)"
+)

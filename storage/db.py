@@ -185,7 +185,9 @@ def _m0003_cache_session_fk(db: sqlite_utils.Database) -> None:
     older versions) are dropped, as nothing can ever read them again."""
     db.execute("ALTER TABLE lm_cache ADD COLUMN session_id TEXT REFERENCES sessions(id) ON DELETE CASCADE")
     prefix = "substr(key, 1, instr(key, ':') - 1)"
-    db.execute(f"DELETE FROM lm_cache WHERE instr(key, ':') > 0 AND {prefix} NOT IN (SELECT id FROM sessions)")
+    db.execute(
+        f"DELETE FROM lm_cache WHERE instr(key, ':') > 0 AND {prefix} NOT IN (SELECT id FROM sessions)"
+    )
     db.execute(f"UPDATE lm_cache SET session_id = {prefix} WHERE instr(key, ':') > 0")
     db.execute("CREATE INDEX idx_lm_cache_session ON lm_cache(session_id)")
 
@@ -255,10 +257,14 @@ def database_error(path: Path | str, exc: BaseException) -> StorageError:
     if is_disk_full(exc):
         return DiskFull(path)
     if "locked" in str(exc):
-        return StorageError(f"The database {path} stayed locked by another process for "
-                            f"{BUSY_TIMEOUT_MS // 1000} s; try again when it is free.")
-    return StorageError(f"The database {path} is damaged or not a dspy-tui database ({exc}); check it with "
-                        f"`sqlite3 '{path}' 'PRAGMA integrity_check'` or restore a backup.")
+        return StorageError(
+            f"The database {path} stayed locked by another process for "
+            f"{BUSY_TIMEOUT_MS // 1000} s; try again when it is free."
+        )
+    return StorageError(
+        f"The database {path} is damaged or not a dspy-tui database ({exc}); check it with "
+        f"`sqlite3 '{path}' 'PRAGMA integrity_check'` or restore a backup."
+    )
 
 
 def _newer_schema(db: sqlite_utils.Database) -> int | None:
@@ -279,8 +285,10 @@ def apply_migrations(db: sqlite_utils.Database) -> None:
     try:
         newer = _newer_schema(db)
         if newer is not None:
-            raise StorageError(f"The database {path} was written by a newer dspy-tui (schema {newer}); "
-                               "upgrade dspy-tui to open it.")
+            raise StorageError(
+                f"The database {path} was written by a newer dspy-tui (schema {newer}); "
+                "upgrade dspy-tui to open it."
+            )
         if not migrations.pending(db):
             return
         db.conn.execute("BEGIN IMMEDIATE")

@@ -38,8 +38,10 @@ def check_output(path: Path, *, database: Path | None, force: bool) -> Path:
         for suffix in _DB_SIDE_FILES:
             protected = db.with_name(db.name + suffix)
             if target == protected or _same_file(target, protected):
-                raise OutputRefused(f"{path} is the dspy-tui database{' ' + suffix[1:] + ' file' if suffix else ''}; "
-                                    "choose another output file.")
+                raise OutputRefused(
+                    f"{path} is the dspy-tui database{' ' + suffix[1:] + ' file' if suffix else ''}; "
+                    "choose another output file."
+                )
     if target.is_dir():
         raise OutputRefused(f"{path} is a folder; give a file name.")
     if target.exists():
@@ -51,8 +53,9 @@ def check_output(path: Path, *, database: Path | None, force: bool) -> Path:
     return target
 
 
-def write_output(path: Path, content: str, *, database: Path | None, force: bool = False,
-                 make_parents: bool = False) -> Path:
+def write_output(
+    path: Path, content: str, *, database: Path | None, force: bool = False, make_parents: bool = False
+) -> Path:
     """Write `content` (UTF-8) to `path` via a temporary file and a rename; returns the path written.
     A missing folder is an error unless `make_parents`."""
     target = check_output(path, database=database, force=force)

@@ -52,8 +52,11 @@ class SessionFilter:
 
     def describe(self) -> str:
         parts = [f"“{self.text}”"] if self.text else []
-        parts += [f"{name} {value}" for name, value in (("task", self.task), ("model", self.model),
-                                                        ("status", self.status)) if value]
+        parts += [
+            f"{name} {value}"
+            for name, value in (("task", self.task), ("model", self.model), ("status", self.status))
+            if value
+        ]
         if self.since is not None:
             parts.append("from " + time.strftime(DATE_FORMAT, time.localtime(self.since)))
         if self.until is not None:
@@ -76,8 +79,10 @@ class SessionFilter:
             clauses.append("coalesce(s.task, '') LIKE ? ESCAPE '\\'")
             params.append(_like(self.task))
         if self.model:
-            clauses.append("EXISTS (SELECT 1 FROM session_models t WHERE t.session_id = s.id"
-                           " AND t.model LIKE ? ESCAPE '\\')")
+            clauses.append(
+                "EXISTS (SELECT 1 FROM session_models t WHERE t.session_id = s.id"
+                " AND t.model LIKE ? ESCAPE '\\')"
+            )
             params.append(_like(self.model))
         if self.status:
             clauses.append("s.status = ?")
@@ -105,13 +110,16 @@ LIST_SQL = (
 )
 
 
-def list_sessions(store: SessionStore, flt: SessionFilter | None = None,
-                  limit: int | None = None) -> tuple[list[SessionRow], int]:
+def list_sessions(
+    store: SessionStore, flt: SessionFilter | None = None, limit: int | None = None
+) -> tuple[list[SessionRow], int]:
     """The matching sessions, newest first (at most `limit`), and how many match in all."""
     store.mark_interrupted()
     where, params = (flt or SessionFilter()).where()
-    rows: list[Any] = store.query(LIST_SQL.format(where=where, limit="" if limit is None else " LIMIT ?"),
-                                  params if limit is None else [*params, limit])
+    rows: list[Any] = store.query(
+        LIST_SQL.format(where=where, limit="" if limit is None else " LIMIT ?"),
+        params if limit is None else [*params, limit],
+    )
     total = len(rows)
     if limit is not None and total == limit:
         total = int(store.query(f"SELECT count(*) AS n FROM sessions s{where}", params)[0]["n"])
@@ -154,19 +162,39 @@ def compare_rows(store: SessionStore, session_ids: Sequence[str]) -> CompareRows
     if not session_ids:
         return CompareRows({}, [])
     marks = ",".join("?" * len(session_ids))
-    sessions = {r["id"]: StoredSession(r["id"], r["name"], float(r["created_at"]), str(r["task"] or ""),
-                                       json.loads(r["config_json"] or "{}"))
-                for r in store.query(f"SELECT id, name, created_at, task, config_json FROM sessions"
-                                     f" WHERE id IN ({marks})", session_ids)}
-    models = [(m["session_id"], model_result(m)) for m in store.query(
-        f"SELECT * FROM session_models WHERE session_id IN ({marks}) ORDER BY rowid", session_ids)]
+    sessions = {
+        r["id"]: StoredSession(
+            r["id"],
+            r["name"],
+            float(r["created_at"]),
+            str(r["task"] or ""),
+            json.loads(r["config_json"] or "{}"),
+        )
+        for r in store.query(
+            f"SELECT id, name, created_at, task, config_json FROM sessions WHERE id IN ({marks})", session_ids
+        )
+    }
+    models = [
+        (m["session_id"], model_result(m))
+        for m in store.query(
+            f"SELECT * FROM session_models WHERE session_id IN ({marks}) ORDER BY rowid", session_ids
+        )
+    ]
     rounds: dict[tuple[str, str], list[RoundPoint]] = {}
     for r in store.query(
         "SELECT session_id, model, phase, round, dev_score, cost_usd, tokens_in, tokens_out, metrics_json"
-        f" FROM rounds WHERE session_id IN ({marks}) ORDER BY session_id, model, started_at, round", session_ids,
+        f" FROM rounds WHERE session_id IN ({marks}) ORDER BY session_id, model, started_at, round",
+        session_ids,
     ):
         metrics = json.loads(r["metrics_json"] or "{}")
-        rounds.setdefault((r["session_id"], r["model"]), []).append(RoundPoint(
-            r["phase"], r["round"], r["dev_score"], float(r["cost_usd"] or 0.0), metrics.get("latency_p50_ms"),
-            int(r["tokens_in"] or 0) + int(r["tokens_out"] or 0)))
+        rounds.setdefault((r["session_id"], r["model"]), []).append(
+            RoundPoint(
+                r["phase"],
+                r["round"],
+                r["dev_score"],
+                float(r["cost_usd"] or 0.0),
+                metrics.get("latency_p50_ms"),
+                int(r["tokens_in"] or 0) + int(r["tokens_out"] or 0),
+            )
+        )
     return CompareRows(sessions, models, rounds)

@@ -145,7 +145,9 @@ def set_key(provider: str, value: str) -> None:
     except NoKeyringError:
         raise NoKeyring(provider) from None
     except KeyringError as exc:
-        raise KeyStoreError(f"The keyring refused to store the {provider} key ({type(exc).__name__}).") from None
+        raise KeyStoreError(
+            f"The keyring refused to store the {provider} key ({type(exc).__name__})."
+        ) from None
 
 
 def delete_key(provider: str) -> bool:

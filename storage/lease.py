@@ -80,8 +80,10 @@ class Lease:
     def beat(self) -> None:
         conn = self._conn()
         with conn:
-            conn.execute("UPDATE session_leases SET heartbeat = ? WHERE session_id = ? AND token = ?",
-                         (time.time(), self.session_id, self.token))
+            conn.execute(
+                "UPDATE session_leases SET heartbeat = ? WHERE session_id = ? AND token = ?",
+                (time.time(), self.session_id, self.token),
+            )
 
     def release(self) -> None:
         """Give the session up; safe to call twice, and on a database that cannot be written."""
@@ -92,8 +94,10 @@ class Lease:
         try:
             conn = self._conn()
             with conn:
-                conn.execute("DELETE FROM session_leases WHERE session_id = ? AND token = ?",
-                             (self.session_id, self.token))
+                conn.execute(
+                    "DELETE FROM session_leases WHERE session_id = ? AND token = ?",
+                    (self.session_id, self.token),
+                )
         except sqlite3.Error:  # the row is stale now that no live Lease holds its token
             log.warning("could not remove the lease of session %s", self.session_id, exc_info=True)
 

@@ -52,8 +52,9 @@ def results_update(results: Mapping[str, Any]) -> dict[str, Any]:
     """The `results` given to SessionStore.update_model, checked against StoredResults (JSON-ready)."""
     unknown = sorted(set(results) - set(StoredResults.model_fields))
     if unknown:
-        raise ValueError(f"results_json has no key {', '.join(unknown)}: declare it in storage/results.py "
-                         "(StoredResults)")
+        raise ValueError(
+            f"results_json has no key {', '.join(unknown)}: declare it in storage/results.py (StoredResults)"
+        )
     try:
         checked = StoredResults.model_validate(dict(results))
     except ValidationError as exc:
@@ -162,8 +163,17 @@ def model_result(row: Mapping[str, Any], price_label: str = "") -> ModelResult:
     known = {k: v for k, v in raw.items() if k in StoredResults.model_fields}  # an older writer's extras
     ci = (row["test_ci_low"], row["test_ci_high"]) if row["test_ci_low"] is not None else None
     return ModelResult(
-        model=row["model"], provider=row["provider"], status=row["status"], baseline=row["baseline_score"],
-        best_dev=row["best_dev_score"], test=row["test_score"], ci=ci, cost_usd=float(row["cost_usd"] or 0.0),
-        calls=int(row["calls"] or 0), error=row["error"], phase=row.get("phase"),
-        stored=StoredResults.model_validate(known), price_label=price_label,
+        model=row["model"],
+        provider=row["provider"],
+        status=row["status"],
+        baseline=row["baseline_score"],
+        best_dev=row["best_dev_score"],
+        test=row["test_score"],
+        ci=ci,
+        cost_usd=float(row["cost_usd"] or 0.0),
+        calls=int(row["calls"] or 0),
+        error=row["error"],
+        phase=row.get("phase"),
+        stored=StoredResults.model_validate(known),
+        price_label=price_label,
     )

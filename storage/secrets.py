@@ -19,7 +19,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 REDACTED = "<redacted>"
 _SECRET_NAMES = re.compile(r"(api[_-]?key|secret|token|password|authorization)$", re.I)
-_SECRET_PARAMS = re.compile(r"(key|token|secret|password|passwd|pwd|auth|signature|sig|credential|session)", re.I)
+_SECRET_PARAMS = re.compile(
+    r"(key|token|secret|password|passwd|pwd|auth|signature|sig|credential|session)", re.I
+)
 _KEY_ENV_NAMES = re.compile(r"(API_KEY|_TOKEN|_SECRET)$")
 
 _known: set[str] = set()
@@ -65,7 +67,9 @@ def redact_url(url: str) -> str:
     query = parts.query
     pairs = parse_qsl(query, keep_blank_values=True)
     if any(_SECRET_PARAMS.search(k) and v for k, v in pairs):
-        query = urlencode([(k, REDACTED if _SECRET_PARAMS.search(k) and v else v) for k, v in pairs], safe="<>")
+        query = urlencode(
+            [(k, REDACTED if _SECRET_PARAMS.search(k) and v else v) for k, v in pairs], safe="<>"
+        )
     if netloc == parts.netloc and query == parts.query:
         return url
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))

@@ -121,8 +121,20 @@ class SessionStore:
             conn.execute(
                 "INSERT INTO sessions (id, name, status, created_at, updated_at, task, seed, budget_usd,"
                 " config_json, versions_json, pid, host) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                (sid, name, "running", now, now, task, seed, budget_usd, _json(scrub(dict(config))),
-                 _json(dict(versions or default_versions())), os.getpid(), socket.gethostname()),
+                (
+                    sid,
+                    name,
+                    "running",
+                    now,
+                    now,
+                    task,
+                    seed,
+                    budget_usd,
+                    _json(scrub(dict(config))),
+                    _json(dict(versions or default_versions())),
+                    os.getpid(),
+                    socket.gethostname(),
+                ),
             )
             conn.executemany(
                 "INSERT INTO session_models (session_id, model, provider) VALUES (?,?,?)",
@@ -190,9 +202,7 @@ class SessionStore:
         return session
 
     def session_models(self, session_id: str) -> list[dict[str, Any]]:
-        models = self.query(
-            "SELECT * FROM session_models WHERE session_id = ? ORDER BY rowid", (session_id,)
-        )
+        models = self.query("SELECT * FROM session_models WHERE session_id = ? ORDER BY rowid", (session_id,))
         for m in models:
             m["results"] = json.loads(m.pop("results_json"))
         return models
@@ -203,8 +213,12 @@ class SessionStore:
 
     def models_with_programs(self, session_id: str) -> list[str]:
         """Models with a stored program (a checkpoint) to export, by name."""
-        return [r["model"] for r in self.query(
-            "SELECT DISTINCT model FROM checkpoints WHERE session_id = ? ORDER BY model", (session_id,))]
+        return [
+            r["model"]
+            for r in self.query(
+                "SELECT DISTINCT model FROM checkpoints WHERE session_id = ? ORDER BY model", (session_id,)
+            )
+        ]
 
     def set_budget(self, session_id: str, budget_usd: float) -> None:
         """Raise (or set) a session's budget, in its row and its stored config alike."""
@@ -213,8 +227,10 @@ class SessionStore:
             if row is None:
                 raise UnknownSession(session_id)
             config = {**json.loads(row[0] or "{}"), "budget_usd": budget_usd}
-            conn.execute("UPDATE sessions SET budget_usd = ?, config_json = ?, updated_at = ? WHERE id = ?",
-                         (budget_usd, _json(config), time.time(), session_id))
+            conn.execute(
+                "UPDATE sessions SET budget_usd = ?, config_json = ?, updated_at = ? WHERE id = ?",
+                (budget_usd, _json(config), time.time(), session_id),
+            )
 
     def update_status(self, session_id: str, status: str, error: str | None = None) -> None:
         """Set the status. Setting `running` takes the session's lease for this process (SessionBusy
@@ -331,15 +347,25 @@ class SessionStore:
     def call_totals(self, session_id: str) -> dict[str, Any]:
         """Calls actually sent to providers; cache hits and budget refusals (never sent) counted
         apart; their cost (every recorded charge, estimated ones included, which are also given apart)."""
-        row = self._conn().execute(
-            "SELECT coalesce(sum(cache_hit = 0 AND status != 'refused'), 0), coalesce(sum(cache_hit = 1), 0),"
-            " coalesce(sum(cost_usd), 0), coalesce(sum(status = 'error'), 0),"
-            " coalesce(sum(status = 'refused'), 0), coalesce(sum(CASE WHEN cost_estimated THEN cost_usd END), 0)"
-            " FROM calls WHERE session_id = ?",
-            (session_id,),
-        ).fetchone()
-        return {"calls": row[0], "cache_hits": row[1], "cost_usd": row[2], "errors": row[3],
-                "refused_by_budget": row[4], "estimated_cost_usd": row[5]}
+        row = (
+            self._conn()
+            .execute(
+                "SELECT coalesce(sum(cache_hit = 0 AND status != 'refused'), 0), coalesce(sum(cache_hit = 1), 0),"
+                " coalesce(sum(cost_usd), 0), coalesce(sum(status = 'error'), 0),"
+                " coalesce(sum(status = 'refused'), 0), coalesce(sum(CASE WHEN cost_estimated THEN cost_usd END), 0)"
+                " FROM calls WHERE session_id = ?",
+                (session_id,),
+            )
+            .fetchone()
+        )
+        return {
+            "calls": row[0],
+            "cache_hits": row[1],
+            "cost_usd": row[2],
+            "errors": row[3],
+            "refused_by_budget": row[4],
+            "estimated_cost_usd": row[5],
+        }
 
     def calls_by_model(self, session_id: str, role: str | None = None) -> dict[str, ModelCalls]:
         """Per model: calls sent (cache hits and budget refusals apart), failed ones, tokens and cost;
@@ -352,10 +378,19 @@ class SessionStore:
             " FROM calls WHERE session_id = ? AND (? IS NULL OR role = ?) GROUP BY model",
             (session_id, role, role),
         )
-        return {r["model"]: ModelCalls(calls=int(r["calls"]), refused=int(r["refused"]), cache_hits=int(r["cache_hits"]),
-                                       errors=int(r["errors"]), tokens_in=int(r["tokens_in"]),
-                                       tokens_out=int(r["tokens_out"]), tokens_cached=int(r["tokens_cached"]),
-                                       cost_usd=float(r["cost_usd"])) for r in rows}
+        return {
+            r["model"]: ModelCalls(
+                calls=int(r["calls"]),
+                refused=int(r["refused"]),
+                cache_hits=int(r["cache_hits"]),
+                errors=int(r["errors"]),
+                tokens_in=int(r["tokens_in"]),
+                tokens_out=int(r["tokens_out"]),
+                tokens_cached=int(r["tokens_cached"]),
+                cost_usd=float(r["cost_usd"]),
+            )
+            for r in rows
+        }
 
     def cost_by_phase(self, session_id: str, role: str = "model") -> dict[str, dict[str, float]]:
         """Per model called in `role` (`model`, or `judge` for the llm_judge): the cost of each phase's
@@ -419,16 +454,35 @@ class SessionStore:
             )
 
     def report(self, session_id: str, fmt: str) -> str | None:
-        row = self._conn().execute(
-            "SELECT content FROM reports WHERE session_id = ? AND format = ?", (session_id, fmt)
-        ).fetchone()
+        row = (
+            self._conn()
+            .execute("SELECT content FROM reports WHERE session_id = ? AND format = ?", (session_id, fmt))
+            .fetchone()
+        )
         return row[0] if row else None
 
 
 CALL_COLUMNS = (
-    "session_id", "ts", "provider", "model", "endpoint", "request_hash", "tokens_in", "tokens_out",
-    "tokens_cached", "cost_usd", "latency_ms", "status", "error_kind", "retries", "cache_hit", "call_id",
-    "cost_estimated", "phase", "role", "queue_ms",
+    "session_id",
+    "ts",
+    "provider",
+    "model",
+    "endpoint",
+    "request_hash",
+    "tokens_in",
+    "tokens_out",
+    "tokens_cached",
+    "cost_usd",
+    "latency_ms",
+    "status",
+    "error_kind",
+    "retries",
+    "cache_hit",
+    "call_id",
+    "cost_estimated",
+    "phase",
+    "role",
+    "queue_ms",
 )
 INSERT_CALL = f"INSERT INTO calls ({', '.join(CALL_COLUMNS)}) VALUES ({','.join('?' * len(CALL_COLUMNS))})"
 _CALL_DEFAULTS = {"retries": 0, "cache_hit": False, "model": "", "cost_estimated": False, "role": "model"}

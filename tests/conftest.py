@@ -18,8 +18,15 @@ pytest_plugins = ["tests.fakes.conftest_plugin"]
 
 SPECS_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "specs"
 PROVIDER_ENV = (
-    "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY", "GROQ_API_KEY",
-    "TOGETHER_API_KEY", "FIREWORKS_API_KEY", "OPENROUTER_API_KEY", "PYTHON_KEYRING_BACKEND",
+    "OPENAI_API_KEY",
+    "ANTHROPIC_API_KEY",
+    "GEMINI_API_KEY",
+    "GOOGLE_API_KEY",
+    "GROQ_API_KEY",
+    "TOGETHER_API_KEY",
+    "FIREWORKS_API_KEY",
+    "OPENROUTER_API_KEY",
+    "PYTHON_KEYRING_BACKEND",
 )
 
 
@@ -63,7 +70,6 @@ def memory_keyring() -> Iterator[MemoryKeyring]:
     keyring.set_keyring(backend)
     yield backend
     keyring.set_keyring(previous)
-
 
 
 # The repo root is on sys.path (tests import tests.fakes...), so `import engine` would load a

@@ -46,8 +46,15 @@ class DspyTuiApp(App[int]):
     BINDINGS = [
         Binding("question_mark", "help", "Help", id="app.help", tooltip="The keys of this screen"),
         Binding("ctrl+q", "quit", "Quit", id="app.quit", show=False, priority=True),
-        Binding("ctrl+p", "command_palette", "Commands", id="app.palette", show=False, priority=True,
-                tooltip="Search the actions of this screen"),
+        Binding(
+            "ctrl+p",
+            "command_palette",
+            "Commands",
+            id="app.palette",
+            show=False,
+            priority=True,
+            tooltip="Search the actions of this screen",
+        ),
     ]
     COMMANDS = App.COMMANDS | {ScreenCommands}
 
@@ -85,13 +92,21 @@ class DspyTuiApp(App[int]):
                 self.start_live(self._first_session)
             self._first_session = None
 
-    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
-               timeout: float | None = None, markup: bool = False) -> None:
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
         """Every notification is literal text: they carry session names, model ids and provider errors."""
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
-    def deliver_screenshot(self, filename: str | None = None, path: str | None = None,
-                           time_format: str | None = None) -> str | None:
+    def deliver_screenshot(
+        self, filename: str | None = None, path: str | None = None, time_format: str | None = None
+    ) -> str | None:
         """Screenshots go to the exports dir (Textual's default, ~/Downloads, may not exist)."""
         folder = Path(path) if path else self.paths.exports_dir / "screenshots"
         try:
@@ -105,7 +120,9 @@ class DspyTuiApp(App[int]):
         """Textual's commands, with its key panel named so it does not read as our API keys."""
         for command in super().get_system_commands(screen):
             if command.title == "Keys":
-                command = SystemCommand("Key bindings panel", command.help, command.callback, command.discover)
+                command = SystemCommand(
+                    "Key bindings panel", command.help, command.callback, command.discover
+                )
             yield command
 
     # -- preferences ------------------------------------------------------------
@@ -123,8 +140,9 @@ class DspyTuiApp(App[int]):
         try:
             save_settings(self.paths.settings_path, settings)
         except OSError as exc:
-            self.call_from_thread(self.notify, f"Could not save settings: {exc.strerror or exc}.",
-                                  severity="warning")
+            self.call_from_thread(
+                self.notify, f"Could not save settings: {exc.strerror or exc}.", severity="warning"
+            )
 
     # -- sessions -----------------------------------------------------------------
     @property
@@ -143,7 +161,9 @@ class DspyTuiApp(App[int]):
         from dspy_tui.tui.screens.live import LiveScreen
 
         if self.session_running:
-            self.notify("A session is already running here; stop it first (s on its screen).", severity="error")
+            self.notify(
+                "A session is already running here; stop it first (s on its screen).", severity="error"
+            )
             return
         runner = SessionRunner.for_session(session, stored)
         screen = LiveScreen(runner, self.paths, self.clock)
@@ -181,9 +201,12 @@ class DspyTuiApp(App[int]):
             from dspy_tui.engine.budget import spending_words
 
             assert runner.session is not None  # a runner whose session ran here
-            self.notify(f"Session stopped by its budget: {spending_words(runner.session.budget)}. Its results so far "
-                        f"are kept; `dspy-tui resume {runner.session_id} --budget USD` continues it with more.",
-                        severity="warning", timeout=15)
+            self.notify(
+                f"Session stopped by its budget: {spending_words(runner.session.budget)}. Its results so far "
+                f"are kept; `dspy-tui resume {runner.session_id} --budget USD` continues it with more.",
+                severity="warning",
+                timeout=15,
+            )
         elif outcome == "stopped":
             self.notify("Session stopped; resume it from home with r.", severity="warning")
         elif outcome == "failed":
@@ -233,9 +256,15 @@ class DspyTuiApp(App[int]):
             if budget is not None:
                 self.resume_session(session_id, budget)
 
-        self.push_screen(BudgetScreen(
-            f"Its budget stopped this session: ${spent:.4f} of ${limit:.4f} spent. Resume it with a budget of "
-            "(USD):", spent, max(limit * 2, spent * 2, 0.01)), answered)
+        self.push_screen(
+            BudgetScreen(
+                f"Its budget stopped this session: ${spent:.4f} of ${limit:.4f} spent. Resume it with a budget of "
+                "(USD):",
+                spent,
+                max(limit * 2, spent * 2, 0.01),
+            ),
+            answered,
+        )
 
     def start_new(self, config: Any) -> None:
         """Start a session from a SessionConfig, or from a stored config's dict (a re-run)."""
@@ -246,7 +275,9 @@ class DspyTuiApp(App[int]):
 
     def _busy(self) -> bool:
         if self.session_running:
-            self.notify("A session is already running here; stop it first (s on its screen).", severity="error")
+            self.notify(
+                "A session is already running here; stop it first (s on its screen).", severity="error"
+            )
         elif self.preparing:
             self.notify("A session is being prepared; wait a moment.", severity="warning")
         return self.session_running or self.preparing
@@ -256,7 +287,9 @@ class DspyTuiApp(App[int]):
         self._prepare_in_thread(config, session_id, budget_usd)
 
     @work(thread=True, group="prepare")
-    def _prepare_in_thread(self, config: Any | None, session_id: str | None, budget_usd: float | None) -> None:
+    def _prepare_in_thread(
+        self, config: Any | None, session_id: str | None, budget_usd: float | None
+    ) -> None:
         """Build and prepare the engine Session off the UI thread (DSPy import, task load, keyring)."""
         from dspy_tui.tui.runner import one_sentence, service_for
 
@@ -269,8 +302,9 @@ class DspyTuiApp(App[int]):
                     if before is not None and before.stop_reason == "budget":
                         self.call_from_thread(self._ask_budget, session_id, before)
                         return
-                session = service.resume(session_id, completed_hint="open it to see its results",
-                                         budget_usd=budget_usd)
+                session = service.resume(
+                    session_id, completed_hint="open it to see its results", budget_usd=budget_usd
+                )
                 stored = self._stored_state(session.session_id)
             else:
                 if isinstance(config, dict):  # a stored setup, run again
@@ -335,13 +369,16 @@ class DspyTuiApp(App[int]):
         screen = self.screen
         if isinstance(screen, HelpScreen):
             return
-        keys = [(self.get_key_display(binding), binding.description, binding.id or "")
-                for _node, binding, _enabled in our_bindings(screen)]  # widgets' own keys are not ours to list
+        keys = [
+            (self.get_key_display(binding), binding.description, binding.id or "")
+            for _node, binding, _enabled in our_bindings(screen)
+        ]  # widgets' own keys are not ours to list
         if not self.is_screen_installed(HELP_SCREEN):
             self.install_screen(HelpScreen(), HELP_SCREEN)
         help_screen = self.get_screen(HELP_SCREEN, HelpScreen)
-        help_screen.fill(f"Keys · {screen.__class__.__name__.removesuffix('Screen')}",
-                         getattr(screen, "HELP", ""), keys)
+        help_screen.fill(
+            f"Keys · {screen.__class__.__name__.removesuffix('Screen')}", getattr(screen, "HELP", ""), keys
+        )
         self.push_screen(help_screen)
 
     async def action_quit(self) -> None:
@@ -351,8 +388,11 @@ class DspyTuiApp(App[int]):
         from dspy_tui.tui.screens.modals import ConfirmScreen
 
         self.push_screen(
-            ConfirmScreen("A session is running. Stop it and quit? Everything so far is saved and it can be resumed.",
-                          yes="Stop and quit", no="Cancel"),
+            ConfirmScreen(
+                "A session is running. Stop it and quit? Everything so far is saved and it can be resumed.",
+                yes="Stop and quit",
+                no="Cancel",
+            ),
             self._quit_answer,
         )
 

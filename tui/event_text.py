@@ -8,8 +8,11 @@ from dspy_tui.engine import events as ev
 from dspy_tui.tui.format import clock_time, delta, money, ms, score
 
 PHASE_NAMES = {
-    "baseline": "baseline", "optimization": "optimization", "cross_model": "cross-model learning",
-    "benchmark": "final benchmark", "report": "report",
+    "baseline": "baseline",
+    "optimization": "optimization",
+    "cross_model": "cross-model learning",
+    "benchmark": "final benchmark",
+    "report": "report",
 }
 
 
@@ -26,14 +29,18 @@ def _describe(e: ev.Event) -> tuple[str, str]:  # noqa: C901 - a table of event 
         cost = "unpriced" if e.cost_usd is None else money(e.cost_usd)
         waited = f", waited {ms(e.queue_ms)} for a slot" if e.queue_ms >= 1 else ""
         retries = f", {e.retries} retries" if e.retries else ""
-        return (f"call answered in {ms(e.latency_ms)}: {e.tokens_in or 0} tokens in, {e.tokens_out or 0} out, "
-                f"{cost}{waited}{retries}"), "dim"
+        return (
+            f"call answered in {ms(e.latency_ms)}: {e.tokens_in or 0} tokens in, {e.tokens_out or 0} out, "
+            f"{cost}{waited}{retries}"
+        ), "dim"
     if isinstance(e, ev.RoundCompleted):
         label = "baseline" if e.round == 0 else f"round {e.round}"
         left_out = f", {e.errored_examples} errored (not scored)" if e.errored_examples else ""
         left_out += f", {e.unparsed} unparsed (scored wrong)" if e.unparsed else ""
-        return (f"{label}: dev {score(e.dev_score)} best {score(e.best_dev_score)} ({delta(e.delta)}), "
-                f"{e.calls} calls, {money(e.cost_usd)}{left_out}"), "bold"
+        return (
+            f"{label}: dev {score(e.dev_score)} best {score(e.best_dev_score)} ({delta(e.delta)}), "
+            f"{e.calls} calls, {money(e.cost_usd)}{left_out}"
+        ), "bold"
     if isinstance(e, ev.RoundStarted):
         return f"round {e.round} started", ""
     if isinstance(e, ev.PhaseStarted):
@@ -48,8 +55,10 @@ def _describe(e: ev.Event) -> tuple[str, str]:  # noqa: C901 - a table of event 
     if isinstance(e, ev.ModelDegraded):
         return f"degraded: {e.reason}", "yellow"
     if isinstance(e, ev.BudgetReserveReached):
-        return (f"optimization ends: {money(e.spent_usd)} of {money(e.budget_usd)} spent, the rest "
-                f"({money(e.reserve_usd)}) is kept for the cross-model trial and the benchmark"), "yellow"
+        return (
+            f"optimization ends: {money(e.spent_usd)} of {money(e.budget_usd)} spent, the rest "
+            f"({money(e.reserve_usd)}) is kept for the cross-model trial and the benchmark"
+        ), "yellow"
     if isinstance(e, ev.ModelConverged):
         return f"converged after round {e.round}: {e.reason}", "cyan"
     if isinstance(e, ev.ModelFailed):
@@ -64,7 +73,10 @@ def _describe(e: ev.Event) -> tuple[str, str]:  # noqa: C901 - a table of event 
     if isinstance(e, ev.BudgetWarning):
         return f"budget warning: {money(e.spent_usd)} of {money(e.budget_usd)} spent", "bold yellow"
     if isinstance(e, ev.BudgetExhausted):
-        return f"budget spent: {money(e.spent_usd)} of {money(e.budget_usd)}; no more calls are sent", "bold yellow"
+        return (
+            f"budget spent: {money(e.spent_usd)} of {money(e.budget_usd)}; no more calls are sent",
+            "bold yellow",
+        )
     if isinstance(e, ev.SessionStarted):
         return ("session resumed" if e.resumed else "session started"), "bold"
     if isinstance(e, ev.SessionCompleted):

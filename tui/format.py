@@ -9,17 +9,34 @@ import time
 from rich.text import Text
 
 PHASE_LABELS = {
-    "pending": "pending", "baseline": "baseline", "optimization": "optimize", "cross_model": "cross",
-    "benchmark": "bench", "report": "report",
+    "pending": "pending",
+    "baseline": "baseline",
+    "optimization": "optimize",
+    "cross_model": "cross",
+    "benchmark": "bench",
+    "report": "report",
 }
 # one colour per model, shared by the chart lines and the model names in the Models pane
 SERIES_COLORS: tuple[tuple[int, int, int], ...] = (
-    (90, 160, 230), (110, 195, 95), (235, 95, 95), (235, 190, 60), (190, 125, 225), (80, 205, 205),
-    (245, 145, 65), (200, 200, 200),
+    (90, 160, 230),
+    (110, 195, 95),
+    (235, 95, 95),
+    (235, 190, 60),
+    (190, 125, 225),
+    (80, 205, 205),
+    (245, 145, 65),
+    (200, 200, 200),
 )
 STATUS_STYLES = {
-    "running": "bold", "converged": "cyan", "done": "green", "completed": "green", "failed": "red",
-    "stopped": "yellow", "interrupted": "yellow", "pending": "dim", "starting": "dim",
+    "running": "bold",
+    "converged": "cyan",
+    "done": "green",
+    "completed": "green",
+    "failed": "red",
+    "stopped": "yellow",
+    "interrupted": "yellow",
+    "pending": "dim",
+    "starting": "dim",
 }
 
 

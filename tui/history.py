@@ -22,7 +22,12 @@ if TYPE_CHECKING:  # the service pulls in the engine: not on the start-up path
     from dspy_tui.storage.paths import Paths
     from dspy_tui.tui.live_state import LiveState
 
-__all__ = ["SessionFilter", "ModelResult", "FilterError", "parse_day"]  # the filter bar and tables import them here
+__all__ = [
+    "SessionFilter",
+    "ModelResult",
+    "FilterError",
+    "parse_day",
+]  # the filter bar and tables import them here
 CROSS = "cross_model"
 
 
@@ -69,8 +74,12 @@ def load_detail(paths: Paths, session_id: str) -> SessionDetail:
     session = service.session(session_id)
     labels = price_labels(session["config"])
     return SessionDetail(
-        session=session, models=service.results(session_id, session["config"]), state=state, price_labels=labels,
-        report_paths=state.report_paths or service.report_paths(session_id), programs=service.programs(session_id),
+        session=session,
+        models=service.results(session_id, session["config"]),
+        state=state,
+        price_labels=labels,
+        report_paths=state.report_paths or service.report_paths(session_id),
+        programs=service.programs(session_id),
     )
 
 
@@ -81,8 +90,11 @@ def config_summary(config: dict[str, Any]) -> list[tuple[str, str]]:
     budget = config.get("budget_usd")
     return [
         ("Task", str(task.get("dataset") or "-") + (f" ({task['metric']})" if task.get("metric") else "")),
-        ("Optimizer", f"{config.get('optimizer', 'bootstrap')}, {config.get('rounds', 5)} rounds, "
-                      f"patience {conv.get('patience', 2)}"),
+        (
+            "Optimizer",
+            f"{config.get('optimizer', 'bootstrap')}, {config.get('rounds', 5)} rounds, "
+            f"patience {conv.get('patience', 2)}",
+        ),
         ("Budget", "none" if budget is None else f"${budget:g}"),
         ("Cross-model", "on" if config.get("cross_model", True) else "off"),
         ("Seed", str(config.get("seed", 0))),
@@ -154,11 +166,22 @@ def load_compare(service: SessionService, session_ids: Sequence[str]) -> Compare
                 sets[key] = chr(ord("A") + len(sets)) if len(sets) < 26 else f"G{len(sets)}"
                 groups[sets[key]] = (s.task, len(result.test_ids))
             group = sets[key]
-        entries.append(Entry(s.id, s.name, s.created_at, s.task, result,
-                             tuple(stored.rounds.get((s.id, result.model), ())), group))
+        entries.append(
+            Entry(
+                s.id,
+                s.name,
+                s.created_at,
+                s.task,
+                result,
+                tuple(stored.rounds.get((s.id, result.model), ())),
+                group,
+            )
+        )
     entries.sort(key=lambda e: e.created_at)
     configs = {sid: s.config for sid, s in stored.sessions.items()}
-    return CompareData(entries, groups, configs, missing=[sid for sid in session_ids if sid not in stored.sessions])
+    return CompareData(
+        entries, groups, configs, missing=[sid for sid in session_ids if sid not in stored.sessions]
+    )
 
 
 def cost_labels(data: CompareData) -> dict[str, str]:
@@ -179,7 +202,7 @@ def significance(entries: Iterable[Entry], *, seed: int = 0) -> dict[str, Verdic
             by_group.setdefault(e.group, []).append(e)
     out: dict[str, Verdict] = {}
     for members in by_group.values():
-        best = max(members, key=lambda e: (e.result.correct / len(e.result.test_scores)))
+        best = max(members, key=lambda e: e.result.correct / len(e.result.test_scores))
         ref = dict(zip(best.result.test_ids, best.result.test_scores, strict=True))
         for e in members:
             if e is best:
@@ -210,7 +233,9 @@ class CompareRounds:
         ys: list[float] = []
         seen: set[int] = set()
         for p in sorted(self.entries[label].rounds, key=self.x_of):
-            value = {"dev": p.dev, "cost": p.cost_usd, "latency": p.latency_ms, "tokens": float(p.tokens)}[metric]
+            value = {"dev": p.dev, "cost": p.cost_usd, "latency": p.latency_ms, "tokens": float(p.tokens)}[
+                metric
+            ]
             x = self.x_of(p)
             if value is not None and x not in seen:
                 seen.add(x)
@@ -222,8 +247,10 @@ class CompareRounds:
 def unique_names(entries: Sequence[Entry]) -> dict[str, str]:
     """Entry key -> "session · model", with the date (then the id) added where two would read the same."""
     names = {e.key: e.label for e in entries}
-    for extra in (lambda e: time.strftime(" (%m-%d %H:%M)", time.localtime(e.created_at)),
-                  lambda e: f" [{e.session_id[:6]}]"):
+    for extra in (
+        lambda e: time.strftime(" (%m-%d %H:%M)", time.localtime(e.created_at)),
+        lambda e: f" [{e.session_id[:6]}]",
+    ):
         counts: dict[str, int] = {}
         for name in names.values():
             counts[name] = counts.get(name, 0) + 1

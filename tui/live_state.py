@@ -119,8 +119,12 @@ class LiveState:
         """A state for a session config as stored (its JSON dict)."""
         models = [m["id"] if isinstance(m, dict) else str(m) for m in config.get("models", [])]
         return cls(
-            session_id, str(config.get("name", "session")), models, rounds=int(config.get("rounds", 5)),
-            cross_model=bool(config.get("cross_model", True)), budget_usd=config.get("budget_usd"),
+            session_id,
+            str(config.get("name", "session")),
+            models,
+            rounds=int(config.get("rounds", 5)),
+            cross_model=bool(config.get("cross_model", True)),
+            budget_usd=config.get("budget_usd"),
         )
 
     # -- reading ------------------------------------------------------------
@@ -192,7 +196,10 @@ class LiveState:
         ys: list[float] = []
         for p in points:
             value: float | None = {
-                "dev": p.dev_score, "cost": p.cost_usd, "latency": p.latency_ms, "tokens": float(p.tokens),
+                "dev": p.dev_score,
+                "cost": p.cost_usd,
+                "latency": p.latency_ms,
+                "tokens": float(p.tokens),
             }[metric]
             if value is not None:
                 xs.append(self.x_of(p))
@@ -235,10 +242,18 @@ class LiveState:
             phase = row.phase if row.phase != "pending" else self.phase  # models keep their own pace
             key = (phase or "optimization", e.round)
             # first wins: a resumed session replays finished rounds from the cache
-            self.points[row.model].setdefault(key, RoundPoint(
-                key[0], e.round, e.dev_score, e.best_dev_score, e.cost_usd, e.latency_p50_ms,
-                e.tokens_in + e.tokens_out,
-            ))
+            self.points[row.model].setdefault(
+                key,
+                RoundPoint(
+                    key[0],
+                    e.round,
+                    e.dev_score,
+                    e.best_dev_score,
+                    e.cost_usd,
+                    e.latency_p50_ms,
+                    e.tokens_in + e.tokens_out,
+                ),
+            )
             row.best_dev, row.last_delta = e.best_dev_score, e.delta
             if key[0] == "optimization":  # the baseline and the cross-model trial are round 0
                 row.round = e.round
@@ -249,7 +264,7 @@ class LiveState:
                 row.status = "running"
         elif isinstance(e, ev.PhaseStarted):
             self.phase = e.phase
-            for r in ([row] if row is not None else [] if e.model else self.models.values()):
+            for r in [row] if row is not None else [] if e.model else self.models.values():
                 if r.status not in ("failed", "stopped") and e.phase != "report":
                     r.phase = e.phase
                     if r.status == "pending":
@@ -322,8 +337,9 @@ class LiveState:
         self.finished_at = ts
         for r in self.models.values():
             # a converged model still on its way to the benchmark is stopped with the rest, as the engine stores it
-            if r.status in ("pending", "running") or (final == "stopped" and r.status == "converged"
-                                                       and not r.benchmark_done):
+            if r.status in ("pending", "running") or (
+                final == "stopped" and r.status == "converged" and not r.benchmark_done
+            ):
                 r.status = final
             r.throttled_until = None
             if r.finished_at is None:

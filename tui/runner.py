@@ -45,8 +45,10 @@ class SessionRunner:
     @classmethod
     def for_session(cls, session: Any, stored: LiveState | None = None) -> SessionRunner:
         """A runner for a prepared engine Session (fresh, or resumed from its `stored` state)."""
-        runner = cls(stored or LiveState.from_config(session.session_id, session.config.model_dump(mode="json")),
-                     session)
+        runner = cls(
+            stored or LiveState.from_config(session.session_id, session.config.model_dump(mode="json")),
+            session,
+        )
         runner._stored = stored is not None
         return runner
 
@@ -63,7 +65,9 @@ class SessionRunner:
         if self.session is not None and not self.done.is_set():
             self.session.stop("user")
 
-    def run(self, service: SessionService, before_run: Callable[[LiveState | None, dict[str, str]], None]) -> str:
+    def run(
+        self, service: SessionService, before_run: Callable[[LiveState | None, dict[str, str]], None]
+    ) -> str:
         """The engine worker's body: labels and history, then the whole session; never raises."""
         from dspy_tui.engine.service import price_labels
 

@@ -144,7 +144,11 @@ def error(status: int, headers: Mapping[str, str], body: bytes, endpoint: Endpoi
     billing = status == 429 and (
         # "Quota exceeded for metric: ..., limit: 0": no quota at all on this plan, whatever RetryInfo says
         re.search(r"\blimit:\s*0\b", message) is not None
-        or (wait is None and retry_after(headers) is None and re.search(r"billing|credits", message, re.IGNORECASE) is not None)
+        or (
+            wait is None
+            and retry_after(headers) is None
+            and re.search(r"billing|credits", message, re.IGNORECASE) is not None
+        )
     )
     return http_error(status, headers, info, endpoint, billing=billing, auth=bad_key, wait=wait)
 

@@ -61,7 +61,9 @@ def _spend_until_stopped(lm: dspy.LM, threads: int, seed: int) -> int:
     return stops
 
 
-def test_a_dense_tokenizer_never_overspends_thirty_runs(provider_urls: dict[str, str], fake_provider: FakeProvider) -> None:
+def test_a_dense_tokenizer_never_overspends_thirty_runs(
+    provider_urls: dict[str, str], fake_provider: FakeProvider
+) -> None:
     fake_provider.tokens_per_byte = 0.6
     fake_provider.latency_s = 0.005
     over = []
@@ -70,8 +72,15 @@ def test_a_dense_tokenizer_never_overspends_thirty_runs(provider_urls: dict[str,
         fake_provider.reset_records()
         limit = round(rng.uniform(0.0005, 0.004), 6)
         budget = Budget(limit)
-        lm = lm_with(f"groq/dense-{run}", keys=lambda _: "k", base_urls=provider_urls, budget=budget,
-                     price=PRICE, max_tokens=64, num_retries=0)
+        lm = lm_with(
+            f"groq/dense-{run}",
+            keys=lambda _: "k",
+            base_urls=provider_urls,
+            budget=budget,
+            price=PRICE,
+            max_tokens=64,
+            num_retries=0,
+        )
         assert _spend_until_stopped(lm, threads=8, seed=run) == 8
         billed = _ledger_usd(fake_provider)
         assert budget.spent >= billed - 1e-12, (run, budget.spent, billed)
@@ -85,8 +94,15 @@ def test_the_last_call_asks_for_a_shorter_answer_rather_than_stopping(
     provider_urls: dict[str, str], fake_provider: FakeProvider
 ) -> None:
     budget = Budget(0.01, min_answer_tokens=16)
-    lm = lm_with("groq/short-tail", keys=lambda _: "k", base_urls=provider_urls, budget=budget,
-                 price={"input": 1.0, "output": 100.0}, max_tokens=1024, num_retries=0)
+    lm = lm_with(
+        "groq/short-tail",
+        keys=lambda _: "k",
+        base_urls=provider_urls,
+        budget=budget,
+        price={"input": 1.0, "output": 100.0},
+        max_tokens=1024,
+        num_retries=0,
+    )
     # One call's worst case: ~1k bytes of input and 1024 tokens at $100/1M = ~$0.1, ten times the budget.
     lm("hello " * 100)
     sent = [r for r in fake_provider.received if r.answered]

@@ -23,20 +23,28 @@ def provider() -> Any:
 
 
 def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "dspy_tui", *args], env=env, capture_output=True, text=True,
-                          timeout=240)
+    return subprocess.run(
+        [sys.executable, "-m", "dspy_tui", *args], env=env, capture_output=True, text=True, timeout=240
+    )
 
 
-def test_resume_with_a_larger_budget_continues_and_a_smaller_one_is_refused(tmp_path: Path, provider: FakeProvider) -> None:
-    env = {**os.environ, "DSPY_TUI_HOME": str(tmp_path / "home"),
-           "DSPY_TUI_GROQ_BASE_URL": f"{provider.url}/openai/v1", "GROQ_API_KEY": "gsk_fake_key_0000"}
+def test_resume_with_a_larger_budget_continues_and_a_smaller_one_is_refused(
+    tmp_path: Path, provider: FakeProvider
+) -> None:
+    env = {
+        **os.environ,
+        "DSPY_TUI_HOME": str(tmp_path / "home"),
+        "DSPY_TUI_GROQ_BASE_URL": f"{provider.url}/openai/v1",
+        "GROQ_API_KEY": "gsk_fake_key_0000",
+    }
     config = tmp_path / "c.toml"
     config.write_text(
         'name = "more money"\noptimizer = "bootstrap"\nrounds = 2\nseed = 3\nconcurrency = 4\n'
         "budget_usd = 0.001\nbudget_reserve = false\n"
         '[task]\ndataset = "demo:sentiment"\nmax_train = 16\nmax_dev = 10\nmax_test = 10\n'
         '[[models]]\nid = "groq/llama-3.3-70b-versatile"\nmax_tokens = 128\n'
-        "limits = { rpm = 1000000, tpm = 1000000000, concurrency = 16 }\n")
+        "limits = { rpm = 1000000, tpm = 1000000000, concurrency = 16 }\n"
+    )
     first = _cli("run", str(config), "--headless", env=env)
     assert first.returncode == 3, first.stderr[-2000:]
     assert "of $0.0010 spent" in first.stderr and "left" in first.stderr and "--budget" in first.stderr

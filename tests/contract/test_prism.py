@@ -33,7 +33,9 @@ pytestmark = pytest.mark.prism
 
 REPO = Path(__file__).resolve().parents[2]
 PRISM = REPO / ".prism" / "node_modules" / ".bin" / "prism"
-STARTUP_SECONDS = 240.0  # six Prisms parse the specs at once; on 2 cores beside the other xdist worker this passed a minute
+STARTUP_SECONDS = (
+    240.0  # six Prisms parse the specs at once; on 2 cores beside the other xdist worker this passed a minute
+)
 DYNAMIC_REQUESTS = 20
 
 

@@ -12,11 +12,17 @@ from pathlib import Path
 import pytest
 
 
-def run(*args: str, home: Path, stdin: str = "", env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str, home: Path, stdin: str = "", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, "DSPY_TUI_HOME": str(home), **(env or {})}
     return subprocess.run(
-        [sys.executable, "-m", "dspy_tui", *args], input=stdin, capture_output=True, text=True,
-        env=full_env, timeout=120,
+        [sys.executable, "-m", "dspy_tui", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=120,
     )
 
 
@@ -26,7 +32,14 @@ def test_sessions_list_json_is_empty_on_new_install_and_db_is_wal(dspy_tui_home:
     assert json.loads(out.stdout) == []
     db = sqlite3.connect(dspy_tui_home / "dspy-tui.db")
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert db.execute("SELECT name FROM _sqlite_migrations").fetchall() == [("0001_initial",), ("0002_session_owner",), ("0003_cache_session_fk",), ("0004_session_leases",), ("0005_call_charges",), ("0006_call_queue_time",)]
+    assert db.execute("SELECT name FROM _sqlite_migrations").fetchall() == [
+        ("0001_initial",),
+        ("0002_session_owner",),
+        ("0003_cache_session_fk",),
+        ("0004_session_leases",),
+        ("0005_call_charges",),
+        ("0006_call_queue_time",),
+    ]
 
 
 def test_version_and_help(dspy_tui_home: Path) -> None:
@@ -46,7 +59,9 @@ def test_version_and_help(dspy_tui_home: Path) -> None:
         (("keys", "delete", "nope"), "Unknown provider 'nope'"),
     ],
 )
-def test_user_errors_are_one_sentence_and_exit_2(dspy_tui_home: Path, args: tuple[str, ...], needle: str) -> None:
+def test_user_errors_are_one_sentence_and_exit_2(
+    dspy_tui_home: Path, args: tuple[str, ...], needle: str
+) -> None:
     out = run(*args, home=dspy_tui_home)
     assert out.returncode == 2
     assert needle in out.stderr
@@ -63,14 +78,23 @@ def test_unreadable_database_path_exits_2(tmp_path: Path) -> None:
 
 
 def test_keys_set_without_keyring_backend_explains(dspy_tui_home: Path) -> None:
-    out = run("keys", "set", "openai", home=dspy_tui_home, stdin="sk-test-0000000011112222\n",
-              env={"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"})
+    out = run(
+        "keys",
+        "set",
+        "openai",
+        home=dspy_tui_home,
+        stdin="sk-test-0000000011112222\n",
+        env={"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"},
+    )
     assert out.returncode == 2
     assert "no OS keyring backend" in out.stderr and "OPENAI_API_KEY" in out.stderr
 
 
 def test_keys_set_list_delete_with_file_backend(dspy_tui_home: Path, tmp_path: Path) -> None:
-    env = {"PYTHON_KEYRING_BACKEND": "keyrings.alt.file.PlaintextKeyring", "XDG_DATA_HOME": str(tmp_path / "xdg")}
+    env = {
+        "PYTHON_KEYRING_BACKEND": "keyrings.alt.file.PlaintextKeyring",
+        "XDG_DATA_HOME": str(tmp_path / "xdg"),
+    }
     secret = "sk-proj-abcdefghijklmnop9999"
     out = run("keys", "set", "openai", home=dspy_tui_home, stdin=secret + "\n", env=env)
     assert out.returncode == 0, out.stderr

@@ -29,7 +29,13 @@ def test_run_json_prints_one_typed_event_per_line(finished: tuple[Path, str, lis
     assert all(e["session_id"] == sid and e["type"] for e in events)
     types = [e["type"] for e in events]
     assert types[0] == "session_started" and types[-1] == "session_completed"
-    assert {"phase_started", "round_completed", "call_completed", "benchmark_progress", "report_ready"} <= set(types)
+    assert {
+        "phase_started",
+        "round_completed",
+        "call_completed",
+        "benchmark_progress",
+        "report_ready",
+    } <= set(types)
 
 
 def test_sessions_show_json_has_the_documented_fields(finished: tuple[Path, str, list[dict]]) -> None:
@@ -39,26 +45,46 @@ def test_sessions_show_json_has_the_documented_fields(finished: tuple[Path, str,
     assert shown["cost_usd"] == 0 and shown["calls"] > 0 and shown["cache_hits"] >= 0
     assert shown["calls"] == sum(1 for e in events if e["type"] == "call_completed" and not e["cache_hit"])
     for m in shown["models"]:
-        assert {"model", "status", "baseline_score", "best_dev_score", "test_score", "cost_usd", "calls"} <= set(m)
+        assert {
+            "model",
+            "status",
+            "baseline_score",
+            "best_dev_score",
+            "test_score",
+            "cost_usd",
+            "calls",
+        } <= set(m)
         assert m["test_score"] is not None and m["calls"] > 0
 
 
-def test_sessions_show_text_formats_money_and_scores(finished: tuple[Path, str, list[dict]], tmp_path: Path) -> None:
+def test_sessions_show_text_formats_money_and_scores(
+    finished: tuple[Path, str, list[dict]], tmp_path: Path
+) -> None:
     """Never a float's repr (`0.005776099999999998`, `0.41333333333333333`) or `None` in the text output."""
     home, sid, _ = finished
     (tmp_path / "home").mkdir()
-    with sqlite3.connect(home / "dspy-tui.db") as src, sqlite3.connect(tmp_path / "home" / "dspy-tui.db") as dst:
+    with (
+        sqlite3.connect(home / "dspy-tui.db") as src,
+        sqlite3.connect(tmp_path / "home" / "dspy-tui.db") as dst,
+    ):
         src.backup(dst)
-        dst.execute("UPDATE session_models SET cost_usd = 0.005776099999999998,"
-                    " results_json = json_remove(results_json, '$.metrics.na.cost_usd')"
-                    " WHERE session_id = ? AND model = 'offline/base'", (sid,))
+        dst.execute(
+            "UPDATE session_models SET cost_usd = 0.005776099999999998,"
+            " results_json = json_remove(results_json, '$.metrics.na.cost_usd')"
+            " WHERE session_id = ? AND model = 'offline/base'",
+            (sid,),
+        )
     shown = run("sessions", "show", sid, home=tmp_path / "home")
     assert shown.returncode == 0, shown.stderr
     assert not re.search(r"\d\.\d{5,}|None", shown.stdout), shown.stdout
     rows = {line.split()[0]: line.split() for line in shown.stdout.splitlines()[3:5]}
     assert rows["offline/base"][-1] == "$0.0058" and rows["offline/small"][-1] == "offline/simulated"
-    assert json.loads(run("sessions", "show", sid, "--json", home=tmp_path / "home").stdout)["models"][1][
-        "cost_usd"] == 0.005776099999999998
+    assert (
+        json.loads(run("sessions", "show", sid, "--json", home=tmp_path / "home").stdout)["models"][1][
+            "cost_usd"
+        ]
+        == 0.005776099999999998
+    )
 
 
 @pytest.mark.parametrize("fmt", ["md", "json", "html"])
@@ -89,13 +115,18 @@ def test_exported_program_loads_in_plain_dspy(finished: tuple[Path, str, list[di
 
 def test_estimate_tasks_models(dspy_tui_home: Path) -> None:
     root = Path(__file__).resolve().parents[2]
-    est = json.loads(run("estimate", str(root / "examples" / "offline.toml"), "--json", home=dspy_tui_home).stdout)
+    est = json.loads(
+        run("estimate", str(root / "examples" / "offline.toml"), "--json", home=dspy_tui_home).stdout
+    )
     assert [e["model"] for e in est] == ["offline/small", "offline/base", "offline/large"]
     for e in est:
         assert e["calls"]["min"] <= e["calls"]["expected"] <= e["calls"]["max"]
         assert e["cost_usd"] == {"min": 0.0, "expected": 0.0, "max": 0.0}
-    paid = json.loads(run("estimate", str(root / "examples" / "basic_multi_model.toml"), "--json",
-                          home=dspy_tui_home).stdout)
+    paid = json.loads(
+        run(
+            "estimate", str(root / "examples" / "basic_multi_model.toml"), "--json", home=dspy_tui_home
+        ).stdout
+    )
     for e in paid:
         assert 0 < e["cost_usd"]["min"] <= e["cost_usd"]["expected"] <= e["cost_usd"]["max"]
     tasks = json.loads(run("tasks", "--json", home=dspy_tui_home).stdout)
@@ -121,7 +152,9 @@ def test_bad_dataset_is_one_sentence_naming_file_and_line(tmp_path: Path, dspy_t
     data = tmp_path / "data.jsonl"
     data.write_text('{"q": "a", "a": "b"}\n{"q": "c", "a": \n')
     config = tmp_path / "c.toml"
-    config.write_text(f'[task]\ndataset = "{data}"\nsignature = "q -> a"\n\n[[models]]\nid = "offline/base"\n')
+    config.write_text(
+        f'[task]\ndataset = "{data}"\nsignature = "q -> a"\n\n[[models]]\nid = "offline/base"\n'
+    )
     out = run("run", str(config), "--headless", home=dspy_tui_home)
     assert out.returncode == 2
     assert "data.jsonl" in out.stderr and "line 2" in out.stderr
@@ -136,8 +169,18 @@ def test_openai_aimed_at_a_local_server_warns_in_one_sentence(tmp_path: Path) ->
     provider = FakeProvider(latency_s=0.0, brain=offline_brain("base")).start()
     try:
         env = {"OPENAI_API_KEY": "sk-test-local-url", "DSPY_TUI_OPENAI_BASE_URL": f"{provider.url}/v1"}
-        out = run("run", "--task", "demo:sentiment", "--models", "openai/my-llama", "--rounds", "1",
-                  "--headless", home=tmp_path / "home", env=env)
+        out = run(
+            "run",
+            "--task",
+            "demo:sentiment",
+            "--models",
+            "openai/my-llama",
+            "--rounds",
+            "1",
+            "--headless",
+            home=tmp_path / "home",
+            env=env,
+        )
         answered = len(provider.answered())
     finally:
         provider.stop()

@@ -51,8 +51,11 @@ def _judge_or_learner() -> Any:
 @pytest.fixture
 def servers() -> Iterator[tuple[FakeProvider, FakeProvider]]:
     first = FakeProvider(latency_s=LATENCY_S[LEARNER], brain=_judge_or_learner()).start()
-    second = FakeProvider(latency_s=LATENCY_S[SCRIPTED], answer=lambda _inputs, _outs: {"sentiment": "very positive"},
-                          cached_tokens=7).start()
+    second = FakeProvider(
+        latency_s=LATENCY_S[SCRIPTED],
+        answer=lambda _inputs, _outs: {"sentiment": "very positive"},
+        cached_tokens=7,
+    ).start()
     second.fail_next("500", times=2)
     yield first, second
     first.stop()
@@ -60,21 +63,37 @@ def servers() -> Iterator[tuple[FakeProvider, FakeProvider]]:
 
 
 def _tokens(records: list[Received]) -> tuple[int, int, int]:
-    return (sum(r.tokens_in or 0 for r in records), sum(r.tokens_out or 0 for r in records),
-            sum(r.tokens_cached or 0 for r in records))
+    return (
+        sum(r.tokens_in or 0 for r in records),
+        sum(r.tokens_out or 0 for r in records),
+        sum(r.tokens_cached or 0 for r in records),
+    )
 
 
 def test_every_metric_has_its_value(servers: tuple[FakeProvider, FakeProvider]) -> None:
     first, second = servers
     limits = {"rpm": 1_000_000, "tpm": 1_000_000_000, "concurrency": 8}
-    config = parse_config({
-        "name": "metrics", "optimizer": "bootstrap", "rounds": 2, "seed": 1, "concurrency": 4, "num_retries": 3,
-        "convergence": {"patience": 5},
-        "task": {"dataset": "demo:sentiment", "max_train": 24, "max_dev": 16, "max_test": 12,
-                 "judge": {"model": JUDGE}, "metric": "exact_match"},
-        "models": [{"id": LEARNER, "limits": limits}, {"id": SCRIPTED, "limits": limits}],
-        "base_urls": {"groq": f"{first.url}/openai/v1", "openai": f"{second.url}/v1"},
-    })
+    config = parse_config(
+        {
+            "name": "metrics",
+            "optimizer": "bootstrap",
+            "rounds": 2,
+            "seed": 1,
+            "concurrency": 4,
+            "num_retries": 3,
+            "convergence": {"patience": 5},
+            "task": {
+                "dataset": "demo:sentiment",
+                "max_train": 24,
+                "max_dev": 16,
+                "max_test": 12,
+                "judge": {"model": JUDGE},
+                "metric": "exact_match",
+            },
+            "models": [{"id": LEARNER, "limits": limits}, {"id": SCRIPTED, "limits": limits}],
+            "base_urls": {"groq": f"{first.url}/openai/v1", "openai": f"{second.url}/v1"},
+        }
+    )
     paths = resolve_paths()
     rss_before = current_rss_mb()
     session = Session(config, store=SessionStore(paths.db_path), paths=paths, keys=lambda _p: "sk-test-000")
@@ -89,7 +108,10 @@ def test_every_metric_has_its_value(servers: tuple[FakeProvider, FakeProvider]) 
         v, na = got["values"], got["na"]
         run = session.runs[model]
         # quality: accuracy is the task metric's mean; the judge said 0.8 / 0.6 / 0.3 for every answer
-        assert v["accuracy"] == pytest.approx(sum(run.test_scores) / len(run.test_scores)) and len(run.test_scores) == n_test
+        assert (
+            v["accuracy"] == pytest.approx(sum(run.test_scores) / len(run.test_scores))
+            and len(run.test_scores) == n_test
+        )
         assert (v["coherence"], v["relevance"], v["creativity"]) == pytest.approx((0.8, 0.6, 0.3))
         # tokens and cost: what the server billed this model, at its list price
         server = first if model == LEARNER else second
@@ -100,8 +122,11 @@ def test_every_metric_has_its_value(servers: tuple[FakeProvider, FakeProvider]) 
         price = price_for(*model.split("/", 1))
         assert price is not None
         rate_in, rate_out, rate_cached = price.rates(0)
-        expected_cost = ((tin - tcached) * rate_in + tcached * (rate_cached if rate_cached is not None else rate_in)
-                         + tout * rate_out) / 1e6
+        expected_cost = (
+            (tin - tcached) * rate_in
+            + tcached * (rate_cached if rate_cached is not None else rate_in)
+            + tout * rate_out
+        ) / 1e6
         assert v["cost_usd"] == pytest.approx(expected_cost, rel=1e-6)
         # error rate: failed attempts / attempts the server saw for this model
         sent = [r for r in server.received if r.model == served]
@@ -122,24 +147,31 @@ def test_every_metric_has_its_value(servers: tuple[FakeProvider, FakeProvider]) 
         if baseline:
             assert v["improvement_rate"] == pytest.approx((final_best - baseline) / baseline)
         if best[-1] > baseline:
-            reached = next(i for i, b in enumerate(best, 1) if b - baseline >= CONVERGED_SHARE * (best[-1] - baseline))
+            reached = next(
+                i for i, b in enumerate(best, 1) if b - baseline >= CONVERGED_SHARE * (best[-1] - baseline)
+            )
             assert v["rounds_to_95"] == reached and v["convergence_rate"] == pytest.approx(reached / 2)
         else:
             assert v["convergence_rate"] is None and "no gain" in na["convergence_rate"]
         # overall: the documented weighted mean of the quality metrics present
         quality = {k: v[k] for k in QUALITY_WEIGHTS if v[k] is not None}
         assert v["overall"] == pytest.approx(
-            sum(QUALITY_WEIGHTS[k] * x for k, x in quality.items()) / sum(QUALITY_WEIGHTS[k] for k in quality))
+            sum(QUALITY_WEIGHTS[k] * x for k, x in quality.items()) / sum(QUALITY_WEIGHTS[k] for k in quality)
+        )
         # every one of the 14 rows shows a value or "n/a (reason)"
         rows = metric_rows(got)
-        assert len(rows) == 14 and all(text and (not text.startswith("n/a") or "(" in text) for _, text in rows)
+        assert len(rows) == 14 and all(
+            text and (not text.startswith("n/a") or "(" in text) for _, text in rows
+        )
 
     scripted = stored[SCRIPTED]["results"]["metrics"]["values"]
     assert scripted["accuracy"] == 0.0  # "very positive" is never an exact label
     assert scripted["diversity"] == pytest.approx(1 / n_test)  # one distinct word pair over 12 outputs
     assert scripted["error_rate"] > 0 and scripted["tokens_cached"] > 0
     learner = stored[LEARNER]["results"]["metrics"]
-    assert learner["values"]["diversity"] is None and "word pairs" in learner["na"]["diversity"]  # one-word labels
+    assert (
+        learner["values"]["diversity"] is None and "word pairs" in learner["na"]["diversity"]
+    )  # one-word labels
     assert learner["values"]["improvement_rate"] > 0  # the offline brain learns from the bootstrapped demos
 
 
@@ -151,12 +183,15 @@ def test_sessions_show_json_and_report_carry_every_metric(
     from dspy_tui.engine.service import SessionService
 
     first, _ = servers
-    config = parse_config({
-        "name": "shown", "rounds": 1, "task": {"dataset": "demo:sentiment", "max_train": 12, "max_dev": 8,
-                                               "max_test": 6},
-        "models": ["offline/base", {"id": LEARNER, "limits": {"concurrency": 8}}],
-        "base_urls": {"groq": f"{first.url}/openai/v1"},
-    })
+    config = parse_config(
+        {
+            "name": "shown",
+            "rounds": 1,
+            "task": {"dataset": "demo:sentiment", "max_train": 12, "max_dev": 8, "max_test": 6},
+            "models": ["offline/base", {"id": LEARNER, "limits": {"concurrency": 8}}],
+            "base_urls": {"groq": f"{first.url}/openai/v1"},
+        }
+    )
     paths = resolve_paths()
     store = SessionStore(paths.db_path)
     session = Session(config, store=store, paths=paths, keys=lambda _p: "sk-test-000")
@@ -166,9 +201,24 @@ def test_sessions_show_json_and_report_carry_every_metric(
     assert shown["converged_share"] is not None
     for m in shown["models"]:
         values, na = m["metrics"]["values"], m["metrics"]["na"]
-        for key in ("overall", "accuracy", "coherence", "relevance", "creativity", "diversity", "latency_p50_ms",
-                    "latency_p95_ms", "throughput_calls_per_s", "tokens_in", "tokens_out", "cost_usd",
-                    "memory_peak_mb", "error_rate", "convergence_rate", "improvement_rate"):
+        for key in (
+            "overall",
+            "accuracy",
+            "coherence",
+            "relevance",
+            "creativity",
+            "diversity",
+            "latency_p50_ms",
+            "latency_p95_ms",
+            "throughput_calls_per_s",
+            "tokens_in",
+            "tokens_out",
+            "cost_usd",
+            "memory_peak_mb",
+            "error_rate",
+            "convergence_rate",
+            "improvement_rate",
+        ):
             assert key in values and (values[key] is not None or na[key])
         assert "no judge" in na["coherence"]
     offline = next(m for m in shown["models"] if m["model"] == "offline/base")
@@ -196,14 +246,19 @@ def test_the_judged_example_runs_end_to_end_with_the_offline_model_as_judge(tmp_
     server = FakeProvider(brain=offline_brain("base")).start()
     try:
         data = load_config(example).model_dump(mode="json")
-        data.update(rounds=1, budget_usd=None, base_urls={"openai": f"{server.url}/v1", "anthropic": server.url},
-                    optimizer_settings={"num_candidates": 2, "num_trials": 2})
+        data.update(
+            rounds=1,
+            budget_usd=None,
+            base_urls={"openai": f"{server.url}/v1", "anthropic": server.url},
+            optimizer_settings={"num_candidates": 2, "num_trials": 2},
+        )
         data["task"].update(max_train=12, max_dev=8, max_test=6)
         for m in data["models"]:
             m["limits"] = {"concurrency": 8}
         paths = resolve_paths()
-        session = Session(parse_config(data), store=SessionStore(paths.db_path), paths=paths,
-                          keys=lambda _p: "sk-test-000")
+        session = Session(
+            parse_config(data), store=SessionStore(paths.db_path), paths=paths, keys=lambda _p: "sk-test-000"
+        )
         session.prepare()
         assert session.run() == "completed", session.store.get_session(session.session_id)["error"]
     finally:
@@ -211,5 +266,7 @@ def test_the_judged_example_runs_end_to_end_with_the_offline_model_as_judge(tmp_
     for model in session.runs:
         got = session.store.get_session(session.session_id)["models"]
         values = next(m for m in got if m["model"] == model)["results"]["metrics"]["values"]
-        assert all(0 <= values[k] <= 1 for k in ("accuracy", "coherence", "relevance", "creativity", "overall"))
+        assert all(
+            0 <= values[k] <= 1 for k in ("accuracy", "coherence", "relevance", "creativity", "overall")
+        )
         assert values["accuracy"] > 0  # the offline judge gives 1 when the label matches the expected one

@@ -27,8 +27,21 @@ def test_editable_install_maps_the_root_folders() -> None:
 @pytest.mark.timeout(300)
 def test_wheel_contains_only_dspy_tui(tmp_path: Path) -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(ROOT)],
-        capture_output=True, text=True, timeout=280,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=280,
     )
     if out.returncode != 0:
         pytest.fail(out.stderr[-2000:])

@@ -15,8 +15,12 @@ from dspy_tui.storage.paths import Paths, resolve_paths
 from dspy_tui.storage.sessions import SessionBusy, SessionStore, UnknownSession
 
 CONFIG: dict[str, Any] = {
-    "name": "service", "task": {"dataset": "demo:sentiment"}, "optimizer": "bootstrap", "rounds": 1,
-    "models": ["offline/small", "offline/base"], "seed": 5,
+    "name": "service",
+    "task": {"dataset": "demo:sentiment"},
+    "optimizer": "bootstrap",
+    "rounds": 1,
+    "models": ["offline/small", "offline/base"],
+    "seed": 5,
 }
 
 
@@ -44,10 +48,16 @@ def test_create_start_report_export_delete(service: SessionService) -> None:
     assert service.render_report(sid, "md").startswith("#")
 
     program = service.export_program(sid, "offline/base")
-    assert program == service.paths.exports_dir / sid / "offline_base.json" and json.loads(program.read_text())
+    assert program == service.paths.exports_dir / sid / "offline_base.json" and json.loads(
+        program.read_text()
+    )
     assert service.programs(sid) == ["offline/base", "offline/small"]
     rows, total = service.list_sessions()
-    assert total == 1 and rows[0]["id"] == sid and set((rows[0]["models"] or "").split(", ")) == {"offline/small", "offline/base"}
+    assert (
+        total == 1
+        and rows[0]["id"] == sid
+        and set((rows[0]["models"] or "").split(", ")) == {"offline/small", "offline/base"}
+    )
 
     with pytest.raises(ResumeRefused, match="already completed; look"):
         service.resume(sid, completed_hint="look")
@@ -82,12 +92,26 @@ def _stored_session(paths: Paths) -> str:
     """A finished session of a priced model and an unpriced one, written as the engine writes it."""
     store = SessionStore(paths.db_path)
     models = ["openai/gpt-4o-mini", "openai/my-finetune"]
-    sid = store.create_session(name="priced", config={"models": models, "task": {"dataset": "demo:sentiment"}},
-                               models=[(m, "openai") for m in models], seed=0)
+    sid = store.create_session(
+        name="priced",
+        config={"models": models, "task": {"dataset": "demo:sentiment"}},
+        models=[(m, "openai") for m in models],
+        seed=0,
+    )
     for m in models:
-        store.update_model(sid, m, status="done", test_score=0.5, cost_usd=0.9, calls=10,
-                           results={"test_scores": [1.0, 0.0, 1.0, 0.0], "test_ids": ["a", "b", "c", "d"],
-                                    "benchmark_cost_usd": 0.1})
+        store.update_model(
+            sid,
+            m,
+            status="done",
+            test_score=0.5,
+            cost_usd=0.9,
+            calls=10,
+            results={
+                "test_scores": [1.0, 0.0, 1.0, 0.0],
+                "test_ids": ["a", "b", "c", "d"],
+                "benchmark_cost_usd": 0.1,
+            },
+        )
     store.update_status(sid, "completed")
     store.close()
     return sid

@@ -40,10 +40,16 @@ def _run(config: dict[str, Any]) -> tuple[Session, str, list[ev.Event]]:
 
 def test_three_offline_models_improve_on_dev_in_well_under_a_minute() -> None:
     start = time.monotonic()
-    session, outcome, seen = _run({
-        "name": "offline", "task": {"dataset": "demo:sentiment"}, "optimizer": "bootstrap", "rounds": 3,
-        "models": ["offline/small", "offline/base", "offline/large"], "seed": 3,
-    })
+    session, outcome, seen = _run(
+        {
+            "name": "offline",
+            "task": {"dataset": "demo:sentiment"},
+            "optimizer": "bootstrap",
+            "rounds": 3,
+            "models": ["offline/small", "offline/base", "offline/large"],
+            "seed": 3,
+        }
+    )
     elapsed = time.monotonic() - start
     assert outcome == "completed"
     assert elapsed < 60, f"took {elapsed:.1f} s"
@@ -51,30 +57,56 @@ def test_three_offline_models_improve_on_dev_in_well_under_a_minute() -> None:
     assert max(gains.values()) > 0.05, gains
     # the gain came from an optimization round (not only from the cross-model step)
     rounds = session.store.rounds(session.session_id)
-    assert any(r["phase"] == "optimization" and r["dev_score"] > r_base["dev_score"]
-               for r in rounds for r_base in rounds
-               if r_base["phase"] == "baseline" and r_base["model"] == r["model"])
+    assert any(
+        r["phase"] == "optimization" and r["dev_score"] > r_base["dev_score"]
+        for r in rounds
+        for r_base in rounds
+        if r_base["phase"] == "baseline" and r_base["model"] == r["model"]
+    )
     types = {e.type for e in seen}
-    assert {"session_started", "phase_started", "round_completed", "call_completed", "cost_updated",
-            "benchmark_progress", "report_ready", "session_completed"} <= types
+    assert {
+        "session_started",
+        "phase_started",
+        "round_completed",
+        "call_completed",
+        "cost_updated",
+        "benchmark_progress",
+        "report_ready",
+        "session_completed",
+    } <= types
     stored = session.store.get_session(session.session_id)
     assert stored["status"] == "completed"
-    assert all(m["test_score"] is not None and m["test_ci_low"] <= m["test_score"] <= m["test_ci_high"]
-               for m in stored["models"])
+    assert all(
+        m["test_score"] is not None and m["test_ci_low"] <= m["test_score"] <= m["test_ci_high"]
+        for m in stored["models"]
+    )
     for fmt in ("md", "json", "html"):
         assert Path(session.report_paths[fmt]).exists()
-    print(f"\noffline session: {elapsed:.1f} s; dev gains {json.dumps({k: round(v, 3) for k, v in gains.items()})}")
+    print(
+        f"\noffline session: {elapsed:.1f} s; dev gains {json.dumps({k: round(v, 3) for k, v in gains.items()})}"
+    )
 
 
 @pytest.mark.parametrize("optimizer", OPTIMIZERS)
 def test_every_optimizer_completes_a_short_session(optimizer: str) -> None:
-    session, outcome, _ = _run({
-        "name": optimizer, "optimizer": optimizer, "rounds": 1, "cross_model": False,
-        "task": {"dataset": "demo:intent", "max_train": 24, "max_dev": 16, "max_test": 16},
-        "models": ["offline/base"],
-        "optimizer_settings": {"num_trials": 2, "num_candidates": 2, "max_metric_calls": 30,
-                               "num_candidate_programs": 2, "breadth": 2, "bsize": 4},
-    })
+    session, outcome, _ = _run(
+        {
+            "name": optimizer,
+            "optimizer": optimizer,
+            "rounds": 1,
+            "cross_model": False,
+            "task": {"dataset": "demo:intent", "max_train": 24, "max_dev": 16, "max_test": 16},
+            "models": ["offline/base"],
+            "optimizer_settings": {
+                "num_trials": 2,
+                "num_candidates": 2,
+                "max_metric_calls": 30,
+                "num_candidate_programs": 2,
+                "breadth": 2,
+                "bsize": 4,
+            },
+        }
+    )
     assert outcome == "completed", session.store.get_session(session.session_id)["error"]
     run = session.runs["offline/base"]
     assert run.test_score is not None and run.best_dev is not None
@@ -82,11 +114,17 @@ def test_every_optimizer_completes_a_short_session(optimizer: str) -> None:
 
 
 def test_convergence_stops_rounds_early() -> None:
-    session, outcome, seen = _run({
-        "name": "converge", "task": {"dataset": "demo:intent", "max_dev": 20, "max_test": 10},
-        "models": ["offline/base"], "optimizer": "labeled", "rounds": 8, "cross_model": False,
-        "convergence": {"patience": 1, "min_delta": 0.9},
-    })
+    session, outcome, seen = _run(
+        {
+            "name": "converge",
+            "task": {"dataset": "demo:intent", "max_dev": 20, "max_test": 10},
+            "models": ["offline/base"],
+            "optimizer": "labeled",
+            "rounds": 8,
+            "cross_model": False,
+            "convergence": {"patience": 1, "min_delta": 0.9},
+        }
+    )
     assert outcome == "completed"
     rounds = [r for r in session.store.rounds(session.session_id) if r["phase"] == "optimization"]
     assert len(rounds) == 1  # a gain of 0.9 is impossible: it stops after `patience` rounds, not 8
@@ -105,25 +143,41 @@ def brainy_provider() -> Iterator[FakeProvider]:
 
 def _write_config(path: Path, **extra: Any) -> Path:
     lines = [
-        'name = "http session"', 'optimizer = "bootstrap"', "rounds = 2", "seed = 5", "concurrency = 8",
+        'name = "http session"',
+        'optimizer = "bootstrap"',
+        "rounds = 2",
+        "seed = 5",
+        "concurrency = 8",
         *(f"{k} = {json.dumps(v)}" for k, v in extra.items()),
-        "[task]", 'dataset = "demo:sentiment"', "max_train = 40", "max_dev = 30", "max_test = 30",
-        "[[models]]", f'id = "{GROQ_MODEL}"', "max_tokens = 256",
+        "[task]",
+        'dataset = "demo:sentiment"',
+        "max_train = 40",
+        "max_dev = 30",
+        "max_test = 30",
+        "[[models]]",
+        f'id = "{GROQ_MODEL}"',
+        "max_tokens = 256",
         "limits = { rpm = 1000000, tpm = 1000000000, concurrency = 16 }",
-        "[[models]]", 'id = "offline/small"',
+        "[[models]]",
+        'id = "offline/small"',
     ]
     path.write_text("\n".join(lines) + "\n")
     return path
 
 
 def _env(home: Path, provider: FakeProvider) -> dict[str, str]:
-    return {**os.environ, "DSPY_TUI_HOME": str(home), "DSPY_TUI_GROQ_BASE_URL": f"{provider.url}/openai/v1",
-            "GROQ_API_KEY": "gsk_fake_key_for_tests_0000"}
+    return {
+        **os.environ,
+        "DSPY_TUI_HOME": str(home),
+        "DSPY_TUI_GROQ_BASE_URL": f"{provider.url}/openai/v1",
+        "GROQ_API_KEY": "gsk_fake_key_for_tests_0000",
+    }
 
 
 def _cli(*args: str, env: dict[str, str], timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "dspy_tui", *args], env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "dspy_tui", *args], env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def _show(home: Path, provider: FakeProvider, sid: str) -> dict[str, Any]:
@@ -141,7 +195,9 @@ def _billed_usd(records: list[Received]) -> float:
     return (tokens_in * price.input + tokens_out * price.output) / 1_000_000
 
 
-def test_budget_stop_spends_at_most_the_budget_and_exits_3(tmp_path: Path, brainy_provider: FakeProvider) -> None:
+def test_budget_stop_spends_at_most_the_budget_and_exits_3(
+    tmp_path: Path, brainy_provider: FakeProvider
+) -> None:
     home = tmp_path / "home"
     config = _write_config(tmp_path / "budget.toml", budget_usd=0.002)
     out = _cli("run", str(config), "--headless", env=_env(home, brainy_provider))
@@ -174,7 +230,9 @@ def test_kill_9_then_resume_repeats_no_paid_call_and_matches_an_uninterrupted_ru
         ref_home = tmp_path / "ref"
         out = _cli("run", str(config), "--headless", env=_env(ref_home, reference_provider))
         assert out.returncode == 0, out.stderr[-2000:]
-        ref_sid = json.loads(_cli("sessions", "list", "--json", env=_env(ref_home, reference_provider)).stdout)[0]["id"]
+        ref_sid = json.loads(
+            _cli("sessions", "list", "--json", env=_env(ref_home, reference_provider)).stdout
+        )[0]["id"]
         reference = _show(ref_home, reference_provider, ref_sid)
     finally:
         reference_provider.stop()
@@ -182,8 +240,12 @@ def test_kill_9_then_resume_repeats_no_paid_call_and_matches_an_uninterrupted_ru
     # 2. the same session, killed with SIGKILL part-way through
     home = tmp_path / "killed"
     env = _env(home, brainy_provider)
-    proc = subprocess.Popen([sys.executable, "-m", "dspy_tui", "run", str(config), "--headless"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dspy_tui", "run", str(config), "--headless"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and len(brainy_provider.answered()) < 60:
         time.sleep(0.02)
@@ -205,8 +267,11 @@ def test_kill_9_then_resume_repeats_no_paid_call_and_matches_an_uninterrupted_ru
 
     # no request whose answer had been stored was sent again
     after = brainy_provider.answered()[answered_at_kill:]
-    stored_hashes = {r.body_hash for r in brainy_provider.answered()[:answered_at_kill]
-                     if f"chatcmpl-{r.number}" in cached_before}
+    stored_hashes = {
+        r.body_hash
+        for r in brainy_provider.answered()[:answered_at_kill]
+        if f"chatcmpl-{r.number}" in cached_before
+    }
     assert stored_hashes, "nothing was stored before the kill"
     repeated_paid = [r for r in after if r.body_hash in stored_hashes]
     assert repeated_paid == []
@@ -221,16 +286,23 @@ def test_kill_9_then_resume_repeats_no_paid_call_and_matches_an_uninterrupted_ru
     never_received = [r for r in before if f"chatcmpl-{r.number}" not in cached_before]
     received = [r for r in brainy_provider.answered() if r not in never_received]
     assert resumed["cost_usd"] == pytest.approx(_billed_usd(received), rel=1e-6)
-    print(f"\nkill -9 at {answered_at_kill} answered calls; resumed with {len(after)} new calls; "
-          f"{len(never_received)} answered in flight at the kill were never received (asked again); "
-          "0 stored answers repeated")
+    print(
+        f"\nkill -9 at {answered_at_kill} answered calls; resumed with {len(after)} new calls; "
+        f"{len(never_received)} answered in flight at the kill were never received (asked again); "
+        "0 stored answers repeated"
+    )
 
 
 # -- examples whose calls fail are errored: left out of the score, counted, shown -----------------------
 def _http_config(provider: FakeProvider, **extra: Any) -> dict[str, Any]:
     return {
-        "name": "errored", "optimizer": "labeled", "rounds": 1, "cross_model": False, "seed": 5,
-        "num_retries": 1, "concurrency": 8,
+        "name": "errored",
+        "optimizer": "labeled",
+        "rounds": 1,
+        "cross_model": False,
+        "seed": 5,
+        "num_retries": 1,
+        "concurrency": 8,
         "task": {"dataset": "demo:sentiment", "max_train": 20, "max_dev": 20, "max_test": 20},
         "models": [{"id": GROQ_MODEL, "base_url": f"{provider.url}/openai/v1", "limits": FAST_LIMITS}],
         **extra,
@@ -239,8 +311,12 @@ def _http_config(provider: FakeProvider, **extra: Any) -> dict[str, Any]:
 
 def _prepared(config: dict[str, Any]) -> Session:
     paths = resolve_paths()
-    session = Session(parse_config(config), store=SessionStore(paths.db_path), paths=paths,
-                      keys=lambda _provider: "gsk_fake_key_for_tests_0000")
+    session = Session(
+        parse_config(config),
+        store=SessionStore(paths.db_path),
+        paths=paths,
+        keys=lambda _provider: "gsk_fake_key_for_tests_0000",
+    )
     session.prepare()
     return session
 
@@ -261,7 +337,9 @@ def _expected_score(session: Session, skip: set[str]) -> float:
     from dspy_tui.engine.session import build_program
 
     model = session.config.models[0]
-    options = ModelOptions(base_url=model.base_url, max_tokens=model.max_tokens, temperature=model.temperature)
+    options = ModelOptions(
+        base_url=model.base_url, max_tokens=model.max_tokens, temperature=model.temperature
+    )
     # a fresh LM: the session's own sends nothing once the session has ended
     lm = make_lm(GROQ_MODEL, keys=lambda _provider: "gsk_fake_key_for_tests_0000", options=options)
     program = build_program(session.task)
@@ -321,8 +399,12 @@ def test_answers_no_adapter_can_parse_are_counted_as_unparsed_and_score_wrong(
     assert session.run() == "completed"
     run = session.runs[GROQ_MODEL]
     stored = session.store.get_session(session.session_id)["models"][0]
-    assert stored["results"]["outcomes"]["baseline"] == {"examples": 20, "answered": 20, "errored": 0,
-                                                        "unparsed": 3}
+    assert stored["results"]["outcomes"]["baseline"] == {
+        "examples": 20,
+        "answered": 20,
+        "errored": 0,
+        "unparsed": 3,
+    }
     assert stored["results"]["unparsed"] >= 3
     brainy_provider.fault_for = None
     expected = _expected_score(session, garbled) * 17 / 20  # the three count as wrong, over all 20
@@ -330,14 +412,18 @@ def test_answers_no_adapter_can_parse_are_counted_as_unparsed_and_score_wrong(
     assert "could not be parsed" in Path(session.report_paths["md"]).read_text()
 
 
-def test_a_model_that_never_answers_fails_with_null_scores_and_the_cause(brainy_provider: FakeProvider) -> None:
+def test_a_model_that_never_answers_fails_with_null_scores_and_the_cause(
+    brainy_provider: FakeProvider,
+) -> None:
     session = _prepared(_http_config(brainy_provider))
     brainy_provider.fault_for = lambda text: "500"
     outcome = session.run()
     assert outcome == "failed"
     stored = session.store.get_session(session.session_id)["models"][0]
     assert stored["status"] == "failed"
-    assert stored["baseline_score"] is None and stored["best_dev_score"] is None and stored["test_score"] is None
+    assert (
+        stored["baseline_score"] is None and stored["best_dev_score"] is None and stored["test_score"] is None
+    )
     assert "20 of 20 dev examples" in stored["error"] and "500" in stored["error"], stored["error"]
 
 
@@ -353,8 +439,11 @@ def _closed_port_url() -> str:
 
 def _healthy_seconds(session: Session, seen: list[ev.Event], model: str) -> float:
     started = next(e.ts for e in seen if isinstance(e, ev.SessionStarted))
-    done = next(e.ts for e in seen if isinstance(e, ev.BenchmarkProgress) and e.model == model
-                and e.test_score is not None)
+    done = next(
+        e.ts
+        for e in seen
+        if isinstance(e, ev.BenchmarkProgress) and e.model == model and e.test_score is not None
+    )
     return done - started
 
 
@@ -379,8 +468,13 @@ def test_a_healthy_model_next_to_a_dead_one_finishes_as_fast_as_alone() -> None:
     failed = pair.runs["openai/gpt-4o-mini"]
     assert failed.status == "failed" and "could not connect" in (failed.error or ""), failed.error
     assert failed.baseline is None and failed.test_score is None
-    t_alone, t_pair = _healthy_seconds(alone, alone_seen, GROQ_MODEL), _healthy_seconds(pair, pair_seen, GROQ_MODEL)
-    print(f"\nhealthy model alone {t_alone:.2f} s, next to a dead one {t_pair:.2f} s ({t_pair / t_alone:.2f}x)")
+    t_alone, t_pair = (
+        _healthy_seconds(alone, alone_seen, GROQ_MODEL),
+        _healthy_seconds(pair, pair_seen, GROQ_MODEL),
+    )
+    print(
+        f"\nhealthy model alone {t_alone:.2f} s, next to a dead one {t_pair:.2f} s ({t_pair / t_alone:.2f}x)"
+    )
     assert t_pair <= 1.2 * t_alone
 
 
@@ -388,8 +482,15 @@ def test_no_request_leaves_for_a_model_after_it_failed(brainy_provider: FakeProv
     """The server breaks in the middle of an optimizer's own parallel evaluation: DSPy cancels it
     ("Execution cancelled ...") and leaves its threads retrying; once the model has failed they send
     nothing more."""
-    session = _prepared(_http_config(brainy_provider, optimizer="random_search", rounds=2, num_retries=2,
-                                     optimizer_settings={"num_candidate_programs": 2}))
+    session = _prepared(
+        _http_config(
+            brainy_provider,
+            optimizer="random_search",
+            rounds=2,
+            num_retries=2,
+            optimizer_settings={"num_candidate_programs": 2},
+        )
+    )
     at_failure: list[int] = []
 
     def watch(e: ev.Event) -> None:
@@ -411,11 +512,15 @@ def test_no_request_leaves_for_a_model_after_it_failed(brainy_provider: FakeProv
 
 def test_a_model_at_a_closed_port_fails_in_seconds_with_its_url_and_the_other_completes() -> None:
     started = time.monotonic()
-    session, outcome, seen = _run({
-        "name": "dead endpoint", "rounds": 1, "optimizer": "labeled",
-        "task": {"dataset": "demo:sentiment", "max_train": 8, "max_dev": 12, "max_test": 8},
-        "models": ["offline/small", {"id": "vllm/llama-3-8b", "base_url": "http://127.0.0.1:9/v1"}],
-    })
+    session, outcome, seen = _run(
+        {
+            "name": "dead endpoint",
+            "rounds": 1,
+            "optimizer": "labeled",
+            "task": {"dataset": "demo:sentiment", "max_train": 8, "max_dev": 12, "max_test": 8},
+            "models": ["offline/small", {"id": "vllm/llama-3-8b", "base_url": "http://127.0.0.1:9/v1"}],
+        }
+    )
     assert outcome == "completed"
     dead, alive = session.runs["vllm/llama-3-8b"], session.runs["offline/small"]
     assert dead.status == "failed" and alive.status in ("done", "converged") and alive.test_score is not None
@@ -434,9 +539,17 @@ def test_cost_is_stored_per_phase_and_the_judge_apart_from_the_competitor_of_its
     """The judge is the competing model itself: its calls are charged to the judge role, not to the model."""
     from dspy_tui.engine.service import SessionService
 
-    config = _http_config(brainy_provider, task={"dataset": "demo:sentiment", "max_train": 20, "max_dev": 20,
-                                                  "max_test": 20, "judge": {"model": GROQ_MODEL}},
-                          base_urls={"groq": f"{brainy_provider.url}/openai/v1"})
+    config = _http_config(
+        brainy_provider,
+        task={
+            "dataset": "demo:sentiment",
+            "max_train": 20,
+            "max_dev": 20,
+            "max_test": 20,
+            "judge": {"model": GROQ_MODEL},
+        },
+        base_urls={"groq": f"{brainy_provider.url}/openai/v1"},
+    )
     session = _prepared(config)
     assert session.run() == "completed"
     sid = session.session_id
@@ -447,7 +560,11 @@ def test_cost_is_stored_per_phase_and_the_judge_apart_from_the_competitor_of_its
     shown = SessionService(session.paths).summary(sid)
     by_phase = shown["models"][0]["cost_by_phase"]
     judge_cost = sum(shown["judge_cost_by_phase"][GROQ_MODEL].values())
-    assert set(by_phase) == {"baseline", "optimization", "benchmark"} and all(v > 0 for v in by_phase.values())
+    assert set(by_phase) == {"baseline", "optimization", "benchmark"} and all(
+        v > 0 for v in by_phase.values()
+    )
     assert judge_cost == pytest.approx(sum(c["cost_usd"] for c in judged))
     assert sum(by_phase.values()) + judge_cost == pytest.approx(shown["cost_usd"])
-    assert shown["models"][0]["cost_usd"] == pytest.approx(sum(by_phase.values()))  # the judge's is not its own
+    assert shown["models"][0]["cost_usd"] == pytest.approx(
+        sum(by_phase.values())
+    )  # the judge's is not its own

@@ -16,10 +16,14 @@ _CONTEXT = {f.name for f in dataclasses.fields(CallContext)}
 _OPTIONS = {f.name for f in dataclasses.fields(ModelOptions)}
 
 
-def lm_with(model: str, *, keys: Callable[[str], str | None], runtime: Any = None, **settings: Any) -> dspy.LM:
+def lm_with(
+    model: str, *, keys: Callable[[str], str | None], runtime: Any = None, **settings: Any
+) -> dspy.LM:
     """`timeout`/`connect_timeout` become `timeouts`; anything unknown is a TypeError."""
     if "timeout" in settings or "connect_timeout" in settings:
-        settings["timeouts"] = as_timeouts(settings.pop("timeout", None), settings.pop("connect_timeout", None))
+        settings["timeouts"] = as_timeouts(
+            settings.pop("timeout", None), settings.pop("connect_timeout", None)
+        )
     unknown = set(settings) - _CONTEXT - _OPTIONS
     if unknown:
         raise TypeError(f"unknown LM settings: {sorted(unknown)}")

@@ -157,15 +157,24 @@ class FakeProvider:
         """Tokens the server charged on every request, reported or not (its own ledger)."""
         with self._lock:
             records = list(self.received)
-        return {"tokens_in": sum(r.charged_in for r in records), "tokens_out": sum(r.charged_out for r in records)}
+        return {
+            "tokens_in": sum(r.charged_in for r in records),
+            "tokens_out": sum(r.charged_out for r in records),
+        }
 
     def _count(self, text: str) -> int:
         if self.tokens_per_byte is None:
             return max(1, len(text) // 4)
         return max(1, math.ceil(len(text.encode()) * self.tokens_per_byte))
 
-    def _bill(self, record: Received, body: dict[str, Any], system: str | None, turns: list[tuple[str, str]],
-              text: str) -> tuple[int, int]:
+    def _bill(
+        self,
+        record: Received,
+        body: dict[str, Any],
+        system: str | None,
+        turns: list[tuple[str, str]],
+        text: str,
+    ) -> tuple[int, int]:
         """(input, output) tokens of one answer; output stops at the request's max_tokens, as a provider's does."""
         tokens_in = self._count((system or "") + "".join(t for _, t in turns))
         tokens_out = self._count(text)
@@ -270,7 +279,9 @@ class FakeProvider:
             record.status, record.fault = 429, "window"
             limit_headers["x-ratelimit-remaining-requests"] = "0"
             limit_headers["Retry-After"] = limit_headers["x-ratelimit-reset-requests"].rstrip("s")
-            return web.json_response(_error(wire, 429, "fake window limit"), status=429, headers=limit_headers)
+            return web.json_response(
+                _error(wire, 429, "fake window limit"), status=429, headers=limit_headers
+            )
         if self.latency_s:
             await asyncio.sleep(self.latency_s)
         fault = self._next_fault()
@@ -329,11 +340,16 @@ class FakeProvider:
         self, request: web.Request, record: Received, fault: Fault, wire: str
     ) -> web.StreamResponse:
         kind = fault.kind
-        if kind in ("timeout", "reset", "malformed"):  # processed, so billed, though the client cannot read it
+        if kind in (
+            "timeout",
+            "reset",
+            "malformed",
+        ):  # processed, so billed, though the client cannot read it
             body = await request.json()
             system, turns = _prompt_of(wire, body)
-            answer = (self.answer or default_answer)(_input_values(turns[-1][1] if turns else ""),
-                                                     _output_fields(system))
+            answer = (self.answer or default_answer)(
+                _input_values(turns[-1][1] if turns else ""), _output_fields(system)
+            )
             self._bill(record, body, system, turns, _chat_format(answer))
         if kind == "timeout":
             record.status = 504
@@ -610,9 +626,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--latency", type=float, default=0.0)
-    parser.add_argument("--window-limit", type=int, help="requests allowed per --window-s (x-ratelimit-* headers)")
+    parser.add_argument(
+        "--window-limit", type=int, help="requests allowed per --window-s (x-ratelimit-* headers)"
+    )
     parser.add_argument("--window-s", type=float, default=60.0)
-    parser.add_argument("--brain", help="answer as this offline variant (small/base/large) instead of echoing")
+    parser.add_argument(
+        "--brain", help="answer as this offline variant (small/base/large) instead of echoing"
+    )
     args = parser.parse_args()
     brain = None
     if args.brain:

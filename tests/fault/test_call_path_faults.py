@@ -33,8 +33,13 @@ def _devset(n: int) -> list[dspy.Example]:
 def _evaluate(lm: dspy.LM, n: int, threads: int = 8) -> Any:
     program = dspy.Predict("question -> answer")
     program.set_lm(lm)
-    return dspy.Evaluate(devset=_devset(n), metric=lambda g, p, t=None: g.answer == p.answer,
-                         num_threads=threads, display_progress=False, max_errors=n + 1)(program)
+    return dspy.Evaluate(
+        devset=_devset(n),
+        metric=lambda g, p, t=None: g.answer == p.answer,
+        num_threads=threads,
+        display_progress=False,
+        max_errors=n + 1,
+    )(program)
 
 
 class Recording:
@@ -53,8 +58,14 @@ class Recording:
 
 def test_a_closed_port_fails_the_model_within_seconds_naming_provider_and_url() -> None:
     seen = Recording()
-    lm = lm_with("vllm/llama-3-8b", keys=lambda _: None, base_url="http://127.0.0.1:9/v1", bus=seen.bus,
-                 on_fatal=seen.on_fatal, num_retries=3)
+    lm = lm_with(
+        "vllm/llama-3-8b",
+        keys=lambda _: None,
+        base_url="http://127.0.0.1:9/v1",
+        bus=seen.bus,
+        on_fatal=seen.on_fatal,
+        num_retries=3,
+    )
     started = time.monotonic()
     with pytest.raises(ModelFailed) as caught:
         _evaluate(lm, 40)
@@ -70,8 +81,15 @@ def test_after_the_breaker_opens_no_request_leaves_the_process(
     fake_provider: FakeProvider, provider_urls: dict[str, str]
 ) -> None:
     seen = Recording()
-    lm = lm_with(MODEL, keys=lambda _: "k", base_urls=provider_urls, bus=seen.bus, on_fatal=seen.on_fatal,
-                 num_retries=10, breaker_after=5)
+    lm = lm_with(
+        MODEL,
+        keys=lambda _: "k",
+        base_urls=provider_urls,
+        bus=seen.bus,
+        on_fatal=seen.on_fatal,
+        num_retries=10,
+        breaker_after=5,
+    )
     _evaluate(lm, 1)  # the endpoint answered once: resets are no proof it is dead
     fake_provider.fail_next("reset", times=100)
     with pytest.raises(ModelFailed, match=r"failed mid-request.*stopped calling openai/gpt-4o-mini after 5"):
@@ -90,8 +108,11 @@ def test_a_retry_after_beyond_the_cap_fails_the_model_at_once_with_a_clear_sente
     lm = lm_with(MODEL, keys=lambda _: "k", base_urls=provider_urls, retry_after_cap_s=120)
     fake_provider.fail_next("429_retry_after", retry_after=retry_after)
     started = time.monotonic()
-    with pytest.raises(ModelFailed, match=r"OpenAI asked to wait [\d,]+ s before the next request to "
-                                          r"openai/gpt-4o-mini, more than the 120 s cap"):
+    with pytest.raises(
+        ModelFailed,
+        match=r"OpenAI asked to wait [\d,]+ s before the next request to "
+        r"openai/gpt-4o-mini, more than the 120 s cap",
+    ):
         _evaluate(lm, 6)
     assert time.monotonic() - started < 10
     assert len(fake_provider.received) <= 6
@@ -119,7 +140,9 @@ def test_a_retry_after_within_the_cap_is_waited_on_the_loop_and_announced(
         assert time.monotonic() < deadline
         time.sleep(0.01)
     (throttled,) = [e for e in seen.events if isinstance(e, ModelThrottled)]
-    assert throttled.model == MODEL and throttled.reason == "rate limited" and 29 <= throttled.retry_in_s <= 30
+    assert (
+        throttled.model == MODEL and throttled.reason == "rate limited" and 29 <= throttled.retry_in_s <= 30
+    )
     assert throttled.text() in ("rate-limited, retrying in 29 s", "rate-limited, retrying in 30 s")
     time.sleep(0.3)  # DSPy retried at once: the wait is in the limiter, on the loop ...
     stopped = time.monotonic()
@@ -135,8 +158,12 @@ def test_four_simultaneous_429s_lower_the_limit_once(
     fake_provider: FakeProvider, provider_urls: dict[str, str], engine_runtime: Runtime
 ) -> None:
     fake_provider.latency_s = 0.05
-    lm = lm_with(MODEL, keys=lambda _: "k", base_urls=provider_urls,
-                 limits=LimitConfig(concurrency=16, default_pause_s=0.05))
+    lm = lm_with(
+        MODEL,
+        keys=lambda _: "k",
+        base_urls=provider_urls,
+        limits=LimitConfig(concurrency=16, default_pause_s=0.05),
+    )
     fake_provider.fail_next("429", times=4)
     _evaluate(lm, 16, threads=16)
     (limiter,) = engine_runtime._limiters.values()
@@ -160,8 +187,7 @@ def test_latency_is_the_providers_time_and_queueing_is_reported_apart(
 ) -> None:
     fake_provider.latency_s = 0.25
     seen = Recording()
-    lm = lm_with(MODEL, keys=lambda _: "k", base_urls=provider_urls, bus=seen.bus,
-                 limits={"concurrency": 2})
+    lm = lm_with(MODEL, keys=lambda _: "k", base_urls=provider_urls, bus=seen.bus, limits={"concurrency": 2})
     _evaluate(lm, 12, threads=12)  # 12 at once through 2 slots: most of each call's wall time is queueing
     calls = seen.calls()
     assert len(calls) == 12
@@ -175,7 +201,9 @@ def test_one_models_limits_never_throttle_another_model_of_the_same_provider(
     fake_provider: FakeProvider, provider_urls: dict[str, str]
 ) -> None:
     fake_provider.latency_s = 0.2
-    slow = lm_with("openai/gpt-4o-mini", keys=lambda _: "k", base_urls=provider_urls, limits={"concurrency": 1})
+    slow = lm_with(
+        "openai/gpt-4o-mini", keys=lambda _: "k", base_urls=provider_urls, limits={"concurrency": 1}
+    )
     other = lm_with("openai/gpt-4.1-nano", keys=lambda _: "k", base_urls=provider_urls)
     _evaluate(slow, 2, threads=2)
     started = time.monotonic()

@@ -172,7 +172,9 @@ def test_an_unreadable_answer_is_a_clear_provider_error(
     assert label in str(caught.value)
     assert len(fake_provider.received) == 1
     call = books.calls()[0]  # sent and maybe billed: charged at its reservation, marked estimated
-    assert call.status == "error" and call.cost_estimated and call.cost_usd == pytest.approx(books.budget.spent)
+    assert (
+        call.status == "error" and call.cost_estimated and call.cost_usd == pytest.approx(books.budget.spent)
+    )
 
 
 @pytest.mark.parametrize("model", MODELS)
@@ -269,7 +271,9 @@ def test_a_connection_refused_fails_the_model_naming_the_url_and_bills_nothing(
     provider_urls: dict[str, str],
 ) -> None:
     books = Books("openai/gpt-4o-mini", {"openai": "http://127.0.0.1:9/v1"})
-    with pytest.raises(ModelFailed, match=r"could not connect to openai at http://127\.0\.0\.1:9/v1 \(connection refused\)"):
+    with pytest.raises(
+        ModelFailed, match=r"could not connect to openai at http://127\.0\.0\.1:9/v1 \(connection refused\)"
+    ):
         books.ask("anyone?")
     assert books.budget.spent == 0 and books.budget.reserved == 0
 

@@ -28,11 +28,27 @@ def provider() -> Iterator[FakeProvider]:
 
 
 def _config(path: Path) -> Path:
-    path.write_text("\n".join([
-        'name = "signals"', 'optimizer = "bootstrap"', "rounds = 1", "seed = 3", "concurrency = 4",
-        "[task]", 'dataset = "demo:sentiment"', "max_train = 8", "max_dev = 8", "max_test = 8",
-        "[[models]]", f'id = "{GROQ_MODEL}"', "max_tokens = 64", "limits = { concurrency = 1 }",
-    ]) + "\n")
+    path.write_text(
+        "\n".join(
+            [
+                'name = "signals"',
+                'optimizer = "bootstrap"',
+                "rounds = 1",
+                "seed = 3",
+                "concurrency = 4",
+                "[task]",
+                'dataset = "demo:sentiment"',
+                "max_train = 8",
+                "max_dev = 8",
+                "max_test = 8",
+                "[[models]]",
+                f'id = "{GROQ_MODEL}"',
+                "max_tokens = 64",
+                "limits = { concurrency = 1 }",
+            ]
+        )
+        + "\n"
+    )
     return path
 
 

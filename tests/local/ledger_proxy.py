@@ -27,16 +27,24 @@ def make_app(upstream: str, ledger: Path) -> web.Application:
 
     async def forward(request: web.Request) -> web.StreamResponse:
         raw = await request.read()
-        entry: dict[str, Any] = {"t": time.time(), "path": request.path, "sha256": hashlib.sha256(raw).hexdigest(),
-                                 "in_flight": state["in_flight"] + 1}
+        entry: dict[str, Any] = {
+            "t": time.time(),
+            "path": request.path,
+            "sha256": hashlib.sha256(raw).hexdigest(),
+            "in_flight": state["in_flight"] + 1,
+        }
         if raw:
             entry["request"] = json.loads(raw)
         state["in_flight"] += 1
         started = time.perf_counter()
         try:
             session: aiohttp.ClientSession = request.app["client"]
-            async with session.request(request.method, upstream + request.path_qs, data=raw or None,
-                                       headers={"Content-Type": "application/json"}) as up:
+            async with session.request(
+                request.method,
+                upstream + request.path_qs,
+                data=raw or None,
+                headers={"Content-Type": "application/json"},
+            ) as up:
                 body = await up.read()
                 entry["status"] = up.status
             if up.status == 200 and body:

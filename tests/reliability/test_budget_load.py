@@ -50,24 +50,37 @@ def _config(i: int, budget: float, calls_affordable: float) -> dict[str, Any]:
     per_call = budget / calls_affordable
     price_in = per_call / TOKENS_PER_CALL * 1_000_000
     return {
-        "name": f"budget {i}", "optimizer": "bootstrap", "rounds": 2, "seed": i, "concurrency": 4,
-        "budget_usd": budget, "cross_model": False,
+        "name": f"budget {i}",
+        "optimizer": "bootstrap",
+        "rounds": 2,
+        "seed": i,
+        "concurrency": 4,
+        "budget_usd": budget,
+        "cross_model": False,
         "task": {"dataset": "demo:sentiment", "max_train": 16, "max_dev": 10, "max_test": 10},
-        "models": [{"id": f"groq/budget-load-{i}", "max_tokens": 64,
-                    "price": {"input": price_in, "output": 3 * price_in},
-                    "limits": {"rpm": 10_000_000, "tpm": 10_000_000_000, "concurrency": 128}}],
+        "models": [
+            {
+                "id": f"groq/budget-load-{i}",
+                "max_tokens": 64,
+                "price": {"input": price_in, "output": 3 * price_in},
+                "limits": {"rpm": 10_000_000, "tpm": 10_000_000_000, "concurrency": 128},
+            }
+        ],
     }
 
 
 def _run_one(config: dict[str, Any], provider: FakeProvider) -> tuple[Session, str]:
     paths = resolve_paths()
-    session = Session(parse_config(config), store=SessionStore(paths.db_path), paths=paths,
-                      keys=lambda _provider: GROQ_KEY)
+    session = Session(
+        parse_config(config), store=SessionStore(paths.db_path), paths=paths, keys=lambda _provider: GROQ_KEY
+    )
     session.prepare()
     return session, session.run()
 
 
-def _check(session: Session, outcome: str, budget: float, provider: FakeProvider, price: dict[str, float]) -> Outcome:
+def _check(
+    session: Session, outcome: str, budget: float, provider: FakeProvider, price: dict[str, float]
+) -> Outcome:
     store, sid = session.store, session.session_id
     model = session.config.models[0].id
     stored = store.get_session(sid)
@@ -79,13 +92,16 @@ def _check(session: Session, outcome: str, budget: float, provider: FakeProvider
         events = store.events(sid, types=["session_stopped", "budget_exhausted"])
         assert any(e["type"] == "session_stopped" and e["reason"] == "budget" for e in events), events
         assert any(e["type"] == "budget_exhausted" for e in events)
-        assert all(m["status"] in ("stopped", "done", "converged") for m in stored["models"]), stored["models"]
+        assert all(m["status"] in ("stopped", "done", "converged") for m in stored["models"]), stored[
+            "models"
+        ]
         if store.checkpoints(sid, model):  # something was reached: it is reported and exportable
             assert store.report(sid, "json") is not None
     # every paid answer was recorded once: recorded == billed
     assert totals["cost_usd"] == pytest.approx(billed, rel=1e-9, abs=1e-15)
-    return Outcome(budget, outcome, stored["status"], totals["cost_usd"], session.budget.spent, billed,
-                   totals["calls"])
+    return Outcome(
+        budget, outcome, stored["status"], totals["cost_usd"], session.budget.spent, billed, totals["calls"]
+    )
 
 
 def budget_load(sessions: int, concurrency: int, seed: int) -> list[Outcome]:
@@ -96,6 +112,7 @@ def budget_load(sessions: int, concurrency: int, seed: int) -> list[Outcome]:
         plans.append((i, budget, math.exp(rng.uniform(math.log(0.7), math.log(400)))))  # calls it can pay for
     provider = FakeProvider(latency_s=0.01, brain=offline_brain("base")).start()
     try:
+
         def one(plan: tuple[int, float, float]) -> Outcome:
             i, budget, affordable = plan
             config = {**_config(i, budget, affordable), "base_urls": {"groq": f"{provider.url}/openai/v1"}}
@@ -120,7 +137,8 @@ def cli_budget_stops(tmp_path: Path, count: int) -> list[tuple[float, float, int
                 f'name = "cli budget {i}"\nrounds = 3\nseed = {i}\nconcurrency = 8\nbudget_usd = {budget}\n'
                 '[task]\ndataset = "demo:sentiment"\nmax_train = 40\nmax_dev = 30\nmax_test = 30\n'
                 '[[models]]\nid = "groq/llama-3.3-70b-versatile"\nmax_tokens = 256\n'
-                "limits = { rpm = 1000000, tpm = 1000000000, concurrency = 16 }\n")
+                "limits = { rpm = 1000000, tpm = 1000000000, concurrency = 16 }\n"
+            )
             env = cli_env(tmp_path / f"cli-home-{i}", provider)
             procs.append((budget, env, cli_popen("run", str(config), "--headless", env=env)))
         results = []
@@ -143,11 +161,13 @@ def _print(outcomes: list[Outcome], cli_runs: list[tuple[float, float, int]]) ->
     worst = max(max(o.billed, o.recorded, o.counted) / o.budget for o in outcomes)
     worst_cli = max(spent / budget for budget, spent, _ in cli_runs)
     stopped = sum(1 for o in outcomes if o.outcome == "budget")
-    print(f"\nbudget under load: {len(outcomes)} sessions, spent <= budget in "
-          f"{sum(1 for o in outcomes if max(o.billed, o.recorded, o.counted) <= o.budget)}/{len(outcomes)}; "
-          f"{stopped} stopped by their budget, {len(outcomes) - stopped} completed within it; worst spent/budget "
-          f"{worst:.4f}; via CLI {len(cli_runs)} runs exit 3, worst {worst_cli:.4f}; "
-          f"{sum(o.calls for o in outcomes)} paid calls")
+    print(
+        f"\nbudget under load: {len(outcomes)} sessions, spent <= budget in "
+        f"{sum(1 for o in outcomes if max(o.billed, o.recorded, o.counted) <= o.budget)}/{len(outcomes)}; "
+        f"{stopped} stopped by their budget, {len(outcomes) - stopped} completed within it; worst spent/budget "
+        f"{worst:.4f}; via CLI {len(cli_runs)} runs exit 3, worst {worst_cli:.4f}; "
+        f"{sum(o.calls for o in outcomes)} paid calls"
+    )
 
 
 def _assert_within(outcomes: list[Outcome]) -> None:

@@ -22,10 +22,15 @@ def _old_database(path: Path) -> None:
     old_set(name="0001_initial")(dbmod._m0001_initial)
     old_set(name="0002_session_owner")(dbmod._m0002_session_owner)
     old_set.apply(old)
-    old.execute("INSERT INTO sessions (id, name, status, created_at, updated_at) VALUES ('s1','x','completed',1,1)")
+    old.execute(
+        "INSERT INTO sessions (id, name, status, created_at, updated_at) VALUES ('s1','x','completed',1,1)"
+    )
     for key in ("s1:aaa", "s1:bbb#1", "gone:ccc", "ddd"):
-        old.execute("INSERT INTO lm_cache (key, provider, model, endpoint, body, created_at)"
-                    " VALUES (?, 'openai', 'm', 'e', '{}', 1)", (key,))
+        old.execute(
+            "INSERT INTO lm_cache (key, provider, model, endpoint, body, created_at)"
+            " VALUES (?, 'openai', 'm', 'e', '{}', 1)",
+            (key,),
+        )
     old.conn.commit()
     old.close()
 

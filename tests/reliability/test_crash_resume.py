@@ -72,11 +72,14 @@ class _Process:
 
 
 def _launch(args: list[str], env: dict[str, str]) -> _Process:
-    return _Process(cli_popen(*args, "--headless", "--json", env=env, stdout=subprocess.PIPE), time.monotonic())
+    return _Process(
+        cli_popen(*args, "--headless", "--json", env=env, stdout=subprocess.PIPE), time.monotonic()
+    )
 
 
-def _trigger(kind: str, target: int, run: _Process, provider: FakeProvider, wal: Path,
-             rng: random.Random) -> Callable[[], bool]:
+def _trigger(
+    kind: str, target: int, run: _Process, provider: FakeProvider, wal: Path, rng: random.Random
+) -> Callable[[], bool]:
     """A predicate that turns true at the moment this kill should land."""
     if kind == "startup":
         at = run.started + rng.uniform(0.2, 2.5)
@@ -94,12 +97,17 @@ def _trigger(kind: str, target: int, run: _Process, provider: FakeProvider, wal:
         return armed
 
     def stored() -> bool:
-        return armed() and any(e.get("type") == "call_completed" and not e.get("cache_hit")
-                               and str(e.get("model") or "").startswith("groq/")
-                               for e in run.events[state["armed_at_event"]:])
+        return armed() and any(
+            e.get("type") == "call_completed"
+            and not e.get("cache_hit")
+            and str(e.get("model") or "").startswith("groq/")
+            for e in run.events[state["armed_at_event"] :]
+        )
 
     def phase() -> bool:
-        return armed() and any(e.get("type") in BOUNDARY_EVENTS for e in run.events[state["armed_at_event"]:])
+        return armed() and any(
+            e.get("type") in BOUNDARY_EVENTS for e in run.events[state["armed_at_event"] :]
+        )
 
     def db_write() -> bool:
         try:
@@ -160,8 +168,10 @@ def crash_and_resume(tmp_path: Path, *, kills: int, seed: int, rounds: int) -> C
                 time.sleep(0.001)
             if run.proc.poll() is not None:
                 stderr = run.proc.stderr.read() if run.proc.stderr else ""
-                pytest.fail(f"the session ended (exit {run.proc.returncode}) before kill {report.kills + 1} "
-                            f"({kind} at {target} answers): {stderr[-1500:]}")
+                pytest.fail(
+                    f"the session ended (exit {run.proc.returncode}) before kill {report.kills + 1} "
+                    f"({kind} at {target} answers): {stderr[-1500:]}"
+                )
             run.proc.send_signal(signal.SIGKILL)
             run.proc.wait(timeout=30)
             if run.proc.stderr:
@@ -174,11 +184,15 @@ def crash_and_resume(tmp_path: Path, *, kills: int, seed: int, rounds: int) -> C
             assert integrity(db) == "ok", f"kill {report.kills} ({kind}) damaged the database"
             sid = sid or only_session_id(env)
             now_stored = cached_answer_ids(db)
-            assert stored_after_kill <= now_stored, "a stored answer was replaced: its request was asked again"
+            assert stored_after_kill <= now_stored, (
+                "a stored answer was replaced: its request was asked again"
+            )
             stored_after_kill = now_stored
             lost |= {answer_id(r) for r in provider.answered()} - now_stored
             by_id = {answer_id(r): r for r in provider.answered()}
-            snapshots.append((len(provider.received), Counter(by_id[i].body_hash for i in now_stored if i in by_id)))
+            snapshots.append(
+                (len(provider.received), Counter(by_id[i].body_hash for i in now_stored if i in by_id))
+            )
             report.survived += 1
 
         # resume to the end (a kill can land after the session recorded its completion, as it exits)
@@ -209,12 +223,18 @@ def crash_and_resume(tmp_path: Path, *, kills: int, seed: int, rounds: int) -> C
         # no stored request was sent again: a body sent after a kill had fewer stored answers than it needs
         needed = Counter(r.body_hash for r in ref_answered)
         for seen_at_kill, stored in snapshots:
-            repeats = [r.number for r in provider.received[seen_at_kill:] if stored[r.body_hash] >= needed[r.body_hash]]
+            repeats = [
+                r.number
+                for r in provider.received[seen_at_kill:]
+                if stored[r.body_hash] >= needed[r.body_hash]
+            ]
             assert repeats == [], f"requests {repeats} asked again for answers already stored"
         # and what was recorded is what the provider billed for the answers that reached the client
         assert final["cost_usd"] == pytest.approx(billed_usd(received), rel=1e-9, abs=1e-12)
         # offline/unpriced models show cost_usd null (never a fake $0): they add nothing to the total
-        assert sum(m["cost_usd"] or 0.0 for m in final["models"]) == pytest.approx(final["cost_usd"], rel=1e-9)
+        assert sum(m["cost_usd"] or 0.0 for m in final["models"]) == pytest.approx(
+            final["cost_usd"], rel=1e-9
+        )
         report.in_flight_lost = len(in_flight)
         report.lost_usd = billed_usd(in_flight)
     finally:
@@ -224,9 +244,11 @@ def crash_and_resume(tmp_path: Path, *, kills: int, seed: int, rounds: int) -> C
 
 def _print(report: CrashReport, kills: int) -> None:
     kinds = ", ".join(f"{k} {report.by_kind[k]}" for k in KINDS if report.by_kind[k])
-    print(f"\ncrash-resume: kills survived {report.survived}/{kills} ({kinds}); "
-          f"in-flight losses {report.in_flight_lost} answers (${report.lost_usd:.6f} billed, never received); "
-          f"{report.processes} processes")
+    print(
+        f"\ncrash-resume: kills survived {report.survived}/{kills} ({kinds}); "
+        f"in-flight losses {report.in_flight_lost} answers (${report.lost_usd:.6f} billed, never received); "
+        f"{report.processes} processes"
+    )
 
 
 def test_three_kills_then_resume_keep_the_books(tmp_path: Path) -> None:

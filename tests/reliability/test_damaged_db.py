@@ -13,10 +13,16 @@ import pytest
 from tests.reliability.support import cli, cli_env, only_session_id, table_digest
 
 COMMANDS = (
-    ("sessions", "list"), ("sessions", "list", "--json"), ("sessions", "show", "{sid}"),
-    ("sessions", "show", "{sid}", "--json"), ("report", "{sid}"), ("report", "{sid}", "--format", "json"),
-    ("export", "{sid}", "--model", "offline/small", "-o", "{out}"), ("resume", "{sid}", "--headless"),
-    ("doctor",), ("sessions", "delete", "{sid}"),
+    ("sessions", "list"),
+    ("sessions", "list", "--json"),
+    ("sessions", "show", "{sid}"),
+    ("sessions", "show", "{sid}", "--json"),
+    ("report", "{sid}"),
+    ("report", "{sid}", "--format", "json"),
+    ("export", "{sid}", "--model", "offline/small", "-o", "{out}"),
+    ("resume", "{sid}", "--headless"),
+    ("doctor",),
+    ("sessions", "delete", "{sid}"),
 )
 
 
@@ -24,7 +30,9 @@ COMMANDS = (
 def good_db(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     home = tmp_path_factory.mktemp("good") / "home"
     env = cli_env(home)
-    out = cli("run", "--task", "demo:sentiment", "--models", "offline/small", "--rounds", "1", "--headless", env=env)
+    out = cli(
+        "run", "--task", "demo:sentiment", "--models", "offline/small", "--rounds", "1", "--headless", env=env
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     db = home / "dspy-tui.db"
     conn = sqlite3.connect(db)
@@ -53,20 +61,26 @@ def _run_all(env: dict[str, str], sid: str, tmp_path: Path) -> list[tuple[tuple[
 def test_a_newer_schema_is_refused_untouched(good_db: tuple[Path, str], tmp_path: Path) -> None:
     env, db = _home_with(good_db[0], tmp_path)
     conn = sqlite3.connect(db)
-    conn.execute("INSERT INTO _sqlite_migrations (migration_set, name, applied_at) VALUES ('dspy_tui', '0042_future', 'x')")
+    conn.execute(
+        "INSERT INTO _sqlite_migrations (migration_set, name, applied_at) VALUES ('dspy_tui', '0042_future', 'x')"
+    )
     conn.commit()
     conn.close()
     before = table_digest(db)
     for args, code, stderr in _run_all(env, good_db[1], tmp_path):
         assert code == 2, (args, stderr)
-        assert stderr.count("\n") == 1 and "written by a newer dspy-tui (schema 42); upgrade" in stderr, (args, stderr)
+        assert stderr.count("\n") == 1 and "written by a newer dspy-tui (schema 42); upgrade" in stderr, (
+            args,
+            stderr,
+        )
         assert str(db) in stderr
     assert table_digest(db) == before
 
 
 @pytest.mark.parametrize("where", [0.3, 0.5, 0.8])
-def test_garbage_in_the_middle_is_one_sentence_naming_the_file(good_db: tuple[Path, str], tmp_path: Path,
-                                                               where: float) -> None:
+def test_garbage_in_the_middle_is_one_sentence_naming_the_file(
+    good_db: tuple[Path, str], tmp_path: Path, where: float
+) -> None:
     env, db = _home_with(good_db[0], tmp_path)
     size = db.stat().st_size
     with db.open("r+b") as f:
@@ -88,7 +102,9 @@ def test_an_incompatible_database_is_one_sentence(tmp_path: Path) -> None:
     rows = conn.execute("SELECT migration_set, name, applied_at FROM _sqlite_migrations").fetchall()
     conn.close()
     conn = sqlite3.connect(db)
-    conn.execute("CREATE TABLE _sqlite_migrations (id INTEGER PRIMARY KEY, migration_set TEXT, name TEXT, applied_at TEXT)")
+    conn.execute(
+        "CREATE TABLE _sqlite_migrations (id INTEGER PRIMARY KEY, migration_set TEXT, name TEXT, applied_at TEXT)"
+    )
     conn.executemany("INSERT INTO _sqlite_migrations (migration_set, name, applied_at) VALUES (?,?,?)", rows)
     conn.execute("CREATE TABLE sessions (id TEXT PRIMARY KEY, title TEXT)")
     conn.execute("INSERT INTO sessions VALUES ('abc', 'someone else')")

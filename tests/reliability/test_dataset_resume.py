@@ -17,8 +17,14 @@ from tests.reliability.support import GROQ_MODEL, cli_env, write_config
 
 
 def _cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "dspy_tui", *args], env=env, cwd=cwd, capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "dspy_tui", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_relative_dataset_resumes_elsewhere_and_a_changed_file_is_refused(tmp_path: Path) -> None:
@@ -26,15 +32,24 @@ def test_relative_dataset_resumes_elsewhere_and_a_changed_file_is_refused(tmp_pa
     here.mkdir()
     elsewhere.mkdir()
     data = here / "reviews.jsonl"
-    data.write_text("".join(json.dumps({"review": e.review, "sentiment": e.sentiment}) + "\n"
-                            for e in demo_examples("demo:sentiment", 80, 1)))
+    data.write_text(
+        "".join(
+            json.dumps({"review": e.review, "sentiment": e.sentiment}) + "\n"
+            for e in demo_examples("demo:sentiment", 80, 1)
+        )
+    )
     config = write_config(here / "s.toml", rounds=1, models=(GROQ_MODEL,), dataset="reviews.jsonl")
     config.write_text(config.read_text().replace("[task]\n", '[task]\nsignature = "review -> sentiment"\n'))
     provider = FakeProvider(latency_s=0.03, brain=offline_brain("base")).start()
     try:
         env = cli_env(tmp_path / "home", provider)
-        proc = subprocess.Popen([sys.executable, "-m", "dspy_tui", "run", "s.toml", "--headless"], env=env, cwd=here,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "dspy_tui", "run", "s.toml", "--headless"],
+            env=env,
+            cwd=here,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 120
         while len(provider.answered()) < 5:
             assert proc.poll() is None and time.monotonic() < deadline

@@ -56,7 +56,9 @@ class FaultyProvider(FakeProvider):
             if not self.fault_rate or self._random.random() >= self.fault_rate:
                 return None
             kind = self._random.choice(self.fault_kinds)
-            retry_after = round(self._random.uniform(0.01, 0.05), 3) if kind in ("429_retry_after", "503") else None
+            retry_after = (
+                round(self._random.uniform(0.01, 0.05), 3) if kind in ("429_retry_after", "503") else None
+            )
             return Fault(kind, retry_after=retry_after, hold_s=CLIENT_TIMEOUT_S + 1.0)
 
 
@@ -64,7 +66,9 @@ def fault_soak(db: Path, calls: int, threads: int, seed: int) -> dict[str, objec
     provider = FaultyProvider(fault_rate=0.2, fault_kinds=FAULT_KINDS, seed=seed).start()
     # No client-side rate limit, and a cap that recovers one step per success: a 429 in every
     # 16 requests would otherwise (rightly) hold a real account near one request at a time.
-    Runtime.get().set_limits("openai", LimitConfig(concurrency=threads, recover_after=1, default_pause_s=0.05))
+    Runtime.get().set_limits(
+        "openai", LimitConfig(concurrency=threads, recover_after=1, default_pause_s=0.05)
+    )
     quiet = logging.getLogger("dspy.utils.parallelizer")  # it logs one line per failed example
     level = quiet.level
     quiet.setLevel(logging.CRITICAL)
@@ -75,17 +79,33 @@ def fault_soak(db: Path, calls: int, threads: int, seed: int) -> dict[str, objec
     bus.subscribe(seen.append)
     recorder = Recorder(store, sid, bus)
     budget = Budget(None)  # tracks every attempt's cost, caps nothing
-    lm = lm_with(MODEL, keys=lambda _: "sk-fault-soak-000000", base_url=f"{provider.url}/v1", budget=budget,
-                 cache=CallCache(db), bus=bus, session_id=sid, timeout=CLIENT_TIMEOUT_S, num_retries=NUM_RETRIES)
+    lm = lm_with(
+        MODEL,
+        keys=lambda _: "sk-fault-soak-000000",
+        base_url=f"{provider.url}/v1",
+        budget=budget,
+        cache=CallCache(db),
+        bus=bus,
+        session_id=sid,
+        timeout=CLIENT_TIMEOUT_S,
+        num_retries=NUM_RETRIES,
+    )
     program = dspy.Predict("question -> answer")
     program.set_lm(lm)
-    devset = [dspy.Example(question=f"soak {seed} q{i}", answer=f"soak {seed} q{i}").with_inputs("question")
-              for i in range(calls)]
+    devset = [
+        dspy.Example(question=f"soak {seed} q{i}", answer=f"soak {seed} q{i}").with_inputs("question")
+        for i in range(calls)
+    ]
     started = time.monotonic()
     try:
-        result = dspy.Evaluate(devset=devset, metric=lambda g, p, t=None: g.answer == p.get("answer"),
-                               num_threads=threads, display_progress=False, max_errors=calls + 1,
-                               provide_traceback=False)(program)
+        result = dspy.Evaluate(
+            devset=devset,
+            metric=lambda g, p, t=None: g.answer == p.get("answer"),
+            num_threads=threads,
+            display_progress=False,
+            max_errors=calls + 1,
+            provide_traceback=False,
+        )(program)
         elapsed = time.monotonic() - started
         recorder.flush()
     finally:
@@ -107,7 +127,9 @@ def fault_soak(db: Path, calls: int, threads: int, seed: int) -> dict[str, objec
     events = [e for e in seen if isinstance(e, CallCompleted)]
     assert len(rows) == len(events) == len(received_by_server)
     assert len({r["call_id"] for r in rows}) == len(rows), "a call was recorded twice"
-    assert len({r["request_hash"] for r in ok_rows}) == len(ok_rows) == cache_rows, "an answer was counted twice"
+    assert len({r["request_hash"] for r in ok_rows}) == len(ok_rows) == cache_rows, (
+        "an answer was counted twice"
+    )
     assert not any(r["cache_hit"] for r in rows)
 
     # recorded tokens and cost == what the provider reported for the answers the client received
@@ -122,8 +144,13 @@ def fault_soak(db: Path, calls: int, threads: int, seed: int) -> dict[str, objec
     assert recorded == (served[0] - never_received[0], served[1] - never_received[1])
     assert sum(1 for r in ok_rows if r["tokens_in"] is None) == len(no_usage)
     price = price_for("openai", "gpt-4o-mini")
-    billed = sum(cost_of(price, dspy.lm15.Usage(input_tokens=r.tokens_in, output_tokens=r.tokens_out,
-                                                cache_read_tokens=0)) or 0.0 for r in received)
+    billed = sum(
+        cost_of(
+            price, dspy.lm15.Usage(input_tokens=r.tokens_in, output_tokens=r.tokens_out, cache_read_tokens=0)
+        )
+        or 0.0
+        for r in received
+    )
     # measured bills are what the provider billed; a bill we cannot know is charged its whole
     # reservation and marked estimated (never NULL, or every resume would grant it again)
     measured = [r for r in rows if not r["cost_estimated"]]
@@ -158,10 +185,17 @@ def fault_soak(db: Path, calls: int, threads: int, seed: int) -> dict[str, objec
     faults = [r for r in received_by_server if r.fault is not None]
     survived = sum(1 for r in faults if any(got(x) for x in attempts[r.body_hash]))
     return {
-        "calls": calls, "requests": len(received_by_server), "faults": len(faults),
-        "by_kind": Counter(r.fault for r in faults), "survived": survived, "failed": len(failed_bodies),
-        "not_retryable": sum(1 for a in failed_bodies if a[-1].fault in NOT_RETRYABLE), "lost": len(lost),
-        "recorded": recorded, "served": served, "elapsed": elapsed,
+        "calls": calls,
+        "requests": len(received_by_server),
+        "faults": len(faults),
+        "by_kind": Counter(r.fault for r in faults),
+        "survived": survived,
+        "failed": len(failed_bodies),
+        "not_retryable": sum(1 for a in failed_bodies if a[-1].fault in NOT_RETRYABLE),
+        "lost": len(lost),
+        "recorded": recorded,
+        "served": served,
+        "elapsed": elapsed,
     }
 
 
@@ -169,22 +203,27 @@ def _print(figures: dict[str, object]) -> None:
     rec_in, rec_out = figures["recorded"]  # type: ignore[misc]
     srv_in, srv_out = figures["served"]  # type: ignore[misc]
     kinds = ", ".join(f"{k} {n}" for k, n in sorted(figures["by_kind"].items()))  # type: ignore[attr-defined]
-    print(f"\nfault soak: calls {figures['calls']}, requests {figures['requests']}, faults injected "
-          f"{figures['faults']} ({kinds}), faults survived {figures['survived']}, calls failed {figures['failed']} "
-          f"({figures['not_retryable']} not retryable, the rest after {NUM_RETRIES} retries), answers lost to "
-          f"client timeouts {figures['lost']}; recorded vs served tokens in {rec_in}/{srv_in}, out "
-          f"{rec_out}/{srv_out}; {figures['elapsed']:.1f} s")
+    print(
+        f"\nfault soak: calls {figures['calls']}, requests {figures['requests']}, faults injected "
+        f"{figures['faults']} ({kinds}), faults survived {figures['survived']}, calls failed {figures['failed']} "
+        f"({figures['not_retryable']} not retryable, the rest after {NUM_RETRIES} retries), answers lost to "
+        f"client timeouts {figures['lost']}; recorded vs served tokens in {rec_in}/{srv_in}, out "
+        f"{rec_out}/{srv_out}; {figures['elapsed']:.1f} s"
+    )
 
 
 def test_a_thousand_calls_through_twenty_percent_faults_keep_the_books(tmp_path: Path) -> None:
-    figures = fault_soak(tmp_path / "soak.db", calls=1000, threads=64, seed=int(os.environ.get("FAULT_SEED", "7")))
+    figures = fault_soak(
+        tmp_path / "soak.db", calls=1000, threads=64, seed=int(os.environ.get("FAULT_SEED", "7"))
+    )
     _print(figures)  # recorded == served minus answers lost to client timeouts: asserted inside
     assert Runtime.get().stats.in_flight == 0
 
 
 @pytest.mark.soak
 def test_ten_thousand_calls_through_twenty_percent_faults_keep_the_books(tmp_path: Path) -> None:
-    figures = fault_soak(tmp_path / "soak.db", calls=10_000, threads=64,
-                         seed=int(os.environ.get("FAULT_SEED", "2024")))
+    figures = fault_soak(
+        tmp_path / "soak.db", calls=10_000, threads=64, seed=int(os.environ.get("FAULT_SEED", "2024"))
+    )
     _print(figures)
     assert Runtime.get().stats.in_flight == 0

@@ -11,7 +11,7 @@ from dspy_tui.engine import events as ev
 from dspy_tui.engine.hooks import HookRunner
 from tests.reliability.support import cli, cli_env
 
-CONFIG = '''name = "hooks"
+CONFIG = """name = "hooks"
 rounds = 1
 cross_model = false
 hook_timeout_s = 60
@@ -26,7 +26,7 @@ max_dev = 6
 max_test = 6
 [[models]]
 id = "offline/small"
-'''
+"""
 
 
 def test_a_hanging_hook_on_every_event_holds_exit_for_the_grace_period_only(tmp_path: Path) -> None:
@@ -35,15 +35,19 @@ def test_a_hanging_hook_on_every_event_holds_exit_for_the_grace_period_only(tmp_
     config.write_text(CONFIG.format(grace=3, out=out))
     env = cli_env(tmp_path / "home")
     plain = tmp_path / "plain.toml"
-    plain.write_text(CONFIG.format(grace=3, out=out).split("[hooks]")[0] + "[task]" + CONFIG.split("[task]")[1])
+    plain.write_text(
+        CONFIG.format(grace=3, out=out).split("[hooks]")[0] + "[task]" + CONFIG.split("[task]")[1]
+    )
     started = time.monotonic()
     assert cli("run", str(plain), "--headless", env=env, timeout=120).returncode == 0
     without_hooks = time.monotonic() - started
     started = time.monotonic()
     result = cli("run", str(config), "--headless", env=env, timeout=120)
     with_hooks = time.monotonic() - started
-    print(f"\nhooks at exit: {without_hooks:.1f}s without hooks, {with_hooks:.1f}s with a hanging hook on every event"
-          " (grace 3s)")
+    print(
+        f"\nhooks at exit: {without_hooks:.1f}s without hooks, {with_hooks:.1f}s with a hanging hook on every event"
+        " (grace 3s)"
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "Traceback" not in result.stderr
     assert with_hooks < without_hooks + 3 + 8, "a hanging hook held the process past its grace period"
@@ -61,7 +65,11 @@ def test_event_json_on_stdin_ends_with_a_newline(tmp_path: Path) -> None:
     runner.close(wait=True)
     text = out.read_text()
     assert text.endswith("\n")
-    assert [json.loads(line)["phase"] for line in text.splitlines()] == ["baseline", "optimization", "benchmark"]
+    assert [json.loads(line)["phase"] for line in text.splitlines()] == [
+        "baseline",
+        "optimization",
+        "benchmark",
+    ]
 
 
 def test_close_kills_what_runs_after_the_grace_period(tmp_path: Path) -> None:

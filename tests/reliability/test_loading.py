@@ -39,14 +39,25 @@ def test_a_line_number_is_still_named_for_a_bad_row(tmp_path: Path) -> None:
 
 def test_a_toml_config_with_a_bom_is_accepted(tmp_path: Path) -> None:
     path = tmp_path / "bom.toml"
-    path.write_bytes("\ufeffname = \"bom\"\n[task]\ndataset = \"demo:sentiment\"\n[[models]]\nid = \"offline/small\"\n"
-                     .encode())
+    path.write_bytes(
+        '\ufeffname = "bom"\n[task]\ndataset = "demo:sentiment"\n[[models]]\nid = "offline/small"\n'.encode()
+    )
     assert load_config(path).name == "bom"
 
 
 def test_export_file_names_never_collide() -> None:
-    models = ["openai/a:b", "openai/a_b", "openai/a/b", "openai/a-b", "openai_a/b", "offline/small",
-              "groq/llama-3.3-70b-versatile", "openai/A:B", "openai/a?b", "openai/a b"]
+    models = [
+        "openai/a:b",
+        "openai/a_b",
+        "openai/a/b",
+        "openai/a-b",
+        "openai_a/b",
+        "offline/small",
+        "groq/llama-3.3-70b-versatile",
+        "openai/A:B",
+        "openai/a?b",
+        "openai/a b",
+    ]
     names = [slug(m) for m in models]
     assert len(set(names)) == len(models), names
     assert slug("offline/small") == "offline_small"

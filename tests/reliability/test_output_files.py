@@ -15,7 +15,9 @@ from tests.reliability.support import cli, cli_env, only_session_id, table_diges
 def finished(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, str], str, Path]:
     home = tmp_path_factory.mktemp("out") / "home"
     env = cli_env(home)
-    out = cli("run", "--task", "demo:sentiment", "--models", "offline/small", "--rounds", "1", "--headless", env=env)
+    out = cli(
+        "run", "--task", "demo:sentiment", "--models", "offline/small", "--rounds", "1", "--headless", env=env
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     return env, only_session_id(env), home / "dspy-tui.db"
 
@@ -42,8 +44,9 @@ def test_the_database_and_its_side_files_are_never_an_output(
     assert len(json.loads(cli("sessions", "list", "--json", env=env).stdout)) == 1
 
 
-def test_the_database_through_another_name_is_refused(finished: tuple[dict[str, str], str, Path],
-                                                      tmp_path: Path) -> None:
+def test_the_database_through_another_name_is_refused(
+    finished: tuple[dict[str, str], str, Path], tmp_path: Path
+) -> None:
     env, sid, db = finished
     link = tmp_path / "innocent.md"
     link.symlink_to(db)

@@ -32,8 +32,10 @@ SOAK_S = 60.0
 
 
 def _dataset(path: Path, k: int) -> Path:
-    rows = [{"review": f"[set {k}] {e.review}", "sentiment": e.sentiment}
-            for e in demo_examples("demo:sentiment", 120, k)]
+    rows = [
+        {"review": f"[set {k}] {e.review}", "sentiment": e.sentiment}
+        for e in demo_examples("demo:sentiment", 120, k)
+    ]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return path
 
@@ -56,9 +58,16 @@ def test_ten_processes_resume_delete_and_report_at_random(tmp_path: Path) -> Non
     try:
         env = cli_env(tmp_path / "home", provider)
         for k in range(SESSIONS):
-            config = write_config(tmp_path / f"s{k}.toml", rounds=3, models=(GROQ_MODEL,), seed=k,
-                                  dataset=str(_dataset(tmp_path / f"d{k}.jsonl", k)))
-            config.write_text(config.read_text().replace("[task]\n", '[task]\nsignature = "review -> sentiment"\n'))
+            config = write_config(
+                tmp_path / f"s{k}.toml",
+                rounds=3,
+                models=(GROQ_MODEL,),
+                seed=k,
+                dataset=str(_dataset(tmp_path / f"d{k}.jsonl", k)),
+            )
+            config.write_text(
+                config.read_text().replace("[task]\n", '[task]\nsignature = "review -> sentiment"\n')
+            )
             _start_killed(env, config, provider)
         time.sleep(LATENCY_S + 0.2)
         listed = json.loads(cli("sessions", "list", "--json", env=env).stdout)
@@ -76,16 +85,24 @@ def test_ten_processes_resume_delete_and_report_at_random(tmp_path: Path) -> Non
             while time.monotonic() < stop_at:
                 sid = rng.choice(ids)
                 op = rng.choices(["resume", "delete", "report", "list"], weights=[6, 1, 2, 1])[0]
-                args = {"resume": ("resume", sid, "--headless"), "delete": ("sessions", "delete", sid),
-                        "report": ("report", sid, "--format", "json"), "list": ("sessions", "list", "--json")}[op]
+                args = {
+                    "resume": ("resume", sid, "--headless"),
+                    "delete": ("sessions", "delete", sid),
+                    "report": ("report", sid, "--format", "json"),
+                    "list": ("sessions", "list", "--json"),
+                }[op]
                 out = cli(*args, env=env, timeout=300)
                 with lock:
                     tally[f"{op} exit {out.returncode}"] += 1
                     if "Traceback" in out.stderr or out.returncode not in (0, 1, 2):
                         problems.append(f"{' '.join(args)} -> {out.returncode}: {out.stderr[-1500:]}")
-                    if out.returncode == 2 and "already running (pid" not in out.stderr and \
-                            "No session" not in out.stderr and "already completed" not in out.stderr and \
-                            "no report" not in out.stderr.lower():
+                    if (
+                        out.returncode == 2
+                        and "already running (pid" not in out.stderr
+                        and "No session" not in out.stderr
+                        and "already completed" not in out.stderr
+                        and "no report" not in out.stderr.lower()
+                    ):
                         problems.append(f"{' '.join(args)} -> unexpected refusal: {out.stderr[-500:]}")
 
         threads = [threading.Thread(target=worker, args=(i,)) for i in range(WORKERS)]
@@ -97,15 +114,21 @@ def test_ten_processes_resume_delete_and_report_at_random(tmp_path: Path) -> Non
         twice = provider.answered_twice()
         conn = sqlite3.connect(db)
         try:
-            gaps = conn.execute("SELECT session_id, count(*), max(seq) FROM events GROUP BY session_id"
-                                " HAVING count(*) != max(seq)").fetchall()
-            orphans = conn.execute("SELECT count(*) FROM lm_cache WHERE session_id IS NOT NULL AND session_id"
-                                   " NOT IN (SELECT id FROM sessions)").fetchone()[0]
+            gaps = conn.execute(
+                "SELECT session_id, count(*), max(seq) FROM events GROUP BY session_id"
+                " HAVING count(*) != max(seq)"
+            ).fetchall()
+            orphans = conn.execute(
+                "SELECT count(*) FROM lm_cache WHERE session_id IS NOT NULL AND session_id"
+                " NOT IN (SELECT id FROM sessions)"
+            ).fetchone()[0]
         finally:
             conn.close()
-        print(f"\nrunner soak: {sum(tally.values())} processes in {SOAK_S:.0f}s ({dict(sorted(tally.items()))}); "
-              f"{len(provider.answered())} paid answers, {len(twice)} paid twice, {len(gaps)} sessions with lost "
-              f"events, integrity {integrity(db)}")
+        print(
+            f"\nrunner soak: {sum(tally.values())} processes in {SOAK_S:.0f}s ({dict(sorted(tally.items()))}); "
+            f"{len(provider.answered())} paid answers, {len(twice)} paid twice, {len(gaps)} sessions with lost "
+            f"events, integrity {integrity(db)}"
+        )
         assert problems == [], "\n".join(problems[:5])
         assert twice == [], f"{len(twice)} requests were paid twice"
         assert gaps == [] and orphans == 0

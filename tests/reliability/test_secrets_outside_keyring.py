@@ -31,7 +31,10 @@ def test_credentials_in_urls_hooks_and_echoed_answers_are_never_stored(tmp_path:
         home = tmp_path / "home"
         env = cli_env(home, provider)
         config = write_config(
-            tmp_path / "s.toml", rounds=1, models=(GROQ_MODEL,), hook_timeout_s=5,
+            tmp_path / "s.toml",
+            rounds=1,
+            models=(GROQ_MODEL,),
+            hook_timeout_s=5,
         )
         text = config.read_text().replace(
             "[task]\n",
@@ -44,8 +47,13 @@ def test_credentials_in_urls_hooks_and_echoed_answers_are_never_stored(tmp_path:
         assert out.returncode == 0, out.stderr[-2000:]
         sid = only_session_id(env)
         outputs = [out.stdout, out.stderr]
-        for args in (("sessions", "show", sid, "--json"), ("sessions", "list", "--json"),
-                     ("report", sid), ("report", sid, "--format", "json"), ("report", sid, "--format", "html")):
+        for args in (
+            ("sessions", "show", sid, "--json"),
+            ("sessions", "list", "--json"),
+            ("report", sid),
+            ("report", sid, "--format", "json"),
+            ("report", sid, "--format", "html"),
+        ):
             shown = cli(*args, env=env)
             assert shown.returncode == 0, shown.stderr
             outputs += [shown.stdout, shown.stderr]

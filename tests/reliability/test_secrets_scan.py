@@ -67,8 +67,12 @@ KEYS: dict[str, tuple[str, str]] = {
     "together": ("env", "tgp_v1_" + _hex(36)),
     "openrouter": ("env", "sk-or-v1-" + _hex(48)),
 }
-ENV_NAMES = {"gemini": "GEMINI_API_KEY", "anthropic": "ANTHROPIC_API_KEY", "together": "TOGETHER_API_KEY",
-             "openrouter": "OPENROUTER_API_KEY"}
+ENV_NAMES = {
+    "gemini": "GEMINI_API_KEY",
+    "anthropic": "ANTHROPIC_API_KEY",
+    "together": "TOGETHER_API_KEY",
+    "openrouter": "OPENROUTER_API_KEY",
+}
 
 
 def _needles() -> dict[bytes, str]:
@@ -76,7 +80,7 @@ def _needles() -> dict[bytes, str]:
     for provider, (_, key) in KEYS.items():
         out[key.encode()] = f"{provider} key"
         middle = len(key) // 2
-        out[key[middle - 8: middle + 8].encode()] = f"{provider} key (middle)"
+        out[key[middle - 8 : middle + 8].encode()] = f"{provider} key (middle)"
     return out
 
 
@@ -108,30 +112,52 @@ class Scanner:
 class EchoingProvider(FakeProvider):
     """A provider that accepts one key and echoes any other key back in its 401 message."""
 
-    async def _faulty(self, request: web.Request, record: Received, fault: Fault, wire: str) -> web.StreamResponse:
+    async def _faulty(
+        self, request: web.Request, record: Received, fault: Fault, wire: str
+    ) -> web.StreamResponse:
         if fault.kind != "401":
             return await super()._faulty(request, record, fault, wire)
         record.status = 401
         given = provider_server._key_of(wire, request)
-        body = provider_server._error(wire, 401, f"Incorrect API key provided: {given}. Check it at the console.")
+        body = provider_server._error(
+            wire, 401, f"Incorrect API key provided: {given}. Check it at the console."
+        )
         return web.json_response(body, status=401)
 
 
 def _config(path: Path, models: list[str], rounds: int = 1) -> Path:
-    lines = [f'name = "secrets {path.stem}"', 'optimizer = "bootstrap"', f"rounds = {rounds}", "seed = 1",
-             "num_retries = 0", "[task]", 'dataset = "demo:sentiment"', "max_train = 20", "max_dev = 12",
-             "max_test = 12"]
+    lines = [
+        f'name = "secrets {path.stem}"',
+        'optimizer = "bootstrap"',
+        f"rounds = {rounds}",
+        "seed = 1",
+        "num_retries = 0",
+        "[task]",
+        'dataset = "demo:sentiment"',
+        "max_train = 20",
+        "max_dev = 12",
+        "max_test = 12",
+    ]
     for model in models:
-        lines += ["[[models]]", f'id = "{model}"', "max_tokens = 128",
-                  "limits = { rpm = 1000000, tpm = 1000000000, concurrency = 16 }"]
+        lines += [
+            "[[models]]",
+            f'id = "{model}"',
+            "max_tokens = 128",
+            "limits = { rpm = 1000000, tpm = 1000000000, concurrency = 16 }",
+        ]
     path.write_text("\n".join(lines) + "\n")
     return path
 
 
 def _run_env(home: Path, keyring_dir: Path, provider: FakeProvider) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
-    env.update({"DSPY_TUI_HOME": str(home), "PYTHON_KEYRING_BACKEND": "keyrings.alt.file.PlaintextKeyring",
-                "XDG_DATA_HOME": str(keyring_dir)})
+    env.update(
+        {
+            "DSPY_TUI_HOME": str(home),
+            "PYTHON_KEYRING_BACKEND": "keyrings.alt.file.PlaintextKeyring",
+            "XDG_DATA_HOME": str(keyring_dir),
+        }
+    )
     env.update({ENV_NAMES[p]: key for p, (where, key) in KEYS.items() if where == "env"})
     for provider_id, path in (("groq", "/openai/v1"), ("openai", "/v1"), ("gemini", ""), ("anthropic", "")):
         env[f"DSPY_TUI_{provider_id.upper()}_BASE_URL"] = f"{provider.url}{path}"
@@ -139,7 +165,10 @@ def _run_env(home: Path, keyring_dir: Path, provider: FakeProvider) -> dict[str,
 
 
 def test_no_key_reaches_any_file_output_or_exception(
-    tmp_path: Path, dspy_tui_home: Path, memory_keyring: MemoryKeyring, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    dspy_tui_home: Path,
+    memory_keyring: MemoryKeyring,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     control = Scanner()  # the scan finds a key where there is one
@@ -147,7 +176,9 @@ def test_no_key_reaches_any_file_output_or_exception(
     assert control.hits == ["together key (middle) in control"]
     scan = Scanner()
     keyring_dir = tmp_path / "keyring"  # holds the keys by design: never scanned
-    provider = EchoingProvider(latency_s=0.01, brain=offline_brain("base"), expected_key=KEYS["groq"][1]).start()
+    provider = EchoingProvider(
+        latency_s=0.01, brain=offline_brain("base"), expected_key=KEYS["groq"][1]
+    ).start()
     try:
         env = _run_env(dspy_tui_home, keyring_dir, provider)
         for name, (where, key) in KEYS.items():
@@ -158,9 +189,14 @@ def test_no_key_reaches_any_file_output_or_exception(
         assert keyring_dir.exists() and not (dspy_tui_home / "config").exists()
 
         # 1. a session with a working model and two refused keys: copied WAL while running, killed, resumed
-        mixed = _config(tmp_path / "mixed.toml", ["groq/llama-3.3-70b-versatile", "openai/gpt-4o-mini",
-                                                  "gemini/gemini-2.5-flash"], rounds=2)
-        proc = cli_popen("--verbose", "run", str(mixed), "--headless", "--json", env=env, stdout=subprocess.PIPE)
+        mixed = _config(
+            tmp_path / "mixed.toml",
+            ["groq/llama-3.3-70b-versatile", "openai/gpt-4o-mini", "gemini/gemini-2.5-flash"],
+            rounds=2,
+        )
+        proc = cli_popen(
+            "--verbose", "run", str(mixed), "--headless", "--json", env=env, stdout=subprocess.PIPE
+        )
         wal = dspy_tui_home / "dspy-tui.db-wal"
         copies = 0
         deadline = time.monotonic() + 120
@@ -204,15 +240,24 @@ def test_no_key_reaches_any_file_output_or_exception(
     errors = [m["error"] or "" for s in sessions for m in store.session_models(s["id"])]
     assert sum("[redacted]" in e for e in errors) >= 3, errors  # the echoed keys arrived, and were cut out
     out_dir = tmp_path / "out"
-    commands: list[list[str]] = [["sessions", "list"], ["sessions", "list", "--json"], ["doctor"],
-                                 ["doctor", "--json"], ["keys", "list"], ["keys", "list", "--json"],
-                                 ["models", "--json"], ["estimate", str(tmp_path / "mixed.toml")]]
+    commands: list[list[str]] = [
+        ["sessions", "list"],
+        ["sessions", "list", "--json"],
+        ["doctor"],
+        ["doctor", "--json"],
+        ["keys", "list"],
+        ["keys", "list", "--json"],
+        ["models", "--json"],
+        ["estimate", str(tmp_path / "mixed.toml")],
+    ]
     for s in sessions:
         sid = s["id"]
         commands += [["sessions", "show", sid], ["sessions", "show", sid, "--json"]]
         for fmt in ("md", "json", "html"):
-            commands += [["report", sid, "--format", fmt], ["report", sid, "--format", fmt, "-o",
-                                                            str(out_dir / f"{sid}.{fmt}")]]
+            commands += [
+                ["report", sid, "--format", fmt],
+                ["report", sid, "--format", fmt, "-o", str(out_dir / f"{sid}.{fmt}")],
+            ]
         for m in store.session_models(sid):
             target = out_dir / f"{sid}-{m['model'].replace('/', '_')}.json"
             commands.append(["export", sid, "--model", m["model"], "-o", str(target)])
@@ -243,13 +288,23 @@ def test_no_key_reaches_any_file_output_or_exception(
             try:
                 predict(question="who am I?")
                 pytest.fail(f"{model} accepted a refused key")
-            except ModelFailed as exc:  # a refused key fails the model; its text (and cause's) is what we scan
-                scan.text(str(exc) + repr(exc) + "".join(traceback.format_exception(exc)), f"{model} exception")
+            except (
+                ModelFailed
+            ) as exc:  # a refused key fails the model; its text (and cause's) is what we scan
+                scan.text(
+                    str(exc) + repr(exc) + "".join(traceback.format_exception(exc)), f"{model} exception"
+                )
         paths = resolve_paths()
-        config = parse_config({"name": "in-process", "rounds": 1, "num_retries": 0,
-                               "task": {"dataset": "demo:sentiment", "max_train": 8, "max_dev": 6, "max_test": 6},
-                               "models": ["openai/gpt-4o-mini", "offline/small"],
-                               "base_urls": {"openai": refusing.url + "/v1"}})
+        config = parse_config(
+            {
+                "name": "in-process",
+                "rounds": 1,
+                "num_retries": 0,
+                "task": {"dataset": "demo:sentiment", "max_train": 8, "max_dev": 6, "max_test": 6},
+                "models": ["openai/gpt-4o-mini", "offline/small"],
+                "base_urls": {"openai": refusing.url + "/v1"},
+            }
+        )
         session = Session(config, store=SessionStore(paths.db_path), paths=paths, keys=key_store.get_key)
         seen: list[str] = []
         session.bus.subscribe(lambda e: seen.append(e.model_dump_json()))
@@ -270,9 +325,11 @@ def test_no_key_reaches_any_file_output_or_exception(
     scan.blob((tmp_path / "wal-after-kill").read_bytes(), "WAL after SIGKILL (copy)")
     if SNAPSHOTS.exists():
         scan.tree(SNAPSHOTS)
-    print(f"\nsecrets: {len(KEYS)} keys planted ({sum(w == 'keyring' for w, _ in KEYS.values())} keyring, "
-          f"{sum(w == 'env' for w, _ in KEYS.values())} env); files scanned {scan.files} + {copies} live WAL copies, "
-          f"texts scanned {scan.texts}, {scan.bytes / 1e6:.1f} MB; hits {len(scan.hits)}")
+    print(
+        f"\nsecrets: {len(KEYS)} keys planted ({sum(w == 'keyring' for w, _ in KEYS.values())} keyring, "
+        f"{sum(w == 'env' for w, _ in KEYS.values())} env); files scanned {scan.files} + {copies} live WAL copies, "
+        f"texts scanned {scan.texts}, {scan.bytes / 1e6:.1f} MB; hits {len(scan.hits)}"
+    )
     assert scan.hits == []
 
 

@@ -54,8 +54,9 @@ class Browser(threading.Thread):
             sid = row["id"]
             session = store.get_session(sid)
             events = store.events(sid)
-            [span] = store.query("SELECT count(*) AS n, coalesce(max(seq), 0) AS top FROM events WHERE session_id = ?",
-                                 (sid,))
+            [span] = store.query(
+                "SELECT count(*) AS n, coalesce(max(seq), 0) AS top FROM events WHERE session_id = ?", (sid,)
+            )
             if span["n"] != span["top"]:  # a reader sees whole batches: 1..N, never a gap
                 self.errors.append(f"events of {sid}: {span['n']} rows up to seq {span['top']}")
             store.rounds(sid)
@@ -118,10 +119,12 @@ def test_browsing_history_while_a_session_writes_loses_nothing(tmp_path: Path) -
     finished = {(e["model"], e["round"]) for e in store.events(sid, types=["round_completed"])}
     recorded: set[Any] = {(r["model"], r["round"]) for r in store.rounds(sid)}
     assert finished <= recorded
-    print(f"\ntwo processes, one db: {browser.passes} browsing passes ({browser.reads} reads) and "
-          f"{len(shows)} `sessions list/show` processes during the run; 0 errors, 0 'database is locked'; "
-          f"events 1..{len(seqs)} contiguous; {len(calls)} call rows for {len(call_events)} call events; "
-          f"{len(groq_rows)} provider answers all recorded")
+    print(
+        f"\ntwo processes, one db: {browser.passes} browsing passes ({browser.reads} reads) and "
+        f"{len(shows)} `sessions list/show` processes during the run; 0 errors, 0 'database is locked'; "
+        f"events 1..{len(seqs)} contiguous; {len(calls)} call rows for {len(call_events)} call events; "
+        f"{len(groq_rows)} provider answers all recorded"
+    )
 
 
 def test_a_new_database_opened_by_several_processes_at_once(tmp_path: Path) -> None:
@@ -135,5 +138,12 @@ def test_a_new_database_opened_by_several_processes_at_once(tmp_path: Path) -> N
                 stream.close()
     assert all(code == 0 for code, _ in outcomes), [err[-500:] for _, err in outcomes]
     migrations = SessionStore(tmp_path / "fresh" / "dspy-tui.db").query("SELECT name FROM _sqlite_migrations")
-    assert [m["name"] for m in migrations] == ["0001_initial", "0002_session_owner", "0003_cache_session_fk", "0004_session_leases", "0005_call_charges", "0006_call_queue_time"]
+    assert [m["name"] for m in migrations] == [
+        "0001_initial",
+        "0002_session_owner",
+        "0003_cache_session_fk",
+        "0004_session_leases",
+        "0005_call_charges",
+        "0006_call_queue_time",
+    ]
     print(f"\nfresh database: {len(procs)} processes opened it at once, all exit 0, schema applied once")

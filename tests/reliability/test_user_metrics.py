@@ -14,7 +14,7 @@ from tests.fakes.offline_brain import offline_brain
 from tests.fakes.provider_server import FakeProvider
 from tests.reliability.support import GROQ_MODEL, cli, cli_env, write_config
 
-METRICS = '''
+METRICS = """
 import math
 
 def raises(example, pred, trace=None):
@@ -34,7 +34,7 @@ def infinite(example, pred, trace=None):
 
 def fine(example, pred, trace=None):
     return float(example.label == pred.label)
-'''
+"""
 
 CASES = [
     ("raises", "the metric usermetrics:raises raised ZeroDivisionError: division by zero"),
@@ -75,10 +75,14 @@ def test_a_broken_metric_fails_before_spending(tmp_path: Path, function: str, se
 
 def test_json_output_never_holds_nan_or_infinity(tmp_path: Path) -> None:
     env = cli_env(tmp_path / "home")
-    out = cli("run", "--task", "demo:sentiment", "--models", "offline/small", "--rounds", "1", "--headless", env=env)
+    out = cli(
+        "run", "--task", "demo:sentiment", "--models", "offline/small", "--rounds", "1", "--headless", env=env
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     conn = sqlite3.connect(tmp_path / "home" / "dspy-tui.db")
-    conn.execute("UPDATE session_models SET test_score = 1e999, baseline_score = 1e999 * 0")  # stored by old versions
+    conn.execute(
+        "UPDATE session_models SET test_score = 1e999, baseline_score = 1e999 * 0"
+    )  # stored by old versions
     conn.commit()
     conn.close()
     rows = _strict(cli("sessions", "list", "--json", env=env).stdout)

@@ -40,5 +40,3 @@ def store(paths: Paths) -> Iterator[SessionStore]:
     s = SessionStore(paths.db_path)
     yield s
     s.close()
-
-

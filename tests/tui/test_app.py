@@ -22,10 +22,14 @@ from dspy_tui.tui.settings import load_settings
 async def test_first_launch_shows_the_empty_state(paths: Paths) -> None:
     app = DspyTuiApp(paths, clock=fixed_clock)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen) and app.screen.query_one("#empty").display)
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, HomeScreen) and app.screen.query_one("#empty").display
+        )
         home = app.screen
         assert not home.query_one("#sessions").display
-        assert "n" in str(home.query_one("#empty").render()) and "F5" in str(home.query_one("#empty").render())
+        assert "n" in str(home.query_one("#empty").render()) and "F5" in str(
+            home.query_one("#empty").render()
+        )
         await pilot.press("r")  # nothing to resume: a sentence, no crash
         await pilot.pause()
         assert len(app._notifications) == 1
@@ -40,12 +44,19 @@ async def test_first_launch_shows_the_empty_state(paths: Paths) -> None:
         await wait_for(pilot, lambda: not app.is_running)
 
 
-async def test_home_lists_sessions_newest_first_and_clicks_open_them(paths: Paths, store: SessionStore) -> None:
+async def test_home_lists_sessions_newest_first_and_clicks_open_them(
+    paths: Paths, store: SessionStore
+) -> None:
     ids = insert_sessions(store)
     app = DspyTuiApp(paths, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen)
-                       and app.screen.query_one("#sessions", DataTable).row_count == 3)
+        await wait_for(
+            pilot,
+            lambda: (
+                isinstance(app.screen, HomeScreen)
+                and app.screen.query_one("#sessions", DataTable).row_count == 3
+            ),
+        )
         table = app.screen.query_one("#sessions", DataTable)
         assert [table.coordinate_to_cell_key((i, 0)).row_key.value for i in range(3)] == ids[::-1]
         assert str(table.get_cell(ids[0], "status")) == "completed"
@@ -57,13 +68,20 @@ async def test_home_lists_sessions_newest_first_and_clicks_open_them(paths: Path
         # the mouse: a click on the oldest row selects it, a second click opens it
         await pilot.click(DataTable, offset=(2, 3))
         await pilot.click(DataTable, offset=(2, 3))
-        await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen), timeout=30, what="the session view")
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, DetailScreen), timeout=30, what="the session view"
+        )
         assert app.screen.session_id == ids[0]
 
 
-async def test_a_session_marked_running_elsewhere_asks_before_resuming(paths: Paths, store: SessionStore) -> None:
-    sid = store.create_session(name="cut off", config={"task": {"dataset": "demo:sentiment"}, "models": MODELS},
-                               models=[(m, m.split("/")[0]) for m in MODELS])
+async def test_a_session_marked_running_elsewhere_asks_before_resuming(
+    paths: Paths, store: SessionStore
+) -> None:
+    sid = store.create_session(
+        name="cut off",
+        config={"task": {"dataset": "demo:sentiment"}, "models": MODELS},
+        models=[(m, m.split("/")[0]) for m in MODELS],
+    )
     app = DspyTuiApp(paths, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen) and app.screen.selected_id() == sid)
@@ -78,7 +96,9 @@ async def test_theme_choice_is_remembered(paths: Paths) -> None:
     app = DspyTuiApp(paths, clock=fixed_clock)
     async with app.run_test(size=(80, 24)) as pilot:
         app.theme = "nord"
-        await wait_for(pilot, lambda: load_settings(paths.settings_path).theme == "nord", what="the settings file")
+        await wait_for(
+            pilot, lambda: load_settings(paths.settings_path).theme == "nord", what="the settings file"
+        )
     again = DspyTuiApp(paths, clock=fixed_clock)
     async with again.run_test(size=(80, 24)):
         assert again.theme == "nord"
@@ -124,9 +144,12 @@ def test_screens_reach_the_app_through_its_typed_contract(paths: Paths) -> None:
     from dspy_tui.tui.app_api import AppServices
 
     root = Path(__file__).parents[2] / "tui"
-    offenders = [f"{f.relative_to(root)}:{n}" for f in sorted((root / "screens").glob("*.py")) + sorted(
-        (root / "widgets").glob("*.py")) for n, line in enumerate(f.read_text().splitlines(), 1)
-        if re.search(r"type: ignore|app: Any|getattr\(self\.app", line)]
+    offenders = [
+        f"{f.relative_to(root)}:{n}"
+        for f in sorted((root / "screens").glob("*.py")) + sorted((root / "widgets").glob("*.py"))
+        for n, line in enumerate(f.read_text().splitlines(), 1)
+        if re.search(r"type: ignore|app: Any|getattr\(self\.app", line)
+    ]
     assert offenders == []
     assert isinstance(DspyTuiApp(paths), AppServices)
 
@@ -138,10 +161,23 @@ def test_readme_lists_every_key_shown_in_a_footer() -> None:
     from dspy_tui.tui.widgets import event_log
 
     readme = (Path(__file__).parents[2] / "README.md").read_text()
-    section = readme[readme.index("## The TUI"):readme.index("## Development")]
-    screens = [home.HomeScreen, new_session.NewSessionScreen, live.LiveScreen, detail.DetailScreen,
-               compare.CompareScreen, keys.KeysScreen, settings.SettingsScreen, modals.ReportScreen,
-               event_log.EventLog, home.SessionsTable]
-    missing = [f"{cls.__name__}: {b.description}" for cls in screens for b in cls.BINDINGS
-               if isinstance(b, Binding) and b.show and f"` {b.description}" not in section]
+    section = readme[readme.index("## The TUI") : readme.index("## Development")]
+    screens = [
+        home.HomeScreen,
+        new_session.NewSessionScreen,
+        live.LiveScreen,
+        detail.DetailScreen,
+        compare.CompareScreen,
+        keys.KeysScreen,
+        settings.SettingsScreen,
+        modals.ReportScreen,
+        event_log.EventLog,
+        home.SessionsTable,
+    ]
+    missing = [
+        f"{cls.__name__}: {b.description}"
+        for cls in screens
+        for b in cls.BINDINGS
+        if isinstance(b, Binding) and b.show and f"` {b.description}" not in section
+    ]
     assert missing == []

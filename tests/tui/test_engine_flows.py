@@ -40,7 +40,9 @@ async def test_new_session_with_defaults_runs_to_completion(paths: Paths) -> Non
     async with app.run_test(size=(120, 40)) as pilot:
         live = await start_with_defaults(pilot)
         assert [m for m in live.runner.state.models] == ["offline/small", "offline/base", "offline/large"]
-        await wait_for(pilot, lambda: live.runner.done.is_set(), timeout=RUN_TIMEOUT, what="the session to end")
+        await wait_for(
+            pilot, lambda: live.runner.done.is_set(), timeout=RUN_TIMEOUT, what="the session to end"
+        )
         await wait_for(pilot, lambda: live.results_shown)
         state = live.runner.state
         assert live.runner.outcome == "completed" and state.status == "completed"
@@ -59,8 +61,12 @@ async def test_stop_then_resume_from_home(paths: Paths) -> None:
     app = DspyTuiApp(paths, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
         live = await start_with_defaults(pilot)
-        await wait_for(pilot, lambda: sum(len(p) for p in live.runner.state.points.values()) >= 3,
-                       timeout=RUN_TIMEOUT, what="the baselines")
+        await wait_for(
+            pilot,
+            lambda: sum(len(p) for p in live.runner.state.points.values()) >= 3,
+            timeout=RUN_TIMEOUT,
+            what="the baselines",
+        )
         await pilot.press("s")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("y")
@@ -73,11 +79,17 @@ async def test_stop_then_resume_from_home(paths: Paths) -> None:
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen) and app.screen.selected_id() == sid)
         await pilot.press("r")
-        await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen) and app.screen is not live,
-                       timeout=60, what="the resumed session")
+        await wait_for(
+            pilot,
+            lambda: isinstance(app.screen, LiveScreen) and app.screen is not live,
+            timeout=60,
+            what="the resumed session",
+        )
         resumed = app.screen
         assert isinstance(resumed, LiveScreen) and resumed.runner.session.resumed
-        await wait_for(pilot, lambda: resumed.runner.done.is_set(), timeout=RUN_TIMEOUT, what="the resumed run")
+        await wait_for(
+            pilot, lambda: resumed.runner.done.is_set(), timeout=RUN_TIMEOUT, what="the resumed run"
+        )
         assert resumed.runner.outcome == "completed"
         state = resumed.runner.state
         assert sum(r.cache_hits for r in state.models.values()) > 0  # paid calls came from the cache

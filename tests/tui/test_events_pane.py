@@ -24,7 +24,9 @@ def test_every_event_reads_as_a_sentence_not_its_type_name(kind: str) -> None:
 
 
 def test_a_budget_refusal_is_not_a_red_error() -> None:
-    refusal = ev.CallCompleted(model="openai/gpt-4o-mini", status="refused", error_kind="BudgetExhausted", ts=T0)
+    refusal = ev.CallCompleted(
+        model="openai/gpt-4o-mini", status="refused", error_kind="BudgetExhausted", ts=T0
+    )
     line = event_line(refusal)
     assert "budget" in line.plain and "error" not in line.plain
     assert all("red" not in str(span.style) for span in line.spans)
@@ -36,8 +38,11 @@ def log_lines(screen: LiveScreen) -> list[str]:
 
 async def test_calls_fold_search_narrows_and_enter_opens_the_json(paths: Paths, store: SessionStore) -> None:
     events = script(MODELS, rounds_done=2, finished=False)
-    events.append(ev.CallCompleted(model="openai/gpt-4o-mini", status="refused", error_kind="BudgetExhausted",
-                                   ts=T0 + 60))
+    events.append(
+        ev.CallCompleted(
+            model="openai/gpt-4o-mini", status="refused", error_kind="BudgetExhausted", ts=T0 + 60
+        )
+    )
     session = ScriptedSession(store, paths, events, hold=True)
     app = DspyTuiApp(paths, live_session=session, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -48,7 +53,9 @@ async def test_calls_fold_search_narrows_and_enter_opens_the_json(paths: Paths, 
         pane = screen.events_pane
         assert not any(line.startswith("call ") for line in map(_text_of_event, screen.log_view.shown))
         counts = str(pane.calls.render())
-        assert "offline/base 14 calls" in counts and "1 refused by the budget" in counts and "c shows" in counts
+        assert (
+            "offline/base 14 calls" in counts and "1 refused by the budget" in counts and "c shows" in counts
+        )
         assert pane.border_title == "Events"
         await pilot.press("c")
         await wait_for(pilot, lambda: any(isinstance(e, ev.CallCompleted) for e in screen.log_view.shown))

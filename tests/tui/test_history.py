@@ -37,8 +37,11 @@ def home_table(app: DspyTuiApp) -> DataTable[Any]:
 
 async def at_home(pilot: Pilot[Any], rows: int) -> HomeScreen:
     app = pilot.app
-    await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen) and home_table(app).row_count == rows,
-                   what=f"{rows} sessions on home")
+    await wait_for(
+        pilot,
+        lambda: isinstance(app.screen, HomeScreen) and home_table(app).row_count == rows,
+        what=f"{rows} sessions on home",
+    )
     assert isinstance(app.screen, HomeScreen)
     return app.screen
 
@@ -53,8 +56,11 @@ async def open_detail(pilot: Pilot[Any], session_id: str) -> DetailScreen:
     app = pilot.app
     await select_row(pilot, session_id)
     await pilot.press("enter")
-    await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen) and app.screen.detail is not None,
-                   what="the session detail")
+    await wait_for(
+        pilot,
+        lambda: isinstance(app.screen, DetailScreen) and app.screen.detail is not None,
+        what="the session detail",
+    )
     assert isinstance(app.screen, DetailScreen)
     return app.screen
 
@@ -70,7 +76,9 @@ async def pick(pilot: Pilot[Any], choice: str) -> None:
     await pilot.press("enter")
 
 
-async def test_detail_shows_the_session_and_exports_report_and_program(paths: Paths, store: SessionStore) -> None:
+async def test_detail_shows_the_session_and_exports_report_and_program(
+    paths: Paths, store: SessionStore
+) -> None:
     ids = insert_history(store)
     app = DspyTuiApp(paths, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -96,8 +104,12 @@ async def test_detail_shows_the_session_and_exports_report_and_program(paths: Pa
         await pilot.press("x")
         await pick(pilot, "md, json and html")
         out = paths.exports_dir / ids[0]
-        await wait_for(pilot, lambda: all((out / f"report.{f}").exists() for f in ("md", "json", "html")),
-                       timeout=30, what="the report files")
+        await wait_for(
+            pilot,
+            lambda: all((out / f"report.{f}").exists() for f in ("md", "json", "html")),
+            timeout=30,
+            what="the report files",
+        )
         assert json.loads((out / "report.json").read_text())["session"]["name"] == "sentiment-a"
         # a model's program, which loads in plain DSPy
         await pilot.press("e")
@@ -145,8 +157,12 @@ async def test_rerun_starts_a_new_session_with_the_stored_setup(paths: Paths, st
         await pilot.press("f5")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("y")
-        await wait_for(pilot, lambda: any(n.severity == "error" for n in app._notifications), timeout=60,
-                       what="the preparation to end")
+        await wait_for(
+            pilot,
+            lambda: any(n.severity == "error" for n in app._notifications),
+            timeout=60,
+            what="the preparation to end",
+        )
         assert not app.preparing
         errors = [n.message for n in app._notifications if n.severity == "error"]
         assert len(errors) == 1 and "OPENAI_API_KEY" in errors[0], errors
@@ -165,8 +181,12 @@ async def test_compare_two_sessions_sort_and_pick(paths: Paths, store: SessionSt
         assert home.marked == [ids[1], ids[0]]
         assert str(home_table(app).get_cell(ids[0], "mark")) == "●"
         await pilot.press("c")
-        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen) and app.screen.verdicts is not None,
-                       timeout=30, what="the comparison and its verdicts")
+        await wait_for(
+            pilot,
+            lambda: isinstance(app.screen, CompareScreen) and app.screen.verdicts is not None,
+            timeout=30,
+            what="the comparison and its verdicts",
+        )
         screen = app.screen
         assert isinstance(screen, CompareScreen)
         assert screen.data is not None and screen.data.comparable
@@ -195,7 +215,8 @@ async def test_compare_two_sessions_sort_and_pick(paths: Paths, store: SessionSt
         await pilot.press("p")
         await wait_for(pilot, lambda: isinstance(app.screen, PickManyScreen))
         app.screen.query_one(SelectionList).deselect_all().select(f"{ids[0]}:openai/gpt-4o-mini").select(
-            f"{ids[1]}:openai/gpt-4o-mini")
+            f"{ids[1]}:openai/gpt-4o-mini"
+        )
         await pilot.press("enter")
         await wait_for(pilot, lambda: app.screen is screen and table.row_count == 2)
         assert set(screen.trend_chart.lines) == {"openai/gpt-4o-mini"}
@@ -212,8 +233,11 @@ async def test_sessions_of_other_tasks_are_labelled_not_comparable(paths: Paths,
     async with app.run_test(size=(120, 40)) as pilot:
         await at_home(pilot, 3)
         await pilot.press("a", "c")  # mark all, compare
-        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen) and app.screen.verdicts is not None,
-                       timeout=30)
+        await wait_for(
+            pilot,
+            lambda: isinstance(app.screen, CompareScreen) and app.screen.verdicts is not None,
+            timeout=30,
+        )
         screen = app.screen
         assert isinstance(screen, CompareScreen) and screen.data is not None
         assert not screen.data.comparable and set(screen.data.groups) == {"A", "B"}
@@ -222,7 +246,9 @@ async def test_sessions_of_other_tasks_are_labelled_not_comparable(paths: Paths,
         table = screen.table
         sets = [str(table.get_cell_at((i, table.get_column_index("set")))) for i in range(table.row_count)]
         assert sets == sorted(sets)  # each test set's rows together
-        bests = [str(table.get_cell_at((i, table.get_column_index("verdict")))) for i in range(table.row_count)]
+        bests = [
+            str(table.get_cell_at((i, table.get_column_index("verdict")))) for i in range(table.row_count)
+        ]
         assert bests.count("best") == 2  # one best per set, never across sets
 
 
@@ -233,8 +259,14 @@ async def test_home_filters_by_text_task_model_status_and_dates(paths: Paths, st
     async with app.run_test(size=(120, 40)) as pilot:
         home = await at_home(pilot, 3)
         await pilot.press("slash")
-        await wait_for(pilot, lambda: home.filter_bar is not None and home.filter_bar.display
-                       and app.focused is home.query_one("#filter-text"))
+        await wait_for(
+            pilot,
+            lambda: (
+                home.filter_bar is not None
+                and home.filter_bar.display
+                and app.focused is home.query_one("#filter-text")
+            ),
+        )
         await pilot.press(*"intent")
         await at_home(pilot, 1)
         assert home.selected_id() == ids[2]
@@ -242,7 +274,9 @@ async def test_home_filters_by_text_task_model_status_and_dates(paths: Paths, st
         await at_home(pilot, 3)
         home.query_one("#filter-task", Input).value = "sentiment"
         home.query_one("#filter-status").value = "completed"
-        await wait_for(pilot, lambda: home.session_filter.status == "completed" and home_table(app).row_count == 1)
+        await wait_for(
+            pilot, lambda: home.session_filter.status == "completed" and home_table(app).row_count == 1
+        )
         assert home.selected_id() == ids[1]
         home.filter_bar.clear()
         home.query_one("#filter-model", Input).value = "small"
@@ -250,8 +284,12 @@ async def test_home_filters_by_text_task_model_status_and_dates(paths: Paths, st
         home.filter_bar.clear()
         home.query_one("#filter-since", Input).value = "2025-12-28"
         home.query_one("#filter-until", Input).value = "2025-12-28"
-        await wait_for(pilot, lambda: home.session_filter.until is not None and home_table(app).row_count == 1)
-        assert home.selected_id() == ids[1] and "from 2025-12-28" in str(home.query_one("#list-status").render())
+        await wait_for(
+            pilot, lambda: home.session_filter.until is not None and home_table(app).row_count == 1
+        )
+        assert home.selected_id() == ids[1] and "from 2025-12-28" in str(
+            home.query_one("#list-status").render()
+        )
         home.query_one("#filter-since", Input).value = "yesterday"
         await wait_for(pilot, lambda: any("date like" in n.message for n in app._notifications))
         assert home_table(app).row_count == 1  # the last good filter stays
@@ -260,8 +298,9 @@ async def test_home_filters_by_text_task_model_status_and_dates(paths: Paths, st
         assert not home.query_one("#filter-bar").display
 
 
-async def test_keys_set_and_delete_with_a_keyring(paths: Paths, memory_keyring: Any,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_keys_set_and_delete_with_a_keyring(
+    paths: Paths, memory_keyring: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("GROQ_API_KEY", "gsk-from-the-environment-0000")
     secret = "sk-ant-api03-very-secret-value-9876"
     app = DspyTuiApp(paths, clock=fixed_clock)
@@ -319,8 +358,9 @@ async def test_keys_without_a_keyring_name_the_environment_variables(paths: Path
         await pilot.pause()
         assert isinstance(app.screen, KeysScreen)  # nothing to type a key into
         # but the key says why (issue 16.8): it named nothing before
-        assert any("no OS keyring backend" in n.message and "OPENAI_API_KEY" in n.message
-                   for n in app._notifications)
+        assert any(
+            "no OS keyring backend" in n.message and "OPENAI_API_KEY" in n.message for n in app._notifications
+        )
 
 
 async def test_settings_are_saved_and_new_sessions_start_from_them(paths: Paths) -> None:
@@ -339,7 +379,9 @@ async def test_settings_are_saved_and_new_sessions_start_from_them(paths: Paths)
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("n")
         await pilot.press("ctrl+s")
-        await wait_for(pilot, lambda: load_settings(paths.settings_path).concurrency == 4, what="the settings file")
+        await wait_for(
+            pilot, lambda: load_settings(paths.settings_path).concurrency == 4, what="the settings file"
+        )
         assert load_settings(paths.settings_path).budget_usd == 2.5
         screen.query_one("#theme").value = "nord"
         await wait_for(pilot, lambda: load_settings(paths.settings_path).theme == "nord")
@@ -377,19 +419,36 @@ async def test_palette_offers_the_screens_actions(paths: Paths, store: SessionSt
         await run_command("open the selected")
         await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen) and app.screen.detail is not None)
         await run_command("open the report")
-        await wait_for(pilot, lambda: isinstance(app.screen, ReportScreen), timeout=30, what="report from palette")
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, ReportScreen), timeout=30, what="report from palette"
+        )
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen))
         await pilot.press("o")  # remapped in settings.toml by binding id
-        await wait_for(pilot, lambda: isinstance(app.screen, ReportScreen), timeout=30, what="the remapped key")
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, ReportScreen), timeout=30, what="the remapped key"
+        )
 
 
 def test_every_binding_has_an_id() -> None:
     from dspy_tui.tui.screens import compare, detail, home, keys, live, modals, new_session, settings
 
-    screens = [home.HomeScreen, detail.DetailScreen, compare.CompareScreen, keys.KeysScreen, live.LiveScreen,
-               settings.SettingsScreen, new_session.NewSessionScreen, modals.ConfirmScreen, modals.PickScreen,
-               modals.PickManyScreen, modals.SecretScreen, modals.HelpScreen, modals.ReportScreen, DspyTuiApp]
+    screens = [
+        home.HomeScreen,
+        detail.DetailScreen,
+        compare.CompareScreen,
+        keys.KeysScreen,
+        live.LiveScreen,
+        settings.SettingsScreen,
+        new_session.NewSessionScreen,
+        modals.ConfirmScreen,
+        modals.PickScreen,
+        modals.PickManyScreen,
+        modals.SecretScreen,
+        modals.HelpScreen,
+        modals.ReportScreen,
+        DspyTuiApp,
+    ]
     missing = [f"{s.__name__}:{b.key}" for s in screens for b in s.BINDINGS if not getattr(b, "id", None)]
     assert not missing
 
@@ -423,9 +482,11 @@ def test_start_up_loads_no_history_code() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, dspy_tui.cli.main, dspy_tui.tui.app; "
-            "print(sorted(m for m in ('sqlite_utils', 'textual_plotext', 'dspy_tui.tui.history', "
-            "'dspy_tui.tui.screens.detail', 'dspy_tui.tui.widgets.filter_bar', 'pydantic', 'dspy_tui.engine.events') if m in sys.modules))")
+    code = (
+        "import sys, dspy_tui.cli.main, dspy_tui.tui.app; "
+        "print(sorted(m for m in ('sqlite_utils', 'textual_plotext', 'dspy_tui.tui.history', "
+        "'dspy_tui.tui.screens.detail', 'dspy_tui.tui.widgets.filter_bar', 'pydantic', 'dspy_tui.engine.events') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
@@ -433,10 +494,21 @@ def test_start_up_loads_no_history_code() -> None:
 async def test_detail_shows_all_fourteen_metrics_with_reasons(paths: Paths, store: SessionStore) -> None:
     """Issue 15: every metric is on the Detail screen, n/a with its reason where it has none."""
     ids = insert_history(store)
-    store.update_model(ids[0], "openai/gpt-4o-mini", results={"metrics": {
-        "values": {"accuracy": 0.85, "latency_p50_ms": 812.0, "latency_p95_ms": 2400.0, "error_rate": 0.025},
-        "na": {"coherence": "no judge configured"},
-    }})
+    store.update_model(
+        ids[0],
+        "openai/gpt-4o-mini",
+        results={
+            "metrics": {
+                "values": {
+                    "accuracy": 0.85,
+                    "latency_p50_ms": 812.0,
+                    "latency_p95_ms": 2400.0,
+                    "error_rate": 0.025,
+                },
+                "na": {"coherence": "no judge configured"},
+            }
+        },
+    )
     app = DspyTuiApp(paths, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
         await at_home(pilot, 3)
@@ -444,7 +516,11 @@ async def test_detail_shows_all_fourteen_metrics_with_reasons(paths: Paths, stor
         await pilot.press("t")
         await wait_for(pilot, lambda: isinstance(app.screen, ReportScreen), what="the metrics table")
         markdown = app.screen.markdown
-        rows = [line for line in markdown.splitlines() if line.startswith("| ") and not line.startswith("| metric")]
+        rows = [
+            line
+            for line in markdown.splitlines()
+            if line.startswith("| ") and not line.startswith("| metric")
+        ]
         assert len(rows) == 14
         gpt = next(i for i, m in enumerate(screen.detail.models) if m.model == "openai/gpt-4o-mini")  # type: ignore[union-attr]
         cells = {row.split(" | ")[0][2:]: row.strip("| ").split(" | ")[1 + gpt] for row in rows}

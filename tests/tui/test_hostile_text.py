@@ -24,11 +24,19 @@ ODD_MODEL = "openrouter/[bold]x[/]"
 def hostile_sessions(store: SessionStore) -> list[str]:
     ids = [f"hostile{i}aaaa" for i in range(2)]
     for i, sid in enumerate(ids):
-        _history_session(store, sid, NAME if i == 0 else "[red]second", "demo:sentiment", T0 - 3_600 * (i + 1),
-                         [f"s-{k:02d}" for k in range(40)],
-                         {"offline/base": (0.5, 0.0, 20), ODD_MODEL: (0.4, 0.01, 24)})
+        _history_session(
+            store,
+            sid,
+            NAME if i == 0 else "[red]second",
+            "demo:sentiment",
+            T0 - 3_600 * (i + 1),
+            [f"s-{k:02d}" for k in range(40)],
+            {"offline/base": (0.5, 0.0, 20), ODD_MODEL: (0.4, 0.01, 24)},
+        )
     store.update_status(ids[0], "failed", error="provider said [/] and [bold]no")
-    store.append_events(ids[0], [{"type": "model_failed", "model": ODD_MODEL, "error": "bad [/x] tag", "ts": T0}])
+    store.append_events(
+        ids[0], [{"type": "model_failed", "model": ODD_MODEL, "error": "bad [/x] tag", "ts": T0}]
+    )
     return ids
 
 
@@ -47,13 +55,22 @@ async def test_markup_in_names_models_and_errors_is_shown_verbatim(paths: Paths,
     ids = hostile_sessions(store)
     app = DspyTuiApp(paths, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen)
-                       and app.screen.query_one("#sessions", DataTable).row_count == 2, what="home")
+        await wait_for(
+            pilot,
+            lambda: (
+                isinstance(app.screen, HomeScreen)
+                and app.screen.query_one("#sessions", DataTable).row_count == 2
+            ),
+            what="home",
+        )
         assert NAME in screen_text(app)
         assert "[red]second" in screen_text(app)
         await pilot.press("enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen) and app.screen.detail is not None,
-                       what="detail")
+        await wait_for(
+            pilot,
+            lambda: isinstance(app.screen, DetailScreen) and app.screen.detail is not None,
+            what="detail",
+        )
         shown = screen_text(app)
         assert NAME in shown and "provider said [/] and [bold]no" in shown and ODD_MODEL in shown
         await pilot.press("r")
@@ -62,8 +79,11 @@ async def test_markup_in_names_models_and_errors_is_shown_verbatim(paths: Paths,
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen), what="home again")
         await pilot.press("space", "space", "c")
-        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen) and app.screen.verdicts is not None,
-                       what="compare")
+        await wait_for(
+            pilot,
+            lambda: isinstance(app.screen, CompareScreen) and app.screen.verdicts is not None,
+            what="compare",
+        )
         assert ODD_MODEL in screen_text(app)
         await pilot.press("p")  # the model picker lists the names
         await wait_for(pilot, lambda: isinstance(app.screen, PickManyScreen), what="the picker")
@@ -74,7 +94,9 @@ async def test_markup_in_names_models_and_errors_is_shown_verbatim(paths: Paths,
         await pilot.press("d")  # the confirmation names the session
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirmation")
         question = str(app.screen.query_one(Label).render())
-        assert "Delete session [red]second (hostile1aaaa)" in question or f"Delete session {NAME} (" in question
+        assert (
+            "Delete session [red]second (hostile1aaaa)" in question or f"Delete session {NAME} (" in question
+        )
         await pilot.press("n")
         assert app.return_code is None
     assert ids

@@ -29,15 +29,20 @@ from dspy_tui.tui.screens.modals import ReportScreen
 from dspy_tui.tui.screens.new_session import NewSessionScreen
 
 WIDE = [
-    "anthropic/claude-3-5-haiku-20241022", "openai/gpt-4o-mini-2024-07-18", "gemini/gemini-1.5-flash-002",
-    "groq/llama-3.1-70b-versatile", "offline/base",
+    "anthropic/claude-3-5-haiku-20241022",
+    "openai/gpt-4o-mini-2024-07-18",
+    "gemini/gemini-1.5-flash-002",
+    "groq/llama-3.1-70b-versatile",
+    "offline/base",
 ]
 SIZES = [(120, 40), (80, 24)]
 GLUED = [
     (r"\d(ms|s|k|%)\d", "a number with its unit runs into the next number"),
     (r"[a-z]\d{4}-\d\d", "a word runs into a date"),
-    (r"\b(completed|running|failed|stopped|interrupted|converged|done|pending)(?=[A-Za-z0-9$(])",
-     "a status word runs into the next word"),
+    (
+        r"\b(completed|running|failed|stopped|interrupted|converged|done|pending)(?=[A-Za-z0-9$(])",
+        "a status word runs into the next word",
+    ),
     (r"\$[\d.,]+sim", "a cost runs into its 'sim' label"),
     (r"[a-z0-9]not kept", "a name runs into 'not kept'"),
     (r"\d\$\d", "two costs run together"),
@@ -58,38 +63,65 @@ def check(app: DspyTuiApp, name: str, size: tuple[int, int]) -> str:
     for pattern, what in GLUED:
         for line in lines:
             match = re.search(pattern, line)
-            assert match is None, f"{name} at {size[0]}x{size[1]}: {what}: {match.group(0)!r} in {line.strip()!r}"
+            assert match is None, (
+                f"{name} at {size[0]}x{size[1]}: {what}: {match.group(0)!r} in {line.strip()!r}"
+            )
     return text
 
 
 def slow_wide_session(store: SessionStore, sid: str, name: str, created: float) -> str:
-    _history_session(store, sid, name, "demo:sentiment", created, [f"sent-{i:02d}" for i in range(40)],
-                     {m: (0.4 + 0.02 * k, 0.0 if m.startswith("offline/") else 0.0421 + k * 0.01, 20 + k)
-                      for k, m in enumerate(WIDE)})
+    _history_session(
+        store,
+        sid,
+        name,
+        "demo:sentiment",
+        created,
+        [f"sent-{i:02d}" for i in range(40)],
+        {
+            m: (0.4 + 0.02 * k, 0.0 if m.startswith("offline/") else 0.0421 + k * 0.01, 20 + k)
+            for k, m in enumerate(WIDE)
+        },
+    )
     for k, m in enumerate(WIDE):
-        store.update_model(sid, m, results={"benchmark_latency_p50_ms": 3592.0 + 10 * k,
-                                            "benchmark_latency_p95_ms": 12_199.0 + 1000 * k,
-                                            "tokens_in": 243_100 + k, "tokens_out": 10_194})
+        store.update_model(
+            sid,
+            m,
+            results={
+                "benchmark_latency_p50_ms": 3592.0 + 10 * k,
+                "benchmark_latency_p95_ms": 12_199.0 + 1000 * k,
+                "tokens_in": 243_100 + k,
+                "tokens_out": 10_194,
+            },
+        )
     return sid
 
 
 @pytest.fixture
 def wide_history(store: SessionStore) -> list[str]:
     # two sessions with one name in the same minute: the id and the seconds tell them apart
-    return [slow_wide_session(store, "wide0aaaaaaa", "same name", T0 - 100),
-            slow_wide_session(store, "wide1bbbbbbb", "same name", T0 - 95)]
+    return [
+        slow_wide_session(store, "wide0aaaaaaa", "same name", T0 - 100),
+        slow_wide_session(store, "wide1bbbbbbb", "same name", T0 - 95),
+    ]
 
 
 async def home(pilot: Pilot[Any], rows: int) -> None:
     app = pilot.app
-    await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen)
-                   and app.screen.query_one("#sessions", DataTable).row_count == rows, what="home")
+    await wait_for(
+        pilot,
+        lambda: (
+            isinstance(app.screen, HomeScreen)
+            and app.screen.query_one("#sessions", DataTable).row_count == rows
+        ),
+        what="home",
+    )
     await pilot.pause()
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
-async def test_history_screens_never_run_text_together(paths: Paths, wide_history: list[str],
-                                                       size: tuple[int, int]) -> None:
+async def test_history_screens_never_run_text_together(
+    paths: Paths, wide_history: list[str], size: tuple[int, int]
+) -> None:
     app = DspyTuiApp(paths, clock=fixed_clock)
     async with app.run_test(size=size) as pilot:
         await home(pilot, 2)
@@ -115,8 +147,11 @@ async def test_history_screens_never_run_text_together(paths: Paths, wide_histor
         await pilot.press("escape", "escape")
         await home(pilot, 2)
         await pilot.press("space", "space", "c")
-        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen) and app.screen.verdicts is not None,
-                       timeout=30)
+        await wait_for(
+            pilot,
+            lambda: isinstance(app.screen, CompareScreen) and app.screen.verdicts is not None,
+            timeout=30,
+        )
         await pilot.pause(0.2)
         shown = check(app, "compare", size)
         if size[0] >= 120:
@@ -142,19 +177,25 @@ def slow_events(models: list[str], finished: bool) -> list[ev.Event]:
 
 @pytest.mark.parametrize("finished", [False, True], ids=["mid_run", "finished"])
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
-async def test_live_screen_never_runs_text_together(paths: Paths, store: SessionStore, size: tuple[int, int],
-                                                    finished: bool) -> None:
-    session = ScriptedSession(store, paths, slow_events(WIDE, finished), hold=not finished,
-                              config=make_config(WIDE, budget=0.5))
+async def test_live_screen_never_runs_text_together(
+    paths: Paths, store: SessionStore, size: tuple[int, int], finished: bool
+) -> None:
+    session = ScriptedSession(
+        store, paths, slow_events(WIDE, finished), hold=not finished, config=make_config(WIDE, budget=0.5)
+    )
     app = DspyTuiApp(paths, live_session=session, clock=fixed_clock)
     async with app.run_test(size=size) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen) and session.published == len(session.events))
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, LiveScreen) and session.published == len(session.events)
+        )
         if finished:
             await wait_for(pilot, lambda: app.screen.results_shown, what="the final benchmark")
         await pilot.pause(0.6)
         shown = check(app, "live-finished" if finished else "live", size)
         offline_row = next(line for line in shown.splitlines() if "offline/base " in line and "│" in line)
-        assert "$0 sim" in offline_row, f"the offline cost reads as in the detail: {offline_row}"  # issue 16.6
+        assert "$0 sim" in offline_row, (
+            f"the offline cost reads as in the detail: {offline_row}"
+        )  # issue 16.6
         if size[0] >= 120:
             for model in WIDE:
                 assert model in shown, f"{model} is cut on the live screen"
@@ -162,20 +203,25 @@ async def test_live_screen_never_runs_text_together(paths: Paths, store: Session
             session.stop()
 
 
-async def test_round_chart_axes_markers_and_no_legend_over_the_lines(paths: Paths, store: SessionStore) -> None:
+async def test_round_chart_axes_markers_and_no_legend_over_the_lines(
+    paths: Paths, store: SessionStore
+) -> None:
     """Issue 16.3: markers at rounds, no in-plot legend, all-zero costs from 0, whole-number token labels."""
     offline = ["offline/small", "offline/base", "offline/large"]
-    session = ScriptedSession(store, paths, slow_events(offline, False), hold=True,
-                              config=make_config(offline, budget=None))
+    session = ScriptedSession(
+        store, paths, slow_events(offline, False), hold=True, config=make_config(offline, budget=None)
+    )
     app = DspyTuiApp(paths, live_session=session, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen) and session.published == len(session.events))
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, LiveScreen) and session.published == len(session.events)
+        )
         await pilot.pause(0.6)
 
         def chart() -> str:
             region = app.screen.query_one("#chart").region
-            lines = screen_lines(app)[region.y:region.bottom]
-            return "\n".join(line[region.x:region.right] for line in lines)
+            lines = screen_lines(app)[region.y : region.bottom]
+            return "\n".join(line[region.x : region.right] for line in lines)
 
         drawn = chart()
         assert "●" in drawn, "a marker at each round"

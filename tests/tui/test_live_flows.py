@@ -27,7 +27,9 @@ async def test_screen_updates_without_input(store: SessionStore, paths: Paths) -
     """Rows change, the chart grows, calls and cost move while nobody touches a key."""
     events = script(MODELS, rounds_done=3, finished=True)
     # the script waits once the baseline is done until the test has seen it: a loaded machine cannot skip it
-    optimization = next(i for i, e in enumerate(events) if isinstance(e, ev.PhaseStarted) and e.phase == "optimization")
+    optimization = next(
+        i for i, e in enumerate(events) if isinstance(e, ev.PhaseStarted) and e.phase == "optimization"
+    )
     session = ScriptedSession(store, paths, events, delay=0.02, gate_at=optimization)
     app = DspyTuiApp(paths, live_session=session, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -35,8 +37,11 @@ async def test_screen_updates_without_input(store: SessionStore, paths: Paths) -
         screen = app.screen
         assert isinstance(screen, LiveScreen)
         table = screen.query_one("#models", DataTable)
-        await wait_for(pilot, lambda: "offline/base" in table.rows and cell(table, "offline/base", "phase") == "baseline",
-                       what="the baseline phase on screen")
+        await wait_for(
+            pilot,
+            lambda: "offline/base" in table.rows and cell(table, "offline/base", "phase") == "baseline",
+            what="the baseline phase on screen",
+        )
         session.gate.set()
         seen_calls: list[str] = []
         seen_points: list[int] = []
@@ -153,18 +158,31 @@ async def test_finished_session_opens_its_detail_with_report(store: SessionStore
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: app.runner is not None and app.runner.done.is_set())
         await pilot.press("escape")
-        await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen)
-                       and app.screen.query_one("#sessions", DataTable).row_count == 1)
+        await wait_for(
+            pilot,
+            lambda: (
+                isinstance(app.screen, HomeScreen)
+                and app.screen.query_one("#sessions", DataTable).row_count == 1
+            ),
+        )
         await pilot.press("enter")  # it ran here, but it is over: its detail, not the live screen
         await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen), what="the finished session")
     # a new app: the session comes from the database only
     app = DspyTuiApp(paths, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen)
-                       and app.screen.query_one("#sessions", DataTable).row_count == 1)
+        await wait_for(
+            pilot,
+            lambda: (
+                isinstance(app.screen, HomeScreen)
+                and app.screen.query_one("#sessions", DataTable).row_count == 1
+            ),
+        )
         await pilot.press("enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen) and app.screen.detail is not None,
-                       what="the stored session")
+        await wait_for(
+            pilot,
+            lambda: isinstance(app.screen, DetailScreen) and app.screen.detail is not None,
+            what="the stored session",
+        )
         screen = app.screen
         assert isinstance(screen, DetailScreen) and screen.detail is not None
         assert screen.detail.state.status == "completed"
@@ -176,7 +194,9 @@ async def test_finished_session_opens_its_detail_with_report(store: SessionStore
 async def test_a_throttled_model_says_what_it_waits_for(store: SessionStore, paths: Paths) -> None:
     """Per-model steps, ETA and "rate-limited, retrying in N s", and a provider line (issue 16.5)."""
     events = script(MODELS, rounds_done=2, finished=False)
-    events.append(ev.ModelThrottled(model="openai/gpt-4o-mini", reason="rate limited", retry_in_s=74, ts=T0 + 58))
+    events.append(
+        ev.ModelThrottled(model="openai/gpt-4o-mini", reason="rate limited", retry_in_s=74, ts=T0 + 58)
+    )
     session = ScriptedSession(store, paths, events, hold=True)
     app = DspyTuiApp(paths, live_session=session, clock=fixed_clock)  # the clock reads T0 + 95
     async with app.run_test(size=(120, 40)) as pilot:
@@ -184,10 +204,14 @@ async def test_a_throttled_model_says_what_it_waits_for(store: SessionStore, pat
         screen = app.screen
         assert isinstance(screen, LiveScreen)
         table = screen.query_one("#models", DataTable)
-        await wait_for(pilot, lambda: "retrying" in cell(table, "openai/gpt-4o-mini", "status"), what="the wait")
+        await wait_for(
+            pilot, lambda: "retrying" in cell(table, "openai/gpt-4o-mini", "status"), what="the wait"
+        )
         assert cell(table, "openai/gpt-4o-mini", "status") == "rate-limited, retrying in 37 s"
         assert cell(table, "offline/base", "status") == "running"
-        assert cell(table, "offline/base", "steps") == "3/6"  # baseline and two rounds of 1 + 3 + cross + bench
+        assert (
+            cell(table, "offline/base", "steps") == "3/6"
+        )  # baseline and two rounds of 1 + 3 + cross + bench
         assert cell(table, "offline/small", "steps") == "3/5"  # converged after round 2: no third round
         assert cell(table, "offline/base", "eta") != "-"
         assert cell(table, "offline/base", "limited") == "3"  # the scripted 429s: one per baseline and round
@@ -196,8 +220,9 @@ async def test_a_throttled_model_says_what_it_waits_for(store: SessionStore, pat
         session.stop()
 
 
-async def test_a_stopped_session_shows_its_converged_model_stopped_as_stored(store: SessionStore,
-                                                                             paths: Paths) -> None:
+async def test_a_stopped_session_shows_its_converged_model_stopped_as_stored(
+    store: SessionStore, paths: Paths
+) -> None:
     """offline/small converged after round 2; a stop before its benchmark stores it `stopped` (the
     engine's _guarded), so the live table says `stopped` too, not `converged` (issue 16.6)."""
     session = ScriptedSession(store, paths, script(MODELS, rounds_done=3, finished=False), hold=True)
@@ -207,7 +232,9 @@ async def test_a_stopped_session_shows_its_converged_model_stopped_as_stored(sto
         screen = app.screen
         assert isinstance(screen, LiveScreen)
         table = screen.query_one("#models", DataTable)
-        await wait_for(pilot, lambda: cell(table, "offline/small", "status") == "converged", what="the convergence")
+        await wait_for(
+            pilot, lambda: cell(table, "offline/small", "status") == "converged", what="the convergence"
+        )
         session.stop()
         await wait_for(pilot, lambda: screen.runner.done.is_set(), what="the stop")
         await pilot.pause(0.3)
@@ -225,13 +252,19 @@ def stored_stopped_session(store: SessionStore, paths: Paths, rounds_done: int, 
 
 async def resume_from_home(pilot: Any, app: DspyTuiApp) -> None:
     """`r` on home's only session."""
-    await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen) and app.screen.query_one(
-        "#sessions", DataTable).row_count == 1, what="the list")
+    await wait_for(
+        pilot,
+        lambda: (
+            isinstance(app.screen, HomeScreen) and app.screen.query_one("#sessions", DataTable).row_count == 1
+        ),
+        what="the list",
+    )
     await pilot.press("r")
 
 
-async def test_a_resumed_session_opens_on_its_stored_state(store: SessionStore, paths: Paths,
-                                                           monkeypatch: Any) -> None:
+async def test_a_resumed_session_opens_on_its_stored_state(
+    store: SessionStore, paths: Paths, monkeypatch: Any
+) -> None:
     """Resuming from home: the live screen's first rows are the stored ones (steps, stopped), not blank
     pending rows while the engine loads (issue 16.6: contradictory rows for about a second)."""
     import threading
@@ -239,11 +272,15 @@ async def test_a_resumed_session_opens_on_its_stored_state(store: SessionStore, 
     from dspy_tui.engine import service as service_module
 
     sid = stored_stopped_session(store, paths, 2, ev.SessionStopped(reason="user", ts=T0 + 90))
-    resumed = ScriptedSession(store, paths, script(MODELS, rounds_done=2, finished=False), session_id=sid, gate_at=0)
+    resumed = ScriptedSession(
+        store, paths, script(MODELS, rounds_done=2, finished=False), session_id=sid, gate_at=0
+    )
     monkeypatch.setattr(service_module.SessionService, "resume", lambda self, sid, **kw: resumed)
     loading = threading.Event()  # the engine worker's slow start (DSPy, prices) waits for the test
     real_labels = service_module.price_labels
-    monkeypatch.setattr(service_module, "price_labels", lambda config: (loading.wait(10), real_labels(config))[1])
+    monkeypatch.setattr(
+        service_module, "price_labels", lambda config: (loading.wait(10), real_labels(config))[1]
+    )
     app = DspyTuiApp(paths, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
         await resume_from_home(pilot, app)
@@ -267,14 +304,17 @@ async def test_a_budget_stop_says_what_was_spent_and_how_to_go_on(store: Session
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: session.published == len(session.events), what="the script")
         session.stop("budget")
-        await wait_for(pilot, lambda: any("budget" in n.message for n in app._notifications), what="the sentence")
+        await wait_for(
+            pilot, lambda: any("budget" in n.message for n in app._notifications), what="the sentence"
+        )
         message = next(n.message for n in app._notifications if "budget" in n.message)
         assert "$0.0497 of $0.0500 spent, $0.0003 left" in message, message
         assert f"dspy-tui resume {session.session_id} --budget USD" in message, message
 
 
-async def test_resuming_a_budget_stopped_session_asks_for_a_larger_budget(store: SessionStore, paths: Paths,
-                                                                          monkeypatch: Any) -> None:
+async def test_resuming_a_budget_stopped_session_asks_for_a_larger_budget(
+    store: SessionStore, paths: Paths, monkeypatch: Any
+) -> None:
     """`r` on a session its budget stopped: a dialog takes a new budget (not below what was spent), the
     service raises it as `resume ID --budget USD` does, and the session resumes."""
     from textual.widgets import Input
@@ -282,8 +322,13 @@ async def test_resuming_a_budget_stopped_session_asks_for_a_larger_budget(store:
     from dspy_tui.engine import service as service_module
     from dspy_tui.tui.screens.modals import BudgetScreen
 
-    sid = stored_stopped_session(store, paths, 1, ev.BudgetExhausted(spent_usd=0.0496, budget_usd=0.05, ts=T0 + 89),
-                                 ev.SessionStopped(reason="budget", ts=T0 + 90))
+    sid = stored_stopped_session(
+        store,
+        paths,
+        1,
+        ev.BudgetExhausted(spent_usd=0.0496, budget_usd=0.05, ts=T0 + 89),
+        ev.SessionStopped(reason="budget", ts=T0 + 90),
+    )
     resumed = ScriptedSession(store, paths, script(MODELS, rounds_done=1, finished=False), session_id=sid)
     created: list[float | None] = []
 

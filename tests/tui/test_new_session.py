@@ -59,15 +59,23 @@ async def test_file_task_is_validated_as_typed(paths: Paths, tmp_path: Path) -> 
         screen.query_one("#task", Select).value = FILE_TASK
         signature = screen.query_one("#signature", Input)
         signature.value = "question answer"
-        await wait_for(pilot, lambda: "exactly one '->'" in message(screen, "#fields-msg"), what="DSPy's reason")
+        await wait_for(
+            pilot, lambda: "exactly one '->'" in message(screen, "#fields-msg"), what="DSPy's reason"
+        )
         signature.value = "question -> answer"
         screen.query_one("#dataset", Input).value = str(tmp_path / "missing.jsonl")
-        await wait_for(pilot, lambda: "missing.jsonl" in message(screen, "#task-msg"), what="the dataset message")
+        await wait_for(
+            pilot, lambda: "missing.jsonl" in message(screen, "#task-msg"), what="the dataset message"
+        )
         data = tmp_path / "qa.jsonl"
         data.write_text("".join(f'{{"question": "q{i}", "answer": "a{i}"}}\n' for i in range(40)))
         screen.query_one("#dataset", Input).value = str(data)
-        await wait_for(pilot, lambda: not message(screen, "#task-msg") and screen.estimates is not None,
-                       timeout=30, what="the file task to load")
+        await wait_for(
+            pilot,
+            lambda: not message(screen, "#task-msg") and screen.estimates is not None,
+            timeout=30,
+            what="the file task to load",
+        )
 
 
 async def test_user_error_on_start_is_one_sentence(paths: Paths, tmp_path: Path) -> None:
@@ -79,8 +87,14 @@ async def test_user_error_on_start_is_one_sentence(paths: Paths, tmp_path: Path)
         await pilot.press("enter")
         assert "openai/gpt-4o-mini" in screen.selected_models()
         await pilot.press("f5")
-        await wait_for(pilot, lambda: any("openai" in n.message.lower() or "key" in n.message.lower()
-                                          for n in app._notifications), timeout=60, what="the refusal")
+        await wait_for(
+            pilot,
+            lambda: any(
+                "openai" in n.message.lower() or "key" in n.message.lower() for n in app._notifications
+            ),
+            timeout=60,
+            what="the refusal",
+        )
         errors = [n.message for n in app._notifications if n.severity == "error"]
         assert errors and all("Traceback" not in m and "\n" not in m for m in errors), errors
         assert isinstance(app.screen, NewSessionScreen)  # nothing lost: the form is still there
@@ -117,7 +131,9 @@ async def test_the_form_reads_signatures_and_metrics_as_the_engine_does(paths: P
         signature = screen.query_one("#signature", Input)
         for typed in ("question -> answer: float", "context: list[str], question -> answer"):
             signature.value = "q ->"
-            await wait_for(pilot, lambda: "no output field" in message(screen, "#fields-msg"), what="the refusal")
+            await wait_for(
+                pilot, lambda: "no output field" in message(screen, "#fields-msg"), what="the refusal"
+            )
             signature.value = typed
             await wait_for(pilot, lambda: not message(screen, "#fields-msg"), what=f"{typed} accepted")
         metric = screen.query_one("#metric", Input)
@@ -132,8 +148,10 @@ async def test_a_custom_metric_survives_loading_a_config(paths: Paths, tmp_path:
     data = tmp_path / "qa.jsonl"
     data.write_text("".join(f'{{"question": "q{i}", "answer": "a{i}"}}\n' for i in range(40)))
     config = tmp_path / "custom.toml"
-    config.write_text(f'name = "custom"\nmodels = ["offline/base"]\n[task]\ndataset = "{data}"\n'
-                      'signature = "question -> answer: float"\nmetric = "mymetrics.py:close"\n')
+    config.write_text(
+        f'name = "custom"\nmodels = ["offline/base"]\n[task]\ndataset = "{data}"\n'
+        'signature = "question -> answer: float"\nmetric = "mymetrics.py:close"\n'
+    )
     app = DspyTuiApp(paths, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_form(pilot)
@@ -158,11 +176,17 @@ async def test_missing_keys_budget_and_optimizer_are_said_before_f5(paths: Paths
         await wait_for(pilot, lambda: "press k" in message(screen, "#keys-msg"), what="the missing key")
         assert "openai" in message(screen, "#keys-msg")
         screen.query_one("#budget", Input).value = "0.0001"
-        await wait_for(pilot, lambda: "over the budget" in message(screen, "#budget-msg"), timeout=30,
-                       what="the budget warning")
+        await wait_for(
+            pilot,
+            lambda: "over the budget" in message(screen, "#budget-msg"),
+            timeout=30,
+            what="the budget warning",
+        )
         screen.query_one("#optimizer", Select).value = "gepa"
         await wait_for(pilot, lambda: "GEPA" in str(screen.query_one("#optimizer-info", Static).render()))
-        assert "dspy-tui run --task demo:sentiment --models" in str(screen.query_one("#command", Static).render())
+        assert "dspy-tui run --task demo:sentiment --models" in str(
+            screen.query_one("#command", Static).render()
+        )
         add.value = "no-slash"
         await pilot.press("enter")
         assert "provider/model" in message(screen, "#add-msg")
@@ -210,7 +234,11 @@ async def test_typing_in_the_add_line_searches_the_model_list(paths: Paths) -> N
         await wait_for(pilot, lambda: 0 < models.option_count < everything, what="the list narrowed")
         shown = [models.get_option_at_index(i).value for i in range(models.option_count)]
         assert all("gpt-4o-mini" in m for m in shown), shown
-        assert screen.selected_models() == ["offline/small", "offline/base", "offline/large"]  # hidden, still chosen
+        assert screen.selected_models() == [
+            "offline/small",
+            "offline/base",
+            "offline/large",
+        ]  # hidden, still chosen
         add.value = "openai/gpt-4o-mini"
         await pilot.press("enter")
         await wait_for(pilot, lambda: models.option_count == everything, what="the whole list again")

@@ -32,8 +32,16 @@ def flood(bus: ev.EventBus, stop: threading.Event, counter: list[int]) -> None:
         due = int((time.perf_counter() - started) * RATE)
         while counter[0] < due:
             model = MODELS[counter[0] % len(MODELS)]
-            bus.publish(ev.CallCompleted(model=model, provider=model.split("/")[0], latency_ms=120.0,
-                                         tokens_in=100, tokens_out=5, cost_usd=0.0))
+            bus.publish(
+                ev.CallCompleted(
+                    model=model,
+                    provider=model.split("/")[0],
+                    latency_ms=120.0,
+                    tokens_in=100,
+                    tokens_out=5,
+                    cost_usd=0.0,
+                )
+            )
             counter[0] += 1
         time.sleep(0.01)
 
@@ -48,11 +56,15 @@ async def reaction_time(app: DspyTuiApp, key: str, answered: Callable[[], bool])
     return time.perf_counter() - started
 
 
-async def test_keys_answer_within_100ms_under_1000_events_per_second(store: SessionStore, paths: Paths) -> None:
+async def test_keys_answer_within_100ms_under_1000_events_per_second(
+    store: SessionStore, paths: Paths
+) -> None:
     session = ScriptedSession(store, paths, script(MODELS, rounds_done=1, finished=False), hold=True)
     app = DspyTuiApp(paths, live_session=session, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: session.published == len(session.events) and isinstance(app.screen, LiveScreen))
+        await wait_for(
+            pilot, lambda: session.published == len(session.events) and isinstance(app.screen, LiveScreen)
+        )
         live = app.screen
         assert isinstance(live, LiveScreen)
         panel = live.filter_panel
@@ -64,12 +76,19 @@ async def test_keys_answer_within_100ms_under_1000_events_per_second(store: Sess
         try:
             await asyncio.sleep(0.5)  # the flood is under way
             while time.perf_counter() - flood_started < 3.0:
-                timings.append(await reaction_time(app, "f", lambda: panel.display and panel.kind_list.has_focus))
+                timings.append(
+                    await reaction_time(app, "f", lambda: panel.display and panel.kind_list.has_focus)
+                )
                 await pilot.press("escape")
                 await wait_for(pilot, lambda: not panel.display)
                 await asyncio.sleep(0.1)
-                timings.append(await reaction_time(
-                    app, "question_mark", lambda: isinstance(app.screen, HelpScreen) and app.screen.is_mounted))
+                timings.append(
+                    await reaction_time(
+                        app,
+                        "question_mark",
+                        lambda: isinstance(app.screen, HelpScreen) and app.screen.is_mounted,
+                    )
+                )
                 await pilot.press("escape")
                 await wait_for(pilot, lambda: app.screen is live)
                 await asyncio.sleep(0.1)
@@ -85,7 +104,9 @@ async def test_keys_answer_within_100ms_under_1000_events_per_second(store: Sess
         session.stop()
     worst, median = max(timings), statistics.median(timings)
     print([round(t * 1000) for t in timings])
-    print(f"\nkey reaction under {rate:,.0f} events/s over {elapsed:.1f}s: median {median * 1000:.1f} ms, "
-          f"worst {worst * 1000:.1f} ms ({len(timings)} presses)")
+    print(
+        f"\nkey reaction under {rate:,.0f} events/s over {elapsed:.1f}s: median {median * 1000:.1f} ms, "
+        f"worst {worst * 1000:.1f} ms ({len(timings)} presses)"
+    )
     assert rate >= 900, f"the publisher only reached {rate:.0f} events/s"
     assert worst < LIMIT_S, f"worst key reaction {worst * 1000:.1f} ms"

@@ -22,11 +22,14 @@ def live_app(paths: Paths, store: SessionStore) -> tuple[DspyTuiApp, ScriptedSes
     return DspyTuiApp(paths, live_session=session, clock=fixed_clock), session
 
 
-async def test_q_on_the_live_screen_asks_to_stop_and_quit_and_dialogs_show_y_n(paths: Paths,
-                                                                               store: SessionStore) -> None:
+async def test_q_on_the_live_screen_asks_to_stop_and_quit_and_dialogs_show_y_n(
+    paths: Paths, store: SessionStore
+) -> None:
     app, session = live_app(paths, store)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen) and session.published == len(session.events))
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, LiveScreen) and session.published == len(session.events)
+        )
         await pilot.press("q")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the quit question")
         labels = [str(b.label) for b in app.screen.query(Button)]
@@ -58,19 +61,24 @@ async def test_home_footer_lists_open_mark_all_and_settings(paths: Paths, store:
     app = DspyTuiApp(paths, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen))
-        shown = {b.binding.description for b in app.screen.active_bindings.values() if b.binding.show and b.enabled}
+        shown = {
+            b.binding.description for b in app.screen.active_bindings.values() if b.binding.show and b.enabled
+        }
         assert {"Open", "Mark all", "Settings", "New session", "Quit"} <= shown
         assert "Live" not in shown  # nothing runs here
 
 
-async def test_a_screenshot_needs_no_downloads_folder(paths: Paths, tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_screenshot_needs_no_downloads_folder(
+    paths: Paths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("HOME", str(tmp_path / "no-home"))  # no ~/Downloads
     app = DspyTuiApp(paths, clock=fixed_clock)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen))
         app.deliver_screenshot("shot.svg")
-        await wait_for(pilot, lambda: (paths.exports_dir / "screenshots" / "shot.svg").exists(), what="the file")
+        await wait_for(
+            pilot, lambda: (paths.exports_dir / "screenshots" / "shot.svg").exists(), what="the file"
+        )
 
 
 async def test_the_palette_does_not_call_textuals_panel_keys(paths: Paths) -> None:
@@ -81,16 +89,19 @@ async def test_the_palette_does_not_call_textuals_panel_keys(paths: Paths) -> No
         assert "Keys" not in titles and "Key bindings panel" in titles
 
 
-
-
 async def test_home_deletes_after_asking_and_sorts(paths: Paths, store: SessionStore) -> None:
     from textual.widgets import DataTable
 
     insert_sessions(store)  # sentiment-2 (newest), intent-gpt, sentiment
     app = DspyTuiApp(paths, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen)
-                       and app.screen.query_one("#sessions", DataTable).row_count == 3)
+        await wait_for(
+            pilot,
+            lambda: (
+                isinstance(app.screen, HomeScreen)
+                and app.screen.query_one("#sessions", DataTable).row_count == 3
+            ),
+        )
         table = app.screen.query_one("#sessions", DataTable)
 
         def names() -> list[str]:
@@ -98,7 +109,9 @@ async def test_home_deletes_after_asking_and_sorts(paths: Paths, store: SessionS
 
         assert names() == ["sentiment-2", "intent-gpt", "sentiment"]
         await pilot.press("o")  # by name
-        await wait_for(pilot, lambda: names() == ["intent-gpt", "sentiment", "sentiment-2"], what="sorted by name")
+        await wait_for(
+            pilot, lambda: names() == ["intent-gpt", "sentiment", "sentiment-2"], what="sorted by name"
+        )
         assert "Name ▲" in [str(c.label) for c in table.columns.values()]
         await pilot.press("d")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the question")

@@ -96,7 +96,9 @@ def test_live_mid_run(snap_compare: Any, paths: Paths, store: SessionStore) -> N
     app, session = live_app(paths, store, finished=False)
 
     async def ready(pilot: Pilot[Any]) -> None:
-        await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen) and session.published == len(session.events))
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, LiveScreen) and session.published == len(session.events)
+        )
         await wait_for(pilot, lambda: bool(app.screen.runner.price_labels), what="the price labels")
         await pilot.pause(0.6)  # two flushes
 
@@ -117,7 +119,9 @@ def test_live_mid_run_80x24(snap_compare: Any, paths: Paths, store: SessionStore
     app, session = live_app(paths, store, finished=False)
 
     async def ready(pilot: Pilot[Any]) -> None:
-        await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen) and session.published == len(session.events))
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, LiveScreen) and session.published == len(session.events)
+        )
         await wait_for(pilot, lambda: bool(app.screen.runner.price_labels), what="the price labels")
         await pilot.pause(0.6)
 
@@ -165,8 +169,11 @@ def test_compare(snap_compare: Any, paths: Paths, store: SessionStore) -> None:
         await history_home(pilot)
         await pilot.press("down", "space", "space", "c")
         app = pilot.app
-        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen) and app.screen.verdicts is not None,
-                       timeout=30)
+        await wait_for(
+            pilot,
+            lambda: isinstance(app.screen, CompareScreen) and app.screen.verdicts is not None,
+            timeout=30,
+        )
         await pilot.pause(0.3)
 
     assert snap_compare(DspyTuiApp(paths, clock=fixed_clock), terminal_size=SIZE, run_before=ready)
@@ -180,8 +187,11 @@ def test_compare_not_comparable_rounds(snap_compare: Any, paths: Paths, store: S
         await history_home(pilot)
         await pilot.press("a", "c")
         app = pilot.app
-        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen) and app.screen.verdicts is not None,
-                       timeout=30)
+        await wait_for(
+            pilot,
+            lambda: isinstance(app.screen, CompareScreen) and app.screen.verdicts is not None,
+            timeout=30,
+        )
         await pilot.press("v")
         await pilot.pause(0.3)
 

@@ -29,9 +29,15 @@ def fixed_clock() -> float:
     return T0 + 95.0
 
 
-def make_config(models: list[str] | None = None, rounds: int = 3, budget: float | None = 0.05) -> SessionConfig:
-    data: dict[str, Any] = {"name": "scripted", "task": {"dataset": "demo:sentiment"}, "models": models or MODELS,
-                            "rounds": rounds}
+def make_config(
+    models: list[str] | None = None, rounds: int = 3, budget: float | None = 0.05
+) -> SessionConfig:
+    data: dict[str, Any] = {
+        "name": "scripted",
+        "task": {"dataset": "demo:sentiment"},
+        "models": models or MODELS,
+        "rounds": rounds,
+    }
     if budget is not None:
         data["budget_usd"] = budget
     return parse_config(data)
@@ -45,20 +51,40 @@ def script(models: list[str], *, rounds_done: int, finished: bool, rounds: int =
     def calls(model: str, n: int, k: int) -> None:
         priced = not model.startswith("offline/")
         for i in range(n):
-            out.append(ev.CallCompleted(
-                model=model, provider=model.split("/")[0], latency_ms=100.0 + 10 * i + k, tokens_in=120,
-                tokens_out=6, cost_usd=0.0004 if priced else 0.0, ts=next(ts),
-                status="error" if (i == 3 and k == 1) else "ok", error_kind="rate_limit" if (i == 3 and k == 1) else None,
-            ))
+            out.append(
+                ev.CallCompleted(
+                    model=model,
+                    provider=model.split("/")[0],
+                    latency_ms=100.0 + 10 * i + k,
+                    tokens_in=120,
+                    tokens_out=6,
+                    cost_usd=0.0004 if priced else 0.0,
+                    ts=next(ts),
+                    status="error" if (i == 3 and k == 1) else "ok",
+                    error_kind="rate_limit" if (i == 3 and k == 1) else None,
+                )
+            )
 
     out.append(ev.PhaseStarted(phase="baseline", ts=next(ts)))
     best = {}
     for k, m in enumerate(models):
         calls(m, 4, k)
         best[m] = 0.40 + 0.1 * k
-        out.append(ev.RoundCompleted(model=m, round=0, dev_score=best[m], best_dev_score=best[m], delta=0.0,
-                                     cost_usd=0.0016 if k == 2 else 0.0, calls=4, tokens_in=480, tokens_out=24,
-                                     latency_p50_ms=105.0 + k, ts=next(ts)))
+        out.append(
+            ev.RoundCompleted(
+                model=m,
+                round=0,
+                dev_score=best[m],
+                best_dev_score=best[m],
+                delta=0.0,
+                cost_usd=0.0016 if k == 2 else 0.0,
+                calls=4,
+                tokens_in=480,
+                tokens_out=24,
+                latency_p50_ms=105.0 + k,
+                ts=next(ts),
+            )
+        )
     out.append(ev.PhaseCompleted(phase="baseline", ts=next(ts)))
     out.append(ev.PhaseStarted(phase="optimization", ts=next(ts)))
     for r in range(1, rounds_done + 1):
@@ -70,11 +96,25 @@ def script(models: list[str], *, rounds_done: int, finished: bool, rounds: int =
             score = round(best[m] + (0.08 if r % 2 else 0.03) - 0.02 * k, 3)
             gain = max(0.0, score - best[m])
             best[m] = max(best[m], score)
-            out.append(ev.RoundCompleted(model=m, round=r, dev_score=score, best_dev_score=best[m], delta=gain,
-                                         cost_usd=0.002 if k == 2 else 0.0, calls=5, tokens_in=900 + 50 * r,
-                                         tokens_out=30, latency_p50_ms=110.0 + 5 * r + k, ts=next(ts)))
+            out.append(
+                ev.RoundCompleted(
+                    model=m,
+                    round=r,
+                    dev_score=score,
+                    best_dev_score=best[m],
+                    delta=gain,
+                    cost_usd=0.002 if k == 2 else 0.0,
+                    calls=5,
+                    tokens_in=900 + 50 * r,
+                    tokens_out=30,
+                    latency_p50_ms=110.0 + 5 * r + k,
+                    ts=next(ts),
+                )
+            )
             if k == 0 and r == 2:
-                out.append(ev.ModelConverged(model=m, round=2, reason="no gain of 0.005 for 2 round(s)", ts=next(ts)))
+                out.append(
+                    ev.ModelConverged(model=m, round=2, reason="no gain of 0.005 for 2 round(s)", ts=next(ts))
+                )
     if not finished:
         return out
     out.append(ev.PhaseCompleted(phase="optimization", ts=next(ts)))
@@ -82,16 +122,33 @@ def script(models: list[str], *, rounds_done: int, finished: bool, rounds: int =
     leader = max(models, key=lambda m: best[m])
     for m in models:
         if m != leader:
-            out.append(ev.CrossModelTransfer(model=m, source_model=leader, before=best[m], after=best[m] + 0.01,
-                                             kept=True, ts=next(ts)))
+            out.append(
+                ev.CrossModelTransfer(
+                    model=m, source_model=leader, before=best[m], after=best[m] + 0.01, kept=True, ts=next(ts)
+                )
+            )
             best[m] += 0.01
-            out.append(ev.RoundCompleted(model=m, round=0, dev_score=best[m], best_dev_score=best[m], delta=0.01,
-                                         cost_usd=0.0, calls=3, tokens_in=300, tokens_out=10, latency_p50_ms=100.0,
-                                         ts=next(ts)))
+            out.append(
+                ev.RoundCompleted(
+                    model=m,
+                    round=0,
+                    dev_score=best[m],
+                    best_dev_score=best[m],
+                    delta=0.01,
+                    cost_usd=0.0,
+                    calls=3,
+                    tokens_in=300,
+                    tokens_out=10,
+                    latency_p50_ms=100.0,
+                    ts=next(ts),
+                )
+            )
     out.append(ev.PhaseStarted(phase="benchmark", ts=next(ts)))
     for m in models:
         out.append(ev.BenchmarkProgress(model=m, done=0, total=75, ts=next(ts)))
-        out.append(ev.BenchmarkProgress(model=m, done=75, total=75, test_score=round(best[m] - 0.02, 3), ts=next(ts)))
+        out.append(
+            ev.BenchmarkProgress(model=m, done=75, total=75, test_score=round(best[m] - 0.02, 3), ts=next(ts))
+        )
     out.append(ev.PhaseStarted(phase="report", ts=next(ts)))
     out.append(ev.ReportReady(paths={"md": "/data/exports/abc/report.md"}, ts=next(ts)))
     out.append(ev.SessionCompleted(ts=next(ts)))
@@ -101,9 +158,18 @@ def script(models: list[str], *, rounds_done: int, finished: bool, rounds: int =
 class ScriptedSession:
     """Publishes a script on its bus; blocks at the end until stopped when `hold` is set."""
 
-    def __init__(self, store: SessionStore, paths: Paths, events: list[ev.Event], *, config: SessionConfig | None = None,
-                 hold: bool = False, delay: float = 0.0, session_id: str | None = None,
-                 gate_at: int | None = None) -> None:
+    def __init__(
+        self,
+        store: SessionStore,
+        paths: Paths,
+        events: list[ev.Event],
+        *,
+        config: SessionConfig | None = None,
+        hold: bool = False,
+        delay: float = 0.0,
+        session_id: str | None = None,
+        gate_at: int | None = None,
+    ) -> None:
         self.config = config or make_config()
         self.store = store
         self.paths = paths
@@ -111,7 +177,9 @@ class ScriptedSession:
         self.events = events
         self.hold = hold
         self.delay = delay
-        self.gate_at = gate_at  # publishing waits before this event until `gate` is set (a test saw the screen)
+        self.gate_at = (
+            gate_at  # publishing waits before this event until `gate` is set (a test saw the screen)
+        )
         self.gate = threading.Event()
         self.resumed = session_id is not None
         self.stop_event = threading.Event()
@@ -119,8 +187,12 @@ class ScriptedSession:
         self.report_paths: dict[str, str] = {}
         self.budget = Budget(self.config.budget_usd)  # the engine's: a test preloads what was spent
         self.session_id = session_id or store.create_session(
-            name=self.config.name, config=self.config.model_dump(mode="json"), task="demo:sentiment", seed=0,
-            budget_usd=self.config.budget_usd, models=[(m, m.split("/")[0]) for m in self.config.model_ids()],
+            name=self.config.name,
+            config=self.config.model_dump(mode="json"),
+            task="demo:sentiment",
+            seed=0,
+            budget_usd=self.config.budget_usd,
+            models=[(m, m.split("/")[0]) for m in self.config.model_ids()],
             session_id="abc123def456",
         )
         self.bus.session_id = self.session_id
@@ -160,20 +232,32 @@ class ScriptedSession:
             store.close()
 
     def _store_results(self, store: SessionStore) -> None:
-        tests = {e.model: e.test_score for e in self.events if isinstance(e, ev.BenchmarkProgress) and e.test_score}
+        tests = {
+            e.model: e.test_score for e in self.events if isinstance(e, ev.BenchmarkProgress) and e.test_score
+        }
         for k, m in enumerate(self.config.model_ids()):
             test = tests.get(m)
             if test is None:
                 continue
             priced = not m.startswith("offline/")
             store.update_model(
-                self.session_id, m, status="converged" if k == 0 else "done", test_score=test,
-                test_ci_low=round(test - 0.08, 3), test_ci_high=round(test + 0.07, 3),
-                cost_usd=0.0164 if priced else 0.0, calls=41,
-                results={"test_scores": [1.0] * int(test * 75) + [0.0] * (75 - int(test * 75)),
-                         "benchmark_latency_p50_ms": 101.0 + k, "benchmark_latency_p95_ms": 180.0 + k},
+                self.session_id,
+                m,
+                status="converged" if k == 0 else "done",
+                test_score=test,
+                test_ci_low=round(test - 0.08, 3),
+                test_ci_high=round(test + 0.07, 3),
+                cost_usd=0.0164 if priced else 0.0,
+                calls=41,
+                results={
+                    "test_scores": [1.0] * int(test * 75) + [0.0] * (75 - int(test * 75)),
+                    "benchmark_latency_p50_ms": 101.0 + k,
+                    "benchmark_latency_p95_ms": 180.0 + k,
+                },
             )
-        store.save_report(self.session_id, "md", "# scripted\n\n| model | test |\n|---|---|\n| offline/base | 0.6 |\n")
+        store.save_report(
+            self.session_id, "md", "# scripted\n\n| model | test |\n|---|---|\n| offline/base | 0.6 |\n"
+        )
         self.report_paths = {"md": str(self.paths.exports_dir / self.session_id / "report.md")}
 
 
@@ -187,17 +271,27 @@ def insert_sessions(store: SessionStore) -> list[str]:
     ]
     for i, (name, status, created, test, cost) in enumerate(rows):
         config = make_config().model_dump(mode="json") | {"name": name}
-        sid = store.create_session(name=name, config=config, task="demo:sentiment", seed=0, session_id=f"s{i}xxxxxxxxxx",
-                                   models=[(m, m.split("/")[0]) for m in MODELS])
+        sid = store.create_session(
+            name=name,
+            config=config,
+            task="demo:sentiment",
+            seed=0,
+            session_id=f"s{i}xxxxxxxxxx",
+            models=[(m, m.split("/")[0]) for m in MODELS],
+        )
         store.update_status(sid, status, error="boom" if status == "failed" else None)
         store.update_model(sid, MODELS[2], test_score=test, cost_usd=cost)
-        store._conn().execute("UPDATE sessions SET created_at = ?, updated_at = ? WHERE id = ?", (created, created, sid))
+        store._conn().execute(
+            "UPDATE sessions SET created_at = ?, updated_at = ? WHERE id = ?", (created, created, sid)
+        )
         store._conn().commit()
         ids.append(sid)
     return ids
 
 
-async def wait_for(pilot: Pilot[object], condition: Callable[[], object], timeout: float = 10.0, what: str = "") -> None:
+async def wait_for(
+    pilot: Pilot[object], condition: Callable[[], object], timeout: float = 10.0, what: str = ""
+) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
@@ -210,11 +304,17 @@ SENTIMENT_IDS = [f"sent-{i:02d}" for i in range(40)]
 INTENT_IDS = [f"int-{i:02d}" for i in range(30)]
 PROGRAM_SIGNATURE = "text -> label"
 PROGRAM_STATE: dict[str, Any] = {  # what dspy.Predict("text -> label").dump_state() gives, with two demos
-    "traces": [], "train": [], "lm": None,
+    "traces": [],
+    "train": [],
+    "lm": None,
     "demos": [{"text": "a lovely film", "label": "positive"}, {"text": "dull and long", "label": "negative"}],
-    "signature": {"instructions": "Given the fields `text`, produce the fields `label`.",
-                  "fields": [{"prefix": "Text:", "description": "${text}"},
-                             {"prefix": "Label:", "description": "${label}"}]},
+    "signature": {
+        "instructions": "Given the fields `text`, produce the fields `label`.",
+        "fields": [
+            {"prefix": "Text:", "description": "${text}"},
+            {"prefix": "Label:", "description": "${label}"},
+        ],
+    },
 }
 
 
@@ -223,14 +323,31 @@ def _scores(n: int, correct: int, shift: int) -> list[float]:
     return [1.0 if (i * 7 + shift) % n < correct else 0.0 for i in range(n)]
 
 
-def _history_session(store: SessionStore, sid: str, name: str, task: str, created: float, ids: list[str],
-                     results: dict[str, tuple[float, float, int]], rounds: int = 3) -> str:
+def _history_session(
+    store: SessionStore,
+    sid: str,
+    name: str,
+    task: str,
+    created: float,
+    ids: list[str],
+    results: dict[str, tuple[float, float, int]],
+    rounds: int = 3,
+) -> str:
     """One completed session: models with (baseline, cost, correct on test), rounds, events, checkpoints."""
     models = list(results)
     config = make_config(models, rounds=rounds, budget=0.5).model_dump(mode="json") | {
-        "name": name, "task": {"dataset": task}}
-    store.create_session(name=name, config=config, task=task, seed=0, budget_usd=0.5, session_id=sid,
-                         models=[(m, m.split("/")[0]) for m in models])
+        "name": name,
+        "task": {"dataset": task},
+    }
+    store.create_session(
+        name=name,
+        config=config,
+        task=task,
+        seed=0,
+        budget_usd=0.5,
+        session_id=sid,
+        models=[(m, m.split("/")[0]) for m in models],
+    )
     events = script(models, rounds_done=rounds, finished=True, rounds=rounds)
     shift = created - T0  # the scripted events, moved to this session's start
     store.append_events(sid, [e.model_dump(mode="json") | {"ts": e.ts + shift} for e in events])
@@ -241,29 +358,80 @@ def _history_session(store: SessionStore, sid: str, name: str, task: str, create
         best = round(min(1.0, baseline + 0.2), 3)
         for r in range(rounds + 1):
             dev = round(baseline + (best - baseline) * r / rounds, 3)
-            store.record_round(sid, model, "baseline" if r == 0 else "optimization", r, dev_score=dev,
-                               best_dev_score=dev, cost_usd=cost / (rounds + 1), tokens_in=900, tokens_out=40,
-                               calls=12, started_at=created + 10 * r + k, finished_at=created + 10 * r + k + 5,
-                               metrics={"latency_p50_ms": 100.0 + 10 * k + r})
-            store.save_checkpoint(sid, model, "baseline" if r == 0 else "optimization", r, dev,
-                                  PROGRAM_STATE if r else {**PROGRAM_STATE, "demos": []})
+            store.record_round(
+                sid,
+                model,
+                "baseline" if r == 0 else "optimization",
+                r,
+                dev_score=dev,
+                best_dev_score=dev,
+                cost_usd=cost / (rounds + 1),
+                tokens_in=900,
+                tokens_out=40,
+                calls=12,
+                started_at=created + 10 * r + k,
+                finished_at=created + 10 * r + k + 5,
+                metrics={"latency_p50_ms": 100.0 + 10 * k + r},
+            )
+            store.save_checkpoint(
+                sid,
+                model,
+                "baseline" if r == 0 else "optimization",
+                r,
+                dev,
+                PROGRAM_STATE if r else {**PROGRAM_STATE, "demos": []},
+            )
         transfer = None
         if model != leader:
-            transfer = {"source_model": leader, "before": best, "after": round(best + 0.02, 3), "kept": k % 2 == 1}
-            store.record_round(sid, model, "cross_model", 0, dev_score=best + 0.02, best_dev_score=best + 0.02,
-                               cost_usd=0.0, tokens_in=300, tokens_out=10, calls=4, started_at=created + 60 + k,
-                               finished_at=created + 61 + k, metrics={"latency_p50_ms": 99.0})
+            transfer = {
+                "source_model": leader,
+                "before": best,
+                "after": round(best + 0.02, 3),
+                "kept": k % 2 == 1,
+            }
+            store.record_round(
+                sid,
+                model,
+                "cross_model",
+                0,
+                dev_score=best + 0.02,
+                best_dev_score=best + 0.02,
+                cost_usd=0.0,
+                tokens_in=300,
+                tokens_out=10,
+                calls=4,
+                started_at=created + 60 + k,
+                finished_at=created + 61 + k,
+                metrics={"latency_p50_ms": 99.0},
+            )
         store.update_model(
-            sid, model, status="converged" if k == 0 else "done", phase="benchmark", baseline_score=baseline,
-            best_dev_score=best, test_score=test, test_ci_low=round(max(0.0, test - 0.12), 3),
-            test_ci_high=round(min(1.0, test + 0.1), 3), cost_usd=cost, calls=60 + 5 * k,
-            results={"test_scores": scores, "test_ids": ids, "benchmark_latency_p50_ms": 101.0 + 20 * k,
-                     "benchmark_latency_p95_ms": 180.0 + 30 * k, "tokens_in": 14_000 + 500 * k,
-                     "tokens_out": 600 + 10 * k, "errors": 1 if k == 2 else 0, "transfer": transfer},
+            sid,
+            model,
+            status="converged" if k == 0 else "done",
+            phase="benchmark",
+            baseline_score=baseline,
+            best_dev_score=best,
+            test_score=test,
+            test_ci_low=round(max(0.0, test - 0.12), 3),
+            test_ci_high=round(min(1.0, test + 0.1), 3),
+            cost_usd=cost,
+            calls=60 + 5 * k,
+            results={
+                "test_scores": scores,
+                "test_ids": ids,
+                "benchmark_latency_p50_ms": 101.0 + 20 * k,
+                "benchmark_latency_p95_ms": 180.0 + 30 * k,
+                "tokens_in": 14_000 + 500 * k,
+                "tokens_out": 600 + 10 * k,
+                "errors": 1 if k == 2 else 0,
+                "transfer": transfer,
+            },
         )
     store.update_status(sid, "completed")
     conn = store._conn()
-    conn.execute("UPDATE sessions SET created_at = ?, updated_at = ? WHERE id = ?", (created, created + 95, sid))
+    conn.execute(
+        "UPDATE sessions SET created_at = ?, updated_at = ? WHERE id = ?", (created, created + 95, sid)
+    )
     conn.commit()
     return sid
 
@@ -272,11 +440,36 @@ def insert_history(store: SessionStore) -> list[str]:
     """Three finished sessions, oldest first: two of demo:sentiment on the same 40 test examples (the
     second better), one of demo:intent on other examples (not comparable with them)."""
     return [
-        _history_session(store, "hist0sent0aa", "sentiment-a", "demo:sentiment", T0 - 2 * 86_400, SENTIMENT_IDS,
-                         {"offline/small": (0.40, 0.0, 22), "offline/base": (0.50, 0.0, 27),
-                          "openai/gpt-4o-mini": (0.60, 0.0421, 34)}),
-        _history_session(store, "hist1sent1bb", "sentiment-b", "demo:sentiment", T0 - 86_400, SENTIMENT_IDS,
-                         {"offline/base": (0.55, 0.0, 29), "openai/gpt-4o-mini": (0.65, 0.0388, 36)}),
-        _history_session(store, "hist2intentc", "intent-c", "demo:intent", T0 - 3_600, INTENT_IDS,
-                         {"offline/base": (0.45, 0.0, 18), "openai/gpt-4o-mini": (0.50, 0.0207, 21)}, rounds=2),
+        _history_session(
+            store,
+            "hist0sent0aa",
+            "sentiment-a",
+            "demo:sentiment",
+            T0 - 2 * 86_400,
+            SENTIMENT_IDS,
+            {
+                "offline/small": (0.40, 0.0, 22),
+                "offline/base": (0.50, 0.0, 27),
+                "openai/gpt-4o-mini": (0.60, 0.0421, 34),
+            },
+        ),
+        _history_session(
+            store,
+            "hist1sent1bb",
+            "sentiment-b",
+            "demo:sentiment",
+            T0 - 86_400,
+            SENTIMENT_IDS,
+            {"offline/base": (0.55, 0.0, 29), "openai/gpt-4o-mini": (0.65, 0.0388, 36)},
+        ),
+        _history_session(
+            store,
+            "hist2intentc",
+            "intent-c",
+            "demo:intent",
+            T0 - 3_600,
+            INTENT_IDS,
+            {"offline/base": (0.45, 0.0, 18), "openai/gpt-4o-mini": (0.50, 0.0207, 21)},
+            rounds=2,
+        ),
     ]

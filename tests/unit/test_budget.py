@@ -236,7 +236,9 @@ async def test_a_cross_model_trial_may_not_spend_another_models_hold() -> None:
     assert not budget.exhausted
 
 
-async def test_the_held_back_reserve_ends_optimization_but_serves_the_model_that_reaches_its_benchmark() -> None:
+async def test_the_held_back_reserve_ends_optimization_but_serves_the_model_that_reaches_its_benchmark() -> (
+    None
+):
     from dspy_tui.engine.budget import BudgetReserveReached
 
     bus = events.EventBus("s")

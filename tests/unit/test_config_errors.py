@@ -24,7 +24,10 @@ BASE: dict[str, Any] = {"task": {"dataset": "demo:intent"}, "models": [{"id": "o
         ({"models": []}, "this setup: `models` needs at least 1 item(s)."),
         ({"bogus": 1}, "this setup: `bogus` is not a known setting."),
         ({"models": [{}]}, "this setup: `models.0.id` is required."),
-        ({"rounds": "abc", "seed": "x", "name": 3}, "this setup: `name` must be text (got 3) (and 2 more problems)."),
+        (
+            {"rounds": "abc", "seed": "x", "name": 3},
+            "this setup: `name` must be text (got 3) (and 2 more problems).",
+        ),
     ],
 )
 def test_config_errors_read_as_plain_english(setting: dict[str, Any], sentence: str) -> None:
@@ -35,10 +38,14 @@ def test_config_errors_read_as_plain_english(setting: dict[str, Any], sentence: 
 
 
 def test_a_bad_optimizer_lists_the_choices() -> None:
-    with pytest.raises(ConfigError, match=r"`optimizer` must be one of 'bootstrap', .* or 'labeled' \(got 'nope'\)\.$"):
+    with pytest.raises(
+        ConfigError, match=r"`optimizer` must be one of 'bootstrap', .* or 'labeled' \(got 'nope'\)\.$"
+    ):
         parse_config({**BASE, "optimizer": "nope"})
 
 
 def test_our_own_validators_sentences_pass_through() -> None:
-    with pytest.raises(ConfigError, match=r"^config: `models\.0\.id` 'nope' is not of the form provider/model"):
+    with pytest.raises(
+        ConfigError, match=r"^config: `models\.0\.id` 'nope' is not of the form provider/model"
+    ):
         parse_config({**BASE, "models": [{"id": "nope"}]})

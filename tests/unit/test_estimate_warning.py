@@ -8,8 +8,9 @@ from dspy_tui.engine.tasks import load_task
 
 
 def _warning(budget: float | None) -> str | None:
-    config = parse_config({"budget_usd": budget, "task": {"dataset": "demo:sentiment"},
-                           "models": ["openai/gpt-4o-mini"]})
+    config = parse_config(
+        {"budget_usd": budget, "task": {"dataset": "demo:sentiment"}, "models": ["openai/gpt-4o-mini"]}
+    )
     return budget_warning(config, estimate(config, load_task(config.task)))
 
 

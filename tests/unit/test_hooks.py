@@ -38,7 +38,9 @@ def runners() -> Iterator[list[HookRunner]]:
         runner.close(wait=False)
 
 
-def _runner(runners: list[HookRunner], hooks: dict[str, str], timeout_s: float = 5.0, **kw: int) -> HookRunner:
+def _runner(
+    runners: list[HookRunner], hooks: dict[str, str], timeout_s: float = 5.0, **kw: int
+) -> HookRunner:
     runner = HookRunner(hooks, timeout_s, log=LOG, **kw)
     runners.append(runner)
     return runner
@@ -46,10 +48,13 @@ def _runner(runners: list[HookRunner], hooks: dict[str, str], timeout_s: float =
 
 def test_hook_gets_the_event_json_on_stdin(tmp_path: Path, bus: EventBus, runners: list[HookRunner]) -> None:
     out, seen = tmp_path / "event.json", tmp_path / "types.txt"
-    runner = _runner(runners, {
-        "round_completed": f"cat > '{out}'",
-        "*": f"printf '%s\\n' \"$DSPY_TUI_EVENT\" >> '{seen}'",
-    })
+    runner = _runner(
+        runners,
+        {
+            "round_completed": f"cat > '{out}'",
+            "*": f"printf '%s\\n' \"$DSPY_TUI_EVENT\" >> '{seen}'",
+        },
+    )
     runner.attach(bus)
     bus.publish(SessionStarted(name="demo", models=["a/b"]))
     bus.publish(RoundCompleted(model="openai/gpt-4o-mini", round=3, dev_score=0.75))
@@ -125,7 +130,9 @@ def _gone(pid: int) -> bool:
         return True
 
 
-def test_publish_is_not_blocked_by_a_sleeping_hook(tmp_path: Path, bus: EventBus, runners: list[HookRunner]) -> None:
+def test_publish_is_not_blocked_by_a_sleeping_hook(
+    tmp_path: Path, bus: EventBus, runners: list[HookRunner]
+) -> None:
     started = tmp_path / "started"
     runner = _runner(runners, {"*": f"echo >> '{started}'; sleep 5"}, timeout_s=0.5)
     runner.attach(bus)
@@ -146,7 +153,9 @@ def test_publish_is_not_blocked_by_a_sleeping_hook(tmp_path: Path, bus: EventBus
     assert started.read_text().count("\n") == 1
 
 
-def test_a_backlog_is_bounded(bus: EventBus, runners: list[HookRunner], caplog: pytest.LogCaptureFixture) -> None:
+def test_a_backlog_is_bounded(
+    bus: EventBus, runners: list[HookRunner], caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.WARNING, logger=LOG.name)
     runner = _runner(runners, {"round_completed": "sleep 0.2"}, max_pending=2)
     runner.attach(bus)
@@ -159,7 +168,9 @@ def test_a_backlog_is_bounded(bus: EventBus, runners: list[HookRunner], caplog: 
     assert any("dropped" in r.getMessage() for r in caplog.records if r.name == LOG.name)
 
 
-def test_unsubscribe_and_close_stop_delivery(tmp_path: Path, bus: EventBus, runners: list[HookRunner]) -> None:
+def test_unsubscribe_and_close_stop_delivery(
+    tmp_path: Path, bus: EventBus, runners: list[HookRunner]
+) -> None:
     log_file = tmp_path / "log"
     runner = _runner(runners, {"*": f"echo x >> '{log_file}'"})
     unsubscribe = runner.attach(bus)

@@ -102,7 +102,10 @@ def test_secret_service_backend(tmp_path: Path) -> None:
     env.update({"PY": sys.executable, "HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path / "data")})
     out = subprocess.run(
         ["dbus-run-session", "--", "bash", "-c", SECRET_SERVICE_SCRIPT],
-        env=env, capture_output=True, text=True, timeout=120,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     if "secret-service-ok" not in out.stdout:
         pytest.fail(f"Secret Service round trip failed: {out.stdout[-800:]} {out.stderr[-800:]}")

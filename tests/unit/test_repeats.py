@@ -11,25 +11,38 @@ from dspy_tui.engine.repeats import seed_configs, seed_list, summarise, two_leve
 
 
 def _model(name: str, scores: list[float], baseline: float, best: float) -> dict[str, Any]:
-    return {"model": name, "test_score": sum(scores) / len(scores), "baseline_score": baseline,
-            "best_dev_score": best, "results": {"test_scores": scores, "test_ids": [str(i) for i in range(len(scores))]}}
+    return {
+        "model": name,
+        "test_score": sum(scores) / len(scores),
+        "baseline_score": baseline,
+        "best_dev_score": best,
+        "results": {"test_scores": scores, "test_ids": [str(i) for i in range(len(scores))]},
+    }
 
 
 def _session(sid: str, seed: int, a: list[float], b: list[float]) -> dict[str, Any]:
-    return {"id": sid, "seed": seed, "models": [_model("a", a, 0.5, 0.7), _model("b", b, 0.4, 0.4 + seed / 10)]}
+    return {
+        "id": sid,
+        "seed": seed,
+        "models": [_model("a", a, 0.5, 0.7), _model("b", b, 0.4, 0.4 + seed / 10)],
+    }
 
 
 def test_summary_means_spread_stability_and_paired_seeds() -> None:
-    sessions = [_session("s0", 0, [1, 1, 0, 1], [0, 1, 0, 0]),
-                _session("s1", 1, [1, 0, 0, 1], [1, 1, 1, 0]),
-                _session("s2", 2, [1, 1, 1, 1], [0, 0, 1, 0])]
+    sessions = [
+        _session("s0", 0, [1, 1, 0, 1], [0, 1, 0, 0]),
+        _session("s1", 1, [1, 0, 0, 1], [1, 1, 1, 0]),
+        _session("s2", 2, [1, 1, 1, 1], [0, 0, 1, 0]),
+    ]
     summary = summarise(sessions)
     a, b = summary["models"]
     assert (a["model"], b["model"]) == ("a", "b")
     assert a["test_mean"] == pytest.approx((0.75 + 0.5 + 1.0) / 3) and a["test_by_seed"] == [0.75, 0.5, 1.0]
     assert a["test_ci"][0] <= a["test_mean"] <= a["test_ci"][1]
     assert b["improvement"] == pytest.approx({"min": 0.0, "mean": 0.1, "max": 0.2})
-    assert summary["leader"] == "a" and summary["ranking_stability"] == pytest.approx(2 / 3)  # b led at seed 1
+    assert summary["leader"] == "a" and summary["ranking_stability"] == pytest.approx(
+        2 / 3
+    )  # b led at seed 1
     pair = summary["pairwise"][0]
     assert (pair["a"], pair["b"], pair["n"]) == ("a", "b", 12)  # (seed, example) pairs
     assert pair["mean_diff"] == pytest.approx((9 - 5) / 12)

@@ -21,11 +21,29 @@ def _scores(correct: int, n: int = 20) -> list[float]:
 
 def _model(name: str, **overrides: Any) -> dict[str, Any]:
     base: dict[str, Any] = {
-        "model": name, "status": "done", "error": None, "offline": False, "priced": True,
-        "baseline_score": 0.5, "best_dev_score": 0.6, "test_score": None, "test_ci": None,
-        "test_scores": [], "test_ids": [], "cost_usd": 0.0, "calls": 10, "cache_hits": 0, "errors": 0,
-        "tokens_in": 1000, "tokens_out": 200, "latency_p50_ms": None, "latency_p95_ms": None,
-        "cost_per_correct": None, "rounds": [], "transfer": None, "program_path": None,
+        "model": name,
+        "status": "done",
+        "error": None,
+        "offline": False,
+        "priced": True,
+        "baseline_score": 0.5,
+        "best_dev_score": 0.6,
+        "test_score": None,
+        "test_ci": None,
+        "test_scores": [],
+        "test_ids": [],
+        "cost_usd": 0.0,
+        "calls": 10,
+        "cache_hits": 0,
+        "errors": 0,
+        "tokens_in": 1000,
+        "tokens_out": 200,
+        "latency_p50_ms": None,
+        "latency_p95_ms": None,
+        "cost_per_correct": None,
+        "rounds": [],
+        "transfer": None,
+        "program_path": None,
     }
     base.update(overrides)
     return base
@@ -37,10 +55,16 @@ def data() -> dict[str, Any]:
     evil_scores = list(reversed(_scores(12)))
     return {
         "session": {
-            "id": "s-123", "name": "qa <demo>", "status": "completed", "task": "qa", "created_at": 1_700_000_000,
-            "seed": 7, "budget_usd": 2.5,
+            "id": "s-123",
+            "name": "qa <demo>",
+            "status": "completed",
+            "task": "qa",
+            "created_at": 1_700_000_000,
+            "seed": 7,
+            "budget_usd": 2.5,
             "config": {
-                "models": ["openai/gpt-4o-mini", "offline/echo"], "optimizer": "bootstrap_fewshot",
+                "models": ["openai/gpt-4o-mini", "offline/echo"],
+                "optimizer": "bootstrap_fewshot",
                 "api_key": SECRETS[0],
                 "headers": {"Authorization": SECRETS[1]},
                 "providers": [{"name": "groq", "password": SECRETS[2], "base_url": "http://127.0.0.1:1"}],
@@ -50,29 +74,62 @@ def data() -> dict[str, Any]:
         },
         "models": [
             _model(
-                "openai/gpt-4o-mini", baseline_score=0.55, best_dev_score=0.8, test_score=0.85,
-                test_ci=[0.7, 1.0], test_scores=_scores(17), test_ids=IDS, cost_usd=0.12, calls=340,
-                latency_p50_ms=420.0, latency_p95_ms=900.0, program_path="/tmp/p/openai.json",
-                rounds=[{"round": 1, "dev_score": 0.7, "best_dev_score": 0.7, "cost_usd": 0.05},
-                        {"round": 2, "dev_score": 0.8, "best_dev_score": 0.8, "cost_usd": 0.04}],
+                "openai/gpt-4o-mini",
+                baseline_score=0.55,
+                best_dev_score=0.8,
+                test_score=0.85,
+                test_ci=[0.7, 1.0],
+                test_scores=_scores(17),
+                test_ids=IDS,
+                cost_usd=0.12,
+                calls=340,
+                latency_p50_ms=420.0,
+                latency_p95_ms=900.0,
+                program_path="/tmp/p/openai.json",
+                rounds=[
+                    {"round": 1, "dev_score": 0.7, "best_dev_score": 0.7, "cost_usd": 0.05},
+                    {"round": 2, "dev_score": 0.8, "best_dev_score": 0.8, "cost_usd": 0.04},
+                ],
             ),
             _model(
-                "offline/echo", offline=True, priced=False, test_score=0.5, test_scores=_scores(10),
-                test_ids=IDS, latency_p50_ms=1.0, latency_p95_ms=2.0,
+                "offline/echo",
+                offline=True,
+                priced=False,
+                test_score=0.5,
+                test_scores=_scores(10),
+                test_ids=IDS,
+                latency_p50_ms=1.0,
+                latency_p95_ms=2.0,
                 rounds=[{"round": 1, "dev_score": 0.5, "best_dev_score": 0.5, "cost_usd": 0.0}],
             ),
             _model(
-                EVIL, priced=False, test_score=0.6, test_ci=[0.4, 0.8], test_scores=evil_scores,
-                test_ids=evil_ids, cost_usd=0.0, latency_p50_ms=800.0, latency_p95_ms=2000.0,
+                EVIL,
+                priced=False,
+                test_score=0.6,
+                test_ci=[0.4, 0.8],
+                test_scores=evil_scores,
+                test_ids=evil_ids,
+                cost_usd=0.0,
+                latency_p50_ms=800.0,
+                latency_p95_ms=2000.0,
                 transfer={"source_model": "openai/gpt-4o-mini", "before": 0.5, "after": 0.6, "kept": True},
             ),
             _model(
-                "anthropic/claude-3-5-haiku", status="failed", error="AuthError: the key was rejected",
-                cost_usd=0.003, errors=3,
+                "anthropic/claude-3-5-haiku",
+                status="failed",
+                error="AuthError: the key was rejected",
+                cost_usd=0.003,
+                errors=3,
             ),
             _model(
-                "groq/llama-3.1-8b", status="stopped", test_score=0.7, test_scores=_scores(7, 10),
-                test_ids=IDS[:10], cost_usd=0.01, latency_p50_ms=150.0, latency_p95_ms=300.0,
+                "groq/llama-3.1-8b",
+                status="stopped",
+                test_score=0.7,
+                test_scores=_scores(7, 10),
+                test_ids=IDS[:10],
+                cost_usd=0.01,
+                latency_p50_ms=150.0,
+                latency_p95_ms=300.0,
             ),
         ],
     }
@@ -92,7 +149,10 @@ def _pair(report: dict[str, Any], x: str, y: str) -> dict[str, Any]:
 
 def test_rankings_follow_test_scores(report: dict[str, Any]) -> None:
     assert [(r["rank"], r["model"]) for r in report["rankings"]] == [
-        (1, "openai/gpt-4o-mini"), (2, "groq/llama-3.1-8b"), (3, EVIL), (4, "offline/echo"),
+        (1, "openai/gpt-4o-mini"),
+        (2, "groq/llama-3.1-8b"),
+        (3, EVIL),
+        (4, "offline/echo"),
     ]
 
 
@@ -106,7 +166,10 @@ def test_recommendations(report: dict[str, Any]) -> None:
     rec = report["recommendations"]
     assert rec["best_quality"]["model"] == "openai/gpt-4o-mini"
     assert "0.850" in rec["best_quality"]["reason"]
-    assert "ahead of groq/llama-3.1-8b by 0.150, which was tested on other examples" in rec["best_quality"]["reason"]
+    assert (
+        "ahead of groq/llama-3.1-8b by 0.150, which was tested on other examples"
+        in rec["best_quality"]["reason"]
+    )
     # the offline model is free only because it is simulated, and the reason must say so
     assert rec["best_value"]["model"] == "offline/echo"
     assert "simulated" in rec["best_value"]["reason"]
@@ -197,16 +260,29 @@ def test_build_is_deterministic_and_leaves_the_input_alone(data: dict[str, Any])
 def test_markdown(report: dict[str, Any]) -> None:
     md = render_markdown(report)
     assert md.startswith("# dspy-tui report: qa \\<demo\\>\n")
-    for heading in ("Session", "Results", "Recommendations", "Optimization rounds", "Cross-model transfers",
-                    "Pairwise comparisons", "Optimized programs", "Configuration", "Reproducibility"):
+    for heading in (
+        "Session",
+        "Results",
+        "Recommendations",
+        "Optimization rounds",
+        "Cross-model transfers",
+        "Pairwise comparisons",
+        "Optimized programs",
+        "Configuration",
+        "Reproducibility",
+    ):
         assert f"\n## {heading}\n" in md
-    header = ("| # | model | status | baseline dev | best dev | test (95% CI) | cost | cost/correct | one-off | "
-              "p50/p95 latency | tokens in/out | errors |")
+    header = (
+        "| # | model | status | baseline dev | best dev | test (95% CI) | cost | cost/correct | one-off | "
+        "p50/p95 latency | tokens in/out | errors |"
+    )
     assert header in md
     results = md.split("\n## Results\n")[1].split("\n## ")[0]
     rows = {line.split(" | ")[1]: line for line in results.splitlines() if line.startswith("| ")}
     gpt = rows["openai/gpt-4o-mini"]
-    assert "0.850 (0.700–1.000)" in gpt and "$0.1200" in gpt and "420 / 900 ms" in gpt and "1,000 / 200" in gpt
+    assert (
+        "0.850 (0.700–1.000)" in gpt and "$0.1200" in gpt and "420 / 900 ms" in gpt and "1,000 / 200" in gpt
+    )
     assert gpt.startswith("| 1 |")
     offline = rows["offline/echo"]
     assert "done (offline/simulated)" in offline and "$" not in offline
@@ -219,8 +295,10 @@ def test_markdown(report: dict[str, Any]) -> None:
     assert "+45.5%" in md  # gpt-4o-mini: baseline dev 0.55 -> best dev 0.80
     assert "| 2 | 0.800 | 0.800 | $0.0400 |" in md
     assert "| openai/gpt-4o-mini | 0.500 | 0.600 | yes |" in md  # the transfer row
-    assert "groq/llama-3.1-8b vs openai/gpt-4o-mini: not comparable" in md or \
-        "openai/gpt-4o-mini vs groq/llama-3.1-8b: not comparable" in md
+    assert (
+        "groq/llama-3.1-8b vs openai/gpt-4o-mini: not comparable" in md
+        or "openai/gpt-4o-mini vs groq/llama-3.1-8b: not comparable" in md
+    )
     assert "```json\n{" in md and '"optimizer": "bootstrap_fewshot"' in md
     assert "- **Seed**: 7" in md and "- **dspy**: 3.4.1" in md
     assert "- **Created**: 2023-11-14 22:13:20 UTC" in md
@@ -241,7 +319,9 @@ def test_json_is_stable_and_complete(report: dict[str, Any]) -> None:
 def test_html_is_one_escaped_page(report: dict[str, Any]) -> None:
     page = render_html(report)
     assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
-    assert "<style>" in page and "<script" not in page and "http" not in page.replace("http://127.0.0.1:1", "")
+    assert (
+        "<style>" in page and "<script" not in page and "http" not in page.replace("http://127.0.0.1:1", "")
+    )
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "<title>dspy-tui report: qa &lt;demo&gt;</title>" in page
     for heading in ("Results", "Recommendations", "Pairwise comparisons", "Configuration", "Reproducibility"):
@@ -266,4 +346,6 @@ def test_a_seed_of_a_repeated_run_says_so_and_where_the_summary_is() -> None:
     data = {"session": {"id": "s1", "seed": 2, "config": {"repeat_group": "g123"}}, "models": []}
     md = render_markdown(build_report(data))
     assert "one seed of repeated run g123" in md and "repeats-g123.json" in md
-    assert "repeated run" not in render_markdown(build_report({"session": {"id": "s2", "seed": 0}, "models": []}))
+    assert "repeated run" not in render_markdown(
+        build_report({"session": {"id": "s2", "seed": 0}, "models": []})
+    )

@@ -168,24 +168,33 @@ def test_with_feedback_says_what_was_expected() -> None:
     assert right.score == 1.0 and right.feedback.startswith("Correct")
 
 
-def test_a_module_function_metric_resolves_next_to_its_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_module_function_metric_resolves_next_to_its_config_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from dspy_tui.engine.config import load_config
     from dspy_tui.engine.tasks import load_task
 
     project = tmp_path / "project"
     (project / "checks").mkdir(parents=True)
-    (project / "my_metric.py").write_text("def first_letter(example, pred, trace=None):\n"
-                                          "    return example.sentiment[0] == pred.sentiment[0]\n")
-    (project / "checks" / "strict.py").write_text("def same(example, pred, trace=None):\n"
-                                                  "    return example.sentiment == pred.sentiment\n")
+    (project / "my_metric.py").write_text(
+        "def first_letter(example, pred, trace=None):\n    return example.sentiment[0] == pred.sentiment[0]\n"
+    )
+    (project / "checks" / "strict.py").write_text(
+        "def same(example, pred, trace=None):\n    return example.sentiment == pred.sentiment\n"
+    )
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)  # neither the cwd nor sys.path holds the metric modules
     example = dspy.Example(review="r", sentiment="positive").with_inputs("review")
-    for spec, expected in (("my_metric:first_letter", 1.0), ("checks.strict:same", 0.0),
-                           ("my_metric.py:first_letter", 1.0)):
+    for spec, expected in (
+        ("my_metric:first_letter", 1.0),
+        ("checks.strict:same", 0.0),
+        ("my_metric.py:first_letter", 1.0),
+    ):
         config = project / "s.toml"
-        config.write_text(f'[task]\ndataset = "demo:sentiment"\nmetric = "{spec}"\n[[models]]\nid = "offline/base"\n')
+        config.write_text(
+            f'[task]\ndataset = "demo:sentiment"\nmetric = "{spec}"\n[[models]]\nid = "offline/base"\n'
+        )
         task = load_task(load_config(config).task)
         assert task.metric(example, dspy.Prediction(sentiment="pos")) == expected, spec
     config.write_text('[task]\ndataset = "demo:sentiment"\nmetric = "f1"\n[[models]]\nid = "offline/base"\n')

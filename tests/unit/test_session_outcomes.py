@@ -33,8 +33,12 @@ def test_failed_calls_are_named_in_words_not_as_dspys_cancellation() -> None:
 
 
 def test_scores_leave_errored_examples_out_and_count_unparsed_as_wrong() -> None:
-    items = [Scored("answered", 1.0), Scored("answered", 0.0), Scored(UNPARSED, 0.0),
-             Scored(ERRORED, None, error="boom")]
+    items = [
+        Scored("answered", 1.0),
+        Scored("answered", 0.0),
+        Scored(UNPARSED, 0.0),
+        Scored(ERRORED, None, error="boom"),
+    ]
     result = Evaluation(items)
     assert result.score == 1 / 3
     assert result.counts() == {"examples": 4, "answered": 3, "errored": 1, "unparsed": 1}

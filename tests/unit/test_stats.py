@@ -190,7 +190,14 @@ def test_distinct_n_without_ngrams_is_none() -> None:
 
 @pytest.mark.parametrize(
     ("baseline", "final", "expected"),
-    [(0.4, 0.5, 0.25), (0.5, 0.4, -0.2), (0.5, 0.5, 0.0), (0.0, 0.5, None), (None, 0.5, None), (0.5, None, None)],
+    [
+        (0.4, 0.5, 0.25),
+        (0.5, 0.4, -0.2),
+        (0.5, 0.5, 0.0),
+        (0.0, 0.5, None),
+        (None, 0.5, None),
+        (0.5, None, None),
+    ],
 )
 def test_improvement_rate(baseline: float | None, final: float | None, expected: float | None) -> None:
     result = improvement_rate(baseline, final)

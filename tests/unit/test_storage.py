@@ -19,12 +19,23 @@ def test_blank_database_is_migrated_in_wal_mode(tmp_path: Path) -> None:
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert int(db.execute("PRAGMA busy_timeout").fetchone()[0]) == dbmod.BUSY_TIMEOUT_MS
-    assert {"sessions", "session_models", "rounds", "events", "calls", "checkpoints", "reports", "lm_cache"} <= set(
-        db.table_names()
-    )
+    assert {
+        "sessions",
+        "session_models",
+        "rounds",
+        "events",
+        "calls",
+        "checkpoints",
+        "reports",
+        "lm_cache",
+    } <= set(db.table_names())
     assert dbmod.schema_version(db) == "0006_call_queue_time"
     assert [m.name for m in dbmod.migrations.applied(db)] == [
-        "0001_initial", "0002_session_owner", "0003_cache_session_fk", "0004_session_leases", "0005_call_charges",
+        "0001_initial",
+        "0002_session_owner",
+        "0003_cache_session_fk",
+        "0004_session_leases",
+        "0005_call_charges",
         "0006_call_queue_time",
     ]
 
@@ -44,7 +55,9 @@ def test_older_schema_is_upgraded_in_place(tmp_path: Path) -> None:
     old_set = dbmod.Migrations("dspy_tui")
     old_set(name="0001_initial")(dbmod._m0001_initial)
     old_set.apply(old)
-    old.execute("INSERT INTO sessions (id, name, status, created_at, updated_at) VALUES ('s1','x','completed',1,1)")
+    old.execute(
+        "INSERT INTO sessions (id, name, status, created_at, updated_at) VALUES ('s1','x','completed',1,1)"
+    )
     old.conn.commit()
     old.close()
     store = SessionStore(path)
@@ -73,8 +86,11 @@ def test_unreadable_database_is_one_clear_error(tmp_path: Path) -> None:
 
 def _session(store: SessionStore, **kw: object) -> str:
     return store.create_session(
-        name="t", config={"models": ["offline/base"], "api_key": "sk-secret-123456789"},
-        models=[("offline/base", "offline"), ("offline/small", "offline")], task="demo:sentiment", seed=1,
+        name="t",
+        config={"models": ["offline/base"], "api_key": "sk-secret-123456789"},
+        models=[("offline/base", "offline"), ("offline/small", "offline")],
+        task="demo:sentiment",
+        seed=1,
         **kw,  # type: ignore[arg-type]
     )
 
@@ -106,7 +122,11 @@ def test_config_snapshot_has_no_secrets(tmp_path: Path) -> None:
     sid = _session(store)
     assert store.get_session(sid)["config"]["api_key"] == "<redacted>"
     store.close()
-    raw = path.read_bytes() + (path.with_name(path.name + "-wal").read_bytes() if path.with_name(path.name + "-wal").exists() else b"")
+    raw = path.read_bytes() + (
+        path.with_name(path.name + "-wal").read_bytes()
+        if path.with_name(path.name + "-wal").exists()
+        else b""
+    )
     assert b"sk-secret-123456789" not in raw
 
 
@@ -116,7 +136,9 @@ def test_events_are_appended_in_order_across_batches_and_threads(tmp_path: Path)
 
     def writer(tag: str) -> None:
         for b in range(10):
-            store.append_events(sid, [{"type": "call_completed", "ts": 0, "tag": tag, "i": b * 10 + i} for i in range(10)])
+            store.append_events(
+                sid, [{"type": "call_completed", "ts": 0, "tag": tag, "i": b * 10 + i} for i in range(10)]
+            )
 
     threads = [threading.Thread(target=writer, args=(t,)) for t in "abc"]
     for t in threads:
@@ -143,11 +165,23 @@ def test_calls_totals_count_cache_hits_apart(tmp_path: Path) -> None:
     store = SessionStore(tmp_path / "s.db")
     sid = _session(store)
     base = {"session_id": sid, "ts": 1.0, "provider": "openai", "model": "openai/gpt-4o", "status": "ok"}
-    store.record_calls([{**base, "cost_usd": 0.01}, {**base, "cost_usd": 0.02}, {**base, "cache_hit": 1, "cost_usd": 0},
-                        {**base, "status": "refused", "error_kind": "BudgetExhausted"},
-                        {**base, "status": "error", "cost_usd": 0.005, "cost_estimated": True}])
-    assert store.call_totals(sid) == {"calls": 3, "cache_hits": 1, "cost_usd": pytest.approx(0.035), "errors": 1,
-                                      "refused_by_budget": 1, "estimated_cost_usd": pytest.approx(0.005)}
+    store.record_calls(
+        [
+            {**base, "cost_usd": 0.01},
+            {**base, "cost_usd": 0.02},
+            {**base, "cache_hit": 1, "cost_usd": 0},
+            {**base, "status": "refused", "error_kind": "BudgetExhausted"},
+            {**base, "status": "error", "cost_usd": 0.005, "cost_estimated": True},
+        ]
+    )
+    assert store.call_totals(sid) == {
+        "calls": 3,
+        "cache_hits": 1,
+        "cost_usd": pytest.approx(0.035),
+        "errors": 1,
+        "refused_by_budget": 1,
+        "estimated_cost_usd": pytest.approx(0.005),
+    }
 
 
 def test_cost_by_phase_keeps_the_judge_apart_from_a_competitor_of_the_same_id(tmp_path: Path) -> None:
@@ -156,12 +190,25 @@ def test_cost_by_phase_keeps_the_judge_apart_from_a_competitor_of_the_same_id(tm
     store = SessionStore(tmp_path / "s.db")
     sid = _session(store)
     call = {"session_id": sid, "model": "openai/gpt-4o", "provider": "openai"}
-    store.record_calls([CallCompleted(**call, cost_usd=c, phase=p, role=r).model_dump() for c, p, r in [
-        (0.01, "baseline", "model"), (0.02, "optimization", "model"), (0.03, "optimization", "model"),
-        (0.04, "benchmark", "judge"), (0.05, None, "model")]])
-    assert store.cost_by_phase(sid) == {"openai/gpt-4o": {"baseline": pytest.approx(0.01),
-                                                          "optimization": pytest.approx(0.05),
-                                                          "unattributed": pytest.approx(0.05)}}
+    store.record_calls(
+        [
+            CallCompleted(**call, cost_usd=c, phase=p, role=r).model_dump()
+            for c, p, r in [
+                (0.01, "baseline", "model"),
+                (0.02, "optimization", "model"),
+                (0.03, "optimization", "model"),
+                (0.04, "benchmark", "judge"),
+                (0.05, None, "model"),
+            ]
+        ]
+    )
+    assert store.cost_by_phase(sid) == {
+        "openai/gpt-4o": {
+            "baseline": pytest.approx(0.01),
+            "optimization": pytest.approx(0.05),
+            "unattributed": pytest.approx(0.05),
+        }
+    }
     assert store.cost_by_phase(sid, "judge") == {"openai/gpt-4o": {"benchmark": pytest.approx(0.04)}}
 
 
@@ -171,7 +218,9 @@ def test_a_calls_queue_time_is_stored_apart_from_its_provider_latency(tmp_path: 
 
     store = SessionStore(tmp_path / "s.db")
     sid = _session(store)
-    event = CallCompleted(session_id=sid, model="openai/gpt-4o", provider="openai", latency_ms=250.0, queue_ms=750.0)
+    event = CallCompleted(
+        session_id=sid, model="openai/gpt-4o", provider="openai", latency_ms=250.0, queue_ms=750.0
+    )
     store.record_calls([event.model_dump()])
     (row,) = store.query("SELECT latency_ms, queue_ms FROM calls WHERE session_id = ?", (sid,))
     assert (row["latency_ms"], row["queue_ms"]) == (250.0, 750.0)
@@ -204,7 +253,9 @@ def test_call_cache_hits_and_misses(tmp_path: Path) -> None:
     assert k == cache_key(provider="openai", endpoint="http://x/v1", model="gpt-4o", body=dict(body))
     assert k != cache_key(provider="openai", endpoint="http://y/v1", model="gpt-4o", body=body)
     assert cache.get(k) is None
-    cache.put(k, provider="openai", model="gpt-4o", endpoint="http://x/v1", body={"choices": []}, usage={"in": 1})
+    cache.put(
+        k, provider="openai", model="gpt-4o", endpoint="http://x/v1", body={"choices": []}, usage={"in": 1}
+    )
     assert cache.get(k) == {"choices": []}
     assert (cache.hits, cache.misses) == (1, 1)
     assert len(cache) == 1

@@ -67,7 +67,9 @@ COLUMNS = (  # at 80 columns: session, model, test, vs best and cost stay
     Column(Col("model", "Model", most=40, least=14), lambda e, v: e.result.model),
     Column(Col("set", "Set", drop=6), lambda e, v: e.group or "~"),
     Column(Col("test", "Test"), lambda e, v: e.result.test, descending=True),
-    Column(Col("ci", "95% CI", drop=5), lambda e, v: e.result.ci[0] if e.result.ci else None, descending=True),
+    Column(
+        Col("ci", "95% CI", drop=5), lambda e, v: e.result.ci[0] if e.result.ci else None, descending=True
+    ),
     Column(Col("verdict", "vs best"), _verdict_value, descending=True),
     Column(Col("cost", "Cost"), lambda e, v: e.result.cost_usd),
     Column(Col("per_correct", "$/correct", drop=3), lambda e, v: e.result.cost_per_correct),
@@ -82,10 +84,34 @@ class CompareScreen(Screen[None]):
     CSS_PATH = STYLES / "compare.tcss"
     AUTO_FOCUS = "#compare-table"
     BINDINGS = [
-        Binding("o", "sort", "Sort", id="compare.sort", tooltip="Sort by the next column (a header click sorts too)"),
-        Binding("p", "pick", "Pick models", id="compare.pick", tooltip="Choose which models of the sessions to show"),
-        Binding("v", "next_chart", "Chart", id="compare.chart", tooltip="Switch the chart: score vs cost, rounds, trend"),
-        Binding("m", "metric", "Metric", id="compare.metric", tooltip="Chart dev score, cost, latency or tokens per round"),
+        Binding(
+            "o",
+            "sort",
+            "Sort",
+            id="compare.sort",
+            tooltip="Sort by the next column (a header click sorts too)",
+        ),
+        Binding(
+            "p",
+            "pick",
+            "Pick models",
+            id="compare.pick",
+            tooltip="Choose which models of the sessions to show",
+        ),
+        Binding(
+            "v",
+            "next_chart",
+            "Chart",
+            id="compare.chart",
+            tooltip="Switch the chart: score vs cost, rounds, trend",
+        ),
+        Binding(
+            "m",
+            "metric",
+            "Metric",
+            id="compare.metric",
+            tooltip="Chart dev score, cost, latency or tokens per round",
+        ),
         Binding("escape", "back", "Back", id="compare.back", tooltip="Back to the sessions"),
     ]
     HELP = HELP
@@ -161,7 +187,9 @@ class CompareScreen(Screen[None]):
             verdicts = significance(data.entries)
             labels = cost_labels(data)
         except Exception as exc:  # noqa: BLE001 - the table stays; the verdicts say why they are missing
-            self.app.call_from_thread(self.notify, f"No significance tests: {one_sentence(exc)}", severity="error")
+            self.app.call_from_thread(
+                self.notify, f"No significance tests: {one_sentence(exc)}", severity="error"
+            )
             return
         self.post_message(self.Judged(verdicts, labels))
 
@@ -211,12 +239,16 @@ class CompareScreen(Screen[None]):
         if data.missing:
             text.append(f"{len(data.missing)} session(s) no longer in the database. ", style="yellow")
         if not data.groups:
-            text.append("No model has a test score, so there is nothing to test for significance.", style="dim")
+            text.append(
+                "No model has a test score, so there is nothing to test for significance.", style="dim"
+            )
         elif data.comparable:
             task, n = next(iter(data.groups.values()))
             text.append("Comparable: ", style="bold green")
-            text.append(f"every tested model ran on the same {n} test examples of {task}; "
-                        "vs best is a paired bootstrap on them.")
+            text.append(
+                f"every tested model ran on the same {n} test examples of {task}; "
+                "vs best is a paired bootstrap on them."
+            )
         else:
             text.append("Not comparable across sets: ", style="bold yellow")
             text.append("these models were tested on different examples (")
@@ -236,20 +268,37 @@ class CompareScreen(Screen[None]):
             order = {g: i for i, g in enumerate(self.data.groups)}
             present.sort(key=lambda e: order.get(e.group, len(order)))
             absent.sort(key=lambda e: order.get(e.group, len(order)))
-        best = {g: max((e.result.test for e in entries if e.group == g and e.result.test is not None), default=None)
-                for g in {e.group for e in entries}}
+        best = {
+            g: max(
+                (e.result.test for e in entries if e.group == g and e.result.test is not None), default=None
+            )
+            for g in {e.group for e in entries}
+        }
         rows = []
         for e in present + absent:
             r = e.result
             label = self.labels.get(e.key, "offline/simulated" if r.offline else "")
             top = r.test is not None and e.group != "" and r.test == best.get(e.group)
-            rows.append((e.key, {
-                "session": f"{self._marker(e)} {e.session_name}", "model": fmt.model_text(r.model, self._color(e)),
-                "set": e.group or "-", "test": Text(fmt.score(r.test), style="bold green" if top else ""),
-                "ci": fmt.ci(r.ci), "verdict": self._verdict_text(e), "cost": fmt.priced_money(r.cost_usd, label),
-                "per_correct": fmt.priced_money(r.cost_per_correct, label) if r.cost_per_correct is not None else "-",
-                "p50": fmt.ms(r.latency_p50_ms), "p95": fmt.ms(r.latency_p95_ms), "date": fmt.day_time(e.created_at),
-            }))
+            rows.append(
+                (
+                    e.key,
+                    {
+                        "session": f"{self._marker(e)} {e.session_name}",
+                        "model": fmt.model_text(r.model, self._color(e)),
+                        "set": e.group or "-",
+                        "test": Text(fmt.score(r.test), style="bold green" if top else ""),
+                        "ci": fmt.ci(r.ci),
+                        "verdict": self._verdict_text(e),
+                        "cost": fmt.priced_money(r.cost_usd, label),
+                        "per_correct": fmt.priced_money(r.cost_per_correct, label)
+                        if r.cost_per_correct is not None
+                        else "-",
+                        "p50": fmt.ms(r.latency_p50_ms),
+                        "p95": fmt.ms(r.latency_p95_ms),
+                        "date": fmt.day_time(e.created_at),
+                    },
+                )
+            )
         arrow = " ▼" if self.sort_reverse else " ▲"
         table.set_rows(rows, labels={self.sort_key: COLUMN_BY_KEY[self.sort_key].col.label + arrow})
         if cursor is not None and cursor in table.rows:
@@ -325,8 +374,7 @@ class CompareScreen(Screen[None]):
     def action_pick(self) -> None:
         if self.data is None:
             return
-        choices = [(e.key, self.names[e.key], e.key in self.shown)
-                   for e in self.data.entries]
+        choices = [(e.key, self.names[e.key], e.key in self.shown) for e in self.data.entries]
         self.app.push_screen(PickManyScreen("Show which models?", choices), self._picked)
 
     def _picked(self, keys: list[str] | None) -> None:

@@ -47,22 +47,59 @@ class DetailScreen(Screen[None]):
     CSS_PATH = STYLES / "detail.tcss"  # parsed when the screen is first shown
     AUTO_FOCUS = "#results"
     BINDINGS = [
-        Binding("r", "report", "Report", id="detail.report", tooltip="Open the report, rendered from the database"),
-        Binding("x", "export_report", "Export", id="detail.export_report",
-                tooltip="Write the report as Markdown, JSON or HTML"),
-        Binding("e", "export_program", "Program", id="detail.export",
-                tooltip="Write a model's optimized program as DSPy JSON"),
-        Binding("t", "metrics", "Metrics", id="detail.metrics",
-                tooltip="All 14 metrics of every model, with the reason where one cannot be computed"),
-        Binding("f5", "rerun", "Re-run", id="detail.rerun", tooltip="Run the same setup again as a new session"),
+        Binding(
+            "r", "report", "Report", id="detail.report", tooltip="Open the report, rendered from the database"
+        ),
+        Binding(
+            "x",
+            "export_report",
+            "Export",
+            id="detail.export_report",
+            tooltip="Write the report as Markdown, JSON or HTML",
+        ),
+        Binding(
+            "e",
+            "export_program",
+            "Program",
+            id="detail.export",
+            tooltip="Write a model's optimized program as DSPy JSON",
+        ),
+        Binding(
+            "t",
+            "metrics",
+            "Metrics",
+            id="detail.metrics",
+            tooltip="All 14 metrics of every model, with the reason where one cannot be computed",
+        ),
+        Binding(
+            "f5", "rerun", "Re-run", id="detail.rerun", tooltip="Run the same setup again as a new session"
+        ),
         Binding("d", "delete", "Delete", id="detail.delete", tooltip="Delete this session (asks first)"),
-        Binding("c", "calls", "Calls", id="detail.calls", show=False,
-                tooltip="Show each LM call in the events, or fold them"),
+        Binding(
+            "c",
+            "calls",
+            "Calls",
+            id="detail.calls",
+            show=False,
+            tooltip="Show each LM call in the events, or fold them",
+        ),
         Binding("slash", "search", "Search", id="detail.search", tooltip="Search the events"),
-        Binding("m", "metric", "Metric", id="detail.metric", show=False,
-                tooltip="Chart dev score, cost, latency or tokens"),
-        Binding("f", "filter", "Filter", id="detail.filter", show=False,
-                tooltip="Filter the event log by model and kind"),
+        Binding(
+            "m",
+            "metric",
+            "Metric",
+            id="detail.metric",
+            show=False,
+            tooltip="Chart dev score, cost, latency or tokens",
+        ),
+        Binding(
+            "f",
+            "filter",
+            "Filter",
+            id="detail.filter",
+            show=False,
+            tooltip="Filter the event log by model and kind",
+        ),
         Binding("escape", "back", "Back", id="detail.back", show=False, tooltip="Back to the sessions"),
     ]
     HELP = HELP
@@ -245,8 +282,9 @@ class DetailScreen(Screen[None]):
         self.app.call_from_thread(self.app.push_screen, ReportScreen(name, markdown))
 
     def action_export_report(self) -> None:
-        self.app.push_screen(PickScreen("Write the report as", [ALL_FORMATS, "md", "json", "html"]),
-                             self._export_report)
+        self.app.push_screen(
+            PickScreen("Write the report as", [ALL_FORMATS, "md", "json", "html"]), self._export_report
+        )
 
     def _export_report(self, choice: str | None) -> None:
         if choice:
@@ -259,13 +297,15 @@ class DetailScreen(Screen[None]):
         except Exception as exc:  # noqa: BLE001 - I/O and export errors read as one sentence
             self.app.call_from_thread(self.notify, one_sentence(exc), severity="error")
             return
-        self.app.call_from_thread(self.notify, "Wrote " + ", ".join(str(p) for p in written.values()) + ".",
-                                  timeout=8)
+        self.app.call_from_thread(
+            self.notify, "Wrote " + ", ".join(str(p) for p in written.values()) + ".", timeout=8
+        )
 
     def action_export_program(self) -> None:
         if self.detail is not None:
-            export_program(self, self.paths, self.session_id, list(self.detail.programs),
-                           self.results.selected_model())
+            export_program(
+                self, self.paths, self.session_id, list(self.detail.programs), self.results.selected_model()
+            )
 
     def action_rerun(self) -> None:
         if self.detail is None:
@@ -273,9 +313,11 @@ class DetailScreen(Screen[None]):
         config = self.detail.config
         budget = config.get("budget_usd")
         models = [m["id"] if isinstance(m, dict) else str(m) for m in config.get("models", [])]
-        question = (f"Run {self.detail.session['name']} again as a new session: {len(models)} model(s), "
-                    f"{config.get('rounds', 5)} rounds, budget {'none' if budget is None else fmt.money(budget)}? "
-                    "This session stays as it is.")
+        question = (
+            f"Run {self.detail.session['name']} again as a new session: {len(models)} model(s), "
+            f"{config.get('rounds', 5)} rounds, budget {'none' if budget is None else fmt.money(budget)}? "
+            "This session stays as it is."
+        )
         self.app.push_screen(ConfirmScreen(question, yes="Run again", no="Cancel"), self._rerun_answer)
 
     def _rerun_answer(self, yes: bool | None) -> None:
@@ -285,7 +327,9 @@ class DetailScreen(Screen[None]):
     def action_delete(self) -> None:
         if self.detail is not None:
             session = self.detail.session
-            delete_session(self, self.paths, self.session_id, session["name"], session["status"], self._deleted)
+            delete_session(
+                self, self.paths, self.session_id, session["name"], session["status"], self._deleted
+            )
 
     def _deleted(self) -> None:
         if self.is_current:
@@ -304,8 +348,7 @@ def metrics_markdown(detail: SessionDetail) -> str:
     def cell(text: str) -> str:
         return text.replace("|", "\\|")
 
-    lines = ["| metric | " + " | ".join(cell(m.model) for m in models) + " |",
-             "|---|" + "---|" * len(models)]
+    lines = ["| metric | " + " | ".join(cell(m.model) for m in models) + " |", "|---|" + "---|" * len(models)]
     for row, label in enumerate(labels):
         lines.append(f"| {label} | " + " | ".join(cell(col[row]) for col in columns) + " |")
     return "\n".join(lines) + "\n"

@@ -11,8 +11,9 @@ from dspy_tui.tui.runner import one_sentence, service_for
 from dspy_tui.tui.screens.modals import PickScreen
 
 
-def export_program(screen: Screen[Any], paths: Paths, session_id: str, models: list[str],
-                   selected: str | None) -> None:
+def export_program(
+    screen: Screen[Any], paths: Paths, session_id: str, models: list[str], selected: str | None
+) -> None:
     """Ask which model (the selected one first), then write its program under exports/ID/."""
     if selected in models:
         models = sorted(models, key=lambda m: m != selected)

@@ -31,33 +31,48 @@ EMPTY_TEXT = (
     "no API key, no network, $0.\n"
     "Add keys for hosted models later with [b]k[/b] (or [b]dspy-tui keys set PROVIDER[/b])."
 )
-NO_MATCH_TEXT = "No session matches the filter. [b]/[/b] edits it; Clear in the filter bar shows every session."
+NO_MATCH_TEXT = (
+    "No session matches the filter. [b]/[/b] edits it; Clear in the filter bar shows every session."
+)
 HELP = (
     "Every session stored on this machine, newest first. n sets up a new one, enter opens the selected "
     "one, r resumes a stopped or interrupted one (calls already paid for come from the cache). Space marks "
     "sessions and c compares the marked ones; / filters by text, task, model, status and dates."
 )
 RESUMABLE = ("interrupted", "stopped", "failed")
-STATUS_STYLES = {"completed": "green", "running": "bold", "failed": "red", "stopped": "yellow",
-                 "interrupted": "yellow"}
+STATUS_STYLES = {
+    "completed": "green",
+    "running": "bold",
+    "failed": "red",
+    "stopped": "yellow",
+    "interrupted": "yellow",
+}
 MARK = "●"
 MARK_STYLE = "bold cyan"
 COLUMNS = (  # at 80 columns Task, then Models, then the id give way
-    Col("mark", " "), Col("name", "Name", most=30, least=12), Col("id", "ID", drop=2),
-    Col("started", "Started"), Col("status", "Status"), Col("models", "Models", drop=3, most=28, least=14),
-    Col("best", "Best test"), Col("cost", "Cost"), Col("task", "Task", drop=4, most=22),
+    Col("mark", " "),
+    Col("name", "Name", most=30, least=12),
+    Col("id", "ID", drop=2),
+    Col("started", "Started"),
+    Col("status", "Status"),
+    Col("models", "Models", drop=3, most=28, least=14),
+    Col("best", "Best test"),
+    Col("cost", "Cost"),
+    Col("task", "Task", drop=4, most=22),
 )
 COLUMN_LABELS = {c.key: c.label for c in COLUMNS}
 SORTS: tuple[tuple[str, Callable[[SessionRow], Any], bool], ...] = (  # (column, sort value, largest first)
-    ("started", lambda r: r["created_at"], True), ("name", lambda r: r["name"].lower(), False),
-    ("status", lambda r: r["status"], False), ("best", lambda r: r["best_test_score"], True),
+    ("started", lambda r: r["created_at"], True),
+    ("name", lambda r: r["name"].lower(), False),
+    ("status", lambda r: r["status"], False),
+    ("best", lambda r: r["best_test_score"], True),
     ("cost", lambda r: r["cost_usd"], True),
 )
 LIST_LIMIT = 2000  # rows shown at once; the filter narrows the rest
 
 
 def short_models(models: str | None) -> str:
-    """"a/x, a/y, b/z" -> "a/x +2": the first model and how many more."""
+    """ "a/x, a/y, b/z" -> "a/x +2": the first model and how many more."""
     names = [m.strip() for m in (models or "").split(",") if m.strip()]
     if not names:
         return ""
@@ -67,7 +82,9 @@ def short_models(models: str | None) -> str:
 class SessionsTable(FitTable):
     """The list; its enter is named in the footer (a DataTable's own enter binding is hidden)."""
 
-    BINDINGS = [Binding("enter", "select_cursor", "Open", id="home.open_row", tooltip="Open the selected session")]
+    BINDINGS = [
+        Binding("enter", "select_cursor", "Open", id="home.open_row", tooltip="Open the selected session")
+    ]
 
 
 class HomeScreen(Screen[None]):
@@ -77,15 +94,36 @@ class HomeScreen(Screen[None]):
         Binding("r", "resume", "Resume", id="home.resume", tooltip="Resume the selected stopped session"),
         Binding("space", "mark", "Mark", id="home.mark", tooltip="Mark the session to compare it"),
         Binding("c", "compare", "Compare", id="home.compare", tooltip="Compare the marked sessions"),
-        Binding("a", "mark_all", "Mark all", id="home.mark_all",
-                tooltip="Mark every session shown (or clear the marks)"),
-        Binding("d", "delete", "Delete", id="home.delete", tooltip="Delete the selected session (asks first)"),
-        Binding("o", "sort", "Sort", id="home.sort", show=False, tooltip="Sort by started, name, status, best test or cost"),
-        Binding("slash", "filter", "Filter", id="home.filter", tooltip="Filter by text, task, model, status, date"),
+        Binding(
+            "a",
+            "mark_all",
+            "Mark all",
+            id="home.mark_all",
+            tooltip="Mark every session shown (or clear the marks)",
+        ),
+        Binding(
+            "d", "delete", "Delete", id="home.delete", tooltip="Delete the selected session (asks first)"
+        ),
+        Binding(
+            "o",
+            "sort",
+            "Sort",
+            id="home.sort",
+            show=False,
+            tooltip="Sort by started, name, status, best test or cost",
+        ),
+        Binding(
+            "slash", "filter", "Filter", id="home.filter", tooltip="Filter by text, task, model, status, date"
+        ),
         Binding("k", "app.keys", "Keys", id="home.keys", tooltip="API keys: see, set and delete them"),
         Binding("l", "live", "Live", id="home.live", tooltip="Back to the session running here"),
-        Binding("s", "app.settings", "Settings", id="home.settings",
-                tooltip="Settings: default budget, concurrency, theme"),
+        Binding(
+            "s",
+            "app.settings",
+            "Settings",
+            id="home.settings",
+            tooltip="Settings: default budget, concurrency, theme",
+        ),
         Binding("q", "app.quit", "Quit", id="home.quit"),
     ]
     HELP = HELP
@@ -131,8 +169,13 @@ class HomeScreen(Screen[None]):
         runner = services(self).session_run
         banner.display = runner is not None and runner.running
         if runner is not None and runner.running:
-            banner.update(Text.assemble(("● ", "green"), (runner.state.name, "bold"),
-                                        " is running: select it and press enter to watch it."))
+            banner.update(
+                Text.assemble(
+                    ("● ", "green"),
+                    (runner.state.name, "bold"),
+                    " is running: select it and press enter to watch it.",
+                )
+            )
 
     # -- the list (thread worker) -------------------------------------------------------
     @work(thread=True, exclusive=True, group="home-load")
@@ -156,12 +199,16 @@ class HomeScreen(Screen[None]):
             selected = runner.session_id  # the session run here
         self.rows = {r["id"]: r for r in rows}
         self.total = message.total
-        if self.session_filter is None or self.session_filter.empty:  # every session is listed: drop deleted marks
+        if (
+            self.session_filter is None or self.session_filter.empty
+        ):  # every session is listed: drop deleted marks
             self.marked = [sid for sid in self.marked if sid in self.rows or len(rows) < self.total]
         label, value, descending = SORTS[self.sort]
         known = sorted((r for r in rows if value(r) is not None), key=value, reverse=descending)
-        table.set_rows(((r["id"], self._cells(r)) for r in known + [r for r in rows if value(r) is None]),
-                       labels={label: COLUMN_LABELS[label] + (" ▼" if descending else " ▲")})
+        table.set_rows(
+            ((r["id"], self._cells(r)) for r in known + [r for r in rows if value(r) is None]),
+            labels={label: COLUMN_LABELS[label] + (" ▼" if descending else " ▲")},
+        )
         filtered = self.session_filter is not None and not self.session_filter.empty
         table.display = bool(rows)
         empty = self.query_one("#empty", Static)
@@ -177,10 +224,14 @@ class HomeScreen(Screen[None]):
     def _cells(self, r: SessionRow) -> dict[str, object]:
         return {
             "mark": Text(MARK, style=MARK_STYLE) if r["id"] in self.marked else "",
-            "name": r["name"], "id": Text(r["id"], style="dim"), "started": fmt.day_time(r["created_at"]),
+            "name": r["name"],
+            "id": Text(r["id"], style="dim"),
+            "started": fmt.day_time(r["created_at"]),
             "status": Text(r["status"], style=STATUS_STYLES.get(r["status"], "")),
-            "models": short_models(r["models"]), "best": fmt.score(r["best_test_score"]),
-            "cost": fmt.money(r["cost_usd"]), "task": r["task"] or "",
+            "models": short_models(r["models"]),
+            "best": fmt.score(r["best_test_score"]),
+            "cost": fmt.money(r["cost_usd"]),
+            "task": r["task"] or "",
         }
 
     def _show_list_status(self) -> None:
@@ -194,7 +245,9 @@ class HomeScreen(Screen[None]):
             line.append(f"  showing the newest {len(self.rows)} of {self.total}", style="yellow")
         if self.marked:
             line.append(f"  {len(self.marked)} marked", style="bold")
-            line.append(" (c compares them)" if len(self.marked) > 1 else " (mark another to compare)", style="dim")
+            line.append(
+                " (c compares them)" if len(self.marked) > 1 else " (mark another to compare)", style="dim"
+            )
         status = self.query_one("#list-status", Static)
         status.update(line)
         status.display = bool(line)
@@ -258,9 +311,15 @@ class HomeScreen(Screen[None]):
                 if yes:
                     app.resume_session(sid)
 
-            self.app.push_screen(ConfirmScreen(
-                "This session is marked running but does not run in this window. If no other dspy-tui "
-                "runs it (it was cut off), resume it?", yes="Resume", no="Cancel"), answered)
+            self.app.push_screen(
+                ConfirmScreen(
+                    "This session is marked running but does not run in this window. If no other dspy-tui "
+                    "runs it (it was cut off), resume it?",
+                    yes="Resume",
+                    no="Cancel",
+                ),
+                answered,
+            )
 
     # -- marking and comparing --------------------------------------------------------
     def action_mark(self) -> None:
@@ -285,11 +344,15 @@ class HomeScreen(Screen[None]):
         self._show_list_status()
 
     def _show_mark(self, sid: str) -> None:
-        self.query_one(FitTable).set_row(sid, {"mark": Text(MARK, style=MARK_STYLE) if sid in self.marked else ""})
+        self.query_one(FitTable).set_row(
+            sid, {"mark": Text(MARK, style=MARK_STYLE) if sid in self.marked else ""}
+        )
 
     def action_compare(self) -> None:
         if len(self.marked) < 2:
-            self.notify("Mark two or more sessions with space, then press c to compare them.", severity="warning")
+            self.notify(
+                "Mark two or more sessions with space, then press c to compare them.", severity="warning"
+            )
             return
         services(self).compare_sessions(list(self.marked))
 

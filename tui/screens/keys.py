@@ -21,8 +21,12 @@ from textual.widgets import Footer, Header, Static
 from dspy_tui.tui.screens.modals import ConfirmScreen, SecretScreen
 from dspy_tui.tui.widgets.table import Col, FitTable
 
-COLUMNS = (Col("provider", "Provider"), Col("source", "Key from"), Col("key", "Key"),
-           Col("env", "Environment variables", drop=1, least=20))
+COLUMNS = (
+    Col("provider", "Provider"),
+    Col("source", "Key from"),
+    Col("key", "Key"),
+    Col("env", "Environment variables", drop=1, least=20),
+)
 
 HELP = (
     "Each provider's key: from the OS keyring, from an environment variable, or missing. s stores a key in "
@@ -43,7 +47,13 @@ class KeysScreen(Screen[None]):
     AUTO_FOCUS = "#keys"
     CSS_PATH = Path(__file__).parents[1] / "styles" / "keys.tcss"
     BINDINGS = [
-        Binding("s", "set_key", "Set key", id="keys.set", tooltip="Store the selected provider's key in the keyring"),
+        Binding(
+            "s",
+            "set_key",
+            "Set key",
+            id="keys.set",
+            tooltip="Store the selected provider's key in the keyring",
+        ),
         Binding("d", "delete_key", "Delete key", id="keys.delete", tooltip="Delete its key from the keyring"),
         Binding("escape", "back", "Back", id="keys.back", tooltip="Back"),
     ]
@@ -93,24 +103,40 @@ class KeysScreen(Screen[None]):
                 source = Text(f"environment ({r.source.removeprefix('env:')})", style="cyan")
             else:
                 source = Text("missing", style="red")
-            rows.append((r.provider, {"provider": r.provider, "source": source, "key": r.masked or "-",
-                                      "env": ", ".join(r.env)}))
+            rows.append(
+                (
+                    r.provider,
+                    {
+                        "provider": r.provider,
+                        "source": source,
+                        "key": r.masked or "-",
+                        "env": ", ".join(r.env),
+                    },
+                )
+            )
         table.set_rows(rows)
         if selected in self.rows:
             table.move_cursor(row=table.get_row_index(selected), animate=False)
         note = self.query_one("#keyring-note", Static)
         note.set_class(not message.available, "-missing")
         if message.available:
-            note.update(Text.assemble(("Keyring ", "dim"), message.backend,
-                                      ("   s sets the selected provider's key, d deletes it.", "dim")))
+            note.update(
+                Text.assemble(
+                    ("Keyring ", "dim"),
+                    message.backend,
+                    ("   s sets the selected provider's key, d deletes it.", "dim"),
+                )
+            )
         else:
             names = ", ".join(env[0] for env in (r.env for r in message.rows))
-            note.update(Text.assemble(
-                ("This machine has no OS keyring backend, ", "bold"),
-                "so dspy-tui cannot store keys here (it never writes them to a plain file). Set each key as an "
-                f"environment variable in the shell that starts dspy-tui instead: {names}. "
-                "Keys found there are shown below.",
-            ))
+            note.update(
+                Text.assemble(
+                    ("This machine has no OS keyring backend, ", "bold"),
+                    "so dspy-tui cannot store keys here (it never writes them to a plain file). Set each key as an "
+                    f"environment variable in the shell that starts dspy-tui instead: {names}. "
+                    "Keys found there are shown below.",
+                )
+            )
         self.refresh_bindings()
 
     def selected_provider(self) -> str | None:
@@ -124,9 +150,17 @@ class KeysScreen(Screen[None]):
         """Without a keyring backend, say where the key goes instead (the footer keys do not just do nothing)."""
         if self.available:
             return False
-        env = self.rows[provider].env[0] if provider in self.rows and self.rows[provider].env else "its variable"
-        self.notify(f"This machine has no OS keyring backend, so keys cannot be stored here: set {env} in the "
-                    "shell that starts dspy-tui.", severity="warning", timeout=8)
+        env = (
+            self.rows[provider].env[0]
+            if provider in self.rows and self.rows[provider].env
+            else "its variable"
+        )
+        self.notify(
+            f"This machine has no OS keyring backend, so keys cannot be stored here: set {env} in the "
+            "shell that starts dspy-tui.",
+            severity="warning",
+            timeout=8,
+        )
         return True
 
     def action_set_key(self) -> None:
@@ -134,8 +168,10 @@ class KeysScreen(Screen[None]):
         if provider is None or self._no_keyring(provider):
             return
         row = self.rows[provider]
-        prompt = (f"The {provider} API key, stored in the OS keyring. It is used when no key is given "
-                  f"explicitly, before {', '.join(row.env)}.")
+        prompt = (
+            f"The {provider} API key, stored in the OS keyring. It is used when no key is given "
+            f"explicitly, before {', '.join(row.env)}."
+        )
 
         def answered(value: str | None) -> None:
             if value:
@@ -146,9 +182,14 @@ class KeysScreen(Screen[None]):
                 self.app.push_screen(SecretScreen(f"Set the {provider} key", prompt), answered)
 
         if row.source == "keyring":  # the stored key would be gone: ask first
-            self.app.push_screen(ConfirmScreen(
-                f"The keyring already holds the {provider} key ({row.masked}). Replace it with a new one?",
-                yes="Replace", no="Keep it"), ask_for_key)
+            self.app.push_screen(
+                ConfirmScreen(
+                    f"The keyring already holds the {provider} key ({row.masked}). Replace it with a new one?",
+                    yes="Replace",
+                    no="Keep it",
+                ),
+                ask_for_key,
+            )
         else:
             ask_for_key()
 
@@ -171,8 +212,12 @@ class KeysScreen(Screen[None]):
             return
         row = self.rows[provider]
         if row.source != "keyring":
-            where = (f"it comes from the environment variable {row.source.removeprefix('env:')}; unset it in "
-                     "your shell" if row.source.startswith("env:") else "there is none")
+            where = (
+                f"it comes from the environment variable {row.source.removeprefix('env:')}; unset it in "
+                "your shell"
+                if row.source.startswith("env:")
+                else "there is none"
+            )
             self.notify(f"The keyring holds no {provider} key: {where}.", severity="warning")
             return
 
@@ -180,9 +225,15 @@ class KeysScreen(Screen[None]):
             if yes:
                 self._delete(provider)
 
-        self.app.push_screen(ConfirmScreen(
-            f"Delete the {provider} key ({row.masked}) from the OS keyring? Sessions with {provider} models "
-            "will need it again.", yes="Delete", no="Keep it"), answered)
+        self.app.push_screen(
+            ConfirmScreen(
+                f"Delete the {provider} key ({row.masked}) from the OS keyring? Sessions with {provider} models "
+                "will need it again.",
+                yes="Delete",
+                no="Keep it",
+            ),
+            answered,
+        )
 
     @work(thread=True, group="keys-write")
     def _delete(self, provider: str) -> None:
@@ -194,6 +245,9 @@ class KeysScreen(Screen[None]):
             self.app.call_from_thread(self.notify, str(exc), severity="error")
             return
         self.app.call_from_thread(
-            self.notify, f"Deleted the {provider} key from the keyring." if deleted else
-            f"There was no {provider} key in the keyring.")
+            self.notify,
+            f"Deleted the {provider} key from the keyring."
+            if deleted
+            else f"There was no {provider} key in the keyring.",
+        )
         self.load()

@@ -48,14 +48,32 @@ class LiveScreen(Screen[None]):
     AUTO_FOCUS = "#models"
     BINDINGS = [
         Binding("s", "stop", "Stop", id="live.stop", tooltip="Stop the session now (it stays resumable)"),
-        Binding("r", "report", "Report", id="live.report", tooltip="Open the report (when the session is done)"),
-        Binding("e", "export", "Export", id="live.export", tooltip="Write a model's best program as DSPy JSON"),
+        Binding(
+            "r", "report", "Report", id="live.report", tooltip="Open the report (when the session is done)"
+        ),
+        Binding(
+            "e", "export", "Export", id="live.export", tooltip="Write a model's best program as DSPy JSON"
+        ),
         Binding("f", "filter", "Filter", id="live.filter", tooltip="Filter the event log by model and kind"),
-        Binding("c", "calls", "Calls", id="live.calls", show=False,
-                tooltip="Show each LM call in the events, or fold them"),
+        Binding(
+            "c",
+            "calls",
+            "Calls",
+            id="live.calls",
+            show=False,
+            tooltip="Show each LM call in the events, or fold them",
+        ),
         Binding("slash", "search", "Search", id="live.search", tooltip="Search the events"),
-        Binding("m", "metric", "Metric", id="live.metric", tooltip="Chart dev score, cost, latency or tokens"),
-        Binding("b", "toggle_results", "Results", id="live.results", tooltip="Switch between the final benchmark and the models"),
+        Binding(
+            "m", "metric", "Metric", id="live.metric", tooltip="Chart dev score, cost, latency or tokens"
+        ),
+        Binding(
+            "b",
+            "toggle_results",
+            "Results",
+            id="live.results",
+            tooltip="Switch between the final benchmark and the models",
+        ),
         Binding("escape", "back", "Home", id="live.back", tooltip="Back home; the session keeps running"),
         Binding("q", "app.quit", "Quit", id="live.quit", tooltip="Quit (asks first while the session runs)"),
     ]
@@ -231,8 +249,11 @@ class LiveScreen(Screen[None]):
                 self.notify("Stopping: calls in flight are cancelled; resume it later from home (r).")
 
         self.app.push_screen(
-            ConfirmScreen("Stop this session now? Everything so far is kept and it can be resumed.",
-                          yes="Stop", no="Keep running"),
+            ConfirmScreen(
+                "Stop this session now? Everything so far is kept and it can be resumed.",
+                yes="Stop",
+                no="Keep running",
+            ),
             answered,
         )
 
@@ -248,14 +269,21 @@ class LiveScreen(Screen[None]):
             return
         if markdown is None:
             self.app.call_from_thread(
-                self.notify, "This session has no report: only completed sessions write one.", severity="warning"
+                self.notify,
+                "This session has no report: only completed sessions write one.",
+                severity="warning",
             )
             return
         self.app.call_from_thread(self.app.push_screen, ReportScreen(self.runner.state.name, markdown))
 
     def action_export(self) -> None:
-        export_program(self, self.paths, self.runner.session_id, list(self.runner.state.models),
-                       self.models_table.selected_model())
+        export_program(
+            self,
+            self.paths,
+            self.runner.session_id,
+            list(self.runner.state.models),
+            self.models_table.selected_model(),
+        )
 
     def action_filter(self) -> None:
         if self.filter_panel.display:

@@ -82,8 +82,10 @@ class HelpScreen(ModalScreen[None]):
         with self.box:
             yield self.intro
             yield self.keys
-            yield Static("Remap a key in settings.toml under \\[keymap], e.g. \"live.stop\" = \"x\". "
-                         "Esc closes this.", classes="intro")
+            yield Static(
+                'Remap a key in settings.toml under \\[keymap], e.g. "live.stop" = "x". Esc closes this.',
+                classes="intro",
+            )
 
     def fill(self, title: str, intro: str, keys: list[tuple[str, str, str]]) -> None:
         table = Table.grid(padding=(0, 2))
@@ -132,7 +134,9 @@ class PickManyScreen(ModalScreen[list[str] | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog pick") as box:
             box.border_title = self.title_text
-            yield SelectionList[str](*[(Text(label), value, on) for value, label, on in self.choices], id="pick-many")
+            yield SelectionList[str](
+                *[(Text(label), value, on) for value, label, on in self.choices], id="pick-many"
+            )
             with Horizontal(classes="buttons"):
                 yield Button("OK", variant="primary", id="ok")
                 yield Button("Cancel", id="cancel")
@@ -185,8 +189,12 @@ class SecretScreen(InputDialog[str | None]):
     """A secret typed into a masked field; the value goes to the caller only, never to a log."""
 
     def __init__(self, title: str, prompt: str) -> None:
-        super().__init__(title, prompt, Input(password=True, placeholder="paste the key; it is not shown",
-                                              id="secret"), "Save")
+        super().__init__(
+            title,
+            prompt,
+            Input(password=True, placeholder="paste the key; it is not shown", id="secret"),
+            "Save",
+        )
 
     def _finish(self, value: str) -> None:
         if not value.strip():
@@ -199,8 +207,12 @@ class BudgetScreen(InputDialog[float | None]):
     """A larger budget for a session its budget stopped; more than it spent, or it would stop at once."""
 
     def __init__(self, prompt: str, spent_usd: float, suggested_usd: float) -> None:
-        super().__init__("Resume with a larger budget", prompt, Input(
-            f"{suggested_usd:.2f}", placeholder="new budget in USD", type="number", id="budget"), "Resume")
+        super().__init__(
+            "Resume with a larger budget",
+            prompt,
+            Input(f"{suggested_usd:.2f}", placeholder="new budget in USD", type="number", id="budget"),
+            "Resume",
+        )
         self.spent_usd = spent_usd
 
     def _finish(self, value: str) -> None:
@@ -209,8 +221,10 @@ class BudgetScreen(InputDialog[float | None]):
         except ValueError:
             budget = 0.0
         if not budget > self.spent_usd:
-            self.notify(f"Give a budget above the ${self.spent_usd:.4f} already spent, or press escape.",
-                        severity="warning")
+            self.notify(
+                f"Give a budget above the ${self.spent_usd:.4f} already spent, or press escape.",
+                severity="warning",
+            )
             return
         self.dismiss(budget)
 
@@ -265,5 +279,11 @@ class EventScreen(ModalScreen[None]):
 
         with VerticalScroll(classes="dialog help") as box:
             box.border_title = self.title_text
-            yield Static(Syntax(json.dumps(self.data, indent=2, ensure_ascii=False), "json", word_wrap=True,
-                                background_color="default"))
+            yield Static(
+                Syntax(
+                    json.dumps(self.data, indent=2, ensure_ascii=False),
+                    "json",
+                    word_wrap=True,
+                    background_color="default",
+                )
+            )

@@ -81,10 +81,14 @@ def budget_warning(expected: float, most: float, budget: float | None) -> str | 
     if budget is None:
         return None
     if expected > budget:
-        return (f"Expected cost {fmt.money(expected)} is over the budget {fmt.money(budget)}: the session will "
-                "stop when the budget is spent. Raise it, or pick fewer rounds or models.")
+        return (
+            f"Expected cost {fmt.money(expected)} is over the budget {fmt.money(budget)}: the session will "
+            "stop when the budget is spent. Raise it, or pick fewer rounds or models."
+        )
     if most > budget:
-        return f"The worst case, {fmt.money(most)}, is over the budget {fmt.money(budget)}; it may stop early."
+        return (
+            f"The worst case, {fmt.money(most)}, is over the budget {fmt.money(budget)}; it may stop early."
+        )
     return None
 
 
@@ -92,14 +96,25 @@ def equivalent_command(data: dict[str, Any], config_path: str | None) -> str:
     """The `dspy-tui run …` that starts the same session, or `run CONFIG` when flags cannot say it all."""
     task = data.get("task") or {}
     dataset = str(task.get("dataset", ""))
-    flags_say_it = dataset.startswith("demo:") and set(task) == {"dataset"} and data.get("cross_model", True) and not (
-        set(data) - {"name", "task", "models", "optimizer", "rounds", "seed", "budget_usd", "cross_model"}
-    ) and all(isinstance(m, str) for m in data.get("models", []))
+    flags_say_it = (
+        dataset.startswith("demo:")
+        and set(task) == {"dataset"}
+        and data.get("cross_model", True)
+        and not (
+            set(data) - {"name", "task", "models", "optimizer", "rounds", "seed", "budget_usd", "cross_model"}
+        )
+        and all(isinstance(m, str) for m in data.get("models", []))
+    )
     if not flags_say_it:
         return f"dspy-tui run {shlex.quote(config_path or 'SESSION.toml')}  (ctrl+s writes this setup there)"
     parts = ["dspy-tui", "run", "--task", dataset, "--models", ",".join(data.get("models", []))]
-    for flag, key in (("--optimizer", "optimizer"), ("--rounds", "rounds"), ("--seed", "seed"),
-                      ("--budget", "budget_usd"), ("--name", "name")):
+    for flag, key in (
+        ("--optimizer", "optimizer"),
+        ("--rounds", "rounds"),
+        ("--seed", "seed"),
+        ("--budget", "budget_usd"),
+        ("--name", "name"),
+    ):
         if data.get(key) is not None:
             parts += [flag, str(data[key])]
     return " ".join(shlex.quote(p) for p in parts)
@@ -111,8 +126,13 @@ class NewSessionScreen(Screen[None]):
         Binding("ctrl+s", "save", "Save config", id="new.save", priority=True, tooltip="Save as TOML"),
         Binding("ctrl+o", "load", "Load config", id="new.load", priority=True, tooltip="Load a TOML config"),
         Binding("k", "app.keys", "Keys", id="new.keys", tooltip="Add the API keys the chosen models need"),
-        Binding("ctrl+y", "copy_command", "Copy command", id="new.copy_command",
-                tooltip="Copy the equivalent dspy-tui run command"),
+        Binding(
+            "ctrl+y",
+            "copy_command",
+            "Copy command",
+            id="new.copy_command",
+            tooltip="Copy the equivalent dspy-tui run command",
+        ),
         Binding("escape", "back", "Back", id="new.back", tooltip="Back (asks first when there are edits)"),
     ]
     HELP = HELP
@@ -131,42 +151,90 @@ class NewSessionScreen(Screen[None]):
         self.estimates: list[Any] | None = None  # the last estimate shown, None while there is none
         self.chosen: set[str] = set(DEFAULT_MODELS)  # the models picked, shown or filtered out by the search
         self.model_order: list[str] = list(DEFAULT_MODELS)  # every model the list can show, in its order
-        self.pristine: dict[str, Any] | None = None  # the form as opened or loaded: escape asks when it differs
+        self.pristine: dict[str, Any] | None = (
+            None  # the form as opened or loaded: escape asks when it differs
+        )
 
     # -- layout -------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="setup"):
             with VerticalScroll(id="form"):
-                yield from _row("Name", Input(placeholder="default: the task's name", id="name", compact=True))
-                yield from _row("Task", Select([(DEFAULT_TASK, DEFAULT_TASK), ("Dataset file…", FILE_TASK)],
-                                               value=DEFAULT_TASK, allow_blank=False, id="task", compact=True))
+                yield from _row(
+                    "Name", Input(placeholder="default: the task's name", id="name", compact=True)
+                )
+                yield from _row(
+                    "Task",
+                    Select(
+                        [(DEFAULT_TASK, DEFAULT_TASK), ("Dataset file…", FILE_TASK)],
+                        value=DEFAULT_TASK,
+                        allow_blank=False,
+                        id="task",
+                        compact=True,
+                    ),
+                )
                 yield Static(id="task-info", classes="hint")
                 with Vertical(id="file-task"):
-                    yield from _row("Dataset", Input(placeholder="path to .jsonl, .csv or .json", id="dataset",
-                                                     compact=True))
-                    yield from _row("Signature", Input(placeholder="question -> answer", id="signature", compact=True))
-                    yield from _row("Metric", Input("exact_match", placeholder="a built-in metric or package.module:function",
-                                                    id="metric", compact=True))
+                    yield from _row(
+                        "Dataset",
+                        Input(placeholder="path to .jsonl, .csv or .json", id="dataset", compact=True),
+                    )
+                    yield from _row(
+                        "Signature", Input(placeholder="question -> answer", id="signature", compact=True)
+                    )
+                    yield from _row(
+                        "Metric",
+                        Input(
+                            "exact_match",
+                            placeholder="a built-in metric or package.module:function",
+                            id="metric",
+                            compact=True,
+                        ),
+                    )
                 yield Static(id="fields-msg", classes="msg")
                 yield Static(id="task-msg", classes="msg")
-                yield Label("Models  [dim](space toggles; enter in the line below adds one)[/]", classes="section")
+                yield Label(
+                    "Models  [dim](space toggles; enter in the line below adds one)[/]", classes="section"
+                )
                 yield SelectionList[str](*[Selection(m, m, True) for m in DEFAULT_MODELS], id="models")
-                yield Input(placeholder="search the models, or add provider/model with enter (e.g. ollama/llama3.2)", id="add-model", compact=True)
+                yield Input(
+                    placeholder="search the models, or add provider/model with enter (e.g. ollama/llama3.2)",
+                    id="add-model",
+                    compact=True,
+                )
                 yield Static(id="add-msg", classes="msg")
                 yield Static(id="models-msg", classes="msg")
                 yield Static(id="keys-msg", classes="msg")
-                yield from _row("Optimizer", Select([(o, o) for o in OPTIMIZERS], value="bootstrap",
-                                                    allow_blank=False, id="optimizer", compact=True))
+                yield from _row(
+                    "Optimizer",
+                    Select(
+                        [(o, o) for o in OPTIMIZERS],
+                        value="bootstrap",
+                        allow_blank=False,
+                        id="optimizer",
+                        compact=True,
+                    ),
+                )
                 yield Static(OPTIMIZER_SUMMARIES.get("bootstrap", ""), id="optimizer-info", classes="hint")
-                yield from _row("Rounds", Input("5", type="integer", id="rounds", classes="short", compact=True),
-                                Label("Seed", classes="label2"),
-                                Input("0", type="integer", id="seed", classes="short", compact=True))
-                yield from _row("Budget $", Input(placeholder="none", type="number", id="budget", classes="short",
-                                                  compact=True),
-                                Checkbox("Cross-model learning", True, id="cross", compact=True))
-                yield from _row("Config file", Input(placeholder="path/to/session.toml (ctrl+s saves, ctrl+o loads)",
-                                                     id="config-path", compact=True))
+                yield from _row(
+                    "Rounds",
+                    Input("5", type="integer", id="rounds", classes="short", compact=True),
+                    Label("Seed", classes="label2"),
+                    Input("0", type="integer", id="seed", classes="short", compact=True),
+                )
+                yield from _row(
+                    "Budget $",
+                    Input(placeholder="none", type="number", id="budget", classes="short", compact=True),
+                    Checkbox("Cross-model learning", True, id="cross", compact=True),
+                )
+                yield from _row(
+                    "Config file",
+                    Input(
+                        placeholder="path/to/session.toml (ctrl+s saves, ctrl+o loads)",
+                        id="config-path",
+                        compact=True,
+                    ),
+                )
                 yield Static(id="budget-msg", classes="msg")
                 yield Static(id="config-msg", classes="msg")
                 yield Static(id="command", classes="hint")
@@ -200,8 +268,10 @@ class NewSessionScreen(Screen[None]):
         try:
             from dspy_tui.engine.scorers import BUILTIN_METRICS
 
-            demos = {t.name: f"{t.description} ({t.size} examples, {t.signature}, {t.metric})"
-                     for t in list_demo_tasks()}
+            demos = {
+                t.name: f"{t.description} ({t.size} examples, {t.signature}, {t.metric})"
+                for t in list_demo_tasks()
+            }
             catalog = known_models()
         except Exception as exc:  # noqa: BLE001 - the form still works with the defaults
             self.app.call_from_thread(self._message, "#models-msg", f"Cannot list models: {exc}")
@@ -253,15 +323,20 @@ class NewSessionScreen(Screen[None]):
         extra = [m for m in dict.fromkeys([*self.extra_models, *selected]) if m not in known]
         order.extend(extra)
         self.model_order = order
-        items.extend(Selection(Text.assemble(m, ("  added", "dim")), m, True) for m in extra
-                     if not query or query in m.lower())
+        items.extend(
+            Selection(Text.assemble(m, ("  added", "dim")), m, True)
+            for m in extra
+            if not query or query in m.lower()
+        )
         models = self.query_one("#models", SelectionList)
         models.clear_options()
         models.add_options(items)
         hosts = [r["model"] for r in self.catalog if "<" in r["model"]]
         if hosts:
             self.query_one("#add-model", Input).placeholder = (
-                "search, or add provider/model with enter: " + ", ".join(hosts[:3]) + ("…" if len(hosts) > 3 else "")
+                "search, or add provider/model with enter: "
+                + ", ".join(hosts[:3])
+                + ("…" if len(hosts) > 3 else "")
             )
 
     def selected_models(self) -> list[str]:
@@ -290,7 +365,9 @@ class NewSessionScreen(Screen[None]):
             self.query_one("#file-task").display = event.value == FILE_TASK
             self._show_task_info()
         if isinstance(event, Select.Changed) and event.select.id == "optimizer":
-            self.query_one("#optimizer-info", Static).update(Text(OPTIMIZER_SUMMARIES.get(str(event.value), "")))
+            self.query_one("#optimizer-info", Static).update(
+                Text(OPTIMIZER_SUMMARIES.get(str(event.value), ""))
+            )
         if isinstance(event, SelectionList.SelectedChanged):
             self._choices_changed()
             self._check_keys()
@@ -300,18 +377,28 @@ class NewSessionScreen(Screen[None]):
         """Name the chosen models whose provider has no key, before F5 finds out."""
         status = {r["model"]: r for r in self.catalog}
         provider_missing = {r["provider"] for r in self.catalog if r.get("key") == "missing"}
-        missing = [m for m in self.selected_models()
-                   if (status[m].get("key") == "missing" if m in status else m.partition("/")[0] in provider_missing)]
+        missing = [
+            m
+            for m in self.selected_models()
+            if (status[m].get("key") == "missing" if m in status else m.partition("/")[0] in provider_missing)
+        ]
         if missing:
             providers = sorted({m.partition("/")[0] for m in missing})
-            self._message("#keys-msg", f"No API key for {', '.join(providers)} ({', '.join(missing)}): press k to "
-                                       "add one, or unselect the model.")
+            self._message(
+                "#keys-msg",
+                f"No API key for {', '.join(providers)} ({', '.join(missing)}): press k to "
+                "add one, or unselect the model.",
+            )
         else:
             self._message("#keys-msg", "")
 
     def _show_task_info(self) -> None:
         task = self.query_one("#task", Select).value
-        info = self.demos.get(str(task), "") if task != FILE_TASK else "Your own data: a file, a signature, a metric."
+        info = (
+            self.demos.get(str(task), "")
+            if task != FILE_TASK
+            else "Your own data: a file, a signature, a metric."
+        )
         self.query_one("#task-info", Static).update(info)
 
     @on(Input.Submitted, "#add-model")
@@ -343,12 +430,16 @@ class NewSessionScreen(Screen[None]):
 
     def _estimate_now(self) -> None:
         if self.query_one("#task", Select).value == FILE_TASK:
-            self.check_fields(self.query_one("#signature", Input).value, self.query_one("#metric", Input).value)
+            self.check_fields(
+                self.query_one("#signature", Input).value, self.query_one("#metric", Input).value
+            )
         else:
             self._message("#fields-msg", "")
         data = self._data_or_none()
         if data is not None:
-            self.query_one("#command", Static).update(Text(equivalent_command(data, self._config_text() or None)))
+            self.query_one("#command", Static).update(
+                Text(equivalent_command(data, self._config_text() or None))
+            )
         try:
             config = self.build_config()
         except ValueError as exc:
@@ -386,7 +477,11 @@ class NewSessionScreen(Screen[None]):
         loaded = {m["id"]: m for m in data.get("models", []) if isinstance(m, dict)}
         data["models"] = [loaded.get(m, m) for m in self.selected_models()]
         data["optimizer"] = self.query_one("#optimizer", Select).value
-        for key, widget, cast in (("rounds", "#rounds", int), ("seed", "#seed", int), ("budget_usd", "#budget", float)):
+        for key, widget, cast in (
+            ("rounds", "#rounds", int),
+            ("seed", "#seed", int),
+            ("budget_usd", "#budget", float),
+        ):
             text = self.query_one(widget, Input).value.strip()
             if text:
                 try:
@@ -455,7 +550,9 @@ class NewSessionScreen(Screen[None]):
             return
         self.estimates = None
         self._message(where, message)
-        self.query_one("#estimate", Static).update(Text("No estimate: see the message on the left.", style="dim"))
+        self.query_one("#estimate", Static).update(
+            Text("No estimate: see the message on the left.", style="dim")
+        )
 
     def _show_estimate(self, rows: list[Any], train: int, dev: int, test: int) -> None:
         if not self.is_attached:  # a worker finished after the form was closed
@@ -482,8 +579,14 @@ class NewSessionScreen(Screen[None]):
                 if r.price_label == "offline/simulated":
                     cost.append(" sim", style="dim")
             table.add_row(r.model, f"{int(r.calls.min)}-{int(r.calls.max)}", cost)
-        table.add_row(Text("total", style="bold"), Text(f"~{int(total_calls)}", style="bold"),
-                      Text(f"{fmt.money(total[0])}, {fmt.money(total[1])}" + (" + unpriced" if unpriced else ""), style="bold"))
+        table.add_row(
+            Text("total", style="bold"),
+            Text(f"~{int(total_calls)}", style="bold"),
+            Text(
+                f"{fmt.money(total[0])}, {fmt.money(total[1])}" + (" + unpriced" if unpriced else ""),
+                style="bold",
+            ),
+        )
         head = Text(f"{train} train · {dev} dev · {test} test examples", style="dim")
         grid = Table.grid()
         grid.add_row(head)
@@ -516,7 +619,9 @@ class NewSessionScreen(Screen[None]):
             return
         from dspy_tui.tui.screens.modals import confirm_leaving
 
-        confirm_leaving(self, "Discard the edits to this setup? (ctrl+s saves it as a config first)", yes="Discard")
+        confirm_leaving(
+            self, "Discard the edits to this setup? (ctrl+s saves it as a config first)", yes="Discard"
+        )
 
     def _config_path(self) -> Path | None:
         text = self.query_one("#config-path", Input).value.strip()
@@ -540,7 +645,9 @@ class NewSessionScreen(Screen[None]):
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(dump_config(config), encoding="utf-8")
         except OSError as exc:
-            self.app.call_from_thread(self.notify, f"Cannot write {path}: {exc.strerror or exc}.", severity="error")
+            self.app.call_from_thread(
+                self.notify, f"Cannot write {path}: {exc.strerror or exc}.", severity="error"
+            )
             return
         self.app.call_from_thread(self.notify, f"Saved this setup to {path}.")
 
@@ -579,7 +686,9 @@ class NewSessionScreen(Screen[None]):
             choice.value = FILE_TASK
             self.query_one("#dataset", Input).value = dataset
             self.query_one("#signature", Input).value = task.get("signature") or ""
-            self.query_one("#metric", Input).value = task.get("metric") or ""  # module:function stays as written
+            self.query_one("#metric", Input).value = (
+                task.get("metric") or ""
+            )  # module:function stays as written
         self.query_one("#name", Input).value = data.get("name", "")
         models = [m["id"] for m in data.get("models", [])]
         self.extra_models.extend(m for m in models if m not in self.extra_models)

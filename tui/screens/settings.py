@@ -35,7 +35,9 @@ class SettingsScreen(Screen[None]):
     AUTO_FOCUS = "#budget"
     BINDINGS = [
         Binding("ctrl+s", "save", "Save", id="settings.save", priority=True, tooltip="Save to settings.toml"),
-        Binding("escape", "back", "Back", id="settings.back", tooltip="Back (asks when there are unsaved edits)"),
+        Binding(
+            "escape", "back", "Back", id="settings.back", tooltip="Back (asks when there are unsaved edits)"
+        ),
     ]
     HELP = HELP
 
@@ -51,21 +53,36 @@ class SettingsScreen(Screen[None]):
             yield Label("New sessions start with", classes="section")
             with Horizontal(classes="row"):
                 yield Label("Budget $", classes="label")
-                yield Input("" if s.budget_usd is None else f"{s.budget_usd:g}", placeholder="none", type="number",
-                            id="budget", compact=True)
+                yield Input(
+                    "" if s.budget_usd is None else f"{s.budget_usd:g}",
+                    placeholder="none",
+                    type="number",
+                    id="budget",
+                    compact=True,
+                )
                 yield Label("no cap when empty", classes="note")
             with Horizontal(classes="row"):
                 yield Label("Concurrency", classes="label")
-                yield Input("" if s.concurrency is None else str(s.concurrency), placeholder="8", type="integer",
-                            id="concurrency", compact=True)
+                yield Input(
+                    "" if s.concurrency is None else str(s.concurrency),
+                    placeholder="8",
+                    type="integer",
+                    id="concurrency",
+                    compact=True,
+                )
                 yield Label(f"calls in flight per session, 1-{MAX_CONCURRENCY}", classes="note")
             yield Static(id="settings-msg", classes="msg")
             yield Label("Look", classes="section")
             with Horizontal(classes="row"):
                 yield Label("Theme", classes="label")
                 themes = sorted(self.app.available_themes)
-                yield Select([(t, t) for t in themes], value=self.app.theme, allow_blank=False, id="theme",
-                             compact=True)
+                yield Select(
+                    [(t, t) for t in themes],
+                    value=self.app.theme,
+                    allow_blank=False,
+                    id="theme",
+                    compact=True,
+                )
                 yield Label("applies at once", classes="note")
             yield Label("Where your data lives", classes="section")
             yield Static(self._locations(), id="locations")
@@ -82,16 +99,23 @@ class SettingsScreen(Screen[None]):
         table = Table.grid(padding=(0, 2))
         table.add_column(style="dim", no_wrap=True)
         table.add_column()
-        for label, path in (("Database", p.db_path), ("Exports", p.exports_dir), ("Logs", p.log_dir),
-                            ("Settings", p.settings_path)):
+        for label, path in (
+            ("Database", p.db_path),
+            ("Exports", p.exports_dir),
+            ("Logs", p.log_dir),
+            ("Settings", p.settings_path),
+        ):
             table.add_row(label, str(path))
         table.add_row("", Text("DSPY_TUI_HOME moves all of these at once.", style="dim"))
         return table
 
     def _keymap(self) -> Text:
         if not self.saved.keymap:
-            return Text("None. Add lines like \"live.stop\" = \"x\" under [keymap] in the settings file; "
-                        "? on any screen lists the binding ids.", style="dim")
+            return Text(
+                'None. Add lines like "live.stop" = "x" under [keymap] in the settings file; '
+                "? on any screen lists the binding ids.",
+                style="dim",
+            )
         return Text("\n".join(f"{k} = {v}" for k, v in sorted(self.saved.keymap.items())))
 
     # -- editing ----------------------------------------------------------------------------
@@ -158,4 +182,6 @@ class SettingsScreen(Screen[None]):
         if not self._unsaved():
             self.app.pop_screen()
             return
-        confirm_leaving(self, "Leave without saving your edits to the budget and concurrency?", yes="Discard edits")
+        confirm_leaving(
+            self, "Leave without saving your edits to the budget and concurrency?", yes="Discard edits"
+        )

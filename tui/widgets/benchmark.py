@@ -16,8 +16,13 @@ if TYPE_CHECKING:
     from dspy_tui.storage.results import ModelResult
 
 COLUMNS = (  # at 80 columns p95, then $/correct give way
-    Col("model", "Model", most=40, least=14), Col("test", "Test"), Col("ci", "95% CI", drop=1), Col("cost", "Cost"),
-    Col("per_correct", "$/correct", drop=2), Col("p50", "p50"), Col("p95", "p95", drop=3),
+    Col("model", "Model", most=40, least=14),
+    Col("test", "Test"),
+    Col("ci", "95% CI", drop=1),
+    Col("cost", "Cost"),
+    Col("per_correct", "$/correct", drop=2),
+    Col("p50", "p50"),
+    Col("p95", "p95", drop=3),
 )
 
 
@@ -32,20 +37,35 @@ class BenchmarkView(Vertical):
         yield self.table
         yield self.where
 
-    def show(self, rows: list[ModelResult], report_paths: dict[str, str], exports_dir: str | None,
-             labels: dict[str, str]) -> None:
+    def show(
+        self,
+        rows: list[ModelResult],
+        report_paths: dict[str, str],
+        exports_dir: str | None,
+        labels: dict[str, str],
+    ) -> None:
         """`labels`: each model's price label, so offline costs read `$0 sim` as in the session detail."""
         cells = []
         best = max((r.test for r in rows if r.test is not None), default=None)
         for r in sorted(rows, key=lambda r: -(r.test if r.test is not None else -1)):
             test = Text(fmt.score(r.test), style="bold green" if best is not None and r.test == best else "")
             label = labels.get(r.model, "offline/simulated" if r.model.startswith("offline/") else "")
-            cells.append((r.model, {
-                "model": fmt.model_text(r.model, self._index.get(r.model, 0)), "test": test, "ci": fmt.ci(r.ci),
-                "cost": fmt.priced_money(r.cost_usd, label),
-                "per_correct": "-" if r.cost_per_correct is None else fmt.priced_money(r.cost_per_correct, label),
-                "p50": fmt.ms(r.latency_p50_ms), "p95": fmt.ms(r.latency_p95_ms),
-            }))
+            cells.append(
+                (
+                    r.model,
+                    {
+                        "model": fmt.model_text(r.model, self._index.get(r.model, 0)),
+                        "test": test,
+                        "ci": fmt.ci(r.ci),
+                        "cost": fmt.priced_money(r.cost_usd, label),
+                        "per_correct": "-"
+                        if r.cost_per_correct is None
+                        else fmt.priced_money(r.cost_per_correct, label),
+                        "p50": fmt.ms(r.latency_p50_ms),
+                        "p95": fmt.ms(r.latency_p95_ms),
+                    },
+                )
+            )
         self.table.set_rows(cells)
         where = Text()
         if report_paths:

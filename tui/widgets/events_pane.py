@@ -31,8 +31,15 @@ def calls_line(state: LiveState) -> Text:
             line.append("  ·  ", style="dim")
         line.append(row.model, style="italic")
         line.append(f" {row.calls} call{'s' if row.calls != 1 else ''}")
-        extra = [f"{n} {what}" for n, what in ((row.cache_hits, "cached"), (row.errors, "failed"),
-                                                 (row.refused, "refused by the budget")) if n]
+        extra = [
+            f"{n} {what}"
+            for n, what in (
+                (row.cache_hits, "cached"),
+                (row.errors, "failed"),
+                (row.refused, "refused by the budget"),
+            )
+            if n
+        ]
         if extra:
             line.append(f" ({', '.join(extra)})", style="dim")
     return line
@@ -45,8 +52,11 @@ class EventsPane(Container):
         super().__init__(id=id, classes="pane")
         self.log_view = EventLog(id="events")
         self.calls = Static(id="calls-line")
-        self.search = Input(placeholder="search the events; enter keeps it, escape clears it", id="events-search",
-                            compact=True)
+        self.search = Input(
+            placeholder="search the events; enter keeps it, escape clears it",
+            id="events-search",
+            compact=True,
+        )
         self._state: LiveState | None = None
         self._shown = 0
 

@@ -22,7 +22,11 @@ DEBOUNCE_S = 0.3
 
 
 class FilterBar(Horizontal):
-    BINDINGS = [Binding("escape", "close", "Close", id="filter_bar.close", tooltip="Back to the list; the filter stays")]
+    BINDINGS = [
+        Binding(
+            "escape", "close", "Close", id="filter_bar.close", tooltip="Back to the list; the filter stays"
+        )
+    ]
 
     class Changed(Message):
         def __init__(self, session_filter: SessionFilter) -> None:
@@ -72,7 +76,9 @@ class FilterBar(Horizontal):
 
         status = self.query_one(Select).value
         return SessionFilter(
-            text=text("#filter-text"), task=text("#filter-task"), model=text("#filter-model"),
+            text=text("#filter-text"),
+            task=text("#filter-task"),
+            model=text("#filter-model"),
             status=status if isinstance(status, str) else "",
             since=parse_day(text("#filter-since"), "From"),
             until=parse_day(text("#filter-until"), "To", end=True),

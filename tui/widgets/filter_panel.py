@@ -30,9 +30,12 @@ class FilterPanel(Vertical):
         super().__init__(id=id)
         self.kinds = kinds
         self.current = EventFilter()
-        self.model_select: Select[str] = Select([(Text(m), m) for m in models], prompt="All models", id="filter-model")
-        self.kind_list: SelectionList[str] = SelectionList(*[(k.replace("_", " "), k, True) for k in kinds],
-                                                           id="filter-kinds")
+        self.model_select: Select[str] = Select(
+            [(Text(m), m) for m in models], prompt="All models", id="filter-model"
+        )
+        self.kind_list: SelectionList[str] = SelectionList(
+            *[(k.replace("_", " "), k, True) for k in kinds], id="filter-kinds"
+        )
 
     def compose(self) -> ComposeResult:
         yield Label("Model")

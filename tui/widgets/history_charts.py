@@ -40,8 +40,13 @@ class ScoreCostChart(PlotextPlot):
         named = sum(1 for p in points if p.label)
         legend = self.size.height >= LEGEND_MIN_HEIGHT and named <= LEGEND_MAX_LINES
         for p in points:
-            plt.scatter([p.cost_usd], [p.score], label=p.label if legend else None, marker=p.marker,
-                        color=model_color(p.color_index))
+            plt.scatter(
+                [p.cost_usd],
+                [p.score],
+                label=p.label if legend else None,
+                marker=p.marker,
+                color=model_color(p.color_index),
+            )
         plt.xlabel("cost (USD)")
         plt.ylabel("test score")
         plt.ylim(0, 1)
@@ -68,8 +73,12 @@ class TrendChart(PlotextPlot):
     def on_resize(self) -> None:
         self.draw(self.lines, self.note, self.line_colors)
 
-    def draw(self, lines: dict[str, list[tuple[float, float]]], note: str = "",
-             colors: dict[str, int] | None = None) -> None:
+    def draw(
+        self,
+        lines: dict[str, list[tuple[float, float]]],
+        note: str = "",
+        colors: dict[str, int] | None = None,
+    ) -> None:
         """`lines`: model -> (date, score), oldest first; `note` replaces the chart when there is no trend."""
         self.lines, self.note, self.line_colors = lines, note, colors or {}
         plt = self.plt
@@ -83,8 +92,13 @@ class TrendChart(PlotextPlot):
         position = {d: i for i, d in enumerate(dates)}
         legend = self.size.height >= LEGEND_MIN_HEIGHT and len(lines) <= LEGEND_MAX_LINES
         for i, (model, points) in enumerate(lines.items()):
-            plt.plot([position[d] for d, _ in points], [s for _, s in points], label=model if legend else None,
-                     marker="braille", color=model_color(self.line_colors.get(model, i)))
+            plt.plot(
+                [position[d] for d, _ in points],
+                [s for _, s in points],
+                label=model if legend else None,
+                marker="braille",
+                color=model_color(self.line_colors.get(model, i)),
+            )
         step = max(1, len(dates) // 6)  # at most about six date labels
         shown = list(range(0, len(dates), step))
         plt.xticks(shown, [time.strftime("%m-%d %H:%M", time.localtime(dates[i])) for i in shown])

@@ -14,16 +14,29 @@ from dspy_tui.tui.live_state import LiveState, ModelRow
 from dspy_tui.tui.widgets.table import Col, FitTable
 
 COLUMNS = (  # at 80 columns the detail columns give way, highest `drop` first
-    Col("model", "Model", most=40, least=14), Col("phase", "Phase"), Col("steps", "Steps"),
-    Col("round", "Rnd", drop=5), Col("best", "Best"), Col("delta", "Last Δ", drop=7), Col("calls", "Calls", drop=2),
-    Col("limited", "429s", drop=3), Col("errors", "Err", drop=4), Col("cost", "Cost"), Col("eta", "ETA", drop=1),
-    Col("elapsed", "Elapsed", drop=6), Col("status", "Status", most=32, least=10),
+    Col("model", "Model", most=40, least=14),
+    Col("phase", "Phase"),
+    Col("steps", "Steps"),
+    Col("round", "Rnd", drop=5),
+    Col("best", "Best"),
+    Col("delta", "Last Δ", drop=7),
+    Col("calls", "Calls", drop=2),
+    Col("limited", "429s", drop=3),
+    Col("errors", "Err", drop=4),
+    Col("cost", "Cost"),
+    Col("eta", "ETA", drop=1),
+    Col("elapsed", "Elapsed", drop=6),
+    Col("status", "Status", most=32, least=10),
 )
 
 
 def status_cell(row: ModelRow, now: float) -> Text:
     """The status, or what the model waits for while the provider slows it down."""
-    if row.throttled_until is not None and row.throttled_until > now and row.status in ("running", "pending", "converged"):
+    if (
+        row.throttled_until is not None
+        and row.throttled_until > now
+        and row.status in ("running", "pending", "converged")
+    ):
         wait = max(1, round(row.throttled_until - now))
         reason = row.throttle_reason.replace("_", " ") or "rate limited"
         return Text(f"{reason.replace('rate limited', 'rate-limited')}, retrying in {wait} s", style="yellow")

@@ -36,8 +36,15 @@ def _table(lines: list[str]) -> Table:
 
 def table_width(table: Table) -> int:
     """The cells a table needs with every cell whole (header and widest cell of each column, padding, rules)."""
-    widths = [max([c.header.cell_len if isinstance(c.header, Text) else len(str(c.header)),
-                   *(cell.cell_len for cell in c.cells if isinstance(cell, Text))]) for c in table.columns]
+    widths = [
+        max(
+            [
+                c.header.cell_len if isinstance(c.header, Text) else len(str(c.header)),
+                *(cell.cell_len for cell in c.cells if isinstance(cell, Text)),
+            ]
+        )
+        for c in table.columns
+    ]
     return sum(widths) + 2 * len(widths) + len(widths) + 1
 
 

@@ -9,10 +9,18 @@ from dspy_tui.tui.history import ModelResult
 from dspy_tui.tui.widgets.table import Col, FitTable
 
 COLUMNS = (  # at 80 columns the latency and token detail gives way first
-    Col("model", "Model", most=40, least=16), Col("status", "Status"), Col("baseline", "Base", drop=3),
-    Col("best", "Best dev", drop=4), Col("test", "Test"), Col("ci", "95% CI", drop=2), Col("cost", "Cost"),
-    Col("per_correct", "$/correct", drop=5), Col("p50", "p50"), Col("p95", "p95", drop=6),
-    Col("tokens", "Tokens in/out", drop=7), Col("errors", "Err", drop=1),
+    Col("model", "Model", most=40, least=16),
+    Col("status", "Status"),
+    Col("baseline", "Base", drop=3),
+    Col("best", "Best dev", drop=4),
+    Col("test", "Test"),
+    Col("ci", "95% CI", drop=2),
+    Col("cost", "Cost"),
+    Col("per_correct", "$/correct", drop=5),
+    Col("p50", "p50"),
+    Col("p95", "p95", drop=6),
+    Col("tokens", "Tokens in/out", drop=7),
+    Col("errors", "Err", drop=1),
 )
 
 
@@ -27,16 +35,30 @@ class ResultsTable(FitTable):
         rows = []
         for m in models:
             label = labels.get(m.model, "offline/simulated" if m.offline else "")
-            rows.append((m.model, {
-                "model": fmt.model_text(m.model, index.get(m.model, 0)), "status": fmt.status_text(m.status),
-                "baseline": fmt.score(m.baseline), "best": fmt.score(m.best_dev),
-                "test": Text(fmt.score(m.test), style="bold green" if best is not None and m.test == best else ""),
-                "ci": fmt.ci(m.ci), "cost": fmt.priced_money(m.cost_usd, label),
-                "per_correct": fmt.priced_money(m.cost_per_correct, label) if m.cost_per_correct is not None else "-",
-                "p50": fmt.ms(m.latency_p50_ms), "p95": fmt.ms(m.latency_p95_ms),
-                "tokens": f"{fmt.tokens(m.tokens_in)}/{fmt.tokens(m.tokens_out)}",
-                "errors": Text(str(m.errors), style="red" if m.errors else ""),
-            }))
+            rows.append(
+                (
+                    m.model,
+                    {
+                        "model": fmt.model_text(m.model, index.get(m.model, 0)),
+                        "status": fmt.status_text(m.status),
+                        "baseline": fmt.score(m.baseline),
+                        "best": fmt.score(m.best_dev),
+                        "test": Text(
+                            fmt.score(m.test),
+                            style="bold green" if best is not None and m.test == best else "",
+                        ),
+                        "ci": fmt.ci(m.ci),
+                        "cost": fmt.priced_money(m.cost_usd, label),
+                        "per_correct": fmt.priced_money(m.cost_per_correct, label)
+                        if m.cost_per_correct is not None
+                        else "-",
+                        "p50": fmt.ms(m.latency_p50_ms),
+                        "p95": fmt.ms(m.latency_p95_ms),
+                        "tokens": f"{fmt.tokens(m.tokens_in)}/{fmt.tokens(m.tokens_out)}",
+                        "errors": Text(str(m.errors), style="red" if m.errors else ""),
+                    },
+                )
+            )
         self.set_rows(rows)
 
     def selected_model(self) -> str | None:

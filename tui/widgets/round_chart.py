@@ -17,7 +17,9 @@ from dspy_tui.tui.format import model_color
 
 METRICS = ("dev", "cost", "latency", "tokens")
 METRIC_TITLES = {
-    "dev": "dev score", "cost": "cost per round (USD)", "latency": "latency p50 per round (ms)",
+    "dev": "dev score",
+    "cost": "cost per round (USD)",
+    "latency": "latency p50 per round (ms)",
     "tokens": "tokens per round",
 }
 
@@ -64,7 +66,9 @@ class RoundChart(PlotextPlot):
         plt.clear_figure()
         last_x = state.rounds + (1 if state.cross_model else 0)
         ticks = list(range(0, last_x + 1))
-        labels = ["base", *(str(r) for r in range(1, state.rounds + 1))] + (["cross"] if state.cross_model else [])
+        labels = ["base", *(str(r) for r in range(1, state.rounds + 1))] + (
+            ["cross"] if state.cross_model else []
+        )
         plt.xticks(ticks, labels)
         plt.xlim(0, max(1, last_x))
         self.points_drawn = 0

@@ -78,7 +78,9 @@ class FitTable(PlainTable):
         self._labels: dict[str, str] = {}
 
     # -- data --------------------------------------------------------------------------
-    def set_rows(self, rows: Iterable[tuple[str, dict[str, object]]], labels: dict[str, str] | None = None) -> None:
+    def set_rows(
+        self, rows: Iterable[tuple[str, dict[str, object]]], labels: dict[str, str] | None = None
+    ) -> None:
         """Replace every row: (row key, {column key: cell}); `labels` overrides column labels (a sort arrow)."""
         self._cells = {key: {k: _text(v) for k, v in cells.items()} for key, cells in rows}
         self._labels = labels or {}
@@ -130,7 +132,12 @@ class FitTable(PlainTable):
         """Each column's width (content + gap, capped at `most`); drop and shrink to fit `available`."""
         widths = {}
         for c in self.specs:
-            want = max([len(self._label(c.key)), *(row.get(c.key, Text("")).cell_len for row in self._cells.values())])
+            want = max(
+                [
+                    len(self._label(c.key)),
+                    *(row.get(c.key, Text("")).cell_len for row in self._cells.values()),
+                ]
+            )
             widths[c.key] = min(want, c.most) if c.most else want
         shown = list(self.specs)
         if available > 0:

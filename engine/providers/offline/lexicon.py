@@ -111,6 +111,10 @@ def recalled_cues(labels: Sequence[str], spec: Variant, per_label: int) -> dict[
         concept = _concept_of(label)
         if concept is None:
             continue
-        known = [w for w in _KNOWLEDGE[concept][1] if stable_fraction("lexicon", w) < spec.lexicon_coverage + RECALL_BONUS]
+        known = [
+            w
+            for w in _KNOWLEDGE[concept][1]
+            if stable_fraction("lexicon", w) < spec.lexicon_coverage + RECALL_BONUS
+        ]
         out[label] = [(w, 1) for w in known[:per_label]]
     return out

@@ -340,8 +340,6 @@ def _advise(cur: dict[str, str], spec: Variant) -> tuple[str, dict[str, str]]:
     return discussion, {name: rule for name in names}
 
 
-
-
 def answer_raw(text: str, spec: Variant) -> str:
     """GEPA's own ```-block reflection prompt, or a plain reply to anything else."""
     blocks = re.findall(r"```\n?(.*?)```", text, re.S)

@@ -17,8 +17,10 @@ SHAPES = ("classification", "extraction")
 _SAMPLE = 40
 
 
-def task_shape(outputs: Mapping[str, str], examples: Sequence[Mapping[str, Any]], inputs: Sequence[str]) -> str:
-    """"classification", "extraction" or "other" for a task's output fields (name -> type and
+def task_shape(
+    outputs: Mapping[str, str], examples: Sequence[Mapping[str, Any]], inputs: Sequence[str]
+) -> str:
+    """ "classification", "extraction" or "other" for a task's output fields (name -> type and
     description text) and some labelled examples (field -> value)."""
     sample = list(examples)[:_SAMPLE]
     for name, text in outputs.items():
@@ -27,10 +29,16 @@ def task_shape(outputs: Mapping[str, str], examples: Sequence[Mapping[str, Any]]
         if labels_in(text) or text.startswith("bool"):
             return "classification"
         values = [str(e.get(name, "")) for e in sample]
-        if values and len(set(values)) <= max(2, len(values) // 4) and all(len(v.split()) <= 3 for v in values):
+        if (
+            values
+            and len(set(values)) <= max(2, len(values) // 4)
+            and all(len(v.split()) <= 3 for v in values)
+        ):
             return "classification"  # few distinct short answers: labels the demos make visible
-        copied = sum(bool(v.strip()) and _within(v, " ".join(str(e.get(i, "")) for i in inputs))
-                     for v, e in zip(values, sample, strict=True))
+        copied = sum(
+            bool(v.strip()) and _within(v, " ".join(str(e.get(i, "")) for i in inputs))
+            for v, e in zip(values, sample, strict=True)
+        )
         if values and copied >= 0.8 * len(values):
             return "extraction"
     return "other"
@@ -47,11 +55,16 @@ def fit_warning(task: Any, models: Sequence[str]) -> str | None:
     if not offline:
         return None
     fields = task.signature.output_fields
-    outputs = {n: f"{getattr(f, 'annotation', '')!s} {f.json_schema_extra.get('desc', '')}" for n, f in fields.items()}
+    outputs = {
+        n: f"{getattr(f, 'annotation', '')!s} {f.json_schema_extra.get('desc', '')}"
+        for n, f in fields.items()
+    }
     outputs = {n: t.replace("<class '", "").replace("'>", "") for n, t in outputs.items()}
     examples = [dict(e.items()) for e in task.train or task.dev]
     shape = task_shape(outputs, examples, list(task.signature.input_fields))
     if shape in SHAPES:
         return None
-    return (f"Warning: {', '.join(offline)} can only do {' and '.join(SHAPES)} tasks (simulated models); "
-            f"this task looks like neither, so expect a score near 0.")
+    return (
+        f"Warning: {', '.join(offline)} can only do {' and '.join(SHAPES)} tasks (simulated models); "
+        f"this task looks like neither, so expect a score near 0."
+    )

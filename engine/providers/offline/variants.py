@@ -18,7 +18,9 @@ class Variant:
     char_ngrams: int  # character n-gram size for fuzzy matching, 0 = none
     purity_weighting: bool  # down-weight features the demos use for several labels
     calibrated: bool  # discount neighbour votes for labels the demos over-represent
-    prior: Literal["recency", "majority", "neutral"]  # the guess when nothing points anywhere (see prior_label)
+    prior: Literal[
+        "recency", "majority", "neutral"
+    ]  # the guess when nothing points anywhere (see prior_label)
     lexicon_coverage: float  # share of the built-in cue words it knows
     negation: bool  # "not great" counts against "great"
     max_rules: int  # instruction rules it can keep in mind
