@@ -11,6 +11,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import gc
+import os
+import signal
+import sys
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -83,6 +86,8 @@ class DspyTuiApp(App[int]):
         if self.settings.keymap:
             self.set_keymap(self.settings.keymap)
         self.theme_changed_signal.subscribe(self, lambda theme: self._remember_theme(theme.name))
+        if not self.is_headless and _stdin_is_tty():
+            self.set_interval(TERMINAL_CHECK_S, self._check_terminal)
         self.push_screen(HomeScreen(self.paths))
         if self._first_session is not None:
             if self._first_session.resumed:  # its screen opens on what is stored, not on blank rows
@@ -126,6 +131,13 @@ class DspyTuiApp(App[int]):
             yield command
 
     # -- preferences ------------------------------------------------------------
+    def _check_terminal(self) -> None:
+        """A closed terminal hangs up its session leader; started under another program (`make run`)
+        the app is not that leader, gets no SIGHUP and would spin on a dead tty. Take the hang-up
+        then: the process ends as a directly started one does, and a running session resumes later."""
+        if not _stdin_is_tty():
+            os.kill(os.getpid(), signal.SIGHUP)
+
     def _remember_theme(self, name: str) -> None:
         if name != self.settings.theme:
             self.update_settings(dataclasses.replace(self.settings, theme=name))
@@ -417,3 +429,11 @@ class DspyTuiApp(App[int]):
             runner.stop()
             await asyncio.to_thread(runner.done.wait, 30)
         gc.set_threshold(*self._gc_thresholds)
+
+
+TERMINAL_CHECK_S = 1.0
+
+
+def _stdin_is_tty() -> bool:
+    stdin = sys.__stdin__
+    return stdin is not None and os.isatty(stdin.fileno())

@@ -415,12 +415,17 @@ class NewSessionScreen(Screen[None]):
         self._message("#models-msg", "")
         self.schedule_estimate()
 
+    def _form_gone(self) -> bool:
+        """A worker finished after the form was closed, or while it is being taken down (then it is
+        still attached but its widgets are already gone: seen as NoMatches for '#task-msg')."""
+        return not self.is_attached or not self.query("#estimate")
+
     def _message(self, selector: str, text: str) -> None:
-        if not self.is_attached:  # a worker finished after the form was closed
+        if self._form_gone():
             return
-        widget = self.query_one(selector, Static)
-        widget.update(Text(text))
-        widget.display = bool(text)
+        for widget in self.query(selector).results(Static):
+            widget.update(Text(text))
+            widget.display = bool(text)
 
     def schedule_estimate(self) -> None:
         """Debounce: the estimate runs once the user pauses, in a thread worker."""
@@ -546,7 +551,7 @@ class NewSessionScreen(Screen[None]):
         self.app.call_from_thread(self._show_estimate, rows, len(task.train), len(task.dev), len(task.test))
 
     def _estimate_failed(self, where: str, message: str) -> None:
-        if not self.is_attached:  # a worker finished after the form was closed
+        if self._form_gone():
             return
         self.estimates = None
         self._message(where, message)
@@ -555,7 +560,7 @@ class NewSessionScreen(Screen[None]):
         )
 
     def _show_estimate(self, rows: list[Any], train: int, dev: int, test: int) -> None:
-        if not self.is_attached:  # a worker finished after the form was closed
+        if self._form_gone():
             return
         self.estimates = rows
         self._message("#task-msg", "")
