@@ -34,10 +34,14 @@ def _spend_until_stopped(lm: dspy.LM, threads: int, seed: int) -> int:
     lock = threading.Lock()
     other: list[BaseException] = []
 
+    # parsed once here: CPython 3.11's ast.parse in 8 threads at once can raise "AST constructor
+    # recursion depth mismatch" (seen once in CI), which killed a worker before its first call
+    signature = dspy.Signature("question -> answer")
+
     def worker(n: int) -> None:
         nonlocal stops
         rng = random.Random(seed * 100 + n)
-        predict = dspy.Predict("question -> answer")
+        predict = dspy.Predict(signature)
         predict.set_lm(lm)
         while True:
             try:
