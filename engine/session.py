@@ -147,6 +147,7 @@ class Session:
         self.recorder: Recorder | None = None
         self.report_paths: dict[str, str] = {}
         self._judge_lm: Any = None  # the llm_judge model, when the task configures one
+        self._aspect_signature: Any = None  # the judged-aspects signature, parsed with the judge
         self.memory = MemoryWatch()  # process RSS samples: each model's peak during its phases
         self._ended = False  # set when run() returns: no further LM call of this session
         self._meeting: Meeting[ModelRun] | None = None
@@ -276,6 +277,8 @@ class Session:
         judge_lm = self._judge_lm = make_lm(spec.model, keys=self._keys, context=self.calls)
         judge_lm.engine.link.role = "judge"
         rate = dspy.Predict("rubric, task_inputs, expected, response -> score: float")
+        # parsed here, on the building thread: concurrent ast.parse breaks CPython 3.11
+        self._aspect_signature = dspy.Signature("aspect, task_inputs, response -> score: float")
 
         def judge(example: Any, pred: Any, field_name: str) -> float:
             inputs = {k: example[k] for k in example.inputs().keys()}
@@ -795,7 +798,7 @@ class Session:
         """Coherence, relevance and creativity as rated by the configured judge model on a sample."""
         import dspy
 
-        rate = dspy.Predict("aspect, task_inputs, response -> score: float")
+        rate = dspy.Predict(self._aspect_signature)
         sums = dict.fromkeys(self.JUDGED_ASPECTS, 0.0)
         n = 0
         for example, pred in list(zip(testset, preds, strict=False))[: self.JUDGED_SAMPLE]:
