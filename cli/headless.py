@@ -194,13 +194,11 @@ def _summary(service: SessionService, session: Session, outcome: str, *, quiet: 
 
 def cost_words(session: Session) -> str:
     """The session's cost as a user should read it: offline and unpriced models are not "$0.0000"."""
-    from dspy_tui.engine.pricing import price_for
-    from dspy_tui.engine.providers.registry import split_model
+    from dspy_tui.engine.pricing import resolve_price
 
     kinds = set()
     for m in session.config.models:
-        provider, model_id = split_model(m.id)
-        price = price_for(provider, model_id, {m.id: m.price.model_dump()} if m.price else None)
+        price = resolve_price(m.id, m.price)
         kinds.add("unpriced" if price is None else price.kind)
     if kinds <= {"offline/simulated", "local"}:
         return f"no cost ({', '.join(sorted(kinds))} models)"

@@ -129,6 +129,11 @@ class Budget:
         self._final: set[str] = set()  # protected models in their benchmark
         self.refused = 0  # reservations refused (the call was never sent)
 
+    def caps(self, model: str) -> bool:
+        """Whether a limit (the session's or the model's own) bounds what `model` spends: an
+        unpriced model cannot run under one."""
+        return self.limit_usd is not None or model in self.per_model
+
     def publish_to(self, bus: events.EventBus) -> None:
         """Announce the 80% warning and each exhaustion on `bus` as typed events."""
 
@@ -496,7 +501,7 @@ async def reserve_for_call(
     tokens_in = input_token_bound(body_bytes)
     rates = call_rates(price, tokens_in)
     if rates is None:
-        if budget.limit_usd is not None or model in budget.per_model:
+        if budget.caps(model):
             raise BudgetExhausted(
                 f"Stopped: {unpriced_under_budget(model)}",
                 spent_usd=budget.spent,

@@ -16,8 +16,7 @@ from typing import Any
 
 from .config import SessionConfig
 from .optimizers import round_calls
-from .pricing import Price, cost_of, price_for
-from .providers.registry import split_model
+from .pricing import Price, cost_of, resolve_price
 
 CHARS_PER_TOKEN = 4
 
@@ -98,8 +97,7 @@ def estimate(config: SessionConfig, task: Any) -> list[ModelEstimate]:
     out_short = 8 if task.module == "predict" else 60
     results = []
     for m in config.models:
-        provider, model_id = split_model(m.id)
-        price = price_for(provider, model_id, {m.id: m.price.model_dump()} if m.price else None)
+        price = resolve_price(m.id, m.price)
         phases = {
             "baseline": Range(dev, dev, dev),
             "optimization": Range(

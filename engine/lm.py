@@ -28,7 +28,7 @@ from . import local_server
 from .call_context import CallContext, ModelHealth, ModelLink, ModelOptions
 from .call_errors import CallCancelled
 from .limits import LimitConfig, default_limits
-from .pricing import price_for, unpriced_under_budget
+from .pricing import resolve_price, unpriced_under_budget
 from .providers import offline, registry
 from .providers.base import Endpoint, ProviderSpec
 from .runtime import OFFLINE_BASE_URL, Runtime
@@ -224,10 +224,8 @@ def make_lm(
             raise ValueError(
                 f"No API key for {spec.label}: run `dspy-tui keys set {provider_id}` or set {env}."
             )
-    price = price_for(provider_id, model_id, {label: opts.price} if opts.price is not None else None)
-    budget = ctx.budget
-    budgeted = budget is not None and (budget.limit_usd is not None or label in budget.per_model)
-    if budgeted and price is None:
+    price = resolve_price(label, opts.price)
+    if price is None and ctx.budget is not None and ctx.budget.caps(label):
         raise ValueError(unpriced_under_budget(label))
     max_tokens = opts.max_tokens
     if max_tokens is None:

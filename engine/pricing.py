@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from dspy.lm15 import Usage
+from pydantic import BaseModel
 
 PRICES_AS_OF = "2026-11"
 
@@ -315,22 +316,28 @@ def worst_case_cost(price: Price | None, est_input_tokens: int, max_tokens: int)
 UNPRICED = "unpriced"
 
 
-def model_prices(config: Mapping[str, object]) -> dict[str, Price | None]:
-    """Each model of a session config (as JSON: `models` holds ids or {id, price} tables) priced, its
-    own price first: the one place a configured model's price is resolved."""
+def resolve_price(model: str, given: Price | Mapping[str, Any] | BaseModel | None = None) -> Price | None:
+    """The price of a configured model, "provider/model" with the config's own `price` if it gives
+    one (a `Price`, a dict or a `PriceConfig`): the one place a model's price is resolved. None when
+    it is unpriced; ValueError (one sentence) when the id names no known provider."""
     from .providers.registry import split_model
 
+    provider, name = split_model(model)
+    if isinstance(given, BaseModel):
+        given = given.model_dump()
+    return price_for(provider, name, {f"{provider}/{name}": given} if given else None)
+
+
+def model_prices(config: Mapping[str, object]) -> dict[str, Price | None]:
+    """Each model of a session config as JSON (`models` holds ids or {id, price} tables) priced."""
     out: dict[str, Price | None] = {}
     models = config.get("models")
     for m in models if isinstance(models, list) else []:
         model_id = str(m["id"]) if isinstance(m, dict) else str(m)
-        given = m.get("price") if isinstance(m, dict) else None
         try:
-            provider, name = split_model(model_id)
-        except ValueError:
+            out[model_id] = resolve_price(model_id, m.get("price") if isinstance(m, dict) else None)
+        except ValueError:  # an id no provider claims (an old session's config): unpriced
             out[model_id] = None
-            continue
-        out[model_id] = price_for(provider, name, {model_id: given} if given else None)
     return out
 
 

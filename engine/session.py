@@ -783,9 +783,10 @@ class Session:
         self.reserve.done(run.model)  # what is left of its hold goes back to the others
 
     def _priced(self, model: str) -> bool:
-        from .pricing import model_prices
+        from .pricing import resolve_price
 
-        return model_prices(self.config.model_dump(mode="json")).get(model) is not None
+        configured = next((m for m in self.config.models if m.id == model), None)
+        return configured is not None and resolve_price(model, configured.price) is not None
 
     JUDGED_ASPECTS = {
         "coherence": "Is the response well-formed and internally consistent?",

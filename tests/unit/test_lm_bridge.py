@@ -271,7 +271,10 @@ def test_make_lm_explains_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> No
         lm_with("nowhere/model", keys=keys)
     with pytest.raises(ValueError, match="no price for openai/my-finetune"):
         lm_with("openai/my-finetune", keys=keys, budget=Budget(1.0))
+    with pytest.raises(ValueError, match="no price for openai/my-finetune"):  # its own cap counts too
+        lm_with("openai/my-finetune", keys=keys, budget=Budget(None, {"openai/my-finetune": 1.0}))
     assert lm_with("openai/my-finetune", keys=keys, budget=Budget(None))  # tracking only: fine
+    assert lm_with("openai/my-finetune", keys=keys, budget=Budget(None, {"openai/gpt-4o": 1.0}))
     with pytest.raises(ValueError, match="offline"):
         lm_with("offline/no-such-variant", keys=keys)
     assert (

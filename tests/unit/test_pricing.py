@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import random
 import re
+from pathlib import Path
 
 import pytest
 from dspy.lm15 import Usage
@@ -13,7 +15,9 @@ from dspy_tui.engine.pricing import (
     PRICES_AS_OF,
     Price,
     cost_of,
+    model_prices,
     price_for,
+    resolve_price,
     worst_case_cost,
 )
 
@@ -183,3 +187,37 @@ def test_models_our_table_lacks_fall_back_to_litellms_bundled_list_offline() -> 
     ours = price_for("together", "meta-llama/Llama-3.3-70B-Instruct-Turbo")
     assert ours is not None and ours.label.startswith("list price")  # our table wins where it lists a model
     assert price_for("openai", "gpt-9-imaginary") is None  # unpriced stays unpriced
+
+
+def test_a_configured_price_resolves_the_same_whatever_form_it_comes_in() -> None:
+    from dspy_tui.engine.config import PriceConfig
+
+    given = {"input": 1.0, "output": 2.0, "cached_input": None}
+    as_dict = resolve_price("anthropic/my-tune", given)
+    assert as_dict == resolve_price("anthropic/my-tune", PriceConfig(input=1.0, output=2.0))
+    assert as_dict == resolve_price("Anthropic/my-tune", Price(1.0, 2.0))
+    assert as_dict is not None and (as_dict.kind, as_dict.rule) == ("override", "anthropic")
+    assert resolve_price("openai/gpt-4o-mini") == price_for("openai", "gpt-4o-mini")
+    assert resolve_price("openai/my-finetune") is None
+    with pytest.raises(ValueError, match="known provider"):
+        resolve_price("nowhere/model")
+    assert model_prices({"models": ["nowhere/model", {"id": "anthropic/my-tune", "price": given}]}) == {
+        "nowhere/model": None,
+        "anthropic/my-tune": as_dict,
+    }
+
+
+def test_product_code_resolves_a_models_price_only_through_resolve_price() -> None:
+    """One resolver (#14): no module outside pricing.py looks prices up in the table itself."""
+    root = Path(__file__).resolve().parents[2]
+    callers = []
+    for path in sorted(p for d in ("engine", "storage", "tui", "cli") for p in (root / d).rglob("*.py")):
+        if path.name == "pricing.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) in (
+                "price_for",
+                "litellm_price",
+            ):
+                callers.append(f"{path.relative_to(root)}:{node.lineno}")
+    assert callers == []
