@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import os
 import re
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import replace
@@ -22,6 +23,8 @@ from urllib.parse import urlsplit
 from dspy.clients.engines.base import validate_request
 from dspy.clients.lm import LM
 from dspy.lm15 import Request, Response, response_to_events
+
+from dspy_tui.storage.secrets import REDACTED
 
 from . import local_models as local
 from . import local_server
@@ -179,6 +182,20 @@ def dspy_model_name(provider_id: str, model_id: str, base_url: str) -> str:
     return f"{provider_id}/{model_id}@{host}"
 
 
+def _unless_withheld(spec: ProviderSpec, url: str | None) -> str | None:
+    """A base URL from a stored config whose credential was redacted when it was stored can only be
+    given back by the environment: sending `<redacted>` as a password would only earn a 401."""
+    if url is None or REDACTED not in url:
+        return url
+    variable = registry.base_url_variable(spec)
+    if not os.environ.get(variable, "").strip():
+        raise ValueError(
+            f"The {spec.label} base URL {url} carried a credential, which dspy-tui never stores: "
+            f"set {variable} to the full URL to go on."
+        )
+    return None
+
+
 def make_lm(
     model_string: str,
     *,
@@ -214,11 +231,18 @@ def make_lm(
             limits = replace(limits, concurrency=min(limits.concurrency, local_server.SLOTS))
     else:
         urls = ctx.base_urls
-        base_url = registry.base_url_for(spec, opts.base_url or urls.get(label) or urls.get(provider_id))
+        base_url = registry.base_url_for(
+            spec, _unless_withheld(spec, opts.base_url or urls.get(label) or urls.get(provider_id))
+        )
         warning = local_url_warning(label, base_url)
         if warning:
             log.warning("%s", warning)
         key = keys(provider_id) or None
+        if key and spec.wire == "openai" and urlsplit(base_url).username is not None:
+            raise ValueError(
+                f"The {spec.label} base URL carries a user name or password, which cannot travel "
+                "next to the API key's Authorization header: take them out of the URL."
+            )
         if spec.needs_key and key is None:
             env = " or ".join(spec.key_env) or f"DSPY_TUI_{provider_id.upper()}_API_KEY"
             raise ValueError(

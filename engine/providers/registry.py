@@ -76,11 +76,16 @@ def split_model(model_string: str) -> tuple[str, str]:
     return provider_id, model_id
 
 
+def base_url_variable(spec: ProviderSpec) -> str:
+    """The environment variable that gives this provider's base URL."""
+    return f"DSPY_TUI_{spec.id.upper().replace('-', '_')}_BASE_URL"
+
+
 def base_url_for(spec: ProviderSpec, override: str | None = None, env: Mapping[str, str] = os.environ) -> str:
     """The base URL to call, without a trailing slash."""
     if spec.offline:
         raise ValueError(f"Provider '{spec.id}' is not reached over HTTP, so it has no base URL.")
-    variable = f"DSPY_TUI_{spec.id.upper().replace('-', '_')}_BASE_URL"
+    variable = base_url_variable(spec)
     for candidate, origin in ((override, "the given base URL"), (env.get(variable), variable)):
         if candidate is not None and candidate.strip():
             return _checked(candidate.strip(), origin)

@@ -63,3 +63,43 @@ def test_credentials_in_urls_hooks_and_echoed_answers_are_never_stored(tmp_path:
         assert "region=eu" in everything  # the rest of the URL is kept
     finally:
         provider.stop()
+
+
+def test_a_base_url_whose_credential_was_withheld_resumes_only_from_the_environment(tmp_path: Path) -> None:
+    """The stored config keeps `user:<redacted>@host`; resume says where the credential must come
+    from (one sentence, exit 2, no request sent with `<redacted>` as a password) and goes on once
+    DSPY_TUI_VLLM_BASE_URL gives the full URL back (vLLM: no key, so the URL's credential is its
+    only authorization)."""
+    import signal
+    import time
+
+    from tests.reliability.support import cli_popen
+
+    provider = FakeProvider(latency_s=0.05, brain=offline_brain("base")).start()
+    try:
+        full_url = f"http://user:{USERINFO_SECRET}@{provider.url.split('://', 1)[1]}/v1"
+        env = cli_env(tmp_path / "home")
+        config = write_config(tmp_path / "s.toml", rounds=2, models=("vllm/llama-3-8b",))
+        text = config.read_text().replace("[task]\n", f'[base_urls]\nvllm = "{full_url}"\n[task]\n')
+        config.write_text(text)
+        runner = cli_popen("run", str(config), "--headless", env=env)
+        deadline = time.monotonic() + 120
+        while len(provider.answered()) < 5 and runner.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        runner.send_signal(signal.SIGTERM)
+        assert runner.wait(timeout=60) != 0
+        sid = only_session_id(env)
+        sent = len(provider.received)
+
+        refused = cli("resume", sid, "--headless", env=env)
+        assert refused.returncode == 2, refused.stderr[-2000:]
+        assert "DSPY_TUI_VLLM_BASE_URL" in refused.stderr and "Traceback" not in refused.stderr
+        assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+        assert USERINFO_SECRET not in refused.stderr
+        assert len(provider.received) == sent  # nothing went out with a redacted password
+
+        resumed = cli("resume", sid, "--headless", env={**env, "DSPY_TUI_VLLM_BASE_URL": full_url})
+        assert resumed.returncode == 0, resumed.stderr[-2000:]
+        assert len(provider.received) > sent
+    finally:
+        provider.stop()

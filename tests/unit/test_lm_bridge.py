@@ -296,6 +296,25 @@ def test_base_url_comes_from_config_then_environment_then_default(monkeypatch: p
     assert len({lm_with("openai/gpt-4o", keys=keys).model, configured.model, per_model.model}) == 3
 
 
+def test_a_url_credential_next_to_a_bearer_key_is_one_sentence_before_any_call() -> None:
+    """aiohttp refuses URL credentials next to an Authorization header: every call would error."""
+    with pytest.raises(ValueError, match="take them out of the URL") as caught:
+        lm_with("openai/gpt-4o", keys=keys, base_urls={"openai": "http://u:pw-9f2c@127.0.0.1:2/v1"})
+    assert "pw-9f2c" not in str(caught.value)
+
+
+def test_a_withheld_url_credential_comes_back_only_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stored = {"vllm": "http://u:<redacted>@127.0.0.1:2/v1"}
+    monkeypatch.delenv("DSPY_TUI_VLLM_BASE_URL", raising=False)
+    with pytest.raises(ValueError, match="set DSPY_TUI_VLLM_BASE_URL to the full URL"):
+        lm_with("vllm/llama-3-8b", keys=lambda _p: None, base_urls=stored)
+    monkeypatch.setenv("DSPY_TUI_VLLM_BASE_URL", "http://u:pw-9f2c@127.0.0.1:2/v1")
+    lm = lm_with("vllm/llama-3-8b", keys=lambda _p: None, base_urls=stored)
+    assert lm.engine.endpoint.base_url == "http://u:pw-9f2c@127.0.0.1:2/v1"
+
+
 def test_capability_hints_need_both_the_model_and_the_wire(monkeypatch: pytest.MonkeyPatch) -> None:
     gpt = lm_with("openai/gpt-4o", keys=keys)
     # the wire sends response_format but not tools
