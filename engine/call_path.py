@@ -36,7 +36,7 @@ from .cache_codec import cache_key, canonical_json, compact_json
 from .call_context import CallCache, ModelLink, Timeouts
 from .call_errors import FATAL_ERRORS, ModelFailed, connect_failure, error_kind, wire_failure
 from .limits import Limiter, Slot
-from .pricing import cost_of
+from .pricing import cost_of, prompt_tokens
 from .providers import offline, registry
 from .providers.base import Endpoint, WireFormat
 
@@ -336,7 +336,7 @@ class _Call:
         self.response = response
         self.cost = cost_of(self.link.price, response.usage)
         stats = self.runtime.stats
-        stats.tokens_in += response.usage.input_tokens or 0
+        stats.tokens_in += prompt_tokens(response.usage, self.link.endpoint.provider.wire) or 0
         stats.tokens_out += response.usage.output_tokens or 0
         self._settle(budget, self.cost)
         stats.cost_usd += self.cost or 0.0
@@ -381,7 +381,7 @@ class _Call:
             request_hash=self.key or None,
             latency_ms=provider_s * 1000,
             queue_ms=self.queue_s * 1000,
-            tokens_in=usage.input_tokens if usage else None,
+            tokens_in=prompt_tokens(usage, endpoint.provider.wire),  # cached tokens included
             tokens_out=usage.output_tokens if usage else None,
             tokens_cached=usage.cache_read_tokens if usage else None,
             cost_usd=self.cost,

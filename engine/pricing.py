@@ -291,6 +291,16 @@ def cost_of(price: Price | None, usage: Usage | None) -> float | None:
     return float(dollars) / 1_000_000
 
 
+def prompt_tokens(usage: Usage | None, wire: str) -> int | None:
+    """Every prompt token of a call, cached or not, so token counts compare across providers:
+    Anthropic reports cache reads and writes apart from `input_tokens`, the others include them."""
+    if usage is None or usage.input_tokens is None:
+        return None
+    if wire != "anthropic":
+        return int(usage.input_tokens)
+    return int(usage.input_tokens + (usage.cache_read_tokens or 0) + (usage.cache_write_tokens or 0))
+
+
 def call_rates(price: Price | None, input_tokens: int) -> tuple[float, float] | None:
     """(USD for `input_tokens` all uncached, or written to Anthropic's cache; USD per
     output token) for one call: the most it can cost. None if unpriced."""

@@ -60,9 +60,8 @@ class Books:
         """Recorded tokens and cost equal what the server billed; nothing answered twice."""
         billed = server.billed()
         ok = self.calls("ok")
-        assert sum(e.tokens_in or 0 for e in ok) == billed["tokens_in"] - (
-            billed["tokens_cached"] if self.model.startswith("anthropic/") else 0
-        )
+        assert sum(e.tokens_in or 0 for e in ok) == billed["tokens_in"]  # cached included, on every wire
+        assert sum(e.tokens_cached or 0 for e in ok) == billed["tokens_cached"]
         assert sum(e.tokens_out or 0 for e in ok) == billed["tokens_out"]
         provider, model = self.model.split("/", 1)
         price = price_for(provider, model)
@@ -99,6 +98,27 @@ def test_transient_faults_are_retried_by_dspy_and_succeed(
     assert books.calls("error")[0].error_kind in {"rate_limit", "server", "transport"}
     # An error status is not billed; a reset mid-body may have been, so it is held at its worst case.
     assert books.budget.unknown_costs == (1 if fault == "reset" else 0)
+    books.check_against(fake_provider)
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_tokens_in_count_cached_tokens_on_every_wire_and_cost_the_cached_rate(
+    model: str, fake_provider: FakeProvider, provider_urls: dict[str, str]
+) -> None:
+    """Anthropic reports cache reads apart from input_tokens: tokens in still hold them, shown apart."""
+    fake_provider.cached_tokens = 40
+    books = Books(model, provider_urls)
+    books.ask(f"cached prompt on {model}?")
+    (call,) = books.calls("ok")
+    (served,) = fake_provider.answered()
+    assert (call.tokens_in, call.tokens_cached) == (served.tokens_in, 40)
+    price = price_for(*model.split("/", 1))
+    assert price is not None and price.cached_input is not None
+    rate_in, rate_out, rate_cached = price.rates(0)
+    expected = ((served.tokens_in - 40) * rate_in + 40 * rate_cached + served.tokens_out * rate_out) / 1e6
+    if model.startswith("gemini/"):  # thoughts are billed as output
+        expected += (served.tokens_thoughts or 0) * rate_out / 1e6
+    assert call.cost_usd == pytest.approx(expected)
     books.check_against(fake_provider)
 
 
