@@ -22,7 +22,7 @@ from textual.binding import Binding
 from textual.containers import Container
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Header, Static, TabbedContent, TabPane
 
 from dspy_tui.storage.paths import Paths
 from dspy_tui.tui import format as fmt
@@ -30,6 +30,7 @@ from dspy_tui.tui.history import CompareData, CompareRounds, Entry, Verdict, tre
 from dspy_tui.tui.runner import one_sentence
 from dspy_tui.tui.screens.modals import PickManyScreen
 from dspy_tui.tui.widgets.history_charts import Point, ScoreCostChart, TrendChart
+from dspy_tui.tui.widgets.key_footer import KeyFooter
 from dspy_tui.tui.widgets.round_chart import METRIC_TITLES, RoundChart
 from dspy_tui.tui.widgets.table import Col, FitTable
 
@@ -159,7 +160,7 @@ class CompareScreen(Screen[None]):
                 yield self.rounds_chart
             with TabPane("Trend", id="trend"):
                 yield self.trend_chart
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = f"Compare {len(self.session_ids)} sessions"

@@ -17,7 +17,7 @@ from textual.binding import Binding
 from textual.containers import Container, Horizontal
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 
 from dspy_tui.engine.events import EVENT_TYPES
 from dspy_tui.storage.paths import Paths
@@ -30,6 +30,7 @@ from dspy_tui.tui.screens.export_program import export_program
 from dspy_tui.tui.screens.modals import ConfirmScreen, PickScreen, ReportScreen
 from dspy_tui.tui.widgets.events_pane import EventsPane
 from dspy_tui.tui.widgets.filter_panel import FilterPanel
+from dspy_tui.tui.widgets.key_footer import KeyFooter
 from dspy_tui.tui.widgets.results_table import ResultsTable
 from dspy_tui.tui.widgets.round_chart import METRIC_TITLES, RoundChart
 
@@ -139,7 +140,7 @@ class DetailScreen(Screen[None]):
                 pane.border_title = "Cross-model transfers"
                 yield self.transfers
         yield self.events_pane
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.chart_pane.border_title = "Round metrics · dev score"

@@ -15,11 +15,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from dspy_tui.storage.paths import Paths
 from dspy_tui.tui import format as fmt
 from dspy_tui.tui.app_api import services
+from dspy_tui.tui.widgets.key_footer import KeyFooter
 from dspy_tui.tui.widgets.table import Col, FitTable
 
 if TYPE_CHECKING:
@@ -151,7 +152,7 @@ class HomeScreen(Screen[None]):
         yield Static(id="list-status")
         yield Static(EMPTY_TEXT, id="empty")
         yield SessionsTable(COLUMNS, id="sessions")
-        yield Footer(compact=True)  # ten keys: they fit in 120 columns only compact
+        yield KeyFooter(compact=True)  # ten keys: they fit in 120 columns only compact
 
     def on_mount(self) -> None:
         table = self.query_one(FitTable)

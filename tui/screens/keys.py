@@ -16,9 +16,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 
 from dspy_tui.tui.screens.modals import ConfirmScreen, SecretScreen
+from dspy_tui.tui.widgets.key_footer import KeyFooter
 from dspy_tui.tui.widgets.table import Col, FitTable
 
 COLUMNS = (
@@ -74,7 +75,7 @@ class KeysScreen(Screen[None]):
         yield Static("Asking the keyring…", id="keyring-note")
         yield FitTable(COLUMNS, id="keys")
         yield Static("Keys are never written to the database, a log or a report.", id="keys-help")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = "API keys"

@@ -19,7 +19,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Container, Horizontal
 from textual.screen import Screen
-from textual.widgets import ContentSwitcher, Footer, Header, Static
+from textual.widgets import ContentSwitcher, Header, Static
 
 from dspy_tui.engine.events import EVENT_TYPES
 from dspy_tui.storage.paths import Paths
@@ -31,6 +31,7 @@ from dspy_tui.tui.widgets.benchmark import BenchmarkView
 from dspy_tui.tui.widgets.cost_panel import CostPanel
 from dspy_tui.tui.widgets.events_pane import EventsPane
 from dspy_tui.tui.widgets.filter_panel import FilterPanel
+from dspy_tui.tui.widgets.key_footer import KeyFooter
 from dspy_tui.tui.widgets.models_table import ModelsTable
 from dspy_tui.tui.widgets.round_chart import METRIC_TITLES, RoundChart
 
@@ -117,7 +118,7 @@ class LiveScreen(Screen[None]):
                 yield self.cost
         yield self.events_pane
         yield self.filter_panel
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.models_pane.border_title = "Models"

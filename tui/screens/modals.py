@@ -12,7 +12,6 @@ from textual.containers import Horizontal, HorizontalScroll, Vertical, VerticalS
 from textual.screen import ModalScreen, Screen
 from textual.widgets import (
     Button,
-    Footer,
     Header,
     Input,
     Label,
@@ -20,6 +19,8 @@ from textual.widgets import (
     SelectionList,
     Static,
 )
+
+from dspy_tui.tui.widgets.key_footer import KeyFooter
 
 T = TypeVar("T")
 
@@ -257,7 +258,7 @@ class ReportScreen(Screen[None]):
                         yield table
                 else:
                     yield Static(part, classes="report-prose")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = self.title_text

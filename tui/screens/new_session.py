@@ -24,13 +24,14 @@ from textual.screen import Screen
 from textual.suggester import SuggestFromList
 from textual.timer import Timer
 from textual.widget import Widget
-from textual.widgets import Checkbox, Footer, Header, Input, Label, Select, SelectionList, Static
+from textual.widgets import Checkbox, Header, Input, Label, Select, SelectionList, Static
 from textual.widgets.selection_list import Selection
 
 from dspy_tui.engine.config import OPTIMIZER_SUMMARIES, OPTIMIZERS
 from dspy_tui.storage.paths import Paths
 from dspy_tui.tui import format as fmt
 from dspy_tui.tui.app_api import services
+from dspy_tui.tui.widgets.key_footer import KeyFooter
 
 DEFAULT_TASK = "demo:sentiment"
 DEFAULT_MODELS = ("offline/small", "offline/base", "offline/large")
@@ -241,7 +242,7 @@ class NewSessionScreen(Screen[None]):
             with Vertical(id="estimate-pane", classes="pane") as pane:
                 pane.border_title = "Estimate"
                 yield Static("Estimating…", id="estimate")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = "New session"

@@ -16,12 +16,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, Label, Select, Static
+from textual.widgets import Header, Input, Label, Select, Static
 
 from dspy_tui.storage.paths import Paths
 from dspy_tui.tui.app_api import services
 from dspy_tui.tui.screens.modals import confirm_leaving
 from dspy_tui.tui.settings import MAX_CONCURRENCY, Settings
+from dspy_tui.tui.widgets.key_footer import KeyFooter
 
 HELP = (
     "A new session's budget and concurrency start from here (the new-session form can still change the "
@@ -88,7 +89,7 @@ class SettingsScreen(Screen[None]):
             yield Static(self._locations(), id="locations")
             yield Label("Keys remapped", classes="section")
             yield Static(self._keymap(), id="keymap")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = "Settings"
