@@ -280,7 +280,7 @@ class NewSessionScreen(Screen[None]):
         self.app.call_from_thread(self._fill_choices, demos, catalog, list(BUILTIN_METRICS))
 
     def _fill_choices(self, demos: dict[str, str], catalog: list[dict[str, Any]], metrics: list[str]) -> None:
-        if not self.is_attached:  # a worker finished after the form was closed
+        if self._form_gone():
             return
         first = not self.catalog
         self.demos = demos
@@ -417,9 +417,10 @@ class NewSessionScreen(Screen[None]):
         self.schedule_estimate()
 
     def _form_gone(self) -> bool:
-        """A worker finished after the form was closed, or while it is being taken down (then it is
-        still attached but its widgets are already gone: seen as NoMatches for '#task-msg')."""
-        return not self.is_attached or not self.query("#estimate")
+        """A worker or timer delivered after the form was closed, or while it is being taken down: it is
+        off the screen stack at once but still attached while its widgets go one by one (seen as
+        NoMatches for '#task-msg'). Suspended under the keys screen it is still on the stack."""
+        return not self.is_attached or self not in self.app.screen_stack
 
     def _message(self, selector: str, text: str) -> None:
         if self._form_gone():
@@ -435,6 +436,8 @@ class NewSessionScreen(Screen[None]):
         self._debounce = self.set_timer(DEBOUNCE_S, self._estimate_now)
 
     def _estimate_now(self) -> None:
+        if self._form_gone():
+            return
         if self.query_one("#task", Select).value == FILE_TASK:
             self.check_fields(
                 self.query_one("#signature", Input).value, self.query_one("#metric", Input).value
