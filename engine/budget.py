@@ -11,6 +11,10 @@ Part of the budget can be held back for later phases (the cross-model trials
 and the final benchmark) so optimization cannot eat it; a model's own hold is
 released to it when it reaches those phases.
 
+Each call is charged to an account (a competing model, or a judge: a judge's
+calls never count against the per-model cap of a competitor with the same id)
+and draws on one model's hold: its own, or, for a judge, the model it rates.
+
 Money is counted in integer nano-dollars so that many concurrent settles
 cannot drift past the limit through float rounding. Running out raises
 `BudgetExhausted`, a `BaseException`, so that no DSPy optimizer's
@@ -76,9 +80,10 @@ class _Plan:
 @dataclass(frozen=True)
 class Reservation:
     id: int
-    model: str
+    model: str  # the account charged
     amount_usd: float
     nanos: int
+    holder: str = ""  # whose hold the call draws on (the model a judge rates); "" = `model`
 
 
 WarningCallback = Callable[[float, float], None]  # (spent_usd, limit_usd)
@@ -117,6 +122,8 @@ class Budget:
         self._reserved = 0
         self._model_spent: dict[str, int] = {}
         self._model_reserved: dict[str, int] = {}
+        self._drawn: dict[str, int] = {}  # holder -> spent + reserved by the calls drawing on its hold
+        self._assisted: dict[str, int] = {}  # holder -> spent by other accounts' calls (its judge's)
         self._exhausted_all = False
         self._exhausted_models: set[str] = set()
         self._warned = False
@@ -205,6 +212,10 @@ class Budget:
     def model_spent(self, model: str) -> float:
         return self._model_spent.get(model, 0) / _NANO
 
+    def assisted_spent(self, holder: str) -> float:
+        """USD other accounts (a judge) spent for `holder`'s phases in this process."""
+        return self._assisted.get(holder, 0) / _NANO
+
     # ---- holding back for later phases ------------------------------------
     def hold(self, model: str, usd: float) -> None:
         """Keep `usd` of the global budget for `model`'s later phases (replaces its previous hold),
@@ -230,7 +241,7 @@ class Budget:
         for it alone); otherwise (its cross-model trial) it ends the trial (`BudgetReserveReached`)."""
         with self._lock:
             if model not in self._protected:
-                self._protected[model] = self._model_spent.get(model, 0) + self._model_reserved.get(model, 0)
+                self._protected[model] = self._drawn.get(model, 0)
             if final:
                 self._final.add(model)
             waiters = self._take_waiters()
@@ -246,7 +257,7 @@ class Budget:
         base = self._protected.get(model)
         if base is None:
             return 0
-        return self._model_spent.get(model, 0) + self._model_reserved.get(model, 0) - base
+        return self._drawn.get(model, 0) - base
 
     def _effective_hold(self, model: str) -> int:
         """What is still held for `model`: its hold less what it used since it began using it."""
@@ -264,9 +275,9 @@ class Budget:
         """Take `amount` USD out of what is left, or raise `BudgetExhausted`
         (also when only calls in flight hold the rest: this form cannot wait)."""
         with self._lock:
-            plan = self._plan(model, _to_nanos(amount), 0.0, 0, 0)
+            plan = self._plan(model, model, _to_nanos(amount), 0.0, 0, 0)
             if plan.kind == "take":
-                return self._take(model, plan.nanos)
+                return self._take(model, model, plan.nanos)
             refusal = plan.refusal or self._refusal(model, in_flight=True)
             self.refused += 1
         self._fire(refusal)
@@ -279,9 +290,16 @@ class Budget:
         return reservation
 
     async def reserve_call(
-        self, model: str, input_usd: float, usd_per_output_token: float, max_tokens: int
+        self,
+        model: str,
+        input_usd: float,
+        usd_per_output_token: float,
+        max_tokens: int,
+        *,
+        holder: str | None = None,
     ) -> tuple[Reservation, int]:
-        """Reserve one call: its input bound plus `max_tokens` of output.
+        """Reserve one call charged to account `model`, drawing on `holder`'s hold (default
+        `model`'s): its input bound plus `max_tokens` of output.
 
         Returns the reservation and the output tokens it pays for. When it does
         not fit: wait while other calls are in flight (they usually settle for
@@ -290,13 +308,14 @@ class Budget:
         or `BudgetReserveReached` when only the phase reserve stands in the way).
         """
         loop = asyncio.get_running_loop()
+        holder = holder or model
         input_nanos = _to_nanos(input_usd)
         rate = usd_per_output_token * _NANO
         while True:
             with self._lock:
-                plan = self._plan(model, input_nanos, rate, max_tokens, self.min_answer_tokens)
+                plan = self._plan(model, holder, input_nanos, rate, max_tokens, self.min_answer_tokens)
                 if plan.kind == "take":
-                    return self._take(model, plan.nanos), plan.tokens
+                    return self._take(model, holder, plan.nanos), plan.tokens
                 if plan.kind == "wait":
                     waiter: asyncio.Future[None] = loop.create_future()
                     self._waiters.append((loop, waiter))
@@ -307,12 +326,14 @@ class Budget:
                 raise plan.refusal
             await waiter
 
-    def _plan(self, model: str, input_nanos: int, rate: float, max_tokens: int, floor: int) -> _Plan:
+    def _plan(
+        self, model: str, holder: str, input_nanos: int, rate: float, max_tokens: int, floor: int
+    ) -> _Plan:
         """What to do with one reservation request. Caller holds the lock."""
         if self._exhausted_all or model in self._exhausted_models:
             return _Plan("stop", refusal=self._refusal(model, in_flight=False))
         full = input_nanos + math.ceil(rate * max_tokens)
-        scopes = self._scopes(model)
+        scopes = self._scopes(model, holder)
         if all(full <= room for room, _, _ in scopes):
             return _Plan("take", full, max_tokens)
         if any(full > room and reserved > 0 for room, reserved, _ in scopes):
@@ -321,9 +342,9 @@ class Budget:
         tokens = min(max_tokens, math.floor((room - input_nanos) / rate)) if rate > 0 else 0
         if rate > 0 and tokens >= min(floor, max_tokens) and tokens > 0:
             return _Plan("take", input_nanos + math.ceil(rate * tokens), tokens)
-        held = self._held_against(model)
+        held = self._held_against(holder)
         if held and all(full <= room + held * (scope is None) for room, _, scope in scopes):
-            return _Plan("stop", refusal=self._reserve_reached(model, held))  # held back for others
+            return _Plan("stop", refusal=self._reserve_reached(holder, held))  # held back for others
         smallest = input_nanos + math.ceil(rate * min(floor, max_tokens))
         for room, _, scope in scopes:
             if smallest <= room:
@@ -334,11 +355,11 @@ class Budget:
                 self._exhausted_models.add(scope)
         return _Plan("stop", refusal=self._refusal(model, in_flight=False))
 
-    def _scopes(self, model: str) -> list[tuple[int, int, str | None]]:
-        """(room left, reserved in flight, scope) for every cap this model's calls count against."""
+    def _scopes(self, model: str, holder: str) -> list[tuple[int, int, str | None]]:
+        """(room left, reserved in flight, scope) for every cap this account's calls count against."""
         scopes: list[tuple[int, int, str | None]] = []
         if self._limit is not None:
-            room = self._limit - self._spent - self._reserved - self._held_against(model)
+            room = self._limit - self._spent - self._reserved - self._held_against(holder)
             scopes.append((room, self._reserved, None))
         model_limit = self._model_limits.get(model)
         if model_limit is not None:
@@ -346,11 +367,12 @@ class Budget:
             scopes.append((model_limit - self._model_spent.get(model, 0) - reserved, reserved, model))
         return scopes
 
-    def _take(self, model: str, nanos: int) -> Reservation:
-        reservation = Reservation(next(self._ids), model, nanos / _NANO, nanos)
+    def _take(self, model: str, holder: str, nanos: int) -> Reservation:
+        reservation = Reservation(next(self._ids), model, nanos / _NANO, nanos, holder)
         self._open[reservation.id] = reservation
         self._reserved += nanos
         self._model_reserved[model] = self._model_reserved.get(model, 0) + nanos
+        self._drawn[holder] = self._drawn.get(holder, 0) + nanos
         return reservation
 
     def _refusal(self, model: str, *, in_flight: bool) -> BudgetExhausted:
@@ -416,6 +438,10 @@ class Budget:
             self._unreserve(reservation)
             self._spent += nanos
             self._model_spent[reservation.model] = self._model_spent.get(reservation.model, 0) + nanos
+            holder = reservation.holder or reservation.model
+            self._drawn[holder] = self._drawn.get(holder, 0) + nanos
+            if holder != reservation.model:
+                self._assisted[holder] = self._assisted.get(holder, 0) + nanos
             if nanos > reservation.nanos:
                 # The provider billed more than the worst case we allowed for:
                 # record it as billed and allow no further calls.
@@ -449,6 +475,7 @@ class Budget:
     def _unreserve(self, reservation: Reservation) -> None:
         self._reserved -= reservation.nanos
         self._model_reserved[reservation.model] -= reservation.nanos
+        self._drawn[reservation.holder or reservation.model] -= reservation.nanos
 
     def _take_waiters(self) -> list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]]:
         waiters, self._waiters = self._waiters, []
@@ -494,10 +521,17 @@ def input_token_bound(body_bytes: int) -> int:
 
 
 async def reserve_for_call(
-    budget: Budget, model: str, price: Price | None, body_bytes: int, max_tokens: int
+    budget: Budget,
+    model: str,
+    price: Price | None,
+    body_bytes: int,
+    max_tokens: int,
+    *,
+    holder: str | None = None,
 ) -> tuple[Reservation, int]:
-    """Reserve one request of `body_bytes` asking for up to `max_tokens` of output;
-    returns the reservation and the output tokens it may ask for (maybe fewer)."""
+    """Reserve one request of `body_bytes` asking for up to `max_tokens` of output, charged to
+    account `model` and drawing on `holder`'s hold; returns the reservation and the output tokens
+    it may ask for (maybe fewer)."""
     tokens_in = input_token_bound(body_bytes)
     rates = call_rates(price, tokens_in)
     if rates is None:
@@ -510,7 +544,7 @@ async def reserve_for_call(
             )
         rates = (0.0, 0.0)
     input_usd, per_output_token = rates
-    return await budget.reserve_call(model, input_usd, per_output_token, max_tokens)
+    return await budget.reserve_call(model, input_usd, per_output_token, max_tokens, holder=holder)
 
 
 def spending_words(budget: Budget) -> str:

@@ -171,3 +171,9 @@ class ModelLink:
     health: ModelHealth
     phase: str | None = None  # the session phase its calls serve now (the session sets it per phase)
     role: str = "model"  # `judge` for the llm_judge's model: its cost is not the competitor's
+    serves: str | None = None  # a judge's: the competing model whose answers it rates
+
+    @property
+    def account(self) -> str:
+        """What the budget charges its calls to: a judge's never count as the same-id competitor's."""
+        return self.label if self.role == "model" else f"{self.label} ({self.role})"

@@ -79,7 +79,7 @@ async def perform(runtime: Runtime, link: ModelLink, request: Request) -> Respon
         max_tokens = request.config.max_tokens or endpoint.max_tokens_default
         if ctx.budget is not None:
             call.reservation, allowed = await reserve_for_call(
-                ctx.budget, link.label, link.price, len(body_json), max_tokens
+                ctx.budget, link.account, link.price, len(body_json), max_tokens, holder=link.serves
             )
             if allowed < max_tokens:  # what is left pays for a shorter answer only: ask for one
                 max_tokens = allowed

@@ -59,8 +59,9 @@ class PhaseReserve:
         `improved`: its program now beats its baseline, so the cross-model trials will cost."""
         if not self.enabled:
             return
-        if totals.get("calls"):
-            per_call = float(totals.get("cost_usd") or 0.0) / totals["calls"]
+        if totals.get("calls"):  # a judge rating its answers costs with each call
+            spent = float(totals.get("cost_usd") or 0.0) + self.budget.assisted_spent(model)
+            per_call = spent / totals["calls"]
             if model not in self.per_call or improved:
                 self.best_call[model] = per_call
             # before any round, the benchmark may run a program with all its demos

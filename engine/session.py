@@ -32,7 +32,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -52,6 +52,9 @@ from .metrics import MemoryWatch
 from .phase_reserve import PhaseReserve
 from .pricing import OFFLINE_PROVIDERS
 from .recorder import Recorder
+
+if TYPE_CHECKING:
+    from .call_context import CallContext
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +149,8 @@ class Session:
         self.session_id = session_id or ""
         self.recorder: Recorder | None = None
         self.report_paths: dict[str, str] = {}
-        self._judge_lm: Any = None  # the llm_judge model, when the task configures one
+        self._judge_spec: JudgeSpec | None = None  # the judge model, when the task configures one
+        self._judge_lms: dict[str | None, Any] = {}  # competing model (None: none) -> its judge's LM
         self._aspect_signature: Any = None  # the judged-aspects signature, parsed with the judge
         self.memory = MemoryWatch()  # process RSS samples: each model's peak during its phases
         self._ended = False  # set when run() returns: no further LM call of this session
@@ -247,6 +251,8 @@ class Session:
                 ),
             )
             self.runs[m.id] = ModelRun(model=m.id, provider=provider, lm=lm)
+            if self._judge_spec is not None:
+                self._judge_lms[m.id] = self._judge_lm_for(m.id, own_gate)
         if self.resumed:
             self.budget.preload(
                 float(self.store.call_totals(self.session_id)["cost_usd"] or 0.0),
@@ -266,23 +272,40 @@ class Session:
         self.recorder = Recorder(self.store, self.session_id, self.bus)
 
     def _prior_spent_by_model(self) -> dict[str, float]:
-        return {model: t["cost_usd"] for model, t in self.store.calls_by_model(self.session_id).items()}
+        """What each competitor's own calls cost before this resume (its judge's are not its own)."""
+        calls = self.store.calls_by_model(self.session_id, role="model")
+        return {model: t["cost_usd"] for model, t in calls.items()}
+
+    def _judge_lm_for(self, model: str | None, context: CallContext) -> Any:
+        """The judge's LM while it rates `model`'s answers: its calls have the role and phase
+        `judge`, are charged to the judge, and draw on `model`'s hold of the budget."""
+        from .lm import make_lm
+
+        assert self._judge_spec is not None
+        lm = make_lm(self._judge_spec.model, keys=self._keys, context=context)
+        link = lm.engine.link
+        link.role = link.phase = "judge"
+        link.serves = model
+        return lm
+
+    def _judge_of(self, lm: Any) -> Any:
+        """The judge's LM for the competing model whose LM is `lm` (the one in dspy's context)."""
+        link = getattr(getattr(lm, "engine", None), "link", None)
+        return self._judge_lms.get(getattr(link, "label", None)) or self._judge_lms[None]
 
     def _judge_fn(self, spec: JudgeSpec) -> Callable[[Any, Any, str], float]:
         """An llm_judge scorer: the judge model rates each answer against the rubric, costed like any call."""
         import dspy
 
-        from .lm import make_lm
-
-        judge_lm = self._judge_lm = make_lm(spec.model, keys=self._keys, context=self.calls)
-        judge_lm.engine.link.role = "judge"
+        self._judge_spec = spec
+        self._judge_lms[None] = self._judge_lm_for(None, self.calls)
         rate = dspy.Predict("rubric, task_inputs, expected, response -> score: float")
         # parsed here, on the building thread: concurrent ast.parse breaks CPython 3.11
         self._aspect_signature = dspy.Signature("aspect, task_inputs, response -> score: float")
 
         def judge(example: Any, pred: Any, field_name: str) -> float:
             inputs = {k: example[k] for k in example.inputs().keys()}
-            with dspy.context(lm=judge_lm):
+            with dspy.context(lm=self._judge_of(dspy.settings.lm)):
                 out = rate(
                     rubric=spec.rubric,
                     task_inputs=json.dumps(inputs, default=str),
@@ -745,7 +768,7 @@ class Session:
         run.test_ci = bootstrap_ci(scores, seed=self.config.seed)
         run.outputs = [self._output_text(p) for p in preds]
         stats = self.recorder.take_round_stats(run.model)
-        judged = self._judge_quality([e for e, _ in answered], preds) if self._judge_lm is not None else None
+        judged = self._judge_quality(run, [e for e, _ in answered], preds) if self._judge_lms else None
         rounds = [r for r in self.store.rounds(self.session_id) if r["model"] == run.model]
         began = min((r["started_at"] for r in rounds if r["started_at"]), default=None)
         metrics = model_metrics(
@@ -795,7 +818,7 @@ class Session:
     }
     JUDGED_SAMPLE = 20
 
-    def _judge_quality(self, testset: list[Any], preds: list[Any]) -> dict[str, float | None]:
+    def _judge_quality(self, run: ModelRun, testset: list[Any], preds: list[Any]) -> dict[str, float | None]:
         """Coherence, relevance and creativity as rated by the configured judge model on a sample."""
         import dspy
 
@@ -806,7 +829,7 @@ class Session:
             if pred is None:
                 continue
             inputs = json.dumps({k: example[k] for k in example.inputs()}, default=str)
-            with dspy.context(lm=self._judge_lm):
+            with dspy.context(lm=self._judge_lms.get(run.model)):
                 for aspect, question in self.JUDGED_ASPECTS.items():
                     out = rate(aspect=question, task_inputs=inputs, response=self._output_text(pred))
                     sums[aspect] += max(0.0, min(1.0, float(out.score)))

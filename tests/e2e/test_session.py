@@ -557,6 +557,7 @@ def test_cost_is_stored_per_phase_and_the_judge_apart_from_the_competitor_of_its
     assert {c["phase"] for c in calls if c["role"] == "model"} == {"baseline", "optimization", "benchmark"}
     judged = [c for c in calls if c["role"] == "judge"]
     assert judged and sum(c["cost_usd"] or 0 for c in judged) > 0
+    assert {c["phase"] for c in judged} == {"judge"}  # the judge's own phase, not `unattributed`
     shown = SessionService(session.paths).summary(sid)
     by_phase = shown["models"][0]["cost_by_phase"]
     judge_cost = sum(shown["judge_cost_by_phase"][GROQ_MODEL].values())
@@ -568,3 +569,9 @@ def test_cost_is_stored_per_phase_and_the_judge_apart_from_the_competitor_of_its
     assert shown["models"][0]["cost_usd"] == pytest.approx(
         sum(by_phase.values())
     )  # the judge's is not its own
+    assert set(shown["judge_cost_by_phase"][GROQ_MODEL]) == {"judge"}
+    # the budget charges the judge, not the competitor of its id (whose per-model cap it would eat),
+    # and counts it against the hold of the model it rated
+    assert session.budget.model_spent(GROQ_MODEL) == pytest.approx(shown["models"][0]["cost_usd"])
+    assert session.budget.model_spent(f"{GROQ_MODEL} (judge)") == pytest.approx(judge_cost)
+    assert session.budget.assisted_spent(GROQ_MODEL) == pytest.approx(judge_cost)

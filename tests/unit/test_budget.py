@@ -266,3 +266,26 @@ async def test_the_held_back_reserve_ends_optimization_but_serves_the_model_that
     budget.release_hold("a")
     budget.hold("b", 0.5)  # a hold never claims more than is left
     assert budget.held == pytest.approx(0.25) and not budget.exhausted
+
+
+async def test_a_judge_is_its_own_account_and_draws_on_the_hold_of_the_model_it_rates() -> None:
+    """A judge with a competitor's model id: its calls never count against that competitor's cap,
+    and while it rates a model's benchmark answers they may use that model's hold (not another's)."""
+    from dspy_tui.engine.budget import BudgetReserveReached
+
+    capped = Budget(None, {"m": 0.1})
+    capped.settle((await capped.reserve_call("m (judge)", 0.3, 0.0, 0, holder="m"))[0], 0.3)
+    assert capped.model_spent("m") == 0 and capped.assisted_spent("m") == pytest.approx(0.3)
+    capped.settle((await capped.reserve_call("m", 0.1, 0.0, 0))[0], 0.1)  # m's own cap is untouched
+
+    budget = Budget(1.0)
+    budget.hold("a", 0.4)
+    budget.hold("b", 0.4)
+    budget.settle(budget.reserve("a", 0.2), 0.2)
+    budget.protect("a")
+    with pytest.raises(BudgetReserveReached):  # rating b's answers may not use a's hold
+        await budget.reserve_call("a (judge)", 0.3, 0.0, 0, holder="b")
+    reservation, _ = await budget.reserve_call("a (judge)", 0.3, 0.0, 0, holder="a")
+    budget.settle(reservation, 0.3)
+    assert budget.held == pytest.approx(0.4 + 0.1)  # b's hold, and what a's judge left of a's
+    assert budget.model_spent("a") == pytest.approx(0.2) and budget.assisted_spent("a") == pytest.approx(0.3)
