@@ -230,10 +230,7 @@ def make_lm(
         if limits is not None:  # the server's slots are the cap: more would only queue inside the server
             limits = replace(limits, concurrency=min(limits.concurrency, local_server.SLOTS))
     else:
-        urls = ctx.base_urls
-        base_url = registry.base_url_for(
-            spec, _unless_withheld(spec, opts.base_url or urls.get(label) or urls.get(provider_id))
-        )
+        base_url = _http_base_url(spec, label, opts.base_url, ctx.base_urls)
         warning = local_url_warning(label, base_url)
         if warning:
             log.warning("%s", warning)
@@ -273,6 +270,29 @@ def make_lm(
         max_tokens=max_tokens,
         temperature=opts.temperature,
     )
+
+
+def _http_base_url(spec: ProviderSpec, label: str, own: str | None, urls: Mapping[str, str]) -> str:
+    """Where a model is called: its own base URL, the session's for it or its provider, the env, the default."""
+    return registry.base_url_for(spec, _unless_withheld(spec, own or urls.get(label) or urls.get(spec.id)))
+
+
+def url_warnings(models: list[tuple[str, str | None]], base_urls: Mapping[str, str]) -> list[str]:
+    """`local_url_warning` for each (model, own base URL) of a config, before any LM is made (the form)."""
+    out = []
+    for model, own in models:
+        try:
+            provider_id, model_id = registry.split_model(model)
+            spec = registry.get_spec(provider_id)
+            if spec.offline or spec.managed:
+                continue
+            label = f"{provider_id}/{model_id}"
+            warning = local_url_warning(label, _http_base_url(spec, label, own, base_urls))
+        except ValueError:  # an unknown provider or no usable URL: the estimate or the run says so
+            continue
+        if warning:
+            out.append(warning)
+    return out
 
 
 def local_url_warning(label: str, base_url: str) -> str | None:

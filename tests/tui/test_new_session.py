@@ -249,7 +249,9 @@ async def test_typing_in_the_add_line_searches_the_model_list(paths: Paths) -> N
         assert set(screen.selected_models()) >= {"offline/small", "offline/base", "offline/large"}
 
 
-async def test_results_landing_while_the_form_is_taken_down_are_ignored(paths: Paths) -> None:
+async def test_results_landing_while_the_form_is_taken_down_are_ignored(
+    paths: Paths, monkeypatch: Any
+) -> None:
     """The `NoMatches '#task-msg'` flake: an estimate (or a field check, or the debounce timer) lands
     on the app loop while the popped form's widgets are being removed one by one. Each callback a
     worker or timer can deliver is called at every step of the teardown; none may raise."""
@@ -258,9 +260,18 @@ async def test_results_landing_while_the_form_is_taken_down_are_ignored(paths: P
     app = DspyTuiApp(paths, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_form(pilot)
-        rows = list(screen.estimates or [])
+        shown: list[tuple[Any, ...]] = []
+        show = screen._show_estimate
+
+        def recording(*args: Any) -> None:  # what a real estimate delivers, whatever its signature
+            shown.append(args)
+            show(*args)
+
+        monkeypatch.setattr(screen, "_show_estimate", recording)
+        screen.query_one("#rounds", Input).value = "2"
+        await wait_for(pilot, lambda: bool(shown), timeout=60, what="an estimate")
         deliveries = [
-            lambda: screen._show_estimate(rows, 40, 20, 20),
+            lambda: show(*shown[-1]),
             lambda: screen._estimate_failed("#task-msg", "the dataset went away"),
             lambda: screen._message("#fields-msg", "A field problem."),
             screen._estimate_now,
@@ -275,3 +286,23 @@ async def test_results_landing_while_the_form_is_taken_down_are_ignored(paths: P
             await asyncio.sleep(0)
         assert not screen.is_attached, "the form was never taken down"
         assert steps > 1, "the teardown took no steps: the test did not reach the race"
+
+
+async def test_openai_at_a_local_url_is_said_in_the_form(paths: Paths, monkeypatch: Any) -> None:
+    """Issue 10: `openai/` aimed at this machine is priced as OpenAI; the form says so, not only the log."""
+    monkeypatch.setenv("DSPY_TUI_OPENAI_BASE_URL", "http://127.0.0.1:8080/v1")
+    app = DspyTuiApp(paths, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_form(pilot)
+        assert not message(screen, "#url-msg")
+        add = screen.query_one("#add-model", Input)
+        add.focus()
+        add.value = "openai/llama3.2"
+        await pilot.press("enter")
+        await wait_for(
+            pilot,
+            lambda: "openai-compatible/llama3.2" in message(screen, "#url-msg"),
+            timeout=60,
+            what="the local-URL warning",
+        )
+        assert "http://127.0.0.1:8080/v1" in message(screen, "#url-msg")

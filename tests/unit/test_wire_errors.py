@@ -643,3 +643,16 @@ def test_base_url_must_be_http() -> None:
 def test_offline_has_no_base_url() -> None:
     with pytest.raises(ValueError, match="not reached over HTTP"):
         base_url_for(get_spec("offline"), "http://127.0.0.1:1")
+
+
+def test_url_warnings_read_a_config_as_make_lm_would(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 10: the form warns before any LM exists, from the model's, the session's or the env's URL."""
+    from dspy_tui.engine.lm import url_warnings
+
+    monkeypatch.delenv("DSPY_TUI_OPENAI_BASE_URL", raising=False)
+    assert url_warnings([("openai/gpt-4o-mini", None), ("offline/base", None)], {}) == []
+    own = url_warnings([("openai/qwen", "http://localhost:11434/v1")], {})
+    assert len(own) == 1 and "openai-compatible/qwen" in own[0] and "localhost:11434" in own[0]
+    assert len(url_warnings([("openai/qwen", None)], {"openai": "http://127.0.0.1:8000/v1"})) == 1
+    monkeypatch.setenv("DSPY_TUI_OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    assert len(url_warnings([("openai/qwen", None), ("nowhere/x", None)], {})) == 1

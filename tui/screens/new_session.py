@@ -205,6 +205,7 @@ class NewSessionScreen(Screen[None]):
                 )
                 yield Static(id="add-msg", classes="msg")
                 yield Static(id="models-msg", classes="msg")
+                yield Static(id="url-msg", classes="msg")
                 yield Static(id="keys-msg", classes="msg")
                 yield from _row(
                     "Optimizer",
@@ -535,8 +536,11 @@ class NewSessionScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="estimate")
     def run_estimate(self, config: Any) -> None:
         from dspy_tui.engine.estimate import estimate
+        from dspy_tui.engine.lm import url_warnings
         from dspy_tui.tui.runner import one_sentence
 
+        urls = url_warnings([(m.id, m.base_url) for m in config.models], config.base_urls)
+        self.app.call_from_thread(self._message, "#url-msg", " ".join(urls))
         key = config.task.model_dump_json()
         try:
             if key not in self._tasks:
