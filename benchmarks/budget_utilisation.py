@@ -83,6 +83,16 @@ def main() -> None:
             f"median {statistics.median(shares):.3f}  best {max(shares):.3f}  "
             f"worst of budgets >= $0.002 {min(above):.3f}  over budget {sum(s > 1.0 for s in shares)}/{len(shares)}"
         )
+    # Why the smallest budgets are not spent: a call may start only when its worst case fits, and the
+    # input bound (a token per byte, safe for any tokenizer) is 4x what this workload really costs.
+    input_usd, per_token = call_rates(PRICE, input_token_bound(3000)) or (0.0, 0.0)
+    largest = input_usd + per_token * Budget().min_answer_tokens
+    real = _actual_cost(3000, 100)
+    print(
+        f"  the largest call's smallest reservation is ${largest:.6f} (it really costs at most ${real:.6f}): "
+        f"a budget under ~{1 / 0.2:.0f} such reservations (${5 * largest:.4f}) can be left with more than "
+        "20% unspent, because the next call's worst case no longer fits"
+    )
 
 
 if __name__ == "__main__":
