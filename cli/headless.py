@@ -176,7 +176,7 @@ def _summary(service: SessionService, session: Session, outcome: str, *, quiet: 
     elif outcome == "stopped":
         print(f"dspy-tui: session {sid} stopped; resume it with `dspy-tui resume {sid}`.", file=sys.stderr)
     elif outcome == "failed":
-        err = service.session(sid).get("error") or "see the log"
+        err = service.session(sid).error or "see the log"
         print(f"dspy-tui: session {sid} failed: {err}", file=sys.stderr)
     if quiet or outcome == "failed":
         return

@@ -56,7 +56,7 @@ def report_data(store: SessionStore, session_id: str) -> dict[str, Any]:
     session = store.get_session(session_id)
     rounds = store.rounds(session_id)
     models = []
-    for r in with_prices(store.model_results(session_id), price_labels(session["config"])):
+    for r in with_prices(session.models, price_labels(session.config)):
         models.append(
             {
                 "model": r.model,
@@ -101,18 +101,15 @@ def report_data(store: SessionStore, session_id: str) -> dict[str, Any]:
         )
     return {
         "session": {
-            k: session[k]
-            for k in (
-                "id",
-                "name",
-                "status",
-                "task",
-                "created_at",
-                "seed",
-                "budget_usd",
-                "config",
-                "versions",
-            )
+            "id": session.id,
+            "name": session.name,
+            "status": session.status,
+            "task": session.task,
+            "created_at": session.created_at,
+            "seed": session.seed,
+            "budget_usd": session.budget_usd,
+            "config": session.config,
+            "versions": session.versions,
         },
         "models": models,
     }

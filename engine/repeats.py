@@ -22,6 +22,9 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from dspy_tui.storage.results import ModelResult
+from dspy_tui.storage.session_record import StoredSession
+
 from .config import SessionConfig
 from .stats import paired_bootstrap
 
@@ -69,23 +72,19 @@ def two_level_ci(per_seed: Sequence[Sequence[float]], *, seed: int = 0) -> tuple
     return means[int(0.025 * (RESAMPLES - 1))], means[int(math.ceil(0.975 * (RESAMPLES - 1)))]
 
 
-def summarise(sessions: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """The repeated-run summary from stored sessions (`SessionStore.get_session` dicts), one per seed."""
-    seeds = [s["seed"] for s in sessions]
-    by_model: dict[str, list[Mapping[str, Any]]] = {}
+def summarise(sessions: Sequence[StoredSession]) -> dict[str, Any]:
+    """The repeated-run summary from stored sessions (`SessionStore.get_session`), one per seed."""
+    seeds = [s.seed for s in sessions]
+    by_model: dict[str, list[ModelResult]] = {}
     for s in sessions:
-        for m in s["models"]:
-            by_model.setdefault(m["model"], []).append(m)
+        for m in s.models:
+            by_model.setdefault(m.model, []).append(m)
     models: list[dict[str, Any]] = []
     for model, runs in by_model.items():
-        tested = [r for r in runs if r["test_score"] is not None]
-        per_seed = [r["results"].get("test_scores") or [] for r in tested]
-        gains = [
-            r["best_dev_score"] - r["baseline_score"]
-            for r in runs
-            if r["best_dev_score"] is not None and r["baseline_score"] is not None
-        ]
-        scores = [r["test_score"] for r in tested]
+        tested = [r for r in runs if r.test is not None]
+        per_seed = [list(r.test_scores) for r in tested]
+        gains = [r.best_dev - r.baseline for r in runs if r.best_dev is not None and r.baseline is not None]
+        scores = [r.test for r in tested if r.test is not None]
         ci = two_level_ci(per_seed)
         models.append(
             {
@@ -103,12 +102,12 @@ def summarise(sessions: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     leader = models[0]["model"] if models and models[0]["test_mean"] is not None else None
     leads = 0
     for s in sessions:
-        scored = {m["model"]: m["test_score"] for m in s["models"] if m["test_score"] is not None}
+        scored = {m.model: m.test for m in s.models if m.test is not None}
         if leader in scored and scored[leader] >= max(scored.values()):
             leads += 1
     return {
         "seeds": seeds,
-        "sessions": [s["id"] for s in sessions],
+        "sessions": [s.id for s in sessions],
         "models": models,
         "leader": leader,
         "ranking_stability": leads / len(sessions) if sessions and leader else None,
@@ -116,9 +115,7 @@ def summarise(sessions: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _pairs(
-    models: Sequence[Mapping[str, Any]], sessions: Sequence[Mapping[str, Any]]
-) -> list[dict[str, Any]]:
+def _pairs(models: Sequence[Mapping[str, Any]], sessions: Sequence[StoredSession]) -> list[dict[str, Any]]:
     """Each model against the leader over the (seed, example) pairs both were tested on."""
     if len(models) < 2:
         return []
@@ -128,19 +125,11 @@ def _pairs(
         a: list[float] = []
         b: list[float] = []
         for s in sessions:
-            runs = {m["model"]: m["results"] for m in s["models"]}
+            runs = {m.model: m for m in s.models}
             if leader not in runs or other["model"] not in runs:
                 continue
-            x = dict(
-                zip(runs[leader].get("test_ids") or [], runs[leader].get("test_scores") or [], strict=False)
-            )
-            y = dict(
-                zip(
-                    runs[other["model"]].get("test_ids") or [],
-                    runs[other["model"]].get("test_scores") or [],
-                    strict=False,
-                )
-            )
+            x = _scores_by_id(runs[leader])
+            y = _scores_by_id(runs[other["model"]])
             for key in x.keys() & y.keys():
                 a.append(x[key])
                 b.append(y[key])
@@ -158,6 +147,10 @@ def _pairs(
                 }
             )
     return out
+
+
+def _scores_by_id(result: ModelResult) -> dict[str, float]:
+    return dict(zip(result.test_ids, result.test_scores, strict=False))
 
 
 def render_text(summary: Mapping[str, Any]) -> str:

@@ -23,6 +23,7 @@ from .exports import REPORT_FORMATS
 if TYPE_CHECKING:
     from dspy_tui.storage.history import CompareRows, SessionFilter, SessionRow
     from dspy_tui.storage.results import ModelResult
+    from dspy_tui.storage.session_record import StoredSession
     from dspy_tui.storage.sessions import SessionStore
 
     from .config import SessionConfig
@@ -83,13 +84,13 @@ class SessionService:
         from .config import parse_config
 
         stored = self.session(session_id)
-        if stored["status"] == "completed":
+        if stored.status == "completed":
             raise ResumeRefused(f"Session {session_id} is already completed; {completed_hint}.")
         if budget_usd is not None:
             self._raise_budget(session_id, budget_usd)
             stored = self.session(session_id)
         # a session another live process runs is refused by its lease (SessionBusy) when prepared
-        config = parse_config(stored["config"], f"session {session_id}")
+        config = parse_config(stored.config, f"session {session_id}")
         return self.create(config, session_id=session_id)
 
     def _raise_budget(self, session_id: str, budget_usd: float) -> None:
@@ -124,8 +125,8 @@ class SessionService:
             store.delete_session(session_id)
 
     # -- what is stored --------------------------------------------------------------------
-    def session(self, session_id: str) -> dict[str, Any]:
-        """The sessions row, config and versions decoded, with its models (UnknownSession if none)."""
+    def session(self, session_id: str) -> StoredSession:
+        """The stored session, config and versions decoded, with its models (UnknownSession if none)."""
         with self._store() as store:
             return store.get_session(session_id)
 
@@ -150,48 +151,48 @@ class SessionService:
             s = store.get_session(session_id)
             totals = store.call_totals(session_id)
             by_phase, judge = store.cost_by_phase(session_id), store.cost_by_phase(session_id, "judge")
-        metrics = {m["model"]: normalise(m["results"].get("metrics")) for m in s["models"]}
+        metrics = {m.model: normalise(m.stored.metrics) for m in s.models}
         return {
-            "id": s["id"],
-            "name": s["name"],
-            "status": s["status"],
-            "task": s["task"],
-            "created_at": s["created_at"],
-            "updated_at": s["updated_at"],
-            "seed": s["seed"],
-            "budget_usd": s["budget_usd"],
+            "id": s.id,
+            "name": s.name,
+            "status": s.status,
+            "task": s.task,
+            "created_at": s.created_at,
+            "updated_at": s.updated_at,
+            "seed": s.seed,
+            "budget_usd": s.budget_usd,
             "cost_usd": totals["cost_usd"],
             "calls": totals["calls"],
             "cache_hits": totals["cache_hits"],
             "errors": totals["errors"],
-            "error": s["error"],
+            "error": s.error,
             "refused_by_budget": totals["refused_by_budget"],
             "estimated_cost_usd": totals["estimated_cost_usd"],
-            "versions": s["versions"],
-            "config": s["config"],
-            "converged_share": converged_share([m["status"] for m in s["models"]]),
+            "versions": s.versions,
+            "config": s.config,
+            "converged_share": converged_share([m.status for m in s.models]),
             "judge_cost_by_phase": judge,  # the llm_judge's calls, apart from a competitor of the same id
             "models": [
                 {
-                    "model": m["model"],
-                    "provider": m["provider"],
-                    "status": m["status"],
-                    "baseline_score": m["baseline_score"],
-                    "best_dev_score": m["best_dev_score"],
-                    "test_score": m["test_score"],
-                    "test_ci": [m["test_ci_low"], m["test_ci_high"]],
-                    "cost_usd": None if "cost_usd" in metrics[m["model"]]["na"] else m["cost_usd"],
-                    "cost_note": metrics[m["model"]]["na"].get("cost_usd"),
-                    "calls": m["calls"],
-                    "error": m["error"],
-                    "metrics": metrics[m["model"]],
-                    "cost_by_phase": by_phase.get(m["model"], {}),
-                    "errored_examples": m["results"].get("errored_examples", {}),
-                    "unparsed": m["results"].get("unparsed", 0),
-                    "degraded": m["results"].get("degraded"),
-                    "outcomes": m["results"].get("outcomes", {}),
+                    "model": m.model,
+                    "provider": m.provider,
+                    "status": m.status,
+                    "baseline_score": m.baseline,
+                    "best_dev_score": m.best_dev,
+                    "test_score": m.test,
+                    "test_ci": list(m.ci or (None, None)),
+                    "cost_usd": None if "cost_usd" in metrics[m.model]["na"] else m.cost_usd,
+                    "cost_note": metrics[m.model]["na"].get("cost_usd"),
+                    "calls": m.calls,
+                    "error": m.error,
+                    "metrics": metrics[m.model],
+                    "cost_by_phase": by_phase.get(m.model, {}),
+                    "errored_examples": m.stored.errored_examples or {},
+                    "unparsed": m.stored.unparsed or 0,
+                    "degraded": m.stored.degraded,
+                    "outcomes": m.stored.outcomes or {},
                 }
-                for m in s["models"]
+                for m in s.models
             ],
         }
 
@@ -199,7 +200,7 @@ class SessionService:
         """Each model's stored results, priced from the session's config (imports pricing, so DSPy)."""
         with self._store() as store:
             if config is None:
-                config = store.get_session(session_id)["config"]
+                config = store.get_session(session_id).config
             results = store.model_results(session_id)
         return with_prices(results, price_labels(config))
 

@@ -28,6 +28,7 @@ from .db import DiskFull, StorageError, apply_migrations, connect, is_disk_full
 from .history import SessionRow
 from .results import ModelResult, model_result, results_update
 from .secrets import scrub
+from .session_record import StoredSession, stored_session
 
 SESSION_STATUSES = ("running", "completed", "stopped", "failed", "interrupted")
 
@@ -190,16 +191,15 @@ class SessionStore:
         )
         return [r["id"] for r in rows]
 
-    def get_session(self, session_id: str) -> dict[str, Any]:
+    def get_session(self, session_id: str) -> StoredSession:
+        """The session, its config and versions decoded, with its models (UnknownSession if none)."""
         self.mark_interrupted()
         rows = self.query("SELECT * FROM sessions WHERE id = ?", (session_id,))
         if not rows:
             raise UnknownSession(session_id)
-        session = rows[0]
-        session["config"] = json.loads(session.pop("config_json"))
-        session["versions"] = json.loads(session.pop("versions_json"))
-        session["models"] = self.session_models(session_id)
-        return session
+        row = rows[0]
+        config, versions = json.loads(row["config_json"]), json.loads(row["versions_json"])
+        return stored_session(row, config, versions, self.model_results(session_id))
 
     def session_models(self, session_id: str) -> list[dict[str, Any]]:
         models = self.query("SELECT * FROM session_models WHERE session_id = ? ORDER BY rowid", (session_id,))

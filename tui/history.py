@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from dspy_tui.storage.history import DATE_FORMAT, RoundPoint, SessionFilter
 from dspy_tui.storage.results import ModelResult
+from dspy_tui.storage.session_record import StoredSession
 
 if TYPE_CHECKING:  # the service pulls in the engine: not on the start-up path
     from dspy_tui.engine.service import SessionService
@@ -51,7 +52,7 @@ def parse_day(text: str, what: str, *, end: bool = False) -> float | None:
 # -- one session ------------------------------------------------------------------------
 @dataclass
 class SessionDetail:
-    session: dict[str, Any]  # the sessions row, config and versions decoded
+    session: StoredSession
     models: list[ModelResult]
     state: LiveState  # replayed from the stored events: the round chart and the event log
     price_labels: dict[str, str]
@@ -60,22 +61,21 @@ class SessionDetail:
 
     @property
     def config(self) -> dict[str, Any]:
-        config: dict[str, Any] = self.session["config"]
-        return config
+        return self.session.config
 
 
 def load_detail(paths: Paths, session_id: str) -> SessionDetail:
     """Everything the detail screen shows (imports pricing, so DSPy: thread workers only)."""
-    from dspy_tui.engine.service import price_labels
+    from dspy_tui.engine.service import price_labels, with_prices
     from dspy_tui.tui.runner import load_state, service_for
 
     service = service_for(paths)
     state = load_state(service, session_id)
     session = service.session(session_id)
-    labels = price_labels(session["config"])
+    labels = price_labels(session.config)
     return SessionDetail(
         session=session,
-        models=service.results(session_id, session["config"]),
+        models=with_prices(session.models, labels),
         state=state,
         price_labels=labels,
         report_paths=state.report_paths or service.report_paths(session_id),

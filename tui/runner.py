@@ -111,11 +111,11 @@ def one_sentence(exc: BaseException) -> str:
 def load_state(service: SessionService, session_id: str) -> LiveState:
     """A session's live state rebuilt from its stored events."""
     session = service.session(session_id)
-    state = LiveState.from_config(session_id, session["config"])
+    state = LiveState.from_config(session_id, session.config)
     replay(state, service.events(session_id))
-    if not state.finished and session["status"] != "running":
-        state.status = session["status"]  # interrupted: no end event was stored
-    state.error = state.error or session["error"] or ""
+    if not state.finished and session.status != "running":
+        state.status = session.status  # interrupted: no end event was stored
+    state.error = state.error or session.error or ""
     return state
 
 

@@ -100,7 +100,7 @@ def test_a_small_budget_is_spent_and_every_model_gets_its_test_score(
     assert billed <= budget and spent <= budget
     # measured 90.8% ($0.004) and 89.7% ($0.02), the same with three busy loops on the two cores
     assert spent >= 0.8 * budget
-    scores = {m["model"]: m["test_score"] for m in store.get_session(sid)["models"]}
+    scores = {m.model: m.test for m in store.get_session(sid).models}
     assert all(scores[m] is not None for m in MODELS), scores
     types = [e["type"] for e in store.events(sid)]
     assert "budget_reserve_reached" in types

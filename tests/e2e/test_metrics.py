@@ -98,13 +98,13 @@ def test_every_metric_has_its_value(servers: tuple[FakeProvider, FakeProvider]) 
     rss_before = current_rss_mb()
     session = Session(config, store=SessionStore(paths.db_path), paths=paths, keys=lambda _p: "sk-test-000")
     session.prepare()
-    assert session.run() == "completed", session.store.get_session(session.session_id)["error"]
-    stored = {m["model"]: m for m in session.store.get_session(session.session_id)["models"]}
+    assert session.run() == "completed", session.store.get_session(session.session_id).error
+    stored = {m.model: m for m in session.store.get_session(session.session_id).models}
     rounds = session.store.rounds(session.session_id)
     n_test = 12
 
     for model in (LEARNER, SCRIPTED):
-        got = stored[model]["results"]["metrics"]
+        got = stored[model].stored.metrics
         v, na = got["values"], got["na"]
         run = session.runs[model]
         # quality: accuracy is the task metric's mean; the judge said 0.8 / 0.6 / 0.3 for every answer
@@ -143,7 +143,7 @@ def test_every_metric_has_its_value(servers: tuple[FakeProvider, FakeProvider]) 
         baseline = next(r["dev_score"] for r in mine if r["phase"] == "baseline")
         best = [r["best_dev_score"] for r in mine if r["phase"] == "optimization"]
         assert v["rounds_run"] == len(best) == 2
-        final_best = stored[model]["best_dev_score"]
+        final_best = stored[model].best_dev
         if baseline:
             assert v["improvement_rate"] == pytest.approx((final_best - baseline) / baseline)
         if best[-1] > baseline:
@@ -164,11 +164,11 @@ def test_every_metric_has_its_value(servers: tuple[FakeProvider, FakeProvider]) 
             text and (not text.startswith("n/a") or "(" in text) for _, text in rows
         )
 
-    scripted = stored[SCRIPTED]["results"]["metrics"]["values"]
+    scripted = stored[SCRIPTED].stored.metrics["values"]
     assert scripted["accuracy"] == 0.0  # "very positive" is never an exact label
     assert scripted["diversity"] == pytest.approx(1 / n_test)  # one distinct word pair over 12 outputs
     assert scripted["error_rate"] > 0 and scripted["tokens_cached"] > 0
-    learner = stored[LEARNER]["results"]["metrics"]
+    learner = stored[LEARNER].stored.metrics
     assert (
         learner["values"]["diversity"] is None and "word pairs" in learner["na"]["diversity"]
     )  # one-word labels
@@ -260,12 +260,12 @@ def test_the_judged_example_runs_end_to_end_with_the_offline_model_as_judge(tmp_
             parse_config(data), store=SessionStore(paths.db_path), paths=paths, keys=lambda _p: "sk-test-000"
         )
         session.prepare()
-        assert session.run() == "completed", session.store.get_session(session.session_id)["error"]
+        assert session.run() == "completed", session.store.get_session(session.session_id).error
     finally:
         server.stop()
     for model in session.runs:
-        got = session.store.get_session(session.session_id)["models"]
-        values = next(m for m in got if m["model"] == model)["results"]["metrics"]["values"]
+        got = session.store.get_session(session.session_id).models
+        values = next(m for m in got if m.model == model).stored.metrics["values"]
         assert all(
             0 <= values[k] <= 1 for k in ("accuracy", "coherence", "relevance", "creativity", "overall")
         )

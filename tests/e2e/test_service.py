@@ -32,7 +32,7 @@ def service() -> SessionService:
 def test_create_start_report_export_delete(service: SessionService) -> None:
     session = service.create(parse_config(CONFIG))
     sid = session.session_id
-    assert service.session(sid)["status"] == "running"
+    assert service.session(sid).status == "running"
     assert service.start(session) == "completed"
 
     results = service.results(sid)
@@ -71,7 +71,7 @@ def test_stopped_session_resumes_to_the_same_end(service: SessionService) -> Non
     session = service.create(parse_config(CONFIG))
     service.stop(session)  # before the first call: nothing runs, everything stays resumable
     assert service.start(session) == "stopped"
-    assert service.session(session.session_id)["status"] == "stopped"
+    assert service.session(session.session_id).status == "stopped"
 
     resumed = service.resume(session.session_id)
     assert resumed.resumed and resumed.session_id == session.session_id
@@ -84,7 +84,7 @@ def test_a_running_session_is_not_resumed_and_an_abandoned_one_is(service: Sessi
     with pytest.raises(SessionBusy, match="already running"):
         service.resume(session.session_id)
     service.abandon(session)
-    assert service.session(session.session_id)["status"] == "interrupted"
+    assert service.session(session.session_id).status == "interrupted"
     assert service.resume(session.session_id).resumed
 
 

@@ -75,10 +75,9 @@ def test_three_offline_models_improve_on_dev_in_well_under_a_minute() -> None:
         "session_completed",
     } <= types
     stored = session.store.get_session(session.session_id)
-    assert stored["status"] == "completed"
+    assert stored.status == "completed"
     assert all(
-        m["test_score"] is not None and m["test_ci_low"] <= m["test_score"] <= m["test_ci_high"]
-        for m in stored["models"]
+        m.test is not None and m.ci is not None and m.ci[0] <= m.test <= m.ci[1] for m in stored.models
     )
     for fmt in ("md", "json", "html"):
         assert Path(session.report_paths[fmt]).exists()
@@ -107,7 +106,7 @@ def test_every_optimizer_completes_a_short_session(optimizer: str) -> None:
             },
         }
     )
-    assert outcome == "completed", session.store.get_session(session.session_id)["error"]
+    assert outcome == "completed", session.store.get_session(session.session_id).error
     run = session.runs["offline/base"]
     assert run.test_score is not None and run.best_dev is not None
     assert len(session.store.checkpoints(session.session_id, "offline/base")) >= 2  # baseline + round 1
@@ -362,13 +361,13 @@ def test_a_model_erroring_on_ten_percent_of_dev_is_scored_over_the_answered_nine
     run = session.runs[GROQ_MODEL]
     brainy_provider.fault_for = None
     assert run.baseline == pytest.approx(_expected_score(session, failing))
-    stored = session.store.get_session(session.session_id)["models"][0]
-    assert stored["baseline_score"] == pytest.approx(run.baseline)
-    results = stored["results"]
+    stored = session.store.get_session(session.session_id).models[0]
+    assert stored.baseline == pytest.approx(run.baseline)
+    results = stored.stored.model_dump()
     assert results["errored_examples"]["baseline"] == 2
     assert results["outcomes"]["baseline"] == {"examples": 20, "answered": 18, "errored": 2, "unparsed": 0}
     assert results["degraded"] is None
-    assert stored["status"] == "done"
+    assert stored.status == "done"
     baseline_round = next(r for r in session.store.rounds(session.session_id) if r["phase"] == "baseline")
     assert baseline_round["metrics"]["errored_examples"] == 2
     report = Path(session.report_paths["md"]).read_text()
@@ -384,8 +383,8 @@ def test_a_model_erroring_on_more_than_the_threshold_is_degraded(brainy_provider
     failing = _failing(session, 0.25)
     brainy_provider.fault_for = lambda text: "500" if any(r in text for r in failing) else None
     assert session.run() == "completed"
-    stored = session.store.get_session(session.session_id)["models"][0]
-    reason = stored["results"]["degraded"]
+    stored = session.store.get_session(session.session_id).models[0]
+    reason = stored.stored.degraded
     assert reason is not None and "5 of 20" in reason and "baseline" in reason, reason
     assert "degraded" in Path(session.report_paths["md"]).read_text()
 
@@ -398,14 +397,15 @@ def test_answers_no_adapter_can_parse_are_counted_as_unparsed_and_score_wrong(
     brainy_provider.fault_for = lambda text: "unparseable" if any(r in text for r in garbled) else None
     assert session.run() == "completed"
     run = session.runs[GROQ_MODEL]
-    stored = session.store.get_session(session.session_id)["models"][0]
-    assert stored["results"]["outcomes"]["baseline"] == {
+    stored = session.store.get_session(session.session_id).models[0]
+    assert stored.stored.outcomes is not None
+    assert stored.stored.outcomes["baseline"] == {
         "examples": 20,
         "answered": 20,
         "errored": 0,
         "unparsed": 3,
     }
-    assert stored["results"]["unparsed"] >= 3
+    assert (stored.stored.unparsed or 0) >= 3
     brainy_provider.fault_for = None
     expected = _expected_score(session, garbled) * 17 / 20  # the three count as wrong, over all 20
     assert run.baseline == pytest.approx(expected)
@@ -419,12 +419,12 @@ def test_a_model_that_never_answers_fails_with_null_scores_and_the_cause(
     brainy_provider.fault_for = lambda text: "500"
     outcome = session.run()
     assert outcome == "failed"
-    stored = session.store.get_session(session.session_id)["models"][0]
-    assert stored["status"] == "failed"
-    assert (
-        stored["baseline_score"] is None and stored["best_dev_score"] is None and stored["test_score"] is None
+    stored = session.store.get_session(session.session_id).models[0]
+    assert stored.status == "failed"
+    assert stored.baseline is None and stored.best_dev is None and stored.test is None
+    assert stored.error is not None and "20 of 20 dev examples" in stored.error and "500" in stored.error, (
+        stored.error
     )
-    assert "20 of 20 dev examples" in stored["error"] and "500" in stored["error"], stored["error"]
 
 
 # -- models are independent: a dead one neither slows the others nor keeps calling ----------------------

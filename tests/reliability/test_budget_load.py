@@ -86,21 +86,19 @@ def _check(
     stored = store.get_session(sid)
     totals = store.call_totals(sid)
     billed = billed_usd([r for r in provider.answered() if r.model == model.split("/", 1)[1]], price=price)
-    assert outcome in ("budget", "completed"), (outcome, stored["error"])
-    assert stored["status"] == ("stopped" if outcome == "budget" else "completed")
+    assert outcome in ("budget", "completed"), (outcome, stored.error)
+    assert stored.status == ("stopped" if outcome == "budget" else "completed")
     if outcome == "budget":
         events = store.events(sid, types=["session_stopped", "budget_exhausted"])
         assert any(e["type"] == "session_stopped" and e["reason"] == "budget" for e in events), events
         assert any(e["type"] == "budget_exhausted" for e in events)
-        assert all(m["status"] in ("stopped", "done", "converged") for m in stored["models"]), stored[
-            "models"
-        ]
+        assert all(m.status in ("stopped", "done", "converged") for m in stored.models), stored.models
         if store.checkpoints(sid, model):  # something was reached: it is reported and exportable
             assert store.report(sid, "json") is not None
     # every paid answer was recorded once: recorded == billed
     assert totals["cost_usd"] == pytest.approx(billed, rel=1e-9, abs=1e-15)
     return Outcome(
-        budget, outcome, stored["status"], totals["cost_usd"], session.budget.spent, billed, totals["calls"]
+        budget, outcome, stored.status, totals["cost_usd"], session.budget.spent, billed, totals["calls"]
     )
 
 

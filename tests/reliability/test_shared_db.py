@@ -61,9 +61,9 @@ class Browser(threading.Thread):
                 self.errors.append(f"events of {sid}: {span['n']} rows up to seq {span['top']}")
             store.rounds(sid)
             totals = store.call_totals(sid)
-            for m in session["models"]:
-                store.checkpoints(sid, m["model"])
-            self.reads += 6 + len(session["models"])
+            for m in session.models:
+                store.checkpoints(sid, m.model)
+            self.reads += 6 + len(session.models)
             for name, value in (("events", len(events)), ("calls", totals["calls"] + totals["cache_hits"])):
                 key = f"{sid}:{name}"
                 if value < self.seen.get(key, 0):

@@ -74,7 +74,7 @@ async def test_stop_then_resume_from_home(paths: Paths) -> None:
         assert live.runner.outcome == "stopped"
         sid = live.runner.session_id
         calls_before = sum(r.calls for r in live.runner.state.models.values())
-        assert SessionStore(paths.db_path).get_session(sid)["status"] == "stopped"
+        assert SessionStore(paths.db_path).get_session(sid).status == "stopped"
 
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen) and app.screen.selected_id() == sid)
@@ -94,7 +94,7 @@ async def test_stop_then_resume_from_home(paths: Paths) -> None:
         state = resumed.runner.state
         assert sum(r.cache_hits for r in state.models.values()) > 0  # paid calls came from the cache
         assert sum(r.calls for r in state.models.values()) >= calls_before  # history kept, then more
-    assert SessionStore(paths.db_path).get_session(sid)["status"] == "completed"
+    assert SessionStore(paths.db_path).get_session(sid).status == "completed"
 
 
 async def test_quit_during_a_real_run_leaves_it_stopped_and_resumable(paths: Paths) -> None:
@@ -109,7 +109,7 @@ async def test_quit_during_a_real_run_leaves_it_stopped_and_resumable(paths: Pat
         await wait_for(pilot, lambda: not app.is_running, timeout=60, what="the app to exit")
     assert live.runner.outcome == "stopped"
     stored = SessionStore(paths.db_path).get_session(sid)
-    assert stored["status"] == "stopped"
+    assert stored.status == "stopped"
     from dspy_tui.engine.service import SessionService
 
     session = SessionService(paths).resume(sid)  # what `r` on home does: the stored config loads and prepares

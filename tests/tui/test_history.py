@@ -133,7 +133,7 @@ async def test_delete_asks_first_and_rerun_asks_before_starting(paths: Paths, st
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("n")  # no: nothing is lost
         await wait_for(pilot, lambda: app.screen is screen)
-        assert store.get_session(ids[2])["name"] == "intent-c"
+        assert store.get_session(ids[2]).name == "intent-c"
         await pilot.press("f5")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("escape")  # escape means no

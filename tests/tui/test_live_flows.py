@@ -85,7 +85,7 @@ async def test_stop_asks_then_stops_and_session_is_resumable(store: SessionStore
         assert app.runner is not None and app.runner.outcome == "stopped"
         assert isinstance(app.screen, LiveScreen)
         assert app.screen.runner.state.status == "stopped"
-    assert store.get_session(session.session_id)["status"] == "stopped"
+    assert store.get_session(session.session_id).status == "stopped"
 
 
 async def test_quit_during_a_run_asks_then_stops_cleanly(store: SessionStore, paths: Paths) -> None:
@@ -106,7 +106,7 @@ async def test_quit_during_a_run_asks_then_stops_cleanly(store: SessionStore, pa
         await pilot.press("y")
         await wait_for(pilot, lambda: not app.is_running, what="the app to exit")
     assert session.stop_event.is_set() and session.stop_reason == "user"
-    assert store.get_session(session.session_id)["status"] == "stopped"
+    assert store.get_session(session.session_id).status == "stopped"
 
 
 async def test_escape_home_and_back_keeps_the_live_screen(store: SessionStore, paths: Paths) -> None:
@@ -351,4 +351,4 @@ async def test_resuming_a_budget_stopped_session_asks_for_a_larger_budget(
         await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen), what="the resumed session")
         assert created == [0.2]
         await wait_for(pilot, lambda: app.screen.runner.done.is_set(), what="the resumed run")
-    assert store.get_session(sid)["budget_usd"] == 0.2
+    assert store.get_session(sid).budget_usd == 0.2

@@ -2,30 +2,37 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from dspy_tui.engine.config import parse_config
 from dspy_tui.engine.repeats import seed_configs, seed_list, summarise, two_level_ci
+from dspy_tui.storage.results import ModelResult, model_result
+from dspy_tui.storage.session_record import StoredSession, stored_session
 
 
-def _model(name: str, scores: list[float], baseline: float, best: float) -> dict[str, Any]:
-    return {
-        "model": name,
-        "test_score": sum(scores) / len(scores),
-        "baseline_score": baseline,
-        "best_dev_score": best,
-        "results": {"test_scores": scores, "test_ids": [str(i) for i in range(len(scores))]},
-    }
+def _model(name: str, scores: list[float], baseline: float, best: float) -> ModelResult:
+    return model_result(
+        {
+            "model": name,
+            "provider": "offline",
+            "status": "done",
+            "baseline_score": baseline,
+            "best_dev_score": best,
+            "test_score": sum(scores) / len(scores),
+            "test_ci_low": None,
+            "test_ci_high": None,
+            "cost_usd": 0.0,
+            "calls": 0,
+            "error": None,
+            "results": {"test_scores": scores, "test_ids": [str(i) for i in range(len(scores))]},
+        }
+    )
 
 
-def _session(sid: str, seed: int, a: list[float], b: list[float]) -> dict[str, Any]:
-    return {
-        "id": sid,
-        "seed": seed,
-        "models": [_model("a", a, 0.5, 0.7), _model("b", b, 0.4, 0.4 + seed / 10)],
-    }
+def _session(sid: str, seed: int, a: list[float], b: list[float]) -> StoredSession:
+    row = {"id": sid, "name": sid, "status": "completed", "created_at": 0.0, "updated_at": 0.0}
+    row |= {"task": "demo:sentiment", "seed": seed, "budget_usd": None, "error": None}
+    return stored_session(row, {}, {}, [_model("a", a, 0.5, 0.7), _model("b", b, 0.4, 0.4 + seed / 10)])
 
 
 def test_summary_means_spread_stability_and_paired_seeds() -> None:

@@ -62,19 +62,19 @@ def test_older_schema_is_upgraded_in_place(tmp_path: Path) -> None:
     old.close()
     store = SessionStore(path)
     session = store.get_session("s1")
-    assert session["name"] == "x" and session["status"] == "completed"
-    assert "pid" in session and "host" in session  # added by 0002_session_owner
+    assert session.name == "x" and session.status == "completed"
+    assert store.query("SELECT pid, host FROM sessions WHERE id = ?", ("s1",))  # added by 0002_session_owner
     assert dbmod.migrations.pending(sqlite_utils.Database(dbmod.connect(path))) == []
 
 
 def test_a_running_session_whose_process_died_is_interrupted(tmp_path: Path) -> None:
     store = SessionStore(tmp_path / "s.db")
     sid = _session(store)
-    assert store.get_session(sid)["status"] == "running"  # this very process owns it
+    assert store.get_session(sid).status == "running"  # this very process owns it
     store.query("SELECT 1")
     with store._tx() as conn:
         conn.execute("UPDATE session_leases SET pid = ? WHERE session_id = ?", (2**22 + 12345, sid))
-    assert store.get_session(sid)["status"] == "interrupted"
+    assert store.get_session(sid).status == "interrupted"
 
 
 def test_unreadable_database_is_one_clear_error(tmp_path: Path) -> None:
@@ -100,8 +100,8 @@ def test_session_lifecycle(tmp_path: Path) -> None:
     sid = _session(store)
     assert [s["id"] for s in store.list_sessions()] == [sid]
     got = store.get_session(sid)
-    assert got["status"] == "running"
-    assert [m["model"] for m in got["models"]] == ["offline/base", "offline/small"]
+    assert got.status == "running"
+    assert [m.model for m in got.models] == ["offline/base", "offline/small"]
     store.update_model(sid, "offline/base", test_score=0.8, cost_usd=0.5, results={"latency_p50_ms": 3})
     store.update_model(sid, "offline/base", results={"latency_p95_ms": 9})
     assert store.session_models(sid)[0]["results"] == {"latency_p50_ms": 3, "latency_p95_ms": 9}
@@ -120,7 +120,7 @@ def test_config_snapshot_has_no_secrets(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
     store = SessionStore(path)
     sid = _session(store)
-    assert store.get_session(sid)["config"]["api_key"] == "<redacted>"
+    assert store.get_session(sid).config["api_key"] == "<redacted>"
     store.close()
     raw = path.read_bytes() + (
         path.with_name(path.name + "-wal").read_bytes()

@@ -166,7 +166,7 @@ class DetailScreen(Screen[None]):
     def on_detail_screen_loaded(self, message: Loaded) -> None:
         detail = self.detail = message.detail
         session, state = detail.session, detail.state
-        self.sub_title = session["name"]
+        self.sub_title = session.name
         order = list(state.models)
         self.results.show(detail.models, detail.price_labels, order)
         self.chart.draw(state)
@@ -189,16 +189,16 @@ class DetailScreen(Screen[None]):
         assert self.detail is not None
         session, state = self.detail.session, self.detail.state
         line = Text(" ")
-        line.append(session["name"], style="bold")
+        line.append(session.name, style="bold")
         line.append("  ")
-        line.append(fmt.status_text(session["status"]))
-        line.append(f"  {fmt.day_time(session['created_at'])}", style="dim")
-        elapsed = state.elapsed(session["updated_at"])
+        line.append(fmt.status_text(session.status))
+        line.append(f"  {fmt.day_time(session.created_at)}", style="dim")
+        elapsed = state.elapsed(session.updated_at)
         if elapsed is not None:
             line.append(f"  ran {fmt.duration(elapsed)}", style="dim")
-        line.append(f"  id {session['id']}", style="dim")
-        if session.get("error"):
-            line.append(f"  {session['error']}", style="red")
+        line.append(f"  id {session.id}", style="dim")
+        if session.error:
+            line.append(f"  {session.error}", style="red")
         self.status_line.update(line)
 
     @staticmethod
@@ -265,7 +265,7 @@ class DetailScreen(Screen[None]):
 
     def action_metrics(self) -> None:
         assert self.detail is not None
-        name = self.detail.session["name"]
+        name = self.detail.session.name
         self.app.push_screen(ReportScreen(f"{name} · metrics", metrics_markdown(self.detail)))
 
     def action_report(self) -> None:
@@ -279,7 +279,7 @@ class DetailScreen(Screen[None]):
         except Exception as exc:  # noqa: BLE001 - one sentence
             self.app.call_from_thread(self.notify, one_sentence(exc), severity="error")
             return
-        name = self.detail.session["name"] if self.detail else self.session_id
+        name = self.detail.session.name if self.detail else self.session_id
         self.app.call_from_thread(self.app.push_screen, ReportScreen(name, markdown))
 
     def action_export_report(self) -> None:
@@ -315,7 +315,7 @@ class DetailScreen(Screen[None]):
         budget = config.get("budget_usd")
         models = [m["id"] if isinstance(m, dict) else str(m) for m in config.get("models", [])]
         question = (
-            f"Run {self.detail.session['name']} again as a new session: {len(models)} model(s), "
+            f"Run {self.detail.session.name} again as a new session: {len(models)} model(s), "
             f"{config.get('rounds', 5)} rounds, budget {'none' if budget is None else fmt.money(budget)}? "
             "This session stays as it is."
         )
@@ -328,9 +328,7 @@ class DetailScreen(Screen[None]):
     def action_delete(self) -> None:
         if self.detail is not None:
             session = self.detail.session
-            delete_session(
-                self, self.paths, self.session_id, session["name"], session["status"], self._deleted
-            )
+            delete_session(self, self.paths, self.session_id, session.name, session.status, self._deleted)
 
     def _deleted(self) -> None:
         if self.is_current:

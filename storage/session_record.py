@@ -1,0 +1,55 @@
+"""One stored session, typed: what `SessionStore.get_session` returns to the engine, CLI and TUI.
+
+A `sessions` row with its config and versions decoded and its models as `ModelResult`
+records, so a reader names fields the type checker knows rather than dict keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .results import ModelResult
+
+
+@dataclass(frozen=True)
+class StoredSession:
+    """A session as stored: its row, config and versions decoded, its models in configured order."""
+
+    id: str
+    name: str
+    status: str
+    created_at: float
+    updated_at: float
+    task: str | None
+    seed: int | None
+    budget_usd: float | None
+    config: dict[str, Any]
+    versions: dict[str, Any]
+    error: str | None
+    models: tuple[ModelResult, ...]
+    pid: int | None = None  # the process that runs it (its lease), None once it ended
+    host: str | None = None
+
+
+def stored_session(
+    row: Mapping[str, Any], config: dict[str, Any], versions: dict[str, Any], models: list[ModelResult]
+) -> StoredSession:
+    """The record of a `sessions` row whose JSON columns are already decoded."""
+    return StoredSession(
+        id=row["id"],
+        name=row["name"],
+        status=row["status"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        task=row["task"],
+        seed=row["seed"],
+        budget_usd=row["budget_usd"],
+        config=config,
+        versions=versions,
+        error=row["error"],
+        models=tuple(models),
+        pid=row.get("pid"),
+        host=row.get("host"),
+    )
