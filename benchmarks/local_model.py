@@ -21,17 +21,15 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
-from pathlib import Path
 from typing import Any
+
+from _timed_session import fresh_session, timed_run  # benchmarks/ is on sys.path when a script runs
 
 from dspy_tui.engine import local_models
 from dspy_tui.engine.config import parse_config
 from dspy_tui.engine.local_server import SERVERS
 from dspy_tui.engine.runtime import Runtime
-from dspy_tui.engine.session import Session
 from dspy_tui.engine.tasks import build_program, load_task
-from dspy_tui.storage.paths import Paths
-from dspy_tui.storage.sessions import SessionStore
 
 THREADS = 8
 MAX_TOKENS = 64
@@ -60,14 +58,8 @@ def run_session(dev: int, test: int) -> tuple[float, int, int]:
     stats = Runtime.get().stats
     tokens_before = stats.tokens_in + stats.tokens_out
     with tempfile.TemporaryDirectory() as tmp:
-        paths = Paths(data_dir=Path(tmp), config_dir=Path(tmp) / "config")
-        session = Session(config, store=SessionStore(paths.db_path), paths=paths)
-        session.prepare()
-        start = time.perf_counter()
-        outcome = session.run()
-        wall = time.perf_counter() - start
-        if outcome != "completed":
-            raise SystemExit(f"the session ended {outcome}")
+        session = fresh_session(config, tmp)
+        wall = timed_run(session)
         calls = session.store.call_totals(session.session_id)["calls"]
     return wall, calls, stats.tokens_in + stats.tokens_out - tokens_before
 

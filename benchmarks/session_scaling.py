@@ -30,16 +30,14 @@ import socket
 import tempfile
 import threading
 import time
-from pathlib import Path
 
 from _fake_server import start_server  # benchmarks/ is on sys.path when a script runs
+from _timed_session import fresh_session, timed_run
 
 from dspy_tui.engine import events as ev
 from dspy_tui.engine.config import parse_config
 from dspy_tui.engine.session import Session
 from dspy_tui.engine.tasks import build_program, load_task
-from dspy_tui.storage.paths import Paths
-from dspy_tui.storage.sessions import SessionStore
 
 MODELS = 4
 CAP = 16
@@ -79,16 +77,10 @@ def run_models(
         }
     )
     with tempfile.TemporaryDirectory() as tmp:
-        paths = Paths(data_dir=Path(tmp), config_dir=Path(tmp) / "config")
-        session = Session(config, store=SessionStore(paths.db_path), paths=paths)
+        session = fresh_session(config, tmp)
         seen: list[ev.Event] = []
         session.bus.subscribe(seen.append)
-        session.prepare()
-        start = time.perf_counter()
-        outcome = session.run()
-        wall = time.perf_counter() - start
-        if outcome != "completed":
-            raise SystemExit(f"the session ended {outcome}")
+        wall = timed_run(session)
     return session, wall, seen
 
 

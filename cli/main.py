@@ -214,6 +214,20 @@ def cmd_sessions_delete(args: argparse.Namespace) -> int:
 
 
 # -- sessions that run -------------------------------------------------------
+
+
+def _flag_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The config settings given as flags (--rounds, --optimizer, --budget, --seed, --seeds)."""
+    given = {
+        "rounds": args.rounds,
+        "optimizer": args.optimizer,
+        "budget_usd": args.budget,
+        "seed": args.seed,
+        "seeds": _seeds(args.seeds),
+    }
+    return {key: value for key, value in given.items() if value is not None}
+
+
 def _config_from_args(args: argparse.Namespace) -> Any:
     from dspy_tui.engine.config import load_config, parse_config
 
@@ -221,17 +235,7 @@ def _config_from_args(args: argparse.Namespace) -> Any:
         raise UserError("Give either a CONFIG file or --task/--models, not both.")
     if args.config:
         config = load_config(args.config)
-        overrides = {
-            k: v
-            for k, v in (
-                ("rounds", args.rounds),
-                ("optimizer", args.optimizer),
-                ("budget_usd", args.budget),
-                ("seed", args.seed),
-                ("seeds", _seeds(args.seeds)),
-            )
-            if v is not None
-        }
+        overrides = _flag_overrides(args)
         return (
             parse_config({**config.model_dump(mode="json"), **overrides}, args.config)
             if overrides
@@ -248,16 +252,7 @@ def _config_from_args(args: argparse.Namespace) -> Any:
             if m.strip()
         ],
     }
-    for key, value in (
-        ("rounds", args.rounds),
-        ("optimizer", args.optimizer),
-        ("budget_usd", args.budget),
-        ("seed", args.seed),
-        ("seeds", _seeds(args.seeds)),
-    ):
-        if value is not None:
-            data[key] = value
-    return parse_config(data, "command line")
+    return parse_config({**data, **_flag_overrides(args)}, "command line")
 
 
 def _warn_fit(session: Any) -> None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 ANSWERED, UNPARSED, ERRORED = "answered", "unparsed", "errored"
@@ -135,12 +135,7 @@ class PhaseTally:
         self.unparsed += counts["unparsed"]
 
     def as_dict(self) -> dict[str, int]:
-        return {
-            "examples": self.examples,
-            "answered": self.answered,
-            "errored": self.errored,
-            "unparsed": self.unparsed,
-        }
+        return asdict(self)
 
 
 def split_of(phase: str) -> str:

@@ -101,16 +101,7 @@ class Recorder:
     def _preload(self) -> None:
         """On resume, totals start from what the database already holds."""
         for model, t in self.store.calls_by_model(self.session_id, role="model").items():
-            self._totals[model] = _Tally(
-                calls=t["calls"],
-                refused=t["refused"],
-                cache_hits=t["cache_hits"],
-                errors=t["errors"],
-                tokens_in=t["tokens_in"],
-                tokens_out=t["tokens_out"],
-                tokens_cached=t["tokens_cached"],
-                cost_usd=t["cost_usd"],
-            )
+            self._totals[model] = _Tally(**t)
 
     def _on_event(self, event: ev.Event) -> None:
         with self._lock:

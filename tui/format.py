@@ -5,8 +5,13 @@ No engine import here: the home screen uses it and must start fast."""
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from rich.text import Text
+
+if TYPE_CHECKING:
+    from dspy_tui.storage.results import ModelResult
 
 PHASE_LABELS = {
     "pending": "pending",
@@ -103,6 +108,20 @@ def priced_money(value: float | None, label: str) -> Text:
     if label == "offline/simulated":
         text.append(" sim", style="dim")
     return text
+
+
+def result_cells(result: ModelResult, labels: Mapping[str, str], key: str | None = None) -> dict[str, object]:
+    """The cells every results table shows for one model (95% CI, cost, $/correct, p50, p95), its
+    costs qualified by its price label (`labels[key or model]`; offline reads simulated)."""
+    label = labels.get(key or result.model, "offline/simulated" if result.offline else "")
+    per_correct = result.cost_per_correct
+    return {
+        "ci": ci(result.ci),
+        "cost": priced_money(result.cost_usd, label),
+        "per_correct": "-" if per_correct is None else priced_money(per_correct, label),
+        "p50": ms(result.latency_p50_ms),
+        "p95": ms(result.latency_p95_ms),
+    }
 
 
 def ci(bounds: tuple[float, float] | None) -> str:

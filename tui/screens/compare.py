@@ -278,7 +278,6 @@ class CompareScreen(Screen[None]):
         rows = []
         for e in present + absent:
             r = e.result
-            label = self.labels.get(e.key, "offline/simulated" if r.offline else "")
             top = r.test is not None and e.group != "" and r.test == best.get(e.group)
             rows.append(
                 (
@@ -288,14 +287,8 @@ class CompareScreen(Screen[None]):
                         "model": fmt.model_text(r.model, self._color(e)),
                         "set": e.group or "-",
                         "test": Text(fmt.score(r.test), style="bold green" if top else ""),
-                        "ci": fmt.ci(r.ci),
                         "verdict": self._verdict_text(e),
-                        "cost": fmt.priced_money(r.cost_usd, label),
-                        "per_correct": fmt.priced_money(r.cost_per_correct, label)
-                        if r.cost_per_correct is not None
-                        else "-",
-                        "p50": fmt.ms(r.latency_p50_ms),
-                        "p95": fmt.ms(r.latency_p95_ms),
+                        **fmt.result_cells(r, self.labels, e.key),
                         "date": fmt.day_time(e.created_at),
                     },
                 )

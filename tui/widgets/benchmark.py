@@ -49,20 +49,13 @@ class BenchmarkView(Vertical):
         best = max((r.test for r in rows if r.test is not None), default=None)
         for r in sorted(rows, key=lambda r: -(r.test if r.test is not None else -1)):
             test = Text(fmt.score(r.test), style="bold green" if best is not None and r.test == best else "")
-            label = labels.get(r.model, "offline/simulated" if r.model.startswith("offline/") else "")
             cells.append(
                 (
                     r.model,
                     {
                         "model": fmt.model_text(r.model, self._index.get(r.model, 0)),
                         "test": test,
-                        "ci": fmt.ci(r.ci),
-                        "cost": fmt.priced_money(r.cost_usd, label),
-                        "per_correct": "-"
-                        if r.cost_per_correct is None
-                        else fmt.priced_money(r.cost_per_correct, label),
-                        "p50": fmt.ms(r.latency_p50_ms),
-                        "p95": fmt.ms(r.latency_p95_ms),
+                        **fmt.result_cells(r, labels),
                     },
                 )
             )

@@ -34,7 +34,6 @@ class ResultsTable(FitTable):
         index = {m: i for i, m in enumerate(order)}
         rows = []
         for m in models:
-            label = labels.get(m.model, "offline/simulated" if m.offline else "")
             rows.append(
                 (
                     m.model,
@@ -47,13 +46,7 @@ class ResultsTable(FitTable):
                             fmt.score(m.test),
                             style="bold green" if best is not None and m.test == best else "",
                         ),
-                        "ci": fmt.ci(m.ci),
-                        "cost": fmt.priced_money(m.cost_usd, label),
-                        "per_correct": fmt.priced_money(m.cost_per_correct, label)
-                        if m.cost_per_correct is not None
-                        else "-",
-                        "p50": fmt.ms(m.latency_p50_ms),
-                        "p95": fmt.ms(m.latency_p95_ms),
+                        **fmt.result_cells(m, labels),
                         "tokens": f"{fmt.tokens(m.tokens_in)}/{fmt.tokens(m.tokens_out)}",
                         "errors": Text(str(m.errors), style="red" if m.errors else ""),
                     },
