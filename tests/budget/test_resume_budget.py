@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +10,7 @@ import pytest
 
 from tests.fakes.offline_brain import offline_brain
 from tests.fakes.provider_server import FakeProvider
+from tests.reliability.support import cli, cli_in_process, only_session_id, show
 
 
 @pytest.fixture
@@ -20,12 +18,6 @@ def provider() -> Any:
     fake = FakeProvider(latency_s=0.004, brain=offline_brain("base")).start()
     yield fake
     fake.stop()
-
-
-def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "dspy_tui", *args], env=env, capture_output=True, text=True, timeout=240
-    )
 
 
 def test_resume_with_a_larger_budget_continues_and_a_smaller_one_is_refused(
@@ -45,21 +37,21 @@ def test_resume_with_a_larger_budget_continues_and_a_smaller_one_is_refused(
         '[[models]]\nid = "groq/llama-3.3-70b-versatile"\nmax_tokens = 128\n'
         "limits = { rpm = 1000000, tpm = 1000000000, concurrency = 16 }\n"
     )
-    first = _cli("run", str(config), "--headless", env=env)
+    first = cli("run", str(config), "--headless", env=env)
     assert first.returncode == 3, first.stderr[-2000:]
     assert "of $0.0010 spent" in first.stderr and "left" in first.stderr and "--budget" in first.stderr
-    sid = json.loads(_cli("sessions", "list", "--json", env=env).stdout)[0]["id"]
-    shown = json.loads(_cli("sessions", "show", sid, "--json", env=env).stdout)
+    sid = only_session_id(env)
+    shown = show(env, sid)
     spent = shown["cost_usd"]
     assert shown["calls"] == len(provider.received)  # calls = requests the provider received
     assert f"{len(provider.received)} calls sent" in first.stdout
 
-    refused = _cli("resume", sid, "--budget", "0.0001", "--headless", env=env)
+    refused = cli_in_process("resume", sid, "--budget", "0.0001", "--headless", env=env)
     assert refused.returncode == 2 and "already spent" in refused.stderr and "Traceback" not in refused.stderr
 
-    more = _cli("resume", sid, "--budget", "0.05", "--headless", env=env)
+    more = cli("resume", sid, "--budget", "0.05", "--headless", env=env)
     assert more.returncode == 0, more.stderr[-2000:]
-    shown = json.loads(_cli("sessions", "show", sid, "--json", env=env).stdout)
+    shown = show(env, sid)
     assert shown["budget_usd"] == 0.05 and shown["status"] == "completed"
     assert spent < shown["cost_usd"] <= 0.05
     assert all(m["test_score"] is not None for m in shown["models"])

@@ -6,24 +6,17 @@ import json
 import os
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.reliability.support import cli, migration_names
 
 
 def run(
     *args: str, home: Path, stdin: str = "", env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    full_env = {**os.environ, "DSPY_TUI_HOME": str(home), **(env or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "dspy_tui", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=full_env,
-        timeout=120,
-    )
+    return cli(*args, env={**os.environ, "DSPY_TUI_HOME": str(home), **(env or {})}, stdin=stdin, timeout=120)
 
 
 def test_sessions_list_json_is_empty_on_new_install_and_db_is_wal(dspy_tui_home: Path) -> None:
@@ -32,14 +25,8 @@ def test_sessions_list_json_is_empty_on_new_install_and_db_is_wal(dspy_tui_home:
     assert json.loads(out.stdout) == []
     db = sqlite3.connect(dspy_tui_home / "dspy-tui.db")
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert db.execute("SELECT name FROM _sqlite_migrations").fetchall() == [
-        ("0001_initial",),
-        ("0002_session_owner",),
-        ("0003_cache_session_fk",),
-        ("0004_session_leases",),
-        ("0005_call_charges",),
-        ("0006_call_queue_time",),
-    ]
+    applied = [name for (name,) in db.execute("SELECT name FROM _sqlite_migrations")]
+    assert applied == migration_names()
 
 
 def test_version_and_help(dspy_tui_home: Path) -> None:

@@ -1,18 +1,28 @@
-"""The session commands as a user runs them: run --json, sessions show, report, export, estimate, tasks, models."""
+"""The session commands as a user runs them: run --json, sessions show, report, export, estimate, tasks, models.
+
+`run --json` is a real process; what the other commands answer is asked in-process (the process
+and its console script are tests/e2e/test_cli.py's)."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
+import subprocess
 from pathlib import Path
 
 import dspy
 import pytest
 
 from tests.e2e.test_cli import run
+from tests.reliability.support import cli_in_process
 
 SMALL = ["--task", "demo:intent", "--models", "offline/small,offline/base", "--rounds", "1", "--seed", "4"]
+
+
+def ask(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
+    return cli_in_process(*args, env={**os.environ, "DSPY_TUI_HOME": str(home)})
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +50,7 @@ def test_run_json_prints_one_typed_event_per_line(finished: tuple[Path, str, lis
 
 def test_sessions_show_json_has_the_documented_fields(finished: tuple[Path, str, list[dict]]) -> None:
     home, sid, events = finished
-    shown = json.loads(run("sessions", "show", sid, "--json", home=home).stdout)
+    shown = json.loads(ask("sessions", "show", sid, "--json", home=home).stdout)
     assert shown["id"] == sid and shown["status"] == "completed"
     assert shown["cost_usd"] == 0 and shown["calls"] > 0 and shown["cache_hits"] >= 0
     assert shown["calls"] == sum(1 for e in events if e["type"] == "call_completed" and not e["cache_hit"])
@@ -74,13 +84,13 @@ def test_sessions_show_text_formats_money_and_scores(
             " WHERE session_id = ? AND model = 'offline/base'",
             (sid,),
         )
-    shown = run("sessions", "show", sid, home=tmp_path / "home")
+    shown = ask("sessions", "show", sid, home=tmp_path / "home")
     assert shown.returncode == 0, shown.stderr
     assert not re.search(r"\d\.\d{5,}|None", shown.stdout), shown.stdout
     rows = {line.split()[0]: line.split() for line in shown.stdout.splitlines()[3:5]}
     assert rows["offline/base"][-1] == "$0.0058" and rows["offline/small"][-1] == "offline/simulated"
     assert (
-        json.loads(run("sessions", "show", sid, "--json", home=tmp_path / "home").stdout)["models"][1][
+        json.loads(ask("sessions", "show", sid, "--json", home=tmp_path / "home").stdout)["models"][1][
             "cost_usd"
         ]
         == 0.005776099999999998
@@ -91,7 +101,7 @@ def test_sessions_show_text_formats_money_and_scores(
 def test_report_in_every_format(finished: tuple[Path, str, list[dict]], fmt: str, tmp_path: Path) -> None:
     home, sid, _ = finished
     target = tmp_path / f"r.{fmt}"
-    out = run("report", sid, "--format", fmt, "-o", str(target), home=home)
+    out = ask("report", sid, "--format", fmt, "-o", str(target), home=home)
     assert out.returncode == 0, out.stderr
     text = target.read_text()
     assert "offline/base" in text
@@ -104,35 +114,35 @@ def test_report_in_every_format(finished: tuple[Path, str, list[dict]], fmt: str
 def test_exported_program_loads_in_plain_dspy(finished: tuple[Path, str, list[dict]], tmp_path: Path) -> None:
     home, sid, _ = finished
     target = tmp_path / "program.json"
-    out = run("export", sid, "--model", "offline/base", "-o", str(target), home=home)
+    out = ask("export", sid, "--model", "offline/base", "-o", str(target), home=home)
     assert out.returncode == 0, out.stderr
     program = dspy.Predict("text -> team")
     program.load(str(target))
     assert program.demos, "the optimized program carries its demos"
-    bad = run("export", sid, "--model", "offline/nope", "-o", str(target), home=home)
+    bad = ask("export", sid, "--model", "offline/nope", "-o", str(target), home=home)
     assert bad.returncode == 2 and "has no model 'offline/nope'" in bad.stderr
 
 
 def test_estimate_tasks_models(dspy_tui_home: Path) -> None:
     root = Path(__file__).resolve().parents[2]
     est = json.loads(
-        run("estimate", str(root / "examples" / "offline.toml"), "--json", home=dspy_tui_home).stdout
+        ask("estimate", str(root / "examples" / "offline.toml"), "--json", home=dspy_tui_home).stdout
     )
     assert [e["model"] for e in est] == ["offline/small", "offline/base", "offline/large"]
     for e in est:
         assert e["calls"]["min"] <= e["calls"]["expected"] <= e["calls"]["max"]
         assert e["cost_usd"] == {"min": 0.0, "expected": 0.0, "max": 0.0}
     paid = json.loads(
-        run(
+        ask(
             "estimate", str(root / "examples" / "basic_multi_model.toml"), "--json", home=dspy_tui_home
         ).stdout
     )
     for e in paid:
         assert 0 < e["cost_usd"]["min"] <= e["cost_usd"]["expected"] <= e["cost_usd"]["max"]
-    tasks = json.loads(run("tasks", "--json", home=dspy_tui_home).stdout)
+    tasks = json.loads(ask("tasks", "--json", home=dspy_tui_home).stdout)
     assert {t["name"] for t in tasks} >= {"demo:sentiment", "demo:intent"}
     assert all(t["size"] >= 200 for t in tasks)
-    models = json.loads(run("models", "--json", home=dspy_tui_home).stdout)
+    models = json.loads(ask("models", "--json", home=dspy_tui_home).stdout)
     by_name = {m["model"]: m for m in models}
     assert by_name["offline/base"]["kind"] == "offline/simulated"
     assert by_name["openai/gpt-4o"]["priced"] and by_name["openai/gpt-4o"]["key"] == "missing"
@@ -155,11 +165,11 @@ def test_bad_dataset_is_one_sentence_naming_file_and_line(tmp_path: Path, dspy_t
     config.write_text(
         f'[task]\ndataset = "{data}"\nsignature = "q -> a"\n\n[[models]]\nid = "offline/base"\n'
     )
-    out = run("run", str(config), "--headless", home=dspy_tui_home)
+    out = ask("run", str(config), "--headless", home=dspy_tui_home)
     assert out.returncode == 2
     assert "data.jsonl" in out.stderr and "line 2" in out.stderr
     assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
-    assert json.loads(run("sessions", "list", "--json", home=dspy_tui_home).stdout) == []
+    assert json.loads(ask("sessions", "list", "--json", home=dspy_tui_home).stdout) == []
 
 
 def test_openai_aimed_at_a_local_server_warns_in_one_sentence(tmp_path: Path) -> None:

@@ -2,35 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 from tests.fakes.provider_server import FakeProvider
+from tests.reliability.support import GROQ_MODEL, cli, cli_env, cli_in_process, cli_popen, write_config
 
-
-def _env(home: Path, **extra: str) -> dict[str, str]:
-    return {**os.environ, "DSPY_TUI_HOME": str(home), **extra}
+TWO_OFFLINE = ("run", "--task", "demo:sentiment", "--models", "offline/small,offline/base")
 
 
 def test_piped_headless_run_prints_plain_progress_lines_during_the_run(tmp_path: Path) -> None:
-    cmd = [
-        sys.executable,
-        "-m",
-        "dspy_tui",
-        "run",
-        "--task",
-        "demo:sentiment",
-        "--models",
-        "offline/small,offline/base",
-        "--rounds",
-        "2",
-        "--headless",
-    ]
-    proc = subprocess.Popen(
-        cmd, env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    proc = cli_popen(
+        *TWO_OFFLINE, "--rounds", "2", "--headless", env=cli_env(tmp_path), stdout=subprocess.PIPE
     )
     assert proc.stdout is not None
     first = proc.stdout.readline()
@@ -54,41 +38,14 @@ def test_piped_headless_run_prints_plain_progress_lines_during_the_run(tmp_path:
 def test_a_failed_model_in_a_completed_session_exits_4(tmp_path: Path) -> None:
     provider = FakeProvider(expected_key="sk-the-right-one").start()  # any other key gets a 401
     try:
-        config = tmp_path / "s.toml"
-        config.write_text(
-            "\n".join(
-                [
-                    'name = "one fails"',
-                    "rounds = 1",
-                    "[task]",
-                    'dataset = "demo:sentiment"',
-                    "max_train = 12",
-                    "max_dev = 8",
-                    "max_test = 8",
-                    "[[models]]",
-                    'id = "groq/llama-3.3-70b-versatile"',
-                    "[[models]]",
-                    'id = "offline/small"',
-                ]
-            )
-            + "\n"
-        )
+        config = write_config(tmp_path / "s.toml", rounds=1, sizes=(12, 8, 8))
         started = time.monotonic()
-        out = subprocess.run(
-            [sys.executable, "-m", "dspy_tui", "run", str(config), "--headless"],
-            capture_output=True,
-            text=True,
-            timeout=300,
-            env=_env(
-                tmp_path / "home",
-                DSPY_TUI_GROQ_BASE_URL=f"{provider.url}/openai/v1",
-                GROQ_API_KEY="gsk_wrong_key_0000",
-            ),
-        )
+        env = cli_env(tmp_path / "home", provider, GROQ_API_KEY="gsk_wrong_key_0000")
+        out = cli("run", str(config), "--headless", env=env)
     finally:
         provider.stop()
     assert out.returncode == 4, (out.returncode, out.stderr[-2000:])
-    assert "groq/llama-3.3-70b-versatile failed" in out.stderr and "Traceback" not in out.stderr
+    assert f"{GROQ_MODEL} failed" in out.stderr and "Traceback" not in out.stderr
     assert "offline/small: test " in out.stdout
     print(f"\nexit 4 run: {time.monotonic() - started:.1f} s")
 
@@ -130,13 +87,7 @@ def test_run_warns_in_one_sentence_when_offline_models_cannot_do_the_task_shape(
         f'rounds = 1\n[task]\ndataset = "{data}"\nsignature = "question -> answer: int"\n'
         '[[models]]\nid = "offline/base"\n'
     )
-    out = subprocess.run(
-        [sys.executable, "-m", "dspy_tui", "run", str(config), "--headless"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=_env(tmp_path / "home"),
-    )
+    out = cli("run", str(config), "--headless", env=cli_env(tmp_path / "home"))
     assert out.returncode == 0, out.stderr[-2000:]
     warnings = [line for line in out.stderr.splitlines() if "expect a score near 0" in line]
     assert len(warnings) == 1 and "classification and extraction" in warnings[0]
@@ -145,22 +96,8 @@ def test_run_warns_in_one_sentence_when_offline_models_cannot_do_the_task_shape(
 def test_seeds_run_reports_mean_and_ci_per_model_and_share_the_call_cache(tmp_path: Path) -> None:
     import json
 
-    cmd = [
-        sys.executable,
-        "-m",
-        "dspy_tui",
-        "run",
-        "--task",
-        "demo:sentiment",
-        "--models",
-        "offline/small,offline/base",
-        "--rounds",
-        "1",
-        "--seeds",
-        "0,1,2",
-        "--headless",
-    ]
-    out = subprocess.run(cmd, env=_env(tmp_path), capture_output=True, text=True, timeout=300)
+    env = cli_env(tmp_path)
+    out = cli(*TWO_OFFLINE, "--rounds", "1", "--seeds", "0,1,2", "--headless", env=env)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "repeated over seeds 0, 1, 2" in out.stdout
     for model in ("offline/small", "offline/base"):
@@ -168,25 +105,10 @@ def test_seeds_run_reports_mean_and_ci_per_model_and_share_the_call_cache(tmp_pa
             model in line and " ± " in line and "over 3 seed(s)" in line for line in out.stdout.splitlines()
         )
     assert "leads in" in out.stdout
-    listed = json.loads(
-        subprocess.run(
-            [sys.executable, "-m", "dspy_tui", "sessions", "list", "--json"],
-            env=_env(tmp_path),
-            capture_output=True,
-            text=True,
-        ).stdout
-    )
+    listed = json.loads(cli_in_process("sessions", "list", "--json", env=env).stdout)
     assert len(listed) == 3
     shown = [
-        json.loads(
-            subprocess.run(
-                [sys.executable, "-m", "dspy_tui", "sessions", "show", s["id"], "--json"],
-                env=_env(tmp_path),
-                capture_output=True,
-                text=True,
-            ).stdout
-        )
-        for s in listed
+        json.loads(cli_in_process("sessions", "show", s["id"], "--json", env=env).stdout) for s in listed
     ]
     assert len({s["config"]["repeat_group"] for s in shown}) == 1
     first = min(shown, key=lambda s: s["created_at"])

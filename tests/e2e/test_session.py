@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,14 +15,23 @@ import pytest
 
 from dspy_tui.engine import events as ev
 from dspy_tui.engine.config import OPTIMIZERS, parse_config
-from dspy_tui.engine.pricing import price_for
 from dspy_tui.engine.session import Session
 from dspy_tui.storage.paths import resolve_paths
 from dspy_tui.storage.sessions import SessionStore
 from tests.fakes.offline_brain import offline_brain
-from tests.fakes.provider_server import FakeProvider, Received
+from tests.fakes.provider_server import FakeProvider
+from tests.reliability.support import (
+    GROQ_MODEL,
+    billed_usd,
+    cached_answer_ids,
+    cli,
+    cli_env,
+    cli_popen,
+    only_session_id,
+    show,
+    write_config,
+)
 
-GROQ_MODEL = "groq/llama-3.3-70b-versatile"  # a priced model, served here by the fake provider
 FAST_LIMITS = {"rpm": 1_000_000, "tpm": 1_000_000_000, "concurrency": 16}
 
 
@@ -140,111 +146,42 @@ def brainy_provider() -> Iterator[FakeProvider]:
     provider.stop()
 
 
-def _write_config(path: Path, **extra: Any) -> Path:
-    lines = [
-        'name = "http session"',
-        'optimizer = "bootstrap"',
-        "rounds = 2",
-        "seed = 5",
-        "concurrency = 8",
-        *(f"{k} = {json.dumps(v)}" for k, v in extra.items()),
-        "[task]",
-        'dataset = "demo:sentiment"',
-        "max_train = 40",
-        "max_dev = 30",
-        "max_test = 30",
-        "[[models]]",
-        f'id = "{GROQ_MODEL}"',
-        "max_tokens = 256",
-        "limits = { rpm = 1000000, tpm = 1000000000, concurrency = 16 }",
-        "[[models]]",
-        'id = "offline/small"',
-    ]
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
-def _env(home: Path, provider: FakeProvider) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DSPY_TUI_HOME": str(home),
-        "DSPY_TUI_GROQ_BASE_URL": f"{provider.url}/openai/v1",
-        "GROQ_API_KEY": "gsk_fake_key_for_tests_0000",
-    }
-
-
-def _cli(*args: str, env: dict[str, str], timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "dspy_tui", *args], env=env, capture_output=True, text=True, timeout=timeout
-    )
-
-
-def _show(home: Path, provider: FakeProvider, sid: str) -> dict[str, Any]:
-    out = _cli("sessions", "show", sid, "--json", env=_env(home, provider))
-    assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout)
-
-
-def _billed_usd(records: list[Received]) -> float:
-    """What the fake provider billed for these answers, at the groq model's price."""
-    price = price_for("groq", "llama-3.3-70b-versatile")
-    assert price is not None
-    tokens_in = sum(r.tokens_in or 0 for r in records)
-    tokens_out = sum(r.tokens_out or 0 for r in records)
-    return (tokens_in * price.input + tokens_out * price.output) / 1_000_000
-
-
 def test_budget_stop_spends_at_most_the_budget_and_exits_3(
     tmp_path: Path, brainy_provider: FakeProvider
 ) -> None:
     home = tmp_path / "home"
-    config = _write_config(tmp_path / "budget.toml", budget_usd=0.002)
-    out = _cli("run", str(config), "--headless", env=_env(home, brainy_provider))
+    config = write_config(tmp_path / "budget.toml", budget_usd=0.002)
+    env = cli_env(home, brainy_provider)
+    out = cli("run", str(config), "--headless", env=env)
     assert out.returncode == 3, out.stderr[-2000:]
     assert "budget" in out.stderr and "Traceback" not in out.stderr
-    sid = json.loads(_cli("sessions", "list", "--json", env=_env(home, brainy_provider)).stdout)[0]["id"]
-    shown = _show(home, brainy_provider, sid)
+    shown = show(env, only_session_id(env))
     assert shown["status"] == "stopped"
     assert shown["cost_usd"] <= 0.002
-    assert _billed_usd(brainy_provider.answered()) <= 0.002
-    assert shown["cost_usd"] == pytest.approx(_billed_usd(brainy_provider.answered()), rel=1e-6, abs=1e-12)
+    assert billed_usd(brainy_provider.answered()) <= 0.002
+    assert shown["cost_usd"] == pytest.approx(billed_usd(brainy_provider.answered()), rel=1e-6, abs=1e-12)
     print(f"\nbudget stop: spent ${shown['cost_usd']:.6f} of $0.002 ({shown['calls']} calls)")
-
-
-def _cached_response_numbers(db: Path) -> set[str]:
-    conn = sqlite3.connect(db)
-    try:
-        return {json.loads(body)["id"] for (body,) in conn.execute("SELECT body FROM lm_cache")}
-    finally:
-        conn.close()
 
 
 def test_kill_9_then_resume_repeats_no_paid_call_and_matches_an_uninterrupted_run(
     tmp_path: Path, brainy_provider: FakeProvider
 ) -> None:
-    config = _write_config(tmp_path / "s.toml")
+    config = write_config(tmp_path / "s.toml")
     # 1. the uninterrupted reference run, on its own server
     reference_provider = FakeProvider(latency_s=0.004, brain=offline_brain("base")).start()
     try:
         ref_home = tmp_path / "ref"
-        out = _cli("run", str(config), "--headless", env=_env(ref_home, reference_provider))
+        ref_env = cli_env(ref_home, reference_provider)
+        out = cli("run", str(config), "--headless", env=ref_env)
         assert out.returncode == 0, out.stderr[-2000:]
-        ref_sid = json.loads(
-            _cli("sessions", "list", "--json", env=_env(ref_home, reference_provider)).stdout
-        )[0]["id"]
-        reference = _show(ref_home, reference_provider, ref_sid)
+        reference = show(ref_env, only_session_id(ref_env))
     finally:
         reference_provider.stop()
 
     # 2. the same session, killed with SIGKILL part-way through
     home = tmp_path / "killed"
-    env = _env(home, brainy_provider)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "dspy_tui", "run", str(config), "--headless"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    env = cli_env(home, brainy_provider)
+    proc = cli_popen("run", str(config), "--headless", env=env)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and len(brainy_provider.answered()) < 60:
         time.sleep(0.02)
@@ -252,16 +189,16 @@ def test_kill_9_then_resume_repeats_no_paid_call_and_matches_an_uninterrupted_ru
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     db = home / "dspy-tui.db"
-    cached_before = _cached_response_numbers(db)
-    sid = json.loads(_cli("sessions", "list", "--json", env=env).stdout)[0]["id"]
-    assert _show(home, brainy_provider, sid)["status"] == "interrupted"
+    cached_before = cached_answer_ids(db)
+    sid = only_session_id(env)
+    assert show(env, sid)["status"] == "interrupted"
     assert sqlite3.connect(db).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
     # 3. resume to the end
     answered_at_kill = len(brainy_provider.answered())
-    out = _cli("resume", sid, "--headless", env=env)
+    out = cli("resume", sid, "--headless", env=env)
     assert out.returncode == 0, out.stderr[-2000:]
-    resumed = _show(home, brainy_provider, sid)
+    resumed = show(env, sid)
     assert resumed["status"] == "completed"
 
     # no request whose answer had been stored was sent again
@@ -284,7 +221,7 @@ def test_kill_9_then_resume_repeats_no_paid_call_and_matches_an_uninterrupted_ru
     before = brainy_provider.answered()[:answered_at_kill]
     never_received = [r for r in before if f"chatcmpl-{r.number}" not in cached_before]
     received = [r for r in brainy_provider.answered() if r not in never_received]
-    assert resumed["cost_usd"] == pytest.approx(_billed_usd(received), rel=1e-6)
+    assert resumed["cost_usd"] == pytest.approx(billed_usd(received), rel=1e-6)
     print(
         f"\nkill -9 at {answered_at_kill} answered calls; resumed with {len(after)} new calls; "
         f"{len(never_received)} answered in flight at the kill were never received (asked again); "

@@ -6,12 +6,15 @@ so every request is real HTTP that the "provider" counts, prices and can fail.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
 import os
 import sqlite3
 import subprocess
 import sys
+import traceback
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -64,16 +67,52 @@ def cli_env(home: Path, provider: FakeProvider | None = None, **extra: str) -> d
 
 
 def cli(
-    *args: str, env: dict[str, str], timeout: float = 300, stdin: str = ""
+    *args: str, env: dict[str, str], timeout: float = 300, stdin: str = "", cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
+    """`dspy-tui ARGS` as a real process (`python -m dspy_tui`), its output captured."""
     return subprocess.run(
         [sys.executable, "-m", "dspy_tui", *args],
         env=env,
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=timeout,
         input=stdin,
     )
+
+
+def cli_in_process(*args: str, env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:
+    """`cli` without the process: `dspy_tui.cli.main.main` under `env`, its output and exit code captured.
+
+    For tests about what a command answers (exit code, stderr sentence, files untouched), where a
+    fresh interpreter per command only adds its start-up; an escaped exception ends as the
+    interpreter would end it, a traceback on stderr and exit 1. Signals, kills, concurrent runners
+    and the console script itself stay with `cli`/`cli_popen`.
+    """
+    from dspy_tui.cli.main import main
+    from dspy_tui.engine.runtime import Runtime
+
+    saved_env, saved_stdin, had_runtime = dict(os.environ), sys.stdin, Runtime.running()
+    out, err = io.StringIO(), io.StringIO()
+    os.environ.clear()
+    os.environ.update(env)
+    sys.stdin = io.StringIO(stdin)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(list(args))
+            except SystemExit as exit_:
+                code = 0 if exit_.code is None else exit_.code if isinstance(exit_.code, int) else 1
+            except Exception:
+                traceback.print_exc()
+                code = 1
+    finally:
+        if not had_runtime:
+            Runtime.shutdown()  # the runtime the command started: what the process's exit would end
+        sys.stdin = saved_stdin
+        os.environ.clear()
+        os.environ.update(saved_env)
+    return subprocess.CompletedProcess(["dspy-tui", *args], code, out.getvalue(), err.getvalue())
 
 
 def cli_popen(*args: str, env: dict[str, str], stdout: Any = subprocess.DEVNULL) -> subprocess.Popen[str]:
@@ -83,14 +122,14 @@ def cli_popen(*args: str, env: dict[str, str], stdout: Any = subprocess.DEVNULL)
 
 
 def show(env: dict[str, str], session_id: str) -> dict[str, Any]:
-    out = cli("sessions", "show", session_id, "--json", env=env)
+    out = cli_in_process("sessions", "show", session_id, "--json", env=env)
     assert out.returncode == 0, out.stderr
     data: dict[str, Any] = json.loads(out.stdout)
     return data
 
 
 def only_session_id(env: dict[str, str]) -> str:
-    out = cli("sessions", "list", "--json", env=env)
+    out = cli_in_process("sessions", "list", "--json", env=env)
     assert out.returncode == 0, out.stderr
     rows = json.loads(out.stdout)
     assert len(rows) == 1, rows
@@ -124,6 +163,16 @@ def cached_answer_ids(db: Path) -> set[str]:
         return {json.loads(body).get("id", "") for (body,) in conn.execute("SELECT body FROM lm_cache")}
     finally:
         conn.close()
+
+
+def migration_names() -> list[str]:
+    """Every migration this dspy-tui applies to a new database, in order (tests/unit/test_storage.py
+    pins the list itself)."""
+    import sqlite_utils
+
+    from dspy_tui.storage.db import migrations
+
+    return [m.name for m in migrations.pending(sqlite_utils.Database(memory=True))]
 
 
 def integrity(db: Path) -> str:

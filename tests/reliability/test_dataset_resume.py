@@ -13,18 +13,7 @@ from pathlib import Path
 from dspy_tui.engine.tasks import demo_examples
 from tests.fakes.offline_brain import offline_brain
 from tests.fakes.provider_server import FakeProvider
-from tests.reliability.support import GROQ_MODEL, cli_env, write_config
-
-
-def _cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "dspy_tui", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+from tests.reliability.support import GROQ_MODEL, cli, cli_env, write_config
 
 
 def test_relative_dataset_resumes_elsewhere_and_a_changed_file_is_refused(tmp_path: Path) -> None:
@@ -56,16 +45,16 @@ def test_relative_dataset_resumes_elsewhere_and_a_changed_file_is_refused(tmp_pa
             time.sleep(0.01)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
-        [row] = json.loads(_cli("sessions", "list", "--json", env=env, cwd=elsewhere).stdout)
-        shown = json.loads(_cli("sessions", "show", row["id"], "--json", env=env, cwd=elsewhere).stdout)
+        [row] = json.loads(cli("sessions", "list", "--json", env=env, cwd=elsewhere).stdout)
+        shown = json.loads(cli("sessions", "show", row["id"], "--json", env=env, cwd=elsewhere).stdout)
         assert shown["config"]["task"]["dataset"] == str(data)
         assert len(shown["config"]["task"]["file_hashes"][str(data)]) == 64
         data.write_text(data.read_text() + json.dumps({"review": "new row", "sentiment": "neutral"}) + "\n")
-        out = _cli("resume", row["id"], "--headless", env=env, cwd=elsewhere)
+        out = cli("resume", row["id"], "--headless", env=env, cwd=elsewhere)
         assert out.returncode == 2 and f"{data} changed since this session started" in out.stderr, out.stderr
         assert "Traceback" not in out.stderr
         data.write_text("\n".join(data.read_text().splitlines()[:-1]) + "\n")  # restored
-        out = _cli("resume", row["id"], "--headless", env=env, cwd=elsewhere)
+        out = cli("resume", row["id"], "--headless", env=env, cwd=elsewhere)
         assert out.returncode == 0, out.stderr[-2000:]
     finally:
         provider.stop()

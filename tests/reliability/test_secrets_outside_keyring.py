@@ -8,7 +8,15 @@ from pathlib import Path
 
 from tests.fakes.offline_brain import offline_brain
 from tests.fakes.provider_server import FakeProvider
-from tests.reliability.support import GROQ_KEY, GROQ_MODEL, cli, cli_env, only_session_id, write_config
+from tests.reliability.support import (
+    GROQ_KEY,
+    GROQ_MODEL,
+    cli,
+    cli_env,
+    cli_in_process,
+    only_session_id,
+    write_config,
+)
 
 URL_SECRET = "qs-secret-0f3a9c1d7e"
 USERINFO_SECRET = "pw-secret-77c2b1e4aa"
@@ -54,7 +62,7 @@ def test_credentials_in_urls_hooks_and_echoed_answers_are_never_stored(tmp_path:
             ("report", sid, "--format", "json"),
             ("report", sid, "--format", "html"),
         ):
-            shown = cli(*args, env=env)
+            shown = cli_in_process(*args, env=env)
             assert shown.returncode == 0, shown.stderr
             outputs += [shown.stdout, shown.stderr]
         everything = _everything(home, outputs)

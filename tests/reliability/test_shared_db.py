@@ -22,7 +22,15 @@ from typing import Any
 from dspy_tui.storage.sessions import SessionStore
 from tests.fakes.offline_brain import offline_brain
 from tests.fakes.provider_server import FakeProvider
-from tests.reliability.support import answer_id, cached_answer_ids, cli, cli_env, cli_popen, write_config
+from tests.reliability.support import (
+    answer_id,
+    cached_answer_ids,
+    cli,
+    cli_env,
+    cli_popen,
+    migration_names,
+    write_config,
+)
 
 
 class Browser(threading.Thread):
@@ -138,12 +146,5 @@ def test_a_new_database_opened_by_several_processes_at_once(tmp_path: Path) -> N
                 stream.close()
     assert all(code == 0 for code, _ in outcomes), [err[-500:] for _, err in outcomes]
     migrations = SessionStore(tmp_path / "fresh" / "dspy-tui.db").query("SELECT name FROM _sqlite_migrations")
-    assert [m["name"] for m in migrations] == [
-        "0001_initial",
-        "0002_session_owner",
-        "0003_cache_session_fk",
-        "0004_session_leases",
-        "0005_call_charges",
-        "0006_call_queue_time",
-    ]
+    assert [m["name"] for m in migrations] == migration_names()
     print(f"\nfresh database: {len(procs)} processes opened it at once, all exit 0, schema applied once")

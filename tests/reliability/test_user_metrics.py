@@ -12,7 +12,7 @@ import pytest
 
 from tests.fakes.offline_brain import offline_brain
 from tests.fakes.provider_server import FakeProvider
-from tests.reliability.support import GROQ_MODEL, cli, cli_env, write_config
+from tests.reliability.support import GROQ_MODEL, cli, cli_env, cli_in_process, write_config
 
 METRICS = """
 import math
@@ -68,7 +68,7 @@ def test_a_broken_metric_fails_before_spending(tmp_path: Path, function: str, se
         assert sentence in named and "Traceback" not in out.stderr, out.stderr
         assert out.stderr.strip().count("\n") == 0
         assert provider.received == [], "a model was paid before the metric was tried"
-        assert _strict(cli("sessions", "list", "--json", env=env).stdout) == []
+        assert _strict(cli_in_process("sessions", "list", "--json", env=env).stdout) == []
     finally:
         provider.stop()
 
@@ -85,7 +85,7 @@ def test_json_output_never_holds_nan_or_infinity(tmp_path: Path) -> None:
     )  # stored by old versions
     conn.commit()
     conn.close()
-    rows = _strict(cli("sessions", "list", "--json", env=env).stdout)
+    rows = _strict(cli_in_process("sessions", "list", "--json", env=env).stdout)
     assert isinstance(rows, list) and rows[0]["best_test_score"] is None
-    shown = _strict(cli("sessions", "show", rows[0]["id"], "--json", env=env).stdout)
+    shown = _strict(cli_in_process("sessions", "show", rows[0]["id"], "--json", env=env).stdout)
     assert isinstance(shown, dict) and shown["models"][0]["test_score"] is None

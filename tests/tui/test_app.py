@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from textual.widgets import DataTable
-from tui_support import MODELS, ScriptedSession, fixed_clock, insert_sessions, script, wait_for
+from tui_support import MODELS, ScriptedSession, fixed_clock, home_lists, insert_sessions, script, wait_for
 
 from dspy_tui.storage.paths import Paths
 from dspy_tui.storage.sessions import SessionStore
@@ -50,13 +50,7 @@ async def test_home_lists_sessions_newest_first_and_clicks_open_them(
     ids = insert_sessions(store)
     app = DspyTuiApp(paths, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(
-            pilot,
-            lambda: (
-                isinstance(app.screen, HomeScreen)
-                and app.screen.query_one("#sessions", DataTable).row_count == 3
-            ),
-        )
+        await home_lists(pilot, 3)
         table = app.screen.query_one("#sessions", DataTable)
         assert [table.coordinate_to_cell_key((i, 0)).row_key.value for i in range(3)] == ids[::-1]
         assert str(table.get_cell(ids[0], "status")) == "completed"

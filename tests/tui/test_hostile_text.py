@@ -7,7 +7,7 @@ user- or provider-supplied string is opened here with such strings.
 from __future__ import annotations
 
 from textual.widgets import DataTable, Label
-from tui_support import T0, _history_session, fixed_clock, wait_for
+from tui_support import T0, _history_session, fixed_clock, home_lists, wait_for
 
 from dspy_tui.storage.paths import Paths
 from dspy_tui.storage.sessions import SessionStore
@@ -55,14 +55,7 @@ async def test_markup_in_names_models_and_errors_is_shown_verbatim(paths: Paths,
     ids = hostile_sessions(store)
     app = DspyTuiApp(paths, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(
-            pilot,
-            lambda: (
-                isinstance(app.screen, HomeScreen)
-                and app.screen.query_one("#sessions", DataTable).row_count == 2
-            ),
-            what="home",
-        )
+        await home_lists(pilot, 2)
         assert NAME in screen_text(app)
         assert "[red]second" in screen_text(app)
         await pilot.press("enter")

@@ -10,12 +10,18 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
-from textual.pilot import Pilot
-from textual.widgets import DataTable
-from tui_support import T0, ScriptedSession, _history_session, fixed_clock, make_config, script, wait_for
+from tui_support import (
+    T0,
+    ScriptedSession,
+    _history_session,
+    fixed_clock,
+    home_lists,
+    make_config,
+    script,
+    wait_for,
+)
 
 from dspy_tui.engine import events as ev
 from dspy_tui.storage.paths import Paths
@@ -23,7 +29,6 @@ from dspy_tui.storage.sessions import SessionStore
 from dspy_tui.tui.app import DspyTuiApp
 from dspy_tui.tui.screens.compare import CompareScreen
 from dspy_tui.tui.screens.detail import DetailScreen
-from dspy_tui.tui.screens.home import HomeScreen
 from dspy_tui.tui.screens.live import LiveScreen
 from dspy_tui.tui.screens.modals import ReportScreen
 from dspy_tui.tui.screens.new_session import NewSessionScreen
@@ -105,26 +110,13 @@ def wide_history(store: SessionStore) -> list[str]:
     ]
 
 
-async def home(pilot: Pilot[Any], rows: int) -> None:
-    app = pilot.app
-    await wait_for(
-        pilot,
-        lambda: (
-            isinstance(app.screen, HomeScreen)
-            and app.screen.query_one("#sessions", DataTable).row_count == rows
-        ),
-        what="home",
-    )
-    await pilot.pause()
-
-
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 async def test_history_screens_never_run_text_together(
     paths: Paths, wide_history: list[str], size: tuple[int, int]
 ) -> None:
     app = DspyTuiApp(paths, clock=fixed_clock)
     async with app.run_test(size=size) as pilot:
-        await home(pilot, 2)
+        await home_lists(pilot, 2)
         shown = check(app, "home", size)
         for column in ("Name", "Started", "Status", "Best test", "Cost"):
             assert column in shown, f"home at {size}: {column} is off-screen"
@@ -145,7 +137,7 @@ async def test_history_screens_never_run_text_together(
         if size[0] >= 120:
             assert "offline/base" in shown and "…" not in shown, "report tables are cut"
         await pilot.press("escape", "escape")
-        await home(pilot, 2)
+        await home_lists(pilot, 2)
         await pilot.press("space", "space", "c")
         await wait_for(
             pilot,

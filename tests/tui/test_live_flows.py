@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from textual.widgets import DataTable
-from tui_support import MODELS, T0, ScriptedSession, fixed_clock, script, wait_for
+from tui_support import MODELS, T0, ScriptedSession, fixed_clock, home_lists, script, wait_for
 
 from dspy_tui.engine import events as ev
 from dspy_tui.storage.paths import Paths
@@ -158,25 +158,13 @@ async def test_finished_session_opens_its_detail_with_report(store: SessionStore
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: app.runner is not None and app.runner.done.is_set())
         await pilot.press("escape")
-        await wait_for(
-            pilot,
-            lambda: (
-                isinstance(app.screen, HomeScreen)
-                and app.screen.query_one("#sessions", DataTable).row_count == 1
-            ),
-        )
+        await home_lists(pilot, 1)
         await pilot.press("enter")  # it ran here, but it is over: its detail, not the live screen
         await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen), what="the finished session")
     # a new app: the session comes from the database only
     app = DspyTuiApp(paths, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(
-            pilot,
-            lambda: (
-                isinstance(app.screen, HomeScreen)
-                and app.screen.query_one("#sessions", DataTable).row_count == 1
-            ),
-        )
+        await home_lists(pilot, 1)
         await pilot.press("enter")
         await wait_for(
             pilot,
@@ -252,13 +240,7 @@ def stored_stopped_session(store: SessionStore, paths: Paths, rounds_done: int, 
 
 async def resume_from_home(pilot: Any, app: DspyTuiApp) -> None:
     """`r` on home's only session."""
-    await wait_for(
-        pilot,
-        lambda: (
-            isinstance(app.screen, HomeScreen) and app.screen.query_one("#sessions", DataTable).row_count == 1
-        ),
-        what="the list",
-    )
+    await home_lists(pilot, 1, what="the list")
     await pilot.press("r")
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from textual.widgets import Button
-from tui_support import MODELS, ScriptedSession, fixed_clock, insert_sessions, script, wait_for
+from tui_support import MODELS, ScriptedSession, fixed_clock, home_lists, insert_sessions, script, wait_for
 
 from dspy_tui.storage.paths import Paths
 from dspy_tui.storage.sessions import SessionStore
@@ -95,13 +95,7 @@ async def test_home_deletes_after_asking_and_sorts(paths: Paths, store: SessionS
     insert_sessions(store)  # sentiment-2 (newest), intent-gpt, sentiment
     app = DspyTuiApp(paths, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(
-            pilot,
-            lambda: (
-                isinstance(app.screen, HomeScreen)
-                and app.screen.query_one("#sessions", DataTable).row_count == 3
-            ),
-        )
+        await home_lists(pilot, 3)
         table = app.screen.query_one("#sessions", DataTable)
 
         def names() -> list[str]:

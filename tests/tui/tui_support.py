@@ -14,12 +14,14 @@ from collections.abc import Callable
 from typing import Any
 
 from textual.pilot import Pilot
+from textual.widgets import DataTable
 
 from dspy_tui.engine import events as ev
 from dspy_tui.engine.budget import Budget
 from dspy_tui.engine.config import SessionConfig, parse_config
 from dspy_tui.storage.paths import Paths
 from dspy_tui.storage.sessions import SessionStore
+from dspy_tui.tui.screens.home import HomeScreen
 
 T0 = 1_767_000_000.0  # a fixed start, 2025-12-29 09:20:00 UTC
 MODELS = ["offline/small", "offline/base", "openai/gpt-4o-mini"]
@@ -297,6 +299,20 @@ async def wait_for(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what or condition}")
         await pilot.pause(0.05)
+
+
+async def home_lists(pilot: Pilot[Any], rows: int, what: str = "home") -> None:
+    """Wait until the home screen is up and its session table holds `rows` rows."""
+    app = pilot.app
+    await wait_for(
+        pilot,
+        lambda: (
+            isinstance(app.screen, HomeScreen)
+            and app.screen.query_one("#sessions", DataTable).row_count == rows
+        ),
+        what=what,
+    )
+    await pilot.pause()
 
 
 # -- stored history: finished sessions inserted straight into the database ----------------------

@@ -436,32 +436,21 @@ def test_two_sessions_in_one_process_never_see_each_others_prices(
 ) -> None:
     """The TUI runs sessions one after another in one process: a price given to one
     session's model must not price (or admit under a budget) the next session's."""
-    first_events: list[Event] = []
-    first_bus = EventBus("first")
-    first_bus.subscribe(first_events.append)
-    first = lm_with(
-        "openai/my-finetune",
-        keys=keys,
-        base_urls=provider_urls,
-        budget=Budget(1.0),
-        bus=first_bus,
-        price={"input": 1.0, "output": 2.0},
-    )
-    predict_with(first)(question="first session")
-    second_events: list[Event] = []
-    second_bus = EventBus("second")
-    second_bus.subscribe(second_events.append)
-    second = lm_with(
-        "openai/my-finetune",
-        keys=keys,
-        base_urls=provider_urls,
-        budget=Budget(1.0),
-        bus=second_bus,
-        price={"input": 10.0, "output": 20.0},
-    )
-    predict_with(second)(question="second session")
-    (one,) = [e for e in first_events if isinstance(e, CallCompleted)]
-    (two,) = [e for e in second_events if isinstance(e, CallCompleted)]
+
+    def session_call(price: dict[str, float], question: str) -> CallCompleted:
+        """One session's LM (its own bus and budget) making one call; the call's event."""
+        seen: list[Event] = []
+        bus = EventBus(question)
+        bus.subscribe(seen.append)
+        lm = lm_with(
+            "openai/my-finetune", keys=keys, base_urls=provider_urls, budget=Budget(1.0), bus=bus, price=price
+        )
+        predict_with(lm)(question=question)
+        (done,) = [e for e in seen if isinstance(e, CallCompleted)]
+        return done
+
+    one = session_call({"input": 1.0, "output": 2.0}, "first session")
+    two = session_call({"input": 10.0, "output": 20.0}, "second session")
     assert one.cost_usd == pytest.approx((one.tokens_in * 1.0 + one.tokens_out * 2.0) / 1e6)
     assert two.cost_usd == pytest.approx((two.tokens_in * 10.0 + two.tokens_out * 20.0) / 1e6)
     with pytest.raises(ValueError, match="no price for openai/my-finetune"):  # a third, unpriced
