@@ -7,7 +7,7 @@ records, so a reader names fields the type checker knows rather than dict keys.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from .results import ModelResult
@@ -33,23 +33,12 @@ class StoredSession:
     host: str | None = None
 
 
+_DECODED = frozenset({"config", "versions", "models"})  # every other field is the column of its name
+
+
 def stored_session(
     row: Mapping[str, Any], config: dict[str, Any], versions: dict[str, Any], models: list[ModelResult]
 ) -> StoredSession:
     """The record of a `sessions` row whose JSON columns are already decoded."""
-    return StoredSession(
-        id=row["id"],
-        name=row["name"],
-        status=row["status"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        task=row["task"],
-        seed=row["seed"],
-        budget_usd=row["budget_usd"],
-        config=config,
-        versions=versions,
-        error=row["error"],
-        models=tuple(models),
-        pid=row.get("pid"),
-        host=row.get("host"),
-    )
+    plain: dict[str, Any] = {f.name: row.get(f.name) for f in fields(StoredSession) if f.name not in _DECODED}
+    return StoredSession(**plain, config=config, versions=versions, models=tuple(models))
