@@ -12,7 +12,6 @@ import argparse
 import contextlib
 import getpass
 import json
-import math
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dspy_tui import __version__
+from dspy_tui.engine.strict_json import strict_json
 from dspy_tui.storage import keys
 from dspy_tui.storage.paths import resolve_paths
 
@@ -58,21 +58,6 @@ def user_errors() -> Iterator[None]:
     except ValueError as exc:
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UserError(text) from None
-
-
-def strict_json(value: Any) -> str:
-    """JSON that every parser reads: a non-finite number (NaN, inf) is written as null."""
-    return json.dumps(_finite(value), allow_nan=False)
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
 
 
 def _service() -> SessionService:

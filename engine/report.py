@@ -51,6 +51,7 @@ from dspy_tui.storage.secrets import scrub
 from .evaluation import split_of
 from .metrics import converged_share, metric_rows
 from .stats import bootstrap_ci, improvement_rate, paired_bootstrap
+from .strict_json import strict_json
 
 OFFLINE = "offline/simulated"
 UNPRICED = "unpriced"
@@ -650,23 +651,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
 def render_json(report: Mapping[str, Any]) -> str:
     """Stable output: the same report always serialises to the same bytes. Strict JSON: an inf or NaN
     (stored by an older version) is written as null, never as `Infinity`/`NaN`."""
-    return (
-        json.dumps(
-            _finite(report), sort_keys=True, indent=2, ensure_ascii=False, default=str, allow_nan=False
-        )
-        + "\n"
-    )
-
-
-def _finite(value: Any) -> Any:
-    """`value` with every non-finite float inside it replaced by None."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, Mapping):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
+    return strict_json(report, sort_keys=True, indent=2, ensure_ascii=False, default=str) + "\n"
 
 
 _CSS = """
