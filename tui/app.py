@@ -46,19 +46,13 @@ class DspyTuiApp(App[int]):
     CSS_PATH = [STYLES / "app.tcss", STYLES / "home.tcss"]  # the other screens bring their own
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
-    BINDINGS = [
+    # fmt: off
+    BINDINGS = [  # one key a line
         Binding("question_mark", "help", "Help", id="app.help", tooltip="The keys of this screen"),
         Binding("ctrl+q", "quit", "Quit", id="app.quit", show=False, priority=True),
-        Binding(
-            "ctrl+p",
-            "command_palette",
-            "Commands",
-            id="app.palette",
-            show=False,
-            priority=True,
-            tooltip="Search the actions of this screen",
-        ),
+        Binding("ctrl+p", "command_palette", "Commands", id="app.palette", show=False, priority=True, tooltip="Search the actions of this screen"),
     ]
+    # fmt: on
     COMMANDS = App.COMMANDS | {ScreenCommands}
 
     def __init__(

@@ -84,37 +84,15 @@ COLUMN_BY_KEY = {c.key: c for c in COLUMNS}
 class CompareScreen(Screen[None]):
     CSS_PATH = STYLES / "compare.tcss"
     AUTO_FOCUS = "#compare-table"
-    BINDINGS = [
-        Binding(
-            "o",
-            "sort",
-            "Sort",
-            id="compare.sort",
-            tooltip="Sort by the next column (a header click sorts too)",
-        ),
-        Binding(
-            "p",
-            "pick",
-            "Pick models",
-            id="compare.pick",
-            tooltip="Choose which models of the sessions to show",
-        ),
-        Binding(
-            "v",
-            "next_chart",
-            "Chart",
-            id="compare.chart",
-            tooltip="Switch the chart: score vs cost, rounds, trend",
-        ),
-        Binding(
-            "m",
-            "metric",
-            "Metric",
-            id="compare.metric",
-            tooltip="Chart dev score, cost, latency or tokens per round",
-        ),
+    # fmt: off
+    BINDINGS = [  # one key a line
+        Binding("o", "sort", "Sort", id="compare.sort", tooltip="Sort by the next column (a header click sorts too)"),
+        Binding("p", "pick", "Pick models", id="compare.pick", tooltip="Choose which models of the sessions to show"),
+        Binding("v", "next_chart", "Chart", id="compare.chart", tooltip="Switch the chart: score vs cost, rounds, trend"),
+        Binding("m", "metric", "Metric", id="compare.metric", tooltip="Chart dev score, cost, latency or tokens per round"),
         Binding("escape", "back", "Back", id="compare.back", tooltip="Back to the sessions"),
     ]
+    # fmt: on
     HELP = HELP
 
     class Loaded(Message):

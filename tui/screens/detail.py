@@ -47,62 +47,21 @@ HELP = (
 class DetailScreen(Screen[None]):
     CSS_PATH = STYLES / "detail.tcss"  # parsed when the screen is first shown
     AUTO_FOCUS = "#results"
-    BINDINGS = [
-        Binding(
-            "r", "report", "Report", id="detail.report", tooltip="Open the report, rendered from the database"
-        ),
-        Binding(
-            "x",
-            "export_report",
-            "Export",
-            id="detail.export_report",
-            tooltip="Write the report as Markdown, JSON or HTML",
-        ),
-        Binding(
-            "e",
-            "export_program",
-            "Program",
-            id="detail.export",
-            tooltip="Write a model's optimized program as DSPy JSON",
-        ),
-        Binding(
-            "t",
-            "metrics",
-            "Metrics",
-            id="detail.metrics",
-            tooltip="All 14 metrics of every model, with the reason where one cannot be computed",
-        ),
-        Binding(
-            "f5", "rerun", "Re-run", id="detail.rerun", tooltip="Run the same setup again as a new session"
-        ),
+    # fmt: off
+    BINDINGS = [  # one key a line
+        Binding("r", "report", "Report", id="detail.report", tooltip="Open the report, rendered from the database"),
+        Binding("x", "export_report", "Export", id="detail.export_report", tooltip="Write the report as Markdown, JSON or HTML"),
+        Binding("e", "export_program", "Program", id="detail.export", tooltip="Write a model's optimized program as DSPy JSON"),
+        Binding("t", "metrics", "Metrics", id="detail.metrics", tooltip="All 14 metrics of every model, with the reason where one cannot be computed"),
+        Binding("f5", "rerun", "Re-run", id="detail.rerun", tooltip="Run the same setup again as a new session"),
         Binding("d", "delete", "Delete", id="detail.delete", tooltip="Delete this session (asks first)"),
-        Binding(
-            "c",
-            "calls",
-            "Calls",
-            id="detail.calls",
-            show=False,
-            tooltip="Show each LM call in the events, or fold them",
-        ),
+        Binding("c", "calls", "Calls", id="detail.calls", show=False, tooltip="Show each LM call in the events, or fold them"),
         Binding("slash", "search", "Search", id="detail.search", tooltip="Search the events"),
-        Binding(
-            "m",
-            "metric",
-            "Metric",
-            id="detail.metric",
-            show=False,
-            tooltip="Chart dev score, cost, latency or tokens",
-        ),
-        Binding(
-            "f",
-            "filter",
-            "Filter",
-            id="detail.filter",
-            show=False,
-            tooltip="Filter the event log by model and kind",
-        ),
+        Binding("m", "metric", "Metric", id="detail.metric", show=False, tooltip="Chart dev score, cost, latency or tokens"),
+        Binding("f", "filter", "Filter", id="detail.filter", show=False, tooltip="Filter the event log by model and kind"),
         Binding("escape", "back", "Back", id="detail.back", show=False, tooltip="Back to the sessions"),
     ]
+    # fmt: on
     HELP = HELP
 
     class Loaded(Message):

@@ -47,17 +47,13 @@ class KeyRow:
 class KeysScreen(Screen[None]):
     AUTO_FOCUS = "#keys"
     CSS_PATH = Path(__file__).parents[1] / "styles" / "keys.tcss"
-    BINDINGS = [
-        Binding(
-            "s",
-            "set_key",
-            "Set key",
-            id="keys.set",
-            tooltip="Store the selected provider's key in the keyring",
-        ),
+    # fmt: off
+    BINDINGS = [  # one key a line
+        Binding("s", "set_key", "Set key", id="keys.set", tooltip="Store the selected provider's key in the keyring"),
         Binding("d", "delete_key", "Delete key", id="keys.delete", tooltip="Delete its key from the keyring"),
         Binding("escape", "back", "Back", id="keys.back", tooltip="Back"),
     ]
+    # fmt: on
     HELP = HELP
 
     class Loaded(Message):

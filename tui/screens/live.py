@@ -47,37 +47,20 @@ HELP = (
 class LiveScreen(Screen[None]):
     CSS_PATH = STYLES / "live.tcss"  # parsed when the screen is first shown, not at start-up
     AUTO_FOCUS = "#models"
-    BINDINGS = [
+    # fmt: off
+    BINDINGS = [  # one key a line
         Binding("s", "stop", "Stop", id="live.stop", tooltip="Stop the session now (it stays resumable)"),
-        Binding(
-            "r", "report", "Report", id="live.report", tooltip="Open the report (when the session is done)"
-        ),
-        Binding(
-            "e", "export", "Export", id="live.export", tooltip="Write a model's best program as DSPy JSON"
-        ),
+        Binding("r", "report", "Report", id="live.report", tooltip="Open the report (when the session is done)"),
+        Binding("e", "export", "Export", id="live.export", tooltip="Write a model's best program as DSPy JSON"),
         Binding("f", "filter", "Filter", id="live.filter", tooltip="Filter the event log by model and kind"),
-        Binding(
-            "c",
-            "calls",
-            "Calls",
-            id="live.calls",
-            show=False,
-            tooltip="Show each LM call in the events, or fold them",
-        ),
+        Binding("c", "calls", "Calls", id="live.calls", show=False, tooltip="Show each LM call in the events, or fold them"),
         Binding("slash", "search", "Search", id="live.search", tooltip="Search the events"),
-        Binding(
-            "m", "metric", "Metric", id="live.metric", tooltip="Chart dev score, cost, latency or tokens"
-        ),
-        Binding(
-            "b",
-            "toggle_results",
-            "Results",
-            id="live.results",
-            tooltip="Switch between the final benchmark and the models",
-        ),
+        Binding("m", "metric", "Metric", id="live.metric", tooltip="Chart dev score, cost, latency or tokens"),
+        Binding("b", "toggle_results", "Results", id="live.results", tooltip="Switch between the final benchmark and the models"),
         Binding("escape", "back", "Home", id="live.back", tooltip="Back home; the session keeps running"),
         Binding("q", "app.quit", "Quit", id="live.quit", tooltip="Quit (asks first while the session runs)"),
     ]
+    # fmt: on
     HELP = HELP
 
     def __init__(self, runner: SessionRunner, paths: Paths, clock: Callable[[], float] = time.time) -> None:

@@ -122,20 +122,16 @@ def equivalent_command(data: dict[str, Any], config_path: str | None) -> str:
 
 
 class NewSessionScreen(Screen[None]):
-    BINDINGS = [
+    # fmt: off
+    BINDINGS = [  # one key a line
         Binding("f5", "start", "Start", id="new.start", priority=True, tooltip="Start the session"),
         Binding("ctrl+s", "save", "Save config", id="new.save", priority=True, tooltip="Save as TOML"),
         Binding("ctrl+o", "load", "Load config", id="new.load", priority=True, tooltip="Load a TOML config"),
         Binding("k", "app.keys", "Keys", id="new.keys", tooltip="Add the API keys the chosen models need"),
-        Binding(
-            "ctrl+y",
-            "copy_command",
-            "Copy command",
-            id="new.copy_command",
-            tooltip="Copy the equivalent dspy-tui run command",
-        ),
+        Binding("ctrl+y", "copy_command", "Copy command", id="new.copy_command", tooltip="Copy the equivalent dspy-tui run command"),
         Binding("escape", "back", "Back", id="new.back", tooltip="Back (asks first when there are edits)"),
     ]
+    # fmt: on
     HELP = HELP
     CSS_PATH = Path(__file__).parents[1] / "styles" / "new_session.tcss"  # parsed on first use
     AUTO_FOCUS = "#models"

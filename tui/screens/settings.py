@@ -34,12 +34,12 @@ HELP = (
 class SettingsScreen(Screen[None]):
     CSS_PATH = Path(__file__).parents[1] / "styles" / "settings.tcss"
     AUTO_FOCUS = "#budget"
-    BINDINGS = [
+    # fmt: off
+    BINDINGS = [  # one key a line
         Binding("ctrl+s", "save", "Save", id="settings.save", priority=True, tooltip="Save to settings.toml"),
-        Binding(
-            "escape", "back", "Back", id="settings.back", tooltip="Back (asks when there are unsaved edits)"
-        ),
+        Binding("escape", "back", "Back", id="settings.back", tooltip="Back (asks when there are unsaved edits)"),
     ]
+    # fmt: on
     HELP = HELP
 
     def __init__(self, paths: Paths, settings: Settings) -> None:

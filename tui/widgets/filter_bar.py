@@ -22,11 +22,11 @@ DEBOUNCE_S = 0.3
 
 
 class FilterBar(Horizontal):
-    BINDINGS = [
-        Binding(
-            "escape", "close", "Close", id="filter_bar.close", tooltip="Back to the list; the filter stays"
-        )
+    # fmt: off
+    BINDINGS = [  # one key a line
+        Binding("escape", "close", "Close", id="filter_bar.close", tooltip="Back to the list; the filter stays"),
     ]
+    # fmt: on
 
     class Changed(Message):
         def __init__(self, session_filter: SessionFilter) -> None:
