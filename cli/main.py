@@ -362,18 +362,32 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     def money(r: dict[str, float] | None, k: str) -> str:
         return "unpriced" if r is None else _money(r[k])
 
-    table = [
-        {
-            "model": r["model"],
-            "price": r["price"],
-            "calls min/exp/max": "/".join(str(int(r["calls"][k])) for k in ("min", "expected", "max")),
-            "cost min": money(r["cost_usd"], "min"),
-            "cost expected": money(r["cost_usd"], "expected"),
-            "cost max": money(r["cost_usd"], "max"),
-        }
-        for r in rows
-    ]
-    _print_table(table, ["model", "price", "calls min/exp/max", "cost min", "cost expected", "cost max"])
+    def span(r: dict[str, float]) -> str:
+        return "/".join(str(round(r[k])) for k in ("min", "expected", "max"))
+
+    table = []
+    for r in rows:
+        who = r["model"] + (" (judge)" if r["role"] == "judge" else "")
+        costs = r["cost_by_phase"] or {}
+        for phase, calls in r["calls_by_phase"].items():
+            table.append(
+                {"model": who, "phase": phase, "calls min/exp/max": span(calls)}
+                | {"cost expected": money(costs.get(phase) if r["cost_by_phase"] else None, "expected")}
+            )
+        table.append(
+            {
+                "model": who,
+                "phase": "total",
+                "price": r["price"],
+                "calls min/exp/max": span(r["calls"]),
+                "cost min": money(r["cost_usd"], "min"),
+                "cost expected": money(r["cost_usd"], "expected"),
+                "cost max": money(r["cost_usd"], "max"),
+                "time (local)": f"~{r['seconds']['expected'] / 60:.0f} min" if r["seconds"] else "",
+            }
+        )
+    columns = ["model", "phase", "price", "calls min/exp/max", "cost min", "cost expected", "cost max"]
+    _print_table(table, columns + (["time (local)"] if any(r["seconds"] for r in rows) else []))
     if warning := budget_warning(config, estimated):
         print(f"dspy-tui: {warning}", file=sys.stderr)
     return EXIT_OK

@@ -185,43 +185,5 @@ DESCRIPTIONS: dict[str, str] = {
 }
 
 
-def round_calls(name: str, train: int, dev: int, settings: dict[str, Any]) -> tuple[int, int, int]:
-    """(min, expected, max) LM calls one round makes inside the optimizer, before its dev score.
-
-    Used only by the pre-run estimate; bootstrapping stops early once it has
-    its demos, so the minimum assumes every teacher call succeeds at once.
-    """
-    slice_ = min(settings.get("train_slice", 32), train)
-    demos = settings.get("max_bootstrapped_demos", 4)
-    if name == "labeled":
-        return 0, 0, 0
-    if name == "bootstrap":
-        return demos, min(slice_, demos * 2), slice_
-    if name == "random_search":
-        n = settings.get("num_candidate_programs", 4)
-        return n * demos, n * (slice_ + demos), (n + 3) * (2 * slice_)
-    if name == "mipro":
-        trials, cands = settings.get("num_trials", 4), settings.get("num_candidates", 3)
-        return (
-            cands * 2 + trials * dev,
-            cands * (demos + 3) + trials * dev,
-            cands * (slice_ + 5) + (trials + 1) * dev,
-        )
-    if name == "copro":
-        breadth = settings.get("breadth", 3)
-        return breadth, breadth * (slice_ + 1), (breadth + 1) * (slice_ + 1)
-    if name == "simba":
-        bsize, cands, steps = (
-            settings.get("bsize", 8),
-            settings.get("num_candidates", 3),
-            settings.get("max_steps", 1),
-        )
-        return steps * bsize, steps * bsize * (cands + 1), steps * (bsize * (cands + 2) + cands)
-    if name == "gepa":
-        calls = settings.get("max_metric_calls", 40)
-        return calls // 2, calls + calls // 4, calls * 2
-    raise ValueError(f"unknown optimizer {name!r}")
-
-
 def run_round(name: str, round_input: RoundInput) -> dspy.Module:
     return ROUND_FUNCTIONS[name](round_input)

@@ -181,7 +181,7 @@ async def test_missing_keys_budget_and_optimizer_are_said_before_f5(paths: Paths
         screen.query_one("#budget", Input).value = "0.0001"
         await wait_for(
             pilot,
-            lambda: "over the budget" in message(screen, "#budget-msg"),
+            lambda: "is below the" in message(screen, "#budget-msg"),
             timeout=30,
             what="the budget warning",
         )

@@ -1,4 +1,6 @@
-"""`estimate` and `run` say in one sentence when the budget cannot pay what the estimate expects."""
+"""`estimate`, `run` and the new-session form say in one sentence when the budget cannot pay what the
+estimate expects: below the benchmark, no room left for optimization after the phase reserve, or
+below the whole run."""
 
 from __future__ import annotations
 
@@ -6,15 +8,26 @@ from dspy_tui.engine.config import parse_config
 from dspy_tui.engine.estimate import budget_warning, estimate
 from dspy_tui.engine.tasks import load_task
 
+BASE = {"task": {"dataset": "demo:sentiment"}, "models": ["openai/gpt-4o-mini"]}
+
 
 def _warning(budget: float | None) -> str | None:
-    config = parse_config(
-        {"budget_usd": budget, "task": {"dataset": "demo:sentiment"}, "models": ["openai/gpt-4o-mini"]}
-    )
+    config = parse_config({**BASE, "budget_usd": budget})
     return budget_warning(config, estimate(config, load_task(config.task)))
 
 
-def test_a_budget_below_the_benchmark_or_the_whole_run_is_said_before_starting() -> None:
-    assert "final benchmark alone" in (_warning(0.0001) or "")
-    assert "whole run" in (_warning(0.01) or "")
-    assert _warning(100.0) is None and _warning(None) is None
+def _phases() -> dict[str, float]:
+    config = parse_config(BASE)
+    (row,) = estimate(config, load_task(config.task))
+    assert row.cost_by_phase is not None and row.cost_usd is not None
+    return {k: v.expected for k, v in row.cost_by_phase.items()} | {"total": row.cost_usd.expected}
+
+
+def test_a_budget_below_the_benchmark_the_reserve_or_the_whole_run_is_said_before_starting() -> None:
+    cost = _phases()
+    reserve = (cost["benchmark"] + cost["cross_model"]) * 1.1
+    room = cost["baseline"] + reserve + cost["optimization"] / 5  # one of the default 5 rounds
+    assert "final benchmark alone" in (_warning(cost["benchmark"] * 0.9) or "")
+    assert "no room for optimization" in (_warning(room * 0.95) or "")
+    assert "whole run" in (_warning((room + cost["total"]) / 2) or "")
+    assert _warning(cost["total"] * 1.5) is None and _warning(None) is None

@@ -77,22 +77,6 @@ def model_problem(model: str) -> str | None:
     return None
 
 
-def budget_warning(expected: float, most: float, budget: float | None) -> str | None:
-    """A sentence when the estimate does not fit the budget: the session would stop before it ends."""
-    if budget is None:
-        return None
-    if expected > budget:
-        return (
-            f"Expected cost {fmt.money(expected)} is over the budget {fmt.money(budget)}: the session will "
-            "stop when the budget is spent. Raise it, or pick fewer rounds or models."
-        )
-    if most > budget:
-        return (
-            f"The worst case, {fmt.money(most)}, is over the budget {fmt.money(budget)}; it may stop early."
-        )
-    return None
-
-
 def equivalent_command(data: dict[str, Any], config_path: str | None) -> str:
     """The `dspy-tui run …` that starts the same session, or `run CONFIG` when flags cannot say it all."""
     task = data.get("task") or {}
@@ -531,7 +515,7 @@ class NewSessionScreen(Screen[None]):
     # -- the estimate (thread worker) --------------------------------------------------
     @work(thread=True, exclusive=True, group="estimate")
     def run_estimate(self, config: Any) -> None:
-        from dspy_tui.engine.estimate import estimate
+        from dspy_tui.engine.estimate import budget_warning, estimate
         from dspy_tui.engine.lm import url_warnings
         from dspy_tui.tui.runner import one_sentence
 
@@ -552,7 +536,10 @@ class NewSessionScreen(Screen[None]):
         except Exception as exc:  # noqa: BLE001 - e.g. an unknown provider: one sentence under the models
             self.app.call_from_thread(self._estimate_failed, "#models-msg", one_sentence(exc))
             return
-        self.app.call_from_thread(self._show_estimate, rows, len(task.train), len(task.dev), len(task.test))
+        warning = budget_warning(config, rows)  # the same sentence `dspy-tui estimate` and `run` say
+        warning = warning[:1].upper() + warning[1:] if warning else None
+        sizes = (len(task.train), len(task.dev), len(task.test))
+        self.app.call_from_thread(self._show_estimate, rows, sizes, warning)
 
     def _estimate_failed(self, where: str, message: str) -> None:
         if self._form_gone():
@@ -563,7 +550,7 @@ class NewSessionScreen(Screen[None]):
             Text("No estimate: see the message on the left.", style="dim")
         )
 
-    def _show_estimate(self, rows: list[Any], train: int, dev: int, test: int) -> None:
+    def _show_estimate(self, rows: list[Any], sizes: tuple[int, int, int], warning: str | None) -> None:
         if self._form_gone():
             return
         self.estimates = rows
@@ -587,7 +574,8 @@ class NewSessionScreen(Screen[None]):
                 cost = Text(f"{fmt.money(r.cost_usd.expected)}, {fmt.money(r.cost_usd.max)}")
                 if r.price_label == "offline/simulated":
                     cost.append(" sim", style="dim")
-            table.add_row(r.model, f"{int(r.calls.min)}-{int(r.calls.max)}", cost)
+            who = f"{r.model} (judge)" if r.role == "judge" else r.model
+            table.add_row(who, f"{int(r.calls.min)}-{int(r.calls.max)}", cost)
         table.add_row(
             Text("total", style="bold"),
             Text(f"~{int(total_calls)}", style="bold"),
@@ -596,12 +584,11 @@ class NewSessionScreen(Screen[None]):
                 style="bold",
             ),
         )
+        train, dev, test = sizes
         head = Text(f"{train} train · {dev} dev · {test} test examples", style="dim")
         grid = Table.grid()
         grid.add_row(head)
         grid.add_row(table)
-        budget = self.query_one("#budget", Input).value.strip()
-        warning = budget_warning(total[0], total[1], float(budget) if budget else None)
         if warning:
             grid.add_row(Text(warning, style="bold yellow"))
         self._message("#budget-msg", warning or "")

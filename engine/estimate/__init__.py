@@ -1,0 +1,328 @@
+"""The pre-run estimate: the requests and dollars a session may take, per model and phase.
+
+Requests per phase come from the split sizes and, for optimization, from each optimizer's
+own algorithm (estimate/rounds.py), weighted by the chance each round runs before the
+model converges (`min`: it converges after `patience` rounds; `max`: every round runs and
+nothing is repeated). Requests the session's call cache answers are not counted. Tokens per
+call come from the task's prompts rendered by DSPy's adapter (estimate/tokens.py). An
+llm_judge model gets its own row (role `judge`). Prices come from engine/pricing.py;
+unpriced models get `None` costs, never $0. Local models also get an expected time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..config import JudgeSpec, SessionConfig
+from ..pricing import LOCAL_PROVIDERS, OFFLINE_PROVIDERS, Price, cost_of, price_label, resolve_price
+from ..providers.registry import split_model
+from .rounds import ZERO, Shape, Span, fixed, improved_once, round_calls, round_chances
+from .tokens import PROPOSAL_TOKENS, CallTokens, measure
+
+PHASES = ("baseline", "optimization", "cross_model", "benchmark")
+JUDGED_ASPECTS, JUDGED_SAMPLE = 3, 20  # the benchmark's coherence/relevance/creativity ratings (session.py)
+# A local model's speed in weighted tokens per second (a prompt token weighs 1/8 of an output token,
+# as engine/local_server.py measures it): SmolLM2-135M served by llama.cpp on this project's 2-core
+# test machine under load (64 calls in 97 s, see the local notes); a bigger model or a GPU differs.
+LOCAL_TOKENS_PER_S = 25.0
+
+
+@dataclass
+class Range:
+    min: float
+    expected: float
+    max: float
+
+    def as_dict(self) -> dict[str, float]:
+        return {"min": self.min, "expected": self.expected, "max": self.max}
+
+
+def _range(span: Span) -> Range:
+    return Range(span.min, span.expected, span.max)
+
+
+@dataclass
+class ModelEstimate:
+    model: str
+    price_label: str  # "list price 2026-11", "litellm", "local", "offline/simulated", "override", "unpriced"
+    calls_by_phase: dict[str, Range] = field(default_factory=dict)
+    calls: Range = field(default_factory=lambda: Range(0, 0, 0))
+    cost_usd: Range | None = None  # None: unpriced
+    cost_by_phase: dict[str, Range] | None = None
+    role: str = "model"  # or "judge": the llm_judge's ratings
+    seconds: Range | None = None  # local models: time of its calls, one at a time
+
+
+@dataclass(frozen=True)
+class _Phase:
+    """A phase's requests and the tokens of one of them (min/expected/max)."""
+
+    calls: Span
+    tokens_in: Span
+    tokens_out: Span
+
+
+def _judge_spec(config: SessionConfig) -> JudgeSpec | None:
+    task = config.task
+    if task.judge is not None:
+        return task.judge
+    options = task.metric_options
+    if task.metric == "llm_judge" and isinstance(options.get("model"), str):
+        criteria = options.get("criteria")
+        return JudgeSpec(model=options["model"], **({"rubric": criteria} if criteria else {}))
+    return None
+
+
+def _answer(tokens: CallTokens, max_tokens: int) -> Span:
+    low, mid = tokens.answer + tokens.reasoning[0], tokens.answer + tokens.reasoning[1]
+    return Span(min(low, max_tokens), min(mid, max_tokens), float(max_tokens))
+
+
+def _ins(tokens: CallTokens, demos: Span) -> Span:
+    return Span(tokens.input(demos.min), tokens.input(demos.expected), tokens.input(demos.max))
+
+
+def _model_phases(
+    config: SessionConfig, task: Any, tokens: CallTokens, model: Any, deterministic: bool
+) -> tuple[dict[str, _Phase], float]:
+    """The model's phases, and the metric calls its optimization makes (for the judge)."""
+    train, dev, test = len(task.train), len(task.dev), len(task.test)
+    conv = config.convergence
+    chances = round_chances(config.rounds, conv.patience)
+    least = 0 if conv.target is not None else min(config.rounds, conv.patience)
+    task_calls, proposals, scored, demos = ZERO, ZERO, 0.0, 0.0
+    for r, chance in enumerate(chances, 1):
+        shape = Shape(train, dev, config.optimizer_settings, r, len(_predictors(task)), deterministic)
+        one = round_calls(config.optimizer, shape)
+        own = one.task + one.dev
+        task_calls += Span(own.min if r <= least else 0.0, own.expected * chance, own.max)
+        proposals += Span(
+            one.proposals.min if r <= least else 0.0, one.proposals.expected * chance, one.proposals.max
+        )
+        scored += (one.scored + one.dev.expected) * chance
+        demos = max(demos, one.demos)
+    answer = _answer(tokens, model.max_tokens)
+    carried = Span(0.0, demos * improved_once(chances), demos)  # the best program's demos, if any round won
+    optimized = _ins(tokens, Span(0.0, demos, demos))
+    proposal_out = Span(
+        min(30.0, model.max_tokens), min(PROPOSAL_TOKENS, model.max_tokens), float(model.max_tokens)
+    )
+    proposal_in = Span(tokens.proposal_input(0), tokens.proposal_input(demos), tokens.proposal_input(demos))
+    models = len(config.models)
+    # the leader's program is new to the others only if some round improved it (else all cached)
+    transfer = dev * (models - 1) / models * improved_once(chances)
+    cross = Span(0.0, transfer, float(dev)) if config.cross_model and models > 1 else ZERO
+    phases = {
+        "baseline": _Phase(fixed(float(dev)), fixed(tokens.prompt), answer),
+        "optimization": _Phase(task_calls, optimized, answer),
+        "cross_model": _Phase(cross, _ins(tokens, carried), answer),
+        "benchmark": _Phase(fixed(float(test)), _ins(tokens, carried), answer),
+    }
+    if proposals.max:
+        both = task_calls + proposals
+        share = proposals.expected / both.expected if both.expected else 0.0
+        mix = Span(
+            optimized.min,
+            optimized.expected * (1 - share) + proposal_in.expected * share,
+            max(optimized.max, proposal_in.max),
+        )
+        out = Span(
+            answer.min,
+            answer.expected * (1 - share) + proposal_out.expected * share,
+            float(model.max_tokens),
+        )
+        phases["optimization"] = _Phase(both, mix, out)
+    return phases, scored
+
+
+def _predictors(task: Any) -> list[Any]:
+    from ..tasks import build_program
+
+    return list(build_program(task).predictors())
+
+
+def _cost(price: Price | None, phase: _Phase) -> Range | None:
+    from dspy.lm15 import Usage
+
+    if price is None:
+        return None
+    values = []
+    for k in ("min", "expected", "max"):
+        usage = Usage(
+            input_tokens=int(getattr(phase.tokens_in, k)), output_tokens=int(getattr(phase.tokens_out, k))
+        )
+        one = cost_of(price, usage)
+        if one is None:
+            return None
+        values.append(one * getattr(phase.calls, k))
+    return Range(*values)
+
+
+def _seconds(phases: dict[str, _Phase]) -> Range:
+    def weighted(k: str) -> float:
+        return float(
+            sum(
+                getattr(p.calls, k) * (getattr(p.tokens_in, k) / 8 + getattr(p.tokens_out, k))
+                for p in phases.values()
+            )
+        )
+
+    mid = weighted("expected") / LOCAL_TOKENS_PER_S
+    return Range(weighted("min") / (2 * LOCAL_TOKENS_PER_S), mid, weighted("max") / (LOCAL_TOKENS_PER_S / 3))
+
+
+def _row(model: str, label: str, price: Price | None, phases: dict[str, _Phase], role: str) -> ModelEstimate:
+    calls = {name: _range(p.calls) for name, p in phases.items()}
+    total = Range(*(sum(getattr(r, k) for r in calls.values()) for k in ("min", "expected", "max")))
+    costs = {name: _cost(price, p) for name, p in phases.items()}
+    by_phase = None if any(c is None for c in costs.values()) else {k: c for k, c in costs.items() if c}
+    cost = None
+    if by_phase is not None:
+        cost = Range(*(sum(getattr(r, k) for r in by_phase.values()) for k in ("min", "expected", "max")))
+    provider = model.partition("/")[0]
+    seconds = _seconds(phases) if provider in LOCAL_PROVIDERS else None
+    return ModelEstimate(model, label, calls, total, cost, by_phase, role, seconds)
+
+
+def _labels(task: Any) -> int | None:
+    """How many distinct answers the task has, when it is a classification (at most 10 labels)."""
+    outputs = [f for f in task.output_fields if f != "reasoning"]
+    if not outputs or not task.train:
+        return None
+    values = {tuple(str(e.get(f, "")) for f in outputs) for e in task.train}
+    return len(values) if len(values) <= 10 else None
+
+
+def _judge_row(
+    config: SessionConfig, task: Any, spec: JudgeSpec, tokens: CallTokens, metric_calls: dict[str, float]
+) -> ModelEstimate:
+    """The llm_judge rates every scored answer; a rating it gave before (same example, same answer)
+    comes from the cache, so a classification task's ratings stop at examples x labels."""
+    labels = _labels(task)
+    pool = {"baseline": len(task.dev), "optimization": len(task.train) + len(task.dev)}
+    pool |= {"cross_model": len(task.dev), "benchmark": len(task.test)}
+    seen = {
+        "baseline": 0.0,
+        "optimization": 1.0,
+        "cross_model": 2.0,
+        "benchmark": 0.0,
+    }  # answers rated before
+    phases: dict[str, _Phase] = {}
+    ins, out = fixed(tokens.judge_prompt), fixed(tokens.judge_answer)
+    for name, asked in metric_calls.items():
+        expected = asked
+        if labels is not None:  # at most `labels` distinct answers per example, some already rated
+            expected = min(asked, max(0.0, pool[name] * max(1.0, min(labels, 2) - seen[name] * 0.5)))
+        low = min(asked, float(pool[name])) if name in ("baseline", "benchmark") else 0.0
+        phases[name] = _Phase(Span(low, expected, asked), ins, out)
+    rated = min(JUDGED_SAMPLE, len(task.test)) * JUDGED_ASPECTS * len(config.models)
+    phases["benchmark"] = _Phase(phases["benchmark"].calls + fixed(float(rated)), ins, out)
+    price = resolve_price(spec.model)
+    return _row(spec.model, price_label(price), price, phases, "judge")
+
+
+def estimate(config: SessionConfig, task: Any) -> list[ModelEstimate]:
+    """One row per model (and one for an llm_judge), with calls and costs per phase."""
+    judge = _judge_spec(config)
+    tokens = measure(task, judge)
+    rows, judged = [], dict.fromkeys(PHASES, 0.0)
+    for m in config.models:
+        provider, _ = split_model(m.id)
+        phases, scored = _model_phases(config, task, tokens, m, provider in OFFLINE_PROVIDERS)
+        price = resolve_price(m.id, m.price)
+        rows.append(_row(m.id, price_label(price), price, phases, "model"))
+        for name in PHASES:
+            judged[name] += scored if name == "optimization" else phases[name].calls.expected
+    if judge is not None:
+        rows.append(_judge_row(config, task, judge, tokens, judged))
+    return rows
+
+
+def after_resume(
+    estimates: list[ModelEstimate], recorded: Mapping[str, Mapping[str, float]]
+) -> list[ModelEstimate]:
+    """What a resume still sends: the replayed pipeline finds every recorded answer in the session's
+    cache, so each model's recorded calls and cost (`calls`, `cost_usd`) come off its estimate."""
+    out = []
+    for e in estimates:
+        done = recorded.get(e.model, {})
+        calls, cost = float(done.get("calls", 0)), float(done.get("cost_usd", 0.0))
+
+        def less(r: Range, by: float) -> Range:
+            return Range(max(0.0, r.min - by), max(0.0, r.expected - by), max(0.0, r.max - by))
+
+        left = ModelEstimate(
+            e.model, e.price_label, dict(e.calls_by_phase), less(e.calls, calls), role=e.role
+        )
+        left.cost_usd = less(e.cost_usd, cost) if e.cost_usd else None
+        out.append(left)
+    return out
+
+
+def prompt_growth(config: SessionConfig, task: Any) -> float:
+    """How many times longer an optimized program's prompt may be than the unoptimized one's: its
+    demos (as many as the optimizer puts in a candidate) on prompts rendered by DSPy's adapter."""
+    if not (task.dev or task.train):
+        return 1.0
+    tokens = measure(task)
+    shape = Shape(len(task.train), len(task.dev), config.optimizer_settings, 1)
+    demos = round_calls(config.optimizer, shape).demos
+    if not demos:
+        return 1.25  # a proposed instruction is longer than the signature's
+    return tokens.input(demos) / max(1.0, tokens.prompt)
+
+
+def budget_warning(config: SessionConfig, estimates: list[ModelEstimate]) -> str | None:
+    """One sentence when the budget cannot pay what the estimate expects: below the benchmark alone
+    (some models will get no test score), leaving nothing for optimization once the phase reserve is
+    held back, or below the whole expected run."""
+    from ..phase_reserve import MARGIN
+
+    if config.budget_usd is None or any(e.cost_usd is None for e in estimates):
+        return None
+
+    def phase(name: str) -> float:
+        return sum(
+            e.cost_by_phase[name].expected for e in estimates if e.cost_by_phase and name in e.cost_by_phase
+        )
+
+    expected = sum(e.cost_usd.expected for e in estimates if e.cost_usd is not None)
+    benchmark, budget = phase("benchmark"), config.budget_usd
+    reserve = (benchmark + phase("cross_model")) * MARGIN if config.budget_reserve else 0.0
+    first_round = phase("optimization") / max(1, config.rounds)
+    if budget < benchmark:
+        return (
+            f"the budget of ${budget:.4f} is below the ${benchmark:.4f} the final benchmark alone is "
+            "expected to cost, so some models may get no test score; raise it or use fewer test examples."
+        )
+    if budget < phase("baseline") + reserve + first_round:
+        return (
+            f"the budget of ${budget:.4f} leaves no room for optimization: the baseline and the "
+            f"${reserve:.4f} held back for the cross-model trials and the benchmark take nearly all of it."
+        )
+    if budget < expected:
+        return (
+            f"the budget of ${budget:.4f} is below the ${expected:.4f} expected for the whole run: "
+            "optimization will stop early at the budget's reserve for the benchmark."
+        )
+    return None
+
+
+def as_json(estimates: list[ModelEstimate]) -> list[dict[str, Any]]:
+    return [
+        {
+            "model": e.model,
+            "role": e.role,
+            "price": e.price_label,
+            "calls": e.calls.as_dict(),
+            "calls_by_phase": {k: v.as_dict() for k, v in e.calls_by_phase.items()},
+            "cost_usd": e.cost_usd.as_dict() if e.cost_usd else None,
+            "cost_by_phase": {k: v.as_dict() for k, v in e.cost_by_phase.items()}
+            if e.cost_by_phase
+            else None,
+            "seconds": e.seconds.as_dict() if e.seconds else None,
+        }
+        for e in estimates
+    ]
