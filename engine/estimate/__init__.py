@@ -93,8 +93,9 @@ def _model_phases(
     chances = round_chances(config.rounds, conv.patience)
     least = 0 if conv.target is not None else min(config.rounds, conv.patience)
     task_calls, proposals, scored, demos = ZERO, ZERO, 0.0, 0.0
+    predictors = len(_predictors(task))
     for r, chance in enumerate(chances, 1):
-        shape = Shape(train, dev, config.optimizer_settings, r, len(_predictors(task)), deterministic)
+        shape = Shape(train, dev, config.optimizer_settings, r, predictors, deterministic)
         one = round_calls(config.optimizer, shape)
         own = one.task + one.dev
         task_calls += Span(own.min if r <= least else 0.0, own.expected * chance, own.max)
