@@ -194,15 +194,7 @@ def _summary(service: SessionService, session: Session, outcome: str, *, quiet: 
 
 def cost_words(session: Session) -> str:
     """The session's cost as a user should read it: offline and unpriced models are not "$0.0000"."""
-    from dspy_tui.engine.pricing import resolve_price
+    from dspy_tui.engine import pricing
 
-    kinds = set()
-    for m in session.config.models:
-        price = resolve_price(m.id, m.price)
-        kinds.add("unpriced" if price is None else price.kind)
-    if kinds <= {"offline/simulated", "local"}:
-        return f"no cost ({', '.join(sorted(kinds))} models)"
-    words = f"spent {spending_words(session.budget)}"
-    if "unpriced" in kinds:
-        words += " (unpriced models not counted)"
-    return words
+    labels = [pricing.price_label(pricing.resolve_price(m.id, m.price)) for m in session.config.models]
+    return pricing.cost_words(f"spent {spending_words(session.budget)}", labels)

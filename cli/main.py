@@ -14,7 +14,7 @@ import getpass
 import json
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -82,6 +82,19 @@ def _money(usd: float | None, missing: str = "-") -> str:
     return f"${usd:.4f}" if usd < 10 else f"${usd:,.2f}"
 
 
+def _session_cost(usd: float | None, config: Mapping[str, Any], lead: str = "cost ") -> str:
+    """A session's cost, "no cost (offline/simulated models)" or with its unpriced models named as such."""
+    from dspy_tui.engine.pricing import cost_words
+    from dspy_tui.engine.service import price_labels
+
+    return cost_words(f"{lead}{_money(usd)}", price_labels(config).values())
+
+
+def _by_phase(costs: Mapping[str, float]) -> str:
+    """ "baseline $0.0012, optimization $0.0100, benchmark $0.0030": where a model's cost went."""
+    return ", ".join(f"{phase} {_money(usd)}" for phase, usd in costs.items() if usd)
+
+
 def _score(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
@@ -140,7 +153,8 @@ def cmd_keys_delete(args: argparse.Namespace) -> int:
 
 # -- sessions ---------------------------------------------------------------
 def cmd_sessions_list(args: argparse.Namespace) -> int:
-    rows, _ = _service().list_sessions()
+    service = _service()
+    rows, _ = service.list_sessions()
     if args.json:
         print(strict_json(rows))
         return EXIT_OK
@@ -152,7 +166,7 @@ def cmd_sessions_list(args: argparse.Namespace) -> int:
             **r,
             "started": _fmt_time(r["created_at"]),
             "best_test": "" if r["best_test_score"] is None else _score(r["best_test_score"]),
-            "cost": _money(r["cost_usd"]),
+            "cost": _session_cost(r["cost_usd"], service.session(r["id"])["config"], lead=""),
         }
         for r in rows
     ]
@@ -167,7 +181,7 @@ def cmd_sessions_show(args: argparse.Namespace) -> int:
         return EXIT_OK
     print(f"{data['name']} ({data['id']}): {data['status']}, started {_fmt_time(data['created_at'])}")
     print(
-        f"task {data['task']}, seed {data['seed']}, cost {_money(data['cost_usd'])}, "
+        f"task {data['task']}, seed {data['seed']}, {_session_cost(data['cost_usd'], data['config'])}, "
         f"{data['calls']} calls sent, {data['cache_hits']} answered from the cache"
     )
     table = [
@@ -178,10 +192,14 @@ def cmd_sessions_show(args: argparse.Namespace) -> int:
             "best_dev": _score(m["best_dev_score"]),
             "test": _score(m["test_score"]),
             "cost": _money(m["cost_usd"], (m["cost_note"] or "-").split(":")[0].removesuffix(" model")),
+            "price": m["price"],
+            "by_phase": _by_phase(m["cost_by_phase"]) if m["cost_usd"] is not None else "",
         }
         for m in data["models"]
     ]
-    _print_table(table, ["model", "status", "baseline", "best_dev", "test", "cost"])
+    _print_table(table, ["model", "status", "baseline", "best_dev", "test", "cost", "price", "by_phase"])
+    for judge, phases in data["judge_cost_by_phase"].items():
+        print(f"judge {judge}: {_money(sum(phases.values()))} (not in any model's cost)")
     from dspy_tui.engine.metrics import metric_rows
 
     for m in data["models"]:
@@ -412,7 +430,7 @@ def cmd_tasks(args: argparse.Namespace) -> int:
 def cmd_models(args: argparse.Namespace) -> int:
     from dspy_tui.engine.catalog import known_models
 
-    return _print_rows(args, known_models(), ["model", "provider", "kind", "priced", "key"])
+    return _print_rows(args, known_models(), ["model", "provider", "kind", "price", "source", "key"])
 
 
 # -- doctor -----------------------------------------------------------------

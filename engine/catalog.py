@@ -11,14 +11,15 @@ from typing import Any
 from dspy_tui.storage import keys
 
 from . import local_models as local
-from .pricing import LOCAL_PROVIDERS, PRICES
+from .pricing import LITELLM_PREFIX, LOCAL_PROVIDERS, PRICES, litellm_label, resolve_price
 from .providers.offline import VARIANTS
 from .providers.offline.shapes import SHAPES
 from .providers.registry import all_specs
 
 
 def known_models() -> list[dict[str, Any]]:
-    """One row per known model: provider, kind (hosted/local/offline), priced, key status."""
+    """One row per known model: provider, kind (hosted/local/offline), its price (USD per 1M tokens
+    in / out) and where the price comes from, key status."""
     rows: list[dict[str, Any]] = []
     statuses = {s.provider: s for s in keys.list_keys()}
     for name, variant in VARIANTS.items():
@@ -28,6 +29,8 @@ def known_models() -> list[dict[str, Any]]:
                 "provider": "offline",
                 "kind": "offline/simulated",
                 "priced": True,
+                "price": "$0",
+                "source": "offline/simulated",
                 "key": "not needed",
                 "description": f"{variant.description} Simulated: {' and '.join(SHAPES)} tasks only.",
                 "task_shapes": list(SHAPES),
@@ -44,6 +47,8 @@ def known_models() -> list[dict[str, Any]]:
                     "provider": spec.id,
                     "kind": "local",
                     "priced": True,
+                    "price": "$0",
+                    "source": "local",
                     "key": "not needed",
                     "description": f"{spec.label} at {spec.default_base_url}",
                 }
@@ -52,23 +57,42 @@ def known_models() -> list[dict[str, Any]]:
         status = statuses.get(spec.id)
         key = "not needed" if not spec.needs_key else (status.source if status else "missing")
         for model in PRICES.get(spec.id, {}):
+            price = resolve_price(f"{spec.id}/{model}")
+            assert price is not None  # the table's own model
             rows.append(
                 {
                     "model": f"{spec.id}/{model}",
                     "provider": spec.id,
                     "kind": "hosted",
                     "priced": True,
+                    "price": price.per_million(),
+                    "source": price.label,
                     "key": key,
                     "description": spec.label,
                 }
             )
-        if not PRICES.get(spec.id):
+        if spec.id in LITELLM_PREFIX:  # the fallback for the provider's models our table does not list
+            rows.append(
+                {
+                    "model": f"{spec.id}/<other model>",
+                    "provider": spec.id,
+                    "kind": "hosted",
+                    "priced": None,
+                    "price": "if LiteLLM lists it",
+                    "source": litellm_label(),
+                    "key": key,
+                    "description": f"{spec.label}: priced from LiteLLM's bundled list when it has the model",
+                }
+            )
+        elif not PRICES.get(spec.id):
             rows.append(
                 {
                     "model": f"{spec.id}/<model>",
                     "provider": spec.id,
                     "kind": "hosted",
                     "priced": False,
+                    "price": "unpriced",
+                    "source": "give it in the config",
                     "key": key,
                     "description": f"{spec.label}: give a price in the config",
                 }
@@ -84,6 +108,8 @@ def _local_rows() -> list[dict[str, Any]]:
         "provider": local.PROVIDER_ID,
         "kind": "local",
         "priced": True,
+        "price": "$0",
+        "source": "local",
         "key": "not needed",
         "extra_installed": installed,
     }

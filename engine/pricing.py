@@ -1,9 +1,9 @@
 """List prices and the arithmetic that turns reported usage into dollars.
 
-Prices are public list prices in USD per 1M tokens as of `PRICES_AS_OF`
-(label `list price 2026-11`); a model the table does not list falls back to
-LiteLLM's price list as installed with DSPy (label `litellm`, read offline);
-a config's `price` overrides both (label `override`). Usage is provider-verbatim
+Prices are public list prices in USD per 1M tokens that we checked as of
+`PRICES_AS_OF` (label `list 2026-11`); a model the table does not list falls back
+to LiteLLM's price list as installed with DSPy (label `litellm 1.x.y`, its version
+dates the list; read offline); a config's `price` overrides both (label `config`). Usage is provider-verbatim
 (lm15 does not normalise it), so `cost_of` applies each provider's own token
 rule. An unknown model is *unpriced* (None), never free: a budget cannot be
 enforced against a model whose price we do not know.
@@ -15,7 +15,7 @@ import functools
 import importlib.util
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -26,7 +26,7 @@ from pydantic import BaseModel
 PRICES_AS_OF = "2026-11"
 
 UsageRule = Literal["openai", "anthropic", "gemini"]
-PriceKind = Literal["list", "litellm", "override", "local", "offline/simulated"]
+PriceKind = Literal["list", "litellm", "config", "local", "offline/simulated"]
 
 ANTHROPIC_CACHE_WRITE_FACTOR = 1.25  # 5-minute cache writes cost 1.25x the input rate
 
@@ -56,10 +56,19 @@ class Price:
 
     @property
     def label(self) -> str:
-        """How a UI should qualify the figure: list price date, local, or simulated."""
+        """Where the price comes from, dated: "list 2026-11" (our table), "litellm 1.x.y" (its bundled
+        list, dated by its version), "config", "local" or "offline/simulated"."""
         if self.kind == "list":
-            return f"list price {PRICES_AS_OF}"
+            return f"list {PRICES_AS_OF}"
+        if self.kind == "litellm":
+            return litellm_label()
         return self.kind
+
+    def per_million(self) -> str:
+        """ "$0.15 / $0.60" (input / output USD per 1M tokens), "$0" when free."""
+        if self.free:
+            return "$0"
+        return f"{_usd(self.input)} / {_usd(self.output)}"
 
     def rates(self, input_tokens: int) -> tuple[float, float, float]:
         """(input, output, cached-input) rates that apply to a prompt of this size."""
@@ -69,6 +78,12 @@ class Price:
             return long_in, self.long_output if self.long_output is not None else self.output, long_cached
         cached = self.cached_input if self.cached_input is not None else self.input
         return self.input, self.output, cached
+
+
+def _usd(rate: float) -> str:
+    """$0.15, $2.50, $0.075: cents always, more digits only where a rate has them."""
+    whole, _, cents = f"{rate:.4f}".partition(".")
+    return f"${whole}.{cents.rstrip('0').ljust(2, '0')}"
 
 
 def _p(inp: float, out: float, cached: float | None = None, rule: UsageRule = "openai") -> Price:
@@ -173,7 +188,7 @@ def price_for(
 
 
 # Where LiteLLM's bundled price list files each provider's models (its key prefix).
-_LITELLM_PREFIX = {
+LITELLM_PREFIX = {
     "openai": "",
     "anthropic": "",
     "gemini": "gemini/",
@@ -181,6 +196,17 @@ _LITELLM_PREFIX = {
     "together": "together_ai/",
     "fireworks": "fireworks_ai/",
 }
+
+
+@functools.lru_cache(maxsize=1)
+def litellm_label() -> str:
+    """ "litellm 1.x.y": the installed LiteLLM's version dates its bundled price list."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"litellm {version('litellm')}"
+    except PackageNotFoundError:
+        return "litellm"
 
 
 @functools.lru_cache(maxsize=1)
@@ -201,7 +227,7 @@ def _litellm_table() -> dict[str, Any]:
 @functools.lru_cache(maxsize=256)
 def litellm_price(provider: str, model: str) -> Price | None:
     """The fallback for a model our table does not list: LiteLLM's bundled list price (kind `litellm`)."""
-    prefix = _LITELLM_PREFIX.get(provider)
+    prefix = LITELLM_PREFIX.get(provider)
     if prefix is None:
         return None
     entry = _litellm_table().get(prefix + model)
@@ -234,13 +260,13 @@ def _rule_for(provider: str, model: str) -> UsageRule:
 def _override(provider: str, model: str, given: Price | Mapping[str, float]) -> Price:
     rule = _rule_for(provider, model)
     if isinstance(given, Price):
-        return replace(given, rule=rule, kind="override")
+        return replace(given, rule=rule, kind="config")
     return Price(
         float(given["input"]),
         float(given["output"]),
         float(given["cached_input"]) if given.get("cached_input") is not None else None,
         rule,
-        "override",
+        "config",
     )
 
 
@@ -352,8 +378,23 @@ def model_prices(config: Mapping[str, object]) -> dict[str, Price | None]:
 
 
 def price_label(price: Price | None) -> str:
-    """ "list price …", "override", "local", "offline/simulated" or "unpriced"."""
+    """ "list 2026-11", "litellm 1.x.y", "config", "local", "offline/simulated" or "unpriced"."""
     return price.label if price is not None else UNPRICED
+
+
+FREE_KINDS = ("offline/simulated", "local")
+
+
+def cost_words(amount: str, labels: Iterable[str]) -> str:
+    """A session's cost as a user should read it, from its models' price labels: "no cost
+    (offline/simulated models)" when nothing is priced, `amount` with "(unpriced models not
+    counted)" when some are unpriced, else `amount`: never "$0.0000" for what is not billed."""
+    kinds = set(labels)
+    if kinds and kinds <= set(FREE_KINDS):
+        return f"no cost ({', '.join(sorted(kinds))} models)"
+    if UNPRICED in kinds:
+        return f"{amount} (unpriced models not counted)" if kinds != {UNPRICED} else "unpriced"
+    return amount
 
 
 def unpriced_under_budget(label: str) -> str:

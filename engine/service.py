@@ -152,6 +152,7 @@ class SessionService:
             totals = store.call_totals(session_id)
             by_phase, judge = store.cost_by_phase(session_id), store.cost_by_phase(session_id, "judge")
         metrics = {m.model: normalise(m.stored.metrics) for m in s.models}
+        labels = price_labels(s.config)
         return {
             "id": s.id,
             "name": s.name,
@@ -183,6 +184,7 @@ class SessionService:
                     "test_ci": list(m.ci or (None, None)),
                     "cost_usd": None if "cost_usd" in metrics[m.model]["na"] else m.cost_usd,
                     "cost_note": metrics[m.model]["na"].get("cost_usd"),
+                    "price": labels.get(m.model, "unpriced"),  # where its price comes from, dated
                     "calls": m.calls,
                     "error": m.error,
                     "metrics": metrics[m.model],
@@ -266,7 +268,8 @@ class SessionService:
 
 
 def price_labels(config: Mapping[str, Any]) -> dict[str, str]:
-    """model -> "offline/simulated", "local", "list price …", "override" or "unpriced" (imports pricing: DSPy)."""
+    """model -> where its price comes from: "list 2026-11", "litellm 1.x.y", "config", "local",
+    "offline/simulated" or "unpriced" (imports pricing: DSPy)."""
     from .pricing import model_prices, price_label
 
     return {model: price_label(price) for model, price in model_prices(config).items()}

@@ -401,7 +401,7 @@ class SessionStore:
             (session_id, role),
         )
         out: dict[str, dict[str, float]] = {}
-        for model, phase, cost in rows:
+        for model, phase, cost in sorted(rows, key=lambda r: (r[0], _phase_order(r[1]))):
             out.setdefault(model, {})[phase] = float(cost)
         return out
 
@@ -511,3 +511,11 @@ def default_versions() -> dict[str, str]:
 SessionBusy = lease.SessionBusy
 
 __all__ = ["SessionStore", "UnknownSession", "SessionBusy", "StorageError", "SESSION_STATUSES"]
+
+
+COST_PHASES = ("baseline", "optimization", "cross_model", "benchmark", "judge", "unattributed")
+
+
+def _phase_order(phase: str) -> int:
+    """Phases in the order a session runs them (an unknown one last)."""
+    return COST_PHASES.index(phase) if phase in COST_PHASES else len(COST_PHASES)

@@ -88,13 +88,23 @@ def test_sessions_show_text_formats_money_and_scores(
     assert shown.returncode == 0, shown.stderr
     assert not re.search(r"\d\.\d{5,}|None", shown.stdout), shown.stdout
     rows = {line.split()[0]: line.split() for line in shown.stdout.splitlines()[3:5]}
-    assert rows["offline/base"][-1] == "$0.0058" and rows["offline/small"][-1] == "offline/simulated"
+    assert rows["offline/base"][5] == "$0.0058" and rows["offline/small"][5] == "offline/simulated"
+    assert rows["offline/small"][6] == "offline/simulated"  # the price column: where its price comes from
     assert (
         json.loads(ask("sessions", "show", sid, "--json", home=tmp_path / "home").stdout)["models"][1][
             "cost_usd"
         ]
         == 0.005776099999999998
     )
+
+
+def test_an_offline_session_never_reads_as_spending_zero_dollars(
+    finished: tuple[Path, str, list[dict]],
+) -> None:
+    home, sid, _ = finished
+    listed, shown = run("sessions", "list", home=home).stdout, run("sessions", "show", sid, home=home).stdout
+    assert "$0.0000" not in listed + shown
+    assert "no cost (offline/simulated models)" in listed and "no cost (offline/simulated models)" in shown
 
 
 @pytest.mark.parametrize("fmt", ["md", "json", "html"])

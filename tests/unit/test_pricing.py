@@ -28,7 +28,7 @@ def test_the_table_is_dated_and_sane() -> None:
         for model, price in models.items():
             assert price.input > 0 and price.output > 0, (provider, model)
             assert price.cached_input is None or price.cached_input <= price.input, (provider, model)
-            assert price.label == f"list price {PRICES_AS_OF}"
+            assert price.label == f"list {PRICES_AS_OF}"
 
 
 @pytest.mark.parametrize(
@@ -82,11 +82,11 @@ def test_overrides_win_and_keep_the_provider_token_rule() -> None:
     assert price is not None and (price.input, price.output, price.kind, price.rule) == (
         2,
         4,
-        "override",
+        "config",
         "anthropic",
     )
     custom = price_for("openai", "my-finetune", {"my-finetune": Price(1.0, 2.0, 0.5)})
-    assert custom is not None and custom.cached_input == 0.5 and custom.kind == "override"
+    assert custom is not None and custom.cached_input == 0.5 and custom.kind == "config"
     gemini = price_for("gemini", "gemini-9", {"gemini/gemini-9": {"input": 1, "output": 1}})
     assert gemini is not None and gemini.rule == "gemini"
 
@@ -180,12 +180,12 @@ def test_models_our_table_lacks_fall_back_to_litellms_bundled_list_offline() -> 
     from dspy_tui.engine.pricing import price_for
 
     sonnet = price_for("anthropic", "claude-sonnet-4-6")
-    assert sonnet is not None and sonnet.label == "litellm" and sonnet.rule == "anthropic"
+    assert sonnet is not None and sonnet.label.startswith("litellm 1.") and sonnet.rule == "anthropic"
     assert (sonnet.input, sonnet.output, sonnet.cached_input) == (3.0, 15.0, 0.3)
     flash = price_for("gemini", "gemini-3-flash-preview")
-    assert flash is not None and flash.label == "litellm" and flash.rule == "gemini"
+    assert flash is not None and flash.label.startswith("litellm 1.") and flash.rule == "gemini"
     ours = price_for("together", "meta-llama/Llama-3.3-70B-Instruct-Turbo")
-    assert ours is not None and ours.label.startswith("list price")  # our table wins where it lists a model
+    assert ours is not None and ours.label == f"list {PRICES_AS_OF}"  # our table wins where it lists a model
     assert price_for("openai", "gpt-9-imaginary") is None  # unpriced stays unpriced
 
 
@@ -196,7 +196,7 @@ def test_a_configured_price_resolves_the_same_whatever_form_it_comes_in() -> Non
     as_dict = resolve_price("anthropic/my-tune", given)
     assert as_dict == resolve_price("anthropic/my-tune", PriceConfig(input=1.0, output=2.0))
     assert as_dict == resolve_price("Anthropic/my-tune", Price(1.0, 2.0))
-    assert as_dict is not None and (as_dict.kind, as_dict.rule) == ("override", "anthropic")
+    assert as_dict is not None and (as_dict.kind, as_dict.rule) == ("config", "anthropic")
     assert resolve_price("openai/gpt-4o-mini") == price_for("openai", "gpt-4o-mini")
     assert resolve_price("openai/my-finetune") is None
     with pytest.raises(ValueError, match="known provider"):
@@ -221,3 +221,21 @@ def test_product_code_resolves_a_models_price_only_through_resolve_price() -> No
             ):
                 callers.append(f"{path.relative_to(root)}:{node.lineno}")
     assert callers == []
+
+
+def test_every_known_model_shows_its_price_and_where_it_comes_from() -> None:
+    """`dspy-tui models`: each row names its price and its dated source (`list 2026-11`, `litellm 1.x`)."""
+    from importlib.metadata import version
+
+    from dspy_tui.engine.catalog import known_models
+
+    rows = {r["model"]: r for r in known_models()}
+    mini = rows["openai/gpt-4o-mini"]
+    assert (mini["price"], mini["source"]) == ("$0.15 / $0.60", f"list {PRICES_AS_OF}")
+    assert (rows["offline/base"]["price"], rows["offline/base"]["source"]) == ("$0", "offline/simulated")
+    assert rows["anthropic/<other model>"]["source"] == f"litellm {version('litellm')}"
+    assert all(r["price"] and r["source"] for r in rows.values())
+    assert (
+        price_for("openai", "gpt-4o-mini", {"openai/gpt-4o-mini": {"input": 1, "output": 2}}).label
+        == "config"
+    )  # type: ignore[union-attr]

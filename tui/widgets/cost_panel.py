@@ -73,9 +73,9 @@ class CostPanel(Vertical):
                     cost.append(f" {SHORT[label]}", style="dim")
             cells = [fmt.model_text(model, i), cost]
             if wide:
-                cells.append(Text(label.replace("list price ", "list ")))
+                cells.append(Text(label))
             table.add_row(*cells)
         return table
 
 
-SHORT = {"offline/simulated": "sim", "local": "local", "override": "set"}
+SHORT = {"offline/simulated": "sim", "local": "local", "config": "config"}
