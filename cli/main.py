@@ -166,7 +166,7 @@ def cmd_sessions_list(args: argparse.Namespace) -> int:
             **r,
             "started": _fmt_time(r["created_at"]),
             "best_test": "" if r["best_test_score"] is None else _score(r["best_test_score"]),
-            "cost": _session_cost(r["cost_usd"], service.session(r["id"])["config"], lead=""),
+            "cost": _session_cost(r["cost_usd"], service.session(r["id"]).config, lead=""),
         }
         for r in rows
     ]
