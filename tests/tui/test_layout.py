@@ -226,3 +226,38 @@ async def test_round_chart_axes_markers_and_no_legend_over_the_lines(
         assert re.search(r"\d\.0┤", chart()) is None, chart()
         assert re.search(r"243,1\d\d", chart()) or re.search(r"\d{3},\d{3}┤", chart()), chart()
         session.stop()
+
+
+async def test_compare_charts_keep_their_key_outside_the_plot(paths: Paths, wide_history: list[str]) -> None:
+    """Each compare chart's key is under the plot, never drawn over its dots and lines; the rounds chart
+    marks each session's points with that session's marker."""
+    from dspy_tui.tui.widgets.chart_legend import ChartLegend
+
+    app = DspyTuiApp(paths, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await home(pilot, 2)
+        await pilot.press("space", "space", "c")  # five models: the most a plotext legend was drawn for
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, CompareScreen) and app.screen.verdicts is not None
+        )
+        screen = app.screen
+        assert isinstance(screen, CompareScreen)
+
+        def region_text(selector: str) -> str:
+            region = screen.query_one(selector).region
+            lines = screen_lines(app)[region.y : region.bottom]
+            return "\n".join(line[region.x : region.right] for line in lines)
+
+        for chart in ("scatter", "rounds", "trend"):
+            screen.query_one("#charts").active = chart
+            await pilot.pause(0.3)
+            plot = region_text(f"#{chart}-chart")
+            drawn = [m for m in WIDE if m[:14] in plot]  # a model id, whole or cut
+            assert drawn == [], f"the {chart} chart draws a legend over its plot: {drawn}\n{plot}"
+            if chart == "rounds":
+                assert "◆" in plot, f"the second session's rounds with its own marker\n{plot}"
+            key = region_text("#chart-legend")
+            for model in WIDE:
+                assert model in key, f"{model} missing from the key under the {chart} chart"
+        assert isinstance(screen.legend, ChartLegend)
+        assert "same name (wide0aaaaaaa)" in key and "same name (wide1bbbbbbb)" in key, "sessions of one name"

@@ -10,6 +10,7 @@ first, then the bootstrap verdicts and price labels.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ from dspy_tui.tui import format as fmt
 from dspy_tui.tui.history import CompareData, CompareRounds, Entry, Verdict, trend, unique_names
 from dspy_tui.tui.runner import one_sentence
 from dspy_tui.tui.screens.modals import PickManyScreen
+from dspy_tui.tui.widgets.chart_legend import ChartLegend
 from dspy_tui.tui.widgets.history_charts import Point, ScoreCostChart, TrendChart
 from dspy_tui.tui.widgets.key_footer import KeyFooter
 from dspy_tui.tui.widgets.round_chart import METRIC_TITLES, RoundChart
@@ -124,6 +126,7 @@ class CompareScreen(Screen[None]):
         self.rounds_chart = RoundChart(id="rounds-chart")
         self.rounds_chart.empty_title = "no rounds recorded"
         self.trend_chart = TrendChart(id="trend-chart")
+        self.legend = ChartLegend(id="chart-legend")
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -138,6 +141,7 @@ class CompareScreen(Screen[None]):
                 yield self.rounds_chart
             with TabPane("Trend", id="trend"):
                 yield self.trend_chart
+        yield self.legend
         yield KeyFooter()
 
     def on_mount(self) -> None:
@@ -205,7 +209,10 @@ class CompareScreen(Screen[None]):
     def _draw_rounds(self) -> None:
         entries = self.entries
         colors = {self.names[e.key]: self._color(e) for e in entries}
-        self.rounds_chart.draw(CompareRounds(entries, self.names), lambda i, name: colors.get(name, i))
+        marks = {self.names[e.key]: self._marker(e) for e in entries}
+        self.rounds_chart.draw(
+            CompareRounds(entries, self.names), lambda i, name: colors.get(name, i), lambda name: marks[name]
+        )
 
     def redraw(self) -> None:
         self.fill_table()
@@ -293,15 +300,20 @@ class CompareScreen(Screen[None]):
 
     def draw_charts(self) -> None:
         entries = self.entries
-        named: set[int] = set()
-        points = []
-        for e in entries:
-            if e.result.test is None:
-                continue
-            color = self._color(e)
-            label = None if color in named else e.result.model  # the legend names each model once
-            named.add(color)
-            points.append(Point(label, e.result.cost_usd, e.result.test, color, self._marker(e)))
+        sessions = {e.session_id: e for e in entries}
+        names = Counter(e.session_name for e in sessions.values())
+        self.legend.show(
+            {e.result.model: self._color(e) for e in entries},
+            [
+                (self._marker(e), e.session_name + (f" ({sid})" if names[e.session_name] > 1 else ""))
+                for sid, e in sessions.items()
+            ],
+        )
+        points = [
+            Point(e.result.cost_usd, e.result.test, self._color(e), self._marker(e))
+            for e in entries
+            if e.result.test is not None
+        ]
         self.scatter.draw(points)
         self._draw_rounds()
         tasks = {e.task for e in entries}

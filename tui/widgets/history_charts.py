@@ -9,13 +9,9 @@ from textual_plotext import PlotextPlot
 
 from dspy_tui.tui.format import model_color
 
-LEGEND_MIN_HEIGHT = 12
-LEGEND_MAX_LINES = 5  # more would cover the points; the table's coloured Model column is the legend then
-
 
 @dataclass(frozen=True)
 class Point:
-    label: str | None  # in the legend; None: a colour already named
     cost_usd: float
     score: float
     color_index: int
@@ -23,7 +19,7 @@ class Point:
 
 
 class ScoreCostChart(PlotextPlot):
-    """One dot per model and session: up is better, left is cheaper."""
+    """One dot per model and session: up is better, left is cheaper (the key is a ChartLegend under it)."""
 
     def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 - Textual's name
         super().__init__(id=id)
@@ -37,16 +33,8 @@ class ScoreCostChart(PlotextPlot):
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
-        named = sum(1 for p in points if p.label)
-        legend = self.size.height >= LEGEND_MIN_HEIGHT and named <= LEGEND_MAX_LINES
         for p in points:
-            plt.scatter(
-                [p.cost_usd],
-                [p.score],
-                label=p.label if legend else None,
-                marker=p.marker,
-                color=model_color(p.color_index),
-            )
+            plt.scatter([p.cost_usd], [p.score], marker=p.marker, color=model_color(p.color_index))
         plt.xlabel("cost (USD)")
         plt.ylabel("test score")
         plt.ylim(0, 1)
@@ -56,13 +44,11 @@ class ScoreCostChart(PlotextPlot):
             plt.title("no model has a test score")
         elif top == 0:
             plt.title("every cost is $0 (offline or unpriced): only the score tells them apart")
-        elif not legend:
-            plt.title("colours as in the Model column")
         self.refresh()
 
 
 class TrendChart(PlotextPlot):
-    """Each model's test score by session date, for sessions of one task."""
+    """Each model's test score by session date, for sessions of one task (the key is a ChartLegend under it)."""
 
     def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 - Textual's name
         super().__init__(id=id)
@@ -90,15 +76,11 @@ class TrendChart(PlotextPlot):
             self.refresh()
             return
         position = {d: i for i, d in enumerate(dates)}
-        legend = self.size.height >= LEGEND_MIN_HEIGHT and len(lines) <= LEGEND_MAX_LINES
         for i, (model, points) in enumerate(lines.items()):
-            plt.plot(
-                [position[d] for d, _ in points],
-                [s for _, s in points],
-                label=model if legend else None,
-                marker="braille",
-                color=model_color(self.line_colors.get(model, i)),
-            )
+            xs, ys = [position[d] for d, _ in points], [s for _, s in points]
+            color = model_color(self.line_colors.get(model, i))
+            plt.plot(xs, ys, marker="braille", color=color)
+            plt.scatter(xs, ys, marker="●", color=color)  # each session's score, not only the line
         step = max(1, len(dates) // 6)  # at most about six date labels
         shown = list(range(0, len(dates), step))
         plt.xticks(shown, [time.strftime("%m-%d %H:%M", time.localtime(dates[i])) for i in shown])

@@ -48,6 +48,7 @@ class RoundChart(PlotextPlot):
         self._state: RoundSeries | None = None
         self.empty_title = "waiting for the first round"
         self._colors: Callable[[int, str], int] | None = None
+        self._markers: Callable[[str], str] | None = None
         self.points_drawn = 0  # how many points the last draw plotted
 
     def next_metric(self) -> str:
@@ -56,11 +57,17 @@ class RoundChart(PlotextPlot):
 
     def on_resize(self) -> None:
         if self._state is not None:
-            self.draw(self._state, self._colors)
+            self.draw(self._state, self._colors, self._markers)
 
-    def draw(self, state: RoundSeries, colors: Callable[[int, str], int] | None = None) -> None:
-        """`colors(i, name)` picks a line's colour index (default: its place in the list)."""
-        self._state, self._colors = state, colors
+    def draw(
+        self,
+        state: RoundSeries,
+        colors: Callable[[int, str], int] | None = None,
+        markers: Callable[[str], str] | None = None,
+    ) -> None:
+        """`colors(i, name)` picks a line's colour index (default: its place in the list); `markers(name)`
+        its round marker (default ●: on the compare screen, one per session)."""
+        self._state, self._colors, self._markers = state, colors, markers
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
@@ -79,7 +86,8 @@ class RoundChart(PlotextPlot):
                 self.points_drawn += len(xs)
                 color = model_color(colors(i, model) if colors else i)
                 plt.plot(xs, ys, marker="braille", color=color)
-                plt.scatter(xs, ys, marker="●", color=color)  # the rounds themselves, not only the line
+                marker = markers(model) if markers else "●"
+                plt.scatter(xs, ys, marker=marker, color=color)  # the rounds themselves, not only the line
                 highest = max(highest, *ys)
         self._y_axis(highest)
         if not self.points_drawn:
