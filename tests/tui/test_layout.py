@@ -235,7 +235,7 @@ async def test_compare_charts_keep_their_key_outside_the_plot(paths: Paths, wide
 
     app = DspyTuiApp(paths, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
-        await home(pilot, 2)
+        await home_lists(pilot, 2)
         await pilot.press("space", "space", "c")  # five models: the most a plotext legend was drawn for
         await wait_for(
             pilot, lambda: isinstance(app.screen, CompareScreen) and app.screen.verdicts is not None
