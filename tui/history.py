@@ -184,6 +184,20 @@ def load_compare(service: SessionService, session_ids: Sequence[str]) -> Compare
     )
 
 
+def seed_summaries(service: SessionService, data: CompareData) -> list[dict[str, Any]]:
+    """For each repeated run two or more of whose seeds are compared: the CLI's summary over those seeds
+    (mean ± two-level CI, dev-gain spread, ranking stability, the leader against each model over
+    (seed, example) pairs), from engine/repeats.py."""
+    from dspy_tui.engine.repeats import summarise
+
+    groups: dict[str, list[str]] = {}
+    for sid in dict.fromkeys(e.session_id for e in data.entries):
+        group = data.configs.get(sid, {}).get("repeat_group")
+        if group:
+            groups.setdefault(group, []).append(sid)
+    return [summarise([service.session(sid) for sid in sids]) for sids in groups.values() if len(sids) > 1]
+
+
 def cost_labels(data: CompareData) -> dict[str, str]:
     """Entry key -> price label ("offline/simulated", "unpriced", ...); imports pricing, so DSPy."""
     from dspy_tui.engine.service import price_labels

@@ -12,6 +12,8 @@ from textual.widgets import DataTable, Input, OptionList, SelectionList
 from tui_support import (
     PROGRAM_SIGNATURE,
     PROGRAM_STATE,
+    T0,
+    _history_session,
     fixed_clock,
     insert_history,
     wait_for,
@@ -529,3 +531,42 @@ async def test_detail_shows_all_fourteen_metrics_with_reasons(paths: Paths, stor
         assert cells["coherence (judge)"] == "n/a (no judge configured)"
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.screen is screen)
+
+
+async def test_compare_pairs_the_seeds_of_a_repeated_run_as_the_cli_does(
+    paths: Paths, store: SessionStore
+) -> None:
+    """Issue 15: two seeds of one repeated run compared in the TUI get the CLI's summary over seeds."""
+    from dspy_tui.engine.repeats import render_text, summarise
+
+    models = ["openai/gpt-4o-mini", "offline/base"]
+    ids = [f"seed{i}aaaaaaa" for i in range(2)]
+    test_ids = [f"ex-{k:02d}" for k in range(40)]
+    for i, sid in enumerate(ids):
+        results = {models[0]: (0.5, 0.04, 28 + 4 * i), models[1]: (0.4, 0.0, 20 + i)}
+        _history_session(store, sid, f"rep [seed {i}]", "demo:sentiment", T0 - 100 + i, test_ids, results)
+        config = store.get_session(sid).config | {"repeat_group": "grp1", "seed": i}
+        conn = store._conn()
+        conn.execute(
+            "UPDATE sessions SET seed = ?, config_json = ? WHERE id = ?", (i, json.dumps(config), sid)
+        )
+        conn.commit()
+    app = DspyTuiApp(paths, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await at_home(pilot, 2)
+        await pilot.press("a", "c")
+        await wait_for(
+            pilot,
+            lambda: isinstance(app.screen, CompareScreen) and bool(app.screen.seed_summaries),
+            timeout=30,
+            what="the summary over seeds",
+        )
+        screen = app.screen
+        assert isinstance(screen, CompareScreen)
+        cli = render_text(summarise([store.get_session(sid) for sid in ids]))
+        shown = str(screen.query_one("#seeds-text").render())
+        assert "(seed, example) pairs" in shown and "leads in" in shown
+        assert shown.splitlines() == cli.splitlines()  # the same numbers as the CLI
+        assert "Seeds 0, 1 of one repeated run" in str(screen.notice.render())
+        await pilot.press("v", "v", "v")
+        assert screen.query_one("#charts").active == "seeds"

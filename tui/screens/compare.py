@@ -20,7 +20,7 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Container
+from textual.containers import Container, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static, TabbedContent, TabPane
@@ -103,9 +103,11 @@ class CompareScreen(Screen[None]):
             self.data = data
 
     class Judged(Message):
-        def __init__(self, verdicts: dict[str, Verdict], labels: dict[str, str]) -> None:
+        def __init__(
+            self, verdicts: dict[str, Verdict], labels: dict[str, str], seeds: list[dict[str, Any]]
+        ) -> None:
             super().__init__()
-            self.verdicts, self.labels = verdicts, labels
+            self.verdicts, self.labels, self.seeds = verdicts, labels, seeds
 
     def __init__(self, paths: Paths, session_ids: list[str]) -> None:
         super().__init__()
@@ -117,6 +119,7 @@ class CompareScreen(Screen[None]):
         self.model_colors: dict[str, int] = {}
         self.session_marks: dict[str, str] = {}
         self.verdicts: dict[str, Verdict] | None = None  # None until the bootstrap is done
+        self.seed_summaries: list[dict[str, Any]] = []  # repeated runs among the sessions (engine/repeats.py)
         self.labels: dict[str, str] = {}
         self.sort_key = "test"
         self.sort_reverse = True
@@ -164,17 +167,19 @@ class CompareScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="compare-judge")
     def judge(self, data: CompareData) -> None:
         """The paired bootstraps and the price labels: CPU work and DSPy's import, after the first draw."""
-        from dspy_tui.tui.history import cost_labels, significance
+        from dspy_tui.tui.history import cost_labels, seed_summaries, significance
+        from dspy_tui.tui.runner import service_for
 
         try:
             verdicts = significance(data.entries)
             labels = cost_labels(data)
+            seeds = seed_summaries(service_for(self.paths), data)
         except Exception as exc:  # noqa: BLE001 - the table stays; the verdicts say why they are missing
             self.app.call_from_thread(
                 self.notify, f"No significance tests: {one_sentence(exc)}", severity="error"
             )
             return
-        self.post_message(self.Judged(verdicts, labels))
+        self.post_message(self.Judged(verdicts, labels, seeds))
 
     def on_compare_screen_loaded(self, message: Loaded) -> None:
         self.data = message.data
@@ -192,6 +197,18 @@ class CompareScreen(Screen[None]):
     def on_compare_screen_judged(self, message: Judged) -> None:
         self.verdicts, self.labels = message.verdicts, message.labels
         self.fill_table()
+        if message.seeds:
+            self._show_seeds(message.seeds)
+
+    def _show_seeds(self, summaries: list[dict[str, Any]]) -> None:
+        """Seeds of one repeated run, paired as the CLI pairs them, in their own tab (v reaches it)."""
+        from dspy_tui.engine.repeats import render_text
+
+        self.seed_summaries = summaries
+        tabs = self.query_one(TabbedContent)
+        text = "\n\n".join(render_text(s) for s in summaries)
+        tabs.add_pane(TabPane("Over seeds", VerticalScroll(Static(Text(text), id="seeds-text")), id="seeds"))
+        self._show_notice()
 
     # -- drawing ------------------------------------------------------------------------
     @property
@@ -240,6 +257,10 @@ class CompareScreen(Screen[None]):
             text.append("these models were tested on different examples (")
             text.append("; ".join(f"{g}: {task}, {n} examples" for g, (task, n) in data.groups.items()))
             text.append("). Scores of different sets are not comparable; vs best compares within a set only.")
+        for summary in self.seed_summaries:
+            seeds = ", ".join(str(x) for x in summary["seeds"])
+            text.append(f"\nSeeds {seeds} of one repeated run: ", style="bold")
+            text.append("mean ± CI over seeds and the leader paired over (seed, example) in Over seeds (v).")
         self.notice.update(text)
 
     def fill_table(self) -> None:
@@ -346,7 +367,8 @@ class CompareScreen(Screen[None]):
 
     def action_next_chart(self) -> None:
         tabs = self.query_one(TabbedContent)
-        tabs.active = CHARTS[(CHARTS.index(tabs.active) + 1) % len(CHARTS)]
+        charts = CHARTS + (("seeds",) if self.seed_summaries else ())
+        tabs.active = charts[(charts.index(tabs.active) + 1) % len(charts)]
 
     def action_metric(self) -> None:
         metric = self.rounds_chart.next_metric()
