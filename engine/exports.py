@@ -55,6 +55,7 @@ def report_data(store: SessionStore, session_id: str) -> dict[str, Any]:
 
     session = store.get_session(session_id)
     rounds = store.rounds(session_id)
+    by_phase = store.cost_by_phase(session_id)
     models = []
     for r in with_prices(session.models, price_labels(session.config)):
         models.append(
@@ -80,6 +81,8 @@ def report_data(store: SessionStore, session_id: str) -> dict[str, Any]:
                 "latency_p95_ms": r.latency_p95_ms,
                 "cost_per_correct": r.cost_per_correct,
                 "one_off_cost_usd": r.one_off_cost_usd,
+                "price": r.price_label,
+                "cost_by_phase": by_phase.get(r.model, {}),
                 "rounds": [
                     {
                         "round": x["round"],
@@ -110,6 +113,7 @@ def report_data(store: SessionStore, session_id: str) -> dict[str, Any]:
             "budget_usd": session.budget_usd,
             "config": session.config,
             "versions": session.versions,
+            "judge_cost_by_phase": store.cost_by_phase(session_id, "judge"),
         },
         "models": models,
     }

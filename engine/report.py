@@ -19,6 +19,8 @@ database at any time and tested without running a session. Input contract
         "latency_p50_ms": float | None, "latency_p95_ms": float | None,
         "cost_per_correct": float | None,
         "one_off_cost_usd": float | None,  # cost_usd minus the benchmark's: the optimization spend
+        "price": str,                 # where its price comes from: "list 2026-11", "litellm 1.x.y", "config", ...
+        "cost_by_phase": {phase: float},  # baseline, optimization, cross_model, benchmark (its own calls)
         "rounds": [{"round": int, "dev_score": float, "best_dev_score": float, "cost_usd": float}],
         "transfer": {"source_model": str, "before": float, "after": float, "kept": bool} | None,
         "program_path": str | None,
@@ -26,6 +28,8 @@ database at any time and tested without running a session. Input contract
         "unparsed": int, "degraded": str | None,  # why too many examples errored, if they did
       }, ...],
     }
+    (`session` may also hold "judge_cost_by_phase": {judge model: {"judge": float}}, the llm_judge's
+    calls, apart from every model's cost.)
 
 `build_report` adds "rankings", "recommendations", "pairwise" and "totals";
 the renderers read only what `build_report` returns. Secrets never reach a
@@ -340,6 +344,7 @@ def _sections(report: Mapping[str, Any]) -> list[tuple[str, list[_Block]]]:
     return [
         ("Session", [_session_facts(report)]),
         ("Results", _results(report)),
+        ("Cost", _costs(report)),
         ("Recommendations", [_recommendation_list(report)]),
         ("Metrics", _metrics(report)),
         ("Optimization rounds", _rounds(report)),
@@ -449,6 +454,41 @@ def _results(report: Mapping[str, Any]) -> list[_Block]:
     if failures:
         blocks.append(_Para("Errors:"))
         blocks.append(_Bullets(failures))
+    return blocks
+
+
+COST_PHASES = ("baseline", "optimization", "cross_model", "benchmark")
+
+
+def _costs(report: Mapping[str, Any]) -> list[_Block]:
+    """Where each model's money went, phase by phase, and what its price is and where it comes from."""
+    rows = []
+    for m in report["models"]:
+        phases = m.get("cost_by_phase") or {}
+        rows.append(
+            [
+                m["model"],
+                _text(m.get("price")),
+                *(_cost(m, phases.get(p, 0.0) if phases else None) for p in COST_PHASES),
+                _cost(m, m.get("one_off_cost_usd")),
+                _cost(m, m.get("cost_per_correct")),
+            ]
+        )
+    blocks: list[_Block] = [
+        _Table(["model", "price", *COST_PHASES, "one-off", "cost/correct"], rows),
+        _Para(
+            "cost/correct is the benchmark's inference cost divided by the correct test answers: what "
+            "using the optimized program costs per right answer. one-off is everything else the model "
+            "spent (baseline, optimization, cross-model trials), paid once to get the program. price "
+            "says where the price comes from: list YYYY-MM (dspy-tui's table, checked that month), "
+            "litellm (LiteLLM's bundled list, by version), config (the session's own)."
+        ),
+    ]
+    judges = report["session"].get("judge_cost_by_phase") or {}
+    for judge, phases in judges.items():
+        blocks.append(
+            _Para(f"The judge {judge} cost {_money(sum(phases.values()))}, not counted in any model's cost.")
+        )
     return blocks
 
 

@@ -157,3 +157,39 @@ def test_cli_front_end_goes_through_the_service(tmp_path: Path) -> None:
     assert main(["resume", sid]) == 2  # completed: one sentence, exit 2
     assert main(["sessions", "delete", sid]) == 0
     assert main(["sessions", "show", sid]) == 2
+
+
+def test_the_report_shows_each_phases_cost_where_the_price_comes_from_and_the_judge_apart(
+    service: SessionService,
+) -> None:
+    from dspy_tui.engine.events import CallCompleted
+    from dspy_tui.engine.pricing import PRICES_AS_OF
+
+    sid = _stored_session(service.paths)
+    mini = "openai/gpt-4o-mini"
+    spent = {"baseline": 0.05, "optimization": 0.75, "benchmark": 0.1}
+    calls = [
+        CallCompleted(session_id=sid, model=mini, provider="openai", phase=p, cost_usd=c, call_id=p)
+        for p, c in spent.items()
+    ]
+    calls.append(  # a judge of the competitor's own id, rating its answers
+        CallCompleted(
+            session_id=sid, model=mini, provider="openai", phase="judge", role="judge", cost_usd=0.02
+        )
+    )
+    store = SessionStore(service.paths.db_path)
+    store.record_calls([c.model_dump() for c in calls])
+    store.close()
+    report = json.loads(service.render_report(sid, "json"))
+    shown = {m["model"]: m for m in report["models"]}
+    assert shown[mini]["cost_by_phase"] == pytest.approx(spent)
+    assert (shown[mini]["price"], shown["openai/my-finetune"]["price"]) == (
+        f"list {PRICES_AS_OF}",
+        "unpriced",
+    )
+    md = service.render_report(sid, "md")
+    assert (
+        f"| {mini} | list {PRICES_AS_OF} | $0.0500 | $0.7500 | $0.0000 | $0.1000 | $0.8000 | $0.0500 |" in md
+    )
+    assert "| openai/my-finetune | unpriced | unpriced |" in md  # never $0.0000 for an unknown price
+    assert f"The judge {mini} cost $0.0200, not counted in any model's cost." in md
