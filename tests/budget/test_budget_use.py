@@ -14,13 +14,11 @@ from typing import Any
 
 import pytest
 
-from dspy_tui.engine.config import parse_config
 from dspy_tui.engine.pricing import price_for
 from dspy_tui.engine.session import Session
-from dspy_tui.storage.paths import resolve_paths
-from dspy_tui.storage.sessions import SessionStore
 from tests.fakes.offline_brain import offline_brain
 from tests.fakes.provider_server import FakeProvider
+from tests.reliability.support import session_in_home
 
 MODELS = ("openai/gpt-4o-mini", "openai/gpt-4.1-nano")
 
@@ -63,14 +61,7 @@ def _config(budget: float, url: str, **extra: Any) -> dict[str, Any]:
 
 
 def _session(config: dict[str, Any], session_id: str | None = None) -> Session:
-    paths = resolve_paths()
-    session = Session(
-        parse_config(config),
-        store=SessionStore(paths.db_path),
-        paths=paths,
-        keys=lambda _provider: "sk-fake",
-        session_id=session_id,
-    )
+    session = session_in_home(config, key="sk-fake", session_id=session_id)
     session.prepare()
     return session
 

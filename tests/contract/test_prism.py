@@ -134,12 +134,16 @@ def outcome(status: int, headers: dict[str, str], body: bytes, endpoint: Any) ->
         return error
 
 
-async def test_static_answers_parse_into_text(
-    wire_name: str, prism: PrismFleet, wire_cases: Any, samples: Any, endpoint_for: Any
-) -> None:
+@pytest.fixture
+def served(wire_name: str, prism: PrismFleet, wire_cases: Any, endpoint_for: Any) -> tuple[Any, Any]:
+    """The wire under test and its endpoint at the Prism serving its provider's spec."""
     case = wire_cases[wire_name]
     endpoint = endpoint_for(case.provider_id, base_url=prism.url(case.spec_file))
-    wire = wire_for(endpoint.provider)
+    return endpoint, wire_for(endpoint.provider)
+
+
+async def test_static_answers_parse_into_text(wire_name: str, served: tuple[Any, Any], samples: Any) -> None:
+    endpoint, wire = served
     async with aiohttp.ClientSession() as session:
         for name in ("plain", "demos", "all_knobs"):
             status, headers, body = await call(session, wire.build(samples[name], endpoint))
@@ -152,11 +156,9 @@ async def test_static_answers_parse_into_text(
 
 
 async def test_dynamic_answers_parse_or_fail_clearly(
-    wire_name: str, prism: PrismFleet, wire_cases: Any, samples: Any, endpoint_for: Any
+    wire_name: str, served: tuple[Any, Any], samples: Any
 ) -> None:
-    case = wire_cases[wire_name]
-    endpoint = endpoint_for(case.provider_id, base_url=prism.url(case.spec_file))
-    wire = wire_for(endpoint.provider)
+    endpoint, wire = served
     requests = [wire.build(request, endpoint) for request in samples.values()]
     async with aiohttp.ClientSession() as session:
         answers = await asyncio.gather(

@@ -14,10 +14,8 @@ from typing import Any
 import pytest
 
 from dspy_tui.engine import events as ev
-from dspy_tui.engine.config import OPTIMIZERS, parse_config
+from dspy_tui.engine.config import OPTIMIZERS
 from dspy_tui.engine.session import Session
-from dspy_tui.storage.paths import resolve_paths
-from dspy_tui.storage.sessions import SessionStore
 from tests.fakes.offline_brain import offline_brain
 from tests.fakes.provider_server import FakeProvider
 from tests.reliability.support import (
@@ -28,6 +26,7 @@ from tests.reliability.support import (
     cli_env,
     cli_popen,
     only_session_id,
+    session_in_home,
     show,
     write_config,
 )
@@ -36,8 +35,7 @@ FAST_LIMITS = {"rpm": 1_000_000, "tpm": 1_000_000_000, "concurrency": 16}
 
 
 def _run(config: dict[str, Any]) -> tuple[Session, str, list[ev.Event]]:
-    paths = resolve_paths()
-    session = Session(parse_config(config), store=SessionStore(paths.db_path), paths=paths)
+    session = session_in_home(config)
     seen: list[ev.Event] = []
     session.bus.subscribe(seen.append)
     session.prepare()
@@ -246,13 +244,7 @@ def _http_config(provider: FakeProvider, **extra: Any) -> dict[str, Any]:
 
 
 def _prepared(config: dict[str, Any]) -> Session:
-    paths = resolve_paths()
-    session = Session(
-        parse_config(config),
-        store=SessionStore(paths.db_path),
-        paths=paths,
-        keys=lambda _provider: "gsk_fake_key_for_tests_0000",
-    )
+    session = session_in_home(config, key="gsk_fake_key_for_tests_0000")
     session.prepare()
     return session
 

@@ -19,7 +19,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from dspy_tui.engine.config import parse_config
 from dspy_tui.engine.pricing import price_for
+from dspy_tui.engine.session import Session
+from dspy_tui.storage.paths import resolve_paths
+from dspy_tui.storage.sessions import SessionStore
 from tests.fakes.provider_server import FakeProvider, Received
 
 GROQ_MODEL = "groq/llama-3.3-70b-versatile"  # priced in the catalog; served here by the fake provider
@@ -57,6 +61,21 @@ def write_config(
             lines += ["max_tokens = 256", f"limits = {UNLIMITED}"]
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def session_in_home(
+    config: dict[str, Any], *, key: str | None = None, session_id: str | None = None
+) -> Session:
+    """An in-process Session (not yet prepared) on the test's DSPY_TUI_HOME database; `key` is every
+    provider's key."""
+    paths = resolve_paths()
+    return Session(
+        parse_config(config),
+        store=SessionStore(paths.db_path),
+        paths=paths,
+        keys=lambda _provider: key,
+        session_id=session_id,
+    )
 
 
 def cli_env(home: Path, provider: FakeProvider | None = None, **extra: str) -> dict[str, str]:
