@@ -69,6 +69,7 @@ class DspyTuiApp(App[int]):
             self.theme = self.settings.theme
         self.runner: SessionRunner | None = None  # the session that runs (or ran) in this app
         self.preparing = False  # a session is being prepared: one at a time
+        self.next_seeds: list[Any] = []  # a repeated run's configs still to run, one session per seed
         self._first_session = live_session
         self._gc_thresholds = gc.get_threshold()  # restored when the app ends
 
@@ -199,8 +200,21 @@ class DspyTuiApp(App[int]):
         screen.show_results()
         outcome = runner.outcome
         state = runner.state
+        if (
+            outcome != "completed" and self.next_seeds
+        ):  # stopped, out of budget or failed: as the CLI, no more
+            seeds = ", ".join(str(c.seed) for c in self.next_seeds)
+            self.next_seeds = []
+            self.notify(
+                f"Seeds {seeds} of this repeated run were not started.", severity="warning", timeout=10
+            )
         if runner.error and outcome == "failed":
             self.notify(f"Session failed: {runner.error}", severity="error", timeout=10)
+        elif outcome == "completed" and self.next_seeds:
+            later = self.next_seeds
+            self.notify(f"Seed done; starting seed {later[0].seed} ({len(later)} to go).", timeout=8)
+            self._prepare(later.pop(0), None)
+            return
         elif outcome == "completed":
             self.notify("Session completed: the final benchmark is shown; r opens the report.", timeout=8)
         elif outcome == "budget":
@@ -318,8 +332,13 @@ class DspyTuiApp(App[int]):
 
                     config = parse_config(config, "the stored setup")
                 assert config is not None, "a new session needs a config"
+                from dspy_tui.engine.repeats import seed_configs
+
+                config, *later = seed_configs(config)  # `repeats`/`seeds`: one session per seed, as the CLI
                 session = service.create(config)
+                self.next_seeds = later
         except Exception as exc:  # noqa: BLE001 - user errors (bad key, dataset, model) as one sentence
+            self.next_seeds = []
             self.call_from_thread(self._prepared, None, one_sentence(exc))
             return
         self.call_from_thread(self._prepared, session, None, stored)

@@ -114,3 +114,35 @@ async def test_quit_during_a_real_run_leaves_it_stopped_and_resumable(paths: Pat
 
     session = SessionService(paths).resume(sid)  # what `r` on home does: the stored config loads and prepares
     assert session.resumed and session.session_id == sid
+
+
+async def test_a_repeated_run_started_here_runs_every_seed(paths: Paths) -> None:
+    """Issue 15: `repeats = 2` from the TUI runs seeds 0 and 1 (one session each, one repeat group), as
+    `dspy-tui run` does; before, the TUI ran only the first seed."""
+    from dspy_tui.engine.config import parse_config
+
+    config = parse_config(
+        {
+            "name": "twice",
+            "task": {"dataset": "demo:sentiment"},
+            "models": [{"id": "offline/small"}],
+            "rounds": 1,
+            "repeats": 2,
+        },
+        "the test",
+    )
+    app = DspyTuiApp(paths, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen))
+        app.start_new(config)
+
+        def finished() -> list[dict[str, object]]:
+            return [s for s in SessionStore(paths.db_path).list_sessions() if s["status"] == "completed"]
+
+        await wait_for(pilot, lambda: len(finished()) == 2, timeout=2 * RUN_TIMEOUT, what="both seeds")
+        await wait_for(pilot, lambda: app.runner is not None and app.runner.done.is_set())
+    store = SessionStore(paths.db_path)
+    sessions = [store.get_session(str(s["id"])) for s in finished()]
+    assert sorted(s.seed for s in sessions) == [0, 1]
+    assert len({s.config["repeat_group"] for s in sessions}) == 1
+    assert sorted(s.name for s in sessions) == ["twice [seed 0]", "twice [seed 1]"]

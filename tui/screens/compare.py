@@ -338,7 +338,6 @@ class CompareScreen(Screen[None]):
         self.scatter.draw(points)
         self._draw_rounds()
         tasks = {e.task for e in entries}
-        sessions = {e.session_id for e in entries}
         if len(tasks) > 1:
             note = "Not comparable: the sessions are of different tasks, so there is no trend to follow."
         elif len(sessions) < 2:
