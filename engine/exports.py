@@ -10,10 +10,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dspy_tui.storage.files import write_output
-from dspy_tui.storage.sessions import SessionStore
+
+if TYPE_CHECKING:
+    from dspy_tui.storage.sessions import SessionStore
 
 REPORT_FORMATS = ("md", "json", "html")
 

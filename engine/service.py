@@ -137,7 +137,10 @@ class SessionService:
     def list_sessions(
         self, flt: SessionFilter | None = None, limit: int | None = None
     ) -> tuple[list[SessionRow], int]:
-        """The matching sessions, newest first, and how many match in all (no pricing: no DSPy import)."""
+        """The matching sessions, newest first, and how many match in all (no pricing: no DSPy import).
+        No database yet means no sessions: it is not created (nor its schema imported) just to say so."""
+        if not self.paths.db_path.exists():
+            return [], 0
         from dspy_tui.storage.history import list_sessions
 
         with self._store() as store:

@@ -12,14 +12,70 @@ from __future__ import annotations
 import errno
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import sqlite_utils
-from sqlite_utils.migrations import Migrations
+if TYPE_CHECKING:
+    import sqlite_utils
+    from sqlite_utils.migrations import Migrations
 
 BUSY_TIMEOUT_MS = 30_000
 
-migrations = Migrations("dspy_tui")
+
+class MigrationSet:
+    """Our migrations in order, handed to sqlite-utils' Migrations only when one is pending.
+
+    Importing sqlite-utils imports numpy, click and pluggy (about as long as Textual takes to
+    import); a database that is up to date is checked with one query of its migrations table."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._migrations: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = []
+
+    def __call__(
+        self, *, name: str
+    ) -> Callable[[Callable[[sqlite_utils.Database], None]], Callable[[sqlite_utils.Database], None]]:
+        def register(fn: Callable[[sqlite_utils.Database], None]) -> Callable[[sqlite_utils.Database], None]:
+            self._migrations.append((name, fn))
+            return fn
+
+        return register
+
+    @property
+    def names(self) -> set[str]:
+        return {name for name, _ in self._migrations}
+
+    def _built(self) -> Migrations:
+        """The same steps as sqlite-utils Migrations (which runs them and records each one)."""
+        from sqlite_utils.migrations import Migrations
+
+        built = Migrations(self.name)
+        for name, fn in self._migrations:
+            built(name=name)(fn)
+        return built
+
+    def applied(self, db: sqlite_utils.Database) -> list[Migrations._AppliedMigration]:
+        return self._built().applied(db)
+
+    def pending(self, db: sqlite_utils.Database) -> list[Migrations._Migration]:
+        return self._built().pending(db)
+
+    def apply(self, db: sqlite_utils.Database) -> None:
+        self._built().apply(db)
+
+    def up_to_date(self, conn: sqlite3.Connection) -> bool:
+        """Every step applied and none we do not know, read without sqlite-utils."""
+        try:
+            rows = conn.execute(
+                "SELECT name FROM _sqlite_migrations WHERE migration_set = ?", (self.name,)
+            ).fetchall()
+        except sqlite3.OperationalError:  # no migrations table: a new database
+            return False
+        return {row[0] for row in rows} == self.names
+
+
+migrations = MigrationSet("dspy_tui")
 
 
 class StorageError(Exception):
@@ -269,12 +325,22 @@ def database_error(path: Path | str, exc: BaseException) -> StorageError:
 
 def _newer_schema(db: sqlite_utils.Database) -> int | None:
     """The schema number of a database written by a newer dspy-tui (migrations we do not know), or None."""
-    known = {m.name for m in migrations.pending(sqlite_utils.Database(memory=True))}
-    unknown = [m.name for m in migrations.applied(db) if m.name not in known]
+    known = migrations.names
+    applied = migrations.applied(db)
+    unknown = [m.name for m in applied if m.name not in known]
     if not unknown:
         return None
     numbers = [int(n.split("_", 1)[0]) for n in unknown if n.split("_", 1)[0].isdigit()]
-    return max(numbers) if numbers else len(migrations.applied(db))
+    return max(numbers) if numbers else len(applied)
+
+
+def ensure_schema(conn: sqlite3.Connection) -> None:
+    """Migrate the database behind `conn` if it needs it (see apply_migrations); an up-to-date one
+    costs one query and no sqlite-utils import."""
+    if not migrations.up_to_date(conn):
+        import sqlite_utils
+
+        apply_migrations(sqlite_utils.Database(conn))
 
 
 def apply_migrations(db: sqlite_utils.Database) -> None:
@@ -313,6 +379,8 @@ def db_file(db: sqlite_utils.Database) -> str:
 
 def open_database(path: Path | str, *, migrate: bool = True) -> sqlite_utils.Database:
     """Open (creating if needed) and migrate the database at `path`."""
+    import sqlite_utils
+
     db = sqlite_utils.Database(connect(path))
     if migrate:
         apply_migrations(db)

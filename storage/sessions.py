@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, TypedDict
 
 from . import lease
-from .db import DiskFull, StorageError, apply_migrations, connect, is_disk_full
+from .db import DiskFull, StorageError, connect, ensure_schema, is_disk_full
 from .history import SessionRow
 from .results import ModelResult, model_result, results_update
 from .secrets import scrub
@@ -61,9 +61,7 @@ class SessionStore:
         self._next_seq: dict[str, int] = {}
         self._leases: dict[str, lease.Lease] = {}  # sessions this store's process runs
         self.disk_full = threading.Event()  # a write found no space; cleared by the next good write
-        import sqlite_utils
-
-        apply_migrations(sqlite_utils.Database(self._conn()))
+        ensure_schema(self._conn())
 
     # -- connections -------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:

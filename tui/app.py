@@ -92,6 +92,14 @@ class DspyTuiApp(App[int]):
                 self.start_live(self._first_session)
             self._first_session = None
 
+    def push_screen(self, screen: Any, *args: Any, **kwargs: Any) -> Any:
+        """Textual's push_screen, with a new screen's breakpoint classes (-narrow, -tall…) set
+        before it is styled: set by its first Resize instead, they restyle every widget of it again."""
+        target = self.get_screen(screen) if isinstance(screen, str) else screen
+        if not target.is_attached:
+            target.set_classes(target.classes | breakpoint_classes(self))
+        return super().push_screen(screen, *args, **kwargs)
+
     def notify(
         self,
         message: str,
@@ -445,6 +453,19 @@ class DspyTuiApp(App[int]):
 
 
 TERMINAL_CHECK_S = 1.0
+
+
+def breakpoint_classes(app: App[Any]) -> set[str]:
+    """The classes Textual's Screen gives itself for the app's size (HORIZONTAL/VERTICAL_BREAKPOINTS)."""
+    classes = set()
+    for size, breakpoints in (
+        (app.size.width, app.HORIZONTAL_BREAKPOINTS or []),
+        (app.size.height, app.VERTICAL_BREAKPOINTS or []),
+    ):
+        fitting = [(least, name) for least, name in breakpoints if size >= least]
+        if fitting:
+            classes.add(max(fitting)[1])
+    return classes
 
 
 def _stdin_is_tty() -> bool:

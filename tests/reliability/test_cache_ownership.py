@@ -10,6 +10,7 @@ import sqlite3
 from pathlib import Path
 
 import sqlite_utils
+from sqlite_utils.migrations import Migrations
 
 from dspy_tui.storage import db as dbmod
 from dspy_tui.storage.cache import CallCache
@@ -18,7 +19,7 @@ from dspy_tui.storage.sessions import SessionStore
 
 def _old_database(path: Path) -> None:
     old = sqlite_utils.Database(dbmod.connect(path))
-    old_set = dbmod.Migrations("dspy_tui")
+    old_set = Migrations("dspy_tui")
     old_set(name="0001_initial")(dbmod._m0001_initial)
     old_set(name="0002_session_owner")(dbmod._m0002_session_owner)
     old_set.apply(old)

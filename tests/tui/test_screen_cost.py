@@ -48,4 +48,6 @@ async def test_opening_detail_builds_its_footer_once_and_enables_it_in_place(
         await pilot.pause(0.2)
         shown = {key.description: key for key in app.screen.query(FooterKey)}
         assert sorted(footer_keys_built) == sorted(shown)  # each key built once
-        assert not shown["Report"].disabled  # greyed while loading, enabled once the session is read
+        assert not shown["Report"].has_class(
+            "-disabled"
+        )  # greyed while loading, enabled once the session is read

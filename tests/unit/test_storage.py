@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import sqlite_utils
+from sqlite_utils.migrations import Migrations
 
 from dspy_tui.storage import db as dbmod
 from dspy_tui.storage.cache import CallCache, cache_key
@@ -52,7 +53,7 @@ def test_older_schema_is_upgraded_in_place(tmp_path: Path) -> None:
     """A database that stopped at an earlier migration set gains the new ones and keeps its rows."""
     path = tmp_path / "old.db"
     old = sqlite_utils.Database(dbmod.connect(path))
-    old_set = dbmod.Migrations("dspy_tui")
+    old_set = Migrations("dspy_tui")
     old_set(name="0001_initial")(dbmod._m0001_initial)
     old_set.apply(old)
     old.execute(

@@ -161,10 +161,10 @@ class HomeScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="home-load")
     def load_sessions(self) -> None:
         """Read off the UI thread; SQLite may be busy with a running session."""
-        from dspy_tui.tui.runner import service_for
+        from dspy_tui.engine.service import SessionService  # not tui.runner: it imports the engine's events
 
         try:
-            rows, total = service_for(self.paths).list_sessions(self.session_filter, LIST_LIMIT)
+            rows, total = SessionService(self.paths).list_sessions(self.session_filter, LIST_LIMIT)
         except Exception as exc:  # noqa: BLE001 - a broken database is one sentence on screen
             self.app.call_from_thread(self.notify, f"Cannot read the sessions: {exc}", severity="error")
             return

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from textual.app import ComposeResult
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
 
@@ -19,6 +20,13 @@ class KeyFooter(Footer):
     def __init__(self, *, compact: bool = False) -> None:
         super().__init__(compact=compact)
         self._shown: tuple[Any, ...] | None = None  # what the composed keys show, enabled or not
+        # Textual's footer is blank in the screen's first frame and fills in the next; the screen's
+        # own keys are known when it is composed, so they are drawn with it
+        self.set_reactive(Footer._bindings_ready, True)
+
+    def compose(self) -> ComposeResult:
+        self._shown = self._keys()
+        yield from super().compose()
 
     def _keys(self) -> tuple[tuple[Any, ...], tuple[bool, ...]]:
         """What compose would show: each binding's look, and apart from it whether it is enabled."""
@@ -39,7 +47,6 @@ class KeyFooter(Footer):
             if enabled != self._shown[1]:
                 self._enable(enabled)
             return
-        self._shown = (looks, enabled)
         await super().recompose()
 
     def _enable(self, enabled: tuple[bool, ...]) -> None:
@@ -49,5 +56,6 @@ class KeyFooter(Footer):
         for key in self.query(FooterKey):
             on = by_action.get(key.action)
             if on is not None:
-                key.disabled = not on
+                key._disabled = not on  # what a click checks (FooterKey keeps it apart from Widget.disabled)
+                key.set_class(not on, "-disabled")  # its dim look
         self._shown = (looks, enabled)
