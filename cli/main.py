@@ -328,7 +328,16 @@ def cmd_resume(args: argparse.Namespace) -> int:
             args.id, completed_hint=f"`dspy-tui report {args.id}` shows its results", budget_usd=args.budget
         )
     _warn_fit(session)
+    if not args.json:
+        print(f"dspy-tui: {_resume_estimate(session)}", file=sys.stderr)
     return _drive(service, session, headless=args.headless, json_lines=args.json)
+
+
+def _resume_estimate(session: Any) -> str:
+    from dspy_tui.engine.estimate import after_resume, estimate, resume_sentence
+
+    recorded = {role: session.store.calls_by_model(session.session_id, role) for role in ("model", "judge")}
+    return resume_sentence(after_resume(estimate(session.config, session.task), recorded))
 
 
 def _drive(service: SessionService, session: Any, *, headless: bool, json_lines: bool) -> int:

@@ -242,24 +242,31 @@ def estimate(config: SessionConfig, task: Any) -> list[ModelEstimate]:
 
 
 def after_resume(
-    estimates: list[ModelEstimate], recorded: Mapping[str, Mapping[str, float]]
+    estimates: list[ModelEstimate], recorded: Mapping[str, Mapping[str, Mapping[str, float]]]
 ) -> list[ModelEstimate]:
     """What a resume still sends: the replayed pipeline finds every recorded answer in the session's
-    cache, so each model's recorded calls and cost (`calls`, `cost_usd`) come off its estimate."""
+    cache, so the calls and cost recorded per role and model (`recorded[role][model]`, with `calls`
+    and `cost_usd`) come off each row."""
+
+    def less(r: Range, by: float) -> Range:
+        return Range(max(0.0, r.min - by), max(0.0, r.expected - by), max(0.0, r.max - by))
+
     out = []
     for e in estimates:
-        done = recorded.get(e.model, {})
-        calls, cost = float(done.get("calls", 0)), float(done.get("cost_usd", 0.0))
-
-        def less(r: Range, by: float) -> Range:
-            return Range(max(0.0, r.min - by), max(0.0, r.expected - by), max(0.0, r.max - by))
-
-        left = ModelEstimate(
-            e.model, e.price_label, dict(e.calls_by_phase), less(e.calls, calls), role=e.role
-        )
-        left.cost_usd = less(e.cost_usd, cost) if e.cost_usd else None
+        done = recorded.get(e.role, {}).get(e.model, {})
+        left = ModelEstimate(e.model, e.price_label, role=e.role, seconds=e.seconds)
+        left.calls = less(e.calls, float(done.get("calls", 0)))
+        left.cost_usd = less(e.cost_usd, float(done.get("cost_usd", 0.0))) if e.cost_usd else None
         out.append(left)
     return out
+
+
+def resume_sentence(estimates: list[ModelEstimate]) -> str:
+    """What a resume is expected to send, in one sentence."""
+    calls = sum(e.calls.expected for e in estimates)
+    costs = [e.cost_usd.expected for e in estimates if e.cost_usd is not None]
+    money = f" (about ${sum(costs):.4f})" if len(costs) == len(estimates) else ""
+    return f"resuming: about {calls:.0f} more calls expected{money}; the calls already recorded come from the cache."
 
 
 def prompt_growth(config: SessionConfig, task: Any) -> float:

@@ -3,7 +3,8 @@
 Each run compares, per model and role, the requests the providers received (cache hits and
 budget refusals are not requests) and the recorded cost with the estimate made before the run:
 calls within [min, max], and calls and cost within 0.7-1.3x expected. The runs are small
-(16 train / 10 dev / 10 test examples) so the whole file stays in `make test`; examples keep
+(16 train / 10 dev / 10 test examples): ten of them (~40 s) run in `make test`, the four longest
+(random search, the 15-round judged MIPRO, ~70 s) in `make test-soak`. Examples keep
 their optimizer, rounds, settings, convergence and judge, and their hosted models are pointed
 at the loopback fake provider (offline answers over HTTP, billed at 4 characters a token and
 priced at each model's list price). `python tests/budget/test_estimate_calibration.py` prints
@@ -39,6 +40,7 @@ UNLIMITED = {"rpm": 10_000_000, "tpm": 10_000_000_000, "concurrency": 64}
 SIMBA_OFF = "SIMBA on a deterministic model repeats most candidate scores (0.69-0.84x expected)"
 # These examples' models converge after fewer rounds than the estimate expects (no round gains on
 # this small split): how many rounds gain is data dependent (the prior is in estimate/rounds.py).
+SLOW = {"random_search", "quality_focused.toml", "benchmark_comparison.toml", "advanced_monitoring.toml"}
 CONVERGE_EARLY = {"basic_multi_model.toml", "cost_optimized.toml", "quality_focused.toml"}
 
 
@@ -137,7 +139,12 @@ def _quiet() -> Any:
     logging.disable(logging.NOTSET)
 
 
-@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+def _params(names: Any) -> list[Any]:
+    """Runs over ~10 s on this 2-core machine go to `make test-soak`, the rest stay in `make test`."""
+    return [pytest.param(n, marks=pytest.mark.soak) if n in SLOW else n for n in names]
+
+
+@pytest.mark.parametrize("optimizer", _params(OPTIMIZERS))
 def test_every_optimizer_offline_is_within_the_estimate(optimizer: str) -> None:
     rows = run_and_compare(offline_config(optimizer))
     check(rows, ratio_too=optimizer != "simba")
@@ -152,7 +159,7 @@ def provider() -> Any:
     fake.stop()
 
 
-@pytest.mark.parametrize("example", sorted(p.name for p in EXAMPLES.glob("*.toml")))
+@pytest.mark.parametrize("example", _params(sorted(p.name for p in EXAMPLES.glob("*.toml"))))
 def test_every_example_against_the_fake_provider_is_within_the_estimate(example: str, provider: Any) -> None:
     config = example_config(EXAMPLES / example, provider.url)
     rows = run_and_compare(config)
@@ -191,3 +198,32 @@ def main() -> None:  # the calibration table: python tests/budget/test_estimate_
 
 if __name__ == "__main__":
     main()
+
+
+def test_a_resume_sends_what_the_estimate_less_the_recorded_calls_says() -> None:
+    """A resume replays the pipeline and its recorded answers come from the session's cache: what
+    it still sends is the estimate less what the stopped run recorded."""
+    from dspy_tui.engine.estimate import after_resume
+
+    config = offline_config("bootstrap") | {"rounds": 3}
+    paths = resolve_paths()
+    first = Session(parse_config(config), store=SessionStore(paths.db_path), paths=paths)
+    first.prepare()
+    rows = estimate(first.config, first.task)
+    first.bus.subscribe(lambda e: first.stop() if e.type == "round_completed" and e.round == 2 else None)
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert first.run() == "stopped"
+    store, sid = first.store, first.session_id
+    recorded = {role: store.calls_by_model(sid, role) for role in ("model", "judge")}
+    left = {e.model: e.calls for e in after_resume(rows, recorded)}
+    before = store.call_totals(sid)["calls"]
+    resumed = Session(first.config, store=store, paths=paths, session_id=sid)
+    resumed.prepare()
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert resumed.run() == "completed"
+    sent = store.call_totals(sid)["calls"] - before
+    assert store.call_totals(sid)["cache_hits"] > 0
+    expected = sum(r.expected for r in left.values())
+    print(f"\nresume sent {sent} calls; estimate less recorded: {expected:.1f} expected")
+    assert sum(r.min for r in left.values()) <= sent <= sum(r.max for r in left.values())
+    assert 0.5 <= sent / expected <= 1.5, (sent, expected)
