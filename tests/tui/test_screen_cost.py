@@ -5,13 +5,16 @@ benchmarks/screen_latency.py times the same opens; these counts are what made th
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 from textual.widgets._footer import FooterKey
 from tui_support import fixed_clock, insert_history, wait_for
 
-from dspy_tui.storage.paths import Paths
+from dspy_tui.storage.paths import Paths, resolve_paths
 from dspy_tui.storage.sessions import SessionStore
 from dspy_tui.tui.app import DspyTuiApp
 from dspy_tui.tui.screens.detail import DetailScreen
@@ -51,3 +54,30 @@ async def test_opening_detail_builds_its_footer_once_and_enables_it_in_place(
         assert not shown["Report"].has_class(
             "-disabled"
         )  # greyed while loading, enabled once the session is read
+
+
+def _listing_imports(home: Path) -> list[str]:
+    """The heavy modules a fresh process has loaded once home's list is read from `home`."""
+    code = (
+        "import sys; from dspy_tui.engine.service import SessionService; "
+        "from dspy_tui.storage.paths import resolve_paths; "
+        f"rows, total = SessionService(resolve_paths({{'DSPY_TUI_HOME': {str(home)!r}}})).list_sessions(None, 10); "
+        "print(total, sorted(m for m in ('sqlite_utils', 'numpy', 'click', 'dspy_tui.engine.events') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return out.stdout.strip().split(maxsplit=1)
+
+
+def test_the_sessions_list_needs_no_sqlite_utils_once_the_schema_is_current(tmp_path: Path) -> None:
+    """sqlite-utils (with numpy and click) took longer to import than Textual; it runs migrations only."""
+    home = tmp_path / "home"
+    paths = resolve_paths({"DSPY_TUI_HOME": str(home)})
+    ids = insert_history(SessionStore(paths.db_path))  # a migrated database with sessions
+    assert _listing_imports(home) == [str(len(ids)), "[]"]
+
+
+def test_no_database_yet_lists_no_sessions_and_creates_none(tmp_path: Path) -> None:
+    home = tmp_path / "fresh"
+    assert _listing_imports(home) == ["0", "[]"]
+    assert not resolve_paths({"DSPY_TUI_HOME": str(home)}).db_path.exists()
