@@ -306,3 +306,27 @@ async def test_openai_at_a_local_url_is_said_in_the_form(paths: Paths, monkeypat
             what="the local-URL warning",
         )
         assert "http://127.0.0.1:8080/v1" in message(screen, "#url-msg")
+
+
+async def test_a_local_model_gets_an_expected_time(paths: Paths) -> None:
+    """Issue 10: a local model's calls run one at a time on this CPU; the form says how long, from the
+    estimator (hosted models have no time: they run in parallel at their providers' limits)."""
+    app = DspyTuiApp(paths, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_form(pilot)
+        assert "one call at a time" not in str(screen.query_one("#estimate", Static).render())
+        add = screen.query_one("#add-model", Input)
+        add.focus()
+        add.value = "local/smollm2-135m"
+        await pilot.press("enter")
+        await wait_for(
+            pilot,
+            lambda: any(e.model == "local/smollm2-135m" for e in screen.estimates or []),
+            timeout=60,
+            what="the local model's estimate",
+        )
+        row = next(e for e in screen.estimates or [] if e.model == "local/smollm2-135m")
+        assert row.seconds is not None
+        await pilot.pause(0.2)
+        shown = "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+        assert "local/smollm2-135m: about" in shown and "one call at a time" in shown, shown

@@ -589,6 +589,15 @@ class NewSessionScreen(Screen[None]):
         grid = Table.grid()
         grid.add_row(head)
         grid.add_row(table)
+        for r in rows:  # the estimator times local models only: hosted ones run in parallel, at their limits
+            if r.seconds is not None:
+                grid.add_row(
+                    Text(
+                        f"{r.model}: about {fmt.duration(r.seconds.expected)} "
+                        f"(up to {fmt.duration(r.seconds.max)}), one call at a time on this machine",
+                        style="dim",
+                    )
+                )
         if warning:
             grid.add_row(Text(warning, style="bold yellow"))
         self._message("#budget-msg", warning or "")
