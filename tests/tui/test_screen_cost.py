@@ -81,3 +81,23 @@ def test_no_database_yet_lists_no_sessions_and_creates_none(tmp_path: Path) -> N
     home = tmp_path / "fresh"
     assert _listing_imports(home) == ["0", "[]"]
     assert not resolve_paths({"DSPY_TUI_HOME": str(home)}).db_path.exists()
+
+
+async def test_detail_builds_its_event_filter_on_the_first_f(paths: Paths, store: SessionStore) -> None:
+    """The filter panel (13 widgets) was mounted on every open of a session; now on the first `f`."""
+    insert_history(store)
+    app = DspyTuiApp(paths, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen) and bool(app.screen.rows))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen) and app.screen.detail is not None)
+        screen = app.screen
+        assert isinstance(screen, DetailScreen) and screen.filter_panel is None
+        await pilot.press("f")
+        await wait_for(pilot, lambda: screen.filter_panel is not None and screen.filter_panel.display)
+        panel = screen.filter_panel
+        assert panel is not None and panel.kind_list.has_focus
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not panel.display)
+        await pilot.press("f")  # the same panel again
+        await wait_for(pilot, lambda: panel.display and screen.filter_panel is panel)

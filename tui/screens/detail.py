@@ -139,9 +139,6 @@ class DetailScreen(Screen[None]):
             setup.append(f"{label} ", style="dim")
             setup.append(value)
         self.setup.update(setup)
-        if self.filter_panel is None:
-            self.filter_panel = FilterPanel(order, list(EVENT_TYPES), id="filter-panel")
-            self.mount(self.filter_panel)
         self.refresh_bindings()
 
     def _show_status(self) -> None:
@@ -208,10 +205,15 @@ class DetailScreen(Screen[None]):
         self.chart_pane.border_title = f"Round metrics · {METRIC_TITLES[metric]}"
         self.chart.draw(self.detail.state)
 
-    def action_filter(self) -> None:
-        panel = self.filter_panel
-        if panel is None:
+    async def action_filter(self) -> None:
+        if self.detail is None:
             return
+        panel = self.filter_panel
+        if panel is None:  # built on the first `f`: most opens of a session never filter its events
+            panel = self.filter_panel = FilterPanel(
+                list(self.detail.state.models), list(EVENT_TYPES), id="filter-panel"
+            )
+            await self.mount(panel)
         if panel.display:
             panel.action_close()
         else:
