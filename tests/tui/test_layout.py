@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 
 import pytest
+from textual.widgets import Input
 from tui_support import (
     T0,
     ScriptedSession,
@@ -261,3 +262,31 @@ async def test_compare_charts_keep_their_key_outside_the_plot(paths: Paths, wide
                 assert model in key, f"{model} missing from the key under the {chart} chart"
         assert isinstance(screen.legend, ChartLegend)
         assert "same name (wide0aaaaaaa)" in key and "same name (wide1bbbbbbb)" in key, "sessions of one name"
+
+
+async def test_the_estimate_shows_whole_model_ids(paths: Paths) -> None:
+    """Long ids in the form's estimate wrap instead of losing their ends (`anthropic/claude-3…` hid
+    which Claude; two versions of one model could not be told apart)."""
+    app = DspyTuiApp(paths, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await home_lists(pilot, 0)
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, NewSessionScreen))
+        screen = app.screen
+        assert isinstance(screen, NewSessionScreen)
+        add = screen.query_one("#add-model", Input)
+        for model in WIDE[:4]:
+            add.value = model
+            await add.action_submit()
+        await wait_for(
+            pilot,
+            lambda: {e.model for e in screen.estimates or []} >= set(WIDE[:4]),
+            timeout=60,
+            what="the estimate of the long ids",
+        )
+        await pilot.pause(0.2)
+        pane = screen.query_one("#estimate-pane").region
+        lines = [line[pane.x : pane.right].strip("│ ") for line in screen_lines(app)[pane.y : pane.bottom]]
+        flat = "".join(line.split(" ")[0] for line in lines)  # the model column: an id has no spaces
+        for model in WIDE[:4]:
+            assert model in flat, f"{model} is cut in the estimate"

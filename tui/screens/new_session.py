@@ -557,7 +557,7 @@ class NewSessionScreen(Screen[None]):
         self._message("#task-msg", "")
         self._message("#models-msg", "")
         table = Table(box=None, padding=(0, 1), expand=True, show_edge=False)
-        table.add_column("model", no_wrap=True, overflow="ellipsis", ratio=1)
+        table.add_column("model", overflow="fold", ratio=1)
         table.add_column("calls", justify="right", no_wrap=True)
         table.add_column("cost exp, max", justify="right", no_wrap=True)
         total_calls = 0.0
