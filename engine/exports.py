@@ -122,13 +122,18 @@ def report_data(store: SessionStore, session_id: str) -> dict[str, Any]:
 
 
 def render_report(store: SessionStore, session_id: str, fmt: str) -> str:
-    from .report import build_report, render_html, render_json, render_markdown
+    """The report in `fmt` (md, json, html; `cost`: its Cost section alone, as Markdown)."""
+    from .report import build_report, render_cost_markdown, render_html, render_json, render_markdown
 
-    if fmt not in REPORT_FORMATS:
+    renderers = {
+        "md": render_markdown,
+        "json": render_json,
+        "html": render_html,
+        "cost": render_cost_markdown,
+    }
+    if fmt not in renderers:
         raise ExportError(f"Unknown report format {fmt!r}; use one of: {', '.join(REPORT_FORMATS)}.")
-    report = build_report(report_data(store, session_id))
-    renderers = {"md": render_markdown, "json": render_json, "html": render_html}
-    return renderers[fmt](report)
+    return renderers[fmt](build_report(report_data(store, session_id)))
 
 
 def write_reports(

@@ -688,6 +688,11 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     return "\n\n".join(parts) + "\n"
 
 
+def render_cost_markdown(report: Mapping[str, Any]) -> str:
+    """The report's Cost section alone (the detail screen shows it with the metrics)."""
+    return "\n\n".join(_md_block(b) for b in _costs(report)) + "\n"
+
+
 def render_json(report: Mapping[str, Any]) -> str:
     """Stable output: the same report always serialises to the same bytes. Strict JSON: an inf or NaN
     (stored by an older version) is written as null, never as `Infinity`/`NaN`."""

@@ -494,7 +494,10 @@ def test_start_up_loads_no_history_code() -> None:
 
 
 async def test_detail_shows_all_fourteen_metrics_with_reasons(paths: Paths, store: SessionStore) -> None:
-    """Issue 15: every metric is on the Detail screen, n/a with its reason where it has none."""
+    """Issue 15: every metric is on the Detail screen, n/a with its reason where it has none; issue 12:
+    and the cost of each phase."""
+    from dspy_tui.engine.pricing import PRICES_AS_OF
+
     ids = insert_history(store)
     store.update_model(
         ids[0],
@@ -517,13 +520,16 @@ async def test_detail_shows_all_fourteen_metrics_with_reasons(paths: Paths, stor
         screen = await open_detail(pilot, ids[0])
         await pilot.press("t")
         await wait_for(pilot, lambda: isinstance(app.screen, ReportScreen), what="the metrics table")
-        markdown = app.screen.markdown
+        markdown, _, costs = app.screen.markdown.partition("## Cost by phase")
         rows = [
             line
             for line in markdown.splitlines()
             if line.startswith("| ") and not line.startswith("| metric")
         ]
         assert len(rows) == 14
+        # then each model's spend per phase, one-off, cost per correct and where its price comes from
+        assert "| model | price | baseline | optimization | cross_model | benchmark | one-off |" in costs
+        assert f"| openai/gpt-4o-mini | list {PRICES_AS_OF} |" in costs
         gpt = next(i for i, m in enumerate(screen.detail.models) if m.model == "openai/gpt-4o-mini")  # type: ignore[union-attr]
         cells = {row.split(" | ")[0][2:]: row.strip("| ").split(" | ")[1 + gpt] for row in rows}
         assert cells["accuracy (task metric, test)"] == "0.850"

@@ -225,9 +225,19 @@ class DetailScreen(Screen[None]):
             self._show_status()
 
     def action_metrics(self) -> None:
+        self._show_metrics()
+
+    @work(thread=True, group="detail-metrics", exclusive=True)
+    def _show_metrics(self) -> None:
+        """The metrics and the report's Cost section, read from the database off the UI thread."""
         assert self.detail is not None
-        name = self.detail.session.name
-        self.app.push_screen(ReportScreen(f"{name} · metrics", metrics_markdown(self.detail)))
+        try:
+            costs = service_for(self.paths).render_report(self.session_id, "cost")
+        except Exception as exc:  # noqa: BLE001 - the metrics still show, the cost table says why not
+            costs = f"The cost table could not be read: {one_sentence(exc)}\n"
+        markdown = metrics_markdown(self.detail, costs)
+        screen = ReportScreen(f"{self.detail.session.name} · metrics and cost", markdown)
+        self.app.call_from_thread(self.app.push_screen, screen)
 
     def action_report(self) -> None:
         self.notify("Rendering the report…", timeout=2)
@@ -296,9 +306,10 @@ class DetailScreen(Screen[None]):
             self.app.pop_screen()
 
 
-def metrics_markdown(detail: SessionDetail) -> str:
+def metrics_markdown(detail: SessionDetail, costs: str = "") -> str:
     """The 14 metrics as one table, a column per model: the same rows the report and
-    `sessions show` print (engine.metrics.metric_rows), so every front end agrees."""
+    `sessions show` print (engine.metrics.metric_rows), so every front end agrees; then `costs`,
+    the report's own Cost section (each phase's spend, one-off, cost per correct, price source)."""
     from dspy_tui.engine.metrics import metric_rows  # not at import: the home screen starts without it
 
     models = detail.models
@@ -311,4 +322,4 @@ def metrics_markdown(detail: SessionDetail) -> str:
     lines = ["| metric | " + " | ".join(cell(m.model) for m in models) + " |", "|---|" + "---|" * len(models)]
     for row, label in enumerate(labels):
         lines.append(f"| {label} | " + " | ".join(cell(col[row]) for col in columns) + " |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + (f"\n## Cost by phase\n\n{costs}" if costs else "")

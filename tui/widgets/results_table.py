@@ -17,10 +17,12 @@ COLUMNS = (  # at 80 columns the latency and token detail gives way first
     Col("ci", "95% CI", drop=2),
     Col("cost", "Cost"),
     Col("per_correct", "$/correct", drop=5),
+    Col("one_off", "One-off", drop=8),  # what getting the program cost, apart from the benchmark
     Col("p50", "p50"),
     Col("p95", "p95", drop=6),
     Col("tokens", "Tokens in/out", drop=7),
     Col("errors", "Err", drop=1),
+    Col("price", "Price", drop=9),  # where the price comes from: list 2026-11, litellm 1.x, config, ...
 )
 
 
@@ -47,8 +49,10 @@ class ResultsTable(FitTable):
                             style="bold green" if best is not None and m.test == best else "",
                         ),
                         **fmt.result_cells(m, labels),
+                        "one_off": fmt.priced_money(m.one_off_cost_usd, labels.get(m.model, "")),
                         "tokens": f"{fmt.tokens(m.tokens_in)}/{fmt.tokens(m.tokens_out)}",
                         "errors": Text(str(m.errors), style="red" if m.errors else ""),
+                        "price": Text(labels.get(m.model, ""), style="dim"),
                     },
                 )
             )
