@@ -56,6 +56,7 @@ class ModelRow:
     latency_ms: float = 0.0  # the provider's time over its calls (with queue_ms: the throttled share)
     started_at: float | None = None
     finished_at: float | None = None
+    phase_done: bool = False  # its current phase is over and the next has not started (waits for others)
 
 
 @dataclass(frozen=True)
@@ -266,11 +267,13 @@ class LiveState:
             self.phase = e.phase
             for r in [row] if row is not None else [] if e.model else self.models.values():
                 if r.status not in ("failed", "stopped") and e.phase != "report":
-                    r.phase = e.phase
+                    r.phase, r.phase_done = e.phase, False
                     if r.status == "pending":
                         r.status = "running"
             self._changes.models |= set(self.models)
             self._changes.status = True
+        elif isinstance(e, ev.PhaseCompleted) and row is not None:
+            row.phase_done = e.phase == row.phase
         elif isinstance(e, ev.ModelConverged) and row is not None:
             row.status = "converged"
         elif isinstance(e, ev.ModelFailed) and row is not None:
@@ -308,6 +311,20 @@ class LiveState:
             row.cost_usd += e.cost_usd
         elif e.status == "ok":  # a failed call bills nothing; an answered one without a price is unpriced
             row.unpriced_calls += 1
+
+    def waiting_for(self, model: str) -> list[str]:
+        """The models still optimizing while `model`, done with its rounds, waits for the cross-model trial."""
+        row = self.models[model]
+        if not (self.cross_model and row.phase == "optimization" and row.phase_done):
+            return []
+        return [
+            r.model
+            for r in self.models.values()
+            if r.model != model
+            and r.phase in ("pending", "baseline", "optimization")
+            and not r.phase_done
+            and r.status not in ("failed", "stopped")
+        ]
 
     def _session_event(self, e: ev.Event) -> None:
         self._changes.status = True

@@ -334,3 +334,28 @@ async def test_resuming_a_budget_stopped_session_asks_for_a_larger_budget(
         assert created == [0.2]
         await wait_for(pilot, lambda: app.screen.runner.done.is_set(), what="the resumed run")
     assert store.get_session(sid).budget_usd == 0.2
+
+
+def test_a_model_done_with_its_rounds_says_whom_it_waits_for() -> None:
+    """Issue 16.5: a fast model that finished its rounds waits at the cross-model trial for the slow
+    ones; its row said `running` (it looked hung), now it names whom it waits for."""
+    from dspy_tui.engine import events as ev
+    from dspy_tui.tui.live_state import LiveState
+    from dspy_tui.tui.widgets.models_table import cells
+
+    fast, slow, slower = "offline/base", "groq/llama-3.3-70b-versatile", "anthropic/claude-3-5-haiku-20241022"
+    state = LiveState("s1", "wait", [fast, slow, slower], rounds=2, cross_model=True, budget_usd=None)
+    state.apply([ev.SessionStarted(models=[fast, slow, slower], ts=0.0)])
+    state.apply([ev.PhaseStarted(model=m, phase="optimization", ts=1.0) for m in (fast, slow, slower)])
+    state.apply([ev.PhaseCompleted(model=fast, phase="optimization", ts=2.0)])
+
+    def status(model: str) -> str:
+        return str(cells(state, state.models[model], 0, "", 3.0)["status"])
+
+    assert status(fast) == "waiting for 2 models"
+    assert status(slow) == "running"
+    state.apply([ev.PhaseCompleted(model=slow, phase="optimization", ts=3.0)])
+    assert status(fast) == "waiting for anthropic/claude-3-5-haiku-20241022"
+    state.apply([ev.PhaseCompleted(model=slower, phase="optimization", ts=4.0)])
+    state.apply([ev.PhaseStarted(model=m, phase="cross_model", ts=4.0) for m in (fast, slow, slower)])
+    assert status(fast) == "running"

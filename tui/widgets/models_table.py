@@ -61,8 +61,16 @@ def cells(state: LiveState, row: ModelRow, index: int, label: str, now: float) -
         "cost": fmt.priced_money(row.cost_usd, "unpriced" if row.unpriced_calls else label),
         "eta": "-" if eta is None else fmt.duration(eta),
         "elapsed": fmt.duration(elapsed),
-        "status": status_cell(row, now),
+        "status": waiting_cell(state.waiting_for(row.model)) or status_cell(row, now),
     }
+
+
+def waiting_cell(others: list[str]) -> Text | None:
+    """A model done with its rounds waits for the slowest: say for whom, so it does not look hung."""
+    if not others:
+        return None
+    who = others[0] if len(others) == 1 else f"{len(others)} models"
+    return Text(f"waiting for {who}", style="dim")
 
 
 class ModelsTable(FitTable):
