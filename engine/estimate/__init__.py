@@ -265,7 +265,8 @@ def resume_sentence(estimates: list[ModelEstimate]) -> str:
     """What a resume is expected to send, in one sentence."""
     calls = sum(e.calls.expected for e in estimates)
     costs = [e.cost_usd.expected for e in estimates if e.cost_usd is not None]
-    money = f" (about ${sum(costs):.4f})" if len(costs) == len(estimates) else ""
+    priced = len(costs) == len(estimates) and sum(costs) > 0  # offline and local models cost nothing
+    money = f" (about ${sum(costs):.4f})" if priced else ""
     return f"resuming: about {calls:.0f} more calls expected{money}; the calls already recorded come from the cache."
 
 

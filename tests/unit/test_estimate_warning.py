@@ -31,3 +31,14 @@ def test_a_budget_below_the_benchmark_the_reserve_or_the_whole_run_is_said_befor
     assert "no room for optimization" in (_warning(room * 0.95) or "")
     assert "whole run" in (_warning((room + cost["total"]) / 2) or "")
     assert _warning(cost["total"] * 1.5) is None and _warning(None) is None
+
+
+def test_the_resume_sentence_names_dollars_only_for_priced_models() -> None:
+    from dspy_tui.engine.estimate import resume_sentence
+
+    def said(model: str) -> str:
+        config = parse_config({**BASE, "models": [model]})
+        return resume_sentence(estimate(config, load_task(config.task)))
+
+    assert "$" not in said("offline/base")  # simulated: not "$0.0000"
+    assert "more calls expected (about $" in said("openai/gpt-4o-mini")
