@@ -1,3 +1,3 @@
-from dspy_tui.cli.main import main
+from dspy_tui.cli.main import entry
 
-raise SystemExit(main())
+entry()

@@ -196,7 +196,7 @@ class SessionConfig(_Strict):
     timeouts: TimeoutsConfig = TimeoutsConfig()
     hooks: dict[str, str] = {}
     hook_timeout_s: float = Field(default=10, gt=0, le=MAX_SECONDS)
-    # at exit, queued and running hooks get this long in total before they are killed
+    # at exit, queued and running hooks get this long in total before they are killed (1 s when stopped)
     hook_grace_s: float = Field(default=10, ge=0, le=MAX_SECONDS)
     # a provider answer larger than this is stored as a marked head only (resume asks for it again)
     max_cached_body_bytes: int = Field(default=1_000_000, ge=1_000, le=1_000_000_000)

@@ -37,6 +37,7 @@ from .events import Event, EventBus
 
 _STDERR_CHARS = 200
 _REAP_S = 2.0  # after a kill, how long to wait for the pipes to close
+STOP_GRACE_S = 1.0  # a stopped session waits this long for its queued hooks (Ctrl-C, SIGTERM)
 
 
 @dataclass(frozen=True)
@@ -196,9 +197,10 @@ class HookRunner:
         with self._lock:
             return dict(self._counts)
 
-    def close(self, wait: bool = True) -> None:
+    def close(self, wait: bool = True, stopping: threading.Event | None = None) -> None:
         """Stop taking events. With `wait`, run what is queued for at most `grace_s` in total, then kill
-        what still runs and drop the rest; without, drop what is queued (a running hook finishes)."""
+        what still runs and drop the rest; without, drop what is queued (a running hook finishes).
+        Once `stopping` is set (Ctrl-C, SIGTERM), at most STOP_GRACE_S more: a stop ends in seconds."""
         with self._lock:
             if self._closed:
                 return
@@ -217,8 +219,11 @@ class HookRunner:
         if not wait:
             return
         deadline = time.monotonic() + self.grace_s
-        for worker in workers.values():
-            worker.join(max(0.0, deadline - time.monotonic()))
+        while any(w.is_alive() for w in workers.values()) and time.monotonic() < deadline:
+            for worker in workers.values():
+                worker.join(max(0.0, min(0.1, deadline - time.monotonic())))
+            if stopping is not None and stopping.is_set():
+                deadline = min(deadline, time.monotonic() + STOP_GRACE_S)
         if all(not w.is_alive() for w in workers.values()):
             return
         self._abandon.set()
@@ -229,11 +234,7 @@ class HookRunner:
         for worker in workers.values():
             worker.join(_REAP_S + 1)
         dropped = self.outcomes["dropped"]
-        self.log.warning(
-            "hooks still running %gs after the session ended were killed (%d dropped in all)",
-            self.grace_s,
-            dropped,
-        )
+        self.log.warning("hooks still running at exit were killed (%d dropped in all)", dropped)
 
 
 def _drain(jobs: queue.Queue[_Job | object]) -> None:

@@ -22,6 +22,7 @@ demos instead of repeating the same search.
 
 from __future__ import annotations
 
+import copy
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -64,12 +65,84 @@ def _labeled(r: RoundInput) -> dspy.Module:
     )
 
 
+class WindowedBootstrap(dspy.BootstrapFewShot):
+    """BootstrapFewShot whose trainset pass tries the examples it is sure to try all at once.
+
+    DSPy tries the trainset one example at a time until it holds `max_bootstrapped_demos`
+    traces. One example gives at most one trace, so while `k` more are needed the next `k`
+    examples are tried by that sequential pass in any case: trying them together sends exactly
+    the same requests, and handing their outcomes back in trainset order keeps the same demos,
+    the same validation set and the same errors. DSPy's own loop still does the bookkeeping;
+    only `_bootstrap_one_example` answers from the window. Each example of a window runs on its
+    own copy of the teacher (DSPy takes the example out of the teacher's demos while it runs).
+    """
+
+    def __init__(self, *, num_threads: int, **kwargs: Any) -> None:
+        self._errors = [0]  # one count shared by the copies that run a window's examples
+        super().__init__(**kwargs)
+        self.num_threads = num_threads
+        self._outcomes: dict[int, tuple[Any, dict[str, list[Any]], BaseException | None]] = {}
+        self._position = 0  # the trainset index DSPy's loop asks about next
+        self._successes = 0
+
+    @property  # type: ignore[override]
+    def error_count(self) -> int:
+        return self._errors[0]
+
+    @error_count.setter
+    def error_count(self, value: int) -> None:
+        self._errors[0] = value
+
+    def _bootstrap_one_example(self, example: Any, round_idx: int = 0) -> Any:
+        index = self._position
+        self._position += 1
+        if index not in self._outcomes:
+            self._run_window(index, max(1, self.max_bootstrapped_demos - self._successes))
+        success, traces, raised = self._outcomes.pop(index)
+        if raised is not None:
+            raise raised
+        for name, demos in traces.items():
+            self.name2traces[name].extend(demos)
+        self._successes += bool(success)
+        return success
+
+    def _run_window(self, start: int, size: int) -> None:
+        from dspy.utils.parallelizer import ParallelExecutor
+
+        def one(index: int) -> tuple[int, Any, dict[str, list[Any]], BaseException | None]:
+            twin = copy.copy(self)
+            twin.teacher = self.teacher.deepcopy()
+            twin.predictor2name = dict(self.predictor2name)
+            for (name, _), (_, mine) in zip(
+                self.teacher.named_predictors(), twin.teacher.named_predictors(), strict=True
+            ):
+                twin.predictor2name[id(mine)] = name
+            twin.name2traces = {name: [] for name in self.name2traces}
+            try:
+                success = dspy.BootstrapFewShot._bootstrap_one_example(twin, self.trainset[index])
+            except BaseException as exc:  # noqa: BLE001 - raised again in trainset order
+                return index, False, {}, exc
+            return index, success, twin.name2traces, None
+
+        indexes = list(range(start, min(start + size, len(self.trainset))))
+        executor = ParallelExecutor(
+            num_threads=min(self.num_threads, len(indexes)),
+            disable_progress_bar=True,
+            max_errors=len(indexes) + 1,
+            provide_traceback=False,
+            timeout=0,  # no straggler re-submission (it would send the same request twice)
+        )
+        for index, success, traces, raised in executor.execute(one, indexes):
+            self._outcomes[index] = (success, traces, raised)
+
+
 def _bootstrap(r: RoundInput) -> dspy.Module:
-    opt = dspy.BootstrapFewShot(
+    opt = WindowedBootstrap(
         metric=r.metric,
         max_bootstrapped_demos=_opt(r.settings, "max_bootstrapped_demos", 4),
         max_labeled_demos=_opt(r.settings, "max_labeled_demos", 8),
         max_rounds=1,
+        num_threads=r.num_threads,
     )
     return opt.compile(
         r.fresh.deepcopy(), teacher=r.best.deepcopy(), trainset=r.slice(_opt(r.settings, "train_slice", 32))

@@ -29,7 +29,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -61,6 +61,7 @@ log = logging.getLogger(__name__)
 PHASES = ("baseline", "optimization", "cross_model", "benchmark", "report")
 DISK_FULL_REASON = "disk_full"
 DISK_FULL_RETRY_S = 20.0  # how long a session on a full disk keeps its unsaved answers, retrying
+STOP_WAIT_S = 2.0  # once stopping, how long a model's thread gets to return (calls are cancelled at once)
 
 
 class SessionStop(BaseException):  # noqa: N818 - a control-flow signal like KeyboardInterrupt
@@ -376,7 +377,7 @@ class Session:
             if detach:
                 detach()
             if hooks:
-                hooks.close(wait=True)
+                hooks.close(wait=True, stopping=self.stop_event)
         return outcome
 
     def _stop_for_full_disk(self) -> None:
@@ -491,9 +492,18 @@ class Session:
         """Run `fn` for every model concurrently; a model's failure never stops the others."""
         if not runs:
             return
-        with ThreadPoolExecutor(max_workers=len(runs), thread_name_prefix="model") as pool:
-            futures = [pool.submit(self._guarded, r, fn) for r in runs]
-            signals = [f.result() for f in futures]
+        pool = ThreadPoolExecutor(max_workers=len(runs), thread_name_prefix="model")
+        futures = [pool.submit(self._guarded, r, fn) for r in runs]
+        pool.shutdown(wait=False)
+        self._wait_for_models(futures)
+        signals: list[BaseException | None] = []
+        for run, future in zip(runs, futures, strict=True):
+            if future.done():
+                signals.append(future.result())
+            else:  # stuck in the user's code (a metric that sleeps): left behind, its next call is refused
+                log.warning("model %s was still busy %gs after the stop; left behind", run.model, STOP_WAIT_S)
+                run.status = "stopped"
+                signals.append(SessionStop(self.stop_reason or "user"))
         # re-raise a session-wide signal (stop, budget) after every model has wound down
         for sig in signals:
             if isinstance(sig, SessionStop):
@@ -501,6 +511,14 @@ class Session:
         for sig in signals:
             if isinstance(sig, BudgetExhausted) and sig.model is None:
                 raise sig
+
+    def _wait_for_models(self, futures: list[Future[BaseException | None]]) -> None:
+        """Until every model's thread returns; once the session is stopping, for STOP_WAIT_S more at most."""
+        pending = set(futures)
+        while pending and not self.stop_event.is_set():
+            pending = wait(pending, timeout=0.2).not_done
+        if pending:
+            wait(pending, timeout=STOP_WAIT_S)
 
     def _guarded(self, run: ModelRun, fn: Callable[[ModelRun], None]) -> BaseException | None:
         import dspy

@@ -1,11 +1,13 @@
 """SIGTERM and SIGINT stop a real `dspy-tui run --headless` within 5 s in every
 waiting state -- a slow answer, a Retry-After being honoured, a queue behind
-the limiter -- and leave the session `stopped` and resumable."""
+the concurrency limit or the RPM limit, a user's hook or metric that sleeps --
+and leave the session `stopped` and resumable."""
 
 from __future__ import annotations
 
 import json
 import signal
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,7 +29,30 @@ def provider() -> Iterator[FakeProvider]:
         server.stop()
 
 
-def _config(path: Path) -> Path:
+SLOW_METRIC = """
+import os, time
+
+def score(example, pred, trace=None):
+    if os.path.exists(os.environ["SLOW_METRIC_FLAG"]):
+        time.sleep(60)  # the user's code, which no signal interrupts
+    return float(getattr(pred, "sentiment", None) == example.sentiment)
+"""
+
+# what each state adds to the session's config
+STATE_LINES = {
+    "slow answer": ["limits = { concurrency = 1 }"],
+    "retry-after": ["limits = { concurrency = 1 }"],
+    "limiter": [],  # the account's headers say nothing is left for 10 minutes: the next request waits
+    # a hook sleeping (within the hook_timeout_s default) while the session waits on an answer
+    "hook": ["limits = { concurrency = 1 }", "[hooks]", 'phase_started = "sleep 60"'],
+    "metric": [],
+}
+
+
+def _config(path: Path, state: str) -> Path:
+    task_lines = ['metric = "slow_metric.py:score"'] if state == "metric" else []
+    if state == "metric":
+        (path.parent / "slow_metric.py").write_text(SLOW_METRIC)
     path.write_text(
         "\n".join(
             [
@@ -38,13 +63,14 @@ def _config(path: Path) -> Path:
                 "concurrency = 4",
                 "[task]",
                 'dataset = "demo:sentiment"',
+                *task_lines,
                 "max_train = 8",
                 "max_dev = 8",
                 "max_test = 8",
                 "[[models]]",
                 f'id = "{GROQ_MODEL}"',
                 "max_tokens = 64",
-                "limits = { concurrency = 1 }",
+                *STATE_LINES[state],
             ]
         )
         + "\n"
@@ -59,19 +85,23 @@ def _wait_for_requests(provider: FakeProvider, n: int, seconds: float = 60) -> N
         time.sleep(0.05)
 
 
-@pytest.mark.parametrize("state", ["slow answer", "retry-after"])
+@pytest.mark.parametrize("state", list(STATE_LINES))
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_stops_a_waiting_session_within_5_s_and_it_resumes(
     state: str, signum: int, provider: FakeProvider, tmp_path: Path
 ) -> None:
-    if state == "slow answer":
+    if state in ("slow answer", "hook"):
         provider.latency_s = 60  # one request in flight, the others queued behind concurrency = 1
-    else:
+    elif state == "retry-after":
         provider.fail_next("429_retry_after", times=1000, retry_after=90)  # within the 120 s cap
-    env = cli_env(tmp_path / "home", provider)
-    proc = cli_popen("run", str(_config(tmp_path / "s.toml")), "--headless", env=env)
+    elif state == "limiter":
+        provider.window_limit, provider.window_s = 1, 600.0
+    flag = tmp_path / "metric-sleeps"
+    env = cli_env(tmp_path / "home", provider, SLOW_METRIC_FLAG=str(flag))
+    proc = cli_popen("run", str(_config(tmp_path / "s.toml", state)), "--headless", env=env)
     try:
         _wait_for_requests(provider, 1)
+        flag.touch()  # the metric sleeps from now on (not while the config was checked)
         time.sleep(0.5)  # let it settle into the wait
         sent = time.monotonic()
         proc.send_signal(signum)
@@ -83,9 +113,36 @@ def test_a_signal_stops_a_waiting_session_within_5_s_and_it_resumes(
     assert stopped_in < 5, f"stopped {stopped_in:.1f} s after the signal ({state})"
     sid = only_session_id(env)
     assert show(env, sid)["status"] == "stopped"
-    provider.latency_s = 0
+    provider.latency_s, provider.window_limit = 0, None
     provider.reset_records()
+    flag.unlink()
     resumed = cli("resume", sid, "--headless", "--json", env=env, timeout=300)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     finals = [json.loads(line)["type"] for line in resumed.stdout.splitlines() if line.startswith("{")]
     assert finals[-1] == "session_completed"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_cuts_short_the_wait_for_hooks_after_a_session_completed(
+    signum: int, provider: FakeProvider, tmp_path: Path
+) -> None:
+    config = _config(tmp_path / "s.toml", "slow answer")
+    text = config.read_text().replace("rounds = 1\n", "rounds = 1\nhook_grace_s = 120\n")
+    config.write_text(text + '[hooks]\nsession_completed = "sleep 60"\n')
+    env = cli_env(tmp_path / "home", provider)
+    proc = cli_popen("run", str(config), "--headless", "--json", env=env, stdout=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:  # the session completed; its hook sleeps in the exit's grace period
+            if '"session_completed"' in line:
+                break
+        time.sleep(0.5)
+        sent = time.monotonic()
+        proc.send_signal(signum)
+        proc.wait(timeout=15)
+        stopped_in = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert stopped_in < 5, f"exited {stopped_in:.1f} s after the signal"
+    assert show(env, only_session_id(env))["status"] == "completed"
