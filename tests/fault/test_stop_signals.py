@@ -9,7 +9,7 @@ import json
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -85,6 +85,20 @@ def _wait_for_requests(provider: FakeProvider, n: int, seconds: float = 60) -> N
         time.sleep(0.05)
 
 
+def _signal_when(proc: subprocess.Popen[str], settle: Callable[[], None], signum: int) -> float:
+    """Seconds from the signal to the process's exit, sent half a second after `settle` returns."""
+    try:
+        settle()
+        time.sleep(0.5)  # let it settle into the wait
+        sent = time.monotonic()
+        proc.send_signal(signum)
+        proc.wait(timeout=15)
+        return time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
 @pytest.mark.parametrize("state", list(STATE_LINES))
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_stops_a_waiting_session_within_5_s_and_it_resumes(
@@ -99,17 +113,12 @@ def test_a_signal_stops_a_waiting_session_within_5_s_and_it_resumes(
     flag = tmp_path / "metric-sleeps"
     env = cli_env(tmp_path / "home", provider, SLOW_METRIC_FLAG=str(flag))
     proc = cli_popen("run", str(_config(tmp_path / "s.toml", state)), "--headless", env=env)
-    try:
+
+    def settle() -> None:
         _wait_for_requests(provider, 1)
         flag.touch()  # the metric sleeps from now on (not while the config was checked)
-        time.sleep(0.5)  # let it settle into the wait
-        sent = time.monotonic()
-        proc.send_signal(signum)
-        proc.wait(timeout=15)
-        stopped_in = time.monotonic() - sent
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+
+    stopped_in = _signal_when(proc, settle, signum)
     assert stopped_in < 5, f"stopped {stopped_in:.1f} s after the signal ({state})"
     sid = only_session_id(env)
     assert show(env, sid)["status"] == "stopped"
@@ -131,18 +140,13 @@ def test_a_signal_cuts_short_the_wait_for_hooks_after_a_session_completed(
     config.write_text(text + '[hooks]\nsession_completed = "sleep 60"\n')
     env = cli_env(tmp_path / "home", provider)
     proc = cli_popen("run", str(config), "--headless", "--json", env=env, stdout=subprocess.PIPE)
-    try:
+
+    def settle() -> None:
         assert proc.stdout is not None
         for line in proc.stdout:  # the session completed; its hook sleeps in the exit's grace period
             if '"session_completed"' in line:
-                break
-        time.sleep(0.5)
-        sent = time.monotonic()
-        proc.send_signal(signum)
-        proc.wait(timeout=15)
-        stopped_in = time.monotonic() - sent
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+                return
+
+    stopped_in = _signal_when(proc, settle, signum)
     assert stopped_in < 5, f"exited {stopped_in:.1f} s after the signal"
     assert show(env, only_session_id(env))["status"] == "completed"
