@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import sqlite3
 import statistics
 import subprocess
@@ -153,22 +154,35 @@ max_test = {dev}
     return path
 
 
-def run_session(url: str, home: Path, rounds: int, dev: int) -> tuple[float, sqlite3.Connection]:
-    config = write_config(home / "headers.toml", url, rounds, dev)
-    env = {**os.environ, "DSPY_TUI_HOME": str(home)}
+def timed(
+    args: list[str], env: dict[str, str] | None = None
+) -> tuple[float, float, subprocess.CompletedProcess[str]]:
+    """A whole process, start to exit: its wall time, its CPU seconds (user + system) and what it printed."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-m", "dspy_tui", "run", str(config), "--headless", "--json"],
-        env=env,
+        [sys.executable, *args],
+        cwd=ROOT,
         capture_output=True,
         text=True,
-        cwd=ROOT,
+        env=env or {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"},
     )
     wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    if done.returncode != 0:
+        raise SystemExit(f"{args[:2]} exited {done.returncode}: {done.stderr[-1500:]}")
+    return wall, cpu, done
+
+
+def run_session(url: str, home: Path, rounds: int, dev: int) -> tuple[float, float, sqlite3.Connection]:
+    config = write_config(home / "headers.toml", url, rounds, dev)
+    env = {**os.environ, "DSPY_TUI_HOME": str(home)}
+    wall, cpu, done = timed(["-m", "dspy_tui", "run", str(config), "--headless", "--json"], env)
     last = [json.loads(line)["type"] for line in done.stdout.splitlines() if line.startswith("{")][-1:]
-    if done.returncode != 0 or last != ["session_completed"]:
-        raise SystemExit(f"the session did not complete (exit {done.returncode}): {done.stderr[-1500:]}")
-    return wall, sqlite3.connect(home / "dspy-tui.db")
+    if last != ["session_completed"]:
+        raise SystemExit(f"the session did not complete: {done.stderr[-1500:]}")
+    return wall, cpu, sqlite3.connect(home / "dspy-tui.db")
 
 
 def sent(db: sqlite3.Connection) -> list[tuple[float, str, str | None]]:
@@ -177,37 +191,25 @@ def sent(db: sqlite3.Connection) -> list[tuple[float, str, str | None]]:
     ).fetchall()
 
 
-def timed(args: list[str]) -> tuple[float, str]:
-    """A whole process's wall time, start to exit, and its stdout."""
-    start = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, *args],
-        check=True,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"},
-    )
-    return time.perf_counter() - start, done.stdout
-
-
 def generous(rounds: int, dev: int, runs: int) -> None:
     server, url = start_server(window_limit=1_000_000)
-    ratios, bounds, walls, plain_walls = [], [], [], []
+    ratios, bounds, walls, plain_walls, cpus, plain_cpus = [], [], [], [], [], []
     try:
         with tempfile.TemporaryDirectory() as tmp:
             data = write_task(Path(tmp) / "task.json", dev)
             for i in range(runs):
                 home = Path(tmp) / f"home{i}"
                 home.mkdir()
-                wall, db = run_session(url, home, rounds, dev)
+                wall, cpu, db = run_session(url, home, rounds, dev)
                 calls = len(sent(db))
                 cached = db.execute("SELECT count(*) FROM calls WHERE cache_hit = 1").fetchone()[0]
-                plain_wall, out = timed(
+                plain_wall, plain_cpu, out = timed(
                     ["-c", PLAIN_SESSION, f"{url}/v1", str(data), str(rounds), str(CONCURRENCY), str(SEED)]
                 )
-                plain_calls = int(out.split()[-1])
-                once_wall, _ = timed(
+                plain_calls = int(out.stdout.split()[-1])
+                cpus.append(cpu)
+                plain_cpus.append(plain_cpu)
+                once_wall, _, _ = timed(
                     ["-c", ALL_AT_ONCE, f"{url}/v1", str(calls), str(CONCURRENCY * len(MODELS))]
                 )
                 ratios.append(plain_wall / wall)  # the same work: its LM calls per second, ours over theirs
@@ -216,8 +218,9 @@ def generous(rounds: int, dev: int, runs: int) -> None:
                 plain_walls.append(plain_wall)
                 print(
                     f"  run {i + 1}: {plain_calls} LM calls: dspy-tui run {wall:.2f} s ({calls} sent, {cached} "
-                    f"answered by its call cache), plain DSPy script doing the same work {plain_wall:.2f} s (all "
-                    f"sent): {ratios[-1]:.2f}x; {calls} calls all at once {once_wall:.2f} s: {bounds[-1]:.2f}x",
+                    f"answered by its call cache, CPU {cpu:.2f} s), plain DSPy script doing the same work "
+                    f"{plain_wall:.2f} s (all sent, CPU {plain_cpu:.2f} s): {ratios[-1]:.2f}x; {calls} calls all "
+                    f"at once {once_wall:.2f} s: {bounds[-1]:.2f}x",
                     flush=True,
                 )
     finally:
@@ -226,8 +229,8 @@ def generous(rounds: int, dev: int, runs: int) -> None:
     print(
         f"rate_limit_headers: generous headers: dspy-tui run {statistics.median(walls):.2f} s vs plain DSPy "
         f"script doing the same work {statistics.median(plain_walls):.2f} s (medians of {runs}): LM calls/s "
-        f"{statistics.median(ratios):.2f}x (target >= 1.0x); all-at-once bound {statistics.median(bounds):.2f}x; "
-        f"load average {load}"
+        f"{statistics.median(ratios):.2f}x (target >= 1.0x); CPU seconds {statistics.median(cpus):.2f} vs "
+        f"{statistics.median(plain_cpus):.2f}; all-at-once bound {statistics.median(bounds):.2f}x; load average {load}"
     )
 
 
@@ -235,7 +238,7 @@ def sixty_rpm(dev: int) -> None:
     server, url = start_server(window_limit=60, window_s=60.0)
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            wall, db = run_session(url, Path(tmp), 1, dev)
+            wall, _, db = run_session(url, Path(tmp), 1, dev)
             rows = sent(db)
     finally:
         server.kill()

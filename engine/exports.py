@@ -123,6 +123,11 @@ def report_data(store: SessionStore, session_id: str) -> dict[str, Any]:
 
 def render_report(store: SessionStore, session_id: str, fmt: str) -> str:
     """The report in `fmt` (md, json, html; `cost`: its Cost section alone, as Markdown)."""
+    return render_reports(store, session_id, (fmt,))[fmt]
+
+
+def render_reports(store: SessionStore, session_id: str, formats: Iterable[str]) -> dict[str, str]:
+    """Each format of one report, built once (its statistics are the costly part)."""
     from .report import build_report, render_cost_markdown, render_html, render_json, render_markdown
 
     renderers = {
@@ -131,9 +136,12 @@ def render_report(store: SessionStore, session_id: str, fmt: str) -> str:
         "html": render_html,
         "cost": render_cost_markdown,
     }
-    if fmt not in renderers:
-        raise ExportError(f"Unknown report format {fmt!r}; use one of: {', '.join(REPORT_FORMATS)}.")
-    return renderers[fmt](build_report(report_data(store, session_id)))
+    formats = list(formats)
+    for fmt in formats:
+        if fmt not in renderers:
+            raise ExportError(f"Unknown report format {fmt!r}; use one of: {', '.join(REPORT_FORMATS)}.")
+    report = build_report(report_data(store, session_id))
+    return {fmt: renderers[fmt](report) for fmt in formats}
 
 
 def write_reports(
@@ -144,7 +152,7 @@ def write_reports(
     Every format is rendered before any file is written, and each file is
     replaced atomically: a reader never sees half a report.
     """
-    rendered = {fmt: render_report(store, session_id, fmt) for fmt in formats}
+    rendered = render_reports(store, session_id, formats)
     paths = {}
     for fmt, content in rendered.items():
         store.save_report(session_id, fmt, content)

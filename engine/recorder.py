@@ -25,6 +25,7 @@ from .stats import percentile
 log = logging.getLogger(__name__)
 FLUSH_INTERVAL_S = 0.2
 MAX_BATCH = 2000
+_FLUSH = object()  # queued by flush(): commit the batch now
 
 
 @dataclass
@@ -86,7 +87,7 @@ class Recorder:
     def __init__(self, store: SessionStore, session_id: str, bus: ev.EventBus) -> None:
         self.store = store
         self.session_id = session_id
-        self._queue: queue.Queue[ev.Event | None] = queue.Queue()
+        self._queue: queue.Queue[ev.Event | object | None] = queue.Queue()
         self._lock = threading.Lock()
         self._totals: dict[str, _Tally] = defaultdict(_Tally)
         self._rounds: dict[str, _Tally] = defaultdict(_Tally)
@@ -136,9 +137,9 @@ class Recorder:
             while True:
                 if item is None:
                     closing = True
-                else:
+                elif isinstance(item, ev.Event):
                     batch.append(item)
-                if closing or len(batch) >= MAX_BATCH or time.monotonic() >= deadline:
+                if closing or item is _FLUSH or len(batch) >= MAX_BATCH or time.monotonic() >= deadline:
                     break
                 try:
                     item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
@@ -172,7 +173,8 @@ class Recorder:
         return not self._unwritten
 
     def flush(self, timeout: float = 10.0) -> None:
-        """Wait until everything published so far is committed."""
+        """Wait until everything published so far is committed (the writer does not linger for more)."""
+        self._queue.put(_FLUSH)
         with self._written:
             if not self._written.wait_for(lambda: self._pending == 0, timeout):
                 log.warning("recorder flush timed out with %d events pending", self._pending)
