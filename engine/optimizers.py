@@ -65,7 +65,7 @@ def _labeled(r: RoundInput) -> dspy.Module:
     )
 
 
-class WindowedBootstrap(dspy.BootstrapFewShot):
+class WindowedBootstrap(dspy.BootstrapFewShot):  # type: ignore[misc]  # dspy is untyped
     """BootstrapFewShot whose trainset pass tries the examples it is sure to try all at once.
 
     DSPy tries the trainset one example at a time until it holds `max_bootstrapped_demos`
@@ -85,7 +85,7 @@ class WindowedBootstrap(dspy.BootstrapFewShot):
         self._position = 0  # the trainset index DSPy's loop asks about next
         self._successes = 0
 
-    @property  # type: ignore[override]
+    @property
     def error_count(self) -> int:
         return self._errors[0]
 
