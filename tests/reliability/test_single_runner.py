@@ -67,6 +67,7 @@ def test_delete_of_a_running_session_is_refused_and_a_killed_runner_reads_interr
         runner = cli_popen("resume", sid, "--headless", env=env)
         answered = len(provider.answered())
         _wait_for(lambda: len(provider.answered()) > answered + 2)
+        provider.latency_s = 30.0  # the runner stays mid-call until it is killed, however slow the CLI starts
         listed = json.loads(cli("sessions", "list", "--json", env=env).stdout)
         assert [r["status"] for r in listed] == ["running"]
         out = cli("sessions", "delete", sid, env=env)
