@@ -100,7 +100,8 @@ def test_live_mid_run(snap_compare: Any, paths: Paths, store: SessionStore) -> N
             pilot, lambda: isinstance(app.screen, LiveScreen) and session.published == len(session.events)
         )
         await wait_for(pilot, lambda: bool(app.screen.runner.price_labels), what="the price labels")
-        await pilot.pause(0.6)  # two flushes
+        app.screen.flush()  # every published event folded in now, not at the next timer tick
+        await pilot.pause()
 
     assert snap_compare(app, terminal_size=SIZE, run_before=ready)
 
@@ -123,7 +124,8 @@ def test_live_mid_run_80x24(snap_compare: Any, paths: Paths, store: SessionStore
             pilot, lambda: isinstance(app.screen, LiveScreen) and session.published == len(session.events)
         )
         await wait_for(pilot, lambda: bool(app.screen.runner.price_labels), what="the price labels")
-        await pilot.pause(0.6)
+        app.screen.flush()
+        await pilot.pause()
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=ready)
 
