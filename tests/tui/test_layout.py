@@ -75,6 +75,13 @@ def check(app: DspyTuiApp, name: str, size: tuple[int, int]) -> str:
     return text
 
 
+def first_column(app: DspyTuiApp, selector: str) -> str:
+    """The first column of a pane's table, its wrapped lines joined (a model id has no spaces)."""
+    pane = app.screen.query_one(selector).region
+    lines = [line[pane.x : pane.right].strip("│ ") for line in screen_lines(app)[pane.y : pane.bottom]]
+    return "".join(line.split(" ")[0] for line in lines)
+
+
 def slow_wide_session(store: SessionStore, sid: str, name: str, created: float) -> str:
     _history_session(
         store,
@@ -192,6 +199,10 @@ async def test_live_screen_never_runs_text_together(
         if size[0] >= 120:
             for model in WIDE:
                 assert model in shown, f"{model} is cut on the live screen"
+        if not finished and size[0] >= 120:  # at 80x24 each model keeps one line in the cost pane
+            costs = first_column(app, "#cost-models")
+            for model in WIDE:
+                assert model in costs, f"{model} is cut in the cost pane at {size}"
         if not finished:
             session.stop()
 
@@ -285,8 +296,6 @@ async def test_the_estimate_shows_whole_model_ids(paths: Paths) -> None:
             what="the estimate of the long ids",
         )
         await pilot.pause(0.2)
-        pane = screen.query_one("#estimate-pane").region
-        lines = [line[pane.x : pane.right].strip("│ ") for line in screen_lines(app)[pane.y : pane.bottom]]
-        flat = "".join(line.split(" ")[0] for line in lines)  # the model column: an id has no spaces
+        flat = first_column(app, "#estimate-pane")
         for model in WIDE[:4]:
             assert model in flat, f"{model} is cut in the estimate"

@@ -59,7 +59,8 @@ class CostPanel(Vertical):
     def _breakdown(self, state: LiveState, labels: dict[str, str]) -> Table:
         wide = self.size.width >= WIDE
         table = Table.grid(padding=(0, 1), expand=True)
-        table.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
+        # wide: a long id wraps, its end tells versions apart; narrow: one line each, so every model fits
+        table.add_column(ratio=1, no_wrap=not wide, overflow="fold" if wide else "ellipsis")
         table.add_column(justify="right", no_wrap=True)
         if wide:
             table.add_column(style="dim", no_wrap=True)
