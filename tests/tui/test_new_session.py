@@ -249,43 +249,65 @@ async def test_typing_in_the_add_line_searches_the_model_list(paths: Paths) -> N
         assert set(screen.selected_models()) >= {"offline/small", "offline/base", "offline/large"}
 
 
+async def _form_with_deliveries(pilot: Any, monkeypatch: Any) -> tuple[Any, list[Any]]:
+    """The open form and every callback a worker or timer can deliver to it, with real arguments."""
+    screen = await open_form(pilot)
+    shown: list[tuple[Any, ...]] = []
+    show = screen._show_estimate
+
+    def recording(*args: Any) -> None:  # what a real estimate delivers, whatever its signature
+        shown.append(args)
+        show(*args)
+
+    monkeypatch.setattr(screen, "_show_estimate", recording)
+    screen.query_one("#rounds", Input).value = "2"
+    await wait_for(pilot, lambda: bool(shown), timeout=60, what="an estimate")
+    return screen, [
+        lambda: show(*shown[-1]),
+        lambda: screen._estimate_failed("#task-msg", "the dataset went away"),
+        lambda: screen._message("#fields-msg", "A field problem."),
+        screen._estimate_now,
+        lambda: screen._fill_choices(dict(screen.demos), list(screen.catalog), ["exact_match"]),
+    ]
+
+
+async def _deliver_until_gone(screen: Any, deliveries: list[Any]) -> int:
+    """Each delivery at every step of the form's teardown (as call_from_thread or a timer would)."""
+    import asyncio
+
+    steps = 0
+    while screen.is_attached and steps < 500:
+        for deliver in deliveries:
+            deliver()
+        steps += 1
+        await asyncio.sleep(0)
+    assert not screen.is_attached, "the form was never taken down"
+    return steps
+
+
 async def test_results_landing_while_the_form_is_taken_down_are_ignored(
     paths: Paths, monkeypatch: Any
 ) -> None:
     """The `NoMatches '#task-msg'` flake: an estimate (or a field check, or the debounce timer) lands
-    on the app loop while the popped form's widgets are being removed one by one. Each callback a
-    worker or timer can deliver is called at every step of the teardown; none may raise."""
+    on the app loop while the popped form's widgets are being removed one by one; none may raise."""
+    app = DspyTuiApp(paths, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen, deliveries = await _form_with_deliveries(pilot, monkeypatch)
+        app.pop_screen()
+        steps = await _deliver_until_gone(screen, deliveries)
+        assert steps > 1, "the teardown took no steps: the test did not reach the race"
+
+
+async def test_results_landing_while_the_app_shuts_down_are_ignored(paths: Paths, monkeypatch: Any) -> None:
+    """The same while the whole app is being closed with the form still on the stack (CI saw
+    NoMatches '#estimate' from an estimate delivered as a test's app shut down)."""
     import asyncio
 
     app = DspyTuiApp(paths, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
-        screen = await open_form(pilot)
-        shown: list[tuple[Any, ...]] = []
-        show = screen._show_estimate
-
-        def recording(*args: Any) -> None:  # what a real estimate delivers, whatever its signature
-            shown.append(args)
-            show(*args)
-
-        monkeypatch.setattr(screen, "_show_estimate", recording)
-        screen.query_one("#rounds", Input).value = "2"
-        await wait_for(pilot, lambda: bool(shown), timeout=60, what="an estimate")
-        deliveries = [
-            lambda: show(*shown[-1]),
-            lambda: screen._estimate_failed("#task-msg", "the dataset went away"),
-            lambda: screen._message("#fields-msg", "A field problem."),
-            screen._estimate_now,
-            lambda: screen._fill_choices(dict(screen.demos), list(screen.catalog), ["exact_match"]),
-        ]
-        app.pop_screen()
-        steps = 0
-        while screen.is_attached and steps < 500:
-            for deliver in deliveries:
-                deliver()  # as call_from_thread or a timer would, between two steps of the teardown
-            steps += 1
-            await asyncio.sleep(0)
-        assert not screen.is_attached, "the form was never taken down"
-        assert steps > 1, "the teardown took no steps: the test did not reach the race"
+        screen, deliveries = await _form_with_deliveries(pilot, monkeypatch)
+        delivering = asyncio.ensure_future(_deliver_until_gone(screen, deliveries))
+    assert await delivering > 1, "the shutdown took no steps: the test did not reach the race"
 
 
 async def test_openai_at_a_local_url_is_said_in_the_form(paths: Paths, monkeypatch: Any) -> None:

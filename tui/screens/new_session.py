@@ -400,8 +400,9 @@ class NewSessionScreen(Screen[None]):
     def _form_gone(self) -> bool:
         """A worker or timer delivered after the form was closed, or while it is being taken down: it is
         off the screen stack at once but still attached while its widgets go one by one (seen as
-        NoMatches for '#task-msg'). Suspended under the keys screen it is still on the stack."""
-        return not self.is_attached or self not in self.app.screen_stack
+        NoMatches for '#task-msg'), or while the app shuts down with the form still on its stack.
+        Suspended under the keys screen it is still on the stack."""
+        return not self.is_attached or not self.app.is_running or self not in self.app.screen_stack
 
     def _message(self, selector: str, text: str) -> None:
         if self._form_gone():
