@@ -22,7 +22,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Container, VerticalScroll
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static, TabbedContent, TabPane
 
 from dspy_tui.storage.paths import Paths
@@ -30,6 +29,7 @@ from dspy_tui.tui import format as fmt
 from dspy_tui.tui.history import CompareData, CompareRounds, Entry, Verdict, trend, unique_names
 from dspy_tui.tui.runner import one_sentence
 from dspy_tui.tui.screens.modals import PickManyScreen
+from dspy_tui.tui.screens.styled_once import StyledOnceScreen
 from dspy_tui.tui.widgets.chart_legend import ChartLegend
 from dspy_tui.tui.widgets.history_charts import Point, ScoreCostChart, TrendChart
 from dspy_tui.tui.widgets.key_footer import KeyFooter
@@ -83,7 +83,7 @@ COLUMNS = (  # at 80 columns: session, model, test, vs best and cost stay
 COLUMN_BY_KEY = {c.key: c for c in COLUMNS}
 
 
-class CompareScreen(Screen[None]):
+class CompareScreen(StyledOnceScreen[None]):
     CSS_PATH = STYLES / "compare.tcss"
     AUTO_FOCUS = "#compare-table"
     # fmt: off

@@ -16,7 +16,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Container, Horizontal
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import Header, Static
 
 from dspy_tui.engine.events import EVENT_TYPES
@@ -28,6 +27,7 @@ from dspy_tui.tui.runner import one_sentence, service_for
 from dspy_tui.tui.screens.delete_session import delete_session
 from dspy_tui.tui.screens.export_program import export_program
 from dspy_tui.tui.screens.modals import ConfirmScreen, PickScreen, ReportScreen
+from dspy_tui.tui.screens.styled_once import StyledOnceScreen
 from dspy_tui.tui.widgets.events_pane import EventsPane
 from dspy_tui.tui.widgets.filter_panel import FilterPanel
 from dspy_tui.tui.widgets.key_footer import KeyFooter
@@ -44,7 +44,7 @@ HELP = (
 )
 
 
-class DetailScreen(Screen[None]):
+class DetailScreen(StyledOnceScreen[None]):
     CSS_PATH = STYLES / "detail.tcss"  # parsed when the screen is first shown
     AUTO_FOCUS = "#results"
     # fmt: off

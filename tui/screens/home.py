@@ -14,12 +14,12 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static
 
 from dspy_tui.storage.paths import Paths
 from dspy_tui.tui import format as fmt
 from dspy_tui.tui.app_api import services
+from dspy_tui.tui.screens.styled_once import StyledOnceScreen
 from dspy_tui.tui.widgets.key_footer import KeyFooter
 from dspy_tui.tui.widgets.table import Col, FitTable
 
@@ -88,7 +88,7 @@ class SessionsTable(FitTable):
     ]
 
 
-class HomeScreen(Screen[None]):
+class HomeScreen(StyledOnceScreen[None]):
     # fmt: off
     BINDINGS = [  # one key a line
         Binding("n", "app.new_session", "New session", id="home.new", tooltip="Set up and start a session"),

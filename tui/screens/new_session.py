@@ -20,7 +20,6 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import Screen
 from textual.suggester import SuggestFromList
 from textual.timer import Timer
 from textual.widget import Widget
@@ -31,6 +30,7 @@ from dspy_tui.engine.config import OPTIMIZER_SUMMARIES, OPTIMIZERS
 from dspy_tui.storage.paths import Paths
 from dspy_tui.tui import format as fmt
 from dspy_tui.tui.app_api import services
+from dspy_tui.tui.screens.styled_once import StyledOnceScreen
 from dspy_tui.tui.widgets.key_footer import KeyFooter
 
 DEFAULT_TASK = "demo:sentiment"
@@ -105,7 +105,7 @@ def equivalent_command(data: dict[str, Any], config_path: str | None) -> str:
     return " ".join(shlex.quote(p) for p in parts)
 
 
-class NewSessionScreen(Screen[None]):
+class NewSessionScreen(StyledOnceScreen[None]):
     # fmt: off
     BINDINGS = [  # one key a line
         Binding("f5", "start", "Start", id="new.start", priority=True, tooltip="Start the session"),
