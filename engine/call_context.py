@@ -120,7 +120,8 @@ class ModelHealth:
 
     A request that never reached a server that has never answered (refused,
     no such host, TLS) fails the model at once; otherwise `breaker_after`
-    consecutive transport failures do. Once failed, no request leaves."""
+    consecutive transport failures do, or as many timeouts before the first
+    answer. Once failed, no request leaves."""
 
     def __init__(self, label: str, breaker_after: int) -> None:
         self.label = label
@@ -149,6 +150,15 @@ class ModelHealth:
                 f"{self.consecutive_failures} failures in a row"
             )
         return False
+
+    def timed_out(self) -> bool:
+        """Count a timeout; True when it opens the breaker. Once the server has answered, a timeout is
+        overload (the limiter slows down); before its first answer, `breaker_after` in a row mean a
+        server that cannot answer at all (wedged, or far too slow for the timeout)."""
+        if self.answered:
+            return False
+        self.consecutive_failures += 1
+        return self.consecutive_failures >= self.breaker_after
 
     def fail(self, sentence: str) -> bool:
         """Mark the model failed; True only for the first failure."""

@@ -29,6 +29,8 @@ from dspy._vendor.lm15.serde import request_to_dict, response_from_dict, respons
 from dspy.lm15 import LM15Error, ProviderError, RateLimitError, Request, Response, ServerError
 from dspy.lm15 import TimeoutError as LMTimeoutError
 
+from dspy_tui.storage.secrets import redact_url
+
 from . import events as ev
 from . import local_server
 from .budget import Budget, BudgetExhausted, BudgetReserveReached, Reservation, reserve_for_call
@@ -240,7 +242,14 @@ class _Call:
             except (TimeoutError, aiohttp.ClientError) as exc:
                 self.provider_s = time.perf_counter() - sent
                 error = wire_failure(exc, endpoint, timeouts.words())
-                if isinstance(error, LMTimeoutError):  # overload, not a dead endpoint: no breaker count
+                if isinstance(error, LMTimeoutError):  # overload, unless the server never answered
+                    if link.health.timed_out():
+                        sentence = (
+                            f"{endpoint.provider.label} at {redact_url(endpoint.base_url)} never answered "
+                            f"{link.label}: {link.health.consecutive_failures} requests in a row timed out "
+                            f"({timeouts.words()})"
+                        )
+                        raise self._fatal(sentence, error) from exc
                     self._overloaded(limiter, slot, None, "timeouts")
                     error.retry_after = 0.0
                 else:

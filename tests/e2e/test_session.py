@@ -462,6 +462,36 @@ def test_a_model_at_a_closed_port_fails_in_seconds_with_its_url_and_the_other_co
     assert time.monotonic() - started < 120
 
 
+def test_a_server_that_never_answers_in_time_fails_its_model_and_the_other_completes() -> None:
+    """Every request held past the timeout (a wedged or hopelessly overloaded server): timeouts are
+    overload only once the server has answered; before any answer, `breaker_after` of them in a row
+    fail the model with one sentence, instead of retrying the baseline for minutes."""
+    server = FakeProvider(fault_rate=1.0, fault_kinds=("timeout",)).start()
+    try:
+        started = time.monotonic()
+        session, outcome, seen = _run(
+            {
+                "name": "wedged endpoint",
+                "rounds": 1,
+                "optimizer": "labeled",
+                "timeouts": {"total_s": 1},
+                "task": {"dataset": "demo:sentiment", "max_train": 8, "max_dev": 40, "max_test": 8},
+                "models": ["offline/small", {"id": "vllm/llama-3-8b", "base_url": f"{server.url}/v1"}],
+            }
+        )
+    finally:
+        server.stop()
+    assert outcome == "completed"
+    dead, alive = session.runs["vllm/llama-3-8b"], session.runs["offline/small"]
+    assert dead.status == "failed" and alive.test_score is not None
+    failed = [e for e in seen if isinstance(e, ev.ModelFailed)]
+    assert [e.model for e in failed] == ["vllm/llama-3-8b"]
+    assert "never answered" in failed[0].error and server.url in failed[0].error, failed[0].error
+    first_call = min(e.ts for e in seen if isinstance(e, ev.CallCompleted) and e.model == "vllm/llama-3-8b")
+    assert failed[0].ts - first_call < 15
+    assert time.monotonic() - started < 60
+
+
 def test_cost_is_stored_per_phase_and_the_judge_apart_from_the_competitor_of_its_id(
     brainy_provider: FakeProvider,
 ) -> None:
