@@ -3,7 +3,9 @@
 A progress bar redraws itself with ANSI codes, which a log file shows as noise or, buffered,
 not at all until the end. Here every model's step is one flushed line as it happens
 (baseline, each round, transfer, test, converged, degraded, failed), and a status line comes
-every `interval_s` seconds so a long round still shows the run is alive.
+every `interval_s` seconds so a long round still shows the run is alive. A provider that
+throttles the run gets a line when it starts to (then at most one per `interval_s` while it
+goes on) and one when it stops, so a slow run says why.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import time
 from typing import TextIO
 
 from dspy_tui.engine import events as ev
+from dspy_tui.engine.provider_stats import describe
 
 HEARTBEAT_S = 10.0
 
@@ -27,6 +30,7 @@ class PlainProgress:
         self.started = time.monotonic()
         self.state = {m: "starting" for m in models}
         self._baselined: set[str] = set()
+        self._throttled: dict[str, float] = {}  # provider -> when its last throttling line went out
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, name="dspy-tui-progress", daemon=True)
@@ -76,5 +80,19 @@ class PlainProgress:
             self._set(model, f"failed: {e.error}")
         elif isinstance(e, ev.ModelThrottled):
             self._set(model, e.text())
+        elif isinstance(e, ev.ProviderStats):
+            self._throttling(e)
         elif isinstance(e, ev.BudgetWarning):
             self.line(f"budget warning: ${e.spent_usd:.4f} of ${e.budget_usd:.4f} spent")
+
+    def _throttling(self, e: ev.ProviderStats) -> None:
+        now = time.monotonic()
+        for provider, status in e.by_provider().items():
+            if status.throttled:
+                last = self._throttled.get(provider)
+                if last is None or now - last >= self.interval_s:
+                    self._throttled[provider] = now
+                    figures, warnings = describe(status)
+                    self.line(f"{provider} throttled: " + " · ".join(figures + warnings))
+            elif self._throttled.pop(provider, None) is not None:
+                self.line(f"{provider} no longer throttled")

@@ -305,7 +305,7 @@ class _Call:
 
     def _overloaded(self, limiter: Limiter, slot: Slot, wait: float | None, why: str) -> None:
         before = limiter.paused_for
-        limiter.on_overload(wait, slot)
+        limiter.on_overload(wait, slot, why)
         after = limiter.paused_for
         bus = self.link.context.bus
         if bus is not None and after > before + 0.5:

@@ -156,6 +156,112 @@ class ModelThrottled(Event):
         return f"{self.reason.replace('rate limited', 'rate-limited')}, retrying in {self.retry_in_s:.0f} s"
 
 
+class LimiterStatus(BaseModel):
+    """One limiter (a model of one provider account) as sampled: what holds its calls back.
+
+    `rpm`, `tpm`, `queued_s` and `served_s` cover the last 60 s; `rate_limited` and
+    `retryable_failures` count since the session's sampling began."""
+
+    model: str  # the `provider/model` label
+    provider: str
+    account: int = 0  # which provider account (an ordinal in this process, never the key)
+    in_flight: int = 0  # requests sent and not yet answered
+    limit: int = 0  # the concurrency cap now (AIMD lowers it under overload)
+    max_limit: int = 0  # the configured concurrency
+    queued: int = 0  # calls waiting to be sent (slot, pause, rate bucket)
+    rpm: int = 0  # requests sent in the last minute
+    rpm_limit: float | None = None  # the strictest known requests-per-minute limit
+    rpm_limit_from: str | None = None  # config | headers
+    tpm: int = 0  # tokens (input + output) the answers of the last minute reported
+    tpm_limit: float | None = None
+    tpm_limit_from: str | None = None
+    queued_s: float = 0.0  # time the last minute's calls waited for a slot (and back-off)
+    served_s: float = 0.0  # time they spent at the provider
+    rate_limited: int = 0  # 429s
+    retryable_failures: int = (
+        0  # failed attempts (429, overload, timeout, 5xx, connection) retried after a back-off
+    )
+    paused_s: float = 0.0  # new requests are held this much longer
+    pause_reason: str = ""  # rate limited | overloaded | timeouts | errors
+
+    @property
+    def throttled_share(self) -> float | None:
+        """Share of the last minute's call time spent queued on our side rather than at the provider."""
+        total = self.queued_s + self.served_s
+        return self.queued_s / total if total > 0 else None
+
+    @property
+    def throttled(self) -> bool:
+        """Held back now: paused, or most of the last minute's call time went to waiting."""
+        share = self.throttled_share
+        return self.paused_s >= 1 or (share is not None and share >= THROTTLED_SHARE)
+
+    def pause_text(self) -> str:
+        """`rate-limited, retrying in 37 s` while paused, else empty."""
+        if self.paused_s < 1:
+            return ""
+        reason = (self.pause_reason or "rate limited").replace("rate limited", "rate-limited")
+        return f"{reason}, retrying in {self.paused_s:.0f} s"
+
+
+THROTTLED_SHARE = 0.2  # a provider whose calls spend this share of their time queued reads as throttled
+
+
+class ProviderStats(Event):
+    """Every limiter of a session's models, sampled at most once per second while a figure
+    changes (engine/provider_stats.py); `final` marks the last one of a run."""
+
+    type: Literal["provider_stats"] = "provider_stats"
+    limiters: list[LimiterStatus] = []
+    final: bool = False
+
+    def by_provider(self) -> dict[str, LimiterStatus]:
+        """One status per provider: its models' figures summed; a limit learnt from an
+        account's headers counts once per account, a configured one once per model."""
+        out: dict[str, LimiterStatus] = {}
+        for provider in dict.fromkeys(s.provider for s in self.limiters):
+            rows = [s for s in self.limiters if s.provider == provider]
+            paused = max(rows, key=lambda s: s.paused_s)
+            out[provider] = LimiterStatus(
+                model=provider,
+                provider=provider,
+                **{name: sum(getattr(s, name) for s in rows) for name in _SUMMED},
+                **_limit(rows, "rpm"),
+                **_limit(rows, "tpm"),
+                paused_s=paused.paused_s,
+                pause_reason=paused.pause_reason,
+            )
+        return out
+
+
+_SUMMED = (
+    "in_flight",
+    "limit",
+    "max_limit",
+    "queued",
+    "rpm",
+    "tpm",
+    "queued_s",
+    "served_s",
+    "rate_limited",
+    "retryable_failures",
+)
+
+
+def _limit(rows: list[LimiterStatus], what: str) -> dict[str, Any]:
+    """A provider's `rpm`/`tpm` limit: known only when every one of its models has one."""
+    limits = [(getattr(s, f"{what}_limit"), getattr(s, f"{what}_limit_from"), s.account) for s in rows]
+    if not limits or any(value is None for value, _, _ in limits):
+        return {}
+    per_account = {account: value for value, source, account in limits if source == "headers"}
+    configured = [value for value, source, _ in limits if source != "headers"]
+    sources = {source for _, source, _ in limits}
+    return {
+        f"{what}_limit": sum(per_account.values()) + sum(configured),
+        f"{what}_limit_from": sources.pop() if len(sources) == 1 else "config+headers",
+    }
+
+
 class CrossModelTransfer(Event):
     type: Literal["cross_model_transfer"] = "cross_model_transfer"
     source_model: str = ""
@@ -194,6 +300,7 @@ AnyEvent = Annotated[
     | ModelDegraded
     | ModelFailed
     | ModelThrottled
+    | ProviderStats
     | CrossModelTransfer
     | BenchmarkProgress
     | ReportReady,

@@ -119,6 +119,52 @@ class TokenBucket:
         self._level = min(self.capacity, self._level - delta)
 
 
+class MinuteTally:
+    """What the last minute held, in one-second slots: requests sent, tokens answered, and the
+    seconds calls spent queued for a slot and at the provider. Constant memory and O(1) per
+    call (it is on every call's path); `totals` is exact to the second."""
+
+    __slots__ = ("_stamps", "_sent", "_tokens", "_queued", "_served")
+
+    SLOTS = 60
+
+    def __init__(self) -> None:
+        self._stamps = [-1] * self.SLOTS
+        self._sent = [0] * self.SLOTS
+        self._tokens = [0] * self.SLOTS
+        self._queued = [0.0] * self.SLOTS
+        self._served = [0.0] * self.SLOTS
+
+    def _slot(self, now: float) -> int:
+        second = int(now)
+        i = second % self.SLOTS
+        if self._stamps[i] != second:
+            self._stamps[i] = second
+            self._sent[i] = self._tokens[i] = 0
+            self._queued[i] = self._served[i] = 0.0
+        return i
+
+    def sent(self, now: float) -> None:
+        self._sent[self._slot(now)] += 1
+
+    def ended(self, now: float, tokens: int, queued_s: float, served_s: float) -> None:
+        i = self._slot(now)
+        self._tokens[i] += tokens
+        self._queued[i] += queued_s
+        self._served[i] += served_s
+
+    def totals(self, now: float) -> tuple[int, int, float, float]:
+        """(requests sent, tokens answered, seconds queued, seconds at the provider) in the last 60 s."""
+        oldest = int(now) - self.SLOTS
+        live = [i for i, stamp in enumerate(self._stamps) if stamp > oldest]
+        return (
+            sum(self._sent[i] for i in live),
+            sum(self._tokens[i] for i in live),
+            sum(self._queued[i] for i in live),
+            sum(self._served[i] for i in live),
+        )
+
+
 _DURATION = re.compile(
     r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m(?!s))?(?:(\d+(?:\.\d+)?)s)?(?:(\d+(?:\.\d+)?)ms)?$"
 )
@@ -296,6 +342,12 @@ class Limiter:
         self.overloaded = 0  # overload signals seen (429, 503/529, timeouts)
         self.decreases = 0  # multiplicative decreases (one per episode)
         self.learned: dict[str, float] = {}  # the account's limits, from its headers
+        # For the screens (provider_stats.py): what is sent now, the last minute, what went wrong.
+        self.sending = 0  # admitted and not yet answered (in_flight also counts those held by a pause)
+        self.minute = MinuteTally()
+        self.rate_limited = 0  # 429s
+        self.retryable_failures = 0  # failed attempts handed back to DSPy to retry after a back-off
+        self.pause_reason = ""  # why new sends are held (see `paused_for`)
         self._successes = 0
         self._cut_at = -1.0  # monotonic time of the last decrease
         self._cut_after = 0  # admissions before the last decrease (their answers are that episode)
@@ -364,6 +416,19 @@ class Limiter:
     def _sent(self, slot: Slot) -> None:
         """Count an admitted request against the provider's windows."""
         self.account.sent(slot)
+        self.sending += 1
+        slot.sent_at = time.monotonic()
+        self.minute.sent(slot.sent_at)
+
+    def _ended(self, slot: Slot) -> None:
+        self.sending -= 1
+        now = time.monotonic()
+        self.minute.ended(now, slot.tokens, slot.sent_at - slot.queued_at, now - slot.sent_at)
+
+    @property
+    def queued(self) -> int:
+        """Calls waiting to be sent: for a concurrency slot, a pause or a rate bucket."""
+        return len(self._waiters) + self.in_flight - self.sending
 
     async def _acquire(self) -> None:
         if self.in_flight < self.cap and not self._waiters:
@@ -428,14 +493,18 @@ class Limiter:
             self.cap += 1
             self._wake()
 
-    def on_overload(self, retry_after: float | None = None, slot: Slot | None = None) -> bool:
-        """A 429, a 503/529 or a timeout: cut the cap once per episode and hold new sends
-        for the provider's hint (or `default_pause_s`). True when this began an episode."""
+    def on_overload(
+        self, retry_after: float | None = None, slot: Slot | None = None, reason: str = "rate limited"
+    ) -> bool:
+        """A 429 (`reason` "rate limited"), a 503/529 ("overloaded") or a timeout ("timeouts"):
+        cut the cap once per episode and hold new sends for the provider's hint (or
+        `default_pause_s`). True when this began an episode."""
         self.overloaded += 1
+        self.rate_limited += reason == "rate limited"
         self._successes = 0
         now = time.monotonic()
         pause = retry_after if retry_after is not None and retry_after > 0 else self.config.default_pause_s
-        self._paused_until = max(self._paused_until, now + pause)
+        self._hold_until(now + pause, reason)
         same_episode = (
             slot is not None and slot.number <= self._cut_after
         ) or now < self._cut_at + self.config.cooldown_s
@@ -448,22 +517,32 @@ class Limiter:
 
     def hold(self, seconds: float) -> None:
         """Hold every new send for `seconds` (a failed attempt's back-off) without a cut."""
-        self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+        self._hold_until(time.monotonic() + seconds, "errors")
+
+    def _hold_until(self, until: float, reason: str) -> None:
+        self.retryable_failures += 1
+        if until > self._paused_until:
+            self._paused_until, self.pause_reason = until, reason
 
 
 class Slot:
     """One admitted request; tells the limiter the real token count afterwards."""
 
-    __slots__ = ("limiter", "est_tokens", "number", "tokens_before")
+    __slots__ = ("limiter", "est_tokens", "number", "tokens_before", "tokens", "queued_at", "sent_at")
 
     def __init__(self, limiter: Limiter, est_tokens: int) -> None:
         self.limiter = limiter
         self.est_tokens = est_tokens
         self.number = 0  # the limiter's admission count when this one was let through
         self.tokens_before = 0.0
+        self.tokens = 0  # what the answer reported (input + output), once read
+        self.queued_at = self.sent_at = 0.0  # monotonic: asked for a slot, let through
 
     def record_tokens(self, actual_tokens: int | None) -> None:
-        if actual_tokens is not None and self.limiter.tokens is not None:
+        if actual_tokens is None:
+            return
+        self.tokens = actual_tokens
+        if self.limiter.tokens is not None:
             self.limiter.tokens.adjust(actual_tokens - self.est_tokens)
 
 
@@ -473,6 +552,7 @@ class _SlotGuard(Slot):
     __slots__ = ()
 
     async def __aenter__(self) -> Slot:
+        self.queued_at = time.monotonic()
         if not self.limiter._admit_now(self.est_tokens):
             await self.limiter._admit(self.est_tokens)
         self.limiter._sent(self)
@@ -480,4 +560,5 @@ class _SlotGuard(Slot):
 
     async def __aexit__(self, *exc_info: object) -> None:
         self.limiter.account.done(self)
+        self.limiter._ended(self)
         self.limiter._release()

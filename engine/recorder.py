@@ -20,6 +20,7 @@ from dspy_tui.storage.db import DiskFull
 from dspy_tui.storage.sessions import SessionStore
 
 from . import events as ev
+from .provider_stats import StoredSample
 from .stats import percentile
 
 log = logging.getLogger(__name__)
@@ -95,6 +96,7 @@ class Recorder:
         self._pending = 0  # published but not yet committed
         self._unwritten: list[ev.Event] = []  # held back by a full disk (writer thread only)
         self._written = threading.Condition(self._lock)
+        self._stats_kept = StoredSample()  # limiter samples come every second: the log keeps a few
         self._unsubscribe = bus.subscribe(self._on_event)
         self._thread = threading.Thread(target=self._writer, name="dspy-tui-recorder", daemon=True)
         self._thread.start()
@@ -105,6 +107,8 @@ class Recorder:
             self._totals[model] = _Tally(**t)
 
     def _on_event(self, event: ev.Event) -> None:
+        if isinstance(event, ev.ProviderStats) and not self._stats_kept.keep(event):
+            return
         with self._lock:
             self._pending += 1
             if (

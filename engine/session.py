@@ -51,6 +51,7 @@ from .meeting import Meeting
 from .metrics import MemoryWatch
 from .phase_reserve import PhaseReserve
 from .pricing import OFFLINE_PROVIDERS
+from .provider_stats import StatsWatch
 from .recorder import Recorder
 
 if TYPE_CHECKING:
@@ -356,6 +357,7 @@ class Session:
         )
         outcome = "failed"
         self.memory.start()
+        limiters = self._watch_limiters()
         try:
             outcome = self._run_phases()
         except BudgetExhausted:
@@ -372,6 +374,7 @@ class Session:
             outcome = "failed"
         finally:
             self.memory.stop()
+            limiters.stop()
             self._ended = True
             self._finish(outcome)
             if detach:
@@ -379,6 +382,15 @@ class Session:
             if hooks:
                 hooks.close(wait=True, stopping=self.stop_event)
         return outcome
+
+    def _watch_limiters(self) -> StatsWatch:
+        """Per-provider throttling for the screens, sampled once a second (provider_stats.py)."""
+        from .runtime import Runtime
+
+        links = [run.lm.engine.link for run in self.runs.values()]
+        if self._judge_lm is not None:
+            links.append(self._judge_lm.engine.link)
+        return StatsWatch(Runtime.get(), links, self.bus).start()
 
     def _stop_for_full_disk(self) -> None:
         """No new calls (those in flight finish and are kept in memory); `_finish` then saves what it can."""

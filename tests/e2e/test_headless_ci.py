@@ -127,3 +127,31 @@ def test_plain_progress_says_when_a_model_is_rate_limited() -> None:
     with PlainProgress(["groq/llama"], 3, out, interval_s=60) as progress:
         progress.on_event(ev.ModelThrottled(model="groq/llama", reason="rate limited", retry_in_s=37))
     assert "groq/llama: rate-limited, retrying in 37 s" in out.getvalue()
+
+
+def test_plain_progress_prints_a_line_while_a_provider_throttles_and_when_it_stops() -> None:
+    import io
+
+    from dspy_tui.cli.progress import PlainProgress
+    from dspy_tui.engine import events as ev
+
+    def sample(queued_s: float, paused_s: float = 0.0) -> ev.ProviderStats:
+        status = ev.LimiterStatus(
+            model="openai/gpt-4o-mini", provider="openai", in_flight=16, limit=16, max_limit=16, rpm=310,
+            rpm_limit=500, rpm_limit_from="headers", tpm=48_000, queued_s=queued_s, served_s=10 - queued_s,
+            rate_limited=2, paused_s=paused_s, pause_reason="rate limited",
+        )  # fmt: skip
+        return ev.ProviderStats(limiters=[status])
+
+    out = io.StringIO()
+    with PlainProgress(["openai/gpt-4o-mini"], 3, out, interval_s=60) as progress:
+        progress.on_event(sample(1.0))  # 10% queued: not throttled, no line
+        progress.on_event(sample(6.2, paused_s=37))
+        progress.on_event(sample(6.5))  # still throttled, within the interval: no second line
+        progress.on_event(sample(0.5))
+    lines = [line.split("] ", 1)[1] for line in out.getvalue().splitlines()]
+    assert lines == [
+        "openai throttled: in-flight 16/16 · 310/500 RPM · 48k TPM · throttled 62% · 2×429 · "
+        "rate-limited, retrying in 37 s",
+        "openai no longer throttled",
+    ]
