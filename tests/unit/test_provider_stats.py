@@ -16,38 +16,16 @@ def _status(model: str, **figures: object) -> LimiterStatus:
 
 
 def test_a_provider_sums_its_models_and_counts_a_learnt_limit_once_per_account() -> None:
+    headers = {"account": 1, "limit": 16, "rpm_limit": 500, "rpm_limit_from": "headers"}
     stats = ProviderStats(
         limiters=[
-            _status(
-                "openai/a",
-                account=1,
-                in_flight=12,
-                limit=16,
-                rpm=200,
-                tpm=30_000,
-                rpm_limit=500,
-                rpm_limit_from="headers",
-                queued_s=6.0,
-                served_s=2.0,
-                rate_limited=2,
-            ),
-            _status(
-                "openai/b",
-                account=1,
-                in_flight=3,
-                limit=16,
-                rpm=110,
-                tpm=18_000,
-                rpm_limit=500,
-                rpm_limit_from="headers",
-                queued_s=0.2,
-                served_s=1.8,
-                paused_s=37,
-                pause_reason="rate limited",
-            ),
+            _status("openai/a", **headers, in_flight=12, rpm=200, tpm=30_000, queued_s=6.0, served_s=2.0,
+                    rate_limited=2),
+            _status("openai/b", **headers, in_flight=3, rpm=110, tpm=18_000, queued_s=0.2, served_s=1.8,
+                    paused_s=37, pause_reason="rate limited"),
             _status("anthropic/c", account=2, rpm=5, rpm_limit=20, rpm_limit_from="config"),
         ]
-    )
+    )  # fmt: skip
     openai, anthropic = stats.by_provider().values()
     assert (openai.in_flight, openai.limit, openai.rpm, openai.tpm, openai.rate_limited) == (
         15,
