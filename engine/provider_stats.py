@@ -167,7 +167,7 @@ class StatsWatch:
 
 def describe(status: ev.LimiterStatus) -> tuple[list[str], list[str]]:
     """How a provider's (or a model's) line reads, as (figures, warnings): `in-flight 12/16`,
-    `310/500 RPM`, `48k TPM`, `throttled 62%`; `4×429`, `5 retries`, `rate-limited, retrying in 37 s`."""
+    `310/500 RPM`, `48k TPM`, `throttled 62%`; `rate-limited, retrying in 37 s`, `4×429`, `5 retries`."""
     cut = f" (max {status.max_limit})" if status.limit < status.max_limit else ""
     figures = [
         f"in-flight {status.in_flight}/{status.limit}{cut}",
@@ -177,7 +177,8 @@ def describe(status: ev.LimiterStatus) -> tuple[list[str], list[str]]:
     share = status.throttled_share
     if share is not None and share >= 0.005:
         figures.append(f"throttled {share:.0%}")
-    warnings = [
+    warnings = [status.pause_text()] if status.paused_s >= 1 else []  # first: the line may be cut
+    warnings += [
         text
         for count, text in (
             (status.rate_limited, f"{status.rate_limited}×429"),
@@ -185,8 +186,6 @@ def describe(status: ev.LimiterStatus) -> tuple[list[str], list[str]]:
         )
         if count
     ]
-    if pause := status.pause_text():
-        warnings.append(pause)
     return figures, warnings
 
 

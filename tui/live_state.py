@@ -19,6 +19,8 @@ from dspy_tui.engine import events as ev
 MAX_EVENTS = 2000
 PHASE_ORDER = ("baseline", "optimization", "cross_model", "benchmark", "report")
 FINAL_STATUSES = ("converged", "failed", "done", "stopped")
+# what the events pane lists: `provider_stats` samples are figures for the footer, not log lines
+LOGGED_TYPES = tuple(t for t in ev.EVENT_TYPES if t != "provider_stats")
 NOT_MODEL_ERRORS = frozenset({"cancelled", "BudgetExhausted"})  # a stop or the budget refused the call
 
 
@@ -57,6 +59,7 @@ class ModelRow:
     started_at: float | None = None
     finished_at: float | None = None
     phase_done: bool = False  # its current phase is over and the next has not started (waits for others)
+    limiter: ev.LimiterStatus | None = None  # its limiter's last sample (in flight / cap, ...)
 
 
 @dataclass(frozen=True)
@@ -76,10 +79,13 @@ class Changes:
     chart: bool = False
     cost: bool = False
     status: bool = False
+    providers: bool = False
     new_events: list[tuple[int, ev.Event]] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.models or self.chart or self.cost or self.status or self.new_events)
+        return bool(
+            self.models or self.chart or self.cost or self.status or self.providers or self.new_events
+        )
 
 
 class LiveState:
@@ -111,6 +117,7 @@ class LiveState:
         self.other_cost_usd = 0.0  # calls of models outside the list (an LLM judge)
         self.budget_warned = False
         self.report_paths: dict[str, str] = {}
+        self.provider_stats: dict[str, ev.LimiterStatus] = {}  # the last sample, summed per provider
         self.events: deque[tuple[int, ev.Event]] = deque(maxlen=MAX_EVENTS)
         self._seq = 0
         self._changes = Changes()
@@ -219,6 +226,9 @@ class LiveState:
 
     def apply(self, events: Iterable[ev.Event]) -> None:
         for e in events:
+            if isinstance(e, ev.ProviderStats):  # figures to show, not a line of the log
+                self._limiters(e)
+                continue
             self._seq += 1
             item = (self._seq, e)
             self.events.append(item)
@@ -288,6 +298,15 @@ class LiveState:
         else:
             self._session_event(e)
 
+    def _limiters(self, e: ev.ProviderStats) -> None:
+        self.provider_stats = e.by_provider()
+        self._changes.providers = True
+        for status in e.limiters:
+            row = self.models.get(status.model)
+            if row is not None:
+                row.limiter = status
+                self._changes.models.add(row.model)
+
     def _call(self, e: ev.CallCompleted, row: ModelRow | None) -> None:
         self._changes.cost = True
         if row is None:
@@ -333,7 +352,8 @@ class LiveState:
             self.started_at, self.finished_at = e.ts, None  # elapsed counts this run
             for r in self.models.values():  # a resumed session replays every model's progress
                 r.status = "pending"
-                r.started_at = r.finished_at = r.throttled_until = None
+                r.started_at = r.finished_at = r.throttled_until = r.limiter = None
+            self.provider_stats = {}  # the last run's figures are not this one's
             self._changes.models |= set(self.models)
         elif isinstance(e, ev.SessionCompleted):
             self._end("completed", e.ts, final="done")

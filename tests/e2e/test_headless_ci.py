@@ -151,7 +151,7 @@ def test_plain_progress_prints_a_line_while_a_provider_throttles_and_when_it_sto
         progress.on_event(sample(0.5))
     lines = [line.split("] ", 1)[1] for line in out.getvalue().splitlines()]
     assert lines == [
-        "openai throttled: in-flight 16/16 · 310/500 RPM · 48k TPM · throttled 62% · 2×429 · "
-        "rate-limited, retrying in 37 s",
+        "openai throttled: in-flight 16/16 · 310/500 RPM · 48k TPM · throttled 62% · "
+        "rate-limited, retrying in 37 s · 2×429",
         "openai no longer throttled",
     ]

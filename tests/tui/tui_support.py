@@ -45,6 +45,36 @@ def make_config(
     return parse_config(data)
 
 
+def limiter_sample(models: list[str], ts: float) -> ev.ProviderStats:
+    """What the engine samples from the hosted models' limiters: the first one throttled and paused."""
+    hosted = [m for m in models if not m.startswith("offline/")]
+    return ev.ProviderStats(
+        ts=ts,
+        limiters=[
+            ev.LimiterStatus(
+                model=m,
+                provider=m.partition("/")[0],
+                account=k + 1,
+                in_flight=6 if k else 8,
+                limit=16 if k else 8,
+                max_limit=16,
+                queued=0 if k else 9,
+                rpm=310 - 40 * k,
+                rpm_limit=None if k else 500,
+                rpm_limit_from=None if k else "headers",
+                tpm=48_000 - 5_000 * k,
+                queued_s=0.4 if k else 12.4,
+                served_s=9.6 if k else 7.6,
+                rate_limited=0 if k else 4,
+                retryable_failures=0 if k else 5,
+                paused_s=0.0 if k else 37.0,
+                pause_reason="" if k else "rate limited",
+            )
+            for k, m in enumerate(hosted)
+        ],
+    )
+
+
 def script(models: list[str], *, rounds_done: int, finished: bool, rounds: int = 3) -> list[ev.Event]:
     """A plausible session, event by event, with fixed timestamps and numbers."""
     ts = iter(T0 + i * 0.5 for i in range(10_000))
@@ -117,6 +147,7 @@ def script(models: list[str], *, rounds_done: int, finished: bool, rounds: int =
                 out.append(
                     ev.ModelConverged(model=m, round=2, reason="no gain of 0.005 for 2 round(s)", ts=next(ts))
                 )
+    out.append(limiter_sample(models, ts=out[-1].ts))  # its own time would shift every later one
     if not finished:
         return out
     out.append(ev.PhaseCompleted(phase="optimization", ts=next(ts)))

@@ -18,11 +18,11 @@ from textual.containers import Container, Horizontal
 from textual.message import Message
 from textual.widgets import Header, Static
 
-from dspy_tui.engine.events import EVENT_TYPES
 from dspy_tui.storage.paths import Paths
 from dspy_tui.tui import format as fmt
 from dspy_tui.tui.app_api import services
 from dspy_tui.tui.history import SessionDetail, config_summary
+from dspy_tui.tui.live_state import LOGGED_TYPES
 from dspy_tui.tui.runner import one_sentence, service_for
 from dspy_tui.tui.screens.delete_session import delete_session
 from dspy_tui.tui.screens.export_program import export_program
@@ -211,7 +211,7 @@ class DetailScreen(StyledOnceScreen[None]):
         panel = self.filter_panel
         if panel is None:  # built on the first `f`: most opens of a session never filter its events
             panel = self.filter_panel = FilterPanel(
-                list(self.detail.state.models), list(EVENT_TYPES), id="filter-panel"
+                list(self.detail.state.models), list(LOGGED_TYPES), id="filter-panel"
             )
             await self.mount(panel)
         if panel.display:

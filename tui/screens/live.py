@@ -21,9 +21,9 @@ from textual.containers import Container, Horizontal
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Header, Static
 
-from dspy_tui.engine.events import EVENT_TYPES
 from dspy_tui.storage.paths import Paths
 from dspy_tui.tui import format as fmt
+from dspy_tui.tui.live_state import LOGGED_TYPES
 from dspy_tui.tui.runner import SessionRunner, one_sentence, service_for
 from dspy_tui.tui.screens.export_program import export_program
 from dspy_tui.tui.screens.modals import ConfirmScreen, ReportScreen
@@ -33,6 +33,7 @@ from dspy_tui.tui.widgets.events_pane import EventsPane
 from dspy_tui.tui.widgets.filter_panel import FilterPanel
 from dspy_tui.tui.widgets.key_footer import KeyFooter
 from dspy_tui.tui.widgets.models_table import ModelsTable
+from dspy_tui.tui.widgets.providers_footer import ProvidersFooter
 from dspy_tui.tui.widgets.round_chart import METRIC_TITLES, RoundChart
 
 STYLES = Path(__file__).parents[1] / "styles"
@@ -73,7 +74,7 @@ class LiveScreen(Screen[None]):
         # held, not queried: the engine worker may deliver history before the screen is composed
         models = list(runner.state.models)
         self.status_line = Static(id="live-status")
-        self.providers_line = Static(id="providers")
+        self.providers_line = ProvidersFooter(id="providers")
         self.models_pane = Container(id="models-pane", classes="pane")
         self.switcher = ContentSwitcher(initial="models")
         self.models_table = ModelsTable(models, id="models")
@@ -83,7 +84,7 @@ class LiveScreen(Screen[None]):
         self.cost = CostPanel(id="cost")
         self.events_pane = EventsPane(id="events-pane")
         self.log_view = self.events_pane.log_view
-        self.filter_panel = FilterPanel(models, list(EVENT_TYPES), id="filter-panel")
+        self.filter_panel = FilterPanel(models, list(LOGGED_TYPES), id="filter-panel")
 
     # -- layout ---------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -137,7 +138,7 @@ class LiveScreen(Screen[None]):
             self._ticked = now
             self.models_table.sync(state, now)
             self._show_providers()
-        elif changes.models:
+        elif changes.models or changes.providers:
             self.models_table.sync(state, now, changes.models)
             self._show_providers()
         if changes.chart:
@@ -151,28 +152,8 @@ class LiveScreen(Screen[None]):
         self._show_status()
 
     def _show_providers(self) -> None:
-        """One line: per hosted provider, its calls, 429s, the share of time spent waiting, and a pause."""
-        now = self.clock()
-        line = Text()
-        for provider, rows in self.runner.state.providers().items():
-            if provider == "offline":
-                continue
-            calls = sum(r.calls for r in rows)
-            limited = sum(r.rate_limited for r in rows)
-            waited, busy = sum(r.queue_ms for r in rows), sum(r.latency_ms for r in rows)
-            if line:
-                line.append("  │  ", style="dim")
-            line.append(provider, style="bold")
-            line.append(f" {calls} calls")
-            if limited:
-                line.append(f" · {limited}×429", style="yellow")
-            if waited > 0:
-                line.append(f" · waited {waited / (waited + busy):.0%}", style="dim")
-            paused = max((r.throttled_until or 0) - now for r in rows)
-            if paused >= 1:
-                line.append(f" · paused {paused:.0f} s", style="yellow")
-        self.providers_line.update(line)
-        self.providers_line.display = bool(line)
+        """A line per hosted provider: in flight, RPM/TPM, throttled share, 429s, a pause."""
+        self.providers_line.show(self.runner.state, self.clock(), 1 if self.has_class("-short") else 4)
 
     def _show_status(self) -> None:
         state = self.runner.state

@@ -1,8 +1,8 @@
 """The Models pane: one row per model with its progress, updated cell by cell as events arrive.
 
 Like an evaluation harness's task rows: phase, steps done of the model's total, ETA, elapsed,
-and what holds it back (429s, "rate-limited, retrying in 37 s"), so a model waiting for a slow
-provider never looks hung.
+and what holds it back (its requests in flight against its limiter's cap, 429s, "rate-limited,
+retrying in 37 s"), so a model waiting for a slow provider never looks hung.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ COLUMNS = (  # at 80 columns the detail columns give way, highest `drop` first
     Col("best", "Best"),
     Col("delta", "Last Δ", drop=7),
     Col("calls", "Calls", drop=2),
+    Col("slots", "Slots", drop=3),  # in flight / the limiter's cap now
     Col("limited", "429s", drop=3),
     Col("errors", "Err", drop=4),
     Col("cost", "Cost"),
@@ -43,6 +44,15 @@ def status_cell(row: ModelRow, now: float) -> Text:
     return fmt.status_text(row.status)
 
 
+def slots_cell(row: ModelRow) -> Text:
+    """`12/16`: requests in flight against the cap; yellow when the cap was cut or calls wait."""
+    status = row.limiter
+    if status is None or row.finished_at is not None:
+        return Text("-", style="dim")
+    held = status.limit < status.max_limit or status.throttled
+    return Text(f"{status.in_flight}/{status.limit}", style="yellow" if held else "")
+
+
 def cells(state: LiveState, row: ModelRow, index: int, label: str, now: float) -> dict[str, object]:
     """`label`: the model's price label (`offline/simulated` reads `$0 sim`, as in the session detail)."""
     done, total = state.model_steps(row.model)
@@ -56,6 +66,7 @@ def cells(state: LiveState, row: ModelRow, index: int, label: str, now: float) -
         "best": fmt.score(row.best_dev),
         "delta": fmt.delta(row.last_delta),
         "calls": str(row.calls),
+        "slots": slots_cell(row),
         "limited": Text(str(row.rate_limited), style="yellow" if row.rate_limited else ""),
         "errors": Text(str(row.errors), style="red" if row.errors else ""),
         "cost": fmt.priced_money(row.cost_usd, "unpriced" if row.unpriced_calls else label),
