@@ -388,8 +388,7 @@ class Session:
         from .runtime import Runtime
 
         links = [run.lm.engine.link for run in self.runs.values()]
-        if self._judge_lm is not None:
-            links.append(self._judge_lm.engine.link)
+        links += [lm.engine.link for lm in self._judge_lms.values()]  # one limiter: the judge's model
         return StatsWatch(Runtime.get(), links, self.bus).start()
 
     def _stop_for_full_disk(self) -> None:
