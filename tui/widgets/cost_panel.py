@@ -7,6 +7,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import ProgressBar, Static
+from textual.widgets._progress_bar import Bar
 
 from dspy_tui.tui import format as fmt
 from dspy_tui.tui.live_state import LiveState
@@ -54,6 +55,10 @@ class CostPanel(Vertical):
         self.set_class(warn, "-warning")
         if budget:
             bar.update(total=budget, progress=min(spent, budget))
+            # the inner bar rounds its fill to its width when set: set it again at this width, or
+            # a fill set before the first layout stays unrounded and the same spend draws two ways
+            for inner in bar.query(Bar):
+                inner.percentage = bar.percentage
         self.models.update(self._breakdown(state, labels))
 
     def _breakdown(self, state: LiveState, labels: dict[str, str]) -> Table:
