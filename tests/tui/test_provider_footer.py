@@ -26,6 +26,13 @@ def _slots(screen: LiveScreen, model: str) -> str:
     return screen.models_table._cells[model]["slots"].plain
 
 
+def _mid_run(store: SessionStore, paths: Paths) -> tuple[ScriptedSession, DspyTuiApp]:
+    """Five models mid-run, one sample of the hosted models' limiters (the first throttled)."""
+    events = script(WIDE, rounds_done=2, finished=False)
+    session = ScriptedSession(store, paths, events, hold=True, config=make_config(WIDE, budget=0.5))
+    return session, DspyTuiApp(paths, live_session=session, clock=fixed_clock)
+
+
 async def _live(pilot: Any, app: DspyTuiApp, session: ScriptedSession) -> LiveScreen:
     await wait_for(
         pilot, lambda: isinstance(app.screen, LiveScreen) and session.published == len(session.events)
@@ -38,9 +45,7 @@ async def _live(pilot: Any, app: DspyTuiApp, session: ScriptedSession) -> LiveSc
 async def test_a_line_per_provider_and_each_models_in_flight_of_its_limit_at_120x40(
     paths: Paths, store: SessionStore
 ) -> None:
-    session = ScriptedSession(store, paths, script(WIDE, rounds_done=2, finished=False), hold=True,
-                              config=make_config(WIDE, budget=0.5))  # fmt: skip
-    app = DspyTuiApp(paths, live_session=session, clock=fixed_clock)
+    session, app = _mid_run(store, paths)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await _live(pilot, app, session)
         shown = check(app, "live-providers", (120, 40))
@@ -68,9 +73,7 @@ async def test_a_line_per_provider_and_each_models_in_flight_of_its_limit_at_120
 async def test_at_80x24_the_providers_share_one_line_throttled_first(
     paths: Paths, store: SessionStore
 ) -> None:
-    session = ScriptedSession(store, paths, script(WIDE, rounds_done=2, finished=False), hold=True,
-                              config=make_config(WIDE, budget=0.5))  # fmt: skip
-    app = DspyTuiApp(paths, live_session=session, clock=fixed_clock)
+    session, app = _mid_run(store, paths)
     async with app.run_test(size=(80, 24)) as pilot:
         await _live(pilot, app, session)
         check(app, "live-providers", (80, 24))
