@@ -153,7 +153,7 @@ class LiveScreen(Screen[None]):
 
     def _show_providers(self) -> None:
         """A line per hosted provider: in flight, RPM/TPM, throttled share, 429s, a pause."""
-        self.providers_line.show(self.runner.state, self.clock(), 1 if self.has_class("-short") else 4)
+        self.providers_line.show(self.runner.state, self.clock(), 1)  # the cost pane needs the rows
 
     def _show_status(self) -> None:
         state = self.runner.state

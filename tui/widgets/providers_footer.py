@@ -4,8 +4,9 @@ While the session runs, from the engine's `provider_stats` samples:
 `openai  in-flight 12/16 · 310/500 RPM · 48k TPM · throttled 62% · 4×429 · rate-limited,
 retrying in 37 s`. Before the first sample and once the session is over (when "the last
 minute" no longer means anything), the session's totals from its calls: `openai  120 calls ·
-4×429 · waited 62%`. Throttled providers come first; past `max_lines` (one line at 24 rows)
-the rest share the last line in short: `openai 6/16 throttled 4%  │  groq 6/16`.
+4×429 · waited 62%`. Throttled providers come first; past `max_lines` (the screen gives one:
+the cost pane needs its rows) the rest share the last line in short:
+`openai 6/16 throttled 4%  │  groq 6/16`.
 """
 
 from __future__ import annotations
