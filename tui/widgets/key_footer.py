@@ -20,12 +20,10 @@ class KeyFooter(Footer):
     def __init__(self, *, compact: bool = False) -> None:
         super().__init__(compact=compact)
         self._shown: tuple[Any, ...] | None = None  # what the composed keys show, enabled or not
-        # Textual's footer is blank in the screen's first frame and fills in the next; the screen's
-        # own keys are known when it is composed, so they are drawn with it
-        self.set_reactive(Footer._bindings_ready, True)
 
     def compose(self) -> ComposeResult:
-        self._shown = self._keys()
+        if self._bindings_ready:  # Textual's footer is blank until the screen's first bindings signal
+            self._shown = self._keys()  # what is about to be shown, for the next recompose to compare
         yield from super().compose()
 
     def _keys(self) -> tuple[tuple[Any, ...], tuple[bool, ...]]:
