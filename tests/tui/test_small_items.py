@@ -120,3 +120,24 @@ async def test_home_deletes_after_asking_and_sorts(paths: Paths, store: SessionS
         await pilot.press("y")
         await wait_for(pilot, lambda: table.row_count == 2, what="the session deleted")
         assert chosen not in names()
+
+
+async def test_home_says_an_all_offline_sessions_cost_is_simulated(paths: Paths, store: SessionStore) -> None:
+    """Home showed `$0` for a session of offline models where Detail says `$0 sim`: it is not a price."""
+    from textual.widgets import DataTable
+
+    for sid, models in (("offline00000", ["offline/small", "offline/base"]), ("hosted000000", MODELS)):
+        store.create_session(
+            name=sid,
+            config={"name": sid},
+            task="demo:sentiment",
+            seed=0,
+            session_id=sid,
+            models=[(m, m.split("/")[0]) for m in models],
+        )
+    app = DspyTuiApp(paths, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await home_lists(pilot, 2)
+        table = app.screen.query_one("#sessions", DataTable)
+        cost = {sid: str(table.get_cell(sid, "cost")) for sid in ("offline00000", "hosted000000")}
+    assert cost == {"offline00000": "$0 sim", "hosted000000": "$0"}

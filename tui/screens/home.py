@@ -210,7 +210,7 @@ class HomeScreen(StyledOnceScreen[None]):
             "status": Text(r["status"], style=STATUS_STYLES.get(r["status"], "")),
             "models": short_models(r["models"]),
             "best": fmt.score(r["best_test_score"]),
-            "cost": fmt.money(r["cost_usd"]),
+            "cost": _cost(r),
             "task": r["task"] or "",
         }
 
@@ -357,3 +357,12 @@ class HomeScreen(StyledOnceScreen[None]):
         if message.session_filter != self.session_filter:
             self.session_filter = message.session_filter
             self.load_sessions()
+
+
+def _cost(r: SessionRow) -> object:
+    """`$0 sim` for a session of offline models only: their cost is simulated, not a price. (Home
+    reads no prices, so it starts without the engine; unpriced hosted models still read `$0`.)"""
+    models = [m for m in (r["models"] or "").split(", ") if m]
+    if models and all(m.startswith("offline/") for m in models):
+        return fmt.priced_money(r["cost_usd"], "offline/simulated")
+    return fmt.money(r["cost_usd"])
