@@ -327,9 +327,11 @@ class _Call:
         return failed
 
     def _report_fatal(self, error: BaseException) -> None:
+        """Tell the session why the model failed: the health's sentence (the breaker's, the cap's),
+        not the last error's own text, which may name neither the URL nor the reason."""
         on_fatal = self.link.context.on_fatal
         if on_fatal is not None:
-            on_fatal(self.link.label, error)
+            on_fatal(self.link.label, ModelFailed(self.link.health.failed or str(error), self.link.label))
 
     # ---- outcomes ------------------------------------------------------------
     def hit(self, response: Response) -> Response:

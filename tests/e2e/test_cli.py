@@ -23,6 +23,8 @@ def test_sessions_list_json_is_empty_on_new_install_and_db_is_wal(dspy_tui_home:
     out = run("sessions", "list", "--json", home=dspy_tui_home)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == []
+    assert not (dspy_tui_home / "dspy-tui.db").exists()  # listing nothing creates nothing
+    assert run("doctor", home=dspy_tui_home).returncode == 0  # opens (so creates) the database
     db = sqlite3.connect(dspy_tui_home / "dspy-tui.db")
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     applied = [name for (name,) in db.execute("SELECT name FROM _sqlite_migrations")]

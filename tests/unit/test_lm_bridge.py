@@ -396,7 +396,7 @@ def test_on_fatal_hears_errors_no_retry_can_fix(
     fake_provider.expected_key = "another-key"
     with pytest.raises(ModelFailed, match="refused the API key"):
         predict_with(lm)(question="fatal")
-    assert [type(e) for e in fatal] == [lm15.AuthError]
+    assert [type(e) for e in fatal] == [ModelFailed] and "refused the API key" in str(fatal[0])
     sent = len(fake_provider.received)
     with pytest.raises(ModelFailed, match="refused the API key"):  # the model stays failed: nothing is sent
         predict_with(lm)(question="again")
