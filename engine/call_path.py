@@ -313,25 +313,31 @@ class _Call:
 
     def _transport_failed(self, error: LM15Error, limiter: Limiter, *, never_connected: bool) -> None:
         if self.link.health.transport_failed(str(error), never_connected=never_connected):
-            self._report_fatal(error)
-            raise ModelFailed(self.link.health.failed or str(error), self.link.label) from error
+            failed = self._failed(error)
+            self._report_fatal(failed)
+            raise failed
         limiter.hold(limiter.config.default_pause_s)
         error.retry_after = 0.0
 
     def _fatal(self, sentence: str, error: Exception) -> ModelFailed:
-        health = self.link.health
-        if health.fail(sentence):
-            self._report_fatal(error)
-        failed = ModelFailed(health.failed or sentence, self.link.label)
+        first = self.link.health.fail(sentence)
+        failed = self._failed(error)
+        if first:
+            self._report_fatal(failed)
+        return failed
+
+    def _failed(self, error: BaseException) -> ModelFailed:
+        """The model's failure as raised and as the session hears it: the health's sentence (the
+        breaker's, the Retry-After cap's), not the last error's own text, which may name neither
+        the URL nor the reason."""
+        failed = ModelFailed(self.link.health.failed or str(error), self.link.label)
         failed.__cause__ = error
         return failed
 
-    def _report_fatal(self, error: BaseException) -> None:
-        """Tell the session why the model failed: the health's sentence (the breaker's, the cap's),
-        not the last error's own text, which may name neither the URL nor the reason."""
+    def _report_fatal(self, failed: ModelFailed) -> None:
         on_fatal = self.link.context.on_fatal
         if on_fatal is not None:
-            on_fatal(self.link.label, ModelFailed(self.link.health.failed or str(error), self.link.label))
+            on_fatal(self.link.label, failed)
 
     # ---- outcomes ------------------------------------------------------------
     def hit(self, response: Response) -> Response:
