@@ -37,7 +37,8 @@ OPTIMIZERS = ("labeled", "bootstrap", "random_search", "mipro", "copro", "simba"
 WIRES = ("openai", "anthropic", "gemini", "groq", "ollama")
 UNLIMITED = {"rpm": 10_000_000, "tpm": 10_000_000_000, "concurrency": 64}
 # Outside 0.7-1.3x expected for a stated reason (see the estimator notes); [min, max] still holds.
-SIMBA_OFF = "SIMBA on a deterministic model repeats most candidate scores (0.69-0.84x expected)"
+# SIMBA on a deterministic model repeats most candidate scores (measured 0.69-0.84x expected, and
+# in range on some runs, its threads deciding): its calls are checked against [min, max] only.
 # These examples' models converge after fewer rounds than the estimate expects (no round gains on
 # this small split): how many rounds gain is data dependent (the prior is in estimate/rounds.py).
 SLOW = {"random_search", "quality_focused.toml", "benchmark_comparison.toml", "advanced_monitoring.toml"}
@@ -148,8 +149,6 @@ def _params(names: Any) -> list[Any]:
 def test_every_optimizer_offline_is_within_the_estimate(optimizer: str) -> None:
     rows = run_and_compare(offline_config(optimizer))
     check(rows, ratio_too=optimizer != "simba")
-    if optimizer == "simba":  # said, not hidden: the expected figure is off for this one
-        assert any(not 0.7 <= r["calls"] / r["expected"] <= 1.3 for r in rows), SIMBA_OFF
 
 
 @pytest.fixture(scope="module")
