@@ -98,6 +98,20 @@ def status_text(status: str) -> Text:
     return Text(status, style=STATUS_STYLES.get(status, ""))
 
 
+SIMULATED = "offline/simulated"  # the price label of an offline model: its cost is simulated, not billed
+
+
+def is_offline(model: str) -> bool:
+    """An `offline/...` model: the simulated provider, whose cost is never a price."""
+    return model.startswith("offline/")
+
+
+def label_without_prices(model: str) -> str:
+    """The price label known without the engine's prices (the home screen starts without them):
+    an offline model's; "" for any other, not known yet."""
+    return SIMULATED if is_offline(model) else ""
+
+
 def priced_money(value: float | None, label: str) -> Text:
     """A cost that says when it is not a real price: simulated (offline) or unknown (unpriced)."""
     if label == "unpriced":
@@ -105,7 +119,7 @@ def priced_money(value: float | None, label: str) -> Text:
     if value is None:
         return Text("-")
     text = Text(money(value))
-    if label == "offline/simulated":
+    if label == SIMULATED:
         text.append(" sim", style="dim")
     return text
 
@@ -113,7 +127,7 @@ def priced_money(value: float | None, label: str) -> Text:
 def result_cells(result: ModelResult, labels: Mapping[str, str], key: str | None = None) -> dict[str, object]:
     """The cells every results table shows for one model (95% CI, cost, $/correct, p50, p95), its
     costs qualified by its price label (`labels[key or model]`; offline reads simulated)."""
-    label = labels.get(key or result.model, "offline/simulated" if result.offline else "")
+    label = labels.get(key or result.model, label_without_prices(result.model))
     per_correct = result.cost_per_correct
     return {
         "ci": ci(result.ci),

@@ -363,6 +363,6 @@ def _cost(r: SessionRow) -> object:
     """`$0 sim` for a session of offline models only: their cost is simulated, not a price. (Home
     reads no prices, so it starts without the engine; unpriced hosted models still read `$0`.)"""
     models = [m for m in (r["models"] or "").split(", ") if m]
-    if models and all(m.startswith("offline/") for m in models):
-        return fmt.priced_money(r["cost_usd"], "offline/simulated")
+    if models and all(fmt.is_offline(m) for m in models):
+        return fmt.priced_money(r["cost_usd"], fmt.SIMULATED)
     return fmt.money(r["cost_usd"])

@@ -573,7 +573,7 @@ class NewSessionScreen(StyledOnceScreen[None]):
                 total[0] += r.cost_usd.expected
                 total[1] += r.cost_usd.max
                 cost = Text(f"{fmt.money(r.cost_usd.expected)}, {fmt.money(r.cost_usd.max)}")
-                if r.price_label == "offline/simulated":
+                if r.price_label == fmt.SIMULATED:
                     cost.append(" sim", style="dim")
             who = f"{r.model} (judge)" if r.role == "judge" else r.model
             table.add_row(who, f"{int(r.calls.min)}-{int(r.calls.max)}", cost)

@@ -84,4 +84,4 @@ class CostPanel(Vertical):
         return table
 
 
-SHORT = {"offline/simulated": "sim", "local": "local", "config": "config"}
+SHORT = {fmt.SIMULATED: "sim", "local": "local", "config": "config"}

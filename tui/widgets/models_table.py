@@ -98,7 +98,7 @@ class ModelsTable(FitTable):
             row = state.models.get(name)
             if row is None:
                 continue
-            label = self.labels.get(name, "offline/simulated" if name.startswith("offline/") else "")
+            label = self.labels.get(name, fmt.label_without_prices(name))
             values = cells(state, row, self._index.get(name, 0), label, now)
             changed = {k: v for k, v in values.items() if self._shown.get((name, k)) != str(v)}
             if changed:
