@@ -337,7 +337,7 @@ def main() -> None:
             lambda: list_sessions(store, SessionFilter(text="intent", model="gpt"), LIST_LIMIT)
         )
         scan = median_time(lambda: store.query("SELECT * FROM sessions"))
-        ids = [r["id"] for r in list_sessions(store, SessionFilter(task="demo:sentiment"), COMPARED)[0]]
+        ids = [r.id for r in list_sessions(store, SessionFilter(task="demo:sentiment"), COMPARED)[0]]
         plan_lines = plans(store, ids)
         store.close()
 

@@ -17,6 +17,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -158,17 +159,17 @@ def cmd_sessions_list(args: argparse.Namespace) -> int:
     service = _service()
     rows, _ = service.list_sessions()
     if args.json:
-        print(strict_json(rows))
+        print(strict_json([asdict(r) for r in rows]))
         return EXIT_OK
     if not rows:
         print("No sessions yet. Start one with `dspy-tui` (press n) or `dspy-tui run --task demo:sentiment`.")
         return EXIT_OK
     table = [
         {
-            **r,
-            "started": _fmt_time(r["created_at"]),
-            "best_test": "" if r["best_test_score"] is None else _score(r["best_test_score"]),
-            "cost": _session_cost(r["cost_usd"], service.session(r["id"]).config, lead=""),
+            **asdict(r),
+            "started": _fmt_time(r.created_at),
+            "best_test": "" if r.best_test_score is None else _score(r.best_test_score),
+            "cost": _session_cost(r.cost_usd, service.session(r.id).config, lead=""),
         }
         for r in rows
     ]

@@ -21,9 +21,9 @@ from dspy_tui.storage.paths import Paths
 from .exports import REPORT_FORMATS
 
 if TYPE_CHECKING:
-    from dspy_tui.storage.history import CompareRows, SessionFilter, SessionRow
+    from dspy_tui.storage.history import CompareRows, SessionFilter
     from dspy_tui.storage.results import ModelResult
-    from dspy_tui.storage.session_record import StoredSession
+    from dspy_tui.storage.session_record import SessionRow, StoredSession
     from dspy_tui.storage.sessions import SessionStore
 
     from .config import SessionConfig

@@ -10,29 +10,15 @@ import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any
 
 from .results import ModelResult, model_result
+from .session_record import SessionRow
 
 if TYPE_CHECKING:
     from .sessions import SessionStore
 
 DATE_FORMAT = "%Y-%m-%d"
-
-
-class SessionRow(TypedDict):
-    """One line of the session list (`sessions list --json`, the home screen)."""
-
-    id: str
-    name: str
-    status: str
-    created_at: float
-    updated_at: float
-    task: str | None
-    budget_usd: float | None
-    models: str | None  # "a, b, c"
-    best_test_score: float | None
-    cost_usd: float
 
 
 @dataclass(frozen=True)
@@ -116,10 +102,13 @@ def list_sessions(
     """The matching sessions, newest first (at most `limit`), and how many match in all."""
     store.mark_interrupted()
     where, params = (flt or SessionFilter()).where()
-    rows: list[Any] = store.query(
-        LIST_SQL.format(where=where, limit="" if limit is None else " LIMIT ?"),
-        params if limit is None else [*params, limit],
-    )
+    rows = [
+        SessionRow(**row)
+        for row in store.query(
+            LIST_SQL.format(where=where, limit="" if limit is None else " LIMIT ?"),
+            params if limit is None else [*params, limit],
+        )
+    ]
     total = len(rows)
     if limit is not None and total == limit:
         total = int(store.query(f"SELECT count(*) AS n FROM sessions s{where}", params)[0]["n"])

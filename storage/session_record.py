@@ -1,6 +1,7 @@
-"""One stored session, typed: what `SessionStore.get_session` returns to the engine, CLI and TUI.
+"""One stored session, typed: a line of the session list and the whole record `get_session` returns.
 
-A `sessions` row with its config and versions decoded and its models as `ModelResult`
+Both start with the `sessions` columns a list shows (`SessionColumns`, declared once);
+the whole record adds its config and versions decoded and its models as `ModelResult`
 records, so a reader names fields the type checker knows rather than dict keys.
 """
 
@@ -14,8 +15,8 @@ from .results import ModelResult
 
 
 @dataclass(frozen=True)
-class StoredSession:
-    """A session as stored: its row, config and versions decoded, its models in configured order."""
+class SessionColumns:
+    """The `sessions` columns every view of a session starts with."""
 
     id: str
     name: str
@@ -23,8 +24,23 @@ class StoredSession:
     created_at: float
     updated_at: float
     task: str | None
-    seed: int | None
     budget_usd: float | None
+
+
+@dataclass(frozen=True)
+class SessionRow(SessionColumns):
+    """One line of the session list (`sessions list --json`, the home screen): its models' totals."""
+
+    models: str | None  # "a, b, c"
+    best_test_score: float | None
+    cost_usd: float
+
+
+@dataclass(frozen=True)
+class StoredSession(SessionColumns):
+    """A session as stored: its row, config and versions decoded, its models in configured order."""
+
+    seed: int | None
     config: dict[str, Any]
     versions: dict[str, Any]
     error: str | None

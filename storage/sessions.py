@@ -25,10 +25,9 @@ from typing import Any, TypedDict
 
 from . import lease
 from .db import DiskFull, StorageError, connect, ensure_schema, is_disk_full
-from .history import SessionRow
 from .results import ModelResult, model_result, results_update
 from .secrets import scrub
-from .session_record import StoredSession, stored_session
+from .session_record import SessionRow, StoredSession, stored_session
 
 SESSION_STATUSES = ("running", "completed", "stopped", "failed", "interrupted")
 

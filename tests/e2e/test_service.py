@@ -55,8 +55,8 @@ def test_create_start_report_export_delete(service: SessionService) -> None:
     rows, total = service.list_sessions()
     assert (
         total == 1
-        and rows[0]["id"] == sid
-        and set((rows[0]["models"] or "").split(", ")) == {"offline/small", "offline/base"}
+        and rows[0].id == sid
+        and set((rows[0].models or "").split(", ")) == {"offline/small", "offline/base"}
     )
 
     with pytest.raises(ResumeRefused, match="already completed; look"):

@@ -657,7 +657,7 @@ def test_five_hundred_bad_inputs_each_end_in_one_sentence_and_exit_2(
         f"{v.case.label} -> exit {v.code}: {v.err.strip()[-300:]!r}" for v in unclear
     )
     assert not touched, touched
-    assert SessionStore(db).list_sessions()[0]["id"] == finished_session
+    assert SessionStore(db).list_sessions()[0].id == finished_session
 
 
 def _garbage_home(tmp_path: Path) -> Path:

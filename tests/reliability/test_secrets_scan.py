@@ -236,8 +236,8 @@ def test_no_key_reaches_any_file_output_or_exception(
             monkeypatch.setenv(ENV_NAMES[provider_id], key)
     store = SessionStore(resolve_paths().db_path)
     sessions = store.list_sessions()
-    assert {s["status"] for s in sessions} == {"completed", "failed"}
-    errors = [m["error"] or "" for s in sessions for m in store.session_models(s["id"])]
+    assert {s.status for s in sessions} == {"completed", "failed"}
+    errors = [m["error"] or "" for s in sessions for m in store.session_models(s.id)]
     assert sum("[redacted]" in e for e in errors) >= 3, errors  # the echoed keys arrived, and were cut out
     out_dir = tmp_path / "out"
     commands: list[list[str]] = [
@@ -251,7 +251,7 @@ def test_no_key_reaches_any_file_output_or_exception(
         ["estimate", str(tmp_path / "mixed.toml")],
     ]
     for s in sessions:
-        sid = s["id"]
+        sid = s.id
         commands += [["sessions", "show", sid], ["sessions", "show", sid, "--json"]]
         for fmt in ("md", "json", "html"):
             commands += [

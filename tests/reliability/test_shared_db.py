@@ -59,7 +59,7 @@ class Browser(threading.Thread):
 
     def _browse(self, store: SessionStore) -> None:
         for row in store.list_sessions():
-            sid = row["id"]
+            sid = row.id
             session = store.get_session(sid)
             events = store.events(sid)
             [span] = store.query(
@@ -113,8 +113,8 @@ def test_browsing_history_while_a_session_writes_loses_nothing(tmp_path: Path) -
     # nothing lost
     store = SessionStore(db)
     [row] = store.list_sessions()
-    sid = row["id"]
-    assert row["status"] == "completed"
+    sid = row.id
+    assert row.status == "completed"
     seqs = [r["seq"] for r in store.query("SELECT seq FROM events WHERE session_id = ? ORDER BY seq", (sid,))]
     assert seqs == list(range(1, len(seqs) + 1)), "the event numbers have a gap or a repeat"
     calls = store.query("SELECT * FROM calls WHERE session_id = ?", (sid,))

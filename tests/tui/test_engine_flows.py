@@ -12,6 +12,7 @@ from textual.pilot import Pilot
 from tui_support import fixed_clock, wait_for
 
 from dspy_tui.storage.paths import Paths
+from dspy_tui.storage.session_record import SessionRow
 from dspy_tui.storage.sessions import SessionStore
 from dspy_tui.tui.app import DspyTuiApp
 from dspy_tui.tui.screens.home import HomeScreen
@@ -53,8 +54,8 @@ async def test_new_session_with_defaults_runs_to_completion(paths: Paths) -> Non
         await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen))
     store = SessionStore(paths.db_path)
     session = store.list_sessions()[0]
-    assert session["status"] == "completed" and session["best_test_score"] is not None
-    assert store.report(session["id"], "md")
+    assert session.status == "completed" and session.best_test_score is not None
+    assert store.report(session.id, "md")
 
 
 async def test_stop_then_resume_from_home(paths: Paths) -> None:
@@ -136,13 +137,13 @@ async def test_a_repeated_run_started_here_runs_every_seed(paths: Paths) -> None
         await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen))
         app.start_new(config)
 
-        def finished() -> list[dict[str, object]]:
-            return [s for s in SessionStore(paths.db_path).list_sessions() if s["status"] == "completed"]
+        def finished() -> list[SessionRow]:
+            return [s for s in SessionStore(paths.db_path).list_sessions() if s.status == "completed"]
 
         await wait_for(pilot, lambda: len(finished()) == 2, timeout=2 * RUN_TIMEOUT, what="both seeds")
         await wait_for(pilot, lambda: app.runner is not None and app.runner.done.is_set())
     store = SessionStore(paths.db_path)
-    sessions = [store.get_session(str(s["id"])) for s in finished()]
+    sessions = [store.get_session(s.id) for s in finished()]
     assert sorted(s.seed for s in sessions) == [0, 1]
     assert len({s.config["repeat_group"] for s in sessions}) == 1
     assert sorted(s.name for s in sessions) == ["twice [seed 0]", "twice [seed 1]"]

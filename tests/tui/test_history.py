@@ -461,7 +461,7 @@ def test_history_reads_never_touch_the_calls_table(paths: Paths, store: SessionS
 
     ids = insert_history(store)
     rows, total = list_sessions(store, SessionFilter(model="gpt", since=0.0), 10)
-    assert total == 3 and [r["id"] for r in rows] == ids[::-1]
+    assert total == 3 and [r.id for r in rows] == ids[::-1]
     assert "calls" not in LIST_SQL.replace("cost_usd", "")
     traced: list[str] = []
     store._conn().set_trace_callback(traced.append)

@@ -114,7 +114,7 @@ async def test_home_deletes_after_asking_and_sorts(paths: Paths, store: SessionS
         assert table.row_count == 3
         home = app.screen
         assert isinstance(home, HomeScreen)
-        chosen = home.rows[home.selected_id() or ""]["name"]  # the selection follows its session when sorted
+        chosen = home.rows[home.selected_id() or ""].name  # the selection follows its session when sorted
         await pilot.press("d")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("y")

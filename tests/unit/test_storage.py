@@ -99,7 +99,7 @@ def _session(store: SessionStore, **kw: object) -> str:
 def test_session_lifecycle(tmp_path: Path) -> None:
     store = SessionStore(tmp_path / "s.db")
     sid = _session(store)
-    assert [s["id"] for s in store.list_sessions()] == [sid]
+    assert [s.id for s in store.list_sessions()] == [sid]
     got = store.get_session(sid)
     assert got.status == "running"
     assert [m.model for m in got.models] == ["offline/base", "offline/small"]
@@ -110,7 +110,7 @@ def test_session_lifecycle(tmp_path: Path) -> None:
         store.update_model(sid, "offline/base", results={"p50": 3})  # results_json is typed
     store.update_status(sid, "completed")
     summary = store.list_sessions()[0]
-    assert summary["best_test_score"] == 0.8 and summary["cost_usd"] == 0.5
+    assert summary.best_test_score == 0.8 and summary.cost_usd == 0.5
     store.delete_session(sid)
     assert store.list_sessions() == []
     with pytest.raises(UnknownSession):

@@ -63,11 +63,11 @@ COLUMNS = (  # at 80 columns Task, then Models, then the id give way
 )
 COLUMN_LABELS = {c.key: c.label for c in COLUMNS}
 SORTS: tuple[tuple[str, Callable[[SessionRow], Any], bool], ...] = (  # (column, sort value, largest first)
-    ("started", lambda r: r["created_at"], True),
-    ("name", lambda r: r["name"].lower(), False),
-    ("status", lambda r: r["status"], False),
-    ("best", lambda r: r["best_test_score"], True),
-    ("cost", lambda r: r["cost_usd"], True),
+    ("started", lambda r: r.created_at, True),
+    ("name", lambda r: r.name.lower(), False),
+    ("status", lambda r: r.status, False),
+    ("best", lambda r: r.best_test_score, True),
+    ("cost", lambda r: r.cost_usd, True),
 )
 LIST_LIMIT = 2000  # rows shown at once; the filter narrows the rest
 
@@ -177,7 +177,7 @@ class HomeScreen(StyledOnceScreen[None]):
         selected = self.selected_id()
         if selected is None and runner is not None:
             selected = runner.session_id  # the session run here
-        self.rows = {r["id"]: r for r in rows}
+        self.rows = {r.id: r for r in rows}
         self.total = message.total
         if (
             self.session_filter is None or self.session_filter.empty
@@ -186,7 +186,7 @@ class HomeScreen(StyledOnceScreen[None]):
         label, value, descending = SORTS[self.sort]
         known = sorted((r for r in rows if value(r) is not None), key=value, reverse=descending)
         table.set_rows(
-            ((r["id"], self._cells(r)) for r in known + [r for r in rows if value(r) is None]),
+            ((r.id, self._cells(r)) for r in known + [r for r in rows if value(r) is None]),
             labels={label: COLUMN_LABELS[label] + (" ▼" if descending else " ▲")},
         )
         filtered = self.session_filter is not None and not self.session_filter.empty
@@ -203,15 +203,15 @@ class HomeScreen(StyledOnceScreen[None]):
 
     def _cells(self, r: SessionRow) -> dict[str, object]:
         return {
-            "mark": Text(MARK, style=MARK_STYLE) if r["id"] in self.marked else "",
-            "name": r["name"],
-            "id": Text(r["id"], style="dim"),
-            "started": fmt.day_time(r["created_at"]),
-            "status": Text(r["status"], style=STATUS_STYLES.get(r["status"], "")),
-            "models": short_models(r["models"]),
-            "best": fmt.score(r["best_test_score"]),
+            "mark": Text(MARK, style=MARK_STYLE) if r.id in self.marked else "",
+            "name": r.name,
+            "id": Text(r.id, style="dim"),
+            "started": fmt.day_time(r.created_at),
+            "status": Text(r.status, style=STATUS_STYLES.get(r.status, "")),
+            "models": short_models(r.models),
+            "best": fmt.score(r.best_test_score),
             "cost": _cost(r),
-            "task": r["task"] or "",
+            "task": r.task or "",
         }
 
     def _show_list_status(self) -> None:
@@ -266,7 +266,7 @@ class HomeScreen(StyledOnceScreen[None]):
         sid = self.selected_id()
         if sid is not None:
             row = self.rows[sid]
-            delete_session(self, self.paths, sid, row["name"], row["status"], self._reload)
+            delete_session(self, self.paths, sid, row.name, row.status, self._reload)
 
     def _reload(self) -> None:
         self.load_sessions()
@@ -278,9 +278,9 @@ class HomeScreen(StyledOnceScreen[None]):
             return
         row = self.rows[sid]
         app = services(self)
-        if row["status"] == "completed":
+        if row.status == "completed":
             self.notify("This session is completed; enter opens its results.", severity="warning")
-        elif row["status"] in RESUMABLE:
+        elif row.status in RESUMABLE:
             app.resume_session(sid)
         elif app.session_run is not None and app.session_run.session_id == sid and app.session_run.running:
             app.show_live()
@@ -362,7 +362,7 @@ class HomeScreen(StyledOnceScreen[None]):
 def _cost(r: SessionRow) -> object:
     """`$0 sim` for a session of offline models only: their cost is simulated, not a price. (Home
     reads no prices, so it starts without the engine; unpriced hosted models still read `$0`.)"""
-    models = [m for m in (r["models"] or "").split(", ") if m]
+    models = [m for m in (r.models or "").split(", ") if m]
     if models and all(fmt.is_offline(m) for m in models):
-        return fmt.priced_money(r["cost_usd"], fmt.SIMULATED)
-    return fmt.money(r["cost_usd"])
+        return fmt.priced_money(r.cost_usd, fmt.SIMULATED)
+    return fmt.money(r.cost_usd)
