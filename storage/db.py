@@ -13,6 +13,7 @@ import errno
 import sqlite3
 import time
 from collections.abc import Callable
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -38,6 +39,7 @@ class MigrationSet:
     ) -> Callable[[Callable[[sqlite_utils.Database], None]], Callable[[sqlite_utils.Database], None]]:
         def register(fn: Callable[[sqlite_utils.Database], None]) -> Callable[[sqlite_utils.Database], None]:
             self._migrations.append((name, fn))
+            self.__dict__.pop("_built", None)  # a step added after the first use is in the next build
             return fn
 
         return register
@@ -46,8 +48,10 @@ class MigrationSet:
     def names(self) -> set[str]:
         return {name for name, _ in self._migrations}
 
+    @cached_property
     def _built(self) -> Migrations:
-        """The same steps as sqlite-utils Migrations (which runs them and records each one)."""
+        """The same steps as sqlite-utils Migrations (which runs them and records each one), built
+        once: the steps are registered at import."""
         from sqlite_utils.migrations import Migrations
 
         built = Migrations(self.name)
@@ -56,13 +60,13 @@ class MigrationSet:
         return built
 
     def applied(self, db: sqlite_utils.Database) -> list[Migrations._AppliedMigration]:
-        return self._built().applied(db)
+        return self._built.applied(db)
 
     def pending(self, db: sqlite_utils.Database) -> list[Migrations._Migration]:
-        return self._built().pending(db)
+        return self._built.pending(db)
 
     def apply(self, db: sqlite_utils.Database) -> None:
-        self._built().apply(db)
+        self._built.apply(db)
 
     def up_to_date(self, conn: sqlite3.Connection) -> bool:
         """Every step applied and none we do not know, read without sqlite-utils."""

@@ -305,3 +305,28 @@ def test_many_threads_opening_a_new_database_at_once(tmp_path: Path) -> None:
         t.join()
     assert errors == []
     assert dbmod.open_database(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_the_migration_set_builds_sqlite_utils_migrations_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`applied`, `pending` and `apply` share one sqlite-utils Migrations (it was rebuilt on every call)."""
+    from sqlite_utils import migrations as su
+
+    built: list[str] = []
+    init = su.Migrations.__init__
+
+    def counted(self: su.Migrations, name: str) -> None:
+        built.append(name)
+        init(self, name)
+
+    monkeypatch.setattr(su.Migrations, "__init__", counted)
+    steps = dbmod.MigrationSet("probe")
+    steps(name="0001_t")(lambda db: db["t"].create({"id": int}))
+    db = sqlite_utils.Database(dbmod.connect(tmp_path / "probe.db"))
+    assert [m.name for m in steps.pending(db)] == ["0001_t"]
+    steps.apply(db)
+    assert [m.name for m in steps.applied(db)] == ["0001_t"] and steps.pending(db) == []
+    assert built == ["probe"]
+    steps(name="0002_u")(lambda db: db["u"].create({"id": int}))  # a later step is in the next build
+    assert [m.name for m in steps.pending(db)] == ["0002_u"] and built == ["probe", "probe"]
