@@ -13,7 +13,6 @@ import errno
 import sqlite3
 import time
 from collections.abc import Callable
-from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,13 +32,15 @@ class MigrationSet:
     def __init__(self, name: str) -> None:
         self.name = name
         self._migrations: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = []
+        self._cache: (
+            tuple[tuple[tuple[str, Callable[[sqlite_utils.Database], None]], ...], Migrations] | None
+        ) = None
 
     def __call__(
         self, *, name: str
     ) -> Callable[[Callable[[sqlite_utils.Database], None]], Callable[[sqlite_utils.Database], None]]:
         def register(fn: Callable[[sqlite_utils.Database], None]) -> Callable[[sqlite_utils.Database], None]:
             self._migrations.append((name, fn))
-            self.__dict__.pop("_built", None)  # a step added after the first use is in the next build
             return fn
 
         return register
@@ -48,25 +49,27 @@ class MigrationSet:
     def names(self) -> set[str]:
         return {name for name, _ in self._migrations}
 
-    @cached_property
     def _built(self) -> Migrations:
         """The same steps as sqlite-utils Migrations (which runs them and records each one), built
-        once: the steps are registered at import."""
-        from sqlite_utils.migrations import Migrations
+        again only when the steps changed (they are registered at import)."""
+        steps = tuple(self._migrations)
+        if self._cache is None or self._cache[0] != steps:
+            from sqlite_utils.migrations import Migrations
 
-        built = Migrations(self.name)
-        for name, fn in self._migrations:
-            built(name=name)(fn)
-        return built
+            built = Migrations(self.name)
+            for name, fn in steps:
+                built(name=name)(fn)
+            self._cache = (steps, built)
+        return self._cache[1]
 
     def applied(self, db: sqlite_utils.Database) -> list[Migrations._AppliedMigration]:
-        return self._built.applied(db)
+        return self._built().applied(db)
 
     def pending(self, db: sqlite_utils.Database) -> list[Migrations._Migration]:
-        return self._built.pending(db)
+        return self._built().pending(db)
 
     def apply(self, db: sqlite_utils.Database) -> None:
-        self._built.apply(db)
+        self._built().apply(db)
 
     def up_to_date(self, conn: sqlite3.Connection) -> bool:
         """Every step applied and none we do not know, read without sqlite-utils."""
