@@ -313,7 +313,6 @@ def _run_seeds(service: SessionService, configs: list[Any], *, json_lines: bool)
         ids.append(session.session_id)
         code = run_headless(service, session, json_lines=json_lines)
         worst = max(worst, code) if code in (EXIT_OK, EXIT_MODEL_PROBLEM) else code
-        _SESSION_ENDED.append(session.session_id)
         if code not in (EXIT_OK, EXIT_MODEL_PROBLEM):  # stopped, out of budget or failed: no further seeds
             break
     summary = summarise([service.session(sid) for sid in ids])
@@ -322,7 +321,7 @@ def _run_seeds(service: SessionService, configs: list[Any], *, json_lines: bool)
     if not json_lines:
         print(render_text(summary))
         print(f"  summary (json): {out}")
-    return worst
+    return SessionEnded(worst)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
@@ -354,9 +353,7 @@ def _drive(service: SessionService, session: Any, *, headless: bool, json_lines:
         app.run()
         outcome = app.runner.outcome if app.runner is not None else None
         return OUTCOME_EXIT.get(outcome or "stopped", EXIT_ERROR)
-    code = run_headless(service, session, json_lines=json_lines)
-    _SESSION_ENDED.append(session.session_id)
-    return code
+    return SessionEnded(run_headless(service, session, json_lines=json_lines))
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -592,13 +589,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_SESSION_ENDED: list[str] = []  # sessions this process ran headless to their end (stored and closed)
+class SessionEnded(int):
+    """The exit code of a command that ran its sessions headless to their end (stored and closed),
+    so `entry` may `leave` without the interpreter's teardown; it compares as the plain code."""
 
 
 def entry() -> NoReturn:
     """The `dspy-tui` command. After a headless session it leaves at once (`leave`); otherwise a normal exit."""
     code = main()
-    if _SESSION_ENDED:
+    if isinstance(code, SessionEnded):
         leave(code)
     sys.exit(code)
 

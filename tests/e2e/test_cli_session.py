@@ -208,3 +208,18 @@ def test_openai_aimed_at_a_local_server_warns_in_one_sentence(tmp_path: Path) ->
     warnings = [line for line in out.stderr.splitlines() if "points at a local server" in line]
     assert len(warnings) == 1 and "openai-compatible/my-llama" in warnings[0]
     assert answered > 0  # and it ran (the wire's cap field per host: tests/unit/test_local_provider.py)
+
+
+def test_only_a_command_that_ran_a_session_to_its_end_lets_the_process_leave_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`entry` skips the interpreter's teardown only after a stored session: main says so in its
+    return value (was a module list filled as a side effect, which outlived one call of main)."""
+    from dspy_tui.cli.main import SessionEnded, main
+
+    monkeypatch.setenv("DSPY_TUI_HOME", str(tmp_path))
+    ran = main(["run", *SMALL, "--headless"])
+    assert isinstance(ran, SessionEnded) and ran == 0
+    listed = main(["sessions", "list"])
+    assert listed == 0 and not isinstance(listed, SessionEnded)
+    capsys.readouterr()
