@@ -1,0 +1,39 @@
+"""`run` and `resume` keep the cyclic collector off while a session is prepared and freeze what that made
+for the session (cli/main.py `_session_gc`); the command leaves the collector as it found it."""
+
+from __future__ import annotations
+
+import gc
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.reliability.support import cli_in_process
+
+SMALL = ["--task", "demo:intent", "--models", "offline/small", "--rounds", "1", "--headless", "--json"]
+
+
+def test_a_run_freezes_its_start_up_for_the_session_and_leaves_the_collector_as_it_was(
+    dspy_tui_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: dict[str, Any] = {}
+
+    def run_headless(service: Any, session: Any, *, json_lines: bool) -> int:
+        seen.update(enabled=gc.isenabled(), frozen=gc.get_freeze_count())
+        service.abandon(session)
+        return 0
+
+    monkeypatch.setattr("dspy_tui.cli.headless.run_headless", run_headless)
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    out = cli_in_process("run", *SMALL, env=dict(os.environ))
+    assert out.returncode == 0, out.stderr
+    assert seen["enabled"] and seen["frozen"] > 10_000  # DSPy, pydantic, our modules: frozen, collector on
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+
+
+def test_a_run_that_fails_to_start_leaves_the_collector_on(dspy_tui_home: Path) -> None:
+    out = cli_in_process("run", "--task", "demo:intent", "--models", "nope/model", env=dict(os.environ))
+    assert out.returncode == 2, out.stderr
+    assert gc.isenabled() and gc.get_freeze_count() == 0
