@@ -8,6 +8,7 @@ environment variables instead of silently storing keys in plaintext.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -66,6 +67,10 @@ def _backend() -> keyring.backend.KeyringBackend | None:  # keyring is imported 
     by name (PYTHON_KEYRING_BACKEND): being merely installed must not turn
     "no keyring" into keys written to a plaintext file.
     """
+    if sys.platform != "darwin":  # keyring's own test: its macOS backend is never viable elsewhere
+        # That backend's module loads the Security API at import with ctypes.util.find_library, which off
+        # macOS runs ldconfig and gcc three times over (9 processes, 0.1-0.2 s) for nothing.
+        sys.modules.setdefault("keyring.backends.macOS.api", None)  # type: ignore[arg-type]
     import keyring
     from keyring.backends import chainer, fail
 

@@ -109,3 +109,37 @@ def test_secret_service_backend(tmp_path: Path) -> None:
     )
     if "secret-service-ok" not in out.stdout:
         pytest.fail(f"Secret Service round trip failed: {out.stdout[-800:]} {out.stderr[-800:]}")
+
+
+BACKEND_PROBE = r"""
+import sys
+started = []
+sys.addaudithook(lambda event, args: started.append(args[1]) if event == "subprocess.Popen" else None)
+import keyring
+if sys.argv[1] == "ours":
+    from dspy_tui.storage import keys
+    keys.keyring_backend_name()
+print(len(started), type(keyring.get_keyring()).__name__)
+"""
+
+
+def _found_backend(who: str, env: dict[str, str]) -> tuple[int, str]:
+    """(processes started, backend class) when `who` (ours or keyring alone) finds the backend in a fresh process."""
+    out = subprocess.run(
+        [sys.executable, "-c", BACKEND_PROBE, who], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    started, name = out.stdout.split()
+    return int(started), name
+
+
+@pytest.mark.skipif(sys.platform == "darwin", reason="on macOS the macOS backend is the one to find")
+def test_finding_the_backend_starts_no_process_and_finds_what_keyring_alone_finds(tmp_path: Path) -> None:
+    """keyring's macOS backend runs ldconfig and gcc at import (ctypes.util.find_library); we skip it off macOS."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHON_KEYRING_BACKEND"}
+    env.update(
+        HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "config"), XDG_DATA_HOME=str(tmp_path / "data")
+    )
+    started, ours = _found_backend("ours", env)
+    assert started == 0
+    assert ours == _found_backend("keyring", env)[1]
