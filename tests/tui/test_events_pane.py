@@ -78,3 +78,25 @@ async def test_calls_fold_search_narrows_and_enter_opens_the_json(paths: Paths, 
 
 def _text_of_event(e: Any) -> str:
     return event_line(e).plain.split(" ", 1)[1]
+
+
+async def test_the_log_keeps_the_newest_event_in_view_when_its_height_changes(
+    paths: Paths, store: SessionStore
+) -> None:
+    """Following the end, a shorter log (a terminal resized, a first layout after the events arrived)
+    still shows the newest event: it used to stay where the taller log's end had been."""
+    session = ScriptedSession(store, paths, script(MODELS, rounds_done=3, finished=True))
+    app = DspyTuiApp(paths, live_session=session, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, LiveScreen) and session.published == len(session.events)
+        )
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, LiveScreen)
+        newest = event_line(app.screen.events_pane.log_view.shown[-1]).plain
+        for height in (30, 24, 40):
+            await pilot.resize_terminal(120, height)
+            await pilot.pause(0.3)
+            log = app.screen.events_pane.log_view.region
+            drawn = [strip.text for strip in app.screen._compositor.render_strips()][log.y : log.bottom]
+            assert any(newest in line for line in drawn), f"the newest event is out of view at 120x{height}"

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from textual.widgets import Input
+from textual.widgets._footer import FooterKey
 from tui_support import (
     T0,
     ScriptedSession,
@@ -33,6 +34,7 @@ from dspy_tui.tui.screens.detail import DetailScreen
 from dspy_tui.tui.screens.live import LiveScreen
 from dspy_tui.tui.screens.modals import ReportScreen
 from dspy_tui.tui.screens.new_session import NewSessionScreen
+from dspy_tui.tui.widgets.key_footer import KeyFooter
 
 WIDE = [
     "anthropic/claude-3-5-haiku-20241022",
@@ -61,7 +63,24 @@ def screen_lines(app: DspyTuiApp) -> list[str]:
     return [strip.text for strip in app.screen._compositor.render_strips()]
 
 
+def footer_fits(app: DspyTuiApp, name: str, size: tuple[int, int]) -> None:
+    """Every key the footer shows is whole on screen, none under the palette's key, and `?` Help is one."""
+    keys = list(app.screen.query_one(KeyFooter).query(FooterKey))
+    palette = [k for k in keys if k.has_class("-command-palette")]
+    edge = palette[0].region.x if palette else size[0]
+    line = screen_lines(app)[-1]
+    cut = [
+        f"{k.key_display} {k.description}"
+        for k in keys
+        if k not in palette
+        and not (0 < k.region.right <= edge and f"{k.key_display} {k.description}" in line)
+    ]
+    assert cut == [], f"{name} at {size[0]}x{size[1]}: footer keys cut or hidden: {cut} in {line!r}"
+    assert "? Help" in line, f"{name} at {size[0]}x{size[1]}: no ? Help in {line!r}"
+
+
 def check(app: DspyTuiApp, name: str, size: tuple[int, int]) -> str:
+    footer_fits(app, name, size)
     lines = screen_lines(app)
     text = "\n".join(lines)
     if DUMP:

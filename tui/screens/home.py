@@ -90,20 +90,20 @@ class SessionsTable(FitTable):
 
 class HomeScreen(StyledOnceScreen[None]):
     # fmt: off
-    BINDINGS = [  # one key a line
+    BINDINGS = [  # one key a line, most important first: at 80 columns the footer keeps the first
         Binding("n", "app.new_session", "New session", id="home.new", tooltip="Set up and start a session"),
         Binding("enter", "open_session", "Open", id="home.open", tooltip="Open the selected session"),
         Binding("r", "resume", "Resume", id="home.resume", tooltip="Resume the selected stopped session"),
         Binding("space", "mark", "Mark", id="home.mark", tooltip="Mark the session to compare it"),
         Binding("c", "compare", "Compare", id="home.compare", tooltip="Compare the marked sessions"),
-        Binding("a", "mark_all", "Mark all", id="home.mark_all", tooltip="Mark every session shown (or clear the marks)"),
         Binding("d", "delete", "Delete", id="home.delete", tooltip="Delete the selected session (asks first)"),
-        Binding("o", "sort", "Sort", id="home.sort", show=False, tooltip="Sort by started, name, status, best test or cost"),
         Binding("slash", "filter", "Filter", id="home.filter", tooltip="Filter by text, task, model, status, date"),
-        Binding("k", "app.keys", "Keys", id="home.keys", tooltip="API keys: see, set and delete them"),
         Binding("l", "live", "Live", id="home.live", tooltip="Back to the session running here"),
-        Binding("s", "app.settings", "Settings", id="home.settings", tooltip="Settings: default budget, concurrency, theme"),
         Binding("q", "app.quit", "Quit", id="home.quit"),
+        Binding("k", "app.keys", "Keys", id="home.keys", tooltip="API keys: see, set and delete them"),
+        Binding("a", "mark_all", "Mark all", id="home.mark_all", tooltip="Mark every session shown (or clear the marks)"),
+        Binding("o", "sort", "Sort", id="home.sort", show=False, tooltip="Sort by started, name, status, best test or cost"),
+        Binding("s", "app.settings", "Settings", id="home.settings", tooltip="Settings: default budget, concurrency, theme"),
     ]
     # fmt: on
     HELP = HELP

@@ -126,6 +126,10 @@ class EventLog(ScrollView, can_focus=True):
             self.call_after_refresh(self.scroll_end, animate=False, x_axis=False)
         self.refresh()
 
+    def on_resize(self) -> None:
+        if self._following:  # a new height (the first layout, a terminal resize) moves the end
+            self.call_after_refresh(self.scroll_end, animate=False, x_axis=False)
+
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
         self._following = new_value >= self.max_scroll_y  # scrolled up: stay put until back at the end

@@ -1,6 +1,12 @@
-"""The footer of every screen: Textual's, rebuilt only when the keys it shows change.
+"""The footer of every screen: Textual's, fitted to the width and rebuilt only when the keys it shows change.
 
-Textual's Footer mounts a widget per key again on every bindings signal (each focus change,
+Textual's footer lays every key in one row and lets the command-palette key cover what does not
+fit: at 80 columns home stopped at `d Del…` and no screen showed `?` Help. Here the keys are
+fitted: full descriptions when they fit, else compact, else with short words (the palette's key
+alone), else the keys at the end
+of the screen's BINDINGS (its least important) go, and `?` Help, which lists them all, stays.
+
+Textual's Footer also mounts a widget per key again on every bindings signal (each focus change,
 each `refresh_bindings`), and each of those is styled and restyled; opening a screen sent
 four or five such signals for the same keys and the footer alone was most of the CSS work.
 Here a signal whose keys read the same leaves the footer alone, and a change of which keys
@@ -9,33 +15,110 @@ are enabled (a screen's data arriving) updates the existing keys in place.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from textual.app import ComposeResult
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
 
+HELP_KEY = "question_mark"  # the app's Help: it lists every key, so it is never left out
+SHORT = {  # a key's word when the whole descriptions do not fit (Help shows the whole ones)
+    "New session": "New",
+    "Mark all": "All",
+    "Settings": "Setup",
+    "Load config": "Load",
+    "Save config": "Save",
+    "Copy command": "Copy",
+    "Delete key": "Delete",
+    "Set key": "Set",
+    "Pick models": "Pick",
+    "Event JSON": "JSON",
+}
+
+
+class Key(NamedTuple):
+    key: str
+    display: str
+    description: str
+    action: str
+    tooltip: str
+    palette: bool  # the command palette's key, docked at the right
+
+    def width(self, compact: bool) -> int:
+        """The cells FooterKey draws for it, with its margin (Textual's footer CSS)."""
+        if self.palette:  # its border, key, a space, description and a cell of padding or margin
+            return len(self.display) + 2 + (len(self.description) + 1 if self.description else 0)
+        return len(self.display) + len(self.description) + 2 + (0 if compact else 1)
+
+
+def fit(keys: list[Key], width: int, compact: bool) -> tuple[list[Key], bool]:
+    """The keys that fit in `width` cells, and whether they are drawn compact."""
+    words = [k._replace(description=SHORT.get(k.description, k.description)) for k in keys]
+    shorter = [k._replace(description="") if k.palette else k for k in words]  # Help names the palette
+    for shown, tight in ((keys, compact), (keys, True), (words, True), (shorter, True)):
+        if sum(k.width(tight) for k in shown) <= width:
+            return shown, tight
+    kept = list(shorter)
+    for key in reversed(shorter):  # the screen's least important keys go first
+        if sum(k.width(True) for k in kept) <= width:
+            break
+        if not (key.palette or key.key == HELP_KEY):
+            kept.remove(key)
+    return kept, True
+
 
 class KeyFooter(Footer):
     def __init__(self, *, compact: bool = False) -> None:
         super().__init__(compact=compact)
+        self._wants_compact = compact  # the screen's choice when everything fits
         self._shown: tuple[Any, ...] | None = None  # what the composed keys show, enabled or not
 
     def compose(self) -> ComposeResult:
-        if self._bindings_ready:  # Textual's footer is blank until the screen's first bindings signal
-            self._shown = self._keys()  # what is about to be shown, for the next recompose to compare
-        yield from super().compose()
+        if not self._bindings_ready:  # Textual's footer is blank until the screen's first bindings signal
+            return
+        self._shown = self._keys()  # what is about to be shown, for the next recompose to compare
+        (keys, compact), enabled = self._shown
+        self.compact = compact
+        for key, on in zip(keys, enabled, strict=True):
+            widget = FooterKey(
+                key.key,
+                key.display,
+                key.description,
+                key.action,
+                disabled=not on,
+                tooltip=key.tooltip,
+                classes="-command-palette" if key.palette else "",
+            )
+            yield widget if key.palette else widget.data_bind(compact=Footer.compact)
 
-    def _keys(self) -> tuple[tuple[Any, ...], tuple[bool, ...]]:
-        """What compose would show: each binding's look, and apart from it whether it is enabled."""
-        looks, enabled = [], []
+    def _keys(self) -> tuple[tuple[tuple[Key, ...], bool], tuple[bool, ...]]:
+        """What compose would show at this width (the keys, compact or not), and apart from it which are enabled."""
+        keys, enabled, actions = [], {}, set()
         palette = self.app.COMMAND_PALETTE_BINDING
         for key, (_node, binding, on, tooltip) in self.screen.active_bindings.items():
-            if binding.show or key == palette:
-                display = self.app.get_key_display(binding)
-                looks.append((key, display, binding.action, binding.description, binding.group, tooltip))
-                enabled.append(on)
-        return tuple(looks), tuple(enabled)
+            is_palette = key == palette and self.show_command_palette and self.app.ENABLE_COMMAND_PALETTE
+            if not (binding.show or is_palette) or binding.action in actions:
+                continue  # Textual shows one key per action
+            actions.add(binding.action)
+            display = self.app.get_key_display(binding)
+            keys.append(
+                Key(
+                    binding.key,
+                    display,
+                    binding.description,
+                    binding.action,
+                    (binding.tooltip or binding.description) if is_palette else tooltip,
+                    is_palette,
+                )
+            )
+            enabled[binding.action] = on
+        keys.sort(key=lambda k: k.palette)  # the palette's key last, as Textual's footer puts it
+        width = self.size.width or self.screen.size.width or self.app.size.width
+        shown, compact = fit(keys, width, self._wants_compact)
+        return (tuple(shown), compact), tuple(enabled[k.action] for k in shown)
+
+    async def on_resize(self) -> None:
+        await self.recompose()  # only when what fits changed (below)
 
     async def recompose(self) -> None:
         if not self.is_attached:
@@ -49,11 +132,11 @@ class KeyFooter(Footer):
 
     def _enable(self, enabled: tuple[bool, ...]) -> None:
         """Only which keys are enabled changed: set it on the mounted keys (one per action)."""
-        looks = self._shown[0] if self._shown else ()
-        by_action = {look[2]: on for look, on in zip(looks, enabled, strict=True)}
+        keys = self._shown[0][0] if self._shown else ()
+        by_action = {key.action: on for key, on in zip(keys, enabled, strict=True)}
         for key in self.query(FooterKey):
             on = by_action.get(key.action)
             if on is not None:
                 key._disabled = not on  # what a click checks (FooterKey keeps it apart from Widget.disabled)
                 key.set_class(not on, "-disabled")  # its dim look
-        self._shown = (looks, enabled)
+        self._shown = (self._shown[0] if self._shown else ((), False), enabled)
