@@ -30,7 +30,8 @@ EXIT_MODEL_PROBLEM = 4  # completed, but at least one model failed or was degrad
 
 
 class _Progress:
-    """One rich progress bar per model: baseline + rounds + transfer + benchmark steps."""
+    """One rich progress bar per model: baseline + rounds + transfer + benchmark steps, and what holds
+    the model's calls back while something does (`rate-limited, retrying in 37 s`, `throttled 62%`)."""
 
     def __init__(self, session: Session) -> None:
         from rich.console import Console
@@ -44,11 +45,13 @@ class _Progress:
             TimeElapsedColumn(),
             TextColumn("eta"),
             TimeRemainingColumn(),
+            TextColumn("[yellow]{task.fields[waiting]}"),
             console=self.console,
         )
         steps = 1 + session.config.rounds + (1 if session.config.cross_model else 0) + 1
         self.tasks = {
-            m: self.progress.add_task("", total=steps, model=m, status="starting") for m in session.runs
+            m: self.progress.add_task("", total=steps, model=m, status="starting", waiting="")
+            for m in session.runs
         }
         self.steps = steps
 
@@ -74,13 +77,27 @@ class _Progress:
             self.progress.update(task, status=f"failed: {e.error[:60]}")
             self.console.print(f"[red]{e.model} failed:[/red] {e.error}")
         elif isinstance(e, ev.ModelThrottled) and task is not None:
-            self.progress.update(task, status=e.text())
+            self.progress.update(task, waiting=e.text())
+        elif isinstance(e, ev.ProviderStats):
+            for status in e.limiters:  # each model's own limiter, sampled while a figure changes
+                if (held := self.tasks.get(status.model)) is not None:
+                    self.progress.update(held, waiting=_waiting_text(status))
         elif isinstance(e, ev.BenchmarkProgress) and task is not None and e.test_score is not None:
             self.progress.update(task, completed=self.steps, status=f"test {e.test_score:.3f}")
         elif isinstance(e, ev.BudgetWarning):
             self.console.print(
                 f"[yellow]budget warning:[/yellow] ${e.spent_usd:.4f} of ${e.budget_usd:.4f} spent"
             )
+
+
+def _waiting_text(status: ev.LimiterStatus) -> str:
+    """What holds a model's calls back now, for its bar: the pause first, then the share of the last
+    minute spent queued on our side; empty once it is not throttled."""
+    if not status.throttled:
+        return ""
+    share = status.throttled_share
+    queued = f"throttled {share:.0%}" if share is not None and share >= 0.005 else ""
+    return " · ".join(part for part in (status.pause_text(), queued) if part)
 
 
 class _StdoutToLog(io.TextIOBase):

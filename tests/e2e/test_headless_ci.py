@@ -155,3 +155,46 @@ def test_plain_progress_prints_a_line_while_a_provider_throttles_and_when_it_sto
         "rate-limited, retrying in 37 s · 2×429",
         "openai no longer throttled",
     ]
+
+
+def test_progress_bars_show_what_holds_a_model_back_and_clear_it_when_nothing_does() -> None:
+    """On a terminal (rich bars) as in plain lines: rate-limited with its countdown, the share of time
+    queued on our side; each model's bar its own limiter's state."""
+    import io
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from dspy_tui.cli.headless import _Progress
+    from dspy_tui.engine import events as ev
+
+    models = ["openai/gpt-4o-mini", "groq/llama"]
+    session = SimpleNamespace(config=SimpleNamespace(rounds=3, cross_model=True), runs=dict.fromkeys(models))
+    bars = _Progress(session)  # type: ignore[arg-type]
+
+    def shown() -> dict[str, str]:
+        out = io.StringIO()
+        Console(file=out, width=200, color_system=None).print(bars.progress.get_renderable())
+        return {m: next(line for line in out.getvalue().splitlines() if m in line) for m in models}
+
+    def sample(model: str, queued_s: float, paused_s: float = 0.0) -> ev.LimiterStatus:
+        return ev.LimiterStatus(
+            model=model, provider=model.split("/")[0], in_flight=16, limit=16, max_limit=16,
+            queued_s=queued_s, served_s=10 - queued_s, paused_s=paused_s, pause_reason="rate limited",
+        )  # fmt: skip
+
+    bars.on_event(ev.ModelThrottled(model="groq/llama", reason="rate limited", retry_in_s=37))
+    assert "rate-limited, retrying in 37 s" in shown()["groq/llama"]
+    bars.on_event(
+        ev.ProviderStats(limiters=[sample("openai/gpt-4o-mini", 6.2, paused_s=12), sample("groq/llama", 1.0)])
+    )
+    now = shown()
+    assert "rate-limited, retrying in 12 s · throttled 62%" in now["openai/gpt-4o-mini"]
+    assert "retrying" not in now["groq/llama"] and "throttled" not in now["groq/llama"]
+    assert "starting" in now["openai/gpt-4o-mini"]  # the step stays; the wait is shown beside it
+    bars.on_event(ev.ProviderStats(limiters=[sample("openai/gpt-4o-mini", 6.5)]))
+    assert (
+        "throttled 65%" in shown()["openai/gpt-4o-mini"] and "retrying" not in shown()["openai/gpt-4o-mini"]
+    )
+    bars.on_event(ev.ProviderStats(limiters=[sample("openai/gpt-4o-mini", 0.5)], final=True))
+    assert "throttled" not in shown()["openai/gpt-4o-mini"]
