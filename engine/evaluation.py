@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, TypeVar
 
+T = TypeVar("T")
+R = TypeVar("R")
 ANSWERED, UNPARSED, ERRORED = "answered", "unparsed", "errored"
 _DSPY_LM_PREFIX = re.compile(r"^\[[^\]]*@[0-9a-f]+\]\s*")  # DSPy's "[provider/model@host] " in LM errors
 
@@ -73,12 +75,29 @@ class Evaluation:
         return reasons.most_common(1)[0][0] if reasons else None
 
 
+def in_threads(fn: Callable[[T], R], items: Sequence[T], *, num_threads: int) -> list[R | None]:
+    """`fn(item)` for every item in `num_threads` threads (each inside the caller's dspy.context, through
+    DSPy's `Parallel`), results in item order, None where `fn` raised. Every item runs once:
+    `timeout=0` turns off the re-submission of stragglers (it would send the same request twice),
+    and no count of errors cancels the rest (`fn` reports its own)."""
+    from dspy.predict.parallel import Parallel
+
+    run = Parallel(
+        num_threads=num_threads,
+        max_errors=len(items) + 1,
+        provide_traceback=False,
+        disable_progress_bar=True,
+        timeout=0,
+    )
+    results: list[R | None] = run([(fn, (item,)) for item in items])
+    return results
+
+
 def evaluate(
     program: Any, examples: list[Any], metric: Callable[[Any, Any], Any], *, num_threads: int
 ) -> Evaluation:
     """Score `program` on `examples` in `num_threads` threads (inside the caller's dspy.context)."""
     from dspy.utils.exceptions import AdapterParseError
-    from dspy.utils.parallelizer import ParallelExecutor
 
     signals: list[BaseException] = []
 
@@ -104,15 +123,7 @@ def evaluate(
             signals.append(exc)
             return None
 
-    # timeout=0: no straggler re-submission (it would send the same request twice)
-    executor = ParallelExecutor(
-        num_threads=num_threads,
-        disable_progress_bar=True,
-        max_errors=len(examples) + 1,
-        provide_traceback=False,
-        timeout=0,
-    )
-    results = executor.execute(one, examples)
+    results = in_threads(one, examples, num_threads=num_threads)
     if signals:
         raise signals[0]
     return Evaluation([r if r is not None else Scored(ERRORED, None, None, "not run") for r in results])

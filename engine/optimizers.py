@@ -30,6 +30,8 @@ from typing import Any
 
 import dspy
 
+from .evaluation import in_threads
+
 Metric = Callable[..., Any]
 
 
@@ -107,8 +109,6 @@ class WindowedBootstrap(dspy.BootstrapFewShot):  # type: ignore[misc]  # dspy is
         return success
 
     def _run_window(self, start: int, size: int) -> None:
-        from dspy.utils.parallelizer import ParallelExecutor
-
         def one(index: int) -> tuple[int, Any, dict[str, list[Any]], BaseException | None]:
             twin = copy.copy(self)
             twin.teacher = self.teacher.deepcopy()
@@ -125,15 +125,10 @@ class WindowedBootstrap(dspy.BootstrapFewShot):  # type: ignore[misc]  # dspy is
             return index, success, twin.name2traces, None
 
         indexes = list(range(start, min(start + size, len(self.trainset))))
-        executor = ParallelExecutor(
-            num_threads=min(self.num_threads, len(indexes)),
-            disable_progress_bar=True,
-            max_errors=len(indexes) + 1,
-            provide_traceback=False,
-            timeout=0,  # no straggler re-submission (it would send the same request twice)
-        )
-        for index, success, traces, raised in executor.execute(one, indexes):
-            self._outcomes[index] = (success, traces, raised)
+        for outcome in in_threads(one, indexes, num_threads=min(self.num_threads, len(indexes))):
+            if outcome is not None:  # always: `one` returns what it raised
+                index, success, traces, raised = outcome
+                self._outcomes[index] = (success, traces, raised)
 
 
 def _bootstrap(r: RoundInput) -> dspy.Module:
