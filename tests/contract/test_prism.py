@@ -6,9 +6,11 @@ answers with random values that still fit the schema: the parser must then
 either read the body or raise a `dspy.lm15` error that names the provider,
 never anything else.
 
-One Prism per spec, all started at once and shared by the session (the
-OpenAI spec alone takes 10-25 s of CPU to load); the dynamic tests ask the
-same servers for random answers per request (`Prefer: dynamic=true`).
+One Prism per spec, all started at once and shared by the session; each serves
+the spec cut down to the operation its wire calls and every schema that
+operation reaches (the whole OpenAI spec took Prism 16-25 s of CPU to load, its
+cut 1 s). The dynamic tests ask the same servers for random answers per request
+(`Prefer: dynamic=true`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,7 +36,7 @@ pytestmark = pytest.mark.prism
 
 REPO = Path(__file__).resolve().parents[2]
 PRISM = REPO / ".prism" / "node_modules" / ".bin" / "prism"
-STARTUP_SECONDS = 240.0  # three Prisms parse the specs at once; on 2 cores beside the other xdist worker this passed a minute
+STARTUP_SECONDS = 120.0  # three Prisms parse their specs at once, beside the other xdist worker
 DYNAMIC = {"Prefer": "dynamic=true"}  # Prism's per-request switch to schema-shaped random answers
 DYNAMIC_REQUESTS = 20
 
@@ -71,15 +73,49 @@ class PrismServer:
         return f"http://127.0.0.1:{self.port}"
 
 
-class PrismFleet:
-    """Starts one Prism per spec at once, so the slow loads overlap."""
+def _refs(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str):
+                yield value
+            else:
+                yield from _refs(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _refs(item)
 
-    def __init__(self, spec_dir: Path, spec_files: set[str], log_dir: Path) -> None:
+
+def spec_subset(document: dict[str, Any], paths: set[str]) -> dict[str, Any]:
+    """`document` with only `paths` and the components they reach through $ref (all of them,
+    transitively), plus every security scheme: what Prism answers on those paths is unchanged."""
+    components = document.get("components", {})
+    kept: dict[str, dict[str, Any]] = {"securitySchemes": components.get("securitySchemes", {})}
+    subset = {key: value for key, value in document.items() if key not in ("paths", "webhooks", "components")}
+    subset["paths"] = {path: document["paths"][path] for path in sorted(paths)}
+    pending, seen = list(_refs(subset["paths"])), set()
+    while pending:
+        ref = pending.pop()
+        if ref in seen:
+            continue
+        seen.add(ref)
+        kind, name = ref.removeprefix("#/components/").split("/")  # a ref elsewhere fails here, loudly
+        kept.setdefault(kind, {})[name] = components[kind][name]
+        pending.extend(_refs(components[kind][name]))
+    subset["components"] = kept
+    return subset
+
+
+class PrismFleet:
+    """Starts one Prism per spec at once, so the loads overlap."""
+
+    def __init__(self, specs: dict[str, dict[str, Any]], log_dir: Path) -> None:
         self.servers: dict[str, PrismServer] = {}
-        for spec_file in sorted(spec_files):
+        for spec_file, document in sorted(specs.items()):
             port = free_port()
             log = log_dir / f"{spec_file}.log"
-            command = [str(PRISM), "mock", "-h", "127.0.0.1", "-p", str(port), str(spec_dir / spec_file)]
+            served = log_dir / f"{spec_file}.json"
+            served.write_text(json.dumps(document, default=str), encoding="utf-8")  # YAML dates as written
+            command = [str(PRISM), "mock", "-h", "127.0.0.1", "-p", str(port), str(served)]
             with log.open("wb") as sink:
                 process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, cwd=REPO)
             self.servers[spec_file] = PrismServer(process, port, log, time.monotonic())
@@ -99,14 +135,18 @@ class PrismFleet:
 
 
 @pytest.fixture(scope="session")
-def prism(spec_dir: Path, wire_cases: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrismFleet]:
+def prism(
+    load_spec: Callable[[str], dict[str, Any]], wire_cases: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[PrismFleet]:
     if shutil.which("node") is None:
         pytest.skip("Prism needs Node.js, and `node` is not on PATH")
     if not PRISM.exists():
         pytest.skip(f"Prism is not installed at {PRISM} (npm install --prefix .prism @stoplight/prism-cli@5)")
-    fleet = PrismFleet(
-        spec_dir, {case.spec_file for case in wire_cases.values()}, tmp_path_factory.mktemp("prism")
-    )
+    paths: dict[str, set[str]] = {}
+    for case in wire_cases.values():
+        paths.setdefault(case.spec_file, set()).add(case.path)
+    specs = {spec_file: spec_subset(load_spec(spec_file), used) for spec_file, used in paths.items()}
+    fleet = PrismFleet(specs, tmp_path_factory.mktemp("prism"))
     yield fleet
     fleet.close()
 
