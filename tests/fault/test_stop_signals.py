@@ -1,7 +1,8 @@
 """SIGTERM and SIGINT stop a real `dspy-tui run --headless` within 5 s in every
 waiting state -- a slow answer, a Retry-After being honoured, a queue behind
 the concurrency limit or the RPM limit, a user's hook or metric that sleeps --
-and leave the session `stopped` and resumable."""
+and leave the session `stopped` and resumable. The signal goes to a real process;
+the resume that proves the stored session whole runs in this one (`cli_in_process`)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,10 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.provider_server import FakeProvider
-from tests.reliability.support import GROQ_MODEL, cli, cli_env, cli_popen, only_session_id, show
+from tests.reliability.support import GROQ_MODEL, cli_env, cli_in_process, cli_popen, only_session_id, show
 
-pytestmark = pytest.mark.serial  # a real subprocess against wall-clock bounds
+# Not `serial`: the stops take 0.02-2.1 s at load 18 (the 1 s hook and 2 s model grace periods
+# are the slowest), well inside 5 s beside the other xdist worker.
 
 
 @pytest.fixture
@@ -125,7 +127,7 @@ def test_a_signal_stops_a_waiting_session_within_5_s_and_it_resumes(
     provider.latency_s, provider.window_limit = 0, None
     provider.reset_records()
     flag.unlink()
-    resumed = cli("resume", sid, "--headless", "--json", env=env, timeout=300)
+    resumed = cli_in_process("resume", sid, "--headless", "--json", env=env)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     finals = [json.loads(line)["type"] for line in resumed.stdout.splitlines() if line.startswith("{")]
     assert finals[-1] == "session_completed"
