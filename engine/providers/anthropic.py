@@ -13,19 +13,7 @@ from typing import Any
 
 from dspy.lm15 import FinishReason, ProviderError, Request, Response, Usage
 
-from ._http import (
-    count,
-    field,
-    finish,
-    http_error,
-    make_response,
-    read_error_body,
-    refuse_unsupported,
-    system_text,
-    turns,
-    unreadable,
-    url,
-)
+from . import _http
 from .base import Endpoint, WireRequest
 
 API_VERSION = "2023-06-01"
@@ -42,14 +30,14 @@ _FINISH: dict[str, FinishReason] = {
 
 
 def build(request: Request, endpoint: Endpoint) -> WireRequest:
-    refuse_unsupported(request, endpoint, ACCEPTED)
+    _http.refuse_unsupported(request, endpoint, ACCEPTED)
     config = request.config
     body: dict[str, Any] = {
         "model": endpoint.model,
         "max_tokens": config.max_tokens or endpoint.max_tokens_default,
-        "messages": [{"role": role, "content": text} for role, text in turns(request, endpoint)],
+        "messages": [{"role": role, "content": text} for role, text in _http.turns(request, endpoint)],
     }
-    system = system_text(request, endpoint)
+    system = _http.system_text(request, endpoint)
     optional: dict[str, Any] = {
         "system": system,
         "temperature": None if config.temperature is None else min(config.temperature, 1.0),
@@ -60,24 +48,24 @@ def build(request: Request, endpoint: Endpoint) -> WireRequest:
     headers = {"content-type": "application/json", "anthropic-version": API_VERSION}
     if endpoint.key:
         headers["x-api-key"] = endpoint.key
-    return WireRequest("POST", url(endpoint, "/v1/messages"), headers, body)
+    return WireRequest("POST", _http.url(endpoint, "/v1/messages"), headers, body)
 
 
 def parse(body: Any, endpoint: Endpoint) -> Response:
     if not isinstance(body, dict):
-        raise unreadable(endpoint, "the body is not a JSON object")
-    blocks = field(body, "content", endpoint, "content", list)
+        raise _http.unreadable(endpoint, "the body is not a JSON object")
+    blocks = _http.field(body, "content", endpoint, "content", list)
     text = "".join(
         block["text"]
         for block in blocks
         if isinstance(block, dict) and block.get("type") == "text" and isinstance(block.get("text"), str)
     )
-    return make_response(
+    return _http.make_response(
         endpoint,
         id=body.get("id"),
         model=body.get("model"),
         text=text,
-        finish_reason=finish(body.get("stop_reason"), _FINISH),
+        finish_reason=_http.finish(body.get("stop_reason"), _FINISH),
         usage=_usage(body.get("usage")),
     )
 
@@ -87,16 +75,16 @@ def _usage(usage: Any) -> Usage:
     if not isinstance(usage, dict):
         return Usage()
     return Usage(
-        input_tokens=count(usage.get("input_tokens")),
-        output_tokens=count(usage.get("output_tokens")),
-        cache_read_tokens=count(usage.get("cache_read_input_tokens")),
-        cache_write_tokens=count(usage.get("cache_creation_input_tokens")),
+        input_tokens=_http.count(usage.get("input_tokens")),
+        output_tokens=_http.count(usage.get("output_tokens")),
+        cache_read_tokens=_http.count(usage.get("cache_read_input_tokens")),
+        cache_write_tokens=_http.count(usage.get("cache_creation_input_tokens")),
     )
 
 
 def error(status: int, headers: Mapping[str, str], body: bytes, endpoint: Endpoint) -> ProviderError:
     """An empty prepaid balance comes back as a 400 invalid_request_error;
     its message ("credit balance is too low") is the only sign of it."""
-    info = read_error_body(body, endpoint)
+    info = _http.read_error_body(body, endpoint)
     broke = status == 400 and "credit balance" in (info.message or "").lower()
-    return http_error(status, headers, info, endpoint, billing=broke)
+    return _http.http_error(status, headers, info, endpoint, billing=broke)

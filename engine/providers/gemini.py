@@ -21,21 +21,7 @@ from urllib.parse import quote
 
 from dspy.lm15 import FinishReason, ProviderError, Request, Response, Usage
 
-from ._http import (
-    count,
-    dig,
-    finish,
-    http_error,
-    make_response,
-    optional,
-    read_error_body,
-    refuse_unsupported,
-    retry_after,
-    system_text,
-    turns,
-    unreadable,
-    url,
-)
+from . import _http
 from .base import Endpoint, WireRequest
 
 ACCEPTED = frozenset({"max_tokens", "temperature", "top_p", "stop", "seed"})
@@ -55,15 +41,15 @@ _NOT_BLOCKED = ("", "BLOCK_REASON_UNSPECIFIED")  # the enum's zero value means n
 
 
 def build(request: Request, endpoint: Endpoint) -> WireRequest:
-    refuse_unsupported(request, endpoint, ACCEPTED)
+    _http.refuse_unsupported(request, endpoint, ACCEPTED)
     config = request.config
     body: dict[str, Any] = {
         "contents": [
             {"role": "model" if role == "assistant" else "user", "parts": [{"text": text}]}
-            for role, text in turns(request, endpoint)
+            for role, text in _http.turns(request, endpoint)
         ]
     }
-    system = system_text(request, endpoint)
+    system = _http.system_text(request, endpoint)
     if system is not None:
         body["systemInstruction"] = {"parts": [{"text": system}]}
     generation: dict[str, Any] = {
@@ -79,39 +65,39 @@ def build(request: Request, endpoint: Endpoint) -> WireRequest:
     if endpoint.key:
         headers["x-goog-api-key"] = endpoint.key
     model = quote(endpoint.model.removeprefix("models/"), safe="-._~")
-    return WireRequest("POST", url(endpoint, f"/v1beta/models/{model}:generateContent"), headers, body)
+    return WireRequest("POST", _http.url(endpoint, f"/v1beta/models/{model}:generateContent"), headers, body)
 
 
 def parse(body: Any, endpoint: Endpoint) -> Response:
     if not isinstance(body, dict):
-        raise unreadable(endpoint, "the body is not a JSON object")
+        raise _http.unreadable(endpoint, "the body is not a JSON object")
     label = endpoint.provider.label
-    blocked = dig(body, "promptFeedback", "blockReason")
+    blocked = _http.dig(body, "promptFeedback", "blockReason")
     if isinstance(blocked, str) and blocked not in _NOT_BLOCKED:
         raise ProviderError(
             f"{label} blocked the prompt: {blocked}", provider=endpoint.provider.id, provider_code=blocked
         )
-    candidates = optional(body, "candidates", endpoint, "candidates", list)
+    candidates = _http.optional(body, "candidates", endpoint, "candidates", list)
     if not candidates:
         raise ProviderError(
             f"{label} returned no candidates", provider=endpoint.provider.id, provider_code="no_candidates"
         )
     candidate = candidates[0]
     if not isinstance(candidate, dict):
-        raise unreadable(endpoint, "candidates[0] should be a JSON object")
-    content = optional(candidate, "content", endpoint, "candidates[0].content", dict)
-    parts = optional(content, "parts", endpoint, "candidates[0].content.parts", list) or []
+        raise _http.unreadable(endpoint, "candidates[0] should be a JSON object")
+    content = _http.optional(candidate, "content", endpoint, "candidates[0].content", dict)
+    parts = _http.optional(content, "parts", endpoint, "candidates[0].content.parts", list) or []
     text = "".join(
         part["text"]
         for part in parts
         if isinstance(part, dict) and isinstance(part.get("text"), str) and part.get("thought") is not True
     )
-    return make_response(
+    return _http.make_response(
         endpoint,
         id=body.get("responseId"),
         model=body.get("modelVersion"),
         text=text,
-        finish_reason=finish(candidate.get("finishReason"), _FINISH),
+        finish_reason=_http.finish(candidate.get("finishReason"), _FINISH),
         usage=_usage(body.get("usageMetadata")),
     )
 
@@ -121,11 +107,11 @@ def _usage(usage: Any) -> Usage:
     if not isinstance(usage, dict):
         return Usage()
     return Usage(
-        input_tokens=count(usage.get("promptTokenCount")),
-        output_tokens=count(usage.get("candidatesTokenCount")),
-        total_tokens=count(usage.get("totalTokenCount")),
-        cache_read_tokens=count(usage.get("cachedContentTokenCount")),
-        reasoning_tokens=count(usage.get("thoughtsTokenCount")),
+        input_tokens=_http.count(usage.get("promptTokenCount")),
+        output_tokens=_http.count(usage.get("candidatesTokenCount")),
+        total_tokens=_http.count(usage.get("totalTokenCount")),
+        cache_read_tokens=_http.count(usage.get("cachedContentTokenCount")),
+        reasoning_tokens=_http.count(usage.get("thoughtsTokenCount")),
     )
 
 
@@ -133,8 +119,8 @@ def error(status: int, headers: Mapping[str, str], body: bytes, endpoint: Endpoi
     """Google answers a bad key with 400 INVALID_ARGUMENT (reason API_KEY_INVALID),
     puts the retry delay of a 429 in the body (google.rpc.RetryInfo), and says
     `limit: 0` when the plan has no quota for the model (waiting cannot help)."""
-    info = read_error_body(body, endpoint)
-    details = dig(info.data, "error", "details")
+    info = _http.read_error_body(body, endpoint)
+    details = _http.dig(info.data, "error", "details")
     details = [item for item in details if isinstance(item, dict)] if isinstance(details, list) else []
     bad_key = any(item.get("reason") == "API_KEY_INVALID" for item in details) or (
         status == 400 and "api key not valid" in (info.message or "").lower()
@@ -146,11 +132,11 @@ def error(status: int, headers: Mapping[str, str], body: bytes, endpoint: Endpoi
         re.search(r"\blimit:\s*0\b", message) is not None
         or (
             wait is None
-            and retry_after(headers) is None
+            and _http.retry_after(headers) is None
             and re.search(r"billing|credits", message, re.IGNORECASE) is not None
         )
     )
-    return http_error(status, headers, info, endpoint, billing=billing, auth=bad_key, wait=wait)
+    return _http.http_error(status, headers, info, endpoint, billing=billing, auth=bad_key, wait=wait)
 
 
 def _retry_delay(details: list[dict[str, Any]]) -> float | None:

@@ -16,20 +16,7 @@ from urllib.parse import urlsplit
 
 from dspy.lm15 import FinishReason, ProviderError, Request, Response, Usage
 
-from ._http import (
-    count,
-    dig,
-    field,
-    finish,
-    http_error,
-    make_response,
-    read_error_body,
-    refuse_unsupported,
-    system_text,
-    turns,
-    unreadable,
-    url,
-)
+from . import _http
 from .base import Endpoint, WireRequest
 
 ACCEPTED = frozenset({"max_tokens", "temperature", "top_p", "stop", "seed", "response_format"})
@@ -44,12 +31,12 @@ _FINISH: dict[str, FinishReason] = {
 
 
 def build(request: Request, endpoint: Endpoint) -> WireRequest:
-    refuse_unsupported(request, endpoint, ACCEPTED)
+    _http.refuse_unsupported(request, endpoint, ACCEPTED)
     messages: list[dict[str, str]] = []
-    system = system_text(request, endpoint)
+    system = _http.system_text(request, endpoint)
     if system is not None:
         messages.append({"role": "system", "content": system})
-    messages.extend({"role": role, "content": text} for role, text in turns(request, endpoint))
+    messages.extend({"role": role, "content": text} for role, text in _http.turns(request, endpoint))
     config = request.config
     cap = "max_completion_tokens" if is_openai_host(endpoint.base_url) else "max_tokens"
     optional: dict[str, Any] = {
@@ -65,7 +52,7 @@ def build(request: Request, endpoint: Endpoint) -> WireRequest:
     headers = {"Content-Type": "application/json"}
     if endpoint.key:
         headers["Authorization"] = f"Bearer {endpoint.key}"
-    return WireRequest("POST", url(endpoint, "/chat/completions"), headers, body)
+    return WireRequest("POST", _http.url(endpoint, "/chat/completions"), headers, body)
 
 
 def is_openai_host(base_url: str) -> bool:
@@ -88,17 +75,17 @@ def _response_format(fmt: Mapping[str, Any] | None) -> dict[str, Any] | None:
 
 def parse(body: Any, endpoint: Endpoint) -> Response:
     if not isinstance(body, dict):
-        raise unreadable(endpoint, "the body is not a JSON object")
-    choices = field(body, "choices", endpoint, "choices", list)
+        raise _http.unreadable(endpoint, "the body is not a JSON object")
+    choices = _http.field(body, "choices", endpoint, "choices", list)
     if not choices:
-        raise unreadable(endpoint, "it has no choices")
-    message = field(choices[0], "message", endpoint, "choices[0].message", dict)
-    return make_response(
+        raise _http.unreadable(endpoint, "it has no choices")
+    message = _http.field(choices[0], "message", endpoint, "choices[0].message", dict)
+    return _http.make_response(
         endpoint,
         id=body.get("id"),
         model=body.get("model"),
         text=_content(message.get("content"), endpoint),
-        finish_reason=finish(choices[0].get("finish_reason"), _FINISH),
+        finish_reason=_http.finish(choices[0].get("finish_reason"), _FINISH),
         usage=_usage(body.get("usage")),
         refusal=message.get("refusal"),
     )
@@ -108,27 +95,29 @@ def _content(content: Any, endpoint: Endpoint) -> str:
     """A string, null (no text) or, from some compatible hosts, a list of text parts."""
     if content is None or isinstance(content, str):
         return content or ""
-    if isinstance(content, list) and all(isinstance(dig(part, "text"), str) for part in content):
+    if isinstance(content, list) and all(isinstance(_http.dig(part, "text"), str) for part in content):
         return "".join(part["text"] for part in content)
-    raise unreadable(endpoint, f"choices[0].message.content should be text, got {type(content).__name__}")
+    raise _http.unreadable(
+        endpoint, f"choices[0].message.content should be text, got {type(content).__name__}"
+    )
 
 
 def _usage(usage: Any) -> Usage:
     if not isinstance(usage, dict):
         return Usage()
     return Usage(
-        input_tokens=count(usage.get("prompt_tokens")),
-        output_tokens=count(usage.get("completion_tokens")),
-        total_tokens=count(usage.get("total_tokens")),
-        cache_read_tokens=count(dig(usage, "prompt_tokens_details", "cached_tokens")),
-        cache_write_tokens=count(dig(usage, "prompt_tokens_details", "cache_write_tokens")),
-        reasoning_tokens=count(dig(usage, "completion_tokens_details", "reasoning_tokens")),
+        input_tokens=_http.count(usage.get("prompt_tokens")),
+        output_tokens=_http.count(usage.get("completion_tokens")),
+        total_tokens=_http.count(usage.get("total_tokens")),
+        cache_read_tokens=_http.count(_http.dig(usage, "prompt_tokens_details", "cached_tokens")),
+        cache_write_tokens=_http.count(_http.dig(usage, "prompt_tokens_details", "cache_write_tokens")),
+        reasoning_tokens=_http.count(_http.dig(usage, "completion_tokens_details", "reasoning_tokens")),
     )
 
 
 def error(status: int, headers: Mapping[str, str], body: bytes, endpoint: Endpoint) -> ProviderError:
     """OpenAI answers 429 both for "slow down" and for "out of credit";
     only the body's code (`insufficient_quota`) tells them apart."""
-    info = read_error_body(body, endpoint)
+    info = _http.read_error_body(body, endpoint)
     out_of_quota = status == 429 and "insufficient_quota" in (info.code, info.kind)
-    return http_error(status, headers, info, endpoint, billing=out_of_quota)
+    return _http.http_error(status, headers, info, endpoint, billing=out_of_quota)
