@@ -1,12 +1,18 @@
-"""Budget utilisation: spent/budget over 50 random budgets, next to the old way of reserving.
+"""Budget utilisation: spent/budget over 50 random budgets, next to other ways of reserving.
 
 A simulated workload (no provider, no network): 16 workers make calls until the
-budget stops them. Each call has a prompt of 1.5-3 kB that really costs 0.25
-tokens a byte, asks for max_tokens = 1024 and really answers 10-100 tokens, at
-gpt-4o-mini's list price, with 1-5 ms of latency. Two ways to reserve:
+budget stops them. Each call has a request body of 1.5-3 kB (its string values:
+100 bytes fewer) that really costs 0.25 tokens a body byte, asks for max_tokens = 1024
+and really answers 10-100 tokens, at gpt-4o-mini's list price, with 1-5 ms of
+latency; the simulated provider reports its usage. Four ways to reserve:
 
-* now (`Budget.reserve_call`): input bound of a token per byte, output capped by what
-  remains; wait while calls are in flight; shorter answers (down to 32 tokens) before stopping;
+* now (`reserve_for_call`, what the product does): input bound of a token per byte; output
+  capped by what remains; wait while calls are in flight; with none in flight, the input
+  bounded by the densest tokens per text byte billed so far times 1.25 (`token_bound`), then
+  shorter answers (down to 32 tokens) before stopping;
+* bytes: the same, but always a token per byte of input (last session's rule);
+* exact: the same, but each call's exact prompt tokens known before it is sent, which no
+  client knows: the most any rule that stops when the next call cannot be paid can spend;
 * old: reserve bytes/3 input tokens + all 1024 output tokens and stop at the first
   reservation that does not fit.
 
@@ -21,28 +27,40 @@ import asyncio
 import random
 import statistics
 
-from dspy_tui.engine.budget import Budget, BudgetExhausted, input_token_bound
+from dspy_tui.engine.budget import Budget, BudgetExhausted, reserve_for_call
 from dspy_tui.engine.pricing import PRICES, call_rates
+from dspy_tui.engine.token_bound import TextSize, byte_bound
 
 PRICE = PRICES["openai"]["gpt-4o-mini"]
 WORKERS = 16
 MAX_TOKENS = 1024
+JSON_BYTES = 100  # keys, quotes and braces: body bytes that are not text
+POLICIES = ("now", "bytes", "exact", "old")
+
+
+def _prompt_tokens(body_bytes: int) -> int:
+    return round(body_bytes * 0.25)
 
 
 def _actual_cost(body_bytes: int, output_tokens: int) -> float:
-    return (body_bytes * 0.25 * PRICE.input + output_tokens * PRICE.output) / 1_000_000
+    return (_prompt_tokens(body_bytes) * PRICE.input + output_tokens * PRICE.output) / 1_000_000
 
 
-async def _now(budget: Budget, rng: random.Random) -> None:
+async def _reserving(policy: str, budget: Budget, rng: random.Random) -> None:
     while True:
         body = rng.randint(1500, 3000)
-        input_usd, per_token = call_rates(PRICE, input_token_bound(body)) or (0.0, 0.0)
+        text = TextSize(body - JSON_BYTES, 0) if policy == "now" else None
         try:
-            reservation, allowed = await budget.reserve_call("m", input_usd, per_token, MAX_TOKENS)
+            if policy == "exact":
+                rates = call_rates(PRICE, _prompt_tokens(body)) or (0.0, 0.0)
+                reservation, allowed = await budget.reserve_call("m", *rates, MAX_TOKENS)
+            else:
+                reservation, allowed = await reserve_for_call(budget, "m", PRICE, body, MAX_TOKENS, text=text)
         except BudgetExhausted:
             return
         await asyncio.sleep(rng.uniform(0.001, 0.005))
-        budget.settle(reservation, _actual_cost(body, min(allowed, rng.randint(10, 100))))
+        output = min(allowed, rng.randint(10, 100))
+        budget.settle(reservation, _actual_cost(body, output), _prompt_tokens(body))
 
 
 async def _old(budget: Budget, rng: random.Random) -> None:
@@ -59,8 +77,11 @@ async def _old(budget: Budget, rng: random.Random) -> None:
 
 async def _utilisation(policy: str, limit: float, seed: int) -> float:
     budget = Budget(limit)
-    worker = _now if policy == "now" else _old
-    await asyncio.gather(*(worker(budget, random.Random(seed * 100 + i)) for i in range(WORKERS)))
+    workers = [random.Random(seed * 100 + i) for i in range(WORKERS)]
+    if policy == "old":
+        await asyncio.gather(*(_old(budget, rng) for rng in workers))
+    else:
+        await asyncio.gather(*(_reserving(policy, budget, rng) for rng in workers))
     return budget.spent / limit
 
 
@@ -74,24 +95,24 @@ def main() -> None:
     print(
         f"budget utilisation (simulated workload, {WORKERS} workers, gpt-4o-mini prices), {args.runs} budgets"
     )
-    for policy in ("now", "old"):
+    for policy in POLICIES:
         shares = [asyncio.run(_utilisation(policy, b, args.seed + i)) for i, b in enumerate(budgets)]
         worst = min(range(len(shares)), key=shares.__getitem__)
         above = [s for b, s in zip(budgets, shares, strict=True) if b >= 0.002]
         print(
-            f"  {policy:>3}: spent/budget worst {shares[worst]:.3f} (at ${budgets[worst]:.4f})  "
+            f"  {policy:>5}: spent/budget worst {shares[worst]:.3f} (at ${budgets[worst]:.4f})  "
             f"median {statistics.median(shares):.3f}  best {max(shares):.3f}  "
             f"worst of budgets >= $0.002 {min(above):.3f}  over budget {sum(s > 1.0 for s in shares)}/{len(shares)}"
         )
-    # Why the smallest budgets are not spent: a call may start only when its worst case fits, and the
-    # input bound (a token per byte, safe for any tokenizer) is 4x what this workload really costs.
-    input_usd, per_token = call_rates(PRICE, input_token_bound(3000)) or (0.0, 0.0)
-    largest = input_usd + per_token * Budget().min_answer_tokens
-    real = _actual_cost(3000, 100)
+    # Why even the exact count leaves the smallest budgets short: once nothing is in flight, a call
+    # starts only if its input and the shortest useful answer fit; else the run stops.
+    per_token = PRICE.output / 1_000_000
+    smallest = (_prompt_tokens(3000) * PRICE.input) / 1_000_000 + per_token * Budget().min_answer_tokens
+    first = (call_rates(PRICE, byte_bound(3000)) or (0.0, 0.0))[0] + per_token * Budget().min_answer_tokens
     print(
-        f"  the largest call's smallest reservation is ${largest:.6f} (it really costs at most ${real:.6f}): "
-        f"a budget under ~{1 / 0.2:.0f} such reservations (${5 * largest:.4f}) can be left with more than "
-        "20% unspent, because the next call's worst case no longer fits"
+        f"  the largest call's smallest reservation: exact ${smallest:.6f}, by bytes ${first:.6f} (the first call "
+        f"of an account, before any bill): a budget under ${smallest / 0.2:.4f} can stop with more than 20% "
+        "unspent under any rule that never overspends, when the next call is a large one"
     )
 
 

@@ -1,7 +1,7 @@
 """A spending cap that holds under concurrency and still spends what it allows.
 
-Every paid call first reserves what it can cost at most (its input bound plus
-the output it may produce), then settles to what the provider billed, or, when
+Every paid call first reserves what it can cost at most (its input bound, see
+`token_bound`, plus the output it may produce), then settles to what the provider billed, or, when
 the bill is unknown (no usage, a timeout, an unreadable reply), to the whole
 reservation, marked estimated: unknown is not free. A reservation that does
 not fit waits for the calls in flight to settle; with none in flight the call
@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 from . import events
 from .pricing import Price, call_rates, unpriced_under_budget
+from .token_bound import TextSize, TokenBounds, byte_bound
 
 _NANO = 1_000_000_000
 
@@ -75,6 +76,7 @@ class _Plan:
     nanos: int = 0
     tokens: int = 0
     refusal: BaseException | None = None
+    learned: bool = False  # the input is bounded by the account's learned bound, not by bytes
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,8 @@ class Reservation:
     amount_usd: float
     nanos: int
     holder: str = ""  # whose hold the call draws on (the model a judge rates); "" = `model`
+    text: TextSize | None = None  # the request's text, to learn its account's token bound from the bill
+    learned: bool = False  # its input was bounded by the learned bound (not by bytes)
 
 
 WarningCallback = Callable[[float, float], None]  # (spent_usd, limit_usd)
@@ -134,7 +138,11 @@ class Budget:
         self._holds: dict[str, int] = {}  # model -> nanos held back for its later phases
         self._protected: dict[str, int] = {}  # model -> its spent+reserved when it began using its hold
         self._final: set[str] = set()  # protected models in their benchmark
+        self._kept: dict[
+            str, int
+        ] = {}  # model -> its hold its cross-model trial must leave for its benchmark
         self.refused = 0  # reservations refused (the call was never sent)
+        self.token_bounds = TokenBounds()
 
     def caps(self, model: str) -> bool:
         """Whether a limit (the session's or the model's own) bounds what `model` spends: an
@@ -235,15 +243,21 @@ class Budget:
         """`model` needs no more of its hold (its later phases ended, or it stopped)."""
         self.hold(model, 0.0)
 
-    def protect(self, model: str, *, final: bool = True) -> None:
+    def protect(self, model: str, *, final: bool = True, keep_usd: float = 0.0) -> None:
         """`model` has reached the phases its hold is for: from now on its calls may use it (never
         another model's). `final` (its benchmark): running out stops the model (`BudgetExhausted`
-        for it alone); otherwise (its cross-model trial) it ends the trial (`BudgetReserveReached`)."""
+        for it alone); otherwise (its cross-model trial) it ends the trial (`BudgetReserveReached`),
+        which must leave `keep_usd` of the hold for the benchmark that follows."""
         with self._lock:
-            if model not in self._protected:
+            if model not in self._protected or (final and model not in self._final):
+                # its hold counts from here: a cross-model trial that spent money nobody held
+                # has not used up the hold of the benchmark that follows
                 self._protected[model] = self._drawn.get(model, 0)
             if final:
                 self._final.add(model)
+                self._kept.pop(model, None)
+            else:  # what the benchmark keeps is fixed now: the trial's spending does not shrink it
+                self._kept[model] = min(_to_nanos(keep_usd), self._effective_hold(model))
             waiters = self._take_waiters()
         self._wake(waiters)
 
@@ -265,9 +279,9 @@ class Budget:
 
     def _held_against(self, model: str) -> int:
         """Nanos this model's calls may not touch: every hold while it optimizes, every hold but its
-        own in its later phases."""
+        own in its later phases (and, in its cross-model trial, what its benchmark keeps)."""
         if model in self._protected:
-            return sum(self._effective_hold(m) for m in self._holds if m != model)
+            return self._kept.get(model, 0) + sum(self._effective_hold(m) for m in self._holds if m != model)
         return sum(self._effective_hold(m) for m in self._holds)
 
     # ---- reserving -----------------------------------------------------
@@ -297,25 +311,34 @@ class Budget:
         max_tokens: int,
         *,
         holder: str | None = None,
+        text: TextSize | None = None,
+        learned_input_usd: float | None = None,
     ) -> tuple[Reservation, int]:
         """Reserve one call charged to account `model`, drawing on `holder`'s hold (default
-        `model`'s): its input bound plus `max_tokens` of output.
+        `model`'s): its input bound plus `max_tokens` of output (`text`: the request's, to learn
+        its account's token bound from the bill).
 
         Returns the reservation and the output tokens it pays for. When it does
         not fit: wait while other calls are in flight (they usually settle for
-        less than they hold); with nothing in flight, pay for fewer output
-        tokens if at least `min_answer_tokens` fit; else stop (`BudgetExhausted`,
-        or `BudgetReserveReached` when only the phase reserve stands in the way).
+        less than they hold); with nothing in flight, bound the input by the
+        account's learned bound (`learned_input_usd`, see `token_bound`) instead,
+        so only one call at a time is ever reserved below its byte bound, then
+        pay for fewer output tokens if at least `min_answer_tokens` fit; else stop
+        (`BudgetExhausted`, or `BudgetReserveReached` when only the phase reserve
+        stands in the way).
         """
         loop = asyncio.get_running_loop()
         holder = holder or model
         input_nanos = _to_nanos(input_usd)
+        learned_nanos = None if learned_input_usd is None else _to_nanos(learned_input_usd)
         rate = usd_per_output_token * _NANO
         while True:
             with self._lock:
-                plan = self._plan(model, holder, input_nanos, rate, max_tokens, self.min_answer_tokens)
+                plan = self._plan(
+                    model, holder, input_nanos, rate, max_tokens, self.min_answer_tokens, learned_nanos
+                )
                 if plan.kind == "take":
-                    return self._take(model, holder, plan.nanos), plan.tokens
+                    return self._take(model, holder, plan.nanos, text, plan.learned), plan.tokens
                 if plan.kind == "wait":
                     waiter: asyncio.Future[None] = loop.create_future()
                     self._waiters.append((loop, waiter))
@@ -327,7 +350,14 @@ class Budget:
             await waiter
 
     def _plan(
-        self, model: str, holder: str, input_nanos: int, rate: float, max_tokens: int, floor: int
+        self,
+        model: str,
+        holder: str,
+        input_nanos: int,
+        rate: float,
+        max_tokens: int,
+        floor: int,
+        learned_nanos: int | None = None,
     ) -> _Plan:
         """What to do with one reservation request. Caller holds the lock."""
         if self._exhausted_all or model in self._exhausted_models:
@@ -338,10 +368,16 @@ class Budget:
             return _Plan("take", full, max_tokens)
         if any(full > room and reserved > 0 for room, reserved, _ in scopes):
             return _Plan("wait")
+        learned = learned_nanos is not None and learned_nanos < input_nanos
+        if learned_nanos is not None and learned:
+            input_nanos = learned_nanos
+            full = input_nanos + math.ceil(rate * max_tokens)
+            if all(full <= room for room, _, _ in scopes):
+                return _Plan("take", full, max_tokens, learned=True)
         room = min(r for r, _, _ in scopes)
         tokens = min(max_tokens, math.floor((room - input_nanos) / rate)) if rate > 0 else 0
         if rate > 0 and tokens >= min(floor, max_tokens) and tokens > 0:
-            return _Plan("take", input_nanos + math.ceil(rate * tokens), tokens)
+            return _Plan("take", input_nanos + math.ceil(rate * tokens), tokens, learned=learned)
         held = self._held_against(holder)
         if held and all(full <= room + held * (scope is None) for room, _, scope in scopes):
             return _Plan("stop", refusal=self._reserve_reached(holder, held))  # held back for others
@@ -367,8 +403,10 @@ class Budget:
             scopes.append((model_limit - self._model_spent.get(model, 0) - reserved, reserved, model))
         return scopes
 
-    def _take(self, model: str, holder: str, nanos: int) -> Reservation:
-        reservation = Reservation(next(self._ids), model, nanos / _NANO, nanos, holder)
+    def _take(
+        self, model: str, holder: str, nanos: int, text: TextSize | None = None, learned: bool = False
+    ) -> Reservation:
+        reservation = Reservation(next(self._ids), model, nanos / _NANO, nanos, holder, text, learned)
         self._open[reservation.id] = reservation
         self._reserved += nanos
         self._model_reserved[model] = self._model_reserved.get(model, 0) + nanos
@@ -422,9 +460,12 @@ class Budget:
         )
 
     # ---- settling ------------------------------------------------------
-    def settle(self, reservation: Reservation, actual_cost: float | None) -> float:
+    def settle(
+        self, reservation: Reservation, actual_cost: float | None, prompt_tokens: int | None = None
+    ) -> float:
         """Turn a reservation into spending and return the USD charged. `None`
-        (the bill is unknown) is charged at the whole reservation: unknown is not free."""
+        (the bill is unknown) is charged at the whole reservation: unknown is not free.
+        `prompt_tokens` (as billed) teaches the account's token bound."""
         refusal: BudgetExhausted | None = None
         warn: tuple[float, float] | None = None
         with self._lock:
@@ -442,7 +483,14 @@ class Budget:
             self._drawn[holder] = self._drawn.get(holder, 0) + nanos
             if holder != reservation.model:
                 self._assisted[holder] = self._assisted.get(holder, 0) + nanos
-            if nanos > reservation.nanos:
+            if actual_cost is not None and prompt_tokens is not None and reservation.text is not None:
+                self.token_bounds.observe(reservation.model, reservation.text, prompt_tokens)
+            if nanos > reservation.nanos and reservation.learned:
+                # Denser than the account's learned bound: record it as billed, bound its
+                # requests by bytes from now on (a budget it pushed over refuses every call).
+                self.overruns += 1
+                self.token_bounds.distrust(reservation.model)
+            elif nanos > reservation.nanos:
                 # The provider billed more than the worst case we allowed for:
                 # record it as billed and allow no further calls.
                 self.overruns += 1
@@ -508,18 +556,6 @@ def _resolve(waiter: asyncio.Future[None]) -> None:
         waiter.set_result(None)
 
 
-# A chat template adds a few tokens of its own around the messages.
-TEMPLATE_TOKENS = 16
-
-
-def input_token_bound(body_bytes: int) -> int:
-    """At most as many prompt tokens as the request has bytes, whatever the tokenizer:
-    byte-level BPE (OpenAI, Anthropic, Llama) and SentencePiece with byte fallback
-    (Gemini) each spend a token on at least one byte of text, and the request body
-    carries every byte of text (plus JSON that only adds to the count)."""
-    return body_bytes + TEMPLATE_TOKENS
-
-
 async def reserve_for_call(
     budget: Budget,
     model: str,
@@ -528,12 +564,12 @@ async def reserve_for_call(
     max_tokens: int,
     *,
     holder: str | None = None,
+    text: TextSize | None = None,
 ) -> tuple[Reservation, int]:
-    """Reserve one request of `body_bytes` asking for up to `max_tokens` of output, charged to
-    account `model` and drawing on `holder`'s hold; returns the reservation and the output tokens
-    it may ask for (maybe fewer)."""
-    tokens_in = input_token_bound(body_bytes)
-    rates = call_rates(price, tokens_in)
+    """Reserve one request of `body_bytes` (its string values: `text`) asking for up to
+    `max_tokens` of output, charged to account `model` and drawing on `holder`'s hold; returns
+    the reservation and the output tokens it may ask for (maybe fewer)."""
+    rates = call_rates(price, byte_bound(body_bytes))
     if rates is None:
         if budget.caps(model):
             raise BudgetExhausted(
@@ -544,7 +580,17 @@ async def reserve_for_call(
             )
         rates = (0.0, 0.0)
     input_usd, per_output_token = rates
-    return await budget.reserve_call(model, input_usd, per_output_token, max_tokens, holder=holder)
+    learned = budget.token_bounds.bound(model, text) if text is not None else None
+    learned_usd = None if learned is None or price is None else (call_rates(price, learned) or (0.0, 0.0))[0]
+    return await budget.reserve_call(
+        model,
+        input_usd,
+        per_output_token,
+        max_tokens,
+        holder=holder,
+        text=text,
+        learned_input_usd=learned_usd,
+    )
 
 
 def spending_words(budget: Budget) -> str:

@@ -41,6 +41,7 @@ from .limits import Limiter, Slot
 from .pricing import cost_of, prompt_tokens
 from .providers import offline, registry
 from .providers.base import Endpoint, WireFormat
+from .token_bound import text_size
 
 if TYPE_CHECKING:
     from .runtime import Runtime
@@ -81,7 +82,13 @@ async def perform(runtime: Runtime, link: ModelLink, request: Request) -> Respon
         max_tokens = request.config.max_tokens or endpoint.max_tokens_default
         if ctx.budget is not None:
             call.reservation, allowed = await reserve_for_call(
-                ctx.budget, link.account, link.price, len(body_json), max_tokens, holder=link.serves
+                ctx.budget,
+                link.account,
+                link.price,
+                len(body_json),
+                max_tokens,
+                holder=link.serves,
+                text=text_size(body),
             )
             if allowed < max_tokens:  # what is left pays for a shorter answer only: ask for one
                 max_tokens = allowed
@@ -353,17 +360,18 @@ class _Call:
         self.response = response
         self.cost = cost_of(self.link.price, response.usage)
         stats = self.runtime.stats
-        stats.tokens_in += prompt_tokens(response.usage, self.link.endpoint.provider.wire) or 0
+        billed_in = prompt_tokens(response.usage, self.link.endpoint.provider.wire)
+        stats.tokens_in += billed_in or 0
         stats.tokens_out += response.usage.output_tokens or 0
-        self._settle(budget, self.cost)
+        self._settle(budget, self.cost, billed_in)
         stats.cost_usd += self.cost or 0.0
 
-    def _settle(self, budget: Budget | None, cost: float | None) -> None:
+    def _settle(self, budget: Budget | None, cost: float | None, billed_in: int | None = None) -> None:
         """Charge the reservation: the bill, or all of it when the bill is unknown (then marked estimated)."""
         if budget is None or self.reservation is None:
             return
         reservation, self.reservation = self.reservation, None
-        charged = budget.settle(reservation, cost)
+        charged = budget.settle(reservation, cost, billed_in)
         if cost is None and self.link.price is not None:
             self.cost, self.cost_estimated = charged, True
 

@@ -79,12 +79,17 @@ class PhaseReserve:
             self.budget.hold(model, self.per_call[model] * self.later_calls() * MARGIN)
 
     def release_to(self, model: str) -> None:
-        """`model` has reached its benchmark: it may spend its own hold."""
+        """`model` has reached its benchmark: it may spend its own hold, now what its test split
+        costs at its measured cost per call (its cross-model trial, if any, is over)."""
         self.budget.protect(model)
+        if self.enabled and model in self.per_call:
+            self.budget.hold(model, self.per_call[model] * self.test_examples * MARGIN)
 
     def enter_cross_model(self, model: str) -> None:
-        """`model` begins its cross-model trial: it may spend its own hold, and no one else's."""
-        self.budget.protect(model, final=False)
+        """`model` begins its cross-model trial: it may spend its own hold, and no one else's, except
+        what its benchmark will need (the trial ends first: the benchmark is the number that counts)."""
+        keep = self.per_call.get(model, 0.0) * self.test_examples * MARGIN if self.enabled else 0.0
+        self.budget.protect(model, final=False, keep_usd=keep)
 
     def done(self, model: str) -> None:
         """`model` needs no more held back (its benchmark ended, or it stopped)."""
