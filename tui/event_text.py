@@ -16,8 +16,43 @@ PHASE_NAMES = {
 }
 
 
-def _describe(e: ev.Event) -> tuple[str, str]:  # noqa: C901 - a table of event wordings
+# The events a template words alone: `{name}` is the event's field of that name, a `_usd` one as money.
+# Events whose sentence depends on their values are worded in `_describe`.
+TEMPLATES: dict[type[ev.Event], tuple[str, str]] = {  # event -> (template, style)
+    ev.RoundStarted: ("round {round} started", ""),
+    ev.ModelDegraded: ("degraded: {reason}", "yellow"),
+    ev.ModelConverged: ("converged after round {round}: {reason}", "cyan"),
+    ev.ModelFailed: ("failed: {error}", "bold red"),
+    ev.BudgetReserveReached: (
+        "optimization ends: {spent_usd} of {budget_usd} spent, the rest ({reserve_usd}) is kept for the "
+        "cross-model trial and the benchmark",
+        "yellow",
+    ),
+    ev.BudgetWarning: ("budget warning: {spent_usd} of {budget_usd} spent", "bold yellow"),
+    ev.BudgetExhausted: ("budget spent: {spent_usd} of {budget_usd}; no more calls are sent", "bold yellow"),
+    ev.SessionCompleted: ("session completed", "bold green"),
+    ev.SessionStopped: ("session stopped ({reason})", "bold yellow"),
+    ev.SessionFailed: ("session failed: {error}", "bold red"),
+}
+
+
+class _Fields(dict[str, object]):
+    """An event's fields as a template reads them (`str.format_map`), each formatted when asked for."""
+
+    def __init__(self, event: ev.Event) -> None:
+        super().__init__()
+        self.event = event
+
+    def __missing__(self, name: str) -> object:
+        value = getattr(self.event, name)
+        return money(value) if name.endswith("_usd") else value
+
+
+def _describe(e: ev.Event) -> tuple[str, str]:
     """(text, style) for one event line."""
+    template = TEMPLATES.get(type(e))
+    if template is not None:
+        return template[0].format_map(_Fields(e)), template[1]
     if isinstance(e, ev.CallCompleted):
         if e.cache_hit:
             return "call answered from the cache (already paid for)", "dim"
@@ -41,8 +76,6 @@ def _describe(e: ev.Event) -> tuple[str, str]:  # noqa: C901 - a table of event 
             f"{label}: dev {score(e.dev_score)} best {score(e.best_dev_score)} ({delta(e.delta)}), "
             f"{e.calls} calls, {money(e.cost_usd)}{left_out}"
         ), "bold"
-    if isinstance(e, ev.RoundStarted):
-        return f"round {e.round} started", ""
     if isinstance(e, ev.PhaseStarted):
         return f"{PHASE_NAMES.get(e.phase, e.phase)} started", "bold cyan"
     if isinstance(e, ev.PhaseCompleted):
@@ -52,17 +85,6 @@ def _describe(e: ev.Event) -> tuple[str, str]:  # noqa: C901 - a table of event 
         return f"spent {money(e.spent_usd)}{budget} so far", "dim"
     if isinstance(e, ev.ModelThrottled):
         return f"{(e.reason or 'rate limited')}: new calls wait {e.retry_in_s:.0f} s", "yellow"
-    if isinstance(e, ev.ModelDegraded):
-        return f"degraded: {e.reason}", "yellow"
-    if isinstance(e, ev.BudgetReserveReached):
-        return (
-            f"optimization ends: {money(e.spent_usd)} of {money(e.budget_usd)} spent, the rest "
-            f"({money(e.reserve_usd)}) is kept for the cross-model trial and the benchmark"
-        ), "yellow"
-    if isinstance(e, ev.ModelConverged):
-        return f"converged after round {e.round}: {e.reason}", "cyan"
-    if isinstance(e, ev.ModelFailed):
-        return f"failed: {e.error}", "bold red"
     if isinstance(e, ev.CrossModelTransfer):
         verdict = "kept" if e.kept else "not kept"
         return f"tried {e.source_model}'s program: {score(e.before)} -> {score(e.after)}, {verdict}", ""
@@ -70,21 +92,8 @@ def _describe(e: ev.Event) -> tuple[str, str]:  # noqa: C901 - a table of event 
         if e.test_score is not None:
             return f"test score {score(e.test_score)} on {e.total} examples", "bold green"
         return f"benchmark {e.done}/{e.total}", ""
-    if isinstance(e, ev.BudgetWarning):
-        return f"budget warning: {money(e.spent_usd)} of {money(e.budget_usd)} spent", "bold yellow"
-    if isinstance(e, ev.BudgetExhausted):
-        return (
-            f"budget spent: {money(e.spent_usd)} of {money(e.budget_usd)}; no more calls are sent",
-            "bold yellow",
-        )
     if isinstance(e, ev.SessionStarted):
         return ("session resumed" if e.resumed else "session started"), "bold"
-    if isinstance(e, ev.SessionCompleted):
-        return "session completed", "bold green"
-    if isinstance(e, ev.SessionStopped):
-        return f"session stopped ({e.reason})", "bold yellow"
-    if isinstance(e, ev.SessionFailed):
-        return f"session failed: {e.error}", "bold red"
     if isinstance(e, ev.ReportReady):
         return f"report written: {e.paths.get('md', ', '.join(e.paths.values()))}", "green"
     return e.type.replace("_", " "), ""
