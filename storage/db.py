@@ -9,12 +9,13 @@ so a database left by an older dspy-tui upgrades in place.
 
 from __future__ import annotations
 
+import datetime
 import errno
 import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -71,6 +72,35 @@ class MigrationSet:
     def apply(self, db: sqlite_utils.Database) -> None:
         self._built().apply(db)
 
+    def create_new(self, conn: sqlite3.Connection) -> bool:
+        """Build an empty database: every step run and recorded as sqlite-utils Migrations records it
+        (its table, index and rows), in one write transaction, without importing sqlite-utils (0.11 s of
+        a first run's start). False, with nothing changed, when the database is not empty or a step
+        needs more of sqlite-utils than `execute`/`executescript`: sqlite-utils then does the work."""
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+                conn.rollback()
+                return False
+            for statement in _MIGRATIONS_TABLE:
+                conn.execute(statement)
+            steps = cast("sqlite_utils.Database", _Statements(conn))
+            for name, fn in self._migrations:
+                fn(steps)
+                conn.execute(
+                    "INSERT INTO _sqlite_migrations (migration_set, name, applied_at) VALUES (?, ?, ?)",
+                    (self.name, name, str(datetime.datetime.now(datetime.UTC))),
+                )
+        except _NeedsSqliteUtils:
+            conn.rollback()
+            return False
+        except BaseException:
+            if conn.in_transaction:
+                conn.rollback()
+            raise
+        conn.commit()
+        return True
+
     def up_to_date(self, conn: sqlite3.Connection) -> bool:
         """Every step applied and none we do not know, read without sqlite-utils."""
         try:
@@ -80,6 +110,46 @@ class MigrationSet:
         except sqlite3.OperationalError:  # no migrations table: a new database
             return False
         return {row[0] for row in rows} == self.names
+
+
+# sqlite-utils Migrations' own table and index, in the words sqlite-utils creates them with
+_MIGRATIONS_TABLE = (
+    'CREATE TABLE "_sqlite_migrations" (\n   "id" INTEGER PRIMARY KEY,\n   "migration_set" TEXT,\n'
+    '   "name" TEXT,\n   "applied_at" TEXT\n)',
+    'CREATE UNIQUE INDEX "idx__sqlite_migrations_migration_set_name"\n'
+    '    ON "_sqlite_migrations" ("migration_set", "name")',
+)
+
+
+class _NeedsSqliteUtils(Exception):
+    """A step used more of sqlite-utils' Database than `_Statements` offers."""
+
+
+class _Statements:
+    """What our steps use of sqlite-utils' Database, on a plain connection and inside its transaction
+    (sqlite3's executescript would commit first: a script runs statement by statement)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __getattr__(self, name: str) -> Any:
+        raise _NeedsSqliteUtils(name)
+
+    def __getitem__(self, name: str) -> Any:
+        raise _NeedsSqliteUtils(name)
+
+    def execute(self, sql: str, parameters: Any = ()) -> sqlite3.Cursor:
+        return self.conn.execute(sql, parameters)
+
+    def executescript(self, script: str) -> None:
+        statement = ""
+        for line in script.splitlines(keepends=True):
+            statement += line
+            if sqlite3.complete_statement(statement):
+                self.conn.execute(statement)
+                statement = ""
+        if statement.strip():
+            self.conn.execute(statement)
 
 
 migrations = MigrationSet("dspy_tui")
@@ -343,18 +413,22 @@ def _newer_schema(db: sqlite_utils.Database) -> int | None:
 
 def ensure_schema(conn: sqlite3.Connection) -> None:
     """Migrate the database behind `conn` if it needs it (see apply_migrations); an up-to-date one
-    costs one query and no sqlite-utils import."""
-    if not migrations.up_to_date(conn):
-        import sqlite_utils
+    costs one query and a new one is built without sqlite-utils (MigrationSet.create_new)."""
+    try:
+        if migrations.up_to_date(conn) or migrations.create_new(conn):
+            return
+    except sqlite3.DatabaseError as exc:
+        raise database_error(db_file(conn), exc) from None
+    import sqlite_utils
 
-        apply_migrations(sqlite_utils.Database(conn))
+    apply_migrations(sqlite_utils.Database(conn))
 
 
 def apply_migrations(db: sqlite_utils.Database) -> None:
     """Apply pending migrations holding the write lock, so that two processes (or threads)
     opening a new database at once do not both run the same migration. A database written by
     a newer dspy-tui is refused untouched; any SQLite error becomes one sentence naming the file."""
-    path = db_file(db)
+    path = db_file(db.conn)
     try:
         newer = _newer_schema(db)
         if newer is not None:
@@ -376,10 +450,10 @@ def apply_migrations(db: sqlite_utils.Database) -> None:
         raise database_error(path, exc) from None
 
 
-def db_file(db: sqlite_utils.Database) -> str:
+def db_file(conn: sqlite3.Connection) -> str:
     """The file behind a connection (for messages)."""
     try:
-        return str(db.conn.execute("PRAGMA database_list").fetchone()[2]) or ":memory:"
+        return str(conn.execute("PRAGMA database_list").fetchone()[2]) or ":memory:"
     except sqlite3.Error:
         return "the database"
 

@@ -330,3 +330,46 @@ def test_the_migration_set_builds_sqlite_utils_migrations_once(
     assert built == ["probe"]
     steps(name="0002_u")(lambda db: db["u"].create({"id": int}))  # a later step is in the next build
     assert [m.name for m in steps.pending(db)] == ["0002_u"] and built == ["probe", "probe"]
+
+
+def _schema(path: Path) -> tuple[list[tuple[str, str, str]], list[tuple[str, str]]]:
+    conn = sqlite3.connect(path)
+    try:
+        master = conn.execute("SELECT type, name, sql FROM sqlite_master ORDER BY type, name").fetchall()
+        steps = conn.execute("SELECT migration_set, name FROM _sqlite_migrations ORDER BY id").fetchall()
+    finally:
+        conn.close()
+    return master, steps
+
+
+def test_a_new_database_is_built_without_sqlite_utils_exactly_as_sqlite_utils_builds_it(
+    tmp_path: Path,
+) -> None:
+    """Same tables, indexes and migration records as sqlite-utils Migrations makes; it then sees nothing pending."""
+    SessionStore(tmp_path / "ours.db").close()
+    dbmod.open_database(tmp_path / "theirs.db").close()  # sqlite-utils Migrations, the reference
+    assert _schema(tmp_path / "ours.db") == _schema(tmp_path / "theirs.db")
+    db = sqlite_utils.Database(dbmod.connect(tmp_path / "ours.db"))
+    assert dbmod.migrations.pending(db) == [] and db["_sqlite_migrations"].pks == ["id"]
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys; from dspy_tui.storage.sessions import SessionStore; "
+        f"SessionStore({str(tmp_path / 'fresh.db')!r}).list_sessions(); print('sqlite_utils' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert out.stdout.split() == ["False"], out.stderr  # it imports numpy, click and pluggy: 0.11 s
+
+
+def test_a_database_that_is_not_new_is_left_to_sqlite_utils(tmp_path: Path) -> None:
+    path = tmp_path / "other.db"
+    conn = dbmod.connect(path)
+    conn.execute("CREATE TABLE theirs (x)")
+    assert not dbmod.migrations.create_new(conn) and not conn.in_transaction
+    assert [r[0] for r in conn.execute("SELECT name FROM sqlite_master")] == ["theirs"]
+    steps = dbmod.MigrationSet("probe")
+    steps(name="0001_t")(lambda db: db["t"].create({"id": int}))  # more than execute/executescript
+    fresh = dbmod.connect(tmp_path / "fresh.db")
+    assert not steps.create_new(fresh)
+    assert fresh.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
