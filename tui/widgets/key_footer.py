@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+from textual import events
+from textual import on as handles
 from textual.app import ComposeResult
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
@@ -67,6 +69,37 @@ def fit(keys: list[Key], width: int, compact: bool) -> tuple[list[Key], bool]:
     return kept, True
 
 
+class ToggleKey(FooterKey):
+    """Textual's FooterKey, whose enabled state may change once it is mounted (FooterKey takes it
+    only when built, so a screen's data arriving would otherwise rebuild the whole footer)."""
+
+    def __init__(
+        self,
+        key: str,
+        display: str,
+        description: str,
+        action: str,
+        *,
+        disabled: bool,
+        tooltip: str,
+        classes: str,
+    ) -> None:
+        super().__init__(key, display, description, action, disabled, tooltip, classes)
+        self.enabled = not disabled
+
+    def enable(self, on: bool) -> None:
+        self.enabled = on
+        self.set_class(not on, "-disabled")  # FooterKey's dim look
+
+    @handles(events.MouseDown)
+    def _click(self, event: events.MouseDown) -> None:
+        event.prevent_default()  # FooterKey's own handler reads the state the key was built with
+        if self.enabled:
+            self.app.simulate_key(self.key)
+        else:
+            self.app.bell()
+
+
 class KeyFooter(Footer):
     def __init__(self, *, compact: bool = False) -> None:
         super().__init__(compact=compact)
@@ -80,7 +113,7 @@ class KeyFooter(Footer):
         (keys, compact), enabled = self._shown
         self.compact = compact
         for key, on in zip(keys, enabled, strict=True):
-            widget = FooterKey(
+            widget = ToggleKey(
                 key.key,
                 key.display,
                 key.description,
@@ -134,9 +167,8 @@ class KeyFooter(Footer):
         """Only which keys are enabled changed: set it on the mounted keys (one per action)."""
         keys = self._shown[0][0] if self._shown else ()
         by_action = {key.action: on for key, on in zip(keys, enabled, strict=True)}
-        for key in self.query(FooterKey):
+        for key in self.query(ToggleKey):
             on = by_action.get(key.action)
             if on is not None:
-                key._disabled = not on  # what a click checks (FooterKey keeps it apart from Widget.disabled)
-                key.set_class(not on, "-disabled")  # its dim look
+                key.enable(on)
         self._shown = (self._shown[0] if self._shown else ((), False), enabled)
