@@ -5,9 +5,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from textual_plotext import PlotextPlot
-
 from dspy_tui.tui.format import model_color
+from dspy_tui.tui.widgets.cached_plot import CachedPlot
 
 
 @dataclass(frozen=True)
@@ -18,15 +17,12 @@ class Point:
     marker: str = "●"
 
 
-class ScoreCostChart(PlotextPlot):
+class ScoreCostChart(CachedPlot):
     """One dot per model and session: up is better, left is cheaper (the key is a ChartLegend under it)."""
 
     def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 - Textual's name
         super().__init__(id=id)
         self.points: list[Point] = []
-
-    def on_resize(self) -> None:
-        self.draw(self.points)
 
     def draw(self, points: list[Point]) -> None:
         self.points = points
@@ -44,10 +40,10 @@ class ScoreCostChart(PlotextPlot):
             plt.title("no model has a test score")
         elif top == 0:
             plt.title("every cost is $0 (offline or unpriced): only the score tells them apart")
-        self.refresh()
+        self.redrawn()
 
 
-class TrendChart(PlotextPlot):
+class TrendChart(CachedPlot):
     """Each model's test score by session date, for sessions of one task (the key is a ChartLegend under it)."""
 
     def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 - Textual's name
@@ -55,9 +51,6 @@ class TrendChart(PlotextPlot):
         self.lines: dict[str, list[tuple[float, float]]] = {}
         self.note = ""
         self.line_colors: dict[str, int] = {}
-
-    def on_resize(self) -> None:
-        self.draw(self.lines, self.note, self.line_colors)
 
     def draw(
         self,
@@ -73,7 +66,7 @@ class TrendChart(PlotextPlot):
         dates = sorted({d for points in lines.values() for d, _ in points})
         if note or not dates:
             plt.title(note or "no test scores to follow")
-            self.refresh()
+            self.redrawn()
             return
         position = {d: i for i, d in enumerate(dates)}
         for i, (model, points) in enumerate(lines.items()):
@@ -87,4 +80,4 @@ class TrendChart(PlotextPlot):
         plt.xlim(-0.2, max(1, len(dates) - 1) + 0.2)
         plt.ylim(0, 1)
         plt.ylabel("test score")
-        self.refresh()
+        self.redrawn()

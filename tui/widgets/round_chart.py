@@ -11,9 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
-from textual_plotext import PlotextPlot
-
 from dspy_tui.tui.format import model_color
+from dspy_tui.tui.widgets.cached_plot import CachedPlot
 
 METRICS = ("dev", "cost", "latency", "tokens")
 METRIC_TITLES = {
@@ -39,25 +38,18 @@ class RoundSeries(Protocol):
     def series(self, model: str, metric: str) -> tuple[list[int], list[float]]: ...
 
 
-class RoundChart(PlotextPlot):
+class RoundChart(CachedPlot):
     """Redrawn only when a round finishes or the metric changes, never per call."""
 
     def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 - Textual's name
         super().__init__(id=id)
         self.metric = "dev"
-        self._state: RoundSeries | None = None
         self.empty_title = "waiting for the first round"
-        self._colors: Callable[[int, str], int] | None = None
-        self._markers: Callable[[str], str] | None = None
         self.points_drawn = 0  # how many points the last draw plotted
 
     def next_metric(self) -> str:
         self.metric = METRICS[(METRICS.index(self.metric) + 1) % len(METRICS)]
         return self.metric
-
-    def on_resize(self) -> None:
-        if self._state is not None:
-            self.draw(self._state, self._colors, self._markers)
 
     def draw(
         self,
@@ -67,7 +59,6 @@ class RoundChart(PlotextPlot):
     ) -> None:
         """`colors(i, name)` picks a line's colour index (default: its place in the list); `markers(name)`
         its round marker (default ●: on the compare screen, one per session)."""
-        self._state, self._colors, self._markers = state, colors, markers
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
@@ -92,7 +83,7 @@ class RoundChart(PlotextPlot):
         self._y_axis(highest)
         if not self.points_drawn:
             plt.title(self.empty_title)
-        self.refresh()
+        self.redrawn()
 
     def _y_axis(self, highest: float) -> None:
         """Scores 0-1; other metrics from 0 (all-zero costs read 0, not -1 to 1); tokens in whole numbers."""

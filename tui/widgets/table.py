@@ -115,7 +115,13 @@ class FitTable(PlainTable):
         return self._labels.get(key) or next(c.label for c in self.specs if c.key == key)
 
     def _rebuild(self, *, force: bool = False) -> None:
-        layout = self._fit(self.size.width)
+        width = self.size.width
+        layout = self._fit(width)
+        # a horizontal scrollbar only when the columns do not fit even shrunk; never while the width is
+        # not known yet (rows set before the first layout): one there took a row from the screen for
+        # that layout, and the next gave it back, laying out and drawing the whole screen twice
+        overflows = width > 0 and sum(w for _, w in layout) > width - 1
+        self.styles.overflow_x = "auto" if overflows else "hidden"
         if not force and layout == self._layout:
             return
         cursor = self.cursor_row
