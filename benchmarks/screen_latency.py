@@ -2,11 +2,22 @@
 
 The database is built the way benchmarks/history_scale.py builds a heavy user's (three models per
 session, per-example scores, rounds, events). The app runs headless (Pilot, 120x40); each
-screen is opened and closed again `--runs` times and the median is compared with the target:
+screen is opened and closed again `--runs` times and the median is compared with the target.
+Each key is pressed once home has shown its list and stayed idle for HOME_IDLE_S, as a user reads
+the list first (home builds the next new-session form ahead meanwhile). The clock runs from the
+key press until the screen holds what the user came for and the frame with it is painted
+(Pilot's `pause`, which composites the screen):
 
-  detail       enter on a session   -> its results, rounds and events drawn
-  compare      c with two marked    -> the table of both sessions' models drawn
-  new session  n                    -> the form drawn (its estimate follows in a worker)
+  detail       enter on a session   -> the session's status line, results table rows, rounds and events,
+                                       and the footer's keys
+  compare      c with two marked    -> the table of both sessions' models and the charts, and the
+                                       footer's keys (the bootstrap verdicts follow from a worker: not counted)
+  new session  n                    -> the form's fields, the model list from the catalogue (with each
+                                       model's key status) and the footer's keys (the estimate follows
+                                       from a worker after a 0.15 s pause: not counted)
+
+A placeholder ("Loading the session…", an empty table) never stops the clock. The first round of
+each screen loads its code and styles and is not counted.
 
 Next to each wall time the process's CPU time over the same span is printed (all threads): on a
 machine shared with other work the wall times swing with its load, the CPU times much less.
@@ -33,6 +44,13 @@ from history_scale import build  # noqa: E402 - a sibling script
 from dspy_tui.storage.paths import Paths  # noqa: E402
 
 TARGET_MS = 150.0
+HOME_IDLE_S = 0.6  # how long home stays idle, its list shown, before each key
+
+
+def _footer_shown(screen: Any) -> bool:
+    from textual.widgets._footer import FooterKey
+
+    return bool(screen.query(FooterKey))
 
 
 async def _timed(pilot: Any, key: str, ready: Callable[[], bool]) -> tuple[float, float]:
@@ -59,33 +77,48 @@ async def measure(paths: Paths, runs: int) -> dict[str, list[tuple[float, float]
         async def home() -> HomeScreen:
             while not (isinstance(app.screen, HomeScreen) and app.screen.rows):
                 await pilot.pause(0.01)
-            await pilot.pause(0.05)
+            await pilot.pause(HOME_IDLE_S)
             return app.screen
+
+        def detail_shown() -> bool:
+            screen = app.screen
+            return (
+                isinstance(screen, DetailScreen)
+                and screen.detail is not None
+                and screen.results.row_count > 0
+                and _footer_shown(screen)
+            )
+
+        def compare_shown() -> bool:
+            screen = app.screen
+            return (
+                isinstance(screen, CompareScreen)
+                and screen.data is not None
+                and screen.table.row_count > 0
+                and _footer_shown(screen)
+            )
+
+        def form_shown() -> bool:
+            screen = app.screen
+            return (
+                isinstance(screen, NewSessionScreen)
+                and screen.is_mounted
+                and bool(screen.catalog)
+                and _footer_shown(screen)
+            )
 
         for i in range(runs + 1):  # the first round loads each screen's code and styles: not counted
             await home()
-            detail = await _timed(
-                pilot, "enter", lambda: isinstance(app.screen, DetailScreen) and app.screen.detail is not None
-            )
+            detail = await _timed(pilot, "enter", detail_shown)
             await pilot.press("escape")
             screen = await home()
             screen.marked = list(screen.rows)[:2]
-            compare = await _timed(
-                pilot,
-                "c",
-                lambda: (
-                    isinstance(app.screen, CompareScreen)
-                    and app.screen.data is not None
-                    and app.screen.table.row_count > 0
-                ),
-            )
+            compare = await _timed(pilot, "c", compare_shown)
             while app.screen.verdicts is None:  # let the bootstrap finish before going on
                 await pilot.pause(0.01)
             await pilot.press("escape")
             await home()
-            new = await _timed(
-                pilot, "n", lambda: isinstance(app.screen, NewSessionScreen) and app.screen.is_mounted
-            )
+            new = await _timed(pilot, "n", form_shown)
             await pilot.press("escape")
             if i:
                 times["detail"].append(detail)

@@ -29,7 +29,7 @@ from dspy_tui.tui import format as fmt
 from dspy_tui.tui.history import CompareData, CompareRounds, Entry, Verdict, trend, unique_names
 from dspy_tui.tui.runner import one_sentence
 from dspy_tui.tui.screens.modals import PickManyScreen
-from dspy_tui.tui.screens.styled_once import StyledOnceScreen
+from dspy_tui.tui.screens.read_first import ReadFirstScreen
 from dspy_tui.tui.widgets.chart_legend import ChartLegend
 from dspy_tui.tui.widgets.history_charts import Point, ScoreCostChart, TrendChart
 from dspy_tui.tui.widgets.key_footer import KeyFooter
@@ -83,7 +83,7 @@ COLUMNS = (  # at 80 columns: session, model, test, vs best and cost stay
 COLUMN_BY_KEY = {c.key: c for c in COLUMNS}
 
 
-class CompareScreen(StyledOnceScreen[None]):
+class CompareScreen(ReadFirstScreen):
     CSS_PATH = STYLES / "compare.tcss"
     AUTO_FOCUS = "#compare-table"
     # fmt: off
@@ -96,11 +96,6 @@ class CompareScreen(StyledOnceScreen[None]):
     ]
     # fmt: on
     HELP = HELP
-
-    class Loaded(Message):
-        def __init__(self, data: CompareData) -> None:
-            super().__init__()
-            self.data = data
 
     class Judged(Message):
         def __init__(
@@ -149,20 +144,16 @@ class CompareScreen(StyledOnceScreen[None]):
 
     def on_mount(self) -> None:
         self.sub_title = f"Compare {len(self.session_ids)} sessions"
-        self.load()
 
-    # -- reading (thread worker) ----------------------------------------------------
-    @work(thread=True, exclusive=True, group="compare-load")
-    def load(self) -> None:
+    # -- reading (thread workers: the data by screens/read_first.py, then the verdicts) ----
+    def read(self) -> CompareData:
         from dspy_tui.tui.history import load_compare
         from dspy_tui.tui.runner import service_for
 
-        try:
-            data = load_compare(service_for(self.paths), self.session_ids)
-        except Exception as exc:  # noqa: BLE001 - one sentence on screen
-            self.app.call_from_thread(self.notify, f"Cannot compare: {one_sentence(exc)}", severity="error")
-            return
-        self.post_message(self.Loaded(data))
+        return load_compare(service_for(self.paths), self.session_ids)
+
+    def read_failed(self, message: str) -> None:
+        self.notify(f"Cannot compare: {message}", severity="error")
 
     @work(thread=True, exclusive=True, group="compare-judge")
     def judge(self, data: CompareData) -> None:
@@ -181,33 +172,35 @@ class CompareScreen(StyledOnceScreen[None]):
             return
         self.post_message(self.Judged(verdicts, labels, seeds))
 
-    def on_compare_screen_loaded(self, message: Loaded) -> None:
-        self.data = message.data
-        self.shown = {e.key for e in message.data.entries}
-        self.names = unique_names(message.data.entries)
+    def show_read(self, data: CompareData) -> None:
+        self.data = data
+        self.shown = {e.key for e in data.entries}
+        self.names = unique_names(data.entries)
         self.model_colors = {}
         self.session_marks = {}
-        for e in message.data.entries:
+        for e in data.entries:
             self.model_colors.setdefault(e.result.model, len(self.model_colors))
             self.session_marks.setdefault(e.session_id, MARKERS[len(self.session_marks) % len(MARKERS)])
         self._show_notice()
         self.redraw()
-        self.set_timer(JUDGE_AFTER_S, lambda: self.judge(message.data))
+        self.set_timer(JUDGE_AFTER_S, lambda: self.judge(data))
 
-    def on_compare_screen_judged(self, message: Judged) -> None:
+    async def on_compare_screen_judged(self, message: Judged) -> None:
         self.verdicts, self.labels = message.verdicts, message.labels
         self.fill_table()
         if message.seeds:
-            self._show_seeds(message.seeds)
+            await self._show_seeds(message.seeds)
 
-    def _show_seeds(self, summaries: list[dict[str, Any]]) -> None:
+    async def _show_seeds(self, summaries: list[dict[str, Any]]) -> None:
         """Seeds of one repeated run, paired as the CLI pairs them, in their own tab (v reaches it)."""
         from dspy_tui.engine.repeats import render_text
 
-        self.seed_summaries = summaries
         tabs = self.query_one(TabbedContent)
         text = "\n\n".join(render_text(s) for s in summaries)
-        tabs.add_pane(TabPane("Over seeds", VerticalScroll(Static(Text(text), id="seeds-text")), id="seeds"))
+        await tabs.add_pane(
+            TabPane("Over seeds", VerticalScroll(Static(Text(text), id="seeds-text")), id="seeds")
+        )
+        self.seed_summaries = summaries  # once its tab is mounted (a test waiting for it then reads the tab)
         self._show_notice()
 
     # -- drawing ------------------------------------------------------------------------

@@ -15,7 +15,6 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Container, Horizontal
-from textual.message import Message
 from textual.widgets import Header, Static
 
 from dspy_tui.storage.paths import Paths
@@ -27,7 +26,7 @@ from dspy_tui.tui.runner import one_sentence, service_for
 from dspy_tui.tui.screens.delete_session import delete_session
 from dspy_tui.tui.screens.export_program import export_program
 from dspy_tui.tui.screens.modals import ConfirmScreen, PickScreen, ReportScreen
-from dspy_tui.tui.screens.styled_once import StyledOnceScreen
+from dspy_tui.tui.screens.read_first import ReadFirstScreen
 from dspy_tui.tui.widgets.events_pane import EventsPane
 from dspy_tui.tui.widgets.filter_panel import FilterPanel
 from dspy_tui.tui.widgets.key_footer import KeyFooter
@@ -44,7 +43,7 @@ HELP = (
 )
 
 
-class DetailScreen(StyledOnceScreen[None]):
+class DetailScreen(ReadFirstScreen):
     CSS_PATH = STYLES / "detail.tcss"  # parsed when the screen is first shown
     AUTO_FOCUS = "#results"
     # fmt: off
@@ -63,11 +62,6 @@ class DetailScreen(StyledOnceScreen[None]):
     ]
     # fmt: on
     HELP = HELP
-
-    class Loaded(Message):
-        def __init__(self, detail: SessionDetail) -> None:
-            super().__init__()
-            self.detail = detail
 
     def __init__(self, paths: Paths, session_id: str) -> None:
         super().__init__()
@@ -104,26 +98,19 @@ class DetailScreen(StyledOnceScreen[None]):
     def on_mount(self) -> None:
         self.chart_pane.border_title = "Round metrics · dev score"
         self.sub_title = self.session_id
-        self.load()
 
-    # -- reading (thread worker) ----------------------------------------------------
-    @work(thread=True, exclusive=True, group="detail-load")
-    def load(self) -> None:
+    # -- reading (a thread worker: screens/read_first.py) ------------------------------
+    def read(self) -> SessionDetail:
         from dspy_tui.tui.history import load_detail
 
-        try:
-            detail = load_detail(self.paths, self.session_id)
-        except Exception as exc:  # noqa: BLE001 - a vanished or unreadable session is one sentence
-            self.app.call_from_thread(self._failed, one_sentence(exc))
-            return
-        self.post_message(self.Loaded(detail))
+        return load_detail(self.paths, self.session_id)
 
-    def _failed(self, message: str) -> None:
+    def read_failed(self, message: str) -> None:
         self.status_line.update(Text(message, style="red"))
         self.notify(message, severity="error")
 
-    def on_detail_screen_loaded(self, message: Loaded) -> None:
-        detail = self.detail = message.detail
+    def show_read(self, detail: SessionDetail) -> None:
+        self.detail = detail
         session, state = detail.session, detail.state
         self.sub_title = session.name
         order = list(state.models)

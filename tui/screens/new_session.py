@@ -132,6 +132,7 @@ class NewSessionScreen(StyledOnceScreen[None]):
         self.estimates: list[Any] | None = None  # the last estimate shown, None while there is none
         self.chosen: set[str] = set(DEFAULT_MODELS)  # the models picked, shown or filtered out by the search
         self.model_order: list[str] = list(DEFAULT_MODELS)  # every model the list can show, in its order
+        self._shown = False  # resumed once: settings applied, the estimate under way
         self.pristine: dict[str, Any] | None = (
             None  # the form as opened or loaded: escape asks when it differs
         )
@@ -227,19 +228,29 @@ class NewSessionScreen(StyledOnceScreen[None]):
 
     def on_mount(self) -> None:
         self.sub_title = "New session"
+        self.query_one("#file-task").display = False
+        self.query_one("#form").can_focus = False  # tab goes from field to field
+        if (
+            not self.is_current
+        ):  # built ahead (screens/built_ahead.py): the footer and model list while hidden
+            self.refresh_bindings()
+            self.load_choices()
+
+    def on_screen_resume(self) -> None:
+        if not self._shown:  # first shown: the form may have been built ahead, before a settings change
+            self._shown = True
+            self._apply_settings()
+            self.pristine = self._data_or_none()
+            self.schedule_estimate()
+        self.load_choices()  # again after the keys screen: a key just added is no longer missing
+
+    def _apply_settings(self) -> None:
         settings = services(self).settings  # the defaults chosen on the settings screen
         if settings:
             if settings.budget_usd is not None:
                 self.query_one("#budget", Input).value = f"{settings.budget_usd:g}"
             if settings.concurrency is not None:
                 self.base["concurrency"] = settings.concurrency
-        self.query_one("#file-task").display = False
-        self.query_one("#form").can_focus = False  # tab goes from field to field
-        self.pristine = self._data_or_none()
-        self.schedule_estimate()
-
-    def on_screen_resume(self) -> None:
-        self.load_choices()  # again after the keys screen: a key just added is no longer missing
 
     # -- choices from the engine (thread worker) -----------------------------------
     @work(thread=True, group="choices")
@@ -261,8 +272,8 @@ class NewSessionScreen(StyledOnceScreen[None]):
         self.app.call_from_thread(self._fill_choices, demos, catalog, list(BUILTIN_METRICS))
 
     def _fill_choices(self, demos: dict[str, str], catalog: list[dict[str, Any]], metrics: list[str]) -> None:
-        if self._form_gone():
-            return
+        if self._form_gone() or (demos, catalog) == (self.demos, self.catalog):
+            return  # read again on each resume; unchanged (the usual case), the list is left as it is
         first = not self.catalog
         self.demos = demos
         self.query_one("#metric", Input).suggester = SuggestFromList(metrics)
@@ -401,8 +412,10 @@ class NewSessionScreen(StyledOnceScreen[None]):
         """A worker or timer delivered after the form was closed, or while it is being taken down: it is
         off the screen stack at once but still attached while its widgets go one by one (seen as
         NoMatches for '#task-msg'), or while the app shuts down with the form still on its stack.
-        Suspended under the keys screen it is still on the stack."""
-        return not self.is_attached or not self.app.is_running or self not in self.app.screen_stack
+        Suspended under the keys screen it is still on the stack; built ahead and not shown yet, it is
+        not on it either but is not gone."""
+        closed = self._shown and self not in self.app.screen_stack
+        return not self.is_attached or not self.app.is_running or closed
 
     def _message(self, selector: str, text: str) -> None:
         if self._form_gone():
