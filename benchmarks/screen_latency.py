@@ -80,32 +80,13 @@ async def measure(paths: Paths, runs: int) -> dict[str, list[tuple[float, float]
             await pilot.pause(HOME_IDLE_S)
             return app.screen
 
-        def detail_shown() -> bool:
-            screen = app.screen
-            return (
-                isinstance(screen, DetailScreen)
-                and screen.detail is not None
-                and screen.results.row_count > 0
-                and _footer_shown(screen)
-            )
+        def shown(kind: type, filled: Callable[[Any], bool]) -> Callable[[], bool]:
+            """The screen of `kind` is current, `filled` with its real content, and its footer has its keys."""
+            return lambda: isinstance(app.screen, kind) and filled(app.screen) and _footer_shown(app.screen)
 
-        def compare_shown() -> bool:
-            screen = app.screen
-            return (
-                isinstance(screen, CompareScreen)
-                and screen.data is not None
-                and screen.table.row_count > 0
-                and _footer_shown(screen)
-            )
-
-        def form_shown() -> bool:
-            screen = app.screen
-            return (
-                isinstance(screen, NewSessionScreen)
-                and screen.is_mounted
-                and bool(screen.catalog)
-                and _footer_shown(screen)
-            )
+        detail_shown = shown(DetailScreen, lambda s: s.detail is not None and s.results.row_count > 0)
+        compare_shown = shown(CompareScreen, lambda s: s.data is not None and s.table.row_count > 0)
+        form_shown = shown(NewSessionScreen, lambda s: s.is_mounted and bool(s.catalog))
 
         for i in range(runs + 1):  # the first round loads each screen's code and styles: not counted
             await home()

@@ -75,7 +75,7 @@ class DspyTuiApp(App[int]):
         self.next_seeds: list[Any] = []  # a repeated run's configs still to run, one session per seed
         self._first_session = live_session
         self._gc_thresholds = gc.get_threshold()  # restored when the app ends
-        self._form: BuiltAhead[Any] = BuiltAhead(self, self._new_form, lambda: breakpoint_classes(self))
+        self.next_form: BuiltAhead[Any] = BuiltAhead(self, self._new_form, lambda: breakpoint_classes(self))
 
     def on_mount(self) -> None:
         # Full garbage collections stop every thread, the UI's too, for as long as they take to walk the
@@ -379,7 +379,7 @@ class DspyTuiApp(App[int]):
 
     # -- screens every screen can reach (keys on home, and the command palette) ----------
     def action_new_session(self) -> None:
-        self.push_screen(self._form.take())
+        self.push_screen(self.next_form.take())
 
     def _new_form(self) -> Screen[Any]:
         from dspy_tui.tui.screens.new_session import NewSessionScreen
@@ -392,7 +392,7 @@ class DspyTuiApp(App[int]):
         def build() -> None:
             stack = self.screen_stack  # empty while the app shuts down
             if stack and isinstance(stack[-1], HomeScreen):
-                self._form.build()
+                self.next_form.build()
 
         self.set_timer(BUILD_AHEAD_AFTER_S, build)
 

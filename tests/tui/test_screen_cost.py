@@ -7,18 +7,29 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.pilot import Pilot
+from textual.widgets import Input
 from textual.widgets._footer import FooterKey
+from textual_plotext import PlotextPlot
 from tui_support import fixed_clock, insert_history, wait_for
 
 from dspy_tui.storage.paths import Paths, resolve_paths
 from dspy_tui.storage.sessions import SessionStore
 from dspy_tui.tui.app import DspyTuiApp
+from dspy_tui.tui.screens import read_first
+from dspy_tui.tui.screens.compare import CompareScreen
 from dspy_tui.tui.screens.detail import DetailScreen
 from dspy_tui.tui.screens.home import HomeScreen
+from dspy_tui.tui.screens.modals import ConfirmScreen
+from dspy_tui.tui.screens.new_session import NewSessionScreen
 
 
 @pytest.fixture
@@ -101,3 +112,101 @@ async def test_detail_builds_its_event_filter_on_the_first_f(paths: Paths, store
         await wait_for(pilot, lambda: not panel.display)
         await pilot.press("f")  # the same panel again
         await wait_for(pilot, lambda: panel.display and screen.filter_panel is panel)
+
+
+async def test_the_new_session_form_is_built_ahead_and_each_open_starts_from_the_defaults(
+    paths: Paths, store: SessionStore
+) -> None:
+    """Building the form's ~75 widgets was most of the 300-450 ms from `n` to the form: now it is built
+    while home is idle, and each built form is used once (so edits never carry over to the next)."""
+    insert_history(store)
+    app = DspyTuiApp(paths, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+
+        def built(not_this: object = None) -> bool:
+            form = app.next_form.screen
+            return form is not None and form is not not_this and form.is_mounted and bool(form.catalog)
+
+        await wait_for(pilot, built, timeout=30, what="the form built ahead")
+        ahead = app.next_form.screen
+        app.update_settings(replace(app.settings, budget_usd=2.5))  # changed after it was built
+        await pilot.press("n")
+        assert app.screen is ahead
+        assert isinstance(ahead, NewSessionScreen)
+        assert ahead.query_one("#budget", Input).value == "2.5"  # the settings as they are when it opens
+        ahead.query_one("#name", Input).value = "edited"
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: built(ahead), timeout=30, what="the next form built ahead")
+        await pilot.press("n")
+        form = app.screen
+        assert isinstance(form, NewSessionScreen) and form is not ahead
+        assert form.query_one("#name", Input).value == ""
+        assert form.query_one("#budget", Input).value == "2.5"
+
+
+@asynccontextmanager
+async def opened_detail(paths: Paths, store: SessionStore) -> AsyncIterator[tuple[Pilot[Any], DetailScreen]]:
+    """The app with history, once enter on home has pushed the newest session's Detail."""
+    insert_history(store)
+    app = DspyTuiApp(paths, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen) and bool(app.screen.rows))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen))
+        assert isinstance(app.screen, DetailScreen)
+        yield pilot, app.screen
+
+
+async def test_detail_and_compare_are_pushed_with_their_data(
+    paths: Paths, store: SessionStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pushed first, they drew a frame of placeholders, then the whole screen again with the data."""
+    monkeypatch.setattr(read_first, "READ_GRACE_S", 30.0)  # the read always comes first here
+    async with opened_detail(paths, store) as (pilot, screen):
+        app = pilot.app
+        assert screen.detail is not None  # in its first frame
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen))
+        await pilot.press("a", "c")
+        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen))
+        assert app.screen.data is not None and app.screen.table.row_count > 0
+
+
+async def test_a_slow_read_shows_the_screen_with_placeholders_first(
+    paths: Paths, store: SessionStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(read_first, "READ_GRACE_S", 0.05)
+    release = threading.Event()
+    read = DetailScreen.read
+
+    def slow(self: DetailScreen) -> Any:
+        release.wait(10)  # a database busy with a running session
+        return read(self)
+
+    monkeypatch.setattr(DetailScreen, "read", slow)
+    async with opened_detail(paths, store) as (pilot, screen):
+        assert screen.detail is None and "Loading the session" in str(screen.status_line.render())
+        release.set()
+        await wait_for(pilot, lambda: screen.detail is not None and screen.results.row_count > 0)
+
+
+async def test_opening_detail_builds_its_chart_once_and_lays_out_without_a_passing_scrollbar(
+    paths: Paths, store: SessionStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """plotext built the round chart 5 times per open (once per render): an empty chart, then each
+    relayout, one of them for a horizontal scrollbar the results table showed before it knew its width."""
+    builds: list[Any] = []
+    render = PlotextPlot.render
+
+    def counting(self: PlotextPlot) -> Any:
+        builds.append(self.size)
+        return render(self)
+
+    monkeypatch.setattr(PlotextPlot, "render", counting)
+    async with opened_detail(paths, store) as (pilot, screen):
+        await wait_for(pilot, lambda: screen.detail is not None)
+        await pilot.pause(0.3)
+        assert len(builds) == 1, builds
+        assert screen.results.styles.overflow_x == "hidden"  # its columns fit: no scrollbar

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from textual import events
 from textual.app import App
 
 from dspy_tui.tui.screens.styled_once import StyledOnceScreen
@@ -36,8 +37,9 @@ class ReadFirstScreen(StyledOnceScreen[None]):
         """`read` raised: say so in one sentence."""
         raise NotImplementedError
 
-    def _on_mount(self) -> None:
-        # before the subclass's on_mount and before the first frame: the data read ahead, if any
+    def _on_mount(self, event: events.Mount) -> None:
+        # Textual calls each class's own handler (Screen's too), the subclass's on_mount first; all
+        # of them before the first frame: the data read ahead, if any
         if self._read is not None:
             self._apply(*self._read)
         elif not self._read_by_app:
