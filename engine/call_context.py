@@ -15,7 +15,7 @@ import functools
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
@@ -26,27 +26,12 @@ from .limits import LimitConfig
 from .pricing import Price
 from .providers.base import Endpoint
 
+if TYPE_CHECKING:
+    from dspy_tui.storage.cache import CallCache  # the session's LM call cache
+
 DEFAULT_RETRY_AFTER_CAP_S = 120.0  # a provider asking for a longer wait fails the model
 DEFAULT_BREAKER_AFTER = 5  # consecutive transport failures that stop a model
 DEFAULT_TEMPERATURE = 0.0  # evaluation calls; DSPy passes its own for sampled rollouts
-
-
-class CallCache(Protocol):
-    """What the call path needs of the LM call cache (storage/cache.py)."""
-
-    def get(self, key: str) -> dict[str, Any] | None: ...
-
-    def put(
-        self,
-        key: str,
-        *,
-        provider: str,
-        model: str,
-        endpoint: str,
-        body: dict[str, Any],
-        usage: dict[str, Any],
-        call: Mapping[str, Any] | None = None,
-    ) -> None: ...
 
 
 @dataclass(frozen=True)

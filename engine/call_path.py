@@ -35,7 +35,7 @@ from . import events as ev
 from . import local_server
 from .budget import Budget, BudgetExhausted, BudgetReserveReached, Reservation, reserve_for_call
 from .cache_codec import cache_key, canonical_json, compact_json
-from .call_context import CallCache, ModelLink, Timeouts
+from .call_context import ModelLink, Timeouts
 from .call_errors import FATAL_ERRORS, ModelFailed, connect_failure, error_kind, wire_failure
 from .limits import Limiter, Slot
 from .pricing import cost_of, prompt_tokens
@@ -44,6 +44,8 @@ from .providers.base import Endpoint, WireFormat
 from .token_bound import text_size
 
 if TYPE_CHECKING:
+    from dspy_tui.storage.cache import CallCache
+
     from .runtime import Runtime
 
 log = logging.getLogger(__name__)
