@@ -90,13 +90,13 @@ def _model_phases(
     """The model's phases, and the metric calls its optimization makes (for the judge)."""
     train, dev, test = len(task.train), len(task.dev), len(task.test)
     conv = config.convergence
-    chances = round_chances(config.rounds, conv.patience)
+    chances = round_chances(config.optimizer, config.rounds, conv.patience)
     least = 0 if conv.target is not None else min(config.rounds, conv.patience)
     task_calls, proposals, scored, demos = ZERO, ZERO, 0.0, 0.0
     predictors = len(_predictors(task))
     for r, chance in enumerate(chances, 1):
-        shape = Shape(train, dev, config.optimizer_settings, r, predictors, deterministic)
-        one = round_calls(config.optimizer, shape)
+        shape = Shape(config.optimizer, train, dev, config.optimizer_settings, r, predictors, deterministic)
+        one = round_calls(shape)
         own = one.task + one.dev
         task_calls += Span(own.min if r <= least else 0.0, own.expected * chance, own.max)
         proposals += Span(
@@ -105,7 +105,9 @@ def _model_phases(
         scored += (one.scored + one.dev.expected) * chance
         demos = max(demos, one.demos)
     answer = _answer(tokens, model.max_tokens)
-    carried = Span(0.0, demos * improved_once(chances), demos)  # the best program's demos, if any round won
+    carried = Span(
+        0.0, demos * improved_once(config.optimizer, chances), demos
+    )  # the best program's demos, if any round won
     optimized = _ins(tokens, Span(0.0, demos, demos))
     proposal_out = Span(
         min(30.0, model.max_tokens), min(PROPOSAL_TOKENS, model.max_tokens), float(model.max_tokens)
@@ -113,7 +115,7 @@ def _model_phases(
     proposal_in = Span(tokens.proposal_input(0), tokens.proposal_input(demos), tokens.proposal_input(demos))
     models = len(config.models)
     # the leader's program is new to the others only if some round improved it (else all cached)
-    transfer = dev * (models - 1) / models * improved_once(chances)
+    transfer = dev * (models - 1) / models * improved_once(config.optimizer, chances)
     cross = Span(0.0, transfer, float(dev)) if config.cross_model and models > 1 else ZERO
     phases = {
         "baseline": _Phase(fixed(float(dev)), fixed(tokens.prompt), answer),
@@ -276,8 +278,8 @@ def prompt_growth(config: SessionConfig, task: Any) -> float:
     if not (task.dev or task.train):
         return 1.0
     tokens = measure(task)
-    shape = Shape(len(task.train), len(task.dev), config.optimizer_settings, 1)
-    demos = round_calls(config.optimizer, shape).demos
+    shape = Shape(config.optimizer, len(task.train), len(task.dev), config.optimizer_settings, 1)
+    demos = round_calls(shape).demos
     if not demos:
         return 1.25  # a proposed instruction is longer than the signature's
     return tokens.input(demos) / max(1.0, tokens.prompt)

@@ -8,9 +8,11 @@ the settings engine/optimizers.py passes; what the data decides is a stated prio
 * `SUCCESS` — the share of teacher traces that pass the metric. Bootstrapping stops after
   `max_bootstrapped_demos` successes, so it asks about demos/SUCCESS examples (min: every
   one passes; max: the whole slice).
-* `improves(r)` — the chance round r improves the best program, 1/(r+1) (diminishing
-  returns). A round after one that did not improve starts from the same program, so the
-  requests it repeats on the same training examples are cache hits.
+* `gains(optimizer, r)` — the chance round r gains `min_delta` over the best program,
+  `first * decay ** (r - 1)` per optimizer, FITTED from recorded sessions by
+  benchmarks/fit_estimate_priors.py (estimate/priors.py says on what). It decides how many
+  rounds run before a model converges. A round after one that did not improve starts from
+  the same program, so the requests it repeats on the same training examples are cache hits.
 * `GEPA_ACCEPT` — the share of GEPA's proposals that beat the parent on its minibatch (each
   accepted one is scored on the whole valset).
 """
@@ -21,12 +23,16 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from .priors import GAIN, SIMBA_CHANGED
+
 SUCCESS = 0.6
 GEPA_ACCEPT = 0.3
 
 
-def improves(round_no: int) -> float:
-    return 1.0 / (round_no + 1)
+def gains(optimizer: str, round_no: int) -> float:
+    """The chance round `round_no` of `optimizer` gains over the best program (fitted)."""
+    first, decay = GAIN[optimizer]
+    return float(first * decay ** (round_no - 1))
 
 
 @dataclass(frozen=True)
@@ -62,8 +68,9 @@ class RoundCalls:
 
 @dataclass(frozen=True)
 class Shape:
-    """What a round's count depends on: split sizes, settings and the round's number."""
+    """What a round's count depends on: the optimizer, split sizes, settings and the round's number."""
 
+    optimizer: str
     train: int
     dev: int
     settings: dict[str, Any]
@@ -83,7 +90,7 @@ class Shape:
         did not reach (rounds reshuffle the same trainset)."""
         if self.round_no == 1:
             return 1.0
-        same = 1.0 - improves(self.round_no - 1)
+        same = 1.0 - gains(self.optimizer, self.round_no - 1)
         overlap = min(1.0, asked / self.train) if self.train else 1.0
         return 1.0 - same * overlap
 
@@ -162,7 +169,7 @@ def copro(s: Shape) -> RoundCalls:
     fresh = s.repeated(n)
     own = n * fresh
     if s.deterministic and s.round_no > 1:  # the same program proposes the same instruction again
-        new_share = improves(s.round_no - 1)
+        new_share = gains(s.optimizer, s.round_no - 1)
         scoring = Span(0.0, own + new * n * new_share, float(breadth * n))
         dev = Span(0.0, s.dev * new_share, float(s.dev))
     else:
@@ -172,22 +179,27 @@ def copro(s: Shape) -> RoundCalls:
 
 
 def simba(s: Shape) -> RoundCalls:
-    """Per step: `num_candidates` sampled trajectories per mini-batch example, a rule or a demo per
-    new candidate (half of them rules), the candidates on the mini-batch; then the winners on the
-    whole slice."""
+    """Per step: `num_candidates` sampled trajectories (temperature 1, never repeated) per mini-batch
+    example, then `num_candidates + 1` candidates, each a rule or a demo from one mini-batch
+    example. A strategy whose example shows no gap between a good and a bad sample skips and leaves
+    its source (the best program) as it was; only the `SIMBA_CHANGED` share (fitted) changes it and
+    asks for a rule half the time. The changed candidates are scored on the mini-batch, then the
+    best program and the mini-batch winner on the whole slice (the winner's mini-batch answers and
+    the best program's answers from an unimproved previous round are cache hits). The session's dev
+    score is new only when the winner beat the best program on the slice (ties keep the best)."""
     n = s.slice(32)
     bsize, cands, steps = min(s.opt("bsize", 8), n), s.opt("num_candidates", 3), s.opt("max_steps", 1)
     trajectories = fixed(float(steps * bsize * cands))
-    rules = Span(0.0, steps * (cands + 1) / 2, float(steps * (cands + 1)))
-    # a deterministic model's samples agree, so candidates built from them coincide (about half)
-    built = (cands + 1) / (2 if s.deterministic else 1)
-    candidates = Span(0.0, steps * built * bsize, float(steps * (cands + 1) * bsize))
-    winners = min(steps + 1, cands + 1)
-    # the student's share of the final validation repeats what the previous round asked
-    validation = Span(n / 2, n * (winners - 1) + n * s.repeated(n), float(winners * n))
+    changed = steps * (cands + 1) * SIMBA_CHANGED
+    rules = Span(0.0, changed / 2, float(steps * (cands + 1)))
+    candidates = Span(0.0, changed * bsize, float(steps * (cands + 1) * bsize))
+    winners = min(float(steps), changed)  # the mini-batch winner is a changed candidate
+    best = n * s.repeated(n)  # the unchanged candidates' mini-batch is part of these
+    validation = Span(0.0, winners * (n - bsize) + best, float((steps + 1) * n))
     task = trajectories + candidates + validation
-    demos = min(s.opt("max_demos", 4), steps * (cands + 1) / 2)
-    return RoundCalls(task, rules, fixed(s.dev), task.expected, demos)
+    dev = Span(0.0, s.dev * gains(s.optimizer, s.round_no), float(s.dev))
+    demos = min(s.opt("max_demos", 4), changed / 2)
+    return RoundCalls(task, rules, dev, task.expected, demos)
 
 
 def gepa(s: Shape) -> RoundCalls:
@@ -218,17 +230,17 @@ ROUNDS = {
 }
 
 
-def round_calls(optimizer: str, shape: Shape) -> RoundCalls:
-    return ROUNDS[optimizer](shape)
+def round_calls(shape: Shape) -> RoundCalls:
+    return ROUNDS[shape.optimizer](shape)
 
 
-def round_chances(rounds: int, patience: int) -> list[float]:
+def round_chances(optimizer: str, rounds: int, patience: int) -> list[float]:
     """The chance each round runs: a model converges after `patience` rounds in a row without a gain."""
     mass: dict[int, float] = {0: 1.0}
     chances: list[float] = []
     for r in range(1, rounds + 1):
         chances.append(sum(mass.values()))
-        q, nxt = improves(r), dict[int, float]()
+        q, nxt = gains(optimizer, r), dict[int, float]()
         for stale, p in mass.items():
             nxt[0] = nxt.get(0, 0.0) + p * q
             if stale + 1 < patience:
@@ -237,9 +249,9 @@ def round_chances(rounds: int, patience: int) -> list[float]:
     return chances
 
 
-def improved_once(chances: list[float]) -> float:
+def improved_once(optimizer: str, chances: list[float]) -> float:
     """The chance some round improved the baseline program (then later phases carry its demos)."""
     stale = 1.0
     for r, chance in enumerate(chances, 1):
-        stale *= 1.0 - chance * improves(r)
+        stale *= 1.0 - chance * gains(optimizer, r)
     return 1.0 - stale

@@ -1,14 +1,20 @@
-"""The estimate against real runs: every optimizer offline, every examples/*.toml against the fake provider.
+"""The estimate against real runs: every optimizer offline, every examples/*.toml against fake providers.
 
 Each run compares, per model and role, the requests the providers received (cache hits and
 budget refusals are not requests) and the recorded cost with the estimate made before the run:
-calls within [min, max], and calls and cost within 0.7-1.3x expected. The runs are small
-(16 train / 10 dev / 10 test examples): ten of them (~40 s) run in `make test`, the four longest
-(random search, the 15-round judged MIPRO, ~70 s) in `make test-soak`. Examples keep
-their optimizer, rounds, settings, convergence and judge, and their hosted models are pointed
-at the loopback fake provider (offline answers over HTTP, billed at 4 characters a token and
-priced at each model's list price). `python tests/budget/test_estimate_calibration.py` prints
-the calibration table.
+calls within [min, max], and calls and cost within 0.7-1.3x expected. How many rounds run
+before a model converges is decided by the data (a split where no round gains stops at
+`patience` rounds, one where the first rounds gain runs on), so the expected figure is a mean
+over splits: an example whose rounds depend on convergence (patience < rounds, or a target) is
+checked on one split against [min, max] in `make test`, and in `make test-soak` on five task
+seeds (SPLITS, none a seed the gain prior was fitted on, see benchmarks/fit_estimate_priors.py),
+each run within [min, max] and their sum within 0.7-1.3x the estimates' sum (LOW names the two
+known misses). The runs are small (16 train / 10 dev / 10 test examples); the longest run in
+`make test-soak`. Examples keep their optimizer, rounds, settings, convergence and judge; their
+hosted models are pointed at loopback fake providers, one per wire, each answering as its own
+offline variant (VARIANTS: the models of a session differ, as real ones do; with one brain for
+all, every cross-model trial was a cache hit), billed at 4 characters a token and priced at each
+model's list price. `python -m tests.budget.test_estimate_calibration` prints the calibration table.
 """
 
 from __future__ import annotations
@@ -24,7 +30,6 @@ import pytest
 
 from dspy_tui.engine.config import parse_config
 from dspy_tui.engine.estimate import ModelEstimate, estimate
-from dspy_tui.engine.estimate.rounds import round_chances
 from dspy_tui.engine.session import Session
 from dspy_tui.storage.paths import resolve_paths
 from dspy_tui.storage.sessions import SessionStore
@@ -34,15 +39,16 @@ from tests.fakes.provider_server import FakeProvider
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 SMALL = {"dataset": "demo:sentiment", "max_train": 16, "max_dev": 10, "max_test": 10}
 OPTIMIZERS = ("labeled", "bootstrap", "random_search", "mipro", "copro", "simba", "gepa")
-WIRES = ("openai", "anthropic", "gemini", "groq", "ollama")
+VARIANTS = {"openai": "base", "groq": "small", "gemini": "large", "anthropic": "large", "ollama": "small"}
 UNLIMITED = {"rpm": 10_000_000, "tpm": 10_000_000_000, "concurrency": 64}
-# Outside 0.7-1.3x expected for a stated reason (see the estimator notes); [min, max] still holds.
-# SIMBA on a deterministic model repeats most candidate scores (measured 0.69-0.84x expected, and
-# in range on some runs, its threads deciding): its calls are checked against [min, max] only.
-# These examples' models converge after fewer rounds than the estimate expects (no round gains on
-# this small split): how many rounds gain is data dependent (the prior is in estimate/rounds.py).
 SLOW = {"random_search", "quality_focused.toml", "benchmark_comparison.toml", "advanced_monitoring.toml"}
-CONVERGE_EARLY = {"basic_multi_model.toml", "cost_optimized.toml", "quality_focused.toml"}
+SPLITS = (0, 4, 5, 6, 7)  # task seeds; the gain prior was fitted on seeds 1-3
+NAMES = sorted(p.name for p in EXAMPLES.glob("*.toml"))
+# Known misses, summed over SPLITS (see the estimator notes): the estimate is still above what
+# these examples send (quality_focused's MIPRO, 15 rounds: Sonnet on the large variant 0.66x calls,
+# 0.59x cost, the others' cost 0.69-0.71x; cost_optimized: 2 of 5 splits gain in round 1 where
+# the prior expects 3.9, cost 0.69-0.75x). Their lower bound is 0.55, not 0.7: pinned, not hidden.
+LOW = {"quality_focused.toml": 0.55, "cost_optimized.toml": 0.55}
 
 
 def offline_config(optimizer: str) -> dict[str, Any]:
@@ -57,12 +63,13 @@ def offline_config(optimizer: str) -> dict[str, Any]:
     }
 
 
-def example_config(path: Path, url: str) -> dict[str, Any]:
-    """The example at the small size, its hosted models on the fake provider, no hooks. A model
-    only this machine can run (local/) becomes offline/small: the estimate is about call counts."""
+def example_config(path: Path, urls: dict[str, str], split: int = 0) -> dict[str, Any]:
+    """The example at the small size on task seed `split`, its hosted models on the fake providers,
+    no hooks. A model only this machine can run (local/) becomes offline/small: the estimate is
+    about call counts."""
     data = tomllib.loads(path.read_text())
     data.pop("hooks", None)
-    data["task"] = {**data["task"], **{k: v for k, v in SMALL.items() if k != "dataset"}}
+    data["task"] = {**data["task"], **{k: v for k, v in SMALL.items() if k != "dataset"}, "seed": split}
     models = []
     for m in data["models"]:
         model = dict(m) if isinstance(m, dict) else {"id": m}
@@ -72,14 +79,15 @@ def example_config(path: Path, url: str) -> dict[str, Any]:
             model["limits"] = UNLIMITED
         models.append(model)
     data["models"] = models
-    data["base_urls"] = {w: f"{url}/openai/v1" if w in ("groq", "ollama") else f"{url}/v1" for w in WIRES}
-    data["base_urls"] |= {"anthropic": url, "gemini": url}
+    data["base_urls"] = {
+        w: f"{u}/openai/v1" if w in ("groq", "ollama") else f"{u}/v1" for w, u in urls.items()
+    }
+    data["base_urls"] |= {"anthropic": urls["anthropic"], "gemini": urls["gemini"]}
     return data
 
 
 def run_and_compare(config: dict[str, Any]) -> list[dict[str, Any]]:
-    """Estimate, run, and pair each estimate row with what the run recorded (and how many
-    optimization rounds its model ran)."""
+    """Estimate, run, and pair each estimate row with what the run recorded."""
     paths = resolve_paths()
     session = Session(
         parse_config(config), store=SessionStore(paths.db_path), paths=paths, keys=lambda _: "sk-fake"
@@ -97,7 +105,6 @@ def run_and_compare(config: dict[str, Any]) -> list[dict[str, Any]]:
             (session.session_id,),
         )
     }
-    rounds = [r["model"] for r in session.store.rounds(session.session_id) if r["phase"] == "optimization"]
     out = []
     for e in rows:
         got = actual.get((e.model, e.role), {"sent": 0, "cost": 0.0})
@@ -112,25 +119,45 @@ def run_and_compare(config: dict[str, Any]) -> list[dict[str, Any]]:
                 "max": e.calls.max,
                 "cost": float(got["cost"]),
                 "cost_expected": cost,
-                "rounds": rounds.count(e.model),
             }
         )
     return out
 
 
-def check(rows: list[dict[str, Any]], ratio_too: bool = True) -> None:
+def converges(config: dict[str, Any]) -> bool:
+    """Whether the rounds a model runs depend on convergence (else every round runs)."""
+    conv = config.get("convergence", {})
+    return "target" in conv or conv.get("patience", 2) < config.get("rounds", 5)
+
+
+def pooled(runs: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Several runs' rows summed per model and role (their min and max too)."""
+    total: dict[tuple[str, str], dict[str, Any]] = {}
+    for rows in runs:
+        for r in rows:
+            into = total.setdefault(
+                (r["model"], r["role"]), dict.fromkeys(r, 0) | {"model": r["model"], "role": r["role"]}
+            )
+            for k in ("calls", "min", "expected", "max", "cost", "cost_expected"):
+                into[k] += r[k]
+    return list(total.values())
+
+
+def check(rows: list[dict[str, Any]], low: float = 0.7) -> None:
     for r in rows:
         where = f"{r['model']} ({r['role']})"
         assert r["min"] <= r["calls"] <= r["max"], (
             f"{where}: {r['calls']} calls outside [{r['min']}, {r['max']}]"
         )
-        if ratio_too:
-            assert 0.7 <= r["calls"] / r["expected"] <= 1.3, (
-                f"{where}: {r['calls']} calls vs {r['expected']:.1f}"
-            )
-            if r["cost_expected"]:
-                ratio = r["cost"] / r["cost_expected"]
-                assert 0.7 <= ratio <= 1.3, f"{where}: ${r['cost']:.6f} vs ${r['cost_expected']:.6f}"
+        assert low <= r["calls"] / r["expected"] <= 1.3, f"{where}: {r['calls']} calls vs {r['expected']:.1f}"
+        if r["cost_expected"]:
+            ratio = r["cost"] / r["cost_expected"]
+            assert low <= ratio <= 1.3, f"{where}: ${r['cost']:.6f} vs ${r['cost_expected']:.6f}"
+
+
+def check_in_range(rows: list[dict[str, Any]]) -> None:
+    for r in rows:
+        assert r["min"] <= r["calls"] <= r["max"], f"{r['model']} ({r['role']}): {r['calls']} outside"
 
 
 @pytest.fixture(autouse=True)
@@ -147,52 +174,76 @@ def _params(names: Any) -> list[Any]:
 
 @pytest.mark.parametrize("optimizer", _params(OPTIMIZERS))
 def test_every_optimizer_offline_is_within_the_estimate(optimizer: str) -> None:
-    rows = run_and_compare(offline_config(optimizer))
-    check(rows, ratio_too=optimizer != "simba")
+    check(run_and_compare(offline_config(optimizer)))
 
 
-@pytest.fixture(scope="module")
-def provider() -> Any:
-    fake = FakeProvider(brain=offline_brain("base")).start()
-    yield fake
-    fake.stop()
+@contextlib.contextmanager
+def fake_providers() -> Any:
+    """One loopback fake per wire, fresh for each session."""
+    fakes = {w: FakeProvider(brain=offline_brain(v)).start() for w, v in VARIANTS.items()}
+    try:
+        yield {w: f.url for w, f in fakes.items()}
+    finally:
+        for f in fakes.values():
+            f.stop()
 
 
-@pytest.mark.parametrize("example", _params(sorted(p.name for p in EXAMPLES.glob("*.toml"))))
-def test_every_example_against_the_fake_provider_is_within_the_estimate(example: str, provider: Any) -> None:
-    config = example_config(EXAMPLES / example, provider.url)
-    rows = run_and_compare(config)
-    early = example in CONVERGE_EARLY
-    check(rows, ratio_too=not early)
-    if early:  # the reason holds: every model ran fewer rounds than the estimate expects
-        conv = config.get("convergence", {})
-        expected = sum(round_chances(config.get("rounds", 5), conv.get("patience", 2)))
-        assert all(r["rounds"] < expected for r in rows if r["role"] == "model"), (expected, rows)
+def converging(name: str) -> bool:
+    return converges(example_config(EXAMPLES / name, dict.fromkeys(VARIANTS, "")))
 
 
-def main() -> None:  # the calibration table: python tests/budget/test_estimate_calibration.py
+@pytest.mark.parametrize("example", _params(n for n in NAMES if not (n in SLOW and converging(n))))
+def test_every_example_against_the_fake_provider_is_within_the_estimate(example: str) -> None:
+    """One split; an example whose rounds depend on convergence is compared with its expected
+    figure over several splits below (soak), here only with [min, max] (a slow one only there)."""
+    (rows,) = example_runs(EXAMPLES / example, SPLITS[:1])
+    if converging(example):
+        check_in_range(rows)
+    else:
+        check(rows)
+
+
+@pytest.mark.soak
+@pytest.mark.parametrize("example", [n for n in NAMES if converging(n)])
+def test_every_converging_example_summed_over_splits_is_within_the_estimate(example: str) -> None:
+    runs = example_runs(EXAMPLES / example, SPLITS)
+    for rows in runs:
+        check_in_range(rows)
+    check(pooled(runs), LOW.get(example, 0.7))
+
+
+def example_runs(path: Path, splits: tuple[int, ...]) -> list[list[dict[str, Any]]]:
+    """One run per split (task seed), each against fresh fakes."""
+    runs = []
+    for split in splits:
+        with fake_providers() as urls:
+            runs.append(run_and_compare(example_config(path, urls, split)))
+    return runs
+
+
+def main() -> None:  # the calibration table: python -m tests.budget.test_estimate_calibration
     import os
     import tempfile
 
     os.environ.setdefault("DSPY_TUI_HOME", tempfile.mkdtemp())
     logging.disable(logging.WARNING)
-    fake = FakeProvider(brain=offline_brain("base")).start()
-    runs = [(f"offline {o}", offline_config(o)) for o in OPTIMIZERS]
-    runs += [(p.name, example_config(p, fake.url)) for p in sorted(EXAMPLES.glob("*.toml"))]
+    runs = [(f"offline {o}", [run_and_compare(offline_config(o))]) for o in OPTIMIZERS]
     print("| run | model (role) | calls | expected [min, max] | ratio | cost | expected | ratio |")
     print("|---|---|---|---|---|---|---|---|")
-    for name, config in runs:
-        for r in run_and_compare(config):
+    for name, done in runs + [(n, None) for n in NAMES]:
+        if done is None:
+            done = example_runs(EXAMPLES / name, SPLITS if converging(name) else SPLITS[:1])
+        label = name if len(done) == 1 else f"{name} (sum of task seeds {', '.join(map(str, SPLITS))})"
+        for r in pooled(done):
             cost = (
                 f"${r['cost']:.5f} | ${r['cost_expected']:.5f} | {r['cost'] / r['cost_expected']:.2f}"
                 if r["cost_expected"]
                 else "- | - | -"
             )
             print(
-                f"| {name} | {r['model']} ({r['role']}) | {r['calls']} | {r['expected']:.1f} "
+                f"| {label} | {r['model']} ({r['role']}) | {r['calls']} | {r['expected']:.1f} "
                 f"[{r['min']:.0f}, {r['max']:.0f}] | {r['calls'] / r['expected']:.2f} | {cost} |"
             )
-    fake.stop()
 
 
 if __name__ == "__main__":
