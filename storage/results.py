@@ -62,6 +62,17 @@ def results_update(results: Mapping[str, Any]) -> dict[str, Any]:
     return checked.model_dump(mode="json", include=set(results))
 
 
+class _Count:
+    """A count `results_json` holds under the attribute's name, 0 when the engine never wrote it."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, result: ModelResult, owner: type | None = None) -> int:
+        count: int | None = getattr(result.stored, self.name)
+        return count or 0
+
+
 @dataclass(frozen=True)
 class ModelResult:
     """One model of one session, as stored: the final benchmark and what it took."""
@@ -100,21 +111,10 @@ class ModelResult:
     def transfer(self) -> dict[str, Any] | None:
         return self.stored.transfer
 
-    @property
-    def tokens_in(self) -> int:
-        return self.stored.tokens_in or 0
-
-    @property
-    def tokens_out(self) -> int:
-        return self.stored.tokens_out or 0
-
-    @property
-    def cache_hits(self) -> int:
-        return self.stored.cache_hits or 0
-
-    @property
-    def errors(self) -> int:
-        return self.stored.errors or 0
+    tokens_in = _Count()
+    tokens_out = _Count()
+    cache_hits = _Count()
+    errors = _Count()
 
     @property
     def latency_p50_ms(self) -> float | None:

@@ -373,3 +373,24 @@ def test_a_database_that_is_not_new_is_left_to_sqlite_utils(tmp_path: Path) -> N
     fresh = dbmod.connect(tmp_path / "fresh.db")
     assert not steps.create_new(fresh)
     assert fresh.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
+
+
+def test_a_count_never_written_reads_zero_and_a_written_one_as_stored() -> None:
+    from dspy_tui.storage.results import StoredResults, model_result
+
+    row = {
+        "model": "offline/base",
+        "provider": "offline",
+        "status": "completed",
+        "baseline_score": None,
+        "best_dev_score": None,
+        "test_score": None,
+        "test_ci_low": None,
+        "test_ci_high": None,
+        "cost_usd": 0.0,
+        "calls": 3,
+        "error": None,
+    }
+    written = model_result({**row, "results": StoredResults(tokens_in=120, errors=2).model_dump()})
+    assert (written.tokens_in, written.tokens_out, written.cache_hits, written.errors) == (120, 0, 0, 2)
+    assert model_result({**row, "results_json": "{}"}).tokens_in == 0
