@@ -118,6 +118,8 @@ class FakeProvider:
         self._window_start = 0.0
         self._window_used = 0
         self.port = 0
+        self._in_flight: Counter[str] = Counter()
+        self.peak_in_flight: Counter[str] = Counter()  # most requests per model served at once
 
     # ---- scripting --------------------------------------------------
     def fail_next(
@@ -269,8 +271,19 @@ class FakeProvider:
         with self._lock:
             self.received.append(record)
             self._counter += 1
-            number = self._counter
-            record.number = number
+            record.number = self._counter
+            self._in_flight[model] += 1
+            self.peak_in_flight[model] = max(self.peak_in_flight[model], self._in_flight[model])
+        try:
+            return await self._respond(request, record, wire, body, key)
+        finally:
+            with self._lock:
+                self._in_flight[model] -= 1
+
+    async def _respond(
+        self, request: web.Request, record: Received, wire: str | None, body: Any, key: str | None
+    ) -> web.StreamResponse:
+        model, number = record.model, record.number
         if wire is None or not isinstance(body, dict):
             record.status = 404 if wire is None else 400
             return web.json_response({"error": {"message": "not found or not JSON"}}, status=record.status)

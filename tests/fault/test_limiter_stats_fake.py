@@ -45,7 +45,6 @@ class Watched:
         self.watch.stop()
 
 
-@pytest.mark.serial  # timing-sensitive
 def test_a_low_rpm_limit_reads_as_the_requests_and_tokens_the_fake_counted(
     fake_provider: FakeProvider, provider_urls: dict[str, str]
 ) -> None:
@@ -70,7 +69,6 @@ def test_a_low_rpm_limit_reads_as_the_requests_and_tokens_the_fake_counted(
     assert len(watched.samples) <= watched.elapsed / INTERVAL_S + 2 < 66
 
 
-@pytest.mark.serial  # timing-sensitive
 def test_a_429s_retry_after_reads_as_rate_limited_retrying_in_n_s(
     fake_provider: FakeProvider, provider_urls: dict[str, str]
 ) -> None:
@@ -101,7 +99,6 @@ def test_a_quiet_limiter_publishes_nothing(provider_urls: dict[str, str]) -> Non
     assert watched.samples == []
 
 
-@pytest.mark.serial  # timing-sensitive
 def test_a_session_publishes_samples_and_its_log_keeps_a_few_and_the_final_one(
     fake_provider: FakeProvider, provider_urls: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

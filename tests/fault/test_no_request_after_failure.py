@@ -20,8 +20,6 @@ import pytest
 from tests.fakes.provider_server import FakeProvider
 from tests.reliability.support import GROQ_MODEL, cli_env, cli_popen, only_session_id, show
 
-pytestmark = pytest.mark.serial  # a real subprocess against wall-clock bounds
-
 
 @pytest.fixture
 def overloaded() -> Iterator[FakeProvider]:
