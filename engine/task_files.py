@@ -38,30 +38,33 @@ def _decode(path: Path) -> str:
     return text
 
 
+def _loads(path: Path, text: str, kind: type, what: str, line: int | None = None) -> Any:
+    """`text` decoded, a `kind`, or the one-sentence TaskError naming its line (`line` for one
+    line of a JSONL file, else where the decoder stopped, or line 1)."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise TaskError(
+            f"{path}: line {line or exc.lineno}: bad JSON ({exc.msg} at column {exc.colno})"
+        ) from None
+    if not isinstance(value, kind):
+        raise TaskError(f"{path}: line {line or 1}: expected {what}, got {type(value).__name__}")
+    return value
+
+
 def _read_jsonl(path: Path, text: str) -> list[tuple[int, dict[str, Any]]]:
     rows = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
-        try:
-            value = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise TaskError(f"{path}: line {number}: bad JSON ({exc.msg} at column {exc.colno})") from None
-        if not isinstance(value, dict):
-            raise TaskError(f"{path}: line {number}: expected a JSON object, got {type(value).__name__}")
-        rows.append((number, value))
+        rows.append((number, _loads(path, line, dict, "a JSON object", number)))
     return rows
 
 
 def _read_json(path: Path, text: str) -> list[tuple[int, dict[str, Any]]]:
     """A JSON array of objects; each row keeps the line its object starts on."""
     decoder = json.JSONDecoder()
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise TaskError(f"{path}: line {exc.lineno}: bad JSON ({exc.msg} at column {exc.colno})") from None
-    if not isinstance(value, list):
-        raise TaskError(f"{path}: line 1: expected a JSON array of objects, got {type(value).__name__}")
+    value = _loads(path, text, list, "a JSON array of objects")
     rows = []
     pos = text.index("[") + 1
     line, counted = 1, 0  # newlines are counted once each, so a large file loads in linear time
