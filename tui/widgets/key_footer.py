@@ -15,6 +15,7 @@ are enabled (a screen's data arriving) updates the existing keys in place.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, NamedTuple
 
 from textual import events
@@ -105,6 +106,7 @@ class KeyFooter(Footer):
         super().__init__(compact=compact)
         self._wants_compact = compact  # the screen's choice when everything fits
         self._shown: tuple[Any, ...] | None = None  # what the composed keys show, enabled or not
+        self._recomposing = asyncio.Lock()
 
     def compose(self) -> ComposeResult:
         if not self._bindings_ready:  # Textual's footer is blank until the screen's first bindings signal
@@ -146,7 +148,7 @@ class KeyFooter(Footer):
             )
             enabled[binding.action] = on
         keys.sort(key=lambda k: k.palette)  # the palette's key last, as Textual's footer puts it
-        width = self.size.width or self.screen.size.width or self.app.size.width
+        width = self.app.size.width  # docked across the screen; its own size swings while laid out
         shown, compact = fit(keys, width, self._wants_compact)
         return (tuple(shown), compact), tuple(enabled[k.action] for k in shown)
 
@@ -154,14 +156,17 @@ class KeyFooter(Footer):
         await self.recompose()  # only when what fits changed (below)
 
     async def recompose(self) -> None:
-        if not self.is_attached:
-            return
-        looks, enabled = self._keys()
-        if self._shown is not None and looks == self._shown[0]:
-            if enabled != self._shown[1]:
-                self._enable(enabled)
-            return
-        await super().recompose()
+        # one at a time: a resize and a bindings signal arriving together interleaved Textual's
+        # remove-then-mount, and one removed the keys the other had just mounted (a blank footer)
+        async with self._recomposing:
+            if not self.is_attached:
+                return
+            looks, enabled = self._keys()
+            if self._shown is not None and looks == self._shown[0]:
+                if enabled != self._shown[1]:
+                    self._enable(enabled)
+                return
+            await super().recompose()
 
     def _enable(self, enabled: tuple[bool, ...]) -> None:
         """Only which keys are enabled changed: set it on the mounted keys (one per action)."""
