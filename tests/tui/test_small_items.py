@@ -141,3 +141,27 @@ async def test_home_says_an_all_offline_sessions_cost_is_simulated(paths: Paths,
         table = app.screen.query_one("#sessions", DataTable)
         cost = {sid: str(table.get_cell(sid, "cost")) for sid in ("offline00000", "hosted000000")}
     assert cost == {"offline00000": "$0 sim", "hosted000000": "$0"}
+
+
+async def test_home_at_80_columns_keeps_the_seed_of_a_repeated_runs_name(
+    paths: Paths, store: SessionStore
+) -> None:
+    """Names cut at their end made every seed of a run read `offline demo [seed …`."""
+    from tui_support import T0, _history_session
+
+    for seed in (0, 1):
+        _history_session(
+            store,
+            f"seed{seed}aaaaaaa",
+            f"offline demo sentiment [seed {seed}]",
+            "demo:sentiment",
+            T0 - 100 + seed,
+            ["a", "b"],
+            {"offline/base": (0.5, 0.0, 1)},
+        )
+    app = DspyTuiApp(paths, clock=fixed_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await home_lists(pilot, 2)
+        lines = [strip.text for strip in app.screen._compositor.render_strips()]
+        for seed in (0, 1):
+            assert any(f"[seed {seed}]" in line for line in lines), f"seed {seed} is cut: {lines[:4]}"

@@ -6,6 +6,7 @@ in a plain DataTable cell is read as a markup tag and crashes the app (issue 13.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -173,6 +174,9 @@ class FitTable(PlainTable):
         return tuple((c.key, widths[c.key] + GAP) for c in shown)
 
 
+TAG = re.compile(r" \[[^\[\]]{1,16}\]$")  # ` [seed 2]` at the end of a name
+
+
 def _text(value: object) -> Text:
     if isinstance(value, Text):
         return value
@@ -180,10 +184,18 @@ def _text(value: object) -> Text:
 
 
 def _cut(text: Text, width: int) -> Text:
-    """`text` fitted to a column of `width` cells, leaving the gap free (an ellipsis marks the cut)."""
+    """`text` fitted to a column of `width` cells, leaving the gap free (an ellipsis marks the cut).
+
+    A trailing tag such as a repeated run's `[seed 2]` is kept and the words before it are cut:
+    cut at its end, the seeds of one run all read `name [seed …`."""
     room = width - GAP
     if text.cell_len <= room:
         return text
-    cut = text.copy()
-    cut.truncate(room, overflow="ellipsis")
-    return cut
+    tag = TAG.search(text.plain)
+    if tag is None or room - len(tag.group()) < 4:  # no tag, or too little room left to keep it
+        cut = text.copy()
+        cut.truncate(room, overflow="ellipsis")
+        return cut
+    head = text[: tag.start()]
+    head.truncate(room - len(tag.group()), overflow="ellipsis")
+    return head + text[tag.start() :]
