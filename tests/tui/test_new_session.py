@@ -352,3 +352,28 @@ async def test_a_local_model_gets_an_expected_time(paths: Paths) -> None:
         await pilot.pause(0.2)
         shown = "\n".join(strip.text for strip in app.screen._compositor.render_strips())
         assert "local/smollm2-135m: about" in shown and "one call at a time" in shown, shown
+
+
+async def test_an_unticked_box_reads_as_unticked_without_colour(paths: Paths) -> None:
+    """Textual drew an X in every box, ticked or not, and told them apart by colour alone: read as
+    plain text (a monochrome terminal), every model and the cross-model box looked ticked."""
+    from textual.widgets import Checkbox, SelectionList
+
+    app = DspyTuiApp(paths, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_form(pilot)
+        models = screen.query_one("#models", SelectionList)
+        await wait_for(pilot, lambda: models.option_count > 3, what="the catalogue")
+        models.deselect("offline/base")
+        screen.query_one("#cross", Checkbox).value = False
+        await pilot.pause(0.2)
+        lines = [strip.text for strip in app.screen._compositor.render_strips()]
+
+        def box(label: str) -> str:
+            line = next(line for line in lines if f"▌ {label}" in line)
+            return line[line.index(f"▌ {label}") - 2 : line.index(f"▌ {label}") + 1]
+
+        assert box("offline/small") == "▐X▌"
+        assert box("offline/base") == "▐ ▌", "an unticked model reads as ticked"
+        assert box("openai/gpt-4o-mini") == "▐ ▌"
+        assert box("Cross-model learning") == "▐ ▌"

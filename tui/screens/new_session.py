@@ -32,6 +32,7 @@ from dspy_tui.tui import format as fmt
 from dspy_tui.tui.app_api import services
 from dspy_tui.tui.screens.styled_once import StyledOnceScreen
 from dspy_tui.tui.widgets.key_footer import KeyFooter
+from dspy_tui.tui.widgets.ticks import TickBox, TickList
 
 DEFAULT_TASK = "demo:sentiment"
 DEFAULT_MODELS = ("offline/small", "offline/base", "offline/large")
@@ -178,7 +179,7 @@ class NewSessionScreen(StyledOnceScreen[None]):
                 yield Label(
                     "Models  [dim](space toggles; enter in the line below adds one)[/]", classes="section"
                 )
-                yield SelectionList[str](*[Selection(m, m, True) for m in DEFAULT_MODELS], id="models")
+                yield TickList[str](*[Selection(m, m, True) for m in DEFAULT_MODELS], id="models")
                 yield Input(
                     placeholder="search the models, or add provider/model with enter (e.g. ollama/llama3.2)",
                     id="add-model",
@@ -208,7 +209,7 @@ class NewSessionScreen(StyledOnceScreen[None]):
                 yield from _row(
                     "Budget $",
                     Input(placeholder="none", type="number", id="budget", classes="short", compact=True),
-                    Checkbox("Cross-model learning", True, id="cross", compact=True),
+                    TickBox("Cross-model learning", True, id="cross", compact=True),
                 )
                 yield from _row(
                     "Config file",
