@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TypeVar
 
 from rich.segment import Segment
+from textual.content import Content
 from textual.strip import Strip
 from textual.widgets import Checkbox, SelectionList
 from textual.widgets.option_list import OptionDoesNotExist
@@ -19,9 +20,9 @@ TICK = "X"
 
 
 class TickBox(Checkbox):
-    @property  # Textual reads the box's inner character from here on every render
-    def BUTTON_INNER(self) -> str:  # noqa: N802 - Textual's name
-        return TICK if self.value else " "
+    def render(self) -> Content:
+        self.BUTTON_INNER = TICK if self.value else " "  # what Textual draws inside the box
+        return super().render()
 
 
 class TickList(SelectionList[T]):
