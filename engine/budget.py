@@ -143,6 +143,7 @@ class Budget:
         ] = {}  # model -> its hold its cross-model trial must leave for its benchmark
         self.refused = 0  # reservations refused (the call was never sent)
         self.token_bounds = TokenBounds()
+        self.learned_calls = 0  # reservations whose input was bounded by the learned bound, not bytes
 
     def caps(self, model: str) -> bool:
         """Whether a limit (the session's or the model's own) bounds what `model` spends: an
@@ -312,7 +313,7 @@ class Budget:
         *,
         holder: str | None = None,
         text: TextSize | None = None,
-        learned_input_usd: float | None = None,
+        learned_input_usd: Callable[[], float | None] | None = None,
     ) -> tuple[Reservation, int]:
         """Reserve one call charged to account `model`, drawing on `holder`'s hold (default
         `model`'s): its input bound plus `max_tokens` of output (`text`: the request's, to learn
@@ -321,7 +322,8 @@ class Budget:
         Returns the reservation and the output tokens it pays for. When it does
         not fit: wait while other calls are in flight (they usually settle for
         less than they hold); with nothing in flight, bound the input by the
-        account's learned bound (`learned_input_usd`, see `token_bound`) instead,
+        account's learned bound (`learned_input_usd()`, asked afresh after each wait,
+        see `token_bound`) instead,
         so only one call at a time is ever reserved below its byte bound, then
         pay for fewer output tokens if at least `min_answer_tokens` fit; else stop
         (`BudgetExhausted`, or `BudgetReserveReached` when only the phase reserve
@@ -330,9 +332,10 @@ class Budget:
         loop = asyncio.get_running_loop()
         holder = holder or model
         input_nanos = _to_nanos(input_usd)
-        learned_nanos = None if learned_input_usd is None else _to_nanos(learned_input_usd)
         rate = usd_per_output_token * _NANO
         while True:
+            learned_usd = learned_input_usd() if learned_input_usd is not None else None
+            learned_nanos = None if learned_usd is None else _to_nanos(learned_usd)
             with self._lock:
                 plan = self._plan(
                     model, holder, input_nanos, rate, max_tokens, self.min_answer_tokens, learned_nanos
@@ -368,7 +371,11 @@ class Budget:
             return _Plan("take", full, max_tokens)
         if any(full > room and reserved > 0 for room, reserved, _ in scopes):
             return _Plan("wait")
-        learned = learned_nanos is not None and learned_nanos < input_nanos
+        held = self._held_against(holder)
+        # the learned bound spends what is left of the budget, not money held back from this
+        # phase: with a hold in the way the phase ends as it would by bytes
+        holds_in_way = held > 0 and all(full <= room + held * (scope is None) for room, _, scope in scopes)
+        learned = learned_nanos is not None and learned_nanos < input_nanos and not holds_in_way
         if learned_nanos is not None and learned:
             input_nanos = learned_nanos
             full = input_nanos + math.ceil(rate * max_tokens)
@@ -378,7 +385,6 @@ class Budget:
         tokens = min(max_tokens, math.floor((room - input_nanos) / rate)) if rate > 0 else 0
         if rate > 0 and tokens >= min(floor, max_tokens) and tokens > 0:
             return _Plan("take", input_nanos + math.ceil(rate * tokens), tokens, learned=learned)
-        held = self._held_against(holder)
         if held and all(full <= room + held * (scope is None) for room, _, scope in scopes):
             return _Plan("stop", refusal=self._reserve_reached(holder, held))  # held back for others
         smallest = input_nanos + math.ceil(rate * min(floor, max_tokens))
@@ -407,6 +413,7 @@ class Budget:
         self, model: str, holder: str, nanos: int, text: TextSize | None = None, learned: bool = False
     ) -> Reservation:
         reservation = Reservation(next(self._ids), model, nanos / _NANO, nanos, holder, text, learned)
+        self.learned_calls += learned
         self._open[reservation.id] = reservation
         self._reserved += nanos
         self._model_reserved[model] = self._model_reserved.get(model, 0) + nanos
@@ -580,8 +587,11 @@ async def reserve_for_call(
             )
         rates = (0.0, 0.0)
     input_usd, per_output_token = rates
-    learned = budget.token_bounds.bound(model, text) if text is not None else None
-    learned_usd = None if learned is None or price is None else (call_rates(price, learned) or (0.0, 0.0))[0]
+
+    def learned_usd() -> float | None:
+        tokens = budget.token_bounds.bound(model, text) if text is not None else None
+        return None if tokens is None else (call_rates(price, tokens) or (0.0, 0.0))[0]
+
     return await budget.reserve_call(
         model,
         input_usd,

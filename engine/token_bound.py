@@ -6,8 +6,9 @@ a token on at least one byte of text, and the body carries every byte of text
 (plus JSON that only adds to the count). That bound is about four times what
 English text really costs, which leaves a small budget mostly unspent.
 
-So once a call's byte bound no longer fits and no other call is in flight (the
-end of a budget), `Budget` may bound it by what the provider's own reported
+So once a call's byte bound no longer fits, no other call is in flight and no
+money held back for later phases stands in the way (the end of a budget),
+`Budget` may bound it by what the provider's own reported
 usage shows instead: after a request of this account has been billed, it is bounded by
 the densest prompt tokens per byte of text billed so far, times `MARGIN`, plus
 the template's tokens. The density of a request mixes its ASCII bytes and its

@@ -9,7 +9,9 @@ never exceed the budget, and the budget must have counted at least that.
 from __future__ import annotations
 
 import random
+import statistics
 import threading
+from collections.abc import Callable
 
 import dspy
 import pytest
@@ -29,7 +31,30 @@ def _ledger_usd(provider: FakeProvider) -> float:
     return (charged["tokens_in"] * PRICE["input"] + charged["tokens_out"] * PRICE["output"]) / 1_000_000
 
 
-def _spend_until_stopped(lm: dspy.LM, threads: int, seed: int) -> int:
+def _lm(model: str, budget: Budget, provider_urls: dict[str, str]) -> dspy.LM:
+    """An LM at PRICE asking for 64 tokens, without retries, under `budget`."""
+    return lm_with(
+        model,
+        keys=lambda _: "k",
+        base_urls=provider_urls,
+        budget=budget,
+        price=PRICE,
+        max_tokens=64,
+        num_retries=0,
+    )
+
+
+def _cjk(rng: random.Random) -> str:
+    return CJK * rng.randint(5, 60) + str(rng.random())
+
+
+def _english(rng: random.Random) -> str:
+    return "how much does this budget test cost " * rng.randint(10, 60)
+
+
+def _spend_until_stopped(
+    lm: dspy.LM, threads: int, seed: int, question: Callable[[random.Random], str] = _cjk
+) -> int:
     stops = 0
     lock = threading.Lock()
     other: list[BaseException] = []
@@ -45,7 +70,7 @@ def _spend_until_stopped(lm: dspy.LM, threads: int, seed: int) -> int:
         predict.set_lm(lm)
         while True:
             try:
-                predict(question=CJK * rng.randint(5, 60) + str(rng.random()))
+                predict(question=question(rng))
             except BudgetExhausted:
                 with lock:
                     stops += 1
@@ -76,15 +101,7 @@ def test_a_dense_tokenizer_never_overspends_thirty_runs(
         fake_provider.reset_records()
         limit = round(rng.uniform(0.0005, 0.004), 6)
         budget = Budget(limit)
-        lm = lm_with(
-            f"groq/dense-{run}",
-            keys=lambda _: "k",
-            base_urls=provider_urls,
-            budget=budget,
-            price=PRICE,
-            max_tokens=64,
-            num_retries=0,
-        )
+        lm = _lm(f"groq/dense-{run}", budget, provider_urls)
         assert _spend_until_stopped(lm, threads=8, seed=run) == 8
         billed = _ledger_usd(fake_provider)
         assert budget.spent >= billed - 1e-12, (run, budget.spent, billed)
@@ -111,3 +128,41 @@ def test_the_last_call_asks_for_a_shorter_answer_rather_than_stopping(
     lm("hello " * 100)
     sent = [r for r in fake_provider.received if r.answered]
     assert len(sent) == 1 and budget.spent <= 0.01
+
+
+def test_the_end_of_a_tiny_budget_is_bounded_by_what_the_provider_billed_and_never_overspends(
+    provider_urls: dict[str, str], fake_provider: FakeProvider
+) -> None:
+    fake_provider.latency_s = 0.003
+    rng = random.Random(11)
+    learned: list[int] = []
+    shares: list[float] = []
+    for run in range(12):
+        fake_provider.reset_records()
+        limit = round(rng.uniform(0.0002, 0.001), 6)
+        budget = Budget(limit)
+        lm = _lm(f"groq/english-{run}", budget, provider_urls)
+        _spend_until_stopped(lm, threads=8, seed=run, question=_english)
+        billed = _ledger_usd(fake_provider)
+        assert billed <= budget.spent + 1e-12 and budget.spent <= limit, (run, limit, billed, budget.spent)
+        assert budget.overruns == 0
+        learned.append(budget.learned_calls)
+        if fake_provider.received:  # a budget below the first call's byte bound sends nothing
+            shares.append(budget.spent / limit)
+    assert sum(learned) > 12, learned  # the runs' last calls went out under the learned bound
+    # measured 0.76-0.97 (median 0.92); by bytes alone 0.19-0.61
+    assert statistics.median(shares) >= 0.8, shares
+
+
+def test_a_bill_denser_than_the_learned_bound_is_one_call_over_it_then_bytes_again(
+    provider_urls: dict[str, str], fake_provider: FakeProvider
+) -> None:
+    fake_provider.latency_s = 0.003
+    budget = Budget(0.0004)
+    lm = _lm("groq/denser-later", budget, provider_urls)
+    lm("how much does this budget test cost " * 40)  # billed at 4 characters a token
+    fake_provider.tokens_per_byte = 1.0  # then as many tokens as bytes: the byte bound's worst case
+    _spend_until_stopped(lm, threads=8, seed=1, question=_english)
+    assert budget.learned_calls == 1 and budget.overruns == 1  # one call under the learned bound, no more
+    assert not budget.token_bounds.learned("groq/denser-later")
+    assert budget.spent >= _ledger_usd(fake_provider) - 1e-12

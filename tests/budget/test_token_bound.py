@@ -10,7 +10,7 @@ import random
 
 import pytest
 
-from dspy_tui.engine.budget import Budget, BudgetExhausted, reserve_for_call
+from dspy_tui.engine.budget import Budget, BudgetExhausted, BudgetReserveReached, reserve_for_call
 from dspy_tui.engine.phase_reserve import PhaseReserve
 from dspy_tui.engine.pricing import Price
 from dspy_tui.engine.token_bound import MARGIN, TEMPLATE_TOKENS, TextSize, TokenBounds, text_size
@@ -122,3 +122,12 @@ def test_a_cross_model_trial_leaves_its_benchmark_what_it_needs_even_after_spend
             budget.settle(reservation, 0.05)
 
     asyncio.run(benchmark())
+
+
+def test_money_held_back_for_later_phases_is_not_reached_through_the_learned_bound() -> None:
+    budget = Budget(0.0005)
+    asyncio.run(_one_call(budget, TextSize(2000, 0), 500))  # billed: the account has a learned bound
+    budget.hold("b", 0.0002)  # the rest would pay this call by bytes only with b's hold
+    with pytest.raises(BudgetReserveReached):
+        asyncio.run(_one_call(budget, TextSize(2000, 0), 500))
+    assert budget.learned_calls == 0  # the phase ends as it would by bytes
