@@ -174,6 +174,14 @@ def count(value: Any) -> int | None:
     return value
 
 
+def usage(raw: Any, fields: Mapping[str, str]) -> Usage:
+    """A wire's usage object as DSPy's Usage: each Usage field read from the wire's key for it (a
+    dotted path for a nested one) as a count, None where not sane; Usage() without a usage object."""
+    if not isinstance(raw, dict):
+        return Usage()
+    return Usage(**{name: count(dig(raw, *path.split("."))) for name, path in fields.items()})
+
+
 def finish(raw: Any, table: Mapping[str, FinishReason]) -> FinishReason:
     """Map a provider's stop reason; unknown or absent ones count as a normal stop."""
     return table.get(raw, "stop") if isinstance(raw, str) else "stop"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from dspy.lm15 import FinishReason, ProviderError, Request, Response, Usage
+from dspy.lm15 import FinishReason, ProviderError, Request, Response
 
 from . import _http
 from .base import Endpoint, WireRequest
@@ -26,6 +26,15 @@ _FINISH: dict[str, FinishReason] = {
     "model_context_window_exceeded": "length",
     "tool_use": "tool_call",
     "refusal": "content_filter",
+}
+
+
+# DSPy Usage field -> Anthropic's usage key (its cache counters are disjoint from input_tokens)
+_USAGE: dict[str, str] = {
+    "input_tokens": "input_tokens",
+    "output_tokens": "output_tokens",
+    "cache_read_tokens": "cache_read_input_tokens",
+    "cache_write_tokens": "cache_creation_input_tokens",
 }
 
 
@@ -66,19 +75,7 @@ def parse(body: Any, endpoint: Endpoint) -> Response:
         model=body.get("model"),
         text=text,
         finish_reason=_http.finish(body.get("stop_reason"), _FINISH),
-        usage=_usage(body.get("usage")),
-    )
-
-
-def _usage(usage: Any) -> Usage:
-    """Anthropic's cache counters are disjoint from input_tokens (kept verbatim)."""
-    if not isinstance(usage, dict):
-        return Usage()
-    return Usage(
-        input_tokens=_http.count(usage.get("input_tokens")),
-        output_tokens=_http.count(usage.get("output_tokens")),
-        cache_read_tokens=_http.count(usage.get("cache_read_input_tokens")),
-        cache_write_tokens=_http.count(usage.get("cache_creation_input_tokens")),
+        usage=_http.usage(body.get("usage"), _USAGE),
     )
 
 

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from dspy.lm15 import FinishReason, ProviderError, Request, Response, Usage
+from dspy.lm15 import FinishReason, ProviderError, Request, Response
 
 from . import _http
 from .base import Endpoint, WireRequest
@@ -35,6 +35,16 @@ _FINISH: dict[str, FinishReason] = {
     "BLOCKLIST": "content_filter",
     "PROHIBITED_CONTENT": "content_filter",
     "SPII": "content_filter",
+}
+
+
+# DSPy Usage field -> Gemini's usageMetadata key (thinking tokens apart from candidatesTokenCount)
+_USAGE: dict[str, str] = {
+    "input_tokens": "promptTokenCount",
+    "output_tokens": "candidatesTokenCount",
+    "total_tokens": "totalTokenCount",
+    "cache_read_tokens": "cachedContentTokenCount",
+    "reasoning_tokens": "thoughtsTokenCount",
 }
 
 _NOT_BLOCKED = ("", "BLOCK_REASON_UNSPECIFIED")  # the enum's zero value means no block
@@ -98,20 +108,7 @@ def parse(body: Any, endpoint: Endpoint) -> Response:
         model=body.get("modelVersion"),
         text=text,
         finish_reason=_http.finish(candidate.get("finishReason"), _FINISH),
-        usage=_usage(body.get("usageMetadata")),
-    )
-
-
-def _usage(usage: Any) -> Usage:
-    """Gemini counts thinking tokens apart from candidatesTokenCount (kept verbatim)."""
-    if not isinstance(usage, dict):
-        return Usage()
-    return Usage(
-        input_tokens=_http.count(usage.get("promptTokenCount")),
-        output_tokens=_http.count(usage.get("candidatesTokenCount")),
-        total_tokens=_http.count(usage.get("totalTokenCount")),
-        cache_read_tokens=_http.count(usage.get("cachedContentTokenCount")),
-        reasoning_tokens=_http.count(usage.get("thoughtsTokenCount")),
+        usage=_http.usage(body.get("usageMetadata"), _USAGE),
     )
 
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from dspy.lm15 import FinishReason, ProviderError, Request, Response, Usage
+from dspy.lm15 import FinishReason, ProviderError, Request, Response
 
 from . import _http
 from .base import Endpoint, WireRequest
@@ -27,6 +27,17 @@ _FINISH: dict[str, FinishReason] = {
     "tool_calls": "tool_call",
     "function_call": "tool_call",
     "content_filter": "content_filter",
+}
+
+
+# DSPy Usage field -> the usage key (a dotted path for a nested one)
+_USAGE: dict[str, str] = {
+    "input_tokens": "prompt_tokens",
+    "output_tokens": "completion_tokens",
+    "total_tokens": "total_tokens",
+    "cache_read_tokens": "prompt_tokens_details.cached_tokens",
+    "cache_write_tokens": "prompt_tokens_details.cache_write_tokens",
+    "reasoning_tokens": "completion_tokens_details.reasoning_tokens",
 }
 
 
@@ -86,7 +97,7 @@ def parse(body: Any, endpoint: Endpoint) -> Response:
         model=body.get("model"),
         text=_content(message.get("content"), endpoint),
         finish_reason=_http.finish(choices[0].get("finish_reason"), _FINISH),
-        usage=_usage(body.get("usage")),
+        usage=_http.usage(body.get("usage"), _USAGE),
         refusal=message.get("refusal"),
     )
 
@@ -99,19 +110,6 @@ def _content(content: Any, endpoint: Endpoint) -> str:
         return "".join(part["text"] for part in content)
     raise _http.unreadable(
         endpoint, f"choices[0].message.content should be text, got {type(content).__name__}"
-    )
-
-
-def _usage(usage: Any) -> Usage:
-    if not isinstance(usage, dict):
-        return Usage()
-    return Usage(
-        input_tokens=_http.count(usage.get("prompt_tokens")),
-        output_tokens=_http.count(usage.get("completion_tokens")),
-        total_tokens=_http.count(usage.get("total_tokens")),
-        cache_read_tokens=_http.count(_http.dig(usage, "prompt_tokens_details", "cached_tokens")),
-        cache_write_tokens=_http.count(_http.dig(usage, "prompt_tokens_details", "cache_write_tokens")),
-        reasoning_tokens=_http.count(_http.dig(usage, "completion_tokens_details", "reasoning_tokens")),
     )
 
 

@@ -656,3 +656,16 @@ def test_url_warnings_read_a_config_as_make_lm_would(monkeypatch: pytest.MonkeyP
     assert len(url_warnings([("openai/qwen", None)], {"openai": "http://127.0.0.1:8000/v1"})) == 1
     monkeypatch.setenv("DSPY_TUI_OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
     assert len(url_warnings([("openai/qwen", None), ("nowhere/x", None)], {})) == 1
+
+
+def test_a_wires_usage_table_reads_nested_keys_and_drops_insane_counts() -> None:
+
+    raw = {"prompt_tokens": 12, "completion_tokens": -1, "prompt_tokens_details": {"cached_tokens": 4}}
+    got = _http.usage(raw, openai._USAGE)
+    assert (got.input_tokens, got.output_tokens, got.cache_read_tokens, got.reasoning_tokens) == (
+        12,
+        None,
+        4,
+        None,
+    )
+    assert _http.usage("no usage", openai._USAGE) == _http.usage(None, {})
