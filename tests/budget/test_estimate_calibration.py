@@ -28,13 +28,10 @@ from typing import Any
 
 import pytest
 
-from dspy_tui.engine.config import parse_config
 from dspy_tui.engine.estimate import ModelEstimate, estimate
-from dspy_tui.engine.session import Session
-from dspy_tui.storage.paths import resolve_paths
-from dspy_tui.storage.sessions import SessionStore
 from tests.fakes.offline_brain import offline_brain
 from tests.fakes.provider_server import FakeProvider
+from tests.reliability.support import session_in_home
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 SMALL = {"dataset": "demo:sentiment", "max_train": 16, "max_dev": 10, "max_test": 10}
@@ -88,10 +85,7 @@ def example_config(path: Path, urls: dict[str, str], split: int = 0) -> dict[str
 
 def run_and_compare(config: dict[str, Any]) -> list[dict[str, Any]]:
     """Estimate, run, and pair each estimate row with what the run recorded."""
-    paths = resolve_paths()
-    session = Session(
-        parse_config(config), store=SessionStore(paths.db_path), paths=paths, keys=lambda _: "sk-fake"
-    )
+    session = session_in_home(config, key="sk-fake")
     session.prepare()
     rows: list[ModelEstimate] = estimate(session.config, session.task)
     with contextlib.redirect_stdout(io.StringIO()):  # DSPy's optimizers print progress
@@ -256,8 +250,7 @@ def test_a_resume_sends_what_the_estimate_less_the_recorded_calls_says() -> None
     from dspy_tui.engine.estimate import after_resume
 
     config = offline_config("bootstrap") | {"rounds": 3}
-    paths = resolve_paths()
-    first = Session(parse_config(config), store=SessionStore(paths.db_path), paths=paths)
+    first = session_in_home(config)
     first.prepare()
     rows = estimate(first.config, first.task)
     first.bus.subscribe(lambda e: first.stop() if e.type == "round_completed" and e.round == 2 else None)
@@ -267,7 +260,7 @@ def test_a_resume_sends_what_the_estimate_less_the_recorded_calls_says() -> None
     recorded = {role: store.calls_by_model(sid, role) for role in ("model", "judge")}
     left = {e.model: e.calls for e in after_resume(rows, recorded)}
     before = store.call_totals(sid)["calls"]
-    resumed = Session(first.config, store=store, paths=paths, session_id=sid)
+    resumed = session_in_home(first.config, session_id=sid)
     resumed.prepare()
     with contextlib.redirect_stdout(io.StringIO()):
         assert resumed.run() == "completed"

@@ -24,11 +24,10 @@ from dspy_tui.engine.metrics import (
     peak_memory_mb,
 )
 from dspy_tui.engine.pricing import price_for
-from dspy_tui.engine.session import Session
 from dspy_tui.storage.paths import resolve_paths
-from dspy_tui.storage.sessions import SessionStore
 from tests.fakes.offline_brain import offline_brain
 from tests.fakes.provider_server import FakeProvider, Received
+from tests.reliability.support import session_in_home
 
 LEARNER, SCRIPTED, JUDGE = "groq/llama-3.3-70b-versatile", "openai/gpt-4o-mini", "groq/llama-3.1-8b-instant"
 ASPECT_SCORES = {"consistent": 0.8, "address": 0.6, "original": 0.3}  # a word of each aspect's question
@@ -94,9 +93,8 @@ def test_every_metric_has_its_value(servers: tuple[FakeProvider, FakeProvider]) 
             "base_urls": {"groq": f"{first.url}/openai/v1", "openai": f"{second.url}/v1"},
         }
     )
-    paths = resolve_paths()
     rss_before = current_rss_mb()
-    session = Session(config, store=SessionStore(paths.db_path), paths=paths, keys=lambda _p: "sk-test-000")
+    session = session_in_home(config, key="sk-test-000")
     session.prepare()
     assert session.run() == "completed", session.store.get_session(session.session_id).error
     stored = {m.model: m for m in session.store.get_session(session.session_id).models}
@@ -193,8 +191,7 @@ def test_sessions_show_json_and_report_carry_every_metric(
         }
     )
     paths = resolve_paths()
-    store = SessionStore(paths.db_path)
-    session = Session(config, store=store, paths=paths, keys=lambda _p: "sk-test-000")
+    session = session_in_home(config, key="sk-test-000")
     session.prepare()
     assert session.run() == "completed"
     shown = SessionService(paths).summary(session.session_id)
@@ -223,13 +220,13 @@ def test_sessions_show_json_and_report_carry_every_metric(
         assert "no judge" in na["coherence"]
     offline = next(m for m in shown["models"] if m["model"] == "offline/base")
     assert offline["cost_usd"] is None and "offline" in offline["cost_note"]  # never a fake $0.0
-    md = render_report(store, session.session_id, "md")
+    md = render_report(session.store, session.session_id, "md")
     section = md.split("## Metrics", 1)[1].split("\n## ", 1)[0]
     assert len(re.findall(r"^\| (?!metric|---)", section, re.M)) == 14
     assert "n/a (no judge model configured" in section
-    report = json.loads(render_report(store, session.session_id, "json"))
+    report = json.loads(render_report(session.store, session.session_id, "json"))
     assert all(len(m["metrics"]["values"]) >= 14 for m in report["models"])
-    assert "process peak RSS" in render_report(store, session.session_id, "html")
+    assert "process peak RSS" in render_report(session.store, session.session_id, "html")
     capsys.readouterr()
     assert main(["sessions", "show", session.session_id]) == 0
     text = capsys.readouterr().out
@@ -255,10 +252,7 @@ def test_the_judged_example_runs_end_to_end_with_the_offline_model_as_judge(tmp_
         data["task"].update(max_train=12, max_dev=8, max_test=6)
         for m in data["models"]:
             m["limits"] = {"concurrency": 8}
-        paths = resolve_paths()
-        session = Session(
-            parse_config(data), store=SessionStore(paths.db_path), paths=paths, keys=lambda _p: "sk-test-000"
-        )
+        session = session_in_home(data, key="sk-test-000")
         session.prepare()
         assert session.run() == "completed", session.store.get_session(session.session_id).error
     finally:

@@ -7,16 +7,13 @@ import json
 import pytest
 
 from dspy_tui.engine.config import OPTIMIZERS, parse_config
-from dspy_tui.engine.session import Session
-from dspy_tui.storage.paths import resolve_paths
-from dspy_tui.storage.sessions import SessionStore
+from tests.reliability.support import session_in_home
 
 MODELS = ["offline/small", "offline/base", "offline/large"]
 
 
 @pytest.mark.parametrize("optimizer", OPTIMIZERS)
 def test_one_round_of_each_optimizer_raises_an_offline_models_dev_score(optimizer: str) -> None:
-    paths = resolve_paths()
     config = parse_config(
         {
             "name": optimizer,
@@ -36,7 +33,7 @@ def test_one_round_of_each_optimizer_raises_an_offline_models_dev_score(optimize
             },
         }
     )
-    session = Session(config, store=SessionStore(paths.db_path), paths=paths)
+    session = session_in_home(config)
     session.prepare()
     assert session.run() == "completed"
     rounds = session.store.rounds(session.session_id)

@@ -9,9 +9,7 @@ import threading
 from typing import Any
 
 from dspy_tui.engine.config import parse_config
-from dspy_tui.engine.session import Session
-from dspy_tui.storage.paths import resolve_paths
-from dspy_tui.storage.sessions import SessionStore
+from tests.reliability.support import session_in_home
 
 
 def test_a_judged_session_parses_no_signature_string_on_a_model_thread(monkeypatch: Any) -> None:
@@ -38,8 +36,7 @@ def test_a_judged_session_parses_no_signature_string_on_a_model_thread(monkeypat
             "models": [{"id": "offline/small"}, {"id": "offline/large"}],
         }
     )
-    paths = resolve_paths()
-    session = Session(config, store=SessionStore(paths.db_path), paths=paths, keys=lambda _p: None)
+    session = session_in_home(config)
     monkeypatch.setattr(ast, "parse", recording_parse)
     session.prepare()
     assert session.run() == "completed"

@@ -8,17 +8,14 @@ import time
 import pytest
 
 from dspy_tui.engine import provider_stats
-from dspy_tui.engine.config import parse_config
 from dspy_tui.engine.events import EventBus, ProviderStats
 from dspy_tui.engine.limits import LimitConfig
 from dspy_tui.engine.provider_stats import StatsWatch
 from dspy_tui.engine.runtime import Runtime
-from dspy_tui.engine.session import Session
-from dspy_tui.storage.paths import resolve_paths
-from dspy_tui.storage.sessions import SessionStore
 from tests.fakes.lms import lm_with
 from tests.fakes.provider_server import FakeProvider
 from tests.fault.test_call_path_faults import MODEL, _evaluate
+from tests.reliability.support import session_in_home
 
 pytestmark = pytest.mark.usefixtures("engine_runtime")
 
@@ -104,7 +101,6 @@ def test_a_session_publishes_samples_and_its_log_keeps_a_few_and_the_final_one(
 ) -> None:
     monkeypatch.setattr(provider_stats, "INTERVAL_S", INTERVAL_S)
     fake_provider.latency_s = 0.05
-    paths = resolve_paths()
     config = {
         "name": "throttled",
         "optimizer": "labeled",
@@ -115,9 +111,7 @@ def test_a_session_publishes_samples_and_its_log_keeps_a_few_and_the_final_one(
         "models": [{"id": MODEL, "limits": {"concurrency": 1}}],  # four threads through one slot
         "base_urls": {"openai": provider_urls["openai"]},
     }
-    session = Session(
-        parse_config(config), store=SessionStore(paths.db_path), paths=paths, keys=lambda _: "sk-fake"
-    )
+    session = session_in_home(config, key="sk-fake")
     published: list[ProviderStats] = []
     session.bus.subscribe(lambda e: published.append(e) if isinstance(e, ProviderStats) else None)
     session.prepare()

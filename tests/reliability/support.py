@@ -15,11 +15,11 @@ import sqlite3
 import subprocess
 import sys
 import traceback
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from dspy_tui.engine.config import parse_config
+from dspy_tui.engine.config import SessionConfig, parse_config
 from dspy_tui.engine.pricing import price_for
 from dspy_tui.engine.session import Session
 from dspy_tui.storage.paths import resolve_paths
@@ -64,16 +64,19 @@ def write_config(
 
 
 def session_in_home(
-    config: dict[str, Any], *, key: str | None = None, session_id: str | None = None
+    config: dict[str, Any] | SessionConfig,
+    *,
+    key: str | Callable[[str], str | None] | None = None,
+    session_id: str | None = None,
 ) -> Session:
     """An in-process Session (not yet prepared) on the test's DSPY_TUI_HOME database; `key` is every
-    provider's key."""
+    provider's key, or the function that gives a provider's key."""
     paths = resolve_paths()
     return Session(
-        parse_config(config),
+        config if isinstance(config, SessionConfig) else parse_config(config),
         store=SessionStore(paths.db_path),
         paths=paths,
-        keys=lambda _provider: key,
+        keys=key if callable(key) else lambda _provider: key,
         session_id=session_id,
     )
 

@@ -21,10 +21,8 @@ import pytest
 
 from dspy_tui.cli.main import main
 from dspy_tui.engine.config import parse_config
-from dspy_tui.engine.session import Session
-from dspy_tui.storage.paths import resolve_paths
 from dspy_tui.storage.sessions import SessionStore
-from tests.reliability.support import table_digest
+from tests.reliability.support import session_in_home, table_digest
 
 NOISE = ("Traceback", "validation error for", "For further information visit", "input_value=", "pydantic")
 
@@ -575,7 +573,6 @@ def _subprocess(case: Case, env: dict[str, str]) -> Verdict:
 
 @pytest.fixture
 def finished_session(dspy_tui_home: Path) -> str:
-    paths = resolve_paths()
     config = parse_config(
         {
             "name": "keep me",
@@ -585,7 +582,7 @@ def finished_session(dspy_tui_home: Path) -> str:
             "task": {"dataset": "demo:sentiment", "max_train": 8, "max_dev": 6, "max_test": 6},
         }
     )
-    session = Session(config, store=SessionStore(paths.db_path), paths=paths)
+    session = session_in_home(config)
     session.prepare()
     assert session.run() == "completed"
     return session.session_id

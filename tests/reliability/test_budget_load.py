@@ -24,13 +24,10 @@ from typing import Any
 
 import pytest
 
-from dspy_tui.engine.config import parse_config
 from dspy_tui.engine.session import Session
-from dspy_tui.storage.paths import resolve_paths
-from dspy_tui.storage.sessions import SessionStore
 from tests.fakes.offline_brain import offline_brain
 from tests.fakes.provider_server import FakeProvider
-from tests.reliability.support import GROQ_KEY, billed_usd, cli, cli_env, cli_popen
+from tests.reliability.support import GROQ_KEY, billed_usd, cli, cli_env, cli_popen, session_in_home
 
 TOKENS_PER_CALL = 450  # a rough average of input + 3x output tokens of these prompts, for sizing prices
 
@@ -70,10 +67,7 @@ def _config(i: int, budget: float, calls_affordable: float) -> dict[str, Any]:
 
 
 def _run_one(config: dict[str, Any], provider: FakeProvider) -> tuple[Session, str]:
-    paths = resolve_paths()
-    session = Session(
-        parse_config(config), store=SessionStore(paths.db_path), paths=paths, keys=lambda _provider: GROQ_KEY
-    )
+    session = session_in_home(config, key=GROQ_KEY)
     session.prepare()
     return session, session.run()
 

@@ -37,7 +37,6 @@ from aiohttp import web
 from dspy_tui.cli.main import main
 from dspy_tui.engine.call_errors import ModelFailed
 from dspy_tui.engine.config import parse_config
-from dspy_tui.engine.session import Session
 from dspy_tui.storage import keys as key_store
 from dspy_tui.storage.paths import resolve_paths
 from dspy_tui.storage.sessions import SessionStore
@@ -46,7 +45,7 @@ from tests.fakes import provider_server
 from tests.fakes.lms import lm_with
 from tests.fakes.offline_brain import offline_brain
 from tests.fakes.provider_server import FakeProvider, Fault, Received
-from tests.reliability.support import cli, cli_popen
+from tests.reliability.support import cli, cli_popen, session_in_home
 
 SNAPSHOTS = Path(__file__).resolve().parents[1] / "tui" / "__snapshots__"
 _rng = random.Random(20240607)
@@ -294,7 +293,6 @@ def test_no_key_reaches_any_file_output_or_exception(
                 scan.text(
                     str(exc) + repr(exc) + "".join(traceback.format_exception(exc)), f"{model} exception"
                 )
-        paths = resolve_paths()
         config = parse_config(
             {
                 "name": "in-process",
@@ -305,7 +303,7 @@ def test_no_key_reaches_any_file_output_or_exception(
                 "base_urls": {"openai": refusing.url + "/v1"},
             }
         )
-        session = Session(config, store=SessionStore(paths.db_path), paths=paths, keys=key_store.get_key)
+        session = session_in_home(config, key=key_store.get_key)
         seen: list[str] = []
         session.bus.subscribe(lambda e: seen.append(e.model_dump_json()))
         session.prepare()
