@@ -152,9 +152,11 @@ def mipro(s: Shape) -> RoundCalls:
     batches = min(9, max(0, math.ceil(n / 10) - 1))
     summary = Span(2.0, 2.0 + batches, 2.0 + batches)
     proposals = summary + fixed(3 * cands * s.predictors)
-    combos = cands**s.predictors * cands
-    distinct = combos * (1 - (1 - 1 / combos) ** trials)
-    scoring = Span(float(s.dev), distinct * s.dev, float(trials * s.dev))  # the default program: cached
+    # optuna draws each trial's (instruction, demo set) per predictor; the default pick (0, 0) is the
+    # default program, scored before the trials (a cache hit), so only the other combinations are new
+    combos = (cands * cands) ** s.predictors
+    distinct = (combos - 1) * (1 - (1 - 1 / combos) ** trials)
+    scoring = Span(float(s.dev), distinct * s.dev, float(trials * s.dev))
     labeled = min(s.opt("max_labeled_demos", 4), n)
     return RoundCalls(
         teacher + scoring, proposals, ZERO, teacher.expected + trials * s.dev, labeled * (cands - 1) / cands

@@ -42,6 +42,14 @@ SLOW = {"random_search", "quality_focused.toml", "benchmark_comparison.toml", "a
 SPLITS = (0, 4, 5, 6, 7)  # task seeds; the gain prior was fitted on seeds 1-3
 NAMES = sorted(p.name for p in EXAMPLES.glob("*.toml"))
 # Known misses, summed over SPLITS (see the estimator notes): the estimate is still above what
+# these examples send (quality_focused's MIPRO, 15 rounds: Sonnet on the large variant 0.71x calls,
+# 0.63x cost, its CoT answers shorter than the reasoning prior; the judge's cost 0.71x;
+# cost_optimized: 2 of 5 splits gain in round 1 where the prior expects 3.9, cost 0.69-0.75x).
+# Their lower bound is 0.55, not 0.7: pinned, not hidden.
+LOW = {"random_search", "quality_focused.toml", "benchmark_comparison.toml", "advanced_monitoring.toml"}
+SPLITS = (0, 4, 5, 6, 7)  # task seeds; the gain prior was fitted on seeds 1-3
+NAMES = sorted(p.name for p in EXAMPLES.glob("*.toml"))
+# Known misses, summed over SPLITS (see the estimator notes): the estimate is still above what
 # these examples send (quality_focused's MIPRO, 15 rounds: Sonnet on the large variant 0.66x calls,
 # 0.59x cost, the others' cost 0.69-0.71x; cost_optimized: 2 of 5 splits gain in round 1 where
 # the prior expects 3.9, cost 0.69-0.75x). Their lower bound is 0.55, not 0.7: pinned, not hidden.
