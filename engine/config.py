@@ -185,6 +185,8 @@ class SessionConfig(_Strict):
         default=None, min_length=1, max_length=20
     )
     repeat_group: str | None = None  # set by dspy-tui: the seeds of one repeated run share it
+    # set by dspy-tui: every seed of that run, so resuming one seed can go on with those never started
+    repeat_seeds: list[Annotated[int, Field(ge=0, le=MAX_SEED)]] | None = None
     num_retries: int = Field(default=3, ge=0, le=10)
     # a model whose share of errored examples in a phase exceeds this is marked degraded
     degraded_threshold: float = Field(default=0.2, ge=0, lt=1)

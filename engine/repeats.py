@@ -51,10 +51,24 @@ def seed_configs(config: SessionConfig) -> list[SessionConfig]:
                 "seeds": None,
                 "repeats": 1,
                 "repeat_group": group,
+                "repeat_seeds": seeds,
                 "name": f"{config.name} [seed {s}]",
             }
         )
         for s in seeds
+    ]
+
+
+def unstarted_seed_configs(config: SessionConfig, started: set[int]) -> list[SessionConfig]:
+    """The seeds of `config`'s repeated run that have no session yet, in the run's order, in its group
+    (a run stopped, or the TUI running it quit, before them: a resume of one seed goes on with these)."""
+    if config.repeat_group is None or not config.repeat_seeds:
+        return []
+    base = config.name.removesuffix(f" [seed {config.seed}]")
+    return [
+        config.model_copy(update={"seed": s, "name": f"{base} [seed {s}]"})
+        for s in config.repeat_seeds
+        if s not in started
     ]
 
 

@@ -93,6 +93,17 @@ class SessionService:
         config = parse_config(stored.config, f"session {session_id}")
         return self.create(config, session_id=session_id)
 
+    def unstarted_seeds(self, config: SessionConfig) -> list[SessionConfig]:
+        """The configs of the seeds of `config`'s repeated run that no stored session has started."""
+        from .repeats import unstarted_seed_configs
+
+        if config.repeat_group is None:
+            return []
+        with self._store() as store:
+            seeds = [store.get_session(sid).seed for sid in store.repeat_group(config.repeat_group)]
+        started = {s for s in seeds if s is not None}
+        return unstarted_seed_configs(config, started)
+
     def _raise_budget(self, session_id: str, budget_usd: float) -> None:
         """Never less than the session has already spent (every recorded charge counts)."""
         with self._store() as store:

@@ -218,7 +218,10 @@ class DspyTuiApp(App[int]):
             seeds = ", ".join(str(c.seed) for c in self.next_seeds)
             self.next_seeds = []
             self.notify(
-                f"Seeds {seeds} of this repeated run were not started.", severity="warning", timeout=10
+                f"Seeds {seeds} of this repeated run were not started; resuming this session (r on home) "
+                "runs them after it.",
+                severity="warning",
+                timeout=10,
             )
         if runner.error and outcome == "failed":
             self.notify(f"Session failed: {runner.error}", severity="error", timeout=10)
@@ -338,17 +341,19 @@ class DspyTuiApp(App[int]):
                     session_id, completed_hint="open it to see its results", budget_usd=budget_usd
                 )
                 stored = self._stored_state(session.session_id)
+                self.next_seeds = service.unstarted_seeds(session.config)  # a repeated run goes on after it
             else:
                 if isinstance(config, dict):  # a stored setup, run again
                     from dspy_tui.engine.config import parse_config
 
                     config = parse_config(config, "the stored setup")
                 assert config is not None, "a new session needs a config"
-                from dspy_tui.engine.repeats import seed_configs
+                if config.repeat_group is None:  # `repeats`/`seeds`: one session per seed, as the CLI
+                    from dspy_tui.engine.repeats import seed_configs
 
-                config, *later = seed_configs(config)  # `repeats`/`seeds`: one session per seed, as the CLI
-                session = service.create(config)
-                self.next_seeds = later
+                    config, *later = seed_configs(config)
+                    self.next_seeds = later
+                session = service.create(config)  # a seed of a run already split keeps the seeds after it
         except Exception as exc:  # noqa: BLE001 - user errors (bad key, dataset, model) as one sentence
             self.next_seeds = []
             self.call_from_thread(self._prepared, None, one_sentence(exc))

@@ -147,3 +147,41 @@ async def test_a_repeated_run_started_here_runs_every_seed(paths: Paths) -> None
     assert sorted(s.seed for s in sessions) == [0, 1]
     assert len({s.config["repeat_group"] for s in sessions}) == 1
     assert sorted(s.name for s in sessions) == ["twice [seed 0]", "twice [seed 1]"]
+
+
+async def test_resuming_a_seed_of_a_repeated_run_goes_on_with_the_seeds_never_started(paths: Paths) -> None:
+    """The seed queue lived in the app: a run stopped (or the TUI quit) at seed 1 of 0, 1, 2 left seed 2
+    unstarted for good, since a resume ran seed 1 alone. Now resuming it runs the seeds that have no
+    session after it, in the run's group (here 0 and 2: only seed 1 was ever started)."""
+    from dspy_tui.engine.config import parse_config
+    from dspy_tui.engine.repeats import seed_configs
+    from dspy_tui.engine.service import SessionService
+
+    config = parse_config(
+        {
+            "name": "thrice",
+            "task": {"dataset": "demo:sentiment"},
+            "models": [{"id": "offline/small"}],
+            "rounds": 1,
+            "repeats": 3,
+        },
+        "the test",
+    )
+    service = SessionService(paths)
+    stopped = service.create(seed_configs(config)[1])  # seed 1, prepared and never run: interrupted
+    service.abandon(stopped)
+    app = DspyTuiApp(paths, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen))
+        app._prepare(None, stopped.session_id)
+
+        def finished() -> list[SessionRow]:
+            return [s for s in SessionStore(paths.db_path).list_sessions() if s.status == "completed"]
+
+        await wait_for(pilot, lambda: len(finished()) == 3, timeout=3 * RUN_TIMEOUT, what="all three seeds")
+        await wait_for(pilot, lambda: app.runner is not None and app.runner.done.is_set())
+    store = SessionStore(paths.db_path)
+    sessions = [store.get_session(s.id) for s in finished()]
+    assert sorted(s.seed for s in sessions) == [0, 1, 2]
+    assert len({s.config["repeat_group"] for s in sessions}) == 1
+    assert sorted(s.name for s in sessions) == ["thrice [seed 0]", "thrice [seed 1]", "thrice [seed 2]"]
