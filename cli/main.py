@@ -267,10 +267,12 @@ def _warn_fit(session: Any) -> None:
     a local server."""
     from dspy_tui.engine.estimate import budget_warning, estimate
     from dspy_tui.engine.lm import local_url_warning
-    from dspy_tui.engine.providers.offline.shapes import fit_warning
 
-    warnings = [fit_warning(session.task, session.config.model_ids())]
-    warnings.append(budget_warning(session.config, estimate(session.config, session.task)))
+    warnings = [budget_warning(session.config, estimate(session.config, session.task))]
+    if any(m.startswith("offline/") for m in session.config.model_ids()):  # its package: 0.02 s to import
+        from dspy_tui.engine.providers.offline.shapes import fit_warning
+
+        warnings.insert(0, fit_warning(session.task, session.config.model_ids()))
     warnings += [local_url_warning(m, run.lm.engine.endpoint.base_url) for m, run in session.runs.items()]
     for warning in filter(None, warnings):
         print(f"dspy-tui: {warning}", file=sys.stderr)

@@ -39,7 +39,7 @@ from .call_context import ModelLink, Timeouts
 from .call_errors import FATAL_ERRORS, ModelFailed, connect_failure, error_kind, wire_failure
 from .limits import Limiter, Slot
 from .pricing import cost_of, prompt_tokens
-from .providers import offline, registry
+from .providers import registry
 from .providers.base import Endpoint, WireFormat
 from .token_bound import text_size
 
@@ -98,6 +98,8 @@ async def perform(runtime: Runtime, link: ModelLink, request: Request) -> Respon
                 wire_request = wire.build(request, endpoint) if wire is not None else None
                 body_json = compact_json(wire_request.body if wire_request else request_to_dict(request))
         if wire is None or wire_request is None:
+            from .providers import offline  # 0.02 s to import: only a session with offline models needs it
+
             await asyncio.sleep(offline.simulated_latency_s(endpoint.model, request))
             # Pure CPU work, off the loop so other models' HTTP keeps flowing.
             sample = call.ordinal[1] if call.ordinal else 0  # repeated samples differ, as a real model's do

@@ -32,7 +32,7 @@ from .call_context import CallContext, ModelHealth, ModelLink, ModelOptions
 from .call_errors import CallCancelled
 from .limits import LimitConfig, default_limits
 from .pricing import resolve_price, unpriced_under_budget
-from .providers import offline, registry
+from .providers import registry
 from .providers.base import Endpoint, ProviderSpec
 from .runtime import OFFLINE_BASE_URL, Runtime
 
@@ -223,6 +223,8 @@ def make_lm(
     key: str | None = None
     limits = _limits(provider_id, opts.limits)
     if spec.offline:
+        from .providers import offline  # imported by sessions that use it only
+
         offline.get_variant(model_id)  # an unknown variant fails now, not at the first call
         base_url = OFFLINE_BASE_URL
     elif spec.managed:  # a GGUF we serve ourselves; the server starts at the model's first call

@@ -1,5 +1,6 @@
-"""`run` and `resume` keep the cyclic collector off while a session is prepared and freeze what that made
-for the session (cli/main.py `_session_gc`); the command leaves the collector as it found it."""
+"""What a `run` process spends before its first call: `run` and `resume` keep the cyclic collector off
+while a session is prepared and freeze what that made for the session (cli/main.py `_session_gc`),
+leaving the collector as they found it; modules a session does not use are not imported."""
 
 from __future__ import annotations
 
@@ -37,3 +38,16 @@ def test_a_run_that_fails_to_start_leaves_the_collector_on(dspy_tui_home: Path) 
     out = cli_in_process("run", "--task", "demo:intent", "--models", "nope/model", env=dict(os.environ))
     assert out.returncode == 2, out.stderr
     assert gc.isenabled() and gc.get_freeze_count() == 0
+
+
+def test_a_session_without_offline_models_does_not_import_the_offline_model() -> None:
+    """The simulated model's package takes 0.02 s to import; the run path loads it only for offline models."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys; import dspy_tui.cli.headless, dspy_tui.engine.lm, dspy_tui.engine.call_path; "
+        "print(sorted(m for m in sys.modules if m.startswith('dspy_tui.engine.providers.offline')))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "[]", out.stderr
