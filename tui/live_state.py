@@ -161,11 +161,17 @@ class LiveState:
         return min(done, total), total
 
     def eta(self, model: str, now: float) -> float | None:
-        """Seconds left for one model if its remaining steps take what its done ones took; None before a step."""
+        """Seconds left for one model if its remaining steps take what its done ones took; None before a step.
+
+        A model waiting for slower ones goes on when they do: its ETA is theirs (its own figure grew
+        with every second of the wait, as if the waiting were work)."""
         row = self.models[model]
         done, total = self.model_steps(model)
         if row.started_at is None or not done or done >= total or row.finished_at is not None:
             return None
+        awaited = self.waiting_for(model)  # they are not waiting themselves: no loop
+        if awaited:
+            return max((eta for m in awaited if (eta := self.eta(m, now)) is not None), default=None)
         spent = now - row.started_at
         return spent / done * (total - done)
 

@@ -360,3 +360,22 @@ def test_a_model_done_with_its_rounds_says_whom_it_waits_for() -> None:
     state.apply([ev.PhaseCompleted(model=slower, phase="optimization", ts=4.0)])
     state.apply([ev.PhaseStarted(model=m, phase="cross_model", ts=4.0) for m in (fast, slow, slower)])
     assert status(fast) == "running"
+
+
+def test_a_waiting_models_eta_is_that_of_the_models_it_waits_for() -> None:
+    """Its ETA counted each second of the wait as work: 2 rounds in 1 s, then 60 s of waiting for a
+    slow model read as 91.5 s left (and growing) while the slow model needs 244 s; it goes on when the
+    slow model does."""
+    from dspy_tui.engine import events as ev
+    from dspy_tui.tui.live_state import LiveState
+
+    fast, slow = "offline/base", "groq/llama-3.3-70b-versatile"
+    state = LiveState("s1", "wait", [fast, slow], rounds=2, cross_model=True, budget_usd=None)
+    state.apply([ev.SessionStarted(models=[fast, slow], ts=0.0)])
+    state.apply([ev.PhaseStarted(model=m, phase="optimization", ts=0.0) for m in (fast, slow)])
+    state.apply([ev.RoundCompleted(model=fast, round=r, ts=0.5 * r) for r in (1, 2)])
+    state.apply([ev.PhaseCompleted(model=fast, phase="optimization", ts=1.0)])
+    state.apply([ev.RoundCompleted(model=slow, round=1, ts=30.0)])
+    assert state.waiting_for(fast) == [slow]
+    for now in (61.0, 121.0):
+        assert state.eta(fast, now) == state.eta(slow, now), f"at {now} s"
