@@ -56,7 +56,12 @@ async def test_home_lists_sessions_newest_first_and_clicks_open_them(
         assert str(table.get_cell(ids[0], "status")) == "completed"
         await pilot.press("r")  # the newest failed; resuming it needs an OpenAI key this machine lacks
         await wait_for(pilot, lambda: not app.preparing, timeout=60)
-        refusals = [n.message for n in app._notifications if n.severity == "error"]
+
+        def errors() -> list[str]:  # notify() posts a message: the toast lands after preparing ends
+            return [n.message for n in app._notifications if n.severity == "error"]
+
+        await wait_for(pilot, lambda: bool(errors()), what="the refusal")
+        refusals = errors()
         assert len(refusals) == 1 and "OPENAI_API_KEY" in refusals[0], refusals
         assert isinstance(app.screen, HomeScreen) and app.runner is None
         # the mouse: a click on the oldest row selects it, a second click opens it
