@@ -134,6 +134,8 @@ async def test_the_new_session_form_is_built_ahead_and_each_open_starts_from_the
         assert app.screen is ahead
         assert isinstance(ahead, NewSessionScreen)
         assert ahead.query_one("#budget", Input).value == "2.5"  # the settings as they are when it opens
+        await pilot.press("space")  # the catalogue's list came in ahead: the highlighted model toggles
+        assert ahead.selected_models() == ["offline/base", "offline/large"]
         ahead.query_one("#name", Input).value = "edited"
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
@@ -210,3 +212,33 @@ async def test_opening_detail_builds_its_chart_once_and_lays_out_without_a_passi
         await pilot.pause(0.3)
         assert len(builds) == 1, builds
         assert screen.results.styles.overflow_x == "hidden"  # its columns fit: no scrollbar
+
+
+async def test_an_edit_made_before_the_model_list_comes_still_asks_before_it_is_discarded(
+    paths: Paths, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The catalogue's first arrival took the form as it then was for the untouched form: an edit
+    made before it (a slow keyring) was then discarded by escape without asking."""
+    from dspy_tui.engine import catalog
+
+    gate = threading.Event()
+    known = catalog.known_models
+
+    def slow() -> Any:
+        gate.wait(10)
+        return known()
+
+    monkeypatch.setattr(catalog, "known_models", slow)
+    app = DspyTuiApp(paths, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen))
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, NewSessionScreen))
+        form = app.screen
+        assert isinstance(form, NewSessionScreen)
+        await pilot.press("space")
+        assert form.selected_models() == ["offline/base", "offline/large"]
+        gate.set()
+        await wait_for(pilot, lambda: bool(form.catalog), timeout=30, what="the catalogue")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))

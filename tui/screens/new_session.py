@@ -276,6 +276,7 @@ class NewSessionScreen(StyledOnceScreen[None]):
         if self._form_gone() or (demos, catalog) == (self.demos, self.catalog):
             return  # read again on each resume; unchanged (the usual case), the list is left as it is
         first = not self.catalog
+        untouched = self.pristine is None or self._data_or_none() == self.pristine
         self.demos = demos
         self.query_one("#metric", Input).suggester = SuggestFromList(metrics)
         task = self.query_one("#task", Select)
@@ -286,8 +287,8 @@ class NewSessionScreen(StyledOnceScreen[None]):
         self._fill_models(set(self.selected_models()))
         self._show_task_info()
         self._check_keys()
-        if first:  # the task list and models are now the engine's: this is the form as opened
-            self.pristine = self._data_or_none()
+        if first and untouched:  # the task list and models are now the engine's: this is the form as opened
+            self.pristine = self._data_or_none()  # (not when the user edited it before they came)
 
     def _fill_models(self, selected: set[str]) -> None:
         """Models in catalogue order (grouped by provider), each with its key status; free-text additions last.
@@ -323,8 +324,11 @@ class NewSessionScreen(StyledOnceScreen[None]):
             if not query or query in m.lower()
         )
         models = self.query_one("#models", SelectionList)
+        highlighted = models.highlighted  # clear_options drops it, and space then toggles nothing
         models.clear_options()
         models.add_options(items)
+        if items:
+            models.highlighted = min(highlighted or 0, len(items) - 1)
         hosts = [r["model"] for r in self.catalog if "<" in r["model"]]
         if hosts:
             self.query_one("#add-model", Input).placeholder = (
@@ -426,7 +430,10 @@ class NewSessionScreen(StyledOnceScreen[None]):
             widget.display = bool(text)
 
     def schedule_estimate(self) -> None:
-        """Debounce: the estimate runs once the user pauses, in a thread worker."""
+        """Debounce: the estimate runs once the user pauses, in a thread worker; built ahead and not shown
+        yet (its fields' first Changed events), not at all: it loads the task, so DSPy, while home is idle."""
+        if not self._shown:
+            return
         if self._debounce is not None:
             self._debounce.stop()
         self._debounce = self.set_timer(DEBOUNCE_S, self._estimate_now)
