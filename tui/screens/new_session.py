@@ -357,6 +357,8 @@ class NewSessionScreen(StyledOnceScreen[None]):
     @on(Checkbox.Changed)
     @on(SelectionList.SelectedChanged)
     def _edited(self, event: Any) -> None:
+        if self._form_gone():  # a Changed event still queued while the form is taken down
+            return
         if getattr(event, "input", None) is not None and event.input.id in ("add-model", "config-path"):
             return
         if isinstance(event, Select.Changed) and event.select.id == "task":
