@@ -295,23 +295,29 @@ def _session_gc() -> Iterator[Callable[[], None]]:
     Preparing imports DSPy, pydantic, aiohttp and our modules: a few hundred thousand objects that
     live as long as the process, which the collector would otherwise scan again and again (about
     0.25 s CPU of a 2.5 s headless run, benchmarks/rate_limit_headers.py). Frozen objects are still
-    freed when nothing refers to them; only cycles among them wait for the unfreeze."""
+    freed when nothing refers to them; only cycles among them wait for the unfreeze. A process that
+    froze its own objects before (the TUI's live screen does) keeps them frozen, and a collector that
+    was off stays off: the command leaves the collector as it found it."""
+    was_enabled, frozen = gc.isenabled(), gc.get_freeze_count() > 0
+    ours = False
     gc.disable()
-    frozen = False
 
     def started() -> None:
-        nonlocal frozen
+        nonlocal frozen, ours
         if not frozen:
             gc.freeze()
-            frozen = True
+            frozen = ours = True
         gc.enable()
 
     try:
         yield started
     finally:
-        if frozen:
+        if ours:
             gc.unfreeze()
-        gc.enable()
+        if was_enabled:
+            gc.enable()
+        else:
+            gc.disable()
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gc
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,19 @@ from tests.reliability.support import cli_in_process
 SMALL = ["--task", "demo:intent", "--models", "offline/small", "--rounds", "1", "--headless", "--json"]
 
 
+@pytest.fixture
+def fresh_collector() -> Iterator[None]:
+    """The collector as a new `dspy-tui run` process finds it: on, nothing frozen (a live-screen test
+    earlier in this worker freezes its heap, as the TUI does)."""
+    refreeze = gc.get_freeze_count() > 0
+    gc.unfreeze()
+    yield
+    if refreeze:
+        gc.freeze()
+
+
 def test_a_run_freezes_its_start_up_for_the_session_and_leaves_the_collector_as_it_was(
-    dspy_tui_home: Path, monkeypatch: pytest.MonkeyPatch
+    dspy_tui_home: Path, monkeypatch: pytest.MonkeyPatch, fresh_collector: None
 ) -> None:
     seen: dict[str, Any] = {}
 
@@ -34,10 +46,30 @@ def test_a_run_freezes_its_start_up_for_the_session_and_leaves_the_collector_as_
     assert gc.isenabled() and gc.get_freeze_count() == 0
 
 
-def test_a_run_that_fails_to_start_leaves_the_collector_on(dspy_tui_home: Path) -> None:
+def test_a_run_that_fails_to_start_leaves_the_collector_on(
+    dspy_tui_home: Path, fresh_collector: None
+) -> None:
     out = cli_in_process("run", "--task", "demo:intent", "--models", "nope/model", env=dict(os.environ))
     assert out.returncode == 2, out.stderr
     assert gc.isenabled() and gc.get_freeze_count() == 0
+
+
+def test_a_process_that_froze_its_heap_or_turned_the_collector_off_keeps_it_so(
+    dspy_tui_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        "dspy_tui.cli.headless.run_headless", lambda service, session, **_: service.abandon(session) or 0
+    )
+    gc.freeze()
+    frozen = gc.get_freeze_count()
+    gc.disable()
+    try:
+        out = cli_in_process("run", *SMALL, env=dict(os.environ))
+        assert out.returncode == 0, out.stderr
+        assert not gc.isenabled()
+        assert gc.get_freeze_count() > frozen // 2  # still frozen (frozen objects that die leave the count)
+    finally:
+        gc.enable()
 
 
 def test_a_session_without_offline_models_does_not_import_the_offline_model() -> None:
