@@ -14,6 +14,7 @@ import os
 import re
 import shlex
 import threading
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -26,21 +27,33 @@ _KEY_ENV_NAMES = re.compile(r"(API_KEY|_TOKEN|_SECRET)$")
 
 _known: set[str] = set()
 _known_lock = threading.Lock()
+# os.environ keeps its variables in `_data` on CPython: comparing that dict with a copy takes
+# well under a microsecond, reading every variable through os.environ some 40.
+_environ: Mapping[Any, Any] = getattr(os.environ, "_data", os.environ)
+_listed: tuple[dict[Any, Any], list[str]] | None = None  # (the environment then, the list)
 
 
 def remember(value: str | None) -> None:
     """Register a key value so `redact_known` (and the log filter) remove it wherever it appears."""
+    global _listed
     if value and len(value) >= 6:
         with _known_lock:
             _known.add(value)
+            _listed = None
 
 
 def known_secrets() -> list[str]:
-    """Every registered key value, and those in the environment now, longest first."""
-    env = [v for k, v in os.environ.items() if _KEY_ENV_NAMES.search(k) and v and len(v) >= 6]
+    """Every registered key value, and those in the environment now, longest first.
+
+    Every text we store asks for it (hundreds of times a session), so the list is kept until
+    a value is remembered or the environment changes in any way."""
+    global _listed
     with _known_lock:
-        values = _known | set(env)
-    return sorted(values, key=len, reverse=True)
+        if _listed is None or _listed[0] != _environ:
+            now = dict(_environ)  # taken before reading: a change meanwhile makes the next call list again
+            env = {v for k, v in os.environ.items() if _KEY_ENV_NAMES.search(k) and v and len(v) >= 6}
+            _listed = (now, sorted(_known | env, key=len, reverse=True))
+        return list(_listed[1])
 
 
 def redact_known(text: str) -> str:
