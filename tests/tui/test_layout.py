@@ -101,6 +101,35 @@ def first_column(app: DspyTuiApp, selector: str) -> str:
     return "".join(line.split(" ")[0] for line in lines)
 
 
+def pane_lines(app: DspyTuiApp, selector: str) -> list[str]:
+    """The lines of a pane's content region, as drawn (what scrolled out of view is not there)."""
+    widget = app.screen.query_one(selector)
+    region = widget.content_region.intersection(app.screen.find_widget(widget).clip)
+    return [line[region.x : region.right] for line in screen_lines(app)[region.y : region.bottom]]
+
+
+def cost_pane_shows_every_model(app: DspyTuiApp, size: tuple[int, int]) -> None:
+    """Every model has a line in the Cost pane, in view; at 120 its id is whole on one line, never
+    broken mid-word (`anthropic/claud` / `e-3-5-haiku-202`), at 80 cut with an ellipsis at most."""
+    lines = pane_lines(app, "#cost")
+    for model in WIDE:
+        if size[0] >= 120:
+            assert any(model in line for line in lines), f"{model} is not whole on one line: {lines}"
+        else:
+            head = model[:8]
+            assert any(line.strip().startswith(head) for line in lines), f"{model} is not in view: {lines}"
+
+
+def calls_line_fits(app: DspyTuiApp, size: tuple[int, int]) -> None:
+    """The per-model call counts end in a count or the hint, never in a dangling `·`, and are not cut."""
+    line = app.screen.query_one("#calls-line")
+    drawn = [text.rstrip() for text in pane_lines(app, "#calls-line")]
+    shown = " ".join(drawn)
+    assert drawn and not any(text.endswith("·") for text in drawn), f"a dangling separator: {drawn}"
+    assert shown.rstrip().endswith(("call", "calls", ")", "each call")), f"the counts are cut: {drawn}"
+    assert line.virtual_size.height <= line.size.height, f"lines hidden below the pane: {drawn}"
+
+
 def slow_wide_session(store: SessionStore, sid: str, name: str, created: float) -> str:
     _history_session(
         store,
@@ -199,9 +228,10 @@ def slow_events(models: list[str], finished: bool) -> list[ev.Event]:
 async def test_live_screen_never_runs_text_together(
     paths: Paths, store: SessionStore, size: tuple[int, int], finished: bool
 ) -> None:
-    session = ScriptedSession(
-        store, paths, slow_events(WIDE, finished), hold=not finished, config=make_config(WIDE, budget=0.5)
-    )
+    events = slow_events(WIDE, finished)
+    if not finished:  # a long status: the Model column must keep its share (issue 16, seen at 80 columns)
+        events.append(ev.ModelThrottled(model=WIDE[1], reason="rate limited", retry_in_s=74, ts=T0 + 58))
+    session = ScriptedSession(store, paths, events, hold=not finished, config=make_config(WIDE, budget=0.5))
     app = DspyTuiApp(paths, live_session=session, clock=fixed_clock)
     async with app.run_test(size=size) as pilot:
         await wait_for(
@@ -211,6 +241,8 @@ async def test_live_screen_never_runs_text_together(
             await wait_for(pilot, lambda: app.screen.results_shown, what="the final benchmark")
         await pilot.pause(0.6)
         shown = check(app, "live-finished" if finished else "live", size)
+        if not finished:
+            calls_line_fits(app, size)
         offline_row = next(line for line in shown.splitlines() if "offline/base " in line and "│" in line)
         assert "$0 sim" in offline_row, (
             f"the offline cost reads as in the detail: {offline_row}"
@@ -218,11 +250,16 @@ async def test_live_screen_never_runs_text_together(
         if size[0] >= 120:
             for model in WIDE:
                 assert model in shown, f"{model} is cut on the live screen"
-        if not finished and size[0] >= 120:  # at 80x24 each model keeps one line in the cost pane
-            costs = first_column(app, "#cost-models")
-            for model in WIDE:
-                assert model in costs, f"{model} is cut in the cost pane at {size}"
         if not finished:
+            cost_pane_shows_every_model(app, size)
+            models = pane_lines(app, "#models")
+            shown_ids = [
+                next(word for word in line.split(" ") if word) for line in models[1:] if line.strip()
+            ]
+            assert len(shown_ids) == len(WIDE) and all(
+                len(shown) >= min(18, len(model)) for shown, model in zip(shown_ids, WIDE, strict=True)
+            ), f"the Model column gave way to Status at {size}: {models}"
+            assert any("rate-limited" in line for line in models), models
             session.stop()
 
 

@@ -6,6 +6,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.widget import Widget
 from textual.widgets import ProgressBar, Static
 from textual.widgets._progress_bar import Bar
 
@@ -48,7 +49,6 @@ class CostPanel(Vertical):
         figures.append("-" if projected is None else fmt.money(projected))
         if unpriced:
             figures.append("\n+ unpriced calls, not counted", style="yellow")
-        self.figures.update(figures)
         bar = self.bar
         bar.display = budget is not None
         warn = budget is not None and (spent >= WARN_AT * budget or state.budget_warned)
@@ -59,28 +59,83 @@ class CostPanel(Vertical):
             # a fill set before the first layout stays unrounded and the same spend draws two ways
             for inner in bar.query(Bar):
                 inner.percentage = bar.percentage
-        self.models.update(self._breakdown(state, labels))
+        rows = self._rows(state, labels)
+        form, tight, compact = self._form(rows, figures, budget is not None)
+        self.set_class(tight, "-tight")
+        self.figures.display = not compact
+        self.figures.update(figures)
+        self._title(compact, spent, budget, projected, bool(unpriced))
+        self.models.update(self._breakdown(rows, form))
 
-    def _breakdown(self, state: LiveState, labels: dict[str, str]) -> Table:
-        wide = self.size.width >= WIDE
-        table = Table.grid(padding=(0, 1), expand=True)
-        # wide: a long id wraps, its end tells versions apart; narrow: one line each, so every model fits
-        table.add_column(ratio=1, no_wrap=not wide, overflow="fold" if wide else "ellipsis")
-        table.add_column(justify="right", no_wrap=True)
-        if wide:
-            table.add_column(style="dim", no_wrap=True)
+    def _rows(self, state: LiveState, labels: dict[str, str]) -> list[tuple[Text, Text, str]]:
+        """(model id, cost, price label) for each model."""
+        out = []
         for i, (model, row) in enumerate(state.models.items()):
             label = "unpriced" if row.unpriced_calls else labels.get(model, "")
-            if label == "unpriced":
-                cost = Text("unpriced", style="yellow")
+            cost = Text("unpriced", style="yellow") if label == "unpriced" else Text(fmt.money(row.cost_usd))
+            out.append((fmt.model_text(model, i), cost, label))
+        return out
+
+    def _form(self, rows: list[tuple[Text, Text, str]], figures: Text, bar: bool) -> tuple[str, bool, bool]:
+        """How the models are laid out, whether the blank lines go, whether the figures go to the border.
+
+        `line`: id, cost and label on one line, when they fit the width; `two`: the whole id on its
+        line, cost and label under it (a long id is never broken mid-word beside an empty column);
+        `cut`: one line each, the id cut. The first that fits the pane's height wins, with its blank
+        lines if it can; when nothing fits, the spend and the projection go to the border, so that
+        every model stays in view."""
+        width, height = self.size
+        if width <= 0:
+            return "cut", False, False
+        line = max((m.cell_len for m, _, _ in rows), default=0) + max(
+            (c.cell_len for _, c, _ in rows), default=0
+        )
+        if width >= WIDE and line + max((len(label) for _, _, label in rows), default=0) + 2 <= width:
+            forms = ["line"]
+        else:
+            forms = ["two", "cut"] if width >= WIDE else ["cut"]
+        figure_rows = sum(-(-max(1, len(text)) // width) for text in figures.plain.split("\n"))
+        for form in forms:
+            for tight in (False, True):
+                need = figure_rows + int(bar) + (0 if tight else 1 + int(bar))
+                if height <= 0 or need + len(rows) * (2 if form == "two" else 1) <= height:
+                    return form, tight, False
+        return forms[-1], True, True
+
+    def _title(
+        self, compact: bool, spent: float, budget: float | None, projected: float | None, unpriced: bool
+    ) -> None:
+        pane = self.parent
+        if not isinstance(pane, Widget):
+            return
+        if not compact:
+            pane.border_title, pane.border_subtitle = "Cost", ""
+            return
+        pane.border_title = f"Cost {fmt.money(spent)}" + (f" of {fmt.money(budget)}" if budget else "")
+        pane.border_subtitle = "projected " + ("-" if projected is None else fmt.money(projected))
+        if unpriced:
+            pane.border_subtitle = pane.border_subtitle.replace("projected", "proj") + " + unpriced"
+
+    def _breakdown(self, rows: list[tuple[Text, Text, str]], form: str) -> Table:
+        table = Table.grid(padding=(0, 1), expand=True)
+        if form == "two":
+            table.add_column(overflow="fold")
+            for model, cost, label in rows:
+                table.add_row(model)
+                table.add_row(Text("  ").append_text(cost).append(f"  {label}", style="dim"))
+            return table
+        table.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
+        table.add_column(justify="right", no_wrap=True)
+        if form == "line":
+            table.add_column(style="dim", no_wrap=True)
+        for model, cost, label in rows:
+            if form == "line":
+                table.add_row(model, cost, Text(label))
             else:
-                cost = Text(fmt.money(row.cost_usd))
-                if not wide and label in SHORT:
-                    cost.append(f" {SHORT[label]}", style="dim")
-            cells = [fmt.model_text(model, i), cost]
-            if wide:
-                cells.append(Text(label))
-            table.add_row(*cells)
+                short = cost.copy()
+                if label in SHORT:
+                    short.append(f" {SHORT[label]}", style="dim")
+                table.add_row(model, short)
         return table
 
 

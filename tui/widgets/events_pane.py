@@ -20,17 +20,19 @@ from dspy_tui.engine import events as ev
 from dspy_tui.tui.live_state import LiveState
 from dspy_tui.tui.widgets.event_log import EventFilter, EventLog
 
+MAX_LINES = 2  # the counter line's max-height in app.tcss
+SEP = "  ·  "
+HINTS = ("c shows each call", "c: each call")
 
-def calls_line(state: LiveState) -> Text:
-    """`offline/base 14 calls (3 cached, 1 refused)  ·  …`: what the folded call lines said."""
-    line = Text()
+
+def model_counts(state: LiveState) -> list[tuple[int, Text]]:
+    """(calls, `offline/base 14 calls (3 cached, 1 refused)`) for each model that made calls."""
+    out = []
     for row in state.models.values():
         if not (row.calls or row.cache_hits or row.refused):
             continue
-        if line:
-            line.append("  ·  ", style="dim")
-        line.append(row.model, style="italic")
-        line.append(f" {row.calls} call{'s' if row.calls != 1 else ''}")
+        part = Text(row.model, style="italic")
+        part.append(f" {row.calls} call{'s' if row.calls != 1 else ''}")
         extra = [
             f"{n} {what}"
             for n, what in (
@@ -41,8 +43,49 @@ def calls_line(state: LiveState) -> Text:
             if n
         ]
         if extra:
-            line.append(f" ({', '.join(extra)})", style="dim")
-    return line
+            part.append(f" ({', '.join(extra)})", style="dim")
+        out.append((row.calls, part))
+    return out
+
+
+def pack(parts: list[Text], hint: str, width: int, lines: int) -> Text | None:
+    """`parts` with `·` between those on one line, the hint last; None when they need more lines.
+
+    Rich would break the line inside a part and leave a `·` at a line's end; packed here, a part
+    is never split and a separator only ever stands between two parts."""
+    rows: list[Text] = []
+    for i, part in enumerate([*parts, Text(hint, style="dim")] if hint else parts):
+        gap = "   " if hint and i == len(parts) else SEP
+        if rows and rows[-1].cell_len + len(gap) + part.cell_len <= width:
+            rows[-1].append(gap, style="dim")
+            rows[-1].append_text(part)
+        elif part.cell_len <= width:
+            rows.append(part.copy())
+        else:
+            return None
+    return Text("\n").join(rows) if len(rows) <= lines else None
+
+
+def calls_line(state: LiveState, width: int, lines: int = MAX_LINES) -> Text:
+    """What the folded call lines said, fitted to `lines` lines of `width` cells: as many models as
+    fit, the rest summed up (`+3 more, 42 calls`), and the key that unfolds them when it fits."""
+    counts = model_counts(state)
+    parts = [part for _, part in counts]
+    if not parts or width <= 0:
+        return Text(SEP).join(parts)
+    tries = [(keep, hint) for hint in (*HINTS, "") for keep in range(len(parts), 0, -1)]
+    for keep, hint in tries:
+        shown = parts[:keep]
+        rest = counts[keep:]
+        if rest:
+            calls = sum(n for n, _ in rest)
+            shown = [*shown, Text(f"+{len(rest)} more, {calls} call{'s' if calls != 1 else ''}", style="dim")]
+        packed = pack(shown, hint, width, lines)
+        if packed is not None:
+            return packed
+    cut = parts[0].copy()
+    cut.truncate(width, overflow="ellipsis")
+    return cut
 
 
 class EventsPane(Container):
@@ -69,6 +112,9 @@ class EventsPane(Container):
         self.search.display = False
         self._title()
 
+    def on_resize(self) -> None:
+        self.refresh_counts()  # the counts are packed to the width
+
     @property
     def filter(self) -> EventFilter:
         return self.log_view.filter
@@ -84,9 +130,10 @@ class EventsPane(Container):
         self.refresh_counts()
 
     def refresh_counts(self) -> None:
-        line = calls_line(self._state) if self._state is not None and not self.filter.calls else Text()
-        if line:
-            line.append("   c shows each call", style="dim")
+        folded = self._state is not None and not self.filter.calls
+        line = (
+            calls_line(self._state, self.content_size.width) if self._state is not None and folded else Text()
+        )
         self.calls.update(line)
         self.calls.display = bool(line)
         self._title()
