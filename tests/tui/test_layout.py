@@ -260,6 +260,16 @@ async def test_live_screen_never_runs_text_together(
                 len(shown) >= min(18, len(model)) for shown, model in zip(shown_ids, WIDE, strict=True)
             ), f"the Model column gave way to Status at {size}: {models}"
             assert any("rate-limited" in line for line in models), models
+            if size[0] < 120:  # prices from the config: `config` beside each cost cut the ids to 10 cells
+                screen = app.screen
+                assert isinstance(screen, LiveScreen)
+                screen.cost.show(
+                    screen.runner.state, {**screen.runner.price_labels, **dict.fromkeys(WIDE[:4], "config")}
+                )
+                await pilot.pause(0.1)
+                costs = [line.strip() for line in pane_lines(app, "#cost-models")]
+                assert all(len(line.split("…")[0]) >= 16 for line in costs[:4]), costs
+                assert costs[4].endswith("$0 sim"), costs
             session.stop()
 
 

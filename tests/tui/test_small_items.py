@@ -165,3 +165,17 @@ async def test_home_at_80_columns_keeps_the_seed_of_a_repeated_runs_name(
         lines = [strip.text for strip in app.screen._compositor.render_strips()]
         for seed in (0, 1):
             assert any(f"[seed {seed}]" in line for line in lines), f"seed {seed} is cut: {lines[:4]}"
+
+
+def test_two_long_columns_too_wide_for_80_columns_share_the_cut_the_leftmost_giving_first() -> None:
+    """A long status took the Model column down to its `least` (14 cells) while keeping its own width;
+    now the widest gives a cell at a time, the id before the status at equal widths (seen at 80x24:
+    `waiting for 4 mode…` beside a model id one cell longer than needed)."""
+    from rich.text import Text
+
+    from dspy_tui.tui.widgets.table import GAP, Col, FitTable
+
+    table = FitTable([Col("model", "Model", most=40, least=14), Col("status", "Status", most=32, least=10)])
+    table._cells = {"a": {"model": Text("anthropic/claude-3-5-haiku-20241022"), "status": Text("w" * 20)}}
+    widths = dict(table._fit(20 + 20 + 2 * GAP - 2))  # one cell to spare for the scrollbar: 3 too many
+    assert widths == {"model": 18 + GAP, "status": 19 + GAP}

@@ -128,14 +128,23 @@ class CostPanel(Vertical):
         table.add_column(justify="right", no_wrap=True)
         if form == "line":
             table.add_column(style="dim", no_wrap=True)
-        for model, cost, label in rows:
-            if form == "line":
+        if form == "line":
+            for model, cost, label in rows:
                 table.add_row(model, cost, Text(label))
-            else:
-                short = cost.copy()
-                if label in SHORT:
-                    short.append(f" {SHORT[label]}", style="dim")
-                table.add_row(model, short)
+            return table
+        shorts = [
+            cost.copy().append(f" {SHORT[label]}", style="dim") if label in SHORT else cost
+            for _, cost, label in rows
+        ]
+        longest = max((model.cell_len for model, _, _ in rows), default=0)
+        if longest + 1 + max((s.cell_len for s in shorts), default=0) > self.size.width:
+            # the ids would be cut for the labels: keep only `sim` (an offline $0 reads as in the detail)
+            shorts = [
+                cost.copy().append(" sim", style="dim") if label == fmt.SIMULATED else cost
+                for _, cost, label in rows
+            ]
+        for (model, _, _), short in zip(rows, shorts, strict=True):
+            table.add_row(model, short)
         return table
 
 

@@ -163,14 +163,15 @@ class FitTable(PlainTable):
                 if total(shown) + widths[c.key] + GAP <= room:
                     shown.append(c)
             shown.sort(key=self.specs.index)
-            # the widest of the long text columns gives a cell at a time (the rightmost of equals), so
-            # a long status does not take the model id down to its `least` while keeping its own width
+            # the widest of the long text columns gives a cell at a time, so a long status does not take
+            # the model id down to its `least` while keeping its own width; of equals the leftmost gives
+            # (an id cut still names its provider and family, a status cut loses its end: `4 mode…`)
             over = total(shown) - room
             while over > 0:
                 able = [c for c in shown if c.least is not None and widths[c.key] > c.least]
                 if not able:
                     break
-                widest = max(able, key=lambda c: (widths[c.key], shown.index(c)))
+                widest = max(able, key=lambda c: (widths[c.key], -shown.index(c)))
                 widths[widest.key] -= 1
                 over -= 1
         return tuple((c.key, widths[c.key] + GAP) for c in shown)
