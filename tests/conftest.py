@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # litellm must not fetch its price list
@@ -70,6 +71,16 @@ def memory_keyring() -> Iterator[MemoryKeyring]:
     keyring.set_keyring(backend)
     yield backend
     keyring.set_keyring(previous)
+
+
+@pytest.fixture(autouse=True)
+def collector_per_test() -> Iterator[None]:
+    """Each test leaves the cyclic collector as a fresh process has it. The live screen freezes the
+    heap (as the TUI does once per process); in a test worker that freeze would otherwise keep every
+    later test's garbage out of the collector's reach and change what gc-sensitive tests see."""
+    yield
+    gc.unfreeze()
+    gc.enable()
 
 
 # The repo root is on sys.path (tests import tests.fakes...), so `import engine` would load a

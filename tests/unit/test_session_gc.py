@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import gc
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,19 +16,8 @@ from tests.reliability.support import cli_in_process
 SMALL = ["--task", "demo:intent", "--models", "offline/small", "--rounds", "1", "--headless", "--json"]
 
 
-@pytest.fixture
-def fresh_collector() -> Iterator[None]:
-    """The collector as a new `dspy-tui run` process finds it: on, nothing frozen (a live-screen test
-    earlier in this worker freezes its heap, as the TUI does)."""
-    refreeze = gc.get_freeze_count() > 0
-    gc.unfreeze()
-    yield
-    if refreeze:
-        gc.freeze()
-
-
 def test_a_run_freezes_its_start_up_for_the_session_and_leaves_the_collector_as_it_was(
-    dspy_tui_home: Path, monkeypatch: pytest.MonkeyPatch, fresh_collector: None
+    dspy_tui_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seen: dict[str, Any] = {}
 
@@ -46,9 +34,7 @@ def test_a_run_freezes_its_start_up_for_the_session_and_leaves_the_collector_as_
     assert gc.isenabled() and gc.get_freeze_count() == 0
 
 
-def test_a_run_that_fails_to_start_leaves_the_collector_on(
-    dspy_tui_home: Path, fresh_collector: None
-) -> None:
+def test_a_run_that_fails_to_start_leaves_the_collector_on(dspy_tui_home: Path) -> None:
     out = cli_in_process("run", "--task", "demo:intent", "--models", "nope/model", env=dict(os.environ))
     assert out.returncode == 2, out.stderr
     assert gc.isenabled() and gc.get_freeze_count() == 0
