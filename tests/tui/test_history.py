@@ -432,6 +432,23 @@ async def test_palette_offers_the_screens_actions(paths: Paths, store: SessionSt
         )
 
 
+async def test_a_screen_dismissed_right_after_it_was_pushed_leaves_the_app_running(paths: Paths) -> None:
+    """The flaky `NoMatches 'HeaderTitle'` of the palette test: Textual's Header sets its title from a
+    watcher that runs as a later message; a screen popped before it ran had removed the title and the
+    update took the app down. Popping after 0-7 message turns hit that window on the old Header."""
+    app = DspyTuiApp(paths, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await at_home(pilot, 0)
+        for turns in [k % 8 for k in range(40)]:
+            app.push_screen(KeysScreen())
+            for _ in range(turns):
+                await pilot.pause(0)
+            app.pop_screen()
+            await pilot.pause(0.05)
+        assert isinstance(app.screen, HomeScreen)
+        assert "dspy-tui" in str(app.screen.query_one("HeaderTitle").render())
+
+
 def test_every_binding_has_an_id() -> None:
     from dspy_tui.tui.screens import compare, detail, home, keys, live, modals, new_session, settings
 

@@ -22,7 +22,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Container, VerticalScroll
 from textual.message import Message
-from textual.widgets import DataTable, Header, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Static, TabbedContent, TabPane
 
 from dspy_tui.storage.paths import Paths
 from dspy_tui.tui import format as fmt
@@ -30,6 +30,7 @@ from dspy_tui.tui.history import CompareData, CompareRounds, Entry, Verdict, tre
 from dspy_tui.tui.runner import one_sentence
 from dspy_tui.tui.screens.modals import PickManyScreen
 from dspy_tui.tui.screens.read_first import ReadFirstScreen
+from dspy_tui.tui.widgets.app_header import AppHeader
 from dspy_tui.tui.widgets.chart_legend import ChartLegend
 from dspy_tui.tui.widgets.history_charts import Point, ScoreCostChart, TrendChart
 from dspy_tui.tui.widgets.key_footer import KeyFooter
@@ -127,7 +128,7 @@ class CompareScreen(ReadFirstScreen):
         self.legend = ChartLegend(id="chart-legend")
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield AppHeader()
         yield self.notice
         with Container(id="table-pane", classes="pane") as pane:
             pane.border_title = "Final benchmarks"

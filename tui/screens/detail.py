@@ -15,7 +15,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Container, Horizontal
-from textual.widgets import Header, Static
+from textual.widgets import Static
 
 from dspy_tui.storage.paths import Paths
 from dspy_tui.tui import format as fmt
@@ -27,6 +27,7 @@ from dspy_tui.tui.screens.delete_session import delete_session
 from dspy_tui.tui.screens.export_program import export_program
 from dspy_tui.tui.screens.modals import ConfirmScreen, PickScreen, ReportScreen
 from dspy_tui.tui.screens.read_first import ReadFirstScreen
+from dspy_tui.tui.widgets.app_header import AppHeader
 from dspy_tui.tui.widgets.events_pane import EventsPane
 from dspy_tui.tui.widgets.filter_panel import FilterPanel
 from dspy_tui.tui.widgets.key_footer import KeyFooter
@@ -80,7 +81,7 @@ class DetailScreen(ReadFirstScreen):
         self.filter_panel: FilterPanel | None = None
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield AppHeader()
         yield self.status_line
         yield self.setup
         with Container(id="results-pane", classes="pane") as pane:

@@ -14,12 +14,13 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
-from textual.widgets import DataTable, Header, Static
+from textual.widgets import DataTable, Static
 
 from dspy_tui.storage.paths import Paths
 from dspy_tui.tui import format as fmt
 from dspy_tui.tui.app_api import services
 from dspy_tui.tui.screens.styled_once import StyledOnceScreen
+from dspy_tui.tui.widgets.app_header import AppHeader
 from dspy_tui.tui.widgets.key_footer import KeyFooter
 from dspy_tui.tui.widgets.table import Col, FitTable
 
@@ -126,7 +127,7 @@ class HomeScreen(StyledOnceScreen[None]):
         self._listed: list[SessionRow] = []
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield AppHeader()
         yield Static(id="running-banner")
         yield Static(id="list-status")
         yield Static(EMPTY_TEXT, id="empty")

@@ -16,9 +16,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Header, Static
+from textual.widgets import Static
 
 from dspy_tui.tui.screens.modals import ConfirmScreen, SecretScreen
+from dspy_tui.tui.widgets.app_header import AppHeader
 from dspy_tui.tui.widgets.key_footer import KeyFooter
 from dspy_tui.tui.widgets.table import Col, FitTable
 
@@ -67,7 +68,7 @@ class KeysScreen(Screen[None]):
         self.available: bool | None = None  # None until the keyring has been asked
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield AppHeader()
         yield Static("Asking the keyring…", id="keyring-note")
         yield FitTable(COLUMNS, id="keys")
         yield Static("Keys are never written to the database, a log or a report.", id="keys-help")

@@ -19,7 +19,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Container, Horizontal
 from textual.screen import Screen
-from textual.widgets import ContentSwitcher, Header, Static
+from textual.widgets import ContentSwitcher, Static
 
 from dspy_tui.storage.paths import Paths
 from dspy_tui.tui import format as fmt
@@ -27,6 +27,7 @@ from dspy_tui.tui.live_state import LOGGED_TYPES
 from dspy_tui.tui.runner import SessionRunner, one_sentence, service_for
 from dspy_tui.tui.screens.export_program import export_program
 from dspy_tui.tui.screens.modals import ConfirmScreen, ReportScreen
+from dspy_tui.tui.widgets.app_header import AppHeader
 from dspy_tui.tui.widgets.benchmark import BenchmarkView
 from dspy_tui.tui.widgets.cost_panel import CostPanel
 from dspy_tui.tui.widgets.events_pane import EventsPane
@@ -88,7 +89,7 @@ class LiveScreen(Screen[None]):
 
     # -- layout ---------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield AppHeader()
         yield self.status_line
         with self.models_pane, self.switcher:
             yield self.models_table

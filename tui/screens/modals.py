@@ -12,7 +12,6 @@ from textual.containers import Horizontal, HorizontalScroll, Vertical, VerticalS
 from textual.screen import ModalScreen, Screen
 from textual.widgets import (
     Button,
-    Header,
     Input,
     Label,
     OptionList,
@@ -20,6 +19,7 @@ from textual.widgets import (
     Static,
 )
 
+from dspy_tui.tui.widgets.app_header import AppHeader
 from dspy_tui.tui.widgets.key_footer import KeyFooter
 
 T = TypeVar("T")
@@ -248,7 +248,7 @@ class ReportScreen(Screen[None]):
 
         from dspy_tui.tui.widgets.report_view import report_parts, table_width
 
-        yield Header()
+        yield AppHeader()
         with VerticalScroll(id="report", can_focus=True):
             for part in report_parts(self.markdown):
                 if isinstance(part, Table):

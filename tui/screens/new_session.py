@@ -23,7 +23,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.suggester import SuggestFromList
 from textual.timer import Timer
 from textual.widget import Widget
-from textual.widgets import Checkbox, Header, Input, Label, Select, SelectionList, Static
+from textual.widgets import Checkbox, Input, Label, Select, SelectionList, Static
 from textual.widgets.selection_list import Selection
 
 from dspy_tui.engine.config import OPTIMIZER_SUMMARIES, OPTIMIZERS
@@ -31,6 +31,7 @@ from dspy_tui.storage.paths import Paths
 from dspy_tui.tui import format as fmt
 from dspy_tui.tui.app_api import services
 from dspy_tui.tui.screens.styled_once import StyledOnceScreen
+from dspy_tui.tui.widgets.app_header import AppHeader
 from dspy_tui.tui.widgets.key_footer import KeyFooter
 from dspy_tui.tui.widgets.ticks import TickBox, TickList
 
@@ -140,7 +141,7 @@ class NewSessionScreen(StyledOnceScreen[None]):
 
     # -- layout -------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield AppHeader()
         with Horizontal(id="setup"):
             with VerticalScroll(id="form"):
                 yield from _row(

@@ -16,12 +16,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Header, Input, Label, Select, Static
+from textual.widgets import Input, Label, Select, Static
 
 from dspy_tui.storage.paths import Paths
 from dspy_tui.tui.app_api import services
 from dspy_tui.tui.screens.modals import confirm_leaving
 from dspy_tui.tui.settings import MAX_CONCURRENCY, Settings
+from dspy_tui.tui.widgets.app_header import AppHeader
 from dspy_tui.tui.widgets.key_footer import KeyFooter
 
 HELP = (
@@ -49,7 +50,7 @@ class SettingsScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         s = self.saved
-        yield Header()
+        yield AppHeader()
         with VerticalScroll(id="settings-form"):
             yield Label("New sessions start with", classes="section")
             with Horizontal(classes="row"):
