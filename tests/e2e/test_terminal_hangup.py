@@ -45,6 +45,10 @@ def test_the_app_exits_when_its_terminal_closes_under_another_program(
 
     def own_the_terminal() -> None:  # runs after setsid: the pty becomes the controlling terminal
         fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+        # as a terminal starts its shell: hang-up and Ctrl-C not ignored, whatever this test's runner
+        # inherited (under `nohup`, make kept running on its closed terminal)
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
 
     parent = subprocess.Popen(
         ["make", "-s", "-f", str(makefile), "run"],

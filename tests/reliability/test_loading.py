@@ -17,9 +17,12 @@ def test_a_large_json_dataset_loads_in_linear_time(tmp_path: Path) -> None:
     for n in (25_000, 100_000):
         path = tmp_path / f"d{n}.json"
         path.write_text(json.dumps([{"question": f"q{i}", "answer": f"a{i}"} for i in range(n)], indent=1))
-        started = time.perf_counter()
-        examples = load_examples(path, ["question"], ["answer"])
-        timings[n] = time.perf_counter() - started
+        best = float("inf")
+        for _ in range(2):  # best of two: a 0.2 s figure is easily doubled by a busy neighbour
+            started = time.perf_counter()
+            examples = load_examples(path, ["question"], ["answer"])
+            best = min(best, time.perf_counter() - started)
+        timings[n] = best
         assert len(examples) == n and examples[-1].answer == f"a{n - 1}"
     print(f"\n.json load: 25k rows {timings[25_000]:.2f}s, 100k rows {timings[100_000]:.2f}s")
     assert timings[100_000] < 20, "100k rows took too long"
