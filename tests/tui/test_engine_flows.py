@@ -11,6 +11,7 @@ from pathlib import Path
 from textual.pilot import Pilot
 from tui_support import fixed_clock, wait_for
 
+from dspy_tui.engine.config import SessionConfig, parse_config
 from dspy_tui.storage.paths import Paths
 from dspy_tui.storage.session_record import SessionRow
 from dspy_tui.storage.sessions import SessionStore
@@ -120,68 +121,62 @@ async def test_quit_during_a_real_run_leaves_it_stopped_and_resumable(paths: Pat
 async def test_a_repeated_run_started_here_runs_every_seed(paths: Paths) -> None:
     """Issue 15: `repeats = 2` from the TUI runs seeds 0 and 1 (one session each, one repeat group), as
     `dspy-tui run` does; before, the TUI ran only the first seed."""
-    from dspy_tui.engine.config import parse_config
-
-    config = parse_config(
-        {
-            "name": "twice",
-            "task": {"dataset": "demo:sentiment"},
-            "models": [{"id": "offline/small"}],
-            "rounds": 1,
-            "repeats": 2,
-        },
-        "the test",
-    )
     app = DspyTuiApp(paths, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen))
-        app.start_new(config)
-
-        def finished() -> list[SessionRow]:
-            return [s for s in SessionStore(paths.db_path).list_sessions() if s.status == "completed"]
-
-        await wait_for(pilot, lambda: len(finished()) == 2, timeout=2 * RUN_TIMEOUT, what="both seeds")
-        await wait_for(pilot, lambda: app.runner is not None and app.runner.done.is_set())
-    store = SessionStore(paths.db_path)
-    sessions = [store.get_session(s.id) for s in finished()]
-    assert sorted(s.seed for s in sessions) == [0, 1]
-    assert len({s.config["repeat_group"] for s in sessions}) == 1
-    assert sorted(s.name for s in sessions) == ["twice [seed 0]", "twice [seed 1]"]
+        app.start_new(_repeats_config("twice", 2))
+        await _wait_for_seeds(pilot, app, paths, 2)
+    _assert_one_run_of_seeds(paths, "twice", 2)
 
 
 async def test_resuming_a_seed_of_a_repeated_run_goes_on_with_the_seeds_never_started(paths: Paths) -> None:
     """The seed queue lived in the app: a run stopped (or the TUI quit) at seed 1 of 0, 1, 2 left seed 2
     unstarted for good, since a resume ran seed 1 alone. Now resuming it runs the seeds that have no
     session after it, in the run's group (here 0 and 2: only seed 1 was ever started)."""
-    from dspy_tui.engine.config import parse_config
     from dspy_tui.engine.repeats import seed_configs
     from dspy_tui.engine.service import SessionService
 
-    config = parse_config(
-        {
-            "name": "thrice",
-            "task": {"dataset": "demo:sentiment"},
-            "models": [{"id": "offline/small"}],
-            "rounds": 1,
-            "repeats": 3,
-        },
-        "the test",
-    )
     service = SessionService(paths)
-    stopped = service.create(seed_configs(config)[1])  # seed 1, prepared and never run: interrupted
+    stopped = service.create(seed_configs(_repeats_config("thrice", 3))[1])  # seed 1, never run: interrupted
     service.abandon(stopped)
     app = DspyTuiApp(paths, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen))
         app._prepare(None, stopped.session_id)
+        await _wait_for_seeds(pilot, app, paths, 3)
+    _assert_one_run_of_seeds(paths, "thrice", 3)
 
-        def finished() -> list[SessionRow]:
-            return [s for s in SessionStore(paths.db_path).list_sessions() if s.status == "completed"]
 
-        await wait_for(pilot, lambda: len(finished()) == 3, timeout=3 * RUN_TIMEOUT, what="all three seeds")
-        await wait_for(pilot, lambda: app.runner is not None and app.runner.done.is_set())
+def _repeats_config(name: str, repeats: int) -> SessionConfig:
+    """One offline model, one round, run `repeats` times (seeds 0 .. repeats-1)."""
+    return parse_config(
+        {
+            "name": name,
+            "task": {"dataset": "demo:sentiment"},
+            "models": [{"id": "offline/small"}],
+            "rounds": 1,
+            "repeats": repeats,
+        },
+        "the test",
+    )
+
+
+def _completed(paths: Paths) -> list[SessionRow]:
+    return [s for s in SessionStore(paths.db_path).list_sessions() if s.status == "completed"]
+
+
+async def _wait_for_seeds(pilot: Pilot[int], app: DspyTuiApp, paths: Paths, repeats: int) -> None:
+    """Until every seed's session has completed and the app's runner is done."""
+    await wait_for(
+        pilot, lambda: len(_completed(paths)) == repeats, timeout=repeats * RUN_TIMEOUT, what="every seed"
+    )
+    await wait_for(pilot, lambda: app.runner is not None and app.runner.done.is_set())
+
+
+def _assert_one_run_of_seeds(paths: Paths, name: str, repeats: int) -> None:
+    """One completed session per seed, all in one repeat group, each named for its seed."""
     store = SessionStore(paths.db_path)
-    sessions = [store.get_session(s.id) for s in finished()]
-    assert sorted(s.seed for s in sessions) == [0, 1, 2]
+    sessions = [store.get_session(s.id) for s in _completed(paths)]
+    assert sorted(s.seed for s in sessions) == list(range(repeats))
     assert len({s.config["repeat_group"] for s in sessions}) == 1
-    assert sorted(s.name for s in sessions) == ["thrice [seed 0]", "thrice [seed 1]", "thrice [seed 2]"]
+    assert sorted(s.name for s in sessions) == [f"{name} [seed {seed}]" for seed in range(repeats)]
