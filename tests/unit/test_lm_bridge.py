@@ -48,24 +48,9 @@ class DictCache:
         body: dict[str, Any] = row["body"]
         return body
 
-    def put(
-        self,
-        key: str,
-        *,
-        provider: str,
-        model: str,
-        endpoint: str,
-        body: dict[str, Any],
-        usage: dict[str, Any],
-        call: Mapping[str, Any] | None = None,
-    ) -> None:
-        self.rows[key] = {
-            "provider": provider,
-            "model": model,
-            "endpoint": endpoint,
-            "body": body,
-            "usage": usage,
-        }
+    def put(self, key: str, *, call: Mapping[str, Any] | None = None, **row: Any) -> None:
+        """Keeps what the runtime stores of an answer (provider, model, endpoint, body, usage)."""
+        self.rows[key] = row
 
 
 def predict_with(lm: dspy.LM, signature: str = "question -> answer") -> dspy.Predict:
