@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -129,37 +129,19 @@ def evaluate(
     return Evaluation([r if r is not None else Scored(ERRORED, None, None, "not run") for r in results])
 
 
-@dataclass
-class PhaseTally:
-    """Outcomes of every evaluation a model ran in one phase."""
-
-    examples: int = 0
-    answered: int = 0
-    errored: int = 0
-    unparsed: int = 0
-
-    def add(self, evaluation: Evaluation) -> None:
-        counts = evaluation.counts()
-        self.examples += counts["examples"]
-        self.answered += counts["answered"]
-        self.errored += counts["errored"]
-        self.unparsed += counts["unparsed"]
-
-    def as_dict(self) -> dict[str, int]:
-        return asdict(self)
-
-
 def split_of(phase: str) -> str:
     return "test" if phase == "benchmark" else "dev"
 
 
-def degraded_reason(phase: str, tally: PhaseTally, threshold: float, cause: str | None) -> str | None:
-    """One sentence when the errored share of a phase's examples exceeds `threshold`, else None."""
-    if not tally.examples or tally.errored / tally.examples <= threshold:
+def degraded_reason(phase: str, tally: Mapping[str, int], threshold: float, cause: str | None) -> str | None:
+    """One sentence when the errored share of a phase's examples (`tally`: the `counts()` of its
+    evaluations, summed) exceeds `threshold`, else None."""
+    examples, errored = tally.get("examples", 0), tally.get("errored", 0)
+    if not examples or errored / examples <= threshold:
         return None
     because = f": {cause.rstrip('.')}" if cause else ""
     return (
-        f"{tally.errored} of {tally.examples} {split_of(phase)} examples errored in the {phase} "
+        f"{errored} of {examples} {split_of(phase)} examples errored in the {phase} "
         f"(more than {threshold:.0%}){because}."
     )
 

@@ -28,6 +28,7 @@ import json
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
@@ -46,7 +47,7 @@ from .budget import Budget, BudgetExhausted, BudgetReserveReached
 from .call_errors import ModelFailed
 from .call_failures import CANCELLED_BY_DSPY, CallFailures
 from .config import JudgeSpec, SessionConfig
-from .evaluation import Evaluation, PhaseTally, degraded_reason, error_text, evaluate, never_answered
+from .evaluation import Evaluation, degraded_reason, error_text, evaluate, never_answered
 from .meeting import Meeting
 from .metrics import MemoryWatch
 from .phase_reserve import PhaseReserve
@@ -97,7 +98,8 @@ class ModelRun:
     fatal: str | None = None
     error: str | None = None
     program_path: str | None = None
-    outcomes: dict[str, PhaseTally] = field(default_factory=dict)  # phase -> examples' outcomes
+    # phase -> the counts() of its evaluations, summed: examples, answered, errored, unparsed
+    outcomes: dict[str, Counter[str]] = field(default_factory=dict)
     degraded: str | None = None  # why too many of its examples errored (one sentence), if they did
     last_eval: dict[str, int] = field(default_factory=dict)  # the last evaluation's counts, for its round row
 
@@ -602,9 +604,9 @@ class Session:
         result = evaluate(program, examples, self._metric_for(run), num_threads=self.config.concurrency)
         if run.fatal:
             raise ModelFatal(run.fatal)
-        tally = run.outcomes.setdefault(phase, PhaseTally())
-        tally.add(result)
         run.last_eval = result.counts()
+        tally = run.outcomes.setdefault(phase, Counter())
+        tally.update(run.last_eval)
         if result.score is None:
             raise ModelFatal(never_answered(phase, result))
         if run.degraded is None:
@@ -904,9 +906,9 @@ class Session:
                 "queue_ms": totals["queue_ms"],
                 "throttled_share": totals["throttled_share"],
                 "program_path": run.program_path,
-                "errored_examples": {phase: t.errored for phase, t in run.outcomes.items()},
-                "unparsed": sum(t.unparsed for t in run.outcomes.values()),
-                "outcomes": {phase: t.as_dict() for phase, t in run.outcomes.items()},
+                "errored_examples": {phase: t["errored"] for phase, t in run.outcomes.items()},
+                "unparsed": sum(t["unparsed"] for t in run.outcomes.values()),
+                "outcomes": {phase: dict(t) for phase, t in run.outcomes.items()},
                 "degraded": run.degraded,
             },
         )

@@ -7,7 +7,7 @@ import time
 
 from dspy_tui.engine import events as ev
 from dspy_tui.engine.call_failures import CallFailures
-from dspy_tui.engine.evaluation import ERRORED, UNPARSED, Evaluation, PhaseTally, Scored, degraded_reason
+from dspy_tui.engine.evaluation import ERRORED, UNPARSED, Evaluation, Scored, degraded_reason
 from dspy_tui.engine.meeting import Meeting
 
 
@@ -43,8 +43,7 @@ def test_scores_leave_errored_examples_out_and_count_unparsed_as_wrong() -> None
     assert result.score == 1 / 3
     assert result.counts() == {"examples": 4, "answered": 3, "errored": 1, "unparsed": 1}
     assert Evaluation([Scored(ERRORED, None)]).score is None  # never answered: no score, not 0.0
-    tally = PhaseTally()
-    tally.add(result)
+    tally = result.counts()
     assert degraded_reason("baseline", tally, 0.2, "boom") == (
         "1 of 4 dev examples errored in the baseline (more than 20%): boom."
     )
