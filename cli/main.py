@@ -546,28 +546,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     p_keys = sub.add_parser("keys", help="list, set or delete provider API keys (kept in the OS keyring)")
     keys_sub = p_keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
-    p = keys_sub.add_parser("list", help="each provider's key source, masked")
-    p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(func=cmd_keys_list)
-    p = keys_sub.add_parser("set", help="store a key (hidden prompt, or stdin when not a terminal)")
+    _command(keys_sub, "list", cmd_keys_list, "each provider's key source, masked", json="print JSON")
+    p = _command(keys_sub, "set", cmd_keys_set, "store a key (hidden prompt, or stdin when not a terminal)")
     p.add_argument("provider", help=f"one of: {', '.join(keys.KEY_ENV)}")
-    p.set_defaults(func=cmd_keys_set)
-    p = keys_sub.add_parser("delete", help="remove a stored key from the keyring")
+    p = _command(keys_sub, "delete", cmd_keys_delete, "remove a stored key from the keyring")
     p.add_argument("provider", help=f"one of: {', '.join(keys.KEY_ENV)}")
-    p.set_defaults(func=cmd_keys_delete)
 
     p_sessions = sub.add_parser("sessions", help="list, show or delete stored sessions")
     s_sub = p_sessions.add_subparsers(dest="sessions_command", metavar="ACTION", required=True)
-    p = s_sub.add_parser("list", help="all sessions, newest first")
-    p.add_argument("--json", action="store_true", help="print a JSON array")
-    p.set_defaults(func=cmd_sessions_list)
-    p = s_sub.add_parser("show", help="one session with its models and totals")
+    _command(s_sub, "list", cmd_sessions_list, "all sessions, newest first", json="print a JSON array")
+    p = _command(
+        s_sub, "show", cmd_sessions_show, "one session with its models and totals", json="print a JSON object"
+    )
     p.add_argument("id")
-    p.add_argument("--json", action="store_true", help="print a JSON object")
-    p.set_defaults(func=cmd_sessions_show)
-    p = s_sub.add_parser("delete", help="delete a session and everything recorded for it")
+    p = _command(s_sub, "delete", cmd_sessions_delete, "delete a session and everything recorded for it")
     p.add_argument("id")
-    p.set_defaults(func=cmd_sessions_delete)
 
     p = sub.add_parser("run", help="run a session from a CONFIG file or from --task/--models")
     p.add_argument("config", nargs="?", help="a session config (TOML); see examples/")
@@ -613,25 +606,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="replace the output file if it exists")
     p.set_defaults(func=cmd_export)
 
-    p = sub.add_parser(
-        "estimate", help="expected calls and cost per model and phase, before spending anything"
+    p = _command(
+        sub,
+        "estimate",
+        cmd_estimate,
+        "expected calls and cost per model and phase, before spending anything",
+        json="print JSON",
     )
     p.add_argument("config")
-    p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(func=cmd_estimate)
-
-    p = sub.add_parser("tasks", help="the built-in demo tasks")
-    p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(func=cmd_tasks)
-
-    p = sub.add_parser("models", help="known models: provider, priced or not, key present or not")
-    p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(func=cmd_models)
-
-    p = sub.add_parser("doctor", help="versions, data paths, keyring backend, keys, schema version")
-    p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(func=cmd_doctor)
+    for name, func, what in (
+        ("tasks", cmd_tasks, "the built-in demo tasks"),
+        ("models", cmd_models, "known models: provider, priced or not, key present or not"),
+        ("doctor", cmd_doctor, "versions, data paths, keyring backend, keys, schema version"),
+    ):
+        _command(sub, name, func, what, json="print JSON")
     return parser
+
+
+def _command(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    func: Callable[[argparse.Namespace], int],
+    help: str,
+    *,
+    json: str | None = None,
+) -> argparse.ArgumentParser:
+    """A command (or a command's action) that runs `func`; `json` says what its --json prints."""
+    p = sub.add_parser(name, help=help)
+    p.set_defaults(func=func)
+    if json is not None:
+        p.add_argument("--json", action="store_true", help=json)
+    return p
 
 
 class SessionEnded(int):
