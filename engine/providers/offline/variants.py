@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 
 @dataclass(frozen=True)
@@ -30,61 +30,34 @@ class Variant:
     latency_per_1k_tokens_s: float = 0.0  # simulated latency per 1000 prompt tokens
 
 
+# One knob a line, one model a column: how each knob grows from small to large reads across.
+# fmt: off
+_KNOBS: dict[str, tuple[Any, Any, Any]] = {
+    #                           small       base        large
+    "max_demos":               (3,          8,          32),
+    "neighbours":              (1,          3,          5),
+    "word_pairs":              (False,      True,       True),
+    "char_ngrams":             (0,          0,          4),
+    "purity_weighting":        (False,      True,       True),
+    "calibrated":              (False,      False,      True),
+    "prior":                   ("recency",  "majority", "neutral"),
+    "lexicon_coverage":        (0.5,        0.75,       1.0),
+    "negation":                (False,      False,      True),
+    "max_rules":               (4,          12,         64),
+    "noise":                   (0.12,       0.06,       0.03),
+    "cues_per_label":          (2,          4,          6),
+    "latency_s":               (0.01,       0.02,       0.04),
+    "latency_per_1k_tokens_s": (0.005,      0.01,       0.02),
+}
+# fmt: on
+_DESCRIPTIONS = {
+    "small": "Fast and forgetful: reads 3 demos, single words only, knows half the common cues.",
+    "base": "Balanced: reads 8 demos, words and phrases, knows most common cues.",
+    "large": "Careful: reads 32 demos, fuzzy matching, handles negation, knows every common cue.",
+}
 VARIANTS: dict[str, Variant] = {
-    "small": Variant(
-        name="small",
-        description="Fast and forgetful: reads 3 demos, single words only, knows half the common cues.",
-        max_demos=3,
-        neighbours=1,
-        word_pairs=False,
-        char_ngrams=0,
-        purity_weighting=False,
-        calibrated=False,
-        prior="recency",
-        lexicon_coverage=0.5,
-        negation=False,
-        max_rules=4,
-        noise=0.12,
-        cues_per_label=2,
-        latency_s=0.01,
-        latency_per_1k_tokens_s=0.005,
-    ),
-    "base": Variant(
-        name="base",
-        description="Balanced: reads 8 demos, words and phrases, knows most common cues.",
-        max_demos=8,
-        neighbours=3,
-        word_pairs=True,
-        char_ngrams=0,
-        purity_weighting=True,
-        calibrated=False,
-        prior="majority",
-        lexicon_coverage=0.75,
-        negation=False,
-        max_rules=12,
-        noise=0.06,
-        cues_per_label=4,
-        latency_s=0.02,
-        latency_per_1k_tokens_s=0.01,
-    ),
-    "large": Variant(
-        name="large",
-        description="Careful: reads 32 demos, fuzzy matching, handles negation, knows every common cue.",
-        max_demos=32,
-        neighbours=5,
-        word_pairs=True,
-        char_ngrams=4,
-        purity_weighting=True,
-        calibrated=True,
-        prior="neutral",
-        lexicon_coverage=1.0,
-        negation=True,
-        max_rules=64,
-        noise=0.03,
-        cues_per_label=6,
-        latency_s=0.04,
-        latency_per_1k_tokens_s=0.02,
-    ),
+    name: Variant(name=name, description=description, **{knob: row[i] for knob, row in _KNOBS.items()})
+    for i, (name, description) in enumerate(_DESCRIPTIONS.items())
 }
 
 
