@@ -66,6 +66,12 @@ def _row(label: str, *widgets: Widget) -> ComposeResult:
         yield from widgets
 
 
+def _messages(*names: str) -> ComposeResult:
+    """The (at first empty) lines where the form says what is wrong with the fields above, NAME-msg."""
+    for name in names:
+        yield Static(id=f"{name}-msg", classes="msg")
+
+
 def model_problem(model: str) -> str | None:
     """The engine's own check of a model id (the config's validator), as one sentence."""
     from pydantic import ValidationError
@@ -175,8 +181,7 @@ class NewSessionScreen(StyledOnceScreen[None]):
                             compact=True,
                         ),
                     )
-                yield Static(id="fields-msg", classes="msg")
-                yield Static(id="task-msg", classes="msg")
+                yield from _messages("fields", "task")
                 yield Label(
                     "Models  [dim](space toggles; enter in the line below adds one)[/]", classes="section"
                 )
@@ -186,10 +191,7 @@ class NewSessionScreen(StyledOnceScreen[None]):
                     id="add-model",
                     compact=True,
                 )
-                yield Static(id="add-msg", classes="msg")
-                yield Static(id="models-msg", classes="msg")
-                yield Static(id="url-msg", classes="msg")
-                yield Static(id="keys-msg", classes="msg")
+                yield from _messages("add", "models", "url", "keys")
                 yield from _row(
                     "Optimizer",
                     Select(
@@ -220,8 +222,7 @@ class NewSessionScreen(StyledOnceScreen[None]):
                         compact=True,
                     ),
                 )
-                yield Static(id="budget-msg", classes="msg")
-                yield Static(id="config-msg", classes="msg")
+                yield from _messages("budget", "config")
                 yield Static(id="command", classes="hint")
             with Vertical(id="estimate-pane", classes="pane") as pane:
                 pane.border_title = "Estimate"
