@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -172,6 +172,16 @@ def count(value: Any) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         return None
     return value
+
+
+def text_of(parts: list[Any], keep: Callable[[dict[str, Any]], bool]) -> str:
+    """The answer in a list of content parts: the string `text` of each part (a JSON object)
+    that `keep` accepts, joined; parts of other shapes are passed over."""
+    return "".join(
+        part["text"]
+        for part in parts
+        if isinstance(part, dict) and isinstance(part.get("text"), str) and keep(part)
+    )
 
 
 def usage(raw: Any, fields: Mapping[str, str]) -> Usage:

@@ -64,16 +64,11 @@ def parse(body: Any, endpoint: Endpoint) -> Response:
     if not isinstance(body, dict):
         raise _http.unreadable(endpoint, "the body is not a JSON object")
     blocks = _http.field(body, "content", endpoint, "content", list)
-    text = "".join(
-        block["text"]
-        for block in blocks
-        if isinstance(block, dict) and block.get("type") == "text" and isinstance(block.get("text"), str)
-    )
     return _http.make_response(
         endpoint,
         id=body.get("id"),
         model=body.get("model"),
-        text=text,
+        text=_http.text_of(blocks, lambda block: block.get("type") == "text"),
         finish_reason=_http.finish(body.get("stop_reason"), _FINISH),
         usage=_http.usage(body.get("usage"), _USAGE),
     )

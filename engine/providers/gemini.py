@@ -97,16 +97,11 @@ def parse(body: Any, endpoint: Endpoint) -> Response:
         raise _http.unreadable(endpoint, "candidates[0] should be a JSON object")
     content = _http.optional(candidate, "content", endpoint, "candidates[0].content", dict)
     parts = _http.optional(content, "parts", endpoint, "candidates[0].content.parts", list) or []
-    text = "".join(
-        part["text"]
-        for part in parts
-        if isinstance(part, dict) and isinstance(part.get("text"), str) and part.get("thought") is not True
-    )
     return _http.make_response(
         endpoint,
         id=body.get("responseId"),
         model=body.get("modelVersion"),
-        text=text,
+        text=_http.text_of(parts, lambda part: part.get("thought") is not True),  # thoughts: not the answer
         finish_reason=_http.finish(candidate.get("finishReason"), _FINISH),
         usage=_http.usage(body.get("usageMetadata"), _USAGE),
     )
