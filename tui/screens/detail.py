@@ -27,6 +27,7 @@ from dspy_tui.tui.screens.delete_session import delete_session
 from dspy_tui.tui.screens.export_program import export_program
 from dspy_tui.tui.screens.modals import ConfirmScreen, PickScreen, ReportScreen
 from dspy_tui.tui.screens.read_first import ReadFirstScreen
+from dspy_tui.tui.screens.session_keys import session_key
 from dspy_tui.tui.widgets.app_header import AppHeader
 from dspy_tui.tui.widgets.events_pane import EventsPane
 from dspy_tui.tui.widgets.filter_panel import FilterPanel
@@ -55,10 +56,10 @@ class DetailScreen(ReadFirstScreen):
         Binding("t", "metrics", "Metrics", id="detail.metrics", tooltip="All 14 metrics of every model, with the reason where one cannot be computed"),
         Binding("f5", "rerun", "Re-run", id="detail.rerun", tooltip="Run the same setup again as a new session"),
         Binding("d", "delete", "Delete", id="detail.delete", tooltip="Delete this session (asks first)"),
-        Binding("c", "calls", "Calls", id="detail.calls", show=False, tooltip="Show each LM call in the events, or fold them"),
-        Binding("slash", "search", "Search", id="detail.search", tooltip="Search the events"),
-        Binding("m", "metric", "Metric", id="detail.metric", show=False, tooltip="Chart dev score, cost, latency or tokens"),
-        Binding("f", "filter", "Filter", id="detail.filter", show=False, tooltip="Filter the event log by model and kind"),
+        session_key("detail", "calls", show=False),
+        session_key("detail", "search"),
+        session_key("detail", "metric", show=False),
+        session_key("detail", "filter", show=False),
         Binding("escape", "back", "Back", id="detail.back", show=False, tooltip="Back to the sessions"),
     ]
     # fmt: on

@@ -27,6 +27,7 @@ from dspy_tui.tui.live_state import LOGGED_TYPES
 from dspy_tui.tui.runner import SessionRunner, one_sentence, service_for
 from dspy_tui.tui.screens.export_program import export_program
 from dspy_tui.tui.screens.modals import ConfirmScreen, ReportScreen
+from dspy_tui.tui.screens.session_keys import session_key
 from dspy_tui.tui.widgets.app_header import AppHeader
 from dspy_tui.tui.widgets.benchmark import BenchmarkView
 from dspy_tui.tui.widgets.cost_panel import CostPanel
@@ -54,10 +55,10 @@ class LiveScreen(Screen[None]):
         Binding("s", "stop", "Stop", id="live.stop", tooltip="Stop the session now (it stays resumable)"),
         Binding("r", "report", "Report", id="live.report", tooltip="Open the report (when the session is done)"),
         Binding("e", "export", "Export", id="live.export", tooltip="Write a model's best program as DSPy JSON"),
-        Binding("f", "filter", "Filter", id="live.filter", tooltip="Filter the event log by model and kind"),
-        Binding("c", "calls", "Calls", id="live.calls", show=False, tooltip="Show each LM call in the events, or fold them"),
-        Binding("slash", "search", "Search", id="live.search", tooltip="Search the events"),
-        Binding("m", "metric", "Metric", id="live.metric", tooltip="Chart dev score, cost, latency or tokens"),
+        session_key("live", "filter"),
+        session_key("live", "calls", show=False),
+        session_key("live", "search"),
+        session_key("live", "metric"),
         Binding("b", "toggle_results", "Results", id="live.results", tooltip="Switch between the final benchmark and the models"),
         Binding("escape", "back", "Home", id="live.back", tooltip="Back home; the session keeps running"),
         Binding("q", "app.quit", "Quit", id="live.quit", tooltip="Quit (asks first while the session runs)"),
