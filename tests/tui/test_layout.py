@@ -259,7 +259,10 @@ async def test_live_screen_never_runs_text_together(
             assert len(shown_ids) == len(WIDE) and all(
                 len(shown) >= min(18, len(model)) for shown, model in zip(shown_ids, WIDE, strict=True)
             ), f"the Model column gave way to Status at {size}: {models}"
-            assert any("rate-limited" in line for line in models), models
+            # the status whole: at 80 columns in its short words, never `rate-limited, ret…` (issue 16)
+            status = "rate-limited, retrying in" if size[0] >= 120 else "429, retry"
+            assert any(status in line for line in models), models
+            assert not any(line.rstrip(" │").endswith("…") for line in models), f"a status is cut: {models}"
             if size[0] < 120:  # prices from the config: `config` beside each cost cut the ids to 10 cells
                 screen = app.screen
                 assert isinstance(screen, LiveScreen)
@@ -365,3 +368,36 @@ async def test_the_estimate_shows_whole_model_ids(paths: Paths) -> None:
         flat = first_column(app, "#estimate-pane")
         for model in WIDE[:4]:
             assert model in flat, f"{model} is cut in the estimate"
+
+
+def fits_the_screen(app: DspyTuiApp, table: str, size: tuple[int, int]) -> None:
+    """Nothing scrolled off: the header row of `table` and every model's row in view, the panes' bottom
+    borders drawn and the footer on the last line (at 80x24 both screens scrolled by a line)."""
+    screen = app.screen
+    assert screen.max_scroll_y == 0 and screen.scroll_y == 0, f"the screen scrolls at {size}"
+    lines = pane_lines(app, table)
+    assert lines and lines[0].split()[0] == "Model", f"the header row is not in view: {lines}"
+    shown = " ".join(lines)
+    assert all(model[:12] in shown for model in WIDE), f"a model is not in view: {lines}"
+    drawn = screen_lines(app)
+    assert drawn[-2].startswith("╰"), f"the events pane is cut: {drawn[-2]!r}"
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+async def test_the_finished_live_screen_and_detail_fit_the_terminal(
+    paths: Paths, store: SessionStore, wide_history: list[str], size: tuple[int, int]
+) -> None:
+    session = ScriptedSession(store, paths, slow_events(WIDE, True), config=make_config(WIDE, budget=0.5))
+    app = DspyTuiApp(paths, live_session=session, clock=fixed_clock)
+    async with app.run_test(size=size) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen) and app.screen.results_shown)
+        await pilot.pause(0.3)
+        check(app, "live-finished-fit", size)
+        fits_the_screen(app, "#bench-table", size)
+        await pilot.press("escape")
+        await home_lists(pilot, 3)
+        await pilot.press("down", "enter")  # a wide history session
+        await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen) and app.screen.detail is not None)
+        await pilot.pause(0.3)
+        check(app, "detail-fit", size)
+        fits_the_screen(app, "#results", size)

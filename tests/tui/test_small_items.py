@@ -179,3 +179,31 @@ def test_two_long_columns_too_wide_for_80_columns_share_the_cut_the_leftmost_giv
     table._cells = {"a": {"model": Text("anthropic/claude-3-5-haiku-20241022"), "status": Text("w" * 20)}}
     widths = dict(table._fit(20 + 20 + 2 * GAP - 2))  # one cell to spare for the scrollbar: 3 too many
     assert widths == {"model": 18 + GAP, "status": 19 + GAP}
+
+
+def footer_line(app: DspyTuiApp) -> str:
+    return [strip.text for strip in app.screen._compositor.render_strips()][-1]
+
+
+async def test_q_quit_shows_and_quits_on_the_finished_live_screen_at_80_columns(
+    paths: Paths, store: SessionStore
+) -> None:
+    """At 80 columns the finished live screen's footer dropped its last key, `q` Quit (and home dropped
+    it once `l` Live was offered): Quit now stays beside `?` Help, and q leaves the app from there."""
+    session = ScriptedSession(store, paths, script(MODELS, rounds_done=3, finished=True))
+    app = DspyTuiApp(paths, live_session=session, clock=fixed_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen) and app.screen.results_shown)
+        await pilot.pause(0.2)
+        line = footer_line(app)
+        for key in ("r Report", "b Results", "esc Home", "q Quit", "? Help"):
+            assert key in line, f"{key} is not in the live footer: {line!r}"
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen))
+        await pilot.pause(0.2)
+        line = footer_line(app)
+        assert "l Live" in line and "q Quit" in line, f"home's footer: {line!r}"
+        await pilot.press("l")
+        await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen))
+        await pilot.press("q")  # the session is over: nothing to ask
+        await wait_for(pilot, lambda: not app.is_running, what="the app to quit")

@@ -4,7 +4,7 @@ Textual's footer lays every key in one row and lets the command-palette key cove
 fit: at 80 columns home stopped at `d Del…` and no screen showed `?` Help. Here the keys are
 fitted: full descriptions when they fit, else compact, else with short words (the palette's key
 alone), else the keys at the end
-of the screen's BINDINGS (its least important) go, and `?` Help, which lists them all, stays.
+of the screen's BINDINGS (its least important) go; `?` Help, which lists them all, and `q` Quit stay.
 
 Textual's Footer also mounts a widget per key again on every bindings signal (each focus change,
 each `refresh_bindings`), and each of those is styled and restyled; opening a screen sent
@@ -25,6 +25,7 @@ from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
 
 HELP_KEY = "question_mark"  # the app's Help: it lists every key, so it is never left out
+QUIT_ACTION = "app.quit"  # nor a screen's `q` Quit: a way out is shown on every screen that has one
 SHORT = {  # a key's word when the whole descriptions do not fit (Help shows the whole ones)
     "New session": "New",
     "Mark all": "All",
@@ -65,7 +66,7 @@ def fit(keys: list[Key], width: int, compact: bool) -> tuple[list[Key], bool]:
     for key in reversed(shorter):  # the screen's least important keys go first
         if sum(k.width(True) for k in kept) <= width:
             break
-        if not (key.palette or key.key == HELP_KEY):
+        if not (key.palette or key.key == HELP_KEY or key.action == QUIT_ACTION):
             kept.remove(key)
     return kept, True
 

@@ -11,7 +11,7 @@ from rich.text import Text
 
 from dspy_tui.tui import format as fmt
 from dspy_tui.tui.live_state import LiveState, ModelRow
-from dspy_tui.tui.widgets.table import Col, FitTable
+from dspy_tui.tui.widgets.table import Col, FitTable, Worded
 
 COLUMNS = (  # at 80 columns the detail columns give way, highest `drop` first
     Col("model", "Model", most=40, least=14),
@@ -40,8 +40,15 @@ def status_cell(row: ModelRow, now: float) -> Text:
     ):
         wait = max(1, round(row.throttled_until - now))
         reason = row.throttle_reason.replace("_", " ") or "rate limited"
-        return Text(f"{reason.replace('rate limited', 'rate-limited')}, retrying in {wait} s", style="yellow")
+        return Worded(
+            f"{reason.replace('rate limited', 'rate-limited')}, retrying in {wait} s",
+            f"{SHORT_REASONS.get(reason, reason)}, retry {wait} s",
+            style="yellow",
+        )
     return fmt.status_text(row.status)
+
+
+SHORT_REASONS = {"rate limited": "429", "overloaded": "overload", "timeouts": "timeout"}  # at 80 columns
 
 
 def slots_cell(row: ModelRow) -> Text:
@@ -80,8 +87,10 @@ def waiting_cell(others: list[str]) -> Text | None:
     """A model done with its rounds waits for the slowest: say for whom, so it does not look hung."""
     if not others:
         return None
-    who = others[0] if len(others) == 1 else f"{len(others)} models"
-    return Text(f"waiting for {who}", style="dim")
+    if len(others) > 1:
+        return Text(f"waiting for {len(others)} models", style="dim")
+    provider = others[0].split("/")[0]
+    return Worded(f"waiting for {others[0]}", f"waiting for {provider}", style="dim")
 
 
 class ModelsTable(FitTable):

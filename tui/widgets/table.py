@@ -135,18 +135,21 @@ class FitTable(PlainTable):
         if self.row_count:
             self.move_cursor(row=min(cursor, self.row_count - 1), animate=False)
 
-    def _fit(self, available: int) -> tuple[tuple[str, int], ...]:
-        """Each column's width (content + gap, capped at `most`); drop and shrink to fit `available`."""
+    def _wants(self, *, short: bool) -> dict[str, int]:
+        """Each column's content width, capped at `most`; `short`: a Worded cell in its short words."""
         widths = {}
         for c in self.specs:
+            cells = [row.get(c.key, Text("")) for row in self._cells.values()]
             want = max(
-                [
-                    len(self._label(c.key)),
-                    *(row.get(c.key, Text("")).cell_len for row in self._cells.values()),
-                ]
+                [len(self._label(c.key)), *(_shortest(t).cell_len if short else t.cell_len for t in cells)]
             )
             widths[c.key] = min(want, c.most) if c.most else want
+        return widths
+
+    def _fit(self, available: int) -> tuple[tuple[str, int], ...]:
+        """Each column's width (content + gap, capped at `most`); drop and shrink to fit `available`."""
         shown = list(self.specs)
+        widths = self._wants(short=False)
         if available > 0:
             room = available - 1  # the vertical scrollbar's column is taken when the rows overflow
 
@@ -159,6 +162,10 @@ class FitTable(PlainTable):
                     break
                 shown.remove(c)
                 dropped.append(c)
+            if (
+                total(shown) > room
+            ):  # still too narrow for the whole wordings: the short ones leave room to ids
+                widths = self._wants(short=True)
             for c in reversed(dropped):  # a narrower column dropped after a wide one may fit again
                 if total(shown) + widths[c.key] + GAP <= room:
                     shown.append(c)
@@ -177,6 +184,15 @@ class FitTable(PlainTable):
         return tuple((c.key, widths[c.key] + GAP) for c in shown)
 
 
+class Worded(Text):
+    """A cell with a shorter wording, shown when the whole one would be cut (`rate-limited, retrying in
+    37 s` is `429, retry 37 s` at 80 columns, not `rate-limited, ret…`)."""
+
+    def __init__(self, text: str, short: str, style: str = "") -> None:
+        super().__init__(text, style=style)
+        self.short = Text(short, style=style)
+
+
 TAG = re.compile(r" \[[^\[\]]{1,16}\]$")  # ` [seed 2]` at the end of a name
 
 
@@ -184,6 +200,10 @@ def _text(value: object) -> Text:
     if isinstance(value, Text):
         return value
     return Text("" if value is None else str(value))
+
+
+def _shortest(text: Text) -> Text:
+    return text.short if isinstance(text, Worded) else text
 
 
 def _cut(text: Text, width: int) -> Text:
@@ -194,6 +214,10 @@ def _cut(text: Text, width: int) -> Text:
     room = width - GAP
     if text.cell_len <= room:
         return text
+    if isinstance(text, Worded):
+        text = text.short
+        if text.cell_len <= room:
+            return text
     tag = TAG.search(text.plain)
     if tag is None or room - len(tag.group()) < 4:  # no tag, or too little room left to keep it
         cut = text.copy()
