@@ -9,12 +9,13 @@ latency; the simulated provider reports its usage. Four ways to reserve:
 * now (`reserve_for_call`, what the product does): input bound of a token per byte; output
   capped by what remains; wait while calls are in flight; with none in flight, the input
   bounded by the densest tokens per text byte billed so far times 1.25 (`token_bound`), then
-  shorter answers (down to 32 tokens) before stopping;
-* bytes: the same, but always a token per byte of input (last session's rule);
+  shorter answers (down to 32 tokens) before refusing the call; a refused call stops its
+  worker only, the others' smaller calls still go out while they fit;
+* bytes: the same, but always a token per byte of input;
 * exact: the same, but each call's exact prompt tokens known before it is sent, which no
-  client knows: the most any rule that stops when the next call cannot be paid can spend;
-* old: reserve bytes/3 input tokens + all 1024 output tokens and stop at the first
-  reservation that does not fit.
+  client knows: the most a rule that refuses the calls it cannot pay can spend;
+* old: reserve bytes/3 input tokens + all 1024 output tokens; a worker stops at its first
+  reservation that does not fit, and every worker once one did not fit with none in flight.
 
 Prints the worst, median and best spent/budget of each (target for "now": worst >= 0.8,
 never > 1.0). Run: `python benchmarks/budget_utilisation.py [--runs 50] [--seed 0]`.
@@ -64,7 +65,7 @@ async def _reserving(policy: str, budget: Budget, rng: random.Random) -> None:
 
 
 async def _old(budget: Budget, rng: random.Random) -> None:
-    while True:
+    while not budget.exhausted:
         body = rng.randint(1500, 3000)
         worst = (body // 3 * PRICE.input + MAX_TOKENS * PRICE.output) / 1_000_000
         try:
@@ -105,14 +106,16 @@ def main() -> None:
             f"worst of budgets >= $0.002 {min(above):.3f}  over budget {sum(s > 1.0 for s in shares)}/{len(shares)}"
         )
     # Why even the exact count leaves the smallest budgets short: once nothing is in flight, a call
-    # starts only if its input and the shortest useful answer fit; else the run stops.
+    # starts only if its input and the shortest useful answer fit; the run ends when no worker's
+    # next call does, so what stays unspent is below the dearest of those calls.
     per_token = PRICE.output / 1_000_000
-    smallest = (_prompt_tokens(3000) * PRICE.input) / 1_000_000 + per_token * Budget().min_answer_tokens
-    first = (call_rates(PRICE, byte_bound(3000)) or (0.0, 0.0))[0] + per_token * Budget().min_answer_tokens
+    floor = per_token * Budget().min_answer_tokens
+    dear, cheap = ((_prompt_tokens(body) * PRICE.input) / 1_000_000 + floor for body in (3000, 1500))
+    first = (call_rates(PRICE, byte_bound(3000)) or (0.0, 0.0))[0] + floor
     print(
-        f"  the largest call's smallest reservation: exact ${smallest:.6f}, by bytes ${first:.6f} (the first call "
-        f"of an account, before any bill): a budget under ${smallest / 0.2:.4f} can stop with more than 20% "
-        "unspent under any rule that never overspends, when the next call is a large one"
+        f"  a call's smallest reservation: exact ${cheap:.6f}-${dear:.6f}, by bytes up to ${first:.6f} (an "
+        f"account's first call, before any bill): with {WORKERS} workers the run ends once none of their next "
+        f"calls fits, so a budget under ${dear / 0.2:.4f} may stop with more than 20% unspent"
     )
 
 

@@ -5,7 +5,9 @@ Every paid call first reserves what it can cost at most (its input bound, see
 the bill is unknown (no usage, a timeout, an unreadable reply), to the whole
 reservation, marked estimated: unknown is not free. A reservation that does
 not fit waits for the calls in flight to settle; with none in flight the call
-asks for fewer output tokens, down to a useful floor, before the run stops.
+asks for fewer output tokens, down to a useful floor, before it is refused. A
+refusal stops that call (and so its caller), not the budget: a smaller call,
+another model's or another example's, still goes out if it fits what is left.
 
 Part of the budget can be held back for later phases (the cross-model trials
 and the final benchmark) so optimization cannot eat it; a model's own hold is
@@ -128,8 +130,9 @@ class Budget:
         self._model_reserved: dict[str, int] = {}
         self._drawn: dict[str, int] = {}  # holder -> spent + reserved by the calls drawing on its hold
         self._assisted: dict[str, int] = {}  # holder -> spent by other accounts' calls (its judge's)
-        self._exhausted_all = False
+        self._exhausted_all = False  # nothing more goes out (spent on resume, or billed above a reservation)
         self._exhausted_models: set[str] = set()
+        self._ran_out = False  # the session's budget refused a call it could not pay
         self._warned = False
         self._exhaust_reported: set[tuple[str, str | None]] = set()  # signals already announced
         self.overruns = 0  # settles the provider billed above the reservation
@@ -212,7 +215,8 @@ class Budget:
 
     @property
     def exhausted(self) -> bool:
-        return self._exhausted_all
+        """The session's budget has stopped a call (or can pay for none)."""
+        return self._exhausted_all or self._ran_out
 
     def spent_by_model(self) -> dict[str, float]:
         with self._lock:
@@ -364,7 +368,8 @@ class Budget:
     ) -> _Plan:
         """What to do with one reservation request. Caller holds the lock."""
         if self._exhausted_all or model in self._exhausted_models:
-            return _Plan("stop", refusal=self._refusal(model, in_flight=False))
+            own = model in self._exhausted_models
+            return _Plan("stop", refusal=self._refusal(model, in_flight=False, own_cap=own))
         full = input_nanos + math.ceil(rate * max_tokens)
         scopes = self._scopes(model, holder)
         if all(full <= room for room, _, _ in scopes):
@@ -387,15 +392,12 @@ class Budget:
             return _Plan("take", input_nanos + math.ceil(rate * tokens), tokens, learned=learned)
         if held and all(full <= room + held * (scope is None) for room, _, scope in scopes):
             return _Plan("stop", refusal=self._reserve_reached(holder, held))  # held back for others
+        # Only this call is refused: a smaller one (another model's, or another example's) may
+        # still fit what is left, so the scopes it ran out of are noted, not closed.
         smallest = input_nanos + math.ceil(rate * min(floor, max_tokens))
-        for room, _, scope in scopes:
-            if smallest <= room:
-                continue
-            if scope is None:
-                self._exhausted_all = True
-            else:
-                self._exhausted_models.add(scope)
-        return _Plan("stop", refusal=self._refusal(model, in_flight=False))
+        out = {scope for room, _, scope in scopes if smallest > room}
+        self._ran_out = self._ran_out or None in out
+        return _Plan("stop", refusal=self._refusal(model, in_flight=False, own_cap=model in out))
 
     def _scopes(self, model: str, holder: str) -> list[tuple[int, int, str | None]]:
         """(room left, reserved in flight, scope) for every cap this account's calls count against."""
@@ -420,9 +422,10 @@ class Budget:
         self._drawn[holder] = self._drawn.get(holder, 0) + nanos
         return reservation
 
-    def _refusal(self, model: str, *, in_flight: bool) -> BudgetExhausted:
+    def _refusal(self, model: str, *, in_flight: bool, own_cap: bool = False) -> BudgetExhausted:
+        """`own_cap`: the model's own limit refused it (else the session's)."""
         model_limit = self._model_limits.get(model)
-        model_out = model in self._exhausted_models and model_limit is not None
+        model_out = own_cap and model_limit is not None
         if model_out and model_limit is not None:
             spent, reserved, limit = (
                 self._model_spent.get(model, 0),
@@ -437,7 +440,7 @@ class Budget:
         why = (
             f"${left / _NANO:.4f} left is held by calls in flight"
             if in_flight
-            else f"${left / _NANO:.4f} left is too little for another call"
+            else f"${left / _NANO:.4f} left is too little for its next call"
         )
         return BudgetExhausted(
             f"Stopped: {scope} of ${limit / _NANO:.4f} is used up: ${spent / _NANO:.4f} spent, {why}; "
@@ -506,7 +509,8 @@ class Budget:
                 if reservation.model in self._model_limits:
                     self._exhausted_models.add(reservation.model)
                 if self._limit is not None or reservation.model in self._model_limits:
-                    refusal = self._refusal(reservation.model, in_flight=False)
+                    own = reservation.model in self._exhausted_models
+                    refusal = self._refusal(reservation.model, in_flight=False, own_cap=own)
             if self._limit is not None and not self._warned and self._spent >= self.warn_at * self._limit:
                 self._warned = True
                 warn = (self._spent / _NANO, self._limit / _NANO)

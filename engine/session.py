@@ -546,6 +546,7 @@ class Session:
         except BudgetExhausted as sig:
             run.status = "stopped"
             run.error = str(sig)
+            self.reserve.done(run.model)  # it makes no more calls: its hold goes back to the others
             return sig
         except ModelFatal as sig:
             self._fail(run, str(sig))

@@ -40,16 +40,20 @@ def test_bytes_until_a_bill_then_the_densest_density_times_the_margin_within_the
 
 async def _spend(budget: Budget, densities: tuple[float, float], seed: int, *, workers: int = 8) -> None:
     """Workers whose requests cost `densities` (ASCII, other) tokens per byte, each request denser by
-    a factor in [1, MARGIN), up to TEMPLATE_TOKENS of template, and 10-100 output tokens."""
+    a factor in [1, MARGIN), up to TEMPLATE_TOKENS of template, and 10-100 output tokens; never more
+    than a token per byte of text (no tokenizer does: the byte bound every first call relies on)."""
     rng = random.Random(seed)
 
     async def worker() -> None:
         while True:
             text = TextSize(rng.randint(200, 4000), rng.choice([0, 0, rng.randint(0, 800)]))
-            billed = math.floor(
-                rng.uniform(1.0, MARGIN) * (densities[0] * text.ascii + densities[1] * text.other)
-                + rng.randint(0, TEMPLATE_TOKENS)
+            density = min(
+                1.0,
+                rng.uniform(1.0, MARGIN)
+                * (densities[0] * text.ascii + densities[1] * text.other)
+                / text.total,
             )
+            billed = math.floor(density * text.total + rng.randint(0, TEMPLATE_TOKENS))
             try:
                 reservation, allowed = await reserve_for_call(
                     budget, "m", PRICE, text.total + 120, 512, text=text

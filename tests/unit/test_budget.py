@@ -36,8 +36,22 @@ def test_exhaustion_is_a_base_exception_that_except_exception_cannot_swallow() -
             pytest.fail("an optimizer's except Exception caught the budget stop")
     assert "$0.0500" in str(caught.value) and caught.value.spent_usd == pytest.approx(0.04)
     assert budget.exhausted
+    budget.reserve("m", 0.0001)  # only the call that does not fit is refused: a smaller one still goes
     with pytest.raises(BudgetExhausted):
-        budget.reserve("m", 0.0001)  # once exhausted, nothing more goes out
+        budget.reserve("m", 0.0100)
+
+
+async def test_a_refused_call_leaves_what_is_left_to_a_smaller_call_of_another_model() -> None:
+    """At the end of a budget a dear model's call may not fit while a cheap model's still does: the
+    dear one stops, the cheap one goes on (it was stopped too, with money left for several calls)."""
+    budget = Budget(0.001)
+    budget.settle(budget.reserve("openai/gpt-4o-mini", 0.0007), 0.0007)
+    with pytest.raises(BudgetExhausted):  # input $0.0002, output $10/1M, at least 32 tokens
+        await budget.reserve_call("openai/gpt-4o", 0.0002, 10 / 1e6, 1024)
+    reservation, tokens = await budget.reserve_call("openai/gpt-4o-mini", 0.00005, 0.6 / 1e6, 1024)
+    assert tokens == 416 and budget.exhausted  # ($0.001 - $0.0007 - $0.00005) / $0.6 per 1M
+    budget.settle(reservation, 0.00006)
+    assert budget.spent == pytest.approx(0.00076)
 
 
 def test_no_limit_tracks_spending_without_refusing() -> None:
