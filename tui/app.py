@@ -329,9 +329,13 @@ class DspyTuiApp(App[int]):
         from dspy_tui.tui.runner import one_sentence, service_for
 
         service = service_for(self.paths)
-        stored = None
+        stored, note = None, None
         try:
-            if session_id is not None:
+            if session_id is not None and (later := self._seeds_after(service, session_id)):
+                config, *self.next_seeds = later  # a completed seed: its run goes on where the app quit
+                note = f"That seed is completed; starting seed {config.seed} of its run ({len(later)} to go)."
+                session = service.create(config)
+            elif session_id is not None:
                 if budget_usd is None:
                     before = self._stored_state(session_id)
                     if before is not None and before.stop_reason == "budget":
@@ -359,6 +363,19 @@ class DspyTuiApp(App[int]):
             self.call_from_thread(self._prepared, None, one_sentence(exc))
             return
         self.call_from_thread(self._prepared, session, None, stored)
+        if note:
+            self.call_from_thread(self.notify, note, timeout=8)
+
+    @staticmethod
+    def _seeds_after(service: Any, session_id: str) -> list[Any]:
+        """A completed seed of a repeated run: the run's seeds no session has started (the app running
+        the run quit between seeds); [] for any other session, which resumes as itself."""
+        stored = service.session(session_id)
+        if stored.status != "completed" or not stored.config.get("repeat_group"):
+            return []
+        from dspy_tui.engine.config import parse_config
+
+        return list(service.unstarted_seeds(parse_config(stored.config, f"session {session_id}")))
 
     @work(thread=True, group="prepare")
     def _load_stored(self, session: Any) -> None:

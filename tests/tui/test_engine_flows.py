@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from textual.pilot import Pilot
-from tui_support import fixed_clock, wait_for
+from tui_support import fixed_clock, home_lists, wait_for
 
 from dspy_tui.engine.config import SessionConfig, parse_config
 from dspy_tui.storage.paths import Paths
@@ -180,3 +180,54 @@ def _assert_one_run_of_seeds(paths: Paths, name: str, repeats: int) -> None:
     assert sorted(s.seed for s in sessions) == list(range(repeats))
     assert len({s.config["repeat_group"] for s in sessions}) == 1
     assert sorted(s.name for s in sessions) == [f"{name} [seed {seed}]" for seed in range(repeats)]
+
+
+async def test_r_on_a_completed_seed_runs_the_seeds_its_run_never_started(paths: Paths) -> None:
+    """The app running `repeats = 2` quit after seed 0 completed: `r` on that seed said only "This
+    session is completed" and seed 1 could never run from the TUI. Now r starts the unstarted seed in
+    the run's group; on a completed session of no repeated run it still says it is completed."""
+    from dspy_tui.engine.config import parse_config
+    from dspy_tui.engine.repeats import seed_configs
+    from dspy_tui.engine.service import SessionService
+
+    def config(name: str, repeats: int) -> object:
+        return parse_config(
+            {
+                "name": name,
+                "task": {"dataset": "demo:sentiment"},
+                "models": [{"id": "offline/small"}],
+                "rounds": 1,
+                "repeats": repeats,
+            },
+            "the test",
+        )
+
+    service = SessionService(paths)
+    first = service.create(seed_configs(config("twice", 2))[0])
+    assert service.start(first) == "completed"
+    single = service.create(seed_configs(config("once", 1))[0])
+    assert service.start(single) == "completed"
+    app = DspyTuiApp(paths, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await home_lists(pilot, 2)
+        home = app.screen
+        assert isinstance(home, HomeScreen)
+        assert home.selected_id() == single.session_id  # newest first
+        await pilot.press("r")
+        await wait_for(
+            pilot,
+            lambda: any("completed" in str(n.message) for n in app._notifications),
+            what="the completed session's answer",
+        )
+        assert not isinstance(app.screen, LiveScreen)
+        await pilot.press("down", "r")  # seed 0 of the repeated run
+        await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen), timeout=60, what="seed 1 to start")
+        assert any("starting seed 1" in str(n.message) for n in app._notifications)
+        live = app.screen
+        assert isinstance(live, LiveScreen)
+        await wait_for(pilot, lambda: live.runner.done.is_set(), timeout=RUN_TIMEOUT, what="seed 1 to end")
+    store = SessionStore(paths.db_path)
+    sessions = [store.get_session(s.id) for s in store.list_sessions()]
+    twice = sorted((s.seed, s.name, s.status) for s in sessions if s.config.get("repeat_group"))
+    assert twice == [(0, "twice [seed 0]", "completed"), (1, "twice [seed 1]", "completed")]
+    assert len({s.config["repeat_group"] for s in sessions if s.config.get("repeat_group")}) == 1

@@ -41,7 +41,7 @@ HELP = (
     "one, r resumes a stopped or interrupted one (calls already paid for come from the cache). Space marks "
     "sessions and c compares the marked ones; / filters by text, task, model, status and dates."
 )
-RESUMABLE = ("interrupted", "stopped", "failed")
+RESUMABLE = ("interrupted", "stopped", "failed", "completed")  # completed: a seed's run goes on
 STATUS_STYLES = {
     "completed": "green",
     "running": "bold",
@@ -280,9 +280,7 @@ class HomeScreen(StyledOnceScreen[None]):
             return
         row = self.rows[sid]
         app = services(self)
-        if row.status == "completed":
-            self.notify("This session is completed; enter opens its results.", severity="warning")
-        elif row.status in RESUMABLE:
+        if row.status in RESUMABLE:
             app.resume_session(sid)
         elif app.session_run is not None and app.session_run.session_id == sid and app.session_run.running:
             app.show_live()
