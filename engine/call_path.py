@@ -41,7 +41,7 @@ from .limits import Limiter, Slot
 from .pricing import cost_of, prompt_tokens
 from .providers import registry
 from .providers.base import Endpoint, WireFormat
-from .token_bound import text_size
+from .token_bound import TextSize, text_size
 
 if TYPE_CHECKING:
     from dspy_tui.storage.cache import CallCache
@@ -68,6 +68,7 @@ async def perform(runtime: Runtime, link: ModelLink, request: Request) -> Respon
         wire = None if spec.offline else registry.wire_for(spec)
         wire_request = wire.build(request, endpoint) if wire is not None else None
         body = wire_request.body if wire_request is not None else request_to_dict(request)
+        text = text_size(body) if ctx.budget is not None else None
         cache = ctx.cache
         if cache is None:
             body_json = compact_json(body)
@@ -80,7 +81,7 @@ async def perform(runtime: Runtime, link: ModelLink, request: Request) -> Respon
                 if stored is not None:
                     break
             if stored is not None and (cached := _parse_stored(wire, stored, endpoint)) is not None:
-                return call.hit(cached)
+                return call.hit(cached, ctx.budget, text)
         max_tokens = request.config.max_tokens or endpoint.max_tokens_default
         if ctx.budget is not None:
             call.reservation, allowed = await reserve_for_call(
@@ -90,7 +91,7 @@ async def perform(runtime: Runtime, link: ModelLink, request: Request) -> Respon
                 len(body_json),
                 max_tokens,
                 holder=link.serves,
-                text=text_size(body),
+                text=text,
             )
             if allowed < max_tokens:  # what is left pays for a shorter answer only: ask for one
                 max_tokens = allowed
@@ -351,13 +352,19 @@ class _Call:
             on_fatal(self.link.label, failed)
 
     # ---- outcomes ------------------------------------------------------------
-    def hit(self, response: Response) -> Response:
+    def hit(self, response: Response, budget: Budget | None, text: TextSize | None) -> Response:
         stats = self.runtime.stats
         self.cache_hit = True
         self.response = response
         self.cost = 0.0
         stats.cache_hits += 1
-        stats.cache_saved_usd += cost_of(self.link.price, response.usage) or 0.0
+        saved = cost_of(self.link.price, response.usage)
+        stats.cache_saved_usd += saved or 0.0
+        billed_in = prompt_tokens(response.usage, self.link.endpoint.provider.wire)
+        if budget is not None and text is not None and saved is not None and billed_in is not None:
+            # the provider's bill for this very request (a resumed session replays its own calls
+            # first): it bounds the account's later requests as a fresh bill does
+            budget.token_bounds.observe(self.link.account, text, billed_in)
         return response
 
     def succeeded(self, response: Response, budget: Budget | None) -> None:

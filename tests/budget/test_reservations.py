@@ -12,11 +12,14 @@ import random
 import statistics
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 import dspy
 import pytest
 
 from dspy_tui.engine.budget import Budget, BudgetExhausted
+from dspy_tui.storage.cache import CallCache
+from dspy_tui.storage.sessions import SessionStore
 from tests.fakes.lms import lm_with
 from tests.fakes.provider_server import FakeProvider
 
@@ -166,3 +169,36 @@ def test_a_bill_denser_than_the_learned_bound_is_one_call_over_it_then_bytes_aga
     assert budget.learned_calls == 1 and budget.overruns == 1  # one call under the learned bound, no more
     assert not budget.token_bounds.learned("groq/denser-later")
     assert budget.spent >= _ledger_usd(fake_provider) - 1e-12
+
+
+def test_a_resumed_session_bounds_its_requests_by_the_bills_of_its_own_cached_calls(
+    tmp_path: Path, provider_urls: dict[str, str], fake_provider: FakeProvider
+) -> None:
+    """A resume replays its calls from the cache first: their stored bills teach the learned bound,
+    so the end of the raised budget is not bounded by bytes again (it was: the call was refused)."""
+    db = tmp_path / "s.db"
+    sid = SessionStore(db).create_session(name="resumed", config={}, models=[("groq/resumed", "groq")])
+    cache = CallCache(db)
+    question = "how much does this budget test cost " * 40
+
+    def lm(budget: Budget) -> dspy.LM:
+        return lm_with(
+            "groq/resumed",
+            keys=lambda _: "k",
+            base_urls=provider_urls,
+            budget=budget,
+            cache=cache,
+            session_id=sid,
+            price=PRICE,
+            max_tokens=64,
+            num_retries=0,
+        )
+
+    lm(Budget(1.0))(question)  # the run before the resume: billed and stored
+    fake_provider.reset_records()
+    budget = Budget(0.0002)  # what is left pays the next request under the learned bound, not by bytes
+    resumed = lm(budget)
+    resumed(question)  # a cache hit: free
+    resumed(question + " once more")
+    assert len(fake_provider.answered()) == 1 and budget.learned_calls == 1
+    assert _ledger_usd(fake_provider) <= budget.spent + 1e-12 <= 0.0002 + 1e-12
