@@ -101,6 +101,22 @@ def test_a_small_budget_is_spent_and_every_model_gets_its_test_score(
     assert last_cost > benchmark_done  # the stream's final cost includes the benchmark
 
 
+def test_a_model_its_own_cap_stops_gives_its_hold_back_to_the_others(provider: FakeProvider) -> None:
+    """gpt-4o-mini's own $0.0005 stops it in its first round; the money it held back for its
+    benchmark then goes to gpt-4.1-nano's rounds (it stayed held: 68% of the budget spent)."""
+    config = _config(0.004, provider.url)
+    config["models"][0]["budget_usd"] = 0.0005
+    session = _session(config)
+    session.run()
+    store, sid = session.store, session.session_id
+    spent = store.call_totals(sid)["cost_usd"]
+    print(f"\nbudget $0.004, {MODELS[0]} capped at $0.0005: spent ${spent:.6f} ({spent / 0.004:.1%})")
+    assert spent <= 0.004
+    assert spent >= 0.8 * 0.004  # measured 85%
+    scores = {m.model: m.test for m in store.get_session(sid).models}
+    assert scores[MODELS[0]] is None and scores[MODELS[1]] is not None
+
+
 def test_unknown_bills_are_charged_and_three_resumes_never_grant_the_budget_again(
     provider: FakeProvider,
 ) -> None:
