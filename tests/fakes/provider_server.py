@@ -402,7 +402,7 @@ class FakeProvider:
             record.status = 200
             record.answered = True
             return web.json_response(
-                _payload(wire, record.model, 0, _chat_format(answer), 0, 0, 0, 0, usage=False)
+                _payload(wire, record.model, record.number, _chat_format(answer), 0, 0, 0, 0, usage=False)
             )
         status = {"429": 429, "429_retry_after": 429, "insufficient_quota": 429, "401": 401}.get(kind) or int(
             kind

@@ -10,7 +10,10 @@ Checked: the run completes; the tokens and cost recorded in `calls` equal what
 the provider reported for the answers the client received; every attempt is
 one row and no answer is counted twice; no request is tried more than
 `num_retries + 1` times, and one that failed for good was either not
-retryable or used every retry.
+retryable or used every retry. Under load the client may give up on a request
+still queued at the server, or read an answer or error too late: that attempt
+is a client timeout charged at its reservation, which the server's books
+(never seen, abandoned, lost) may or may not show; the checks count both ways.
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ MODEL = "openai/gpt-4o-mini"
 NUM_RETRIES = 3
 CLIENT_TIMEOUT_S = 1.0
 FAULT_KINDS = ("429", "429_retry_after", "500", "502", "503", "timeout", "reset", "malformed", "no_usage")
-NOT_RETRYABLE = {"malformed"}  # a complete 200 that is not JSON: told to the caller, not asked again
+NOT_RETRYABLE = {"provider"}  # a malformed 200 (not JSON): told to the caller, not asked again
 
 
 @dataclass
@@ -123,9 +126,14 @@ def fault_soak(db: Path, calls: int, threads: int, seed: int) -> dict[str, objec
     stored_ids = cached_answer_ids(db)
     ok_rows = [r for r in rows if r["status"] == "ok"]
 
-    # one row per attempt, one event per row; every ok row is one stored answer
+    # One row per attempt, one event per row; every ok row is one stored answer. The server saw each
+    # attempt at most once: one the client gave up on while it still sat in the server's queue
+    # (under load, or at the stop) is a row, charged at its reservation, that the server never saw.
     events = [e for e in seen if isinstance(e, CallCompleted)]
-    assert len(rows) == len(events) == len(received_by_server)
+    timed_out = [r for r in rows if r["error_kind"] == "timeout"]
+    assert len(rows) == len(events)
+    unseen = len(rows) - len(received_by_server)
+    assert 0 <= unseen <= len(timed_out)
     assert len({r["call_id"] for r in rows}) == len(rows), "a call was recorded twice"
     assert len({r["request_hash"] for r in ok_rows}) == len(ok_rows) == cache_rows, (
         "an answer was counted twice"
@@ -133,10 +141,12 @@ def fault_soak(db: Path, calls: int, threads: int, seed: int) -> dict[str, objec
     assert not any(r["cache_hit"] for r in rows)
 
     # recorded tokens and cost == what the provider reported for the answers the client received
-    real = [r for r in received_by_server if r.answered and r.fault is None]  # answers with usage
+    # (an answer, with usage or without, sent after the client gave up is lost: never stored)
+    answered = [r for r in received_by_server if r.answered]
+    real = [r for r in answered if r.fault is None]  # answers with usage
     received = [r for r in real if answer_id(r) in stored_ids]
-    lost = [r for r in real if answer_id(r) not in stored_ids]  # answered after the client gave up
-    no_usage = [r for r in received_by_server if r.answered and r.fault == "no_usage"]
+    lost = [r for r in real if answer_id(r) not in stored_ids]
+    no_usage = [r for r in answered if r.fault == "no_usage" and answer_id(r) in stored_ids]
     assert len(ok_rows) == len(received) + len(no_usage)
     recorded = (sum(r["tokens_in"] or 0 for r in rows), sum(r["tokens_out"] or 0 for r in rows))
     served = (sum(r.tokens_in or 0 for r in real), sum(r.tokens_out or 0 for r in real))
@@ -157,31 +167,43 @@ def fault_soak(db: Path, calls: int, threads: int, seed: int) -> dict[str, objec
     estimated = [r for r in rows if r["cost_estimated"]]
     assert sum(r["cost_usd"] or 0 for r in measured) == pytest.approx(billed, rel=1e-9, abs=1e-12)
     assert all(r["cost_usd"] is None for r in measured if r["status"] != "ok" or r["tokens_in"] is None)
-    # sent but unreadable (timeout, reset, malformed, no usage, lost): held at the worst case, never free
+    # sent but unreadable (timeout, reset, malformed, no usage, lost): held at the worst case, never
+    # free; so is a request the client gave up on before the server answered it (abandoned at the
+    # stop, never seen, or an error status read too late): those are client timeouts
     unknown = sum(1 for r in received_by_server if r.fault in ("timeout", "reset", "malformed", "no_usage"))
-    abandoned = [r for r in received_by_server if r.fault is None and not r.answered]  # client gave up first
-    assert budget.unknown_costs == unknown + len(lost) + len(abandoned) == len(estimated)
+    abandoned = [r for r in received_by_server if r.fault is None and not r.answered]
+    assert budget.unknown_costs == len(estimated)
+    assert 0 <= budget.unknown_costs - (unknown + len(lost) + len(abandoned)) <= len(timed_out)
     assert all((r["cost_usd"] or 0) > 0 for r in estimated)
     assert sum(r["cost_usd"] or 0 for r in rows) == pytest.approx(budget.spent, rel=1e-9, abs=1e-12)
     assert budget.spent >= billed and budget.reserved == 0
 
-    # retries within bounds, and a request that failed for good was not retryable or used every retry
+    # retries within bounds, and a request that failed for good was not retryable or used every
+    # retry: what the client did (the server may not have seen an attempt it gave up on)
+    tries_of: dict[str, list[dict[str, object]]] = defaultdict(list)
+    for row in sorted(rows, key=lambda r: int(str(r["call_id"]).lstrip("c"))):
+        tries_of[str(row["request_hash"])].append(row)
+    assert len(tries_of) == calls
+    assert max(len(t) for t in tries_of.values()) <= NUM_RETRIES + 1
+    failed_requests = [t for t in tries_of.values() if t[-1]["status"] != "ok"]
+    for tries in tries_of.values():
+        assert all(t["status"] != "ok" and t["error_kind"] not in NOT_RETRYABLE for t in tries[:-1]), [
+            t["error_kind"] for t in tries
+        ]
+    for tries in failed_requests:
+        assert tries[-1]["error_kind"] in NOT_RETRYABLE or len(tries) == NUM_RETRIES + 1, [
+            t["error_kind"] for t in tries
+        ]
+    correct = sum(1 for _, _, score in result.results if score)
+    assert correct == calls - len(failed_requests)
+
     attempts: dict[str, list[Received]] = defaultdict(list)
     for r in received_by_server:
         attempts[r.body_hash].append(r)
-    assert len(attempts) == calls
     assert max(len(a) for a in attempts.values()) <= NUM_RETRIES + 1
 
     def got(r: Received) -> bool:
-        return r.answered and (r.fault == "no_usage" or answer_id(r) in stored_ids)
-
-    failed_bodies = [tries for tries in attempts.values() if not any(got(r) for r in tries)]
-    for tries in attempts.values():
-        assert all(not got(r) and r.fault not in NOT_RETRYABLE for r in tries[:-1]), [t.fault for t in tries]
-    for tries in failed_bodies:
-        assert tries[-1].fault in NOT_RETRYABLE or len(tries) == NUM_RETRIES + 1, [t.fault for t in tries]
-    correct = sum(1 for _, _, score in result.results if score)
-    assert correct == calls - len(failed_bodies)
+        return r.answered and answer_id(r) in stored_ids
 
     faults = [r for r in received_by_server if r.fault is not None]
     survived = sum(1 for r in faults if any(got(x) for x in attempts[r.body_hash]))
@@ -191,8 +213,9 @@ def fault_soak(db: Path, calls: int, threads: int, seed: int) -> dict[str, objec
         "faults": len(faults),
         "by_kind": Counter(r.fault for r in faults),
         "survived": survived,
-        "failed": len(failed_bodies),
-        "not_retryable": sum(1 for a in failed_bodies if a[-1].fault in NOT_RETRYABLE),
+        "failed": len(failed_requests),
+        "not_retryable": sum(1 for t in failed_requests if t[-1]["error_kind"] in NOT_RETRYABLE),
+        "unseen": unseen,
         "lost": len(lost),
         "recorded": recorded,
         "served": served,
@@ -208,7 +231,8 @@ def _print(figures: dict[str, object]) -> None:
         f"\nfault soak: calls {figures['calls']}, requests {figures['requests']}, faults injected "
         f"{figures['faults']} ({kinds}), faults survived {figures['survived']}, calls failed {figures['failed']} "
         f"({figures['not_retryable']} not retryable, the rest after {NUM_RETRIES} retries), answers lost to "
-        f"client timeouts {figures['lost']}; recorded vs served tokens in {rec_in}/{srv_in}, out "
+        f"client timeouts {figures['lost']}, attempts the server never saw {figures['unseen']}; recorded vs "
+        f"served tokens in {rec_in}/{srv_in}, out "
         f"{rec_out}/{srv_out}; {figures['elapsed']:.1f} s"
     )
 
