@@ -49,7 +49,7 @@ def test_resume_with_a_larger_budget_continues_and_a_smaller_one_is_refused(
     refused = cli_in_process("resume", sid, "--budget", "0.0001", "--headless", env=env)
     assert refused.returncode == 2 and "already spent" in refused.stderr and "Traceback" not in refused.stderr
 
-    more = cli("resume", sid, "--budget", "0.05", "--headless", env=env)
+    more = cli_in_process("resume", sid, "--budget", "0.05", "--headless", env=env)
     assert more.returncode == 0, more.stderr[-2000:]
     shown = show(env, sid)
     assert shown["budget_usd"] == 0.05 and shown["status"] == "completed"

@@ -28,7 +28,7 @@ def ask(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, list[dict]]:
     home = tmp_path_factory.mktemp("home")
-    out = run("run", *SMALL, "--json", home=home)
+    out = ask("run", *SMALL, "--json", home=home)
     assert out.returncode == 0, out.stderr[-2000:]
     events = [json.loads(line) for line in out.stdout.splitlines()]
     return home, events[0]["session_id"], events

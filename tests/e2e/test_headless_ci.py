@@ -87,7 +87,7 @@ def test_run_warns_in_one_sentence_when_offline_models_cannot_do_the_task_shape(
         f'rounds = 1\n[task]\ndataset = "{data}"\nsignature = "question -> answer: int"\n'
         '[[models]]\nid = "offline/base"\n'
     )
-    out = cli("run", str(config), "--headless", env=cli_env(tmp_path / "home"))
+    out = cli_in_process("run", str(config), "--headless", env=cli_env(tmp_path / "home"))
     assert out.returncode == 0, out.stderr[-2000:]
     warnings = [line for line in out.stderr.splitlines() if "expect a score near 0" in line]
     assert len(warnings) == 1 and "classification and extraction" in warnings[0]
@@ -97,7 +97,7 @@ def test_seeds_run_reports_mean_and_ci_per_model_and_share_the_call_cache(tmp_pa
     import json
 
     env = cli_env(tmp_path)
-    out = cli(*TWO_OFFLINE, "--rounds", "1", "--seeds", "0,1,2", "--headless", env=env)
+    out = cli_in_process(*TWO_OFFLINE, "--rounds", "1", "--seeds", "0,1,2", "--headless", env=env)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "repeated over seeds 0, 1, 2" in out.stdout
     for model in ("offline/small", "offline/base"):

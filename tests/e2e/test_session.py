@@ -24,6 +24,7 @@ from tests.reliability.support import (
     cached_answer_ids,
     cli,
     cli_env,
+    cli_in_process,
     cli_popen,
     only_session_id,
     session_in_home,
@@ -170,7 +171,7 @@ def test_kill_9_then_resume_repeats_no_paid_call_and_matches_an_uninterrupted_ru
     try:
         ref_home = tmp_path / "ref"
         ref_env = cli_env(ref_home, reference_provider)
-        out = cli("run", str(config), "--headless", env=ref_env)
+        out = cli_in_process("run", str(config), "--headless", env=ref_env)
         assert out.returncode == 0, out.stderr[-2000:]
         reference = show(ref_env, only_session_id(ref_env))
     finally:
@@ -194,7 +195,7 @@ def test_kill_9_then_resume_repeats_no_paid_call_and_matches_an_uninterrupted_ru
 
     # 3. resume to the end
     answered_at_kill = len(brainy_provider.answered())
-    out = cli("resume", sid, "--headless", env=env)
+    out = cli_in_process("resume", sid, "--headless", env=env)
     assert out.returncode == 0, out.stderr[-2000:]
     resumed = show(env, sid)
     assert resumed["status"] == "completed"

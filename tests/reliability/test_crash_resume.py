@@ -40,6 +40,7 @@ from tests.reliability.support import (
     cached_answer_ids,
     cli,
     cli_env,
+    cli_in_process,
     cli_popen,
     integrity,
     only_session_id,
@@ -139,7 +140,7 @@ def crash_and_resume(tmp_path: Path, *, kills: int, seed: int, rounds: int) -> C
     ref_provider = FakeProvider(latency_s=LATENCY_S, brain=offline_brain("base")).start()
     try:
         ref_env = cli_env(tmp_path / "ref", ref_provider)
-        out = cli("run", str(config), "--headless", env=ref_env)
+        out = cli_in_process("run", str(config), "--headless", env=ref_env)
         assert out.returncode == 0, out.stderr[-2000:]
         reference = show(ref_env, only_session_id(ref_env))
         ref_answered = ref_provider.answered()

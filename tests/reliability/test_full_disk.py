@@ -28,6 +28,7 @@ from tests.reliability.support import (
     cached_answer_ids,
     cli,
     cli_env,
+    cli_in_process,
     cli_popen,
     integrity,
     only_session_id,
@@ -115,7 +116,7 @@ def test_a_full_disk_interrupts_cleanly_and_resume_completes(small_disk: Path, t
         stored = cached_answer_ids(db)
         lost = {answer_id(r) for r in provider.answered()} - stored
         assert lost == set(), f"paid answers lost: {sorted(lost)}"
-        out = cli("resume", sid, "--headless", env=env)
+        out = cli_in_process("resume", sid, "--headless", env=env)
         assert out.returncode == 0, out.stderr[-2000:]
         assert show(env, only_session_id(env))["status"] == "completed"
         assert provider.answered_twice() == [], "an answer was bought twice"

@@ -12,7 +12,7 @@ import pytest
 
 from tests.fakes.offline_brain import offline_brain
 from tests.fakes.provider_server import FakeProvider
-from tests.reliability.support import GROQ_MODEL, cli, cli_env, cli_in_process, write_config
+from tests.reliability.support import GROQ_MODEL, cli_env, cli_in_process, write_config
 
 METRICS = """
 import math
@@ -61,7 +61,7 @@ def test_a_broken_metric_fails_before_spending(tmp_path: Path, function: str, se
         config = write_config(tmp_path / "m.toml", models=(GROQ_MODEL,), metric=f"usermetrics:{function}")
         text = config.read_text().replace(f'metric = "usermetrics:{function}"\n', "")
         config.write_text(text.replace("[task]\n", f'[task]\nmetric = "usermetrics:{function}"\n'))
-        out = cli("run", str(config), "--headless", env=env)
+        out = cli_in_process("run", str(config), "--headless", env=env)
         assert out.returncode == 2, out
         # the metric is named as the config gave it, or as the file it was resolved to
         named = out.stderr.replace(f"{tmp_path}/usermetrics.py:", "usermetrics:")
@@ -75,7 +75,7 @@ def test_a_broken_metric_fails_before_spending(tmp_path: Path, function: str, se
 
 def test_json_output_never_holds_nan_or_infinity(tmp_path: Path) -> None:
     env = cli_env(tmp_path / "home")
-    out = cli(
+    out = cli_in_process(
         "run", "--task", "demo:sentiment", "--models", "offline/small", "--rounds", "1", "--headless", env=env
     )
     assert out.returncode == 0, out.stderr[-2000:]
