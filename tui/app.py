@@ -51,7 +51,7 @@ class DspyTuiApp(App[int]):
     VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
     # fmt: off
     BINDINGS = [  # one key a line
-        Binding("question_mark", "help", "Help", id="app.help", tooltip="The keys of this screen"),
+        Binding("question_mark,f1", "help", "Help", id="app.help", tooltip="The keys of this screen"),  # f1 in a text field
         Binding("ctrl+q", "quit", "Quit", id="app.quit", show=False, priority=True),
         Binding("ctrl+p", "command_palette", "Commands", id="app.palette", show=False, priority=True, tooltip="Search the actions of this screen"),
     ]
@@ -441,10 +441,12 @@ class DspyTuiApp(App[int]):
         screen = self.screen
         if isinstance(screen, HelpScreen):
             return
-        keys = [
-            (self.get_key_display(binding), binding.description, binding.id or "")
-            for _node, binding, _enabled in our_bindings(screen)
-        ]  # widgets' own keys are not ours to list
+        keys, listed = [], set()
+        for _node, binding, _enabled in our_bindings(screen):  # widgets' own keys are not ours to list
+            key = (self.get_key_display(binding), binding.description)
+            if key not in listed:  # the list's enter and home's enter are one "⏎ Open" to the user
+                listed.add(key)
+                keys.append((*key, binding.id or ""))
         if not self.is_screen_installed(HELP_SCREEN):
             self.install_screen(HelpScreen(), HELP_SCREEN)
         help_screen = self.get_screen(HELP_SCREEN, HelpScreen)

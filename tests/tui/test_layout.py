@@ -12,20 +12,20 @@ import re
 from pathlib import Path
 
 import pytest
+from screen_walk import (
+    SCREENS,
+    SIZES,
+    WIDE,
+    insert_wide_history,
+    reach,
+    slow_events,
+    wide_app,
+    wide_live_session,
+)
 from textual.widgets import Input
 from textual.widgets._footer import FooterKey
-from tui_support import (
-    T0,
-    ScriptedSession,
-    _history_session,
-    fixed_clock,
-    home_lists,
-    make_config,
-    script,
-    wait_for,
-)
+from tui_support import ScriptedSession, fixed_clock, home_lists, make_config, wait_for
 
-from dspy_tui.engine import events as ev
 from dspy_tui.storage.paths import Paths
 from dspy_tui.storage.sessions import SessionStore
 from dspy_tui.tui.app import DspyTuiApp
@@ -36,14 +36,6 @@ from dspy_tui.tui.screens.modals import ReportScreen
 from dspy_tui.tui.screens.new_session import NewSessionScreen
 from dspy_tui.tui.widgets.key_footer import KeyFooter
 
-WIDE = [
-    "anthropic/claude-3-5-haiku-20241022",
-    "openai/gpt-4o-mini-2024-07-18",
-    "gemini/gemini-1.5-flash-002",
-    "groq/llama-3.1-70b-versatile",
-    "offline/base",
-]
-SIZES = [(120, 40), (80, 24)]
 GLUED = [
     (r"\d(ms|s|k|%)\d", "a number with its unit runs into the next number"),
     (r"[a-z]\d{4}-\d\d", "a word runs into a date"),
@@ -65,7 +57,10 @@ def screen_lines(app: DspyTuiApp) -> list[str]:
 
 def footer_fits(app: DspyTuiApp, name: str, size: tuple[int, int]) -> None:
     """Every key the footer shows is whole on screen, none under the palette's key, and `?` Help is one."""
-    keys = list(app.screen.query_one(KeyFooter).query(FooterKey))
+    footers = app.screen.query(KeyFooter)
+    if not footers:  # a dialog: its keys are on its buttons
+        return
+    keys = list(footers.first().query(FooterKey))
     palette = [k for k in keys if k.has_class("-command-palette")]
     edge = palette[0].region.x if palette else size[0]
     line = screen_lines(app)[-1]
@@ -76,7 +71,8 @@ def footer_fits(app: DspyTuiApp, name: str, size: tuple[int, int]) -> None:
         and not (0 < k.region.right <= edge and f"{k.key_display} {k.description}" in line)
     ]
     assert cut == [], f"{name} at {size[0]}x{size[1]}: footer keys cut or hidden: {cut} in {line!r}"
-    assert "? Help" in line, f"{name} at {size[0]}x{size[1]}: no ? Help in {line!r}"
+    # `f1` where a text field takes `?` (the settings form)
+    assert re.search(r"(\?|f1) Help", line), f"{name} at {size[0]}x{size[1]}: no ? Help in {line!r}"
 
 
 def check(app: DspyTuiApp, name: str, size: tuple[int, int]) -> str:
@@ -130,40 +126,9 @@ def calls_line_fits(app: DspyTuiApp, size: tuple[int, int]) -> None:
     assert line.virtual_size.height <= line.size.height, f"lines hidden below the pane: {drawn}"
 
 
-def slow_wide_session(store: SessionStore, sid: str, name: str, created: float) -> str:
-    _history_session(
-        store,
-        sid,
-        name,
-        "demo:sentiment",
-        created,
-        [f"sent-{i:02d}" for i in range(40)],
-        {
-            m: (0.4 + 0.02 * k, 0.0 if m.startswith("offline/") else 0.0421 + k * 0.01, 20 + k)
-            for k, m in enumerate(WIDE)
-        },
-    )
-    for k, m in enumerate(WIDE):
-        store.update_model(
-            sid,
-            m,
-            results={
-                "benchmark_latency_p50_ms": 3592.0 + 10 * k,
-                "benchmark_latency_p95_ms": 12_199.0 + 1000 * k,
-                "tokens_in": 243_100 + k,
-                "tokens_out": 10_194,
-            },
-        )
-    return sid
-
-
 @pytest.fixture
 def wide_history(store: SessionStore) -> list[str]:
-    # two sessions with one name in the same minute: the id and the seconds tell them apart
-    return [
-        slow_wide_session(store, "wide0aaaaaaa", "same name", T0 - 100),
-        slow_wide_session(store, "wide1bbbbbbb", "same name", T0 - 95),
-    ]
+    return insert_wide_history(store)
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
@@ -212,26 +177,12 @@ async def test_history_screens_never_run_text_together(
         check(app, "new_session", size)
 
 
-def slow_events(models: list[str], finished: bool) -> list[ev.Event]:
-    out = []
-    for e in script(models, rounds_done=3 if finished else 2, finished=finished):
-        if isinstance(e, ev.CallCompleted):
-            e = e.model_copy(update={"latency_ms": e.latency_ms * 30})
-        elif isinstance(e, ev.RoundCompleted):
-            e = e.model_copy(update={"latency_p50_ms": (e.latency_p50_ms or 0) * 30, "tokens_in": 243_100})
-        out.append(e)
-    return out
-
-
 @pytest.mark.parametrize("finished", [False, True], ids=["mid_run", "finished"])
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 async def test_live_screen_never_runs_text_together(
     paths: Paths, store: SessionStore, size: tuple[int, int], finished: bool
 ) -> None:
-    events = slow_events(WIDE, finished)
-    if not finished:  # a long status: the Model column must keep its share (issue 16, seen at 80 columns)
-        events.append(ev.ModelThrottled(model=WIDE[1], reason="rate limited", retry_in_s=74, ts=T0 + 58))
-    session = ScriptedSession(store, paths, events, hold=not finished, config=make_config(WIDE, budget=0.5))
+    session = wide_live_session(store, paths, finished=finished)
     app = DspyTuiApp(paths, live_session=session, clock=fixed_clock)
     async with app.run_test(size=size) as pilot:
         await wait_for(
@@ -387,7 +338,7 @@ def fits_the_screen(app: DspyTuiApp, table: str, size: tuple[int, int]) -> None:
 async def test_the_finished_live_screen_and_detail_fit_the_terminal(
     paths: Paths, store: SessionStore, wide_history: list[str], size: tuple[int, int]
 ) -> None:
-    session = ScriptedSession(store, paths, slow_events(WIDE, True), config=make_config(WIDE, budget=0.5))
+    session = wide_live_session(store, paths, finished=True)
     app = DspyTuiApp(paths, live_session=session, clock=fixed_clock)
     async with app.run_test(size=size) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen) and app.screen.results_shown)
@@ -401,3 +352,45 @@ async def test_the_finished_live_screen_and_detail_fit_the_terminal(
         await pilot.pause(0.3)
         check(app, "detail-fit", size)
         fits_the_screen(app, "#results", size)
+
+
+def readme_tui() -> str:
+    """README's TUI section in lower case on one line (a key and its word may be wrapped apart)."""
+    text = (Path(__file__).parents[2] / "README.md").read_text()
+    return " ".join(text[text.index("## The TUI") : text.index("## Development")].lower().split())
+
+
+def footer_keys_missing_from_readme(app: DspyTuiApp) -> list[str]:
+    """The keys this screen's footer shows that README's TUI section does not list as `key` Description."""
+    from textual.keys import format_key
+
+    bindings = app.screen.active_bindings
+    readme = readme_tui()
+    missing = []
+    for shown in app.screen.query(FooterKey):
+        binding = bindings[shown.key].binding
+        if not any(
+            f"`{key}` {binding.description}".lower() in readme
+            for k in binding.key.split(",")
+            for key in {k.strip(), format_key(k.strip())}
+        ):
+            missing.append(f"{shown.key_display} {binding.description}")
+    return missing
+
+
+@pytest.mark.parametrize("name", SCREENS)
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+async def test_every_screen_keeps_its_texts_apart_and_readme_lists_its_footer(
+    paths: Paths, store: SessionStore, size: tuple[int, int], name: str
+) -> None:
+    """Every screen and dialog (the walk in screen_walk.py) over five long ids, hosted prices and
+    latencies over a second: no two cells or labels touch, the footer's keys are whole, and each key a
+    footer shows is in README's TUI section (a footer at 80 columns shows other keys than at 120)."""
+    app = wide_app(name, paths, store)
+    async with app.run_test(size=size) as pilot:
+        await reach(pilot, name)
+        check(app, name, size)
+        assert footer_keys_missing_from_readme(app) == [], f"{name} at {size}: keys missing from README"
+        session = app.runner.session if app.runner else None
+        if isinstance(session, ScriptedSession):
+            session.stop()

@@ -207,3 +207,17 @@ async def test_q_quit_shows_and_quits_on_the_finished_live_screen_at_80_columns(
         await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen))
         await pilot.press("q")  # the session is over: nothing to ask
         await wait_for(pilot, lambda: not app.is_running, what="the app to quit")
+
+
+async def test_help_lists_a_key_once(paths: Paths, store: SessionStore) -> None:
+    """Home's help listed `⏎ Open` twice (the list's enter, home.open_row, and home's, home.open)."""
+    insert_sessions(store)
+    app = DspyTuiApp(paths, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await home_lists(pilot, 3)
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "HelpScreen")
+        await pilot.pause(0.1)
+        lines = [strip.text for strip in app.screen._compositor.render_strips()]
+        opens = [line for line in lines if " Open " in line]
+        assert len(opens) == 1, opens

@@ -24,8 +24,8 @@ from textual.app import ComposeResult
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
 
-HELP_KEY = "question_mark"  # the app's Help: it lists every key, so it is never left out
-QUIT_ACTION = "app.quit"  # nor a screen's `q` Quit: a way out is shown on every screen that has one
+# never left out: the app's Help (it lists every key) and a screen's `q` Quit (a way out)
+KEPT_ACTIONS = ("help", "app.help", "app.quit")
 SHORT = {  # a key's word when the whole descriptions do not fit (Help shows the whole ones)
     "New session": "New",
     "Mark all": "All",
@@ -66,7 +66,7 @@ def fit(keys: list[Key], width: int, compact: bool) -> tuple[list[Key], bool]:
     for key in reversed(shorter):  # the screen's least important keys go first
         if sum(k.width(True) for k in kept) <= width:
             break
-        if not (key.palette or key.key == HELP_KEY or key.action == QUIT_ACTION):
+        if not (key.palette or key.action in KEPT_ACTIONS):
             kept.remove(key)
     return kept, True
 
