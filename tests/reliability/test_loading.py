@@ -18,13 +18,13 @@ def test_a_large_json_dataset_loads_in_linear_time(tmp_path: Path) -> None:
         path = tmp_path / f"d{n}.json"
         path.write_text(json.dumps([{"question": f"q{i}", "answer": f"a{i}"} for i in range(n)], indent=1))
         best = float("inf")
-        for _ in range(2):  # best of two: a 0.2 s figure is easily doubled by a busy neighbour
-            started = time.perf_counter()
+        for _ in range(2):  # best of two, in this process's CPU time: wall time is what neighbours make it
+            started = time.process_time()
             examples = load_examples(path, ["question"], ["answer"])
-            best = min(best, time.perf_counter() - started)
+            best = min(best, time.process_time() - started)
         timings[n] = best
         assert len(examples) == n and examples[-1].answer == f"a{n - 1}"
-    print(f"\n.json load: 25k rows {timings[25_000]:.2f}s, 100k rows {timings[100_000]:.2f}s")
+    print(f"\n.json load CPU: 25k rows {timings[25_000]:.2f}s, 100k rows {timings[100_000]:.2f}s")
     assert timings[100_000] < 20, "100k rows took too long"
     assert timings[100_000] < 4 * timings[25_000] * 2.5, "load time grows faster than the row count"
 
