@@ -59,6 +59,7 @@ class ModelRow:
     started_at: float | None = None
     finished_at: float | None = None
     phase_done: bool = False  # its current phase is over and the next has not started (waits for others)
+    converged: bool = False  # its rounds ended early (it may be stopped since)
     limiter: ev.LimiterStatus | None = None  # its limiter's last sample (in flight / cap, ...)
 
 
@@ -149,13 +150,14 @@ class LiveState:
         return 1 + self.rounds + (1 if self.cross_model else 0) + 1
 
     def model_steps(self, model: str) -> tuple[int, int]:
-        """(done, total) steps of one model; a converged, failed or stopped model skips what it no longer runs."""
+        """(done, total) steps of one model; a converged or failed model skips what it no longer runs. A
+        stopped one keeps its total: it resumes with the rest (`3/3 stopped` read as a finished model)."""
         row, points = self.models[model], self.points[model]
         done = len(points) + int(row.benchmark_done)
-        if row.status in ("failed", "stopped"):
+        if row.status == "failed":
             return done, done
         rounds = self.rounds
-        if row.status == "converged":
+        if row.converged:
             rounds = sum(1 for phase, _ in points if phase == "optimization")
         total = 1 + rounds + int(self.cross_model) + 1
         return min(done, total), total
@@ -291,7 +293,7 @@ class LiveState:
         elif isinstance(e, ev.PhaseCompleted) and row is not None:
             row.phase_done = e.phase == row.phase
         elif isinstance(e, ev.ModelConverged) and row is not None:
-            row.status = "converged"
+            row.status, row.converged = "converged", True
         elif isinstance(e, ev.ModelFailed) and row is not None:
             row.status, row.error, row.finished_at = "failed", e.error, e.ts
         elif isinstance(e, ev.ModelThrottled) and row is not None:

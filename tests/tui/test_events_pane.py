@@ -100,3 +100,25 @@ async def test_the_log_keeps_the_newest_event_in_view_when_its_height_changes(
             log = app.screen.events_pane.log_view.region
             drawn = [strip.text for strip in app.screen._compositor.render_strips()][log.y : log.bottom]
             assert any(newest in line for line in drawn), f"the newest event is out of view at 120x{height}"
+
+
+async def test_an_event_line_cut_at_the_panes_edge_ends_in_an_ellipsis(
+    paths: Paths, store: SessionStore
+) -> None:
+    """At 80 columns a round's line lost its end without a sign (`…, 79 calls, $`): it ends in `…`."""
+    long_id = "anthropic/claude-3-5-haiku-20241022"
+    events = [*script(MODELS, rounds_done=1, finished=False)]
+    events.append(ev.ModelThrottled(model=long_id, reason="rate limited", retry_in_s=74, ts=T0 + 60))
+    session = ScriptedSession(store, paths, events, hold=True)
+    app = DspyTuiApp(paths, live_session=session, clock=fixed_clock)
+    async with app.run_test(size=(60, 24)) as pilot:
+        await wait_for(pilot, lambda: session.published == len(events), what="the script")
+        screen = app.screen
+        assert isinstance(screen, LiveScreen)
+        screen.flush()
+        await pilot.pause(0.2)
+        log = screen.log_view
+        last = log.render_line(len(log.shown) - 1 - log.scroll_offset.y)  # the newest event's row
+        assert event_line(log.shown[-1]).cell_len > log.size.width
+        assert last.text.endswith("…") and len(last.text) == log.size.width, repr(last.text)
+        session.stop()

@@ -94,7 +94,9 @@ async def test_detail_shows_the_session_and_exports_report_and_program(
         assert str(results.get_cell("offline/base", "cost")) == "$0 sim"
         assert str(results.get_cell("openai/gpt-4o-mini", "errors")) == "1"
         assert screen.query_one(RoundChart).points_drawn > 6
-        assert "← openai/gpt-4o-mini" in str(screen.transfers.render())
+        transfers = screen.transfers.region
+        drawn = [strip.text for strip in app.screen._compositor.render_strips()]
+        assert any("← openai/gpt-4o-mini" in line for line in drawn[transfers.y : transfers.bottom])
         assert len(screen.log_view.shown) > 20
         # the report, rendered from the database
         await pilot.press("r")

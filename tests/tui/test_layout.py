@@ -334,6 +334,14 @@ def fits_the_screen(app: DspyTuiApp, table: str, size: tuple[int, int]) -> None:
     assert drawn[-2].startswith("╰"), f"the events pane is cut: {drawn[-2]!r}"
 
 
+def ids_never_broken(app: DspyTuiApp, selector: str) -> None:
+    """No line of the pane starts with the end of a model id: a long id is cut with `…`, not wrapped."""
+    for line in pane_lines(app, selector):
+        first = line.strip(" │").split(" ")[0]
+        broken = [m for m in WIDE if first and first in m and not m.startswith(first.rstrip("…"))]
+        assert broken == [], f"an id broken mid-word in {selector}: {line!r}"
+
+
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 async def test_the_finished_live_screen_and_detail_fit_the_terminal(
     paths: Paths, store: SessionStore, wide_history: list[str], size: tuple[int, int]
@@ -352,6 +360,7 @@ async def test_the_finished_live_screen_and_detail_fit_the_terminal(
         await pilot.pause(0.3)
         check(app, "detail-fit", size)
         fits_the_screen(app, "#results", size)
+        ids_never_broken(app, "#transfers")
 
 
 def readme_tui() -> str:

@@ -228,7 +228,7 @@ async def test_a_stopped_session_shows_its_converged_model_stopped_as_stored(
         await wait_for(pilot, lambda: screen.runner.done.is_set(), what="the stop")
         await pilot.pause(0.3)
         assert {cell(table, m, "status") for m in MODELS} == {"stopped"}
-        assert cell(table, "offline/small", "steps") == "3/3"
+        assert cell(table, "offline/small", "steps") == "3/5"  # converged: cross-model and benchmark to go
 
 
 def stored_stopped_session(store: SessionStore, paths: Paths, rounds_done: int, *end: ev.Event) -> str:
@@ -272,7 +272,7 @@ async def test_a_resumed_session_opens_on_its_stored_state(
         screen = app.screen
         assert isinstance(screen, LiveScreen)
         table = screen.query_one("#models", DataTable)
-        assert cell(table, "offline/base", "steps") == "3/3"  # stopped after the baseline and two rounds
+        assert cell(table, "offline/base", "steps") == "3/6"  # stopped after the baseline and two rounds
         assert {cell(table, m, "status") for m in MODELS} == {"stopped"}
         loading.set()
         resumed.gate.set()
@@ -379,3 +379,20 @@ def test_a_waiting_models_eta_is_that_of_the_models_it_waits_for() -> None:
     assert state.waiting_for(fast) == [slow]
     for now in (61.0, 121.0):
         assert state.eta(fast, now) == state.eta(slow, now), f"at {now} s"
+
+
+def test_a_stopped_models_steps_keep_the_steps_still_to_run() -> None:
+    """Stopped after its baseline and two rounds of five, a model's row read `3/3 stopped`, as if it had
+    done everything; it reads `3/8`: the resume runs the other five."""
+    from dspy_tui.engine import events as ev
+    from dspy_tui.tui.live_state import LiveState
+    from dspy_tui.tui.widgets.models_table import cells
+
+    model = "offline/base"
+    state = LiveState("s1", "stop", [model, "offline/small"], rounds=5, cross_model=True, budget_usd=None)
+    state.apply([ev.SessionStarted(models=[model, "offline/small"], ts=0.0)])
+    state.apply([ev.PhaseStarted(model=model, phase="optimization", ts=1.0)])
+    state.apply([ev.RoundCompleted(model=model, round=r, ts=1.0 + r) for r in (0, 1, 2)])
+    state.apply([ev.SessionStopped(reason="user", ts=5.0)])
+    row = cells(state, state.models[model], 0, "", 6.0)
+    assert (row["steps"], str(row["status"])) == ("3/8", "stopped")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.console import Group
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -147,25 +148,31 @@ class DetailScreen(ReadFirstScreen):
         self.status_line.update(line)
 
     @staticmethod
-    def _transfers_text(detail: SessionDetail, order: list[str]) -> Text:
-        text = Text()
+    def _transfers_text(detail: SessionDetail, order: list[str]) -> Text | Group:
+        """A model's transfer in three lines, each cut with `…` when the pane is narrower: a long id was
+        broken mid-word onto the next line (`anthropic/claude-3-5-hai` / `ku-20241022  not kept`)."""
+        lines = []
         index = {m: i for i, m in enumerate(order)}
         for m in detail.models:
             t = m.transfer
             if not t:
                 continue
-            if text:
-                text.append("\n")
             gain = (t.get("after") or 0.0) - (t.get("before") or 0.0)
-            text.append(fmt.model_text(m.model, index.get(m.model, 0)))
-            text.append("  kept" if t.get("kept") else "  not kept", style="bold" if t.get("kept") else "dim")
-            text.append(f"\n  ← {t.get('source_model', '?')}\n  ", style="dim")
-            text.append(f"{fmt.score(t.get('before'))} → {fmt.score(t.get('after'))} ")
-            text.append(fmt.delta(gain), style="green" if gain > 0 else "dim")
-        if not text:
-            cross = detail.config.get("cross_model", True) and len(detail.models) > 1
-            text.append("No transfer was tried." if cross else "Cross-model learning was off.", style="dim")
-        return text
+            kept = t.get("kept")
+            verdict = Text.assemble(
+                "  ",
+                ("kept" if kept else "not kept", "bold" if kept else "dim"),
+                (f" ← {t.get('source_model', '?')}", "dim"),
+            )
+            scores = Text(f"  {fmt.score(t.get('before'))} → {fmt.score(t.get('after'))} ")
+            scores.append(fmt.delta(gain), style="green" if gain > 0 else "dim")
+            lines += [fmt.model_text(m.model, index.get(m.model, 0)), verdict, scores]
+        for line in lines:
+            line.no_wrap, line.overflow = True, "ellipsis"
+        if lines:
+            return Group(*lines)
+        cross = detail.config.get("cross_model", True) and len(detail.models) > 1
+        return Text("No transfer was tried." if cross else "Cross-model learning was off.", style="dim")
 
     # -- actions ---------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from rich.segment import Segment
 from rich.style import Style
 from textual.binding import Binding
 from textual.cache import LRUCache
@@ -150,6 +151,8 @@ class EventLog(ScrollView, can_focus=True):
             text = event_line(event)
             strip = Strip(text.render(self.app.console), text.cell_len).apply_style(style)
             self._rendered[seq] = strip
+        if strip.cell_length > width > 1:  # cut: say so (enter opens the whole event)
+            strip = Strip.join([strip.crop(0, width - 1), Strip([Segment("…", style)], 1)])
         strip = strip.crop_extend(0, width, style)
         if index == self.cursor and self.has_focus:
             strip = strip.apply_style(Style(reverse=True))
