@@ -265,10 +265,13 @@ def _config_from_args(args: argparse.Namespace) -> Any:
 def _warn_fit(session: Any) -> None:
     """Said once, before the run: the offline models cannot fit this task's shape; `openai/` aimed at
     a local server."""
-    from dspy_tui.engine.estimate import budget_warning, estimate
+    from dspy_tui.engine.estimate import budget_warning, estimate, recorded_outputs
     from dspy_tui.engine.lm import local_url_warning
 
-    warnings = [budget_warning(session.config, estimate(session.config, session.task))]
+    config = session.config
+    warnings = [
+        budget_warning(config, estimate(config, session.task, recorded_outputs(session.store, config)))
+    ]
     if any(m.startswith("offline/") for m in session.config.model_ids()):  # its package: 0.02 s to import
         from dspy_tui.engine.providers.offline.shapes import fit_warning
 
@@ -382,10 +385,11 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 
 def _resume_estimate(session: Any) -> str:
-    from dspy_tui.engine.estimate import after_resume, estimate, resume_sentence
+    from dspy_tui.engine.estimate import after_resume, estimate, recorded_outputs, resume_sentence
 
     recorded = {role: session.store.calls_by_model(session.session_id, role) for role in ("model", "judge")}
-    return resume_sentence(after_resume(estimate(session.config, session.task), recorded))
+    written = recorded_outputs(session.store, session.config)
+    return resume_sentence(after_resume(estimate(session.config, session.task, written), recorded))
 
 
 def _drive(service: SessionService, session: Any, *, headless: bool, json_lines: bool) -> int:
@@ -428,7 +432,8 @@ def cmd_estimate(args: argparse.Namespace) -> int:
 
     with user_errors():
         config = load_config(args.config)
-        estimated = estimate(config, load_task(config.task))
+        written = _service().recorded_outputs(config)
+        estimated = estimate(config, load_task(config.task), written)
         rows = as_json(estimated)
     if args.json:
         print(strict_json(rows))

@@ -54,6 +54,16 @@ class SessionService:
         finally:
             store.close()
 
+    def recorded_outputs(self, config: SessionConfig) -> dict[str, float]:
+        """What the config's models wrote on its task in earlier sessions (for the estimate); nothing
+        when there is no database yet (an estimate does not create one)."""
+        from dspy_tui.engine.estimate import recorded_outputs
+
+        if not self.paths.db_path.exists():
+            return {}
+        with self._store() as store:
+            return recorded_outputs(store, config)
+
     # -- the lifecycle -------------------------------------------------------------------
     def create(self, config: SessionConfig, session_id: str | None = None) -> Session:
         """A prepared session (checked, recorded, ready to start); one-sentence ValueErrors for user mistakes."""

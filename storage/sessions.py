@@ -18,7 +18,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, TypedDict
@@ -363,6 +363,25 @@ class SessionStore:
             "refused_by_budget": row[4],
             "estimated_cost_usd": row[5],
         }
+
+    def recorded_outputs(
+        self, dataset: str, module: str, models: Sequence[str], sessions: int = 20
+    ) -> dict[str, float]:
+        """Per model: the mean output tokens of its answers to the unoptimized program (baseline calls
+        the provider billed) in the last `sessions` sessions of this dataset and module; for the
+        estimator, which otherwise has only a prior for what a hosted model writes."""
+        if not models:
+            return {}
+        marks = ",".join("?" * len(models))
+        rows = self.query(
+            "SELECT model, avg(tokens_out) AS tokens_out FROM calls WHERE session_id IN"
+            " (SELECT id FROM sessions WHERE task = ? AND json_extract(config_json, '$.task.module') = ?"
+            "  ORDER BY created_at DESC LIMIT ?)"
+            f" AND model IN ({marks}) AND phase = 'baseline' AND role = 'model' AND cache_hit = 0"
+            " AND status = 'ok' AND tokens_out > 0 GROUP BY model",
+            (dataset, module, sessions, *models),
+        )
+        return {r["model"]: float(r["tokens_out"]) for r in rows}
 
     def calls_by_model(self, session_id: str, role: str | None = None) -> dict[str, ModelCalls]:
         """Per model: calls sent (cache hits and budget refusals apart), failed ones, tokens and cost;

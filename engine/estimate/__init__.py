@@ -3,8 +3,10 @@
 Requests per phase come from the split sizes and, for optimization, from each optimizer's
 own algorithm (estimate/rounds.py), weighted by the chance each round runs before the
 model converges (`min`: it converges after `patience` rounds; `max`: every round runs and
-nothing is repeated). Requests the session's call cache answers are not counted. Tokens per
-call come from the task's prompts rendered by DSPy's adapter (estimate/tokens.py). An
+nothing is repeated). Requests the session's call cache answers are not counted (a `labeled`
+round's candidate is the same program for every model, so its cross-model trial is a hit). Tokens
+per call come from the task's prompts rendered by DSPy's adapter, and what a model writes from the
+model itself (offline) or its recorded answers to the task (estimate/tokens.py). An
 llm_judge model gets its own row (role `judge`). Prices come from engine/pricing.py;
 unpriced models get `None` costs, never $0. Local models also get an expected time.
 """
@@ -18,11 +20,16 @@ from typing import Any
 from ..config import JudgeSpec, SessionConfig
 from ..pricing import LOCAL_PROVIDERS, OFFLINE_PROVIDERS, Price, cost_of, price_label, resolve_price
 from ..providers.registry import split_model
-from .rounds import ZERO, Shape, Span, fixed, improved_once, round_calls, round_chances
-from .tokens import PROPOSAL_TOKENS, CallTokens, measure
+from .priors import PROPOSALS
+from .rounds import ZERO, Shape, Span, fixed, improved_once, round_calls, round_chances, transfer_share
+from .tokens import CallTokens, measure
 
 PHASES = ("baseline", "optimization", "cross_model", "benchmark")
 JUDGED_ASPECTS, JUDGED_SAMPLE = 3, 20  # the benchmark's coherence/relevance/creativity ratings (session.py)
+# Assumed, from offline runs of quality_focused's task (one run each, not fitted): two models give
+# different labels to 3 in 10 examples (13 baseline ratings for 2 models x 10 dev examples); a
+# program tried in optimization changes a model's label on 15 in 100 (20 new ratings, 16 train).
+DISAGREE, FLIP = 0.3, 0.15
 # A local model's speed in weighted tokens per second (a prompt token weighs 1/8 of an output token,
 # as engine/local_server.py measures it): SmolLM2-135M served by llama.cpp on this project's 2-core
 # test machine under load (64 calls in 97 s, see the local notes); a bigger model or a GPU differs.
@@ -75,9 +82,9 @@ def _judge_spec(config: SessionConfig) -> JudgeSpec | None:
     return None
 
 
-def _answer(tokens: CallTokens, max_tokens: int) -> Span:
-    low, mid = tokens.answer + tokens.reasoning[0], tokens.answer + tokens.reasoning[1]
-    return Span(min(low, max_tokens), min(mid, max_tokens), float(max_tokens))
+def _answer(tokens: CallTokens, model: Any) -> Span:
+    low, mid = tokens.output(model.id)
+    return Span(min(low, model.max_tokens), min(mid, model.max_tokens), float(model.max_tokens))
 
 
 def _ins(tokens: CallTokens, demos: Span) -> Span:
@@ -90,12 +97,15 @@ def _model_phases(
     """The model's phases, and the metric calls its optimization makes (for the judge)."""
     train, dev, test = len(task.train), len(task.dev), len(task.test)
     conv = config.convergence
-    chances = round_chances(config.optimizer, config.rounds, conv.patience)
+    module = config.task.module
+    chances = round_chances(config.optimizer, config.rounds, conv.patience, module)
     least = 0 if conv.target is not None else min(config.rounds, conv.patience)
-    task_calls, proposals, scored, demos = ZERO, ZERO, 0.0, 0.0
+    task_calls, proposals, scored, demos, instructed = ZERO, ZERO, 0.0, 0.0, 0.0
     predictors = len(_predictors(task))
     for r, chance in enumerate(chances, 1):
-        shape = Shape(config.optimizer, train, dev, config.optimizer_settings, r, predictors, deterministic)
+        shape = Shape(
+            config.optimizer, train, dev, config.optimizer_settings, r, predictors, deterministic, module
+        )
         one = round_calls(shape)
         own = one.task + one.dev
         task_calls += Span(own.min if r <= least else 0.0, own.expected * chance, own.max)
@@ -103,25 +113,30 @@ def _model_phases(
             one.proposals.min if r <= least else 0.0, one.proposals.expected * chance, one.proposals.max
         )
         scored += (one.scored + one.dev.expected) * chance
-        demos = max(demos, one.demos)
-    answer = _answer(tokens, model.max_tokens)
-    carried = Span(
-        0.0, demos * improved_once(config.optimizer, chances), demos
-    )  # the best program's demos, if any round won
-    optimized = _ins(tokens, Span(0.0, demos, demos))
+        demos, instructed = max(demos, one.demos), max(instructed, one.instructed)
+    answer = _answer(tokens, model)
+    won = improved_once(config.optimizer, chances, module)
+    # MIPRO, COPRO, SIMBA and GEPA ask the model for instructions, rules and reflections: DSPy's
+    # templates around the program's prompt, its code and data (fitted: their tokens beyond a task
+    # call's, and their answers); the instruction written goes into the candidates' prompts
+    overhead, written = PROPOSALS.get(config.optimizer, (0.0, 0.0))
+    carried = _ins(tokens, Span(0.0, demos * won, demos)) + Span(0.0, written * instructed * won, written)
+    optimized = _ins(tokens, Span(0.0, demos, demos)) + Span(0.0, written * instructed, written)
     proposal_out = Span(
-        min(30.0, model.max_tokens), min(PROPOSAL_TOKENS, model.max_tokens), float(model.max_tokens)
+        min(written / 4, model.max_tokens), min(written, model.max_tokens), float(model.max_tokens)
     )
-    proposal_in = Span(tokens.proposal_input(0), tokens.proposal_input(demos), tokens.proposal_input(demos))
+    proposal_in = Span(
+        tokens.input(0) + overhead, tokens.input(demos) + overhead, tokens.input(demos) + overhead
+    )
     models = len(config.models)
     # the leader's program is new to the others only if some round improved it (else all cached)
-    transfer = dev * (models - 1) / models * improved_once(config.optimizer, chances)
+    transfer = dev * (models - 1) / models * transfer_share(config.optimizer, chances, module)
     cross = Span(0.0, transfer, float(dev)) if config.cross_model and models > 1 else ZERO
     phases = {
         "baseline": _Phase(fixed(float(dev)), fixed(tokens.prompt), answer),
         "optimization": _Phase(task_calls, optimized, answer),
-        "cross_model": _Phase(cross, _ins(tokens, carried), answer),
-        "benchmark": _Phase(fixed(float(test)), _ins(tokens, carried), answer),
+        "cross_model": _Phase(cross, carried, answer),
+        "benchmark": _Phase(fixed(float(test)), carried, answer),
     }
     if proposals.max:
         both = task_calls + proposals
@@ -201,23 +216,25 @@ def _labels(task: Any) -> int | None:
 def _judge_row(
     config: SessionConfig, task: Any, spec: JudgeSpec, tokens: CallTokens, metric_calls: dict[str, float]
 ) -> ModelEstimate:
-    """The llm_judge rates every scored answer; a rating it gave before (same example, same answer)
-    comes from the cache, so a classification task's ratings stop at examples x labels."""
+    """The llm_judge rates every scored answer; a rating it gave before (same example, same answer,
+    whichever model gave it) comes from the cache. For a classification task the new ratings are
+    the examples a phase reaches times the distinct answers the models give them: a model agrees
+    with another on an example except for `DISAGREE` of them, and a program the optimizer tries
+    changes a model's answer on `FLIP` of the examples (both assumed, from offline runs)."""
     labels = _labels(task)
-    pool = {"baseline": len(task.dev), "optimization": len(task.train) + len(task.dev)}
-    pool |= {"cross_model": len(task.dev), "benchmark": len(task.test)}
-    seen = {
-        "baseline": 0.0,
-        "optimization": 1.0,
-        "cross_model": 2.0,
-        "benchmark": 0.0,
-    }  # answers rated before
+    train, dev, test, models = len(task.train), len(task.dev), len(task.test), len(config.models)
+    answers = 1.0 + (min(labels, models) - 1) * DISAGREE if labels else 0.0  # per example, at first
+    distinct = {
+        "baseline": dev * answers,
+        "optimization": train * answers + (train + dev) * FLIP * models,
+        "cross_model": metric_calls["cross_model"] * FLIP,
+        "benchmark": test * answers,
+    }
+    pool = {"baseline": dev, "optimization": train + dev, "cross_model": dev, "benchmark": test}
     phases: dict[str, _Phase] = {}
     ins, out = fixed(tokens.judge_prompt), fixed(tokens.judge_answer)
     for name, asked in metric_calls.items():
-        expected = asked
-        if labels is not None:  # at most `labels` distinct answers per example, some already rated
-            expected = min(asked, max(0.0, pool[name] * max(1.0, min(labels, 2) - seen[name] * 0.5)))
+        expected = min(asked, distinct[name]) if labels is not None else asked
         low = min(asked, float(pool[name])) if name in ("baseline", "benchmark") else 0.0
         phases[name] = _Phase(Span(low, expected, asked), ins, out)
     rated = min(JUDGED_SAMPLE, len(task.test)) * JUDGED_ASPECTS * len(config.models)
@@ -226,10 +243,13 @@ def _judge_row(
     return _row(spec.model, price_label(price), price, phases, "judge")
 
 
-def estimate(config: SessionConfig, task: Any) -> list[ModelEstimate]:
-    """One row per model (and one for an llm_judge), with calls and costs per phase."""
+def estimate(
+    config: SessionConfig, task: Any, recorded: Mapping[str, float] | None = None
+) -> list[ModelEstimate]:
+    """One row per model (and one for an llm_judge), with calls and costs per phase; `recorded`: the
+    mean output tokens of each model's recorded answers to this task (storage's `recorded_outputs`)."""
     judge = _judge_spec(config)
-    tokens = measure(task, judge)
+    tokens = measure(task, judge, config.model_ids(), recorded)
     rows, judged = [], dict.fromkeys(PHASES, 0.0)
     for m in config.models:
         provider, _ = split_model(m.id)
@@ -241,6 +261,12 @@ def estimate(config: SessionConfig, task: Any) -> list[ModelEstimate]:
     if judge is not None:
         rows.append(_judge_row(config, task, judge, tokens, judged))
     return rows
+
+
+def recorded_outputs(store: Any, config: SessionConfig) -> dict[str, float]:
+    """What each of the session's models wrote when it answered this task before (`estimate`'s
+    `recorded`), from a `SessionStore`."""
+    return dict(store.recorded_outputs(config.task.dataset, config.task.module, config.model_ids()))
 
 
 def after_resume(
@@ -278,7 +304,14 @@ def prompt_growth(config: SessionConfig, task: Any) -> float:
     if not (task.dev or task.train):
         return 1.0
     tokens = measure(task)
-    shape = Shape(config.optimizer, len(task.train), len(task.dev), config.optimizer_settings, 1)
+    shape = Shape(
+        config.optimizer,
+        len(task.train),
+        len(task.dev),
+        config.optimizer_settings,
+        1,
+        module=config.task.module,
+    )
     demos = round_calls(shape).demos
     if not demos:
         return 1.25  # a proposed instruction is longer than the signature's

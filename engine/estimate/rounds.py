@@ -5,16 +5,17 @@ identical to an earlier one (a program already scored on an example, a teacher a
 asked), so those are left out here. Each optimizer's count follows its DSPy code path with
 the settings engine/optimizers.py passes; what the data decides is a stated prior:
 
-* `SUCCESS` — the share of teacher traces that pass the metric. Bootstrapping stops after
+* `SUCCESS[optimizer]` — the share of teacher traces that pass the metric, FITTED (counted
+  inside DSPy by benchmarks/fit_estimate_priors.py). Bootstrapping stops after
   `max_bootstrapped_demos` successes, so it asks about demos/SUCCESS examples (min: every
   one passes; max: the whole slice).
-* `gains(optimizer, r)` — the chance round r gains `min_delta` over the best program,
-  `first * decay ** (r - 1)` per optimizer, FITTED from recorded sessions by
+* `gains(optimizer, r, module)` — the chance round r gains `min_delta` over the best program,
+  `first * decay ** (r - 1)` per optimizer and module, FITTED from recorded sessions by
   benchmarks/fit_estimate_priors.py (estimate/priors.py says on what). It decides how many
   rounds run before a model converges. A round after one that did not improve starts from
   the same program, so the requests it repeats on the same training examples are cache hits.
 * `GEPA_ACCEPT` — the share of GEPA's proposals that beat the parent on its minibatch (each
-  accepted one is scored on the whole valset).
+  accepted one is scored on the whole valset), FITTED the same way.
 """
 
 from __future__ import annotations
@@ -23,15 +24,13 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from .priors import GAIN, SIMBA_CHANGED
-
-SUCCESS = 0.6
-GEPA_ACCEPT = 0.3
+from .priors import GAIN, GEPA_ACCEPT, SIMBA_CHANGED, SUCCESS
 
 
-def gains(optimizer: str, round_no: int) -> float:
-    """The chance round `round_no` of `optimizer` gains over the best program (fitted)."""
-    first, decay = GAIN[optimizer]
+def gains(optimizer: str, round_no: int, module: str = "predict") -> float:
+    """The chance round `round_no` of `optimizer` on a `module` program gains over the best program
+    (fitted)."""
+    first, decay = GAIN[optimizer, module]
     return float(first * decay ** (round_no - 1))
 
 
@@ -64,6 +63,7 @@ class RoundCalls:
     dev: Span  # the session's dev score of the candidate (0 when the optimizer scored it on dev)
     scored: float  # metric calls inside the optimizer (each asks an llm_judge, cache permitting)
     demos: float  # demos in the candidate's prompt (expected)
+    instructed: float = 0.0  # the share of scored candidates whose instruction the model wrote
 
 
 @dataclass(frozen=True)
@@ -77,9 +77,15 @@ class Shape:
     round_no: int
     predictors: int = 1
     deterministic: bool = False  # the model answers a sampled prompt the same way every time (offline)
+    module: str = "predict"  # the task's module kind
 
     def opt(self, name: str, default: int) -> int:
         return int(self.settings.get(name, default))
+
+    @property
+    def success(self) -> float:
+        """The share of this optimizer's teacher traces that pass the metric (fitted)."""
+        return SUCCESS[self.optimizer]
 
     def slice(self, default: int) -> int:
         return max(1, min(self.opt("train_slice", default), self.train))
@@ -90,14 +96,15 @@ class Shape:
         did not reach (rounds reshuffle the same trainset)."""
         if self.round_no == 1:
             return 1.0
-        same = 1.0 - gains(self.optimizer, self.round_no - 1)
+        same = 1.0 - gains(self.optimizer, self.round_no - 1, self.module)
         overlap = min(1.0, asked / self.train) if self.train else 1.0
         return 1.0 - same * overlap
 
 
-def visits(successes: float, slice_: int) -> Span:
-    """Examples a bootstrap asks the teacher about before it has `successes` passing traces."""
-    return Span(min(successes, slice_), min(float(slice_), successes / SUCCESS), float(slice_))
+def visits(successes: float, slice_: int, success: float) -> Span:
+    """Examples a bootstrap asks the teacher about before it has `successes` passing traces, when a
+    `success` share of traces pass."""
+    return Span(min(successes, slice_), min(float(slice_), successes / success), float(slice_))
 
 
 def union(asked: list[float], slice_: int) -> float:
@@ -120,7 +127,7 @@ def labeled(s: Shape) -> RoundCalls:
 
 def bootstrap(s: Shape) -> RoundCalls:
     n = s.slice(32)
-    teacher = _later(s, visits(s.opt("max_bootstrapped_demos", 4), n))
+    teacher = _later(s, visits(s.opt("max_bootstrapped_demos", 4), n, s.success))
     demos = min(s.opt("max_labeled_demos", 8), n)
     return RoundCalls(teacher, ZERO, fixed(s.dev), teacher.expected, demos)
 
@@ -133,7 +140,7 @@ def random_search(s: Shape) -> RoundCalls:
     zero_shot = n * s.repeated(n) if s.round_no > 1 else float(n)
     scoring = Span(float((k + 2) * n), (k + 2) * n + zero_shot, float((k + 3) * n))
     # round 1's teacher is the zero-shot program: its traces are the zero-shot candidate's scores
-    asked = union([b / SUCCESS] + [(1 + b) / 2 / SUCCESS] * k, n)
+    asked = union([b / s.success] + [(1 + b) / 2 / s.success] * k, n)
     teacher = Span(0.0, 0.0 if s.round_no == 1 else asked * s.repeated(asked), float(n))
     demos = min(s.opt("max_labeled_demos", 8), n)
     return RoundCalls(scoring + teacher, ZERO, fixed(s.dev), scoring.expected + teacher.expected, demos)
@@ -146,7 +153,9 @@ def mipro(s: Shape) -> RoundCalls:
     cands, trials = s.opt("num_candidates", 3), s.opt("num_trials", 4)
     boots = max(0, cands - 2)
     asked = (
-        union(([b / SUCCESS] if boots else []) + [(1 + b) / 2 / SUCCESS] * (boots - 1), n) if boots else 0.0
+        union(([b / s.success] if boots else []) + [(1 + b) / 2 / s.success] * (boots - 1), n)
+        if boots
+        else 0.0
     )
     teacher = _later(s, Span(min(b, n) if boots else 0.0, asked, float(n) if boots else 0.0))
     batches = min(9, max(0, math.ceil(n / 10) - 1))
@@ -159,7 +168,12 @@ def mipro(s: Shape) -> RoundCalls:
     scoring = Span(float(s.dev), distinct * s.dev, float(trials * s.dev))
     labeled = min(s.opt("max_labeled_demos", 4), n)
     return RoundCalls(
-        teacher + scoring, proposals, ZERO, teacher.expected + trials * s.dev, labeled * (cands - 1) / cands
+        teacher + scoring,
+        proposals,
+        ZERO,
+        teacher.expected + trials * s.dev,
+        labeled * (cands - 1) / cands,
+        (cands - 1) / cands,
     )
 
 
@@ -171,13 +185,13 @@ def copro(s: Shape) -> RoundCalls:
     fresh = s.repeated(n)
     own = n * fresh
     if s.deterministic and s.round_no > 1:  # the same program proposes the same instruction again
-        new_share = gains(s.optimizer, s.round_no - 1)
+        new_share = gains(s.optimizer, s.round_no - 1, s.module)
         scoring = Span(0.0, own + new * n * new_share, float(breadth * n))
         dev = Span(0.0, s.dev * new_share, float(s.dev))
     else:
         scoring = Span(float(n), own + new * n, float(breadth * n))
         dev = Span(0.0, s.dev * new / (new + 1), float(s.dev))
-    return RoundCalls(scoring, fixed(1.0), dev, float(breadth * n), 0.0)
+    return RoundCalls(scoring, fixed(1.0), dev, float(breadth * n), 0.0, new / (new + 1))
 
 
 def simba(s: Shape) -> RoundCalls:
@@ -199,9 +213,9 @@ def simba(s: Shape) -> RoundCalls:
     best = n * s.repeated(n)  # the unchanged candidates' mini-batch is part of these
     validation = Span(0.0, winners * (n - bsize) + best, float((steps + 1) * n))
     task = trajectories + candidates + validation
-    dev = Span(0.0, s.dev * gains(s.optimizer, s.round_no), float(s.dev))
+    dev = Span(0.0, s.dev * gains(s.optimizer, s.round_no, s.module), float(s.dev))
     demos = min(s.opt("max_demos", 4), changed / 2)
-    return RoundCalls(task, rules, dev, task.expected, demos)
+    return RoundCalls(task, rules, dev, task.expected, demos, SIMBA_CHANGED / 2)
 
 
 def gepa(s: Shape) -> RoundCalls:
@@ -218,7 +232,7 @@ def gepa(s: Shape) -> RoundCalls:
         left / (2 * mini + val) if left else 0.0, iterations, left / (2 * mini) if mini else 0.0
     )
     dev = fixed(float(max(0, s.dev - val)))
-    return RoundCalls(task, reflections.times(s.predictors), dev, float(budget), 0.0)
+    return RoundCalls(task, reflections.times(s.predictors), dev, float(budget), 0.0, 1.0)
 
 
 ROUNDS = {
@@ -236,13 +250,13 @@ def round_calls(shape: Shape) -> RoundCalls:
     return ROUNDS[shape.optimizer](shape)
 
 
-def round_chances(optimizer: str, rounds: int, patience: int) -> list[float]:
+def round_chances(optimizer: str, rounds: int, patience: int, module: str = "predict") -> list[float]:
     """The chance each round runs: a model converges after `patience` rounds in a row without a gain."""
     mass: dict[int, float] = {0: 1.0}
     chances: list[float] = []
     for r in range(1, rounds + 1):
         chances.append(sum(mass.values()))
-        q, nxt = gains(optimizer, r), dict[int, float]()
+        q, nxt = gains(optimizer, r, module), dict[int, float]()
         for stale, p in mass.items():
             nxt[0] = nxt.get(0, 0.0) + p * q
             if stale + 1 < patience:
@@ -251,9 +265,28 @@ def round_chances(optimizer: str, rounds: int, patience: int) -> list[float]:
     return chances
 
 
-def improved_once(optimizer: str, chances: list[float]) -> float:
+# Optimizers whose round-r candidate is the same program for every model (LabeledFewShot samples
+# its demos from the session's shuffle of train, not from the model's answers): the leader's best
+# program is then in the cache of every other model that ran that round.
+SHARED_CANDIDATES = frozenset({"labeled"})
+
+
+def transfer_share(optimizer: str, chances: list[float], module: str = "predict") -> float:
+    """The chance the leader's program is new to another model in the cross-model trial: some round
+    improved it, and (for shared candidates) the other model stopped before that round."""
+    if optimizer not in SHARED_CANDIDATES:
+        return improved_once(optimizer, chances, module)
+    share, later_stale = 0.0, 1.0
+    for r in range(len(chances), 0, -1):  # the best program comes from the last round that gained
+        won = chances[r - 1] * gains(optimizer, r, module)
+        share += won * later_stale * (1.0 - chances[r - 1])
+        later_stale *= 1.0 - won
+    return share
+
+
+def improved_once(optimizer: str, chances: list[float], module: str = "predict") -> float:
     """The chance some round improved the baseline program (then later phases carry its demos)."""
     stale = 1.0
     for r, chance in enumerate(chances, 1):
-        stale *= 1.0 - chance * gains(optimizer, r)
+        stale *= 1.0 - chance * gains(optimizer, r, module)
     return 1.0 - stale

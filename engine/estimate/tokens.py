@@ -4,21 +4,24 @@ A call's input is the program's system and user messages for an example (and, fo
 optimized program, its demos); its output is the answer in the adapter's field format.
 Both are rendered for a few real examples and counted at `CHARS_PER_TOKEN` (the usual
 English rate of the BPE tokenizers; budget reservations use a byte bound, not this).
+
+What a model writes (a chain of thought's reasoning above all) is the model's own: an offline
+model is asked, on the same rendered prompts (it is a pure function, ~0.5 ms a call); a hosted
+model's figure is its recorded answers to this task's unoptimized program, when this machine has
+any (`recorded`, from storage), else the reasoning prior.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 CHARS_PER_TOKEN = 4
 SAMPLE = 5  # examples rendered per estimate: enough for an average, cheap enough for a form
-# A chain of thought's reasoning before the answer: a prior, not a measurement (min, expected).
+# A chain of thought's reasoning before the answer, for a hosted model never run on the task: a prior,
+# not a measurement (min, expected). The offline models write 14-17 tokens on the demo tasks.
 REASONING_TOKENS = (10, 60)
-# MIPRO, COPRO, SIMBA and GEPA ask the model for instructions and rules: their prompts carry the
-# program's own prompt (and data) plus DSPy's proposal template; their answers are a paragraph.
-PROPOSER_OVERHEAD_TOKENS = 350
-PROPOSAL_TOKENS = 120
 
 
 @dataclass(frozen=True)
@@ -31,21 +34,29 @@ class CallTokens:
     reasoning: tuple[float, float]  # (min, expected) reasoning tokens, 0 for Predict
     judge_prompt: float = 0.0  # input of one llm_judge rating
     judge_answer: float = 0.0
+    written: Mapping[str, float] = field(default_factory=dict)  # measured output per model id
+
+    def output(self, model: str) -> tuple[float, float]:
+        """(min, expected) output tokens of one answer by `model`: measured, else the prior."""
+        low, mid = self.answer + self.reasoning[0], self.answer + self.reasoning[1]
+        if model in self.written:
+            return min(low, self.written[model]), self.written[model]
+        return low, mid
 
     def input(self, demos: float) -> float:
         return self.prompt + demos * self.demo
-
-    def proposal_input(self, demos: float) -> float:
-        return self.input(demos) + PROPOSER_OVERHEAD_TOKENS
 
 
 def _chars(messages: list[dict[str, Any]]) -> int:
     return sum(len(str(m.get("content", ""))) for m in messages)
 
 
-def measure(task: Any, judge: Any = None) -> CallTokens:
+def measure(
+    task: Any, judge: Any = None, models: Sequence[str] = (), recorded: Mapping[str, float] | None = None
+) -> CallTokens:
     """Render the task's first predictor for a few examples, with and without demos; `judge`: the
-    llm_judge's `JudgeSpec`, whose ratings are rendered too."""
+    llm_judge's `JudgeSpec`, whose ratings are rendered too; `models`: whose answers to measure
+    (offline ones are asked, others taken from `recorded`: model id -> mean output tokens)."""
     import dspy
 
     from ..tasks import build_program
@@ -59,9 +70,14 @@ def measure(task: Any, judge: Any = None) -> CallTokens:
     outputs = list(signature.output_fields)
     shots = list(task.train[:SAMPLE])
     prompt = demo = answer = 0.0
+    offline = [m for m in models if m.startswith("offline/")]
+    written = dict.fromkeys(offline, 0.0)
     for example in examples:
         inputs = {k: example[k] for k in example.inputs().keys()}
-        bare = _chars(adapter.format(signature, [], inputs))
+        messages = adapter.format(signature, [], inputs)
+        bare = _chars(messages)
+        for m in offline:
+            written[m] += _offline_output(m, messages) / len(examples)
         prompt += bare
         if shots:
             demo += (_chars(adapter.format(signature, shots, inputs)) - bare) / len(shots)
@@ -77,7 +93,25 @@ def measure(task: Any, judge: Any = None) -> CallTokens:
         reasoning,
         judge_prompt,
         judge_answer,
+        {m: t for m, t in (recorded or {}).items() if m in models} | written,
     )
+
+
+def _offline_output(model: str, messages: list[dict[str, Any]]) -> int:
+    """The output tokens the offline model `model` bills for this prompt."""
+    from dspy.lm15 import Message, Request
+
+    from ..providers import offline
+
+    system = "\n".join(str(m["content"]) for m in messages if m["role"] == "system")
+    turns = tuple(
+        Message.user(str(m["content"])) if m["role"] == "user" else Message.assistant(str(m["content"]))
+        for m in messages
+        if m["role"] != "system"
+    )
+    variant = model.partition("/")[2]
+    reply = offline.complete(Request(model=model, messages=turns, system=system or None), variant)
+    return reply.usage.output_tokens if reply.usage else 0
 
 
 def _judge_tokens(

@@ -137,6 +137,7 @@ class NewSessionScreen(StyledOnceScreen[None]):
         self.demos: dict[str, str] = {DEFAULT_TASK: ""}
         self._debounce: Timer | None = None
         self._tasks: dict[str, Any] = {}  # loaded tasks by their description, for the estimate
+        self._recorded: dict[tuple[Any, ...], dict[str, float]] = {}  # earlier answers, for the estimate
         self.estimates: list[Any] | None = None  # the last estimate shown, None while there is none
         self.chosen: set[str] = set(DEFAULT_MODELS)  # the models picked, shown or filtered out by the search
         self.model_order: list[str] = list(DEFAULT_MODELS)  # every model the list can show, in its order
@@ -558,7 +559,7 @@ class NewSessionScreen(StyledOnceScreen[None]):
             self.app.call_from_thread(self._estimate_failed, "#task-msg", one_sentence(exc))
             return
         try:
-            rows = estimate(config, task)
+            rows = estimate(config, task, self._written(config))
         except Exception as exc:  # noqa: BLE001 - e.g. an unknown provider: one sentence under the models
             self.app.call_from_thread(self._estimate_failed, "#models-msg", one_sentence(exc))
             return
@@ -566,6 +567,15 @@ class NewSessionScreen(StyledOnceScreen[None]):
         warning = warning[:1].upper() + warning[1:] if warning else None
         sizes = (len(task.train), len(task.dev), len(task.test))
         self.app.call_from_thread(self._show_estimate, rows, sizes, warning)
+
+    def _written(self, config: Any) -> dict[str, float]:
+        """What the models wrote on this task in earlier sessions: read once per task and models."""
+        from dspy_tui.engine.service import SessionService
+
+        key = (config.task.dataset, config.task.module, tuple(config.model_ids()))
+        if key not in self._recorded:
+            self._recorded[key] = SessionService(self.paths).recorded_outputs(config)
+        return self._recorded[key]
 
     def _estimate_failed(self, where: str, message: str) -> None:
         if self._form_gone():
