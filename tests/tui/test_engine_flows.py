@@ -186,26 +186,13 @@ async def test_r_on_a_completed_seed_runs_the_seeds_its_run_never_started(paths:
     """The app running `repeats = 2` quit after seed 0 completed: `r` on that seed said only "This
     session is completed" and seed 1 could never run from the TUI. Now r starts the unstarted seed in
     the run's group; on a completed session of no repeated run it still says it is completed."""
-    from dspy_tui.engine.config import parse_config
     from dspy_tui.engine.repeats import seed_configs
     from dspy_tui.engine.service import SessionService
 
-    def config(name: str, repeats: int) -> object:
-        return parse_config(
-            {
-                "name": name,
-                "task": {"dataset": "demo:sentiment"},
-                "models": [{"id": "offline/small"}],
-                "rounds": 1,
-                "repeats": repeats,
-            },
-            "the test",
-        )
-
     service = SessionService(paths)
-    first = service.create(seed_configs(config("twice", 2))[0])
+    first = service.create(seed_configs(_repeats_config("twice", 2))[0])
     assert service.start(first) == "completed"
-    single = service.create(seed_configs(config("once", 1))[0])
+    single = service.create(seed_configs(_repeats_config("once", 1))[0])
     assert service.start(single) == "completed"
     app = DspyTuiApp(paths, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:

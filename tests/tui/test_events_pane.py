@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
+from textual.pilot import Pilot
 from tui_support import MODELS, T0, ScriptedSession, fixed_clock, script, wait_for
 
 from dspy_tui.engine import events as ev
@@ -32,6 +35,20 @@ def test_a_budget_refusal_is_not_a_red_error() -> None:
     assert all("red" not in str(span.style) for span in line.spans)
 
 
+@asynccontextmanager
+async def live_screen(
+    paths: Paths, store: SessionStore, events: list[ev.Event], size: tuple[int, int]
+) -> AsyncIterator[tuple[Pilot[Any], LiveScreen, ScriptedSession]]:
+    """The live screen of a held scripted session, once every event of `events` is published."""
+    session = ScriptedSession(store, paths, events, hold=True)
+    app = DspyTuiApp(paths, live_session=session, clock=fixed_clock)
+    async with app.run_test(size=size) as pilot:
+        await wait_for(pilot, lambda: session.published == len(events), what="the script")
+        screen = app.screen
+        assert isinstance(screen, LiveScreen)
+        yield pilot, screen, session
+
+
 def log_lines(screen: LiveScreen) -> list[str]:
     return [event_line(e).plain for e in screen.log_view.shown]
 
@@ -43,12 +60,8 @@ async def test_calls_fold_search_narrows_and_enter_opens_the_json(paths: Paths, 
             model="openai/gpt-4o-mini", status="refused", error_kind="BudgetExhausted", ts=T0 + 60
         )
     )
-    session = ScriptedSession(store, paths, events, hold=True)
-    app = DspyTuiApp(paths, live_session=session, clock=fixed_clock)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: session.published == len(events), what="the script")
-        screen = app.screen
-        assert isinstance(screen, LiveScreen)
+    async with live_screen(paths, store, events, (120, 40)) as (pilot, screen, session):
+        app = pilot.app
         await pilot.pause(0.4)
         pane = screen.events_pane
         assert not any(line.startswith("call ") for line in map(_text_of_event, screen.log_view.shown))
@@ -109,12 +122,7 @@ async def test_an_event_line_cut_at_the_panes_edge_ends_in_an_ellipsis(
     long_id = "anthropic/claude-3-5-haiku-20241022"
     events = [*script(MODELS, rounds_done=1, finished=False)]
     events.append(ev.ModelThrottled(model=long_id, reason="rate limited", retry_in_s=74, ts=T0 + 60))
-    session = ScriptedSession(store, paths, events, hold=True)
-    app = DspyTuiApp(paths, live_session=session, clock=fixed_clock)
-    async with app.run_test(size=(60, 24)) as pilot:
-        await wait_for(pilot, lambda: session.published == len(events), what="the script")
-        screen = app.screen
-        assert isinstance(screen, LiveScreen)
+    async with live_screen(paths, store, events, (60, 24)) as (pilot, screen, session):
         screen.flush()
         await pilot.pause(0.2)
         log = screen.log_view
