@@ -188,8 +188,13 @@ def test_openai_aimed_at_a_local_server_warns_in_one_sentence(tmp_path: Path) ->
 
     provider = FakeProvider(latency_s=0.0, brain=offline_brain("base")).start()
     try:
-        env = {"OPENAI_API_KEY": "sk-test-local-url", "DSPY_TUI_OPENAI_BASE_URL": f"{provider.url}/v1"}
-        out = run(
+        env = {
+            **os.environ,
+            "DSPY_TUI_HOME": str(tmp_path / "home"),
+            "OPENAI_API_KEY": "sk-test-local-url",
+            "DSPY_TUI_OPENAI_BASE_URL": f"{provider.url}/v1",
+        }
+        out = cli_in_process(
             "run",
             "--task",
             "demo:sentiment",
@@ -198,7 +203,6 @@ def test_openai_aimed_at_a_local_server_warns_in_one_sentence(tmp_path: Path) ->
             "--rounds",
             "1",
             "--headless",
-            home=tmp_path / "home",
             env=env,
         )
         answered = len(provider.answered())
