@@ -54,7 +54,8 @@ async def test_opening_detail_builds_its_footer_once_and_enables_it_in_place(
     app = DspyTuiApp(paths, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen) and bool(app.screen.rows))
-        await pilot.pause()
+        # the next new-session form (and its footer) is built while home is idle: not Detail's keys
+        await wait_for(pilot, lambda: app.next_form.screen is not None and app.next_form.screen.is_mounted)
         assert ids[0] in app.screen.rows
         footer_keys_built.clear()
         await pilot.press("enter")
@@ -242,3 +243,47 @@ async def test_an_edit_made_before_the_model_list_comes_still_asks_before_it_is_
         await wait_for(pilot, lambda: bool(form.catalog), timeout=30, what="the catalogue")
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+
+
+@pytest.fixture
+def frames(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, list[str]]]:
+    """Each frame the app draws: its screen's class and the footer keys it shows enabled."""
+    drawn: list[tuple[str, list[str]]] = []
+    display = DspyTuiApp._display
+
+    def recording(self: DspyTuiApp, screen: Any, renderable: Any) -> None:
+        keys = [k.description for k in screen.query(FooterKey) if not k.has_class("-disabled")]
+        drawn.append((type(screen).__name__, keys))
+        display(self, screen, renderable)
+
+    monkeypatch.setattr(DspyTuiApp, "_display", recording)
+    return drawn
+
+
+def first_frame(frames: list[tuple[str, list[str]]], screen: type) -> list[str]:
+    return next(keys for name, keys in frames if name == screen.__name__)
+
+
+async def test_each_screen_draws_its_footer_keys_in_its_first_frame(
+    paths: Paths, store: SessionStore, frames: list[tuple[str, list[str]]]
+) -> None:
+    """Textual's footer mounts its keys after the screen's first frame (the first bindings signal waits
+    for a refresh): every open drew a blank footer, then laid out and drew the whole screen again."""
+    async with opened_detail(paths, store) as (pilot, detail):
+        app = pilot.app
+        await wait_for(pilot, lambda: detail.detail is not None)
+        await pilot.pause(0.1)
+        await pilot.press("escape", "a", "c")
+        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen) and app.screen.data is not None)
+        await pilot.pause(0.1)
+        await pilot.press("escape", "n")
+        await wait_for(pilot, lambda: isinstance(app.screen, NewSessionScreen))
+        await pilot.pause(0.1)
+    firsts = {
+        s.__name__: first_frame(frames, s)
+        for s in (HomeScreen, DetailScreen, CompareScreen, NewSessionScreen)
+    }
+    assert "Open" in firsts["HomeScreen"], firsts
+    assert "Report" in firsts["DetailScreen"], firsts  # enabled: the session was read before the push
+    assert "Sort" in firsts["CompareScreen"], firsts
+    assert "Start" in firsts["NewSessionScreen"], firsts

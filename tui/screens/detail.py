@@ -179,10 +179,11 @@ class DetailScreen(ReadFirstScreen):
         """Everything but going back waits for the session to be read."""
         if action in ("back",):
             return True
-        if self.detail is None:
+        detail = self.detail or self.read_ahead
+        if detail is None:
             return None  # shown, greyed out
         if action == "export_program":
-            return bool(self.detail.programs) or None
+            return bool(detail.programs) or None
         return True
 
     def action_back(self) -> None:

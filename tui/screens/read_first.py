@@ -25,6 +25,12 @@ class ReadFirstScreen(StyledOnceScreen[None]):
     _read_by_app = False  # the app reads for it (open_read_first); otherwise it reads once mounted
     _read: tuple[Any, str | None] | None = None  # (data, error) read before the screen was mounted
 
+    @property
+    def read_ahead(self) -> Any:
+        """The data read before the screen was mounted, shown in its first frame; None if there is none.
+        Its footer is composed before the data is applied and asks check_action by it."""
+        return self._read[0] if self._read is not None else None
+
     def read(self) -> Any:
         """The screen's data, read in a thread worker (a subclass's)."""
         raise NotImplementedError

@@ -11,6 +11,10 @@ each `refresh_bindings`), and each of those is styled and restyled; opening a sc
 four or five such signals for the same keys and the footer alone was most of the CSS work.
 Here a signal whose keys read the same leaves the footer alone, and a change of which keys
 are enabled (a screen's data arriving) updates the existing keys in place.
+
+Textual's footer is also blank until the screen's first bindings signal, and that signal's rebuild
+waits for a refresh: every screen drew its first frame without keys, then laid out and drew the
+whole screen again with them. Here the keys are composed with the footer, in the screen's first frame.
 """
 
 from __future__ import annotations
@@ -85,9 +89,14 @@ class ToggleKey(FooterKey):
         disabled: bool,
         tooltip: str,
         classes: str,
+        compact: bool,
     ) -> None:
         super().__init__(key, display, description, action, disabled, tooltip, classes)
         self.enabled = not disabled
+        # styled once: FooterKey's compact starts True and its watcher's class change restyled every
+        # key when mounted, and again when bound to the footer's compact
+        self.set_reactive(FooterKey.compact, compact)
+        self.set_class(compact, "-compact", update=False)
 
     def enable(self, on: bool) -> None:
         self.enabled = on
@@ -110,8 +119,6 @@ class KeyFooter(Footer):
         self._recomposing = asyncio.Lock()
 
     def compose(self) -> ComposeResult:
-        if not self._bindings_ready:  # Textual's footer is blank until the screen's first bindings signal
-            return
         self._shown = self._keys()  # what is about to be shown, for the next recompose to compare
         (keys, compact), enabled = self._shown
         self.compact = compact
@@ -124,6 +131,7 @@ class KeyFooter(Footer):
                 disabled=not on,
                 tooltip=key.tooltip,
                 classes="-command-palette" if key.palette else "",
+                compact=compact or key.palette,
             )
             yield widget if key.palette else widget.data_bind(compact=Footer.compact)
 
