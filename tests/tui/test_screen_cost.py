@@ -287,3 +287,41 @@ async def test_each_screen_draws_its_footer_keys_in_its_first_frame(
     assert "Report" in firsts["DetailScreen"], firsts  # enabled: the session was read before the push
     assert "Sort" in firsts["CompareScreen"], firsts
     assert "Start" in firsts["NewSessionScreen"], firsts
+
+
+async def test_detail_and_compare_fill_their_tables_once_when_opened_again(
+    paths: Paths, store: SessionStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows set before the first layout were fitted to no width, drawn, then cleared, fitted to the width
+    and drawn again: each open filled and drew its table twice."""
+    from dspy_tui.tui.widgets.table import FitTable
+
+    fills: list[str] = []
+    clear = FitTable.clear
+
+    def counting(self: FitTable, *args: Any, **kwargs: Any) -> Any:
+        fills.append(str(self.id))
+        return clear(self, *args, **kwargs)
+
+    monkeypatch.setattr(FitTable, "clear", counting)
+    insert_history(store)
+    app = DspyTuiApp(paths, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen) and bool(app.screen.rows))
+        for _ in range(2):  # the first open of each learns the table's width
+            fills.clear()
+            await pilot.press("enter")
+            await wait_for(
+                pilot, lambda: isinstance(app.screen, DetailScreen) and app.screen.detail is not None
+            )
+            await pilot.pause(0.2)
+            detail_fills = fills.count("results")
+            fills.clear()
+            await pilot.press("escape", "a", "c")
+            await wait_for(
+                pilot, lambda: isinstance(app.screen, CompareScreen) and app.screen.verdicts is not None
+            )
+            compare_fills = fills.count("compare-table")
+            await pilot.press("escape", "a")  # a again: nothing marked
+            await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen))
+        assert (detail_fills, compare_fills) == (1, 2)  # compare's second: the verdicts column

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual.widgets import DataTable
@@ -67,7 +67,13 @@ class FitTable(PlainTable):
 
     The table keeps every row's cells (for every column, shown or not) and lays itself out again
     when its width changes, so 80 columns show the columns that matter and 120 show them all.
+
+    Rows set before the first layout (a screen filled before its first frame) are fitted to the width
+    the same table had on its screen the last time at this terminal width: fitted to no width, they
+    were drawn once in full and, once the width came, cleared, fitted and drawn again.
     """
+
+    _widths: ClassVar[dict[tuple[str, str | None, int], int]] = {}  # (screen, id, app width) -> width
 
     def __init__(self, columns: Sequence[Col], **kwargs: Any) -> None:
         kwargs.setdefault("cursor_type", "row")
@@ -110,13 +116,24 @@ class FitTable(PlainTable):
 
     # -- layout ------------------------------------------------------------------------
     def on_resize(self) -> None:
+        if self.is_attached:
+            FitTable._widths[self._place()] = self.size.width
         self._rebuild()
+
+    def _place(self) -> tuple[str, str | None, int]:
+        return (type(self.screen).__name__, self.id, self.app.size.width)
+
+    def _width(self) -> int:
+        """The width laid out, or before the first layout the width this table last had here (0: unknown)."""
+        if self.size.width or not self.is_attached:
+            return self.size.width
+        return FitTable._widths.get(self._place(), 0)
 
     def _label(self, key: str) -> str:
         return self._labels.get(key) or next(c.label for c in self.specs if c.key == key)
 
     def _rebuild(self, *, force: bool = False) -> None:
-        width = self.size.width
+        width = self._width()
         layout = self._fit(width)
         # a horizontal scrollbar only when the columns do not fit even shrunk; never while the width is
         # not known yet (rows set before the first layout): one there took a row from the screen for
