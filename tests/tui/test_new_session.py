@@ -377,3 +377,25 @@ async def test_an_unticked_box_reads_as_unticked_without_colour(paths: Paths) ->
         assert box("offline/base") == "▐ ▌", "an unticked model reads as ticked"
         assert box("openai/gpt-4o-mini") == "▐ ▌"
         assert box("Cross-model learning") == "▐ ▌"
+
+
+async def test_an_estimate_that_changes_no_message_updates_none(paths: Paths, monkeypatch: Any) -> None:
+    """Each estimate set every message line and the command again, unchanged: each update laid the
+    whole form (~75 widgets) out again, four or five times per estimate."""
+    app = DspyTuiApp(paths, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_form(pilot)
+        await pilot.pause(0.3)
+        updated: list[str | None] = []
+        update = Static.update
+
+        def counting(self: Static, *args: Any, **kwargs: Any) -> None:
+            updated.append(self.id)
+            update(self, *args, **kwargs)
+
+        monkeypatch.setattr(Static, "update", counting)
+        screen.estimates = None
+        screen.schedule_estimate()  # the same form: the same estimate
+        await wait_for(pilot, lambda: screen.estimates is not None, timeout=60, what="the estimate again")
+        await pilot.pause(0.1)
+        assert updated == ["estimate"], updated

@@ -72,6 +72,12 @@ def _messages(*names: str) -> ComposeResult:
         yield Static(id=f"{name}-msg", classes="msg")
 
 
+def _update_text(widget: Static, text: str) -> None:
+    """Show `text` unless it is shown already: each update lays the whole form out again."""
+    if str(widget.content) != text:
+        widget.update(Text(text))
+
+
 def model_problem(model: str) -> str | None:
     """The engine's own check of a model id (the config's validator), as one sentence."""
     from pydantic import ValidationError
@@ -431,7 +437,7 @@ class NewSessionScreen(StyledOnceScreen[None]):
         if self._form_gone():
             return
         for widget in self.query(selector).results(Static):
-            widget.update(Text(text))
+            _update_text(widget, text)
             widget.display = bool(text)
 
     def schedule_estimate(self) -> None:
@@ -454,8 +460,8 @@ class NewSessionScreen(StyledOnceScreen[None]):
             self._message("#fields-msg", "")
         data = self._data_or_none()
         if data is not None:
-            self.query_one("#command", Static).update(
-                Text(equivalent_command(data, self._config_text() or None))
+            _update_text(
+                self.query_one("#command", Static), equivalent_command(data, self._config_text() or None)
             )
         try:
             config = self.build_config()
