@@ -125,12 +125,14 @@ async def reach(pilot: Pilot[Any], name: str) -> None:
         if name == "stop":
             await pilot.press("s")
             await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the stop question")
+        app.clear_notifications()
         await pilot.pause(0.2)
         return
     await home_lists(pilot, 2)
     for keys, ready in OPEN[name]:
         await pilot.press(*keys)
         await wait_for(pilot, lambda ready=ready: ready(app.screen), timeout=60, what=f"the {name} screen")
+    app.clear_notifications()  # a toast's end depends on how fast the screen came (`Rendering the report…`)
     still(pilot)
     await pilot.pause(0.3)
 
