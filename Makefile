@@ -42,9 +42,11 @@ run: install install-local
 	$(BIN)/dspy-tui
 
 # Two passes: the suite on both cores (xdist, one file per worker), then the timing-sensitive
-# tests alone so that their latency figures are not measured under the other worker's load.
+# tests alone so that their latency figures are not measured under the other workers' load.
+# Three workers on two cores: a worker waits (fake-provider latency, retries' back-off, hook
+# grace periods, child processes) about 40% of its time, and a third worker fills that idle CPU.
 test: install-test install-local prism
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile -m "not soak and not local and not serial"
+	$(BIN)/python -m pytest -q -n 3 --dist loadfile -m "not soak and not local and not serial"
 	$(BIN)/python -m pytest -q -m serial
 
 # Real-model tests: SmolLM2 through the llama.cpp server dspy-tui starts (a few minutes on 2 cores).
