@@ -4,9 +4,8 @@ The database is built the way benchmarks/history_scale.py builds a heavy user's 
 session, per-example scores, rounds, events). The app runs headless (Pilot, 120x40); each
 screen is opened and closed again `--runs` times and the median is compared with the target.
 Each key is pressed once home has shown its list and stayed idle for HOME_IDLE_S, as a user reads
-the list first (home builds the next new-session form ahead meanwhile). The clock runs from the
-key press until the screen holds what the user came for and the frame with it is painted
-(Pilot's `pause`, which composites the screen):
+the list first. The clock runs from the key press until the screen holds what the user came for
+and the frame with it is painted (Pilot's `pause`, which composites the screen):
 
   detail       enter on a session   -> the session's status line, results table rows, rounds and events,
                                        and the footer's keys

@@ -26,7 +26,6 @@ from textual.notifications import SeverityLevel
 
 from dspy_tui.storage.paths import Paths, resolve_paths
 from dspy_tui.tui.commands import ScreenCommands, our_bindings
-from dspy_tui.tui.screens.built_ahead import BuiltAhead
 from dspy_tui.tui.screens.home import HomeScreen
 from dspy_tui.tui.screens.read_first import open_read_first
 from dspy_tui.tui.settings import Settings, load_settings, save_settings
@@ -41,7 +40,6 @@ STYLES = Path(__file__).parent / "styles"
 LIVE_SCREEN = "live"
 HELP_SCREEN = "help"
 GC_YOUNG_THRESHOLD = 20_000  # CPython's default is 700 allocations
-BUILD_AHEAD_AFTER_S = 0.3  # home idle this long after painting its list: build the next new-session form
 
 
 class DspyTuiApp(App[int]):
@@ -75,7 +73,6 @@ class DspyTuiApp(App[int]):
         self.next_seeds: list[Any] = []  # a repeated run's configs still to run, one session per seed
         self._first_session = live_session
         self._gc_thresholds = gc.get_threshold()  # restored when the app ends
-        self.next_form: BuiltAhead[Any] = BuiltAhead(self, self._new_form, lambda: breakpoint_classes(self))
 
     def on_mount(self) -> None:
         # Full garbage collections stop every thread, the UI's too, for as long as they take to walk the
@@ -401,22 +398,10 @@ class DspyTuiApp(App[int]):
 
     # -- screens every screen can reach (keys on home, and the command palette) ----------
     def action_new_session(self) -> None:
-        self.push_screen(self.next_form.take())
-
-    def _new_form(self) -> Screen[Any]:
         from dspy_tui.tui.screens.new_session import NewSessionScreen
 
-        return NewSessionScreen(self.paths)
-
-    def build_ahead(self) -> None:
-        """Home is painted: build the next new-session form once it has stayed idle a moment."""
-
-        def build() -> None:
-            stack = self.screen_stack  # empty while the app shuts down
-            if stack and isinstance(stack[-1], HomeScreen):
-                self.next_form.build()
-
-        self.set_timer(BUILD_AHEAD_AFTER_S, build)
+        # a fresh form each time: every open starts from the defaults and the settings of now
+        self.push_screen(NewSessionScreen(self.paths))
 
     def action_keys(self) -> None:
         from dspy_tui.tui.screens.keys import KeysScreen

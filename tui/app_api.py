@@ -50,8 +50,6 @@ class AppServices(Protocol):
 
     def update_settings(self, settings: Settings) -> None: ...
 
-    def build_ahead(self) -> None: ...
-
 
 def services(node: DOMNode) -> AppServices:
     """The app of `node` as the screens' contract (a test app without it is a programming error)."""

@@ -125,13 +125,16 @@ async def reach(pilot: Pilot[Any], name: str) -> None:
         if name == "stop":
             await pilot.press("s")
             await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the stop question")
+        if name == "live_finished":  # the session's end toast: posted as the engine's worker ends
+            await wait_for(
+                pilot, lambda: not any(w.group == "engine" and not w.is_finished for w in app.workers)
+            )
+            await pilot.pause()  # Textual's notify is a message: handled here, before the clear
         app.clear_notifications()
+        await wait_for(pilot, lambda: not app.screen.query("Toast"), what="no toast left")
         await pilot.pause(0.2)
         return
     await home_lists(pilot, 2)
-    # the new-session form home builds ahead, mounted before anything else: an app leaving while its
-    # Select mounts raised NoMatches '#label' on SelectCurrent (a race of the build-ahead, not of a screen)
-    await wait_for(pilot, lambda: _form_built(app), what="the form built ahead")
     for keys, ready in OPEN[name]:
         await pilot.press(*keys)
         await wait_for(pilot, lambda ready=ready: ready(app.screen), timeout=60, what=f"the {name} screen")
@@ -157,11 +160,6 @@ async def live_screen(pilot: Pilot[Any], *, finished: bool) -> None:
     screen = app.screen
     assert isinstance(screen, LiveScreen)
     screen.flush()  # every published event folded in now, not at the next timer tick
-
-
-def _form_built(app: Any) -> bool:
-    form = app.next_form.screen
-    return form is not None and form.is_mounted
 
 
 def _new_session_ready(screen: object) -> bool:

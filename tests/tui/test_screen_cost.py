@@ -54,8 +54,6 @@ async def test_opening_detail_builds_its_footer_once_and_enables_it_in_place(
     app = DspyTuiApp(paths, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen) and bool(app.screen.rows))
-        # the next new-session form (and its footer) is built while home is idle: not Detail's keys
-        await wait_for(pilot, lambda: app.next_form.screen is not None and app.next_form.screen.is_mounted)
         assert ids[0] in app.screen.rows
         footer_keys_built.clear()
         await pilot.press("enter")
@@ -115,38 +113,47 @@ async def test_detail_builds_its_event_filter_on_the_first_f(paths: Paths, store
         await wait_for(pilot, lambda: panel.display and screen.filter_panel is panel)
 
 
-async def test_the_new_session_form_is_built_ahead_and_each_open_starts_from_the_defaults(
+async def test_each_open_of_the_new_session_form_starts_from_the_defaults_and_the_settings_of_now(
     paths: Paths, store: SessionStore
 ) -> None:
-    """Building the form's ~75 widgets was most of the 300-450 ms from `n` to the form: now it is built
-    while home is idle, and each built form is used once (so edits never carry over to the next)."""
+    """A form is built when `n` is pressed and used once, so edits never carry over to the next open.
+    (It was built ahead while home was idle, through Textual's private screen registration: home then
+    failed now and then with NoMatches for a Select's '#label' when the app closed mid-build.)"""
     insert_history(store)
     app = DspyTuiApp(paths, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
-
-        def built(not_this: object = None) -> bool:
-            form = app.next_form.screen
-            return form is not None and form is not not_this and form.is_mounted and bool(form.catalog)
-
-        await wait_for(pilot, built, timeout=30, what="the form built ahead")
-        ahead = app.next_form.screen
-        app.update_settings(replace(app.settings, budget_usd=2.5))  # changed after it was built
+        await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen) and bool(app.screen.rows))
+        app.update_settings(replace(app.settings, budget_usd=2.5))
         await pilot.press("n")
-        assert app.screen is ahead
-        assert isinstance(ahead, NewSessionScreen)
-        assert ahead.query_one("#budget", Input).value == "2.5"  # the settings as they are when it opens
-        await pilot.press("space")  # the catalogue's list came in ahead: the highlighted model toggles
-        assert ahead.selected_models() == ["offline/base", "offline/large"]
-        ahead.query_one("#name", Input).value = "edited"
+        first = app.screen
+        assert isinstance(first, NewSessionScreen)
+        await wait_for(pilot, lambda: bool(first.catalog), timeout=30, what="the model catalogue")
+        assert first.query_one("#budget", Input).value == "2.5"  # the settings as they are when it opens
+        await pilot.press("space")  # the highlighted model toggles
+        assert first.selected_models() == ["offline/base", "offline/large"]
+        first.query_one("#name", Input).value = "edited"
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("y")
-        await wait_for(pilot, lambda: built(ahead), timeout=30, what="the next form built ahead")
+        await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen))
         await pilot.press("n")
         form = app.screen
-        assert isinstance(form, NewSessionScreen) and form is not ahead
+        assert isinstance(form, NewSessionScreen) and form is not first
         assert form.query_one("#name", Input).value == ""
         assert form.query_one("#budget", Input).value == "2.5"
+
+
+async def test_home_closed_at_once_and_again_never_fails(paths: Paths, store: SessionStore) -> None:
+    """Home painted its list and the app closed 0.2-0.5 s later, sixteen times: no error from anything
+    home started in the background (the form it built ahead 0.3 s after the list raised NoMatches)."""
+    insert_history(store)
+    for i in range(16):
+        app = DspyTuiApp(paths, clock=fixed_clock)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(
+                pilot, lambda app=app: isinstance(app.screen, HomeScreen) and bool(app.screen.rows)
+            )
+            await pilot.pause(0.2 + 0.02 * i)
 
 
 @asynccontextmanager

@@ -201,7 +201,6 @@ class HomeScreen(StyledOnceScreen[None]):
             table.focus()
         self._show_list_status()
         self._show_banner()
-        self.call_after_refresh(services(self).build_ahead)  # the next new-session form, once idle
 
     def _cells(self, r: SessionRow) -> dict[str, object]:
         return {

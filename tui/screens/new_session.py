@@ -240,18 +240,15 @@ class NewSessionScreen(StyledOnceScreen[None]):
         self.sub_title = "New session"
         self.query_one("#file-task").display = False
         self.query_one("#form").can_focus = False  # tab goes from field to field
-        if (
-            not self.is_current
-        ):  # built ahead (screens/built_ahead.py): the footer and model list while hidden
-            self.refresh_bindings()
-            self.load_choices()
 
     def on_screen_resume(self) -> None:
-        if not self._shown:  # first shown: the form may have been built ahead, before a settings change
+        if not self._shown:  # first shown: the settings as they are now
             self._shown = True
             self._apply_settings()
             self.pristine = self._data_or_none()
             self.schedule_estimate()
+            # focusing the model list scrolled the form to it: at 24 rows Name and Task were out of view
+            self.call_after_refresh(self.query_one("#form").scroll_home, animate=False)
         self.load_choices()  # again after the keys screen: a key just added is no longer missing
 
     def _apply_settings(self) -> None:
@@ -428,8 +425,7 @@ class NewSessionScreen(StyledOnceScreen[None]):
         """A worker or timer delivered after the form was closed, or while it is being taken down: it is
         off the screen stack at once but still attached while its widgets go one by one (seen as
         NoMatches for '#task-msg'), or while the app shuts down with the form still on its stack.
-        Suspended under the keys screen it is still on the stack; built ahead and not shown yet, it is
-        not on it either but is not gone."""
+        Suspended under the keys screen it is still on the stack."""
         closed = self._shown and self not in self.app.screen_stack
         return not self.is_attached or not self.app.is_running or closed
 
@@ -441,8 +437,8 @@ class NewSessionScreen(StyledOnceScreen[None]):
             widget.display = bool(text)
 
     def schedule_estimate(self) -> None:
-        """Debounce: the estimate runs once the user pauses, in a thread worker; built ahead and not shown
-        yet (its fields' first Changed events), not at all: it loads the task, so DSPy, while home is idle."""
+        """Debounce: the estimate runs once the user pauses, in a thread worker; not for the fields' first
+        Changed events while the form mounts (it is estimated once it is shown)."""
         if not self._shown:
             return
         if self._debounce is not None:
