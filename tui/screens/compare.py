@@ -19,7 +19,6 @@ from typing import Any
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Container, VerticalScroll
 from textual.message import Message
 from textual.widgets import DataTable, Static, TabbedContent, TabPane
@@ -28,6 +27,7 @@ from dspy_tui.storage.paths import Paths
 from dspy_tui.tui import format as fmt
 from dspy_tui.tui.history import CompareData, CompareRounds, Entry, Verdict, trend, unique_names
 from dspy_tui.tui.runner import one_sentence
+from dspy_tui.tui.screens.key_table import key_table
 from dspy_tui.tui.screens.modals import PickManyScreen
 from dspy_tui.tui.screens.read_first import ReadFirstScreen
 from dspy_tui.tui.widgets.app_header import AppHeader
@@ -87,15 +87,17 @@ COLUMN_BY_KEY = {c.key: c for c in COLUMNS}
 class CompareScreen(ReadFirstScreen):
     CSS_PATH = STYLES / "compare.tcss"
     AUTO_FOCUS = "#compare-table"
-    # fmt: off
-    BINDINGS = [  # one key a line
-        Binding("o", "sort", "Sort", id="compare.sort", tooltip="Sort by the next column (a header click sorts too)"),
-        Binding("p", "pick", "Pick models", id="compare.pick", tooltip="Choose which models of the sessions to show"),
-        Binding("v", "next_chart", "Chart", id="compare.chart", tooltip="Switch the chart: score vs cost, rounds, trend"),
-        Binding("m", "metric", "Metric", id="compare.metric", tooltip="Chart dev score, cost, latency or tokens per round"),
-        Binding("escape", "back", "Back", id="compare.back", tooltip="Back to the sessions"),
-    ]
-    # fmt: on
+    BINDINGS = key_table(
+        "compare",
+        """
+        # key  | action     | id     | label       | flags | tooltip
+        o      | sort       | sort   | Sort        |       | Sort by the next column (a header click sorts too)
+        p      | pick       | pick   | Pick models |       | Choose which models of the sessions to show
+        v      | next_chart | chart  | Chart       |       | Switch the chart: score vs cost, rounds, trend
+        m      | metric     | metric | Metric      |       | Chart dev score, cost, latency or tokens per round
+        escape | back       | back   | Back        |       | Back to the sessions
+        """,
+    )
     HELP = HELP
 
     class Judged(Message):

@@ -14,7 +14,6 @@ from rich.console import Group
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Container, Horizontal
 from textual.widgets import Static
 
@@ -26,9 +25,9 @@ from dspy_tui.tui.live_state import LOGGED_TYPES
 from dspy_tui.tui.runner import one_sentence, service_for
 from dspy_tui.tui.screens.delete_session import delete_session
 from dspy_tui.tui.screens.export_program import export_program
+from dspy_tui.tui.screens.key_table import key_table
 from dspy_tui.tui.screens.modals import ConfirmScreen, PickScreen, ReportScreen
 from dspy_tui.tui.screens.read_first import ReadFirstScreen
-from dspy_tui.tui.screens.session_keys import session_key
 from dspy_tui.tui.widgets.app_header import AppHeader
 from dspy_tui.tui.widgets.events_pane import EventsPane
 from dspy_tui.tui.widgets.filter_panel import FilterPanel
@@ -49,21 +48,23 @@ HELP = (
 class DetailScreen(ReadFirstScreen):
     CSS_PATH = STYLES / "detail.tcss"  # parsed when the screen is first shown
     AUTO_FOCUS = "#results"
-    # fmt: off
-    BINDINGS = [  # one key a line
-        Binding("r", "report", "Report", id="detail.report", tooltip="Open the report, rendered from the database"),
-        Binding("x", "export_report", "Export", id="detail.export_report", tooltip="Write the report as Markdown, JSON or HTML"),
-        Binding("e", "export_program", "Program", id="detail.export", tooltip="Write a model's optimized program as DSPy JSON"),
-        Binding("t", "metrics", "Metrics", id="detail.metrics", tooltip="All 14 metrics of every model, with the reason where one cannot be computed"),
-        Binding("f5", "rerun", "Re-run", id="detail.rerun", tooltip="Run the same setup again as a new session"),
-        Binding("d", "delete", "Delete", id="detail.delete", tooltip="Delete this session (asks first)"),
-        session_key("detail", "calls", show=False),
-        session_key("detail", "search"),
-        session_key("detail", "metric", show=False),
-        session_key("detail", "filter", show=False),
-        Binding("escape", "back", "Back", id="detail.back", show=False, tooltip="Back to the sessions"),
-    ]
-    # fmt: on
+    BINDINGS = key_table(
+        "detail",
+        """
+        # key  | action         | id            | label   | flags  | tooltip
+        r      | report         | report        | Report  |        | Open the report, rendered from the database
+        x      | export_report  | export_report | Export  |        | Write the report as Markdown, JSON or HTML
+        e      | export_program | export        | Program |        | Write a model's optimized program as DSPy JSON
+        t      | metrics        | metrics       | Metrics |        | All 14 metrics of every model, with the reason where one cannot be computed
+        f5     | rerun          | rerun         | Re-run  |        | Run the same setup again as a new session
+        d      | delete         | delete        | Delete  |        | Delete this session (asks first)
+        session calls hidden
+        session search
+        session metric hidden
+        session filter hidden
+        escape | back           | back          | Back    | hidden | Back to the sessions
+        """,
+    )
     HELP = HELP
 
     def __init__(self, paths: Paths, session_id: str) -> None:

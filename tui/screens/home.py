@@ -19,6 +19,7 @@ from textual.widgets import DataTable, Static
 from dspy_tui.storage.paths import Paths
 from dspy_tui.tui import format as fmt
 from dspy_tui.tui.app_api import services
+from dspy_tui.tui.screens.key_table import key_table
 from dspy_tui.tui.screens.styled_once import StyledOnceScreen
 from dspy_tui.tui.widgets.app_header import AppHeader
 from dspy_tui.tui.widgets.key_footer import KeyFooter
@@ -90,23 +91,26 @@ class SessionsTable(FitTable):
 
 
 class HomeScreen(StyledOnceScreen[None]):
-    # fmt: off
-    BINDINGS = [  # one key a line, most important first: at 80 columns the footer keeps the first
-        Binding("n", "app.new_session", "New session", id="home.new", tooltip="Set up and start a session"),
-        Binding("enter", "open_session", "Open", id="home.open", tooltip="Open the selected session"),
-        Binding("r", "resume", "Resume", id="home.resume", tooltip="Resume the selected stopped session"),
-        Binding("space", "mark", "Mark", id="home.mark", tooltip="Mark the session to compare it"),
-        Binding("c", "compare", "Compare", id="home.compare", tooltip="Compare the marked sessions"),
-        Binding("l", "live", "Live", id="home.live", tooltip="Back to the session running here"),
-        Binding("slash", "filter", "Filter", id="home.filter", tooltip="Filter by text, task, model, status, date"),
-        Binding("d", "delete", "Delete", id="home.delete", tooltip="Delete the selected session (asks first)"),
-        Binding("q", "app.quit", "Quit", id="home.quit"),
-        Binding("k", "app.keys", "Keys", id="home.keys", tooltip="API keys: see, set and delete them"),
-        Binding("a", "mark_all", "Mark all", id="home.mark_all", tooltip="Mark every session shown (or clear the marks)"),
-        Binding("o", "sort", "Sort", id="home.sort", show=False, tooltip="Sort by started, name, status, best test or cost"),
-        Binding("s", "app.settings", "Settings", id="home.settings", tooltip="Settings: default budget, concurrency, theme"),
-    ]
-    # fmt: on
+    # Most important first: at 80 columns the footer keeps the first
+    BINDINGS = key_table(
+        "home",
+        """
+        # key | action          | id       | label       | flags  | tooltip
+        n     | app.new_session | new      | New session |        | Set up and start a session
+        enter | open_session    | open     | Open        |        | Open the selected session
+        r     | resume          | resume   | Resume      |        | Resume the selected stopped session
+        space | mark            | mark     | Mark        |        | Mark the session to compare it
+        c     | compare         | compare  | Compare     |        | Compare the marked sessions
+        l     | live            | live     | Live        |        | Back to the session running here
+        slash | filter          | filter   | Filter      |        | Filter by text, task, model, status, date
+        d     | delete          | delete   | Delete      |        | Delete the selected session (asks first)
+        q     | app.quit        | quit     | Quit        |        |
+        k     | app.keys        | keys     | Keys        |        | API keys: see, set and delete them
+        a     | mark_all        | mark_all | Mark all    |        | Mark every session shown (or clear the marks)
+        o     | sort            | sort     | Sort        | hidden | Sort by started, name, status, best test or cost
+        s     | app.settings    | settings | Settings    |        | Settings: default budget, concurrency, theme
+        """,
+    )
     HELP = HELP
     AUTO_FOCUS = "#sessions"  # never a filter field: typing there would eat the keys
 

@@ -13,11 +13,11 @@ from pathlib import Path
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Static
 
+from dspy_tui.tui.screens.key_table import key_table
 from dspy_tui.tui.screens.modals import ConfirmScreen, SecretScreen
 from dspy_tui.tui.widgets.app_header import AppHeader
 from dspy_tui.tui.widgets.key_footer import KeyFooter
@@ -48,13 +48,15 @@ class KeyRow:
 class KeysScreen(Screen[None]):
     AUTO_FOCUS = "#keys"
     CSS_PATH = Path(__file__).parents[1] / "styles" / "keys.tcss"
-    # fmt: off
-    BINDINGS = [  # one key a line
-        Binding("s", "set_key", "Set key", id="keys.set", tooltip="Store the selected provider's key in the keyring"),
-        Binding("d", "delete_key", "Delete key", id="keys.delete", tooltip="Delete its key from the keyring"),
-        Binding("escape", "back", "Back", id="keys.back", tooltip="Back"),
-    ]
-    # fmt: on
+    BINDINGS = key_table(
+        "keys",
+        """
+        # key  | action     | id     | label      | flags | tooltip
+        s      | set_key    | set    | Set key    |       | Store the selected provider's key in the keyring
+        d      | delete_key | delete | Delete key |       | Delete its key from the keyring
+        escape | back       | back   | Back       |       | Back
+        """,
+    )
     HELP = HELP
 
     class Loaded(Message):

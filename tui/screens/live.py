@@ -16,7 +16,6 @@ from pathlib import Path
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Container, Horizontal
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Static
@@ -26,8 +25,8 @@ from dspy_tui.tui import format as fmt
 from dspy_tui.tui.live_state import LOGGED_TYPES
 from dspy_tui.tui.runner import SessionRunner, one_sentence, service_for
 from dspy_tui.tui.screens.export_program import export_program
+from dspy_tui.tui.screens.key_table import key_table
 from dspy_tui.tui.screens.modals import ConfirmScreen, ReportScreen
-from dspy_tui.tui.screens.session_keys import session_key
 from dspy_tui.tui.widgets.app_header import AppHeader
 from dspy_tui.tui.widgets.benchmark import BenchmarkView
 from dspy_tui.tui.widgets.cost_panel import CostPanel
@@ -50,20 +49,23 @@ HELP = (
 class LiveScreen(Screen[None]):
     CSS_PATH = STYLES / "live.tcss"  # parsed when the screen is first shown, not at start-up
     AUTO_FOCUS = "#models"
-    # fmt: off
-    BINDINGS = [  # one key a line; at 80 columns the footer drops from the end (Metric first)
-        Binding("s", "stop", "Stop", id="live.stop", tooltip="Stop the session now (it stays resumable)"),
-        Binding("r", "report", "Report", id="live.report", tooltip="Open the report (when the session is done)"),
-        Binding("e", "export", "Export", id="live.export", tooltip="Write a model's best program as DSPy JSON"),
-        session_key("live", "filter"),
-        session_key("live", "calls", show=False),
-        session_key("live", "search"),
-        Binding("b", "toggle_results", "Results", id="live.results", tooltip="Switch between the final benchmark and the models"),
-        Binding("escape", "back", "Home", id="live.back", tooltip="Back home; the session keeps running"),
-        Binding("q", "app.quit", "Quit", id="live.quit", tooltip="Quit (asks first while the session runs)"),
-        session_key("live", "metric"),
-    ]
-    # fmt: on
+    # At 80 columns the footer drops from the end (Metric first)
+    BINDINGS = key_table(
+        "live",
+        """
+        # key  | action         | id      | label   | flags | tooltip
+        s      | stop           | stop    | Stop    |       | Stop the session now (it stays resumable)
+        r      | report         | report  | Report  |       | Open the report (when the session is done)
+        e      | export         | export  | Export  |       | Write a model's best program as DSPy JSON
+        session filter
+        session calls hidden
+        session search
+        b      | toggle_results | results | Results |       | Switch between the final benchmark and the models
+        escape | back           | back    | Home    |       | Back home; the session keeps running
+        q      | app.quit       | quit    | Quit    |       | Quit (asks first while the session runs)
+        session metric
+        """,
+    )
     HELP = HELP
 
     def __init__(self, runner: SessionRunner, paths: Paths, clock: Callable[[], float] = time.time) -> None:

@@ -18,7 +18,6 @@ from rich.table import Table
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.suggester import SuggestFromList
 from textual.timer import Timer
@@ -30,6 +29,7 @@ from dspy_tui.engine.config import OPTIMIZER_SUMMARIES, OPTIMIZERS
 from dspy_tui.storage.paths import Paths
 from dspy_tui.tui import format as fmt
 from dspy_tui.tui.app_api import services
+from dspy_tui.tui.screens.key_table import key_table
 from dspy_tui.tui.screens.styled_once import StyledOnceScreen
 from dspy_tui.tui.widgets.app_header import AppHeader
 from dspy_tui.tui.widgets.key_footer import KeyFooter
@@ -120,16 +120,18 @@ def equivalent_command(data: dict[str, Any], config_path: str | None) -> str:
 
 
 class NewSessionScreen(StyledOnceScreen[None]):
-    # fmt: off
-    BINDINGS = [  # one key a line
-        Binding("f5", "start", "Start", id="new.start", priority=True, tooltip="Start the session"),
-        Binding("ctrl+s", "save", "Save config", id="new.save", priority=True, tooltip="Save as TOML"),
-        Binding("ctrl+o", "load", "Load config", id="new.load", priority=True, tooltip="Load a TOML config"),
-        Binding("k", "app.keys", "Keys", id="new.keys", tooltip="Add the API keys the chosen models need"),
-        Binding("ctrl+y", "copy_command", "Copy command", id="new.copy_command", tooltip="Copy the equivalent dspy-tui run command"),
-        Binding("escape", "back", "Back", id="new.back", tooltip="Back (asks first when there are edits)"),
-    ]
-    # fmt: on
+    BINDINGS = key_table(
+        "new",
+        """
+        # key  | action       | id           | label        | flags    | tooltip
+        f5     | start        | start        | Start        | priority | Start the session
+        ctrl+s | save         | save         | Save config  | priority | Save as TOML
+        ctrl+o | load         | load         | Load config  | priority | Load a TOML config
+        k      | app.keys     | keys         | Keys         |          | Add the API keys the chosen models need
+        ctrl+y | copy_command | copy_command | Copy command |          | Copy the equivalent dspy-tui run command
+        escape | back         | back         | Back         |          | Back (asks first when there are edits)
+        """,
+    )
     HELP = HELP
     CSS_PATH = Path(__file__).parents[1] / "styles" / "new_session.tcss"  # parsed on first use
     AUTO_FOCUS = "#models"

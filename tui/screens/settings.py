@@ -13,13 +13,13 @@ from rich.table import Table
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Input, Label, Select, Static
 
 from dspy_tui.storage.paths import Paths
 from dspy_tui.tui.app_api import services
+from dspy_tui.tui.screens.key_table import key_table
 from dspy_tui.tui.screens.modals import confirm_leaving
 from dspy_tui.tui.settings import MAX_CONCURRENCY, Settings
 from dspy_tui.tui.widgets.app_header import AppHeader
@@ -35,12 +35,14 @@ HELP = (
 class SettingsScreen(Screen[None]):
     CSS_PATH = Path(__file__).parents[1] / "styles" / "settings.tcss"
     AUTO_FOCUS = "#budget"
-    # fmt: off
-    BINDINGS = [  # one key a line
-        Binding("ctrl+s", "save", "Save", id="settings.save", priority=True, tooltip="Save to settings.toml"),
-        Binding("escape", "back", "Back", id="settings.back", tooltip="Back (asks when there are unsaved edits)"),
-    ]
-    # fmt: on
+    BINDINGS = key_table(
+        "settings",
+        """
+        # key  | action | id   | label | flags    | tooltip
+        ctrl+s | save   | save | Save  | priority | Save to settings.toml
+        escape | back   | back | Back  |          | Back (asks when there are unsaved edits)
+        """,
+    )
     HELP = HELP
 
     def __init__(self, paths: Paths, settings: Settings) -> None:
