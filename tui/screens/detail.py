@@ -14,7 +14,7 @@ from rich.console import Group
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.containers import Container, Horizontal
+from textual.containers import Container
 from textual.widgets import Static
 
 from dspy_tui.storage.paths import Paths
@@ -29,11 +29,11 @@ from dspy_tui.tui.screens.key_table import key_table
 from dspy_tui.tui.screens.modals import ConfirmScreen, PickScreen, ReportScreen
 from dspy_tui.tui.screens.read_first import ReadFirstScreen
 from dspy_tui.tui.widgets.app_header import AppHeader
+from dspy_tui.tui.widgets.chart_row import ChartRow
 from dspy_tui.tui.widgets.events_pane import EventsPane
 from dspy_tui.tui.widgets.filter_panel import FilterPanel
 from dspy_tui.tui.widgets.key_footer import KeyFooter
 from dspy_tui.tui.widgets.results_table import ResultsTable
-from dspy_tui.tui.widgets.round_chart import METRIC_TITLES, RoundChart
 
 STYLES = Path(__file__).parents[1] / "styles"
 ALL_FORMATS = "md, json and html"
@@ -75,10 +75,12 @@ class DetailScreen(ReadFirstScreen):
         self.status_line = Static("Loading the session…", id="detail-status")
         self.setup = Static(id="setup")
         self.results = ResultsTable(id="results")
-        self.chart = RoundChart(id="chart")
-        self.chart.empty_title = "no rounds recorded"
-        self.chart_pane = Container(id="chart-pane", classes="pane")
         self.transfers = Static(id="transfers")
+        self.chart_row = ChartRow(
+            self.transfers, side_title="Cross-model transfers", side_id="transfers-pane", id="detail-middle"
+        )
+        self.chart = self.chart_row.chart
+        self.chart.empty_title = "no rounds recorded"
         self.events_pane = EventsPane(id="events-pane")
         self.log_view = self.events_pane.log_view
         self.filter_panel: FilterPanel | None = None
@@ -90,17 +92,11 @@ class DetailScreen(ReadFirstScreen):
         with Container(id="results-pane", classes="pane") as pane:
             pane.border_title = "Results"
             yield self.results
-        with Horizontal(id="detail-middle"):
-            with self.chart_pane:
-                yield self.chart
-            with Container(id="transfers-pane", classes="pane") as pane:
-                pane.border_title = "Cross-model transfers"
-                yield self.transfers
+        yield self.chart_row
         yield self.events_pane
         yield KeyFooter()
 
     def on_mount(self) -> None:
-        self.chart_pane.border_title = "Round metrics · dev score"
         self.sub_title = self.session_id
 
     # -- reading (a thread worker: screens/read_first.py) ------------------------------
@@ -199,9 +195,7 @@ class DetailScreen(ReadFirstScreen):
     def action_metric(self) -> None:
         if self.detail is None:
             return
-        metric = self.chart.next_metric()
-        self.chart_pane.border_title = f"Round metrics · {METRIC_TITLES[metric]}"
-        self.chart.draw(self.detail.state)
+        self.chart_row.next_metric(self.detail.state)
 
     async def action_filter(self) -> None:
         if self.detail is None:

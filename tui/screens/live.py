@@ -16,7 +16,7 @@ from pathlib import Path
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.containers import Container, Horizontal
+from textual.containers import Container
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Static
 
@@ -29,13 +29,13 @@ from dspy_tui.tui.screens.key_table import key_table
 from dspy_tui.tui.screens.modals import ConfirmScreen, ReportScreen
 from dspy_tui.tui.widgets.app_header import AppHeader
 from dspy_tui.tui.widgets.benchmark import BenchmarkView
+from dspy_tui.tui.widgets.chart_row import ChartRow
 from dspy_tui.tui.widgets.cost_panel import CostPanel
 from dspy_tui.tui.widgets.events_pane import EventsPane
 from dspy_tui.tui.widgets.filter_panel import FilterPanel
 from dspy_tui.tui.widgets.key_footer import KeyFooter
 from dspy_tui.tui.widgets.models_table import ModelsTable
 from dspy_tui.tui.widgets.providers_footer import ProvidersFooter
-from dspy_tui.tui.widgets.round_chart import METRIC_TITLES, RoundChart
 
 STYLES = Path(__file__).parents[1] / "styles"
 FLUSH_INTERVAL_S = 0.25
@@ -83,9 +83,9 @@ class LiveScreen(Screen[None]):
         self.switcher = ContentSwitcher(initial="models")
         self.models_table = ModelsTable(models, id="models")
         self.benchmark = BenchmarkView(models, id="benchmark")
-        self.chart_pane = Container(id="chart-pane", classes="pane")
-        self.chart = RoundChart(id="chart")
         self.cost = CostPanel(id="cost")
+        self.chart_row = ChartRow(self.cost, side_title="Cost", side_id="cost-pane", id="middle")
+        self.chart = self.chart_row.chart
         self.events_pane = EventsPane(id="events-pane")
         self.log_view = self.events_pane.log_view
         self.filter_panel = FilterPanel(models, list(LOGGED_TYPES), id="filter-panel")
@@ -98,19 +98,13 @@ class LiveScreen(Screen[None]):
             yield self.models_table
             yield self.benchmark
         yield self.providers_line
-        with Horizontal(id="middle"):
-            with self.chart_pane:
-                yield self.chart
-            with Container(id="cost-pane", classes="pane") as pane:
-                pane.border_title = "Cost"
-                yield self.cost
+        yield self.chart_row
         yield self.events_pane
         yield self.filter_panel
         yield KeyFooter()
 
     def on_mount(self) -> None:
         self.models_pane.border_title = "Models"
-        self.chart_pane.border_title = "Round metrics · dev score"
         self.sub_title = self.runner.state.name
         self.set_interval(FLUSH_INTERVAL_S, self.flush)
         self.render_all()
@@ -271,10 +265,7 @@ class LiveScreen(Screen[None]):
         self.events_pane.open_search()
 
     def action_metric(self) -> None:
-        chart = self.chart
-        metric = chart.next_metric()
-        self.chart_pane.border_title = f"Round metrics · {METRIC_TITLES[metric]}"
-        chart.draw(self.runner.state)
+        self.chart_row.next_metric(self.runner.state)
 
     def action_toggle_results(self) -> None:
         self._set_results_shown(not self.results_shown)
