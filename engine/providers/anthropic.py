@@ -11,31 +11,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from dspy.lm15 import FinishReason, ProviderError, Request, Response
+from dspy.lm15 import ProviderError, Request, Response
 
-from . import _http
+from . import _http, wire_names
 from .base import Endpoint, WireRequest
 
 API_VERSION = "2023-06-01"
 ACCEPTED = frozenset({"max_tokens", "temperature", "top_p", "stop", "seed"})
 
-_FINISH: dict[str, FinishReason] = {
-    "end_turn": "stop",
-    "stop_sequence": "stop",
-    "max_tokens": "length",
-    "model_context_window_exceeded": "length",
-    "tool_use": "tool_call",
-    "refusal": "content_filter",
-}
-
-
-# DSPy Usage field -> Anthropic's usage key (its cache counters are disjoint from input_tokens)
-_USAGE: dict[str, str] = {
-    "input_tokens": "input_tokens",
-    "output_tokens": "output_tokens",
-    "cache_read_tokens": "cache_read_input_tokens",
-    "cache_write_tokens": "cache_creation_input_tokens",
-}
+_FINISH = wire_names.finish_reasons("anthropic")
+_USAGE = wire_names.usage_fields("anthropic")
 
 
 def build(request: Request, endpoint: Endpoint) -> WireRequest:

@@ -19,33 +19,15 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from dspy.lm15 import FinishReason, ProviderError, Request, Response
+from dspy.lm15 import ProviderError, Request, Response
 
-from . import _http
+from . import _http, wire_names
 from .base import Endpoint, WireRequest
 
 ACCEPTED = frozenset({"max_tokens", "temperature", "top_p", "stop", "seed"})
 
-_FINISH: dict[str, FinishReason] = {
-    "STOP": "stop",
-    "MAX_TOKENS": "length",
-    "SAFETY": "content_filter",
-    "RECITATION": "content_filter",
-    "LANGUAGE": "content_filter",
-    "BLOCKLIST": "content_filter",
-    "PROHIBITED_CONTENT": "content_filter",
-    "SPII": "content_filter",
-}
-
-
-# DSPy Usage field -> Gemini's usageMetadata key (thinking tokens apart from candidatesTokenCount)
-_USAGE: dict[str, str] = {
-    "input_tokens": "promptTokenCount",
-    "output_tokens": "candidatesTokenCount",
-    "total_tokens": "totalTokenCount",
-    "cache_read_tokens": "cachedContentTokenCount",
-    "reasoning_tokens": "thoughtsTokenCount",
-}
+_FINISH = wire_names.finish_reasons("gemini")
+_USAGE = wire_names.usage_fields("gemini")
 
 _NOT_BLOCKED = ("", "BLOCK_REASON_UNSPECIFIED")  # the enum's zero value means no block
 

@@ -14,31 +14,15 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from dspy.lm15 import FinishReason, ProviderError, Request, Response
+from dspy.lm15 import ProviderError, Request, Response
 
-from . import _http
+from . import _http, wire_names
 from .base import Endpoint, WireRequest
 
 ACCEPTED = frozenset({"max_tokens", "temperature", "top_p", "stop", "seed", "response_format"})
 
-_FINISH: dict[str, FinishReason] = {
-    "stop": "stop",
-    "length": "length",
-    "tool_calls": "tool_call",
-    "function_call": "tool_call",
-    "content_filter": "content_filter",
-}
-
-
-# DSPy Usage field -> the usage key (a dotted path for a nested one)
-_USAGE: dict[str, str] = {
-    "input_tokens": "prompt_tokens",
-    "output_tokens": "completion_tokens",
-    "total_tokens": "total_tokens",
-    "cache_read_tokens": "prompt_tokens_details.cached_tokens",
-    "cache_write_tokens": "prompt_tokens_details.cache_write_tokens",
-    "reasoning_tokens": "completion_tokens_details.reasoning_tokens",
-}
+_FINISH = wire_names.finish_reasons("openai")
+_USAGE = wire_names.usage_fields("openai")
 
 
 def build(request: Request, endpoint: Endpoint) -> WireRequest:
