@@ -221,3 +221,25 @@ async def test_help_lists_a_key_once(paths: Paths, store: SessionStore) -> None:
         lines = [strip.text for strip in app.screen._compositor.render_strips()]
         opens = [line for line in lines if " Open " in line]
         assert len(opens) == 1, opens
+
+
+async def test_empty_home_offers_only_the_keys_that_do_something(paths: Paths, store: SessionStore) -> None:
+    """An empty home's footer offered Open, Resume, Mark, Compare, Delete, Filter and Mark all, which
+    did nothing there: they are hidden until a session is listed, and come back with the first one."""
+    app = DspyTuiApp(paths, clock=fixed_clock)
+    over_sessions = {"Open", "Resume", "Mark", "Compare", "Filter", "Delete", "Mark all", "All"}
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, HomeScreen) and app.screen.query_one("#empty").display
+        )
+        await pilot.pause()
+        words = set(footer_line(app).split())
+        assert words & over_sessions == set(), footer_line(app)
+        assert {"New", "Keys", "Quit", "Help"} <= words
+        await pilot.press("space", "d", "c", "slash")
+        assert isinstance(app.screen, HomeScreen) and app.screen.filter_bar is None
+        insert_sessions(store)
+        app.screen.load_sessions()
+        await home_lists(pilot, 3)
+        await pilot.pause()
+        assert {"Open", "Resume", "Mark", "Compare", "Delete"} <= set(footer_line(app).split())

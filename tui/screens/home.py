@@ -72,6 +72,8 @@ SORTS: tuple[tuple[str, Callable[[SessionRow], Any], bool], ...] = (  # (column,
     ("cost", lambda r: r.cost_usd, True),
 )
 LIST_LIMIT = 2000  # rows shown at once; the filter narrows the rest
+# keys over the listed sessions: hidden while the list is known to be empty (they would do nothing)
+NEEDS_A_SESSION = frozenset({"open_session", "resume", "mark", "mark_all", "compare", "delete", "sort"})
 
 
 def short_models(models: str | None) -> str:
@@ -88,6 +90,11 @@ class SessionsTable(FitTable):
     BINDINGS = [
         Binding("enter", "select_cursor", "Open", id="home.open_row", tooltip="Open the selected session")
     ]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "select_cursor":  # it is focused while the list is empty, too: the screen's Open decides
+            return self.screen.check_action("open_session", parameters)
+        return True
 
 
 class HomeScreen(StyledOnceScreen[None]):
@@ -129,6 +136,7 @@ class HomeScreen(StyledOnceScreen[None]):
         self.filter_bar: Any = None  # a FilterBar, mounted on the first `/`
         self.sort = 0  # an index into SORTS
         self._listed: list[SessionRow] = []
+        self.listed_once = False  # until the first list arrives its keys are shown: most homes have sessions
 
     def compose(self) -> ComposeResult:
         yield AppHeader()
@@ -182,8 +190,10 @@ class HomeScreen(StyledOnceScreen[None]):
         selected = self.selected_id()
         if selected is None and runner is not None:
             selected = runner.session_id  # the session run here
+        keys_before = self._list_keys()
         self.rows = {r.id: r for r in rows}
         self.total = message.total
+        self.listed_once = True
         if (
             self.session_filter is None or self.session_filter.empty
         ):  # every session is listed: drop deleted marks
@@ -205,6 +215,8 @@ class HomeScreen(StyledOnceScreen[None]):
             table.focus()
         self._show_list_status()
         self._show_banner()
+        if self._list_keys() != keys_before:
+            self.refresh_bindings()  # the keys over sessions come or go (check_action)
 
     def _cells(self, r: SessionRow) -> dict[str, object]:
         return {
@@ -255,7 +267,20 @@ class HomeScreen(StyledOnceScreen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "live":  # only while a session runs (or ran) in this window
             return services(self).session_run is not None
+        if action in NEEDS_A_SESSION:
+            return self._list_keys()[0]
+        if action == "filter":
+            return self._list_keys()[1]
         return True
+
+    def _list_keys(self) -> tuple[bool, bool]:
+        """Whether the keys over the list apply (it lists sessions, or is not read yet), and the
+        filter key (also while a filter is open or set: it may be what hides every session)."""
+        listed = bool(self.rows) or not self.listed_once
+        filtering = self.filter_bar is not None and (
+            self.filter_bar.display or self.session_filter is not None
+        )
+        return listed, listed or filtering
 
     def action_live(self) -> None:
         services(self).show_live()
