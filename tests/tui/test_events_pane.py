@@ -130,3 +130,16 @@ async def test_an_event_line_cut_at_the_panes_edge_ends_in_an_ellipsis(
         assert event_line(log.shown[-1]).cell_len > log.size.width
         assert last.text.endswith("…") and len(last.text) == log.size.width, repr(last.text)
         session.stop()
+
+
+def test_the_spend_is_logged_only_against_a_budget() -> None:
+    """With no budget every round logged `spent $0 so far`: the cost pane says it, and there is no
+    budget for the line to measure. It stays for a budgeted session, and for a filter asking for it."""
+    from dspy_tui.tui.widgets.event_log import EventFilter
+
+    unbudgeted = ev.CostUpdated(spent_usd=0.0, ts=T0)
+    budgeted = ev.CostUpdated(spent_usd=0.01, budget_usd=0.05, ts=T0)
+    assert not EventFilter().accepts(unbudgeted)
+    assert EventFilter().accepts(budgeted)
+    assert event_line(budgeted).plain.endswith("spent $0.0100 of $0.0500 so far")
+    assert EventFilter(kinds=frozenset({"cost_updated"})).accepts(unbudgeted)

@@ -43,6 +43,8 @@ class EventFilter:
             return False
         if isinstance(e, ev.CallCompleted) and not self.calls and e.type not in self.kinds:
             return False
+        if isinstance(e, ev.CostUpdated) and e.budget_usd is None and e.type not in self.kinds:
+            return False  # with no budget to measure it against it repeats the cost pane, each round
         return not self.text or self.text.lower() in event_line(e).plain.lower()
 
     def describe(self) -> str:
