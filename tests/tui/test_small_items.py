@@ -243,3 +243,17 @@ async def test_empty_home_offers_only_the_keys_that_do_something(paths: Paths, s
         await home_lists(pilot, 3)
         await pilot.pause()
         assert {"Open", "Resume", "Mark", "Compare", "Delete"} <= set(footer_line(app).split())
+
+
+async def test_a_stopped_sessions_status_line_says_stopped_once(paths: Paths, store: SessionStore) -> None:
+    """The live status line read `scripted  stopped  00:30  stopped: user`."""
+    app, session = live_app(paths, store)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen) and session.published > 0)
+        screen = app.screen
+        assert isinstance(screen, LiveScreen)
+        session.stop()
+        await wait_for(pilot, lambda: screen.runner.state.finished, what="the session stopped")
+        await pilot.pause()
+        line = str(screen.status_line.render())
+        assert line.count("stopped") == 1 and "stopped: user" in line, line

@@ -158,13 +158,14 @@ class LiveScreen(Screen[None]):
         line = Text(" ")
         line.append(state.name, style="bold")
         line.append("  ")
-        line.append(fmt.status_text(state.status))
+        status = fmt.status_text(state.status)
+        if state.stop_reason:  # said with the status: a second `stopped: user` repeated it
+            status.append(f": {state.stop_reason}")
+        line.append(status)
         if state.phase and not state.finished:
             line.append(f"  phase {state.phase.replace('_', ' ')}")
             line.append(f"  {state.progress():.0%} of steps", style="dim")
         line.append(f"  {fmt.duration(state.elapsed(self.clock()))}", style="dim")
-        if state.stop_reason:
-            line.append(f"  stopped: {state.stop_reason}", style="yellow")
         if state.error:
             line.append(f"  {state.error}", style="red")
         self.status_line.update(line)
