@@ -110,9 +110,13 @@ async def test_save_and_load_a_config(paths: Paths, tmp_path: Path) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_form(pilot)
         screen.query_one("#name", Input).value = "nightly"
-        screen.query_one("#rounds", Input).value = "3"
+        screen.query_one("#rounds", Input).value = "99"
         screen.query_one("#budget", Input).value = "0.5"
         screen.query_one("#config-path", Input).value = str(target)
+        await pilot.press("ctrl+s")  # out of range: said in a toast and the config line, not saved
+        await wait_for(pilot, lambda: "rounds" in message(screen, "#config-msg"), what="the rounds message")
+        assert "rounds" in list(app._notifications)[-1].message and not target.exists()
+        screen.query_one("#rounds", Input).value = "3"
         await pilot.press("ctrl+s")
         await wait_for(pilot, target.exists, what="the saved file")
         saved = load_config(target)

@@ -644,14 +644,19 @@ class NewSessionScreen(StyledOnceScreen[None]):
         self.query_one("#estimate", Static).update(grid)
 
     # -- start, save, load ------------------------------------------------------------
-    def action_start(self) -> None:
+    def _config_or_say(self) -> Any:
+        """The SessionConfig to start or save, or None once its error is said (a toast and the config line)."""
         try:
-            config = self.build_config()
+            return self.build_config()
         except ValueError as exc:
             self._message("#config-msg", str(exc))
             self.notify(str(exc), severity="error")
-            return
-        services(self).start_new(config)
+            return None
+
+    def action_start(self) -> None:
+        config = self._config_or_say()
+        if config is not None:
+            services(self).start_new(config)
 
     def action_copy_command(self) -> None:
         command = str(self.query_one("#command", Static).render())
@@ -673,10 +678,8 @@ class NewSessionScreen(StyledOnceScreen[None]):
         return Path(text).expanduser() if text else None
 
     def action_save(self) -> None:
-        try:
-            config = self.build_config()
-        except ValueError as exc:
-            self.notify(str(exc), severity="error")
+        config = self._config_or_say()
+        if config is None:
             return
         path = self._config_path() or self.paths.config_dir / "sessions" / f"{config.name}.toml"
         self.query_one("#config-path", Input).value = str(path)
