@@ -15,6 +15,7 @@ from tui_support import (
     T0,
     _history_session,
     fixed_clock,
+    home_lists,
     insert_history,
     wait_for,
 )
@@ -35,17 +36,6 @@ from dspy_tui.tui.widgets.round_chart import RoundChart
 
 def home_table(app: DspyTuiApp) -> DataTable[Any]:
     return app.screen.query_one("#sessions", DataTable)
-
-
-async def at_home(pilot: Pilot[Any], rows: int) -> HomeScreen:
-    app = pilot.app
-    await wait_for(
-        pilot,
-        lambda: isinstance(app.screen, HomeScreen) and home_table(app).row_count == rows,
-        what=f"{rows} sessions on home",
-    )
-    assert isinstance(app.screen, HomeScreen)
-    return app.screen
 
 
 async def select_row(pilot: Pilot[Any], session_id: str) -> None:
@@ -84,7 +74,7 @@ async def test_detail_shows_the_session_and_exports_report_and_program(
     ids = insert_history(store)
     app = DspyTuiApp(paths, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
-        await at_home(pilot, 3)
+        await home_lists(pilot, 3)
         screen = await open_detail(pilot, ids[0])
         results = screen.query_one("#results", DataTable)
         assert results.row_count == 3
@@ -131,7 +121,7 @@ async def test_delete_asks_first_and_rerun_asks_before_starting(paths: Paths, st
     ids = insert_history(store)
     app = DspyTuiApp(paths, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
-        await at_home(pilot, 3)
+        await home_lists(pilot, 3)
         screen = await open_detail(pilot, ids[2])
         await pilot.press("d")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
@@ -146,7 +136,7 @@ async def test_delete_asks_first_and_rerun_asks_before_starting(paths: Paths, st
         await pilot.press("d")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("y")
-        await at_home(pilot, 2)
+        await home_lists(pilot, 2)
     with pytest.raises(UnknownSession):
         store.get_session(ids[2])
 
@@ -156,7 +146,7 @@ async def test_rerun_starts_a_new_session_with_the_stored_setup(paths: Paths, st
     ids = insert_history(store)
     app = DspyTuiApp(paths, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
-        await at_home(pilot, 3)
+        await home_lists(pilot, 3)
         await open_detail(pilot, ids[1])
         await pilot.press("f5")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
@@ -177,7 +167,7 @@ async def test_compare_two_sessions_sort_and_pick(paths: Paths, store: SessionSt
     ids = insert_history(store)
     app = DspyTuiApp(paths, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
-        home = await at_home(pilot, 3)
+        home = await home_lists(pilot, 3)
         await pilot.press("c")  # nothing marked: a sentence
         await select_row(pilot, ids[1])
         await pilot.press("space")  # marks and moves down
@@ -235,7 +225,7 @@ async def test_sessions_of_other_tasks_are_labelled_not_comparable(paths: Paths,
     insert_history(store)
     app = DspyTuiApp(paths, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
-        await at_home(pilot, 3)
+        await home_lists(pilot, 3)
         await pilot.press("a", "c")  # mark all, compare
         await wait_for(
             pilot,
@@ -261,7 +251,7 @@ async def test_home_filters_by_text_task_model_status_and_dates(paths: Paths, st
     store.update_status(ids[0], "stopped")
     app = DspyTuiApp(paths, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
-        home = await at_home(pilot, 3)
+        home = await home_lists(pilot, 3)
         await pilot.press("slash")
         await wait_for(
             pilot,
@@ -272,10 +262,10 @@ async def test_home_filters_by_text_task_model_status_and_dates(paths: Paths, st
             ),
         )
         await pilot.press(*"intent")
-        await at_home(pilot, 1)
+        await home_lists(pilot, 1)
         assert home.selected_id() == ids[2]
         home.filter_bar.clear()
-        await at_home(pilot, 3)
+        await home_lists(pilot, 3)
         home.query_one("#filter-task", Input).value = "sentiment"
         home.query_one("#filter-status").value = "completed"
         await wait_for(
@@ -309,7 +299,7 @@ async def test_keys_set_and_delete_with_a_keyring(
     secret = "sk-ant-api03-very-secret-value-9876"
     app = DspyTuiApp(paths, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
-        await at_home(pilot, 0)
+        await home_lists(pilot, 0)
         await pilot.press("k")
         await wait_for(pilot, lambda: isinstance(app.screen, KeysScreen) and app.screen.available is not None)
         screen = app.screen
@@ -353,7 +343,7 @@ async def test_keys_without_a_keyring_name_the_environment_variables(paths: Path
     keyring.set_keyring(fail.Keyring())  # the conftest fixture puts its own back
     app = DspyTuiApp(paths, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
-        await at_home(pilot, 0)
+        await home_lists(pilot, 0)
         await pilot.press("k")
         await wait_for(pilot, lambda: isinstance(app.screen, KeysScreen) and app.screen.available is False)
         note = str(app.screen.query_one("#keyring-note").render())
@@ -370,7 +360,7 @@ async def test_keys_without_a_keyring_name_the_environment_variables(paths: Path
 async def test_settings_are_saved_and_new_sessions_start_from_them(paths: Paths) -> None:
     app = DspyTuiApp(paths, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
-        await at_home(pilot, 0)
+        await home_lists(pilot, 0)
         await pilot.press("s")
         await wait_for(pilot, lambda: isinstance(app.screen, SettingsScreen))
         screen = app.screen
@@ -391,7 +381,7 @@ async def test_settings_are_saved_and_new_sessions_start_from_them(paths: Paths)
         await wait_for(pilot, lambda: load_settings(paths.settings_path).theme == "nord")
         assert load_settings(paths.settings_path).budget_usd == 2.5  # the theme keeps the rest
         await pilot.press("escape")
-        await at_home(pilot, 0)
+        await home_lists(pilot, 0)
         await pilot.press("n")
         await wait_for(pilot, lambda: isinstance(app.screen, NewSessionScreen))
         form = app.screen
@@ -406,7 +396,7 @@ async def test_palette_offers_the_screens_actions(paths: Paths, store: SessionSt
     save_settings(paths.settings_path, Settings(keymap={"detail.report": "o"}))
     app = DspyTuiApp(paths, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
-        await at_home(pilot, 3)
+        await home_lists(pilot, 3)
 
         async def run_command(text: str) -> None:
             await pilot.press("ctrl+p")
@@ -418,7 +408,7 @@ async def test_palette_offers_the_screens_actions(paths: Paths, store: SessionSt
         await run_command("api keys")
         await wait_for(pilot, lambda: isinstance(app.screen, KeysScreen), what="keys from the palette")
         await run_command("back to the list")
-        await at_home(pilot, 3)
+        await home_lists(pilot, 3)
         await select_row(pilot, ids[0])
         await run_command("open the selected")
         await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen) and app.screen.detail is not None)
@@ -440,7 +430,7 @@ async def test_a_screen_dismissed_right_after_it_was_pushed_leaves_the_app_runni
     update took the app down. Popping after 0-7 message turns hit that window on the old Header."""
     app = DspyTuiApp(paths, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
-        await at_home(pilot, 0)
+        await home_lists(pilot, 0)
         for turns in [k % 8 for k in range(40)]:
             app.push_screen(KeysScreen())
             for _ in range(turns):
@@ -535,7 +525,7 @@ async def test_detail_shows_all_fourteen_metrics_with_reasons(paths: Paths, stor
     )
     app = DspyTuiApp(paths, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
-        await at_home(pilot, 3)
+        await home_lists(pilot, 3)
         screen = await open_detail(pilot, ids[0])
         await pilot.press("t")
         await wait_for(pilot, lambda: isinstance(app.screen, ReportScreen), what="the metrics table")
@@ -578,7 +568,7 @@ async def test_compare_pairs_the_seeds_of_a_repeated_run_as_the_cli_does(
         conn.commit()
     app = DspyTuiApp(paths, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
-        await at_home(pilot, 2)
+        await home_lists(pilot, 2)
         await pilot.press("a", "c")
         await wait_for(
             pilot,

@@ -16,7 +16,8 @@ from dspy_tui.tui.screens.home import HomeScreen
 from dspy_tui.tui.screens.new_session import FILE_TASK, NewSessionScreen
 
 
-async def open_form(pilot: Pilot[Any]) -> NewSessionScreen:
+async def open_form(pilot: Pilot[Any], task: str | None = None) -> NewSessionScreen:
+    """The form from home once its first estimate is in, with `task` chosen when given."""
     app = pilot.app
     await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen))
     await pilot.press("n")
@@ -24,7 +25,17 @@ async def open_form(pilot: Pilot[Any]) -> NewSessionScreen:
     screen = app.screen
     assert isinstance(screen, NewSessionScreen)
     await wait_for(pilot, lambda: screen.estimates is not None, timeout=60, what="the first estimate")
+    if task is not None:
+        screen.query_one("#task", Select).value = task
     return screen
+
+
+async def add_model(pilot: Pilot[Any], screen: NewSessionScreen, model: str) -> None:
+    """Type `model` into Add model and press enter, as a user adds one the list lacks."""
+    add = screen.query_one("#add-model", Input)
+    add.focus()
+    add.value = model
+    await pilot.press("enter")
 
 
 def message(screen: NewSessionScreen, selector: str) -> str:
@@ -58,8 +69,7 @@ async def test_defaults_estimate_and_live_updates(paths: Paths) -> None:
 async def test_file_task_is_validated_as_typed(paths: Paths, tmp_path: Path) -> None:
     app = DspyTuiApp(paths, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
-        screen = await open_form(pilot)
-        screen.query_one("#task", Select).value = FILE_TASK
+        screen = await open_form(pilot, task=FILE_TASK)
         signature = screen.query_one("#signature", Input)
         signature.value = "question answer"
         await wait_for(
@@ -85,9 +95,7 @@ async def test_user_error_on_start_is_one_sentence(paths: Paths, tmp_path: Path)
     app = DspyTuiApp(paths, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_form(pilot)
-        screen.query_one("#add-model", Input).value = "openai/gpt-4o-mini"
-        screen.query_one("#add-model", Input).focus()
-        await pilot.press("enter")
+        await add_model(pilot, screen, "openai/gpt-4o-mini")
         assert "openai/gpt-4o-mini" in screen.selected_models()
         await pilot.press("f5")
         await wait_for(
@@ -133,8 +141,7 @@ async def test_the_form_reads_signatures_and_metrics_as_the_engine_does(paths: P
     """Typed signatures the engine accepts are accepted; a bad metric is named before F5 (issue 16.7)."""
     app = DspyTuiApp(paths, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
-        screen = await open_form(pilot)
-        screen.query_one("#task", Select).value = FILE_TASK
+        screen = await open_form(pilot, task=FILE_TASK)
         signature = screen.query_one("#signature", Input)
         for typed in ("question -> answer: float", "context: list[str], question -> answer"):
             signature.value = "q ->"
@@ -176,10 +183,7 @@ async def test_missing_keys_budget_and_optimizer_are_said_before_f5(paths: Paths
     app = DspyTuiApp(paths, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_form(pilot)
-        add = screen.query_one("#add-model", Input)
-        add.value = "openai/gpt-4o-mini"
-        add.focus()
-        await pilot.press("enter")
+        await add_model(pilot, screen, "openai/gpt-4o-mini")
         await wait_for(pilot, lambda: "press k" in message(screen, "#keys-msg"), what="the missing key")
         assert "openai" in message(screen, "#keys-msg")
         screen.query_one("#budget", Input).value = "0.0001"
@@ -194,8 +198,7 @@ async def test_missing_keys_budget_and_optimizer_are_said_before_f5(paths: Paths
         assert "dspy-tui run --task demo:sentiment --models" in str(
             screen.query_one("#command", Static).render()
         )
-        add.value = "no-slash"
-        await pilot.press("enter")
+        await add_model(pilot, screen, "no-slash")
         assert "provider/model" in message(screen, "#add-msg")
 
 
@@ -321,10 +324,7 @@ async def test_openai_at_a_local_url_is_said_in_the_form(paths: Paths, monkeypat
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_form(pilot)
         assert not message(screen, "#url-msg")
-        add = screen.query_one("#add-model", Input)
-        add.focus()
-        add.value = "openai/llama3.2"
-        await pilot.press("enter")
+        await add_model(pilot, screen, "openai/llama3.2")
         await wait_for(
             pilot,
             lambda: "openai-compatible/llama3.2" in message(screen, "#url-msg"),
@@ -341,10 +341,7 @@ async def test_a_local_model_gets_an_expected_time(paths: Paths) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_form(pilot)
         assert "one call at a time" not in str(screen.query_one("#estimate", Static).render())
-        add = screen.query_one("#add-model", Input)
-        add.focus()
-        add.value = "local/smollm2-135m"
-        await pilot.press("enter")
+        await add_model(pilot, screen, "local/smollm2-135m")
         await wait_for(
             pilot,
             lambda: any(e.model == "local/smollm2-135m" for e in screen.estimates or []),

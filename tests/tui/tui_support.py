@@ -335,7 +335,7 @@ async def wait_for(
         await pilot.pause(0.05 if waited < 1.0 else 0.25)
 
 
-async def home_lists(pilot: Pilot[Any], rows: int, what: str = "home") -> None:
+async def home_lists(pilot: Pilot[Any], rows: int, what: str = "") -> HomeScreen:
     """Wait until the home screen is up and its session table holds `rows` rows."""
     app = pilot.app
     await wait_for(
@@ -344,9 +344,11 @@ async def home_lists(pilot: Pilot[Any], rows: int, what: str = "home") -> None:
             isinstance(app.screen, HomeScreen)
             and app.screen.query_one("#sessions", DataTable).row_count == rows
         ),
-        what=what,
+        what=what or f"{rows} sessions on home",
     )
     await pilot.pause()
+    assert isinstance(app.screen, HomeScreen)
+    return app.screen
 
 
 # -- stored history: finished sessions inserted straight into the database ----------------------
