@@ -17,6 +17,7 @@ from tui_support import (
     fixed_clock,
     home_lists,
     insert_history,
+    new_session_form,
     wait_for,
 )
 
@@ -28,7 +29,6 @@ from dspy_tui.tui.screens.detail import DetailScreen
 from dspy_tui.tui.screens.home import HomeScreen
 from dspy_tui.tui.screens.keys import KeysScreen
 from dspy_tui.tui.screens.modals import ConfirmScreen, PickManyScreen, PickScreen, ReportScreen, SecretScreen
-from dspy_tui.tui.screens.new_session import NewSessionScreen
 from dspy_tui.tui.screens.settings import SettingsScreen
 from dspy_tui.tui.settings import Settings, load_settings, save_settings
 from dspy_tui.tui.widgets.round_chart import RoundChart
@@ -382,10 +382,7 @@ async def test_settings_are_saved_and_new_sessions_start_from_them(paths: Paths)
         assert load_settings(paths.settings_path).budget_usd == 2.5  # the theme keeps the rest
         await pilot.press("escape")
         await home_lists(pilot, 0)
-        await pilot.press("n")
-        await wait_for(pilot, lambda: isinstance(app.screen, NewSessionScreen))
-        form = app.screen
-        assert isinstance(form, NewSessionScreen)
+        form = await new_session_form(pilot)
         assert form.query_one("#budget", Input).value == "2.5"
         data = form.form_data()
         assert data["budget_usd"] == 2.5 and data["concurrency"] == 4

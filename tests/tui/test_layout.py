@@ -24,7 +24,7 @@ from screen_walk import (
 )
 from textual.widgets import Input
 from textual.widgets._footer import FooterKey
-from tui_support import ScriptedSession, fixed_clock, home_lists, make_config, wait_for
+from tui_support import ScriptedSession, fixed_clock, home_lists, make_config, new_session_form, wait_for
 
 from dspy_tui.storage.paths import Paths
 from dspy_tui.storage.sessions import SessionStore
@@ -301,10 +301,7 @@ async def test_the_estimate_shows_whole_model_ids(paths: Paths) -> None:
     app = DspyTuiApp(paths, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
         await home_lists(pilot, 0)
-        await pilot.press("n")
-        await wait_for(pilot, lambda: isinstance(app.screen, NewSessionScreen))
-        screen = app.screen
-        assert isinstance(screen, NewSessionScreen)
+        screen = await new_session_form(pilot)
         add = screen.query_one("#add-model", Input)
         for model in WIDE[:4]:
             add.value = model

@@ -7,7 +7,7 @@ from typing import Any
 
 from textual.pilot import Pilot
 from textual.widgets import Input, Select, Static
-from tui_support import fixed_clock, wait_for
+from tui_support import fixed_clock, new_session_form, wait_for
 
 from dspy_tui.engine.config import load_config
 from dspy_tui.storage.paths import Paths
@@ -18,12 +18,7 @@ from dspy_tui.tui.screens.new_session import FILE_TASK, NewSessionScreen
 
 async def open_form(pilot: Pilot[Any], task: str | None = None) -> NewSessionScreen:
     """The form from home once its first estimate is in, with `task` chosen when given."""
-    app = pilot.app
-    await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen))
-    await pilot.press("n")
-    await wait_for(pilot, lambda: isinstance(app.screen, NewSessionScreen))
-    screen = app.screen
-    assert isinstance(screen, NewSessionScreen)
+    screen = await new_session_form(pilot)
     await wait_for(pilot, lambda: screen.estimates is not None, timeout=60, what="the first estimate")
     if task is not None:
         screen.query_one("#task", Select).value = task

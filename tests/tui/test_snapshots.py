@@ -92,18 +92,20 @@ def live_app(paths: Paths, store: SessionStore, *, finished: bool) -> tuple[Dspy
     return DspyTuiApp(paths, live_session=session, clock=fixed_clock), session
 
 
+async def live_mid_run(pilot: Pilot[Any], session: ScriptedSession) -> None:
+    """The live screen once every event the held session publishes is drawn, with the price labels."""
+    app = pilot.app
+    await wait_for(
+        pilot, lambda: isinstance(app.screen, LiveScreen) and session.published == len(session.events)
+    )
+    await wait_for(pilot, lambda: bool(app.screen.runner.price_labels), what="the price labels")
+    app.screen.flush()  # every published event folded in now, not at the next timer tick
+    await pilot.pause()
+
+
 def test_live_mid_run(snap_compare: Any, paths: Paths, store: SessionStore) -> None:
     app, session = live_app(paths, store, finished=False)
-
-    async def ready(pilot: Pilot[Any]) -> None:
-        await wait_for(
-            pilot, lambda: isinstance(app.screen, LiveScreen) and session.published == len(session.events)
-        )
-        await wait_for(pilot, lambda: bool(app.screen.runner.price_labels), what="the price labels")
-        app.screen.flush()  # every published event folded in now, not at the next timer tick
-        await pilot.pause()
-
-    assert snap_compare(app, terminal_size=SIZE, run_before=ready)
+    assert snap_compare(app, terminal_size=SIZE, run_before=lambda pilot: live_mid_run(pilot, session))
 
 
 def test_live_finished(snap_compare: Any, paths: Paths, store: SessionStore) -> None:
@@ -118,16 +120,7 @@ def test_live_finished(snap_compare: Any, paths: Paths, store: SessionStore) -> 
 
 def test_live_mid_run_80x24(snap_compare: Any, paths: Paths, store: SessionStore) -> None:
     app, session = live_app(paths, store, finished=False)
-
-    async def ready(pilot: Pilot[Any]) -> None:
-        await wait_for(
-            pilot, lambda: isinstance(app.screen, LiveScreen) and session.published == len(session.events)
-        )
-        await wait_for(pilot, lambda: bool(app.screen.runner.price_labels), what="the price labels")
-        app.screen.flush()
-        await pilot.pause()
-
-    assert snap_compare(app, terminal_size=(80, 24), run_before=ready)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=lambda pilot: live_mid_run(pilot, session))
 
 
 # -- history: detail, compare, keys, settings (fixed sessions inserted into the database) ---------------
@@ -137,30 +130,34 @@ async def history_home(pilot: Pilot[Any]) -> list[str]:
     return [str(table.coordinate_to_cell_key((i, 0)).row_key.value) for i in range(table.row_count)]
 
 
+async def oldest_detail(pilot: Pilot[Any]) -> None:
+    """The detail of the oldest session (three models, transfers, errors), loaded."""
+    await history_home(pilot)
+    await pilot.press("down", "down", "enter")
+    app = pilot.app
+    await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen) and app.screen.detail is not None)
+    await pilot.pause(0.3)
+
+
 def test_detail(snap_compare: Any, paths: Paths, store: SessionStore) -> None:
     insert_history(store)
-
-    async def ready(pilot: Pilot[Any]) -> None:
-        await history_home(pilot)
-        await pilot.press("down", "down", "enter")  # the oldest: three models, transfers, errors
-        app = pilot.app
-        await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen) and app.screen.detail is not None)
-        await pilot.pause(0.3)
-
-    assert snap_compare(DspyTuiApp(paths, clock=fixed_clock), terminal_size=SIZE, run_before=ready)
+    assert snap_compare(DspyTuiApp(paths, clock=fixed_clock), terminal_size=SIZE, run_before=oldest_detail)
 
 
 def test_detail_80x24(snap_compare: Any, paths: Paths, store: SessionStore) -> None:
     insert_history(store)
+    app = DspyTuiApp(paths, clock=fixed_clock)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=oldest_detail)
 
-    async def ready(pilot: Pilot[Any]) -> None:
-        await history_home(pilot)
-        await pilot.press("down", "down", "enter")
-        app = pilot.app
-        await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen) and app.screen.detail is not None)
-        await pilot.pause(0.3)
 
-    assert snap_compare(DspyTuiApp(paths, clock=fixed_clock), terminal_size=(80, 24), run_before=ready)
+async def compared(pilot: Pilot[Any], *keys: str) -> None:
+    """From home, `keys` mark sessions and open the compare screen; back once its verdicts are in."""
+    await history_home(pilot)
+    await pilot.press(*keys)
+    app = pilot.app
+    await wait_for(
+        pilot, lambda: isinstance(app.screen, CompareScreen) and app.screen.verdicts is not None, timeout=30
+    )
 
 
 def test_compare(snap_compare: Any, paths: Paths, store: SessionStore) -> None:
@@ -168,14 +165,7 @@ def test_compare(snap_compare: Any, paths: Paths, store: SessionStore) -> None:
     insert_history(store)
 
     async def ready(pilot: Pilot[Any]) -> None:
-        await history_home(pilot)
-        await pilot.press("down", "space", "space", "c")
-        app = pilot.app
-        await wait_for(
-            pilot,
-            lambda: isinstance(app.screen, CompareScreen) and app.screen.verdicts is not None,
-            timeout=30,
-        )
+        await compared(pilot, "down", "space", "space", "c")
         await pilot.pause(0.3)
 
     assert snap_compare(DspyTuiApp(paths, clock=fixed_clock), terminal_size=SIZE, run_before=ready)
@@ -186,14 +176,7 @@ def test_compare_not_comparable_rounds(snap_compare: Any, paths: Paths, store: S
     insert_history(store)
 
     async def ready(pilot: Pilot[Any]) -> None:
-        await history_home(pilot)
-        await pilot.press("a", "c")
-        app = pilot.app
-        await wait_for(
-            pilot,
-            lambda: isinstance(app.screen, CompareScreen) and app.screen.verdicts is not None,
-            timeout=30,
-        )
+        await compared(pilot, "a", "c")
         await pilot.press("v")
         await pilot.pause(0.3)
 

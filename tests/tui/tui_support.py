@@ -22,6 +22,7 @@ from dspy_tui.engine.config import SessionConfig, parse_config
 from dspy_tui.storage.paths import Paths
 from dspy_tui.storage.sessions import SessionStore
 from dspy_tui.tui.screens.home import HomeScreen
+from dspy_tui.tui.screens.new_session import NewSessionScreen
 
 T0 = 1_767_000_000.0  # a fixed start, 2025-12-29 09:20:00 UTC
 MODELS = ["offline/small", "offline/base", "openai/gpt-4o-mini"]
@@ -348,6 +349,16 @@ async def home_lists(pilot: Pilot[Any], rows: int, what: str = "") -> HomeScreen
     )
     await pilot.pause()
     assert isinstance(app.screen, HomeScreen)
+    return app.screen
+
+
+async def new_session_form(pilot: Pilot[Any]) -> NewSessionScreen:
+    """n on the home screen: the new-session form once shown (its estimate may still be on its way)."""
+    app = pilot.app
+    await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen))
+    await pilot.press("n")
+    await wait_for(pilot, lambda: isinstance(app.screen, NewSessionScreen))
+    assert isinstance(app.screen, NewSessionScreen)
     return app.screen
 
 
