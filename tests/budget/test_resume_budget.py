@@ -4,29 +4,18 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
-import pytest
-
-from tests.fakes.offline_brain import offline_brain
 from tests.fakes.provider_server import FakeProvider
 from tests.reliability.support import cli, cli_in_process, only_session_id, show
 
 
-@pytest.fixture
-def provider() -> Any:
-    fake = FakeProvider(latency_s=0.004, brain=offline_brain("base")).start()
-    yield fake
-    fake.stop()
-
-
 def test_resume_with_a_larger_budget_continues_and_a_smaller_one_is_refused(
-    tmp_path: Path, provider: FakeProvider
+    tmp_path: Path, brainy_provider: FakeProvider
 ) -> None:
     env = {
         **os.environ,
         "DSPY_TUI_HOME": str(tmp_path / "home"),
-        "DSPY_TUI_GROQ_BASE_URL": f"{provider.url}/openai/v1",
+        "DSPY_TUI_GROQ_BASE_URL": f"{brainy_provider.url}/openai/v1",
         "GROQ_API_KEY": "gsk_fake_key_0000",
     }
     config = tmp_path / "c.toml"
@@ -43,8 +32,8 @@ def test_resume_with_a_larger_budget_continues_and_a_smaller_one_is_refused(
     sid = only_session_id(env)
     shown = show(env, sid)
     spent = shown["cost_usd"]
-    assert shown["calls"] == len(provider.received)  # calls = requests the provider received
-    assert f"{len(provider.received)} calls sent" in first.stdout
+    assert shown["calls"] == len(brainy_provider.received)  # calls = requests the provider received
+    assert f"{len(brainy_provider.received)} calls sent" in first.stdout
 
     refused = cli_in_process("resume", sid, "--budget", "0.0001", "--headless", env=env)
     assert refused.returncode == 2 and "already spent" in refused.stderr and "Traceback" not in refused.stderr

@@ -7,7 +7,6 @@ import re
 import signal
 import sqlite3
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -138,13 +137,6 @@ def test_convergence_stops_rounds_early() -> None:
 
 
 # -- against a priced provider over HTTP (the fake server), in a real dspy-tui process -----------------
-@pytest.fixture
-def brainy_provider() -> Iterator[FakeProvider]:
-    provider = FakeProvider(latency_s=0.004, brain=offline_brain("base")).start()
-    yield provider
-    provider.stop()
-
-
 def test_budget_stop_spends_at_most_the_budget_and_exits_3(
     tmp_path: Path, brainy_provider: FakeProvider
 ) -> None:

@@ -13,6 +13,7 @@ import pytest
 
 from dspy_tui.engine.limits import LimitConfig
 from dspy_tui.engine.runtime import Runtime
+from tests.fakes.offline_brain import offline_brain
 from tests.fakes.provider_server import FakeProvider
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # LiteLLM must never fetch its price map
@@ -25,6 +26,16 @@ UNLIMITED = LimitConfig(rpm=None, tpm=None, concurrency=64, default_pause_s=0.05
 def fake_provider() -> Iterator[FakeProvider]:
     """A fake OpenAI/Anthropic/Gemini server on 127.0.0.1, in its own thread and loop."""
     provider = FakeProvider().start()
+    try:
+        yield provider
+    finally:
+        provider.stop()
+
+
+@pytest.fixture
+def brainy_provider() -> Iterator[FakeProvider]:
+    """The fake server answering as the offline base model (answers DSPy parses), 4 ms a call."""
+    provider = FakeProvider(latency_s=0.004, brain=offline_brain("base")).start()
     try:
         yield provider
     finally:

@@ -10,7 +10,7 @@ import json
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -20,15 +20,6 @@ from tests.reliability.support import GROQ_MODEL, cli_env, cli_in_process, cli_p
 
 # Not `serial`: the stops take 0.02-2.1 s at load 18 (the 1 s hook and 2 s model grace periods
 # are the slowest), well inside 5 s beside the other xdist worker.
-
-
-@pytest.fixture
-def provider() -> Iterator[FakeProvider]:
-    server = FakeProvider().start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 SLOW_METRIC = """
@@ -104,28 +95,28 @@ def _signal_when(proc: subprocess.Popen[str], settle: Callable[[], None], signum
 @pytest.mark.parametrize("state", list(STATE_LINES))
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_stops_a_waiting_session_within_5_s_and_it_resumes(
-    state: str, signum: int, provider: FakeProvider, tmp_path: Path
+    state: str, signum: int, fake_provider: FakeProvider, tmp_path: Path
 ) -> None:
     if state in ("slow answer", "hook"):
-        provider.latency_s = 60  # one request in flight, the others queued behind concurrency = 1
+        fake_provider.latency_s = 60  # one request in flight, the others queued behind concurrency = 1
     elif state == "retry-after":
-        provider.fail_next("429_retry_after", times=1000, retry_after=90)  # within the 120 s cap
+        fake_provider.fail_next("429_retry_after", times=1000, retry_after=90)  # within the 120 s cap
     elif state == "limiter":
-        provider.window_limit, provider.window_s = 1, 600.0
+        fake_provider.window_limit, fake_provider.window_s = 1, 600.0
     flag = tmp_path / "metric-sleeps"
-    env = cli_env(tmp_path / "home", provider, SLOW_METRIC_FLAG=str(flag))
+    env = cli_env(tmp_path / "home", fake_provider, SLOW_METRIC_FLAG=str(flag))
     proc = cli_popen("run", str(_config(tmp_path / "s.toml", state)), "--headless", env=env)
 
     def settle() -> None:
-        _wait_for_requests(provider, 1)
+        _wait_for_requests(fake_provider, 1)
         flag.touch()  # the metric sleeps from now on (not while the config was checked)
 
     stopped_in = _signal_when(proc, settle, signum)
     assert stopped_in < 5, f"stopped {stopped_in:.1f} s after the signal ({state})"
     sid = only_session_id(env)
     assert show(env, sid)["status"] == "stopped"
-    provider.latency_s, provider.window_limit = 0, None
-    provider.reset_records()
+    fake_provider.latency_s, fake_provider.window_limit = 0, None
+    fake_provider.reset_records()
     flag.unlink()
     resumed = cli_in_process("resume", sid, "--headless", "--json", env=env)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
@@ -135,12 +126,12 @@ def test_a_signal_stops_a_waiting_session_within_5_s_and_it_resumes(
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_cuts_short_the_wait_for_hooks_after_a_session_completed(
-    signum: int, provider: FakeProvider, tmp_path: Path
+    signum: int, fake_provider: FakeProvider, tmp_path: Path
 ) -> None:
     config = _config(tmp_path / "s.toml", "slow answer")
     text = config.read_text().replace("rounds = 1\n", "rounds = 1\nhook_grace_s = 120\n")
     config.write_text(text + '[hooks]\nsession_completed = "sleep 60"\n')
-    env = cli_env(tmp_path / "home", provider)
+    env = cli_env(tmp_path / "home", fake_provider)
     proc = cli_popen("run", str(config), "--headless", "--json", env=env, stdout=subprocess.PIPE)
 
     def settle() -> None:

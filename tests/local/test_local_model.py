@@ -26,6 +26,7 @@ import pytest
 
 from dspy_tui.engine import local_models
 from tests.local.ledger_proxy import read_ledger
+from tests.reliability.support import cli
 
 pytestmark = [
     pytest.mark.local,
@@ -127,6 +128,13 @@ def _dspy_tui(*args: str, env: dict[str, str], **kw: Any) -> subprocess.Popen[st
     )
 
 
+def _dspy_tui_json(*args: str, env: dict[str, str]) -> Any:
+    """What `dspy-tui ARGS` prints as JSON (it must exit 0)."""
+    done = cli(*args, env=env, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout)
+
+
 def test_the_example_runs_on_smollm2_survives_a_kill_9_and_resumes_without_repeats(
     proxied: tuple[dict[str, str], Path, int], tmp_path: Path
 ) -> None:
@@ -152,16 +160,7 @@ def test_the_example_runs_on_smollm2_survives_a_kill_9_and_resumes_without_repea
     stored_before = sum(1 for c in before if not c["cache_hit"] and c["status"] == "ok")
     assert stored_before >= 10
 
-    sid = json.loads(
-        subprocess.run(
-            [sys.executable, "-m", "dspy_tui", "sessions", "list", "--json"],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=ROOT,
-        ).stdout
-    )[0]["id"]
+    sid = _dspy_tui_json("sessions", "list", "--json", env=env)[0]["id"]
     resumed = _dspy_tui("resume", sid, "--headless", "--json", env=env)
     out, err = resumed.communicate(timeout=1500)
     elapsed = time.monotonic() - started
@@ -196,16 +195,7 @@ def test_the_example_runs_on_smollm2_survives_a_kill_9_and_resumes_without_repea
         "requests queued inside the server instead of our limiter"
     )
 
-    shown = json.loads(
-        subprocess.run(
-            [sys.executable, "-m", "dspy_tui", "sessions", "show", sid, "--json"],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=ROOT,
-        ).stdout
-    )
+    shown = _dspy_tui_json("sessions", "show", sid, "--json", env=env)
     model = shown["models"][0]
     print(
         f"\nlocal example: baseline {model['baseline_score']}, best dev {model['best_dev_score']}, "
