@@ -260,6 +260,26 @@ async def test_round_chart_axes_markers_and_no_legend_over_the_lines(
         session.stop()
 
 
+@pytest.mark.parametrize("name", ["live", "live_finished", "detail"])
+async def test_the_round_chart_keeps_four_plot_rows_at_80x24_beside_five_models(
+    paths: Paths, store: SessionStore, name: str
+) -> None:
+    """At 80x24 five models' table left the chart 2 plot rows (live running: 3) between its box's top
+    line and its x axis: the events give way at 24 rows and the plot has no box inside its pane."""
+    app = wide_app(name, paths, store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await reach(pilot, name)
+        region = app.screen.query_one("#chart").region
+        chart = [line[region.x : region.right] for line in screen_lines(app)[region.y : region.bottom]]
+        axis = next(i for i, line in enumerate(chart) if "└" in line)
+        plot_rows = [line for line in chart[:axis] if "┌" not in line]
+        assert len(plot_rows) >= 4, "\n".join(chart)
+        assert any("┤" in line for line in plot_rows)
+        session = app.runner.session if app.runner else None
+        if isinstance(session, ScriptedSession):
+            session.stop()
+
+
 async def test_compare_charts_keep_their_key_outside_the_plot(paths: Paths, wide_history: list[str]) -> None:
     """Each compare chart's key is under the plot, never drawn over its dots and lines; the rounds chart
     marks each session's points with that session's marker."""

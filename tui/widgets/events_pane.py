@@ -20,7 +20,7 @@ from dspy_tui.engine import events as ev
 from dspy_tui.tui.live_state import LiveState
 from dspy_tui.tui.widgets.event_log import EventFilter, EventLog
 
-MAX_LINES = 2  # the counter line's max-height in app.tcss
+MAX_LINES = 2  # the counter line's max-height in app.tcss (1 on a short screen: refresh_counts reads it)
 SEP = "  ·  "
 HINTS = ("c shows each call", "c: each call")
 
@@ -131,8 +131,12 @@ class EventsPane(Container):
 
     def refresh_counts(self) -> None:
         folded = self._state is not None and not self.filter.calls
+        most = self.calls.styles.max_height
+        lines = int(most.value) if most is not None and most.is_cells else MAX_LINES
         line = (
-            calls_line(self._state, self.content_size.width) if self._state is not None and folded else Text()
+            calls_line(self._state, self.content_size.width, lines)
+            if self._state is not None and folded
+            else Text()
         )
         self.calls.update(line)
         self.calls.display = bool(line)

@@ -67,6 +67,10 @@ class RoundChart(CachedPlot):
         labels = ["base", *(str(r) for r in range(1, state.rounds + 1))] + (
             ["cross"] if state.cross_model else []
         )
+        plt.xaxes(
+            lower=True, upper=False
+        )  # the pane's border frames the plot: no box inside it, one more row
+        plt.yaxes(left=True, right=False)
         plt.xticks(ticks, labels)
         plt.xlim(0, max(1, last_x))
         self.points_drawn = 0
