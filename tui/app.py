@@ -68,6 +68,8 @@ class DspyTuiApp(App[int]):
         self.settings = load_settings(self.paths.settings_path)
         if self.settings.theme in self.available_themes:
             self.theme = self.settings.theme
+        if self.settings.keymap:  # before home is composed: its footer shows the remapped keys at once
+            self.set_keymap(self.settings.keymap)
         self.runner: SessionRunner | None = None  # the session that runs (or ran) in this app
         self.preparing = False  # a session is being prepared: one at a time
         self.next_seeds: list[Any] = []  # a repeated run's configs still to run, one session per seed
@@ -79,12 +81,9 @@ class DspyTuiApp(App[int]):
         # heap (tens of ms once DSPy is loaded). Fewer young collections make full ones rare; the large
         # long-lived part of the heap is frozen once a session is loaded (see LiveScreen.apply_history).
         gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 20)  # put back on unmount
-        if self.settings.keymap:
-            self.set_keymap(self.settings.keymap)
         self.theme_changed_signal.subscribe(self, lambda theme: self._remember_theme(theme.name))
         if not self.is_headless and _stdin_is_tty():
             self.set_interval(TERMINAL_CHECK_S, self._check_terminal)
-        self.push_screen(HomeScreen(self.paths))
         if self._first_session is not None:
             if self._first_session.resumed:  # its screen opens on what is stored, not on blank rows
                 self.preparing = True
@@ -92,6 +91,13 @@ class DspyTuiApp(App[int]):
             else:
                 self.start_live(self._first_session)
             self._first_session = None
+
+    def get_default_screen(self) -> HomeScreen:
+        """Home is the first screen itself, not pushed over Textual's blank default one: composing,
+        laying out and suspending that one came before home's first frame (benchmarks/startup.py)."""
+        home = HomeScreen(self.paths)
+        home.set_classes(breakpoint_classes(self))  # as push_screen does, before it is styled
+        return home
 
     def push_screen(self, screen: Any, *args: Any, **kwargs: Any) -> Any:
         """Textual's push_screen, with a new screen's breakpoint classes (-narrow, -tall…) set
@@ -416,7 +422,7 @@ class DspyTuiApp(App[int]):
             self.push_screen(SettingsScreen(self.paths, self.settings))
 
     def action_home(self) -> None:
-        while len(self.screen_stack) > 2 and not isinstance(self.screen, HomeScreen):
+        while len(self.screen_stack) > 1 and not isinstance(self.screen, HomeScreen):
             self.pop_screen()
 
     # -- help and quitting ---------------------------------------------------------

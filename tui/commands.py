@@ -63,7 +63,7 @@ class ScreenCommands(Provider):
             help_text = f"{binding.description} · key {app.get_key_display(binding)}"
             out.append((title, help_text, partial(app.run_action, binding.action, node)))
         for action, (title, help_text) in APP_COMMANDS.items():
-            if action not in actions and not (action == "app.home" and len(app.screen_stack) <= 2):
+            if action not in actions and not (action == "app.home" and len(app.screen_stack) <= 1):
                 out.append((title, help_text, partial(app.run_action, action)))
         return out
 

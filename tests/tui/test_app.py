@@ -5,18 +5,23 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import pytest
 from textual.widgets import DataTable
 from tui_support import MODELS, ScriptedSession, fixed_clock, home_lists, insert_sessions, script, wait_for
 
 from dspy_tui.storage.paths import Paths
 from dspy_tui.storage.sessions import SessionStore
 from dspy_tui.tui.app import DspyTuiApp
+from dspy_tui.tui.commands import APP_COMMANDS, ScreenCommands
 from dspy_tui.tui.screens.detail import DetailScreen
 from dspy_tui.tui.screens.home import HomeScreen
 from dspy_tui.tui.screens.keys import KeysScreen
 from dspy_tui.tui.screens.modals import ConfirmScreen, HelpScreen
+from dspy_tui.tui.screens.settings import SettingsScreen
 from dspy_tui.tui.settings import load_settings
+from dspy_tui.tui.widgets.key_footer import ToggleKey
 
 
 async def test_first_launch_shows_the_empty_state(paths: Paths) -> None:
@@ -112,6 +117,48 @@ async def test_resizing_a_running_session_never_crashes(paths: Paths, store: Ses
             await pilot.pause(0.15)
             assert app.is_running
         await wait_for(pilot, lambda: app.runner is not None and app.runner.done.is_set())
+
+
+async def test_start_up_builds_home_once_as_the_first_screen(
+    paths: Paths, store: SessionStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 16: home is the first screen, not pushed over Textual's blank default one (composed, laid
+    out and suspended before home's first frame), and its footer keys are built once: they were built
+    before the list took the focus, whose own enter put Open first, and all ten were built again."""
+    built: list[str] = []
+    build = ToggleKey.__init__
+
+    def counted(self: ToggleKey, *args: Any, **kwargs: Any) -> None:
+        built.append(args[0])
+        build(self, *args, **kwargs)
+
+    monkeypatch.setattr(ToggleKey, "__init__", counted)
+    insert_sessions(store)  # an empty list shows fewer keys once read; these stay
+    app = DspyTuiApp(paths, clock=fixed_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await home_lists(pilot, 3)
+        shown = [key.key for key in app.screen.query(ToggleKey)]
+        assert shown[:2] == ["enter", "n"] and built == shown
+        assert app.screen_stack == [app.screen]
+
+
+async def test_home_from_two_screens_deep_and_the_palette_offers_home_only_away_from_it(paths: Paths) -> None:
+    app = DspyTuiApp(paths, clock=fixed_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen))
+
+        def palette_titles() -> list[str]:
+            return [title for title, _, _ in ScreenCommands(app.screen)._commands()]
+
+        assert APP_COMMANDS["app.home"][0] not in palette_titles()
+        app.action_keys()
+        await wait_for(pilot, lambda: isinstance(app.screen, KeysScreen))
+        assert APP_COMMANDS["app.home"][0] in palette_titles()
+        app.action_settings()
+        await wait_for(pilot, lambda: isinstance(app.screen, SettingsScreen))
+        app.action_home()
+        await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen), what="home")
+        assert app.screen_stack == [app.screen]
 
 
 def test_start_up_does_not_import_dspy() -> None:

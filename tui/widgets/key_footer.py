@@ -119,6 +119,10 @@ class KeyFooter(Footer):
         self._recomposing = asyncio.Lock()
 
     def compose(self) -> ComposeResult:
+        # the keys depend on the focused widget's bindings (home's list names its own enter): focus
+        # the screen's AUTO_FOCUS widget now, as Textual does once the screen is composed, or keys
+        # composed before that focus were all removed and built again before the first frame
+        self.screen._update_auto_focus()  # noqa: SLF001 - Textual's own auto focus, a few ms early
         self._shown = self._keys()  # what is about to be shown, for the next recompose to compare
         (keys, compact), enabled = self._shown
         self.compact = compact
