@@ -374,7 +374,10 @@ def cmd_resume(args: argparse.Namespace) -> int:
         with user_errors():
             session = service.resume(
                 args.id,
-                completed_hint=f"`dspy-tui report {args.id}` shows its results",
+                completed_hint=(
+                    f"`dspy-tui report {args.id}` shows its results, and `dspy-tui run` "
+                    "with the same config (or f5 Re-run on its Detail screen in dspy-tui) runs it again as a new session"
+                ),
                 budget_usd=args.budget,
             )
         _warn_fit(session)

@@ -107,6 +107,17 @@ def test_an_offline_session_never_reads_as_spending_zero_dollars(
     assert "no cost (offline/simulated models)" in listed and "no cost (offline/simulated models)" in shown
 
 
+def test_resuming_a_completed_session_says_what_to_do_instead(finished: tuple[Path, str, list[dict]]) -> None:
+    """It said the session was completed and where its results are: now also how to run it again."""
+    home, sid, _ = finished
+    out = ask("resume", sid, "--headless", home=home)
+    assert out.returncode == 2 and out.stdout == ""
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1, out.stderr
+    assert "already completed" in lines[0] and f"`dspy-tui report {sid}`" in lines[0]
+    assert "`dspy-tui run`" in lines[0] and "Re-run" in lines[0]
+
+
 @pytest.mark.parametrize("fmt", ["md", "json", "html"])
 def test_report_in_every_format(finished: tuple[Path, str, list[dict]], fmt: str, tmp_path: Path) -> None:
     home, sid, _ = finished
