@@ -12,6 +12,8 @@ from __future__ import annotations
 import threading
 from collections import Counter, defaultdict
 
+from dspy_tui.storage.call_outcomes import outcome
+
 from . import events as ev
 
 CANCELLED_BY_DSPY = "Execution cancelled due to errors or interruption."
@@ -27,9 +29,10 @@ class CallFailures:
 
     def on_event(self, event: ev.Event) -> None:
         """Count calls that were sent: not cache hits, budget refusals, or calls never let out."""
-        if not isinstance(event, ev.CallCompleted) or event.cache_hit or not event.model:
+        if not isinstance(event, ev.CallCompleted) or not event.model:
             return
-        if event.status == "refused" or event.error_kind in ("cancelled", "model_failed"):
+        kind = outcome(event.status, event.error_kind, event.cache_hit)
+        if kind not in ("ok", "failed") or event.error_kind == "model_failed":
             return
         with self._lock:
             self._calls[event.model] += 1

@@ -77,6 +77,7 @@ def report_data(store: SessionStore, session_id: str) -> dict[str, Any]:
                 "calls": r.calls,
                 "cache_hits": r.cache_hits,
                 "errors": r.errors,
+                "cancelled": r.cancelled,
                 "tokens_in": r.tokens_in,
                 "tokens_out": r.tokens_out,
                 "latency_p50_ms": r.latency_p50_ms,

@@ -212,7 +212,8 @@ def model_metrics(
     else:
         put("cost_usd", float(totals.get("cost_usd") or 0.0), "")
     put("memory_peak_mb", memory_mb, "RSS cannot be read on this platform (no /proc)")
-    put("error_rate", (int(totals.get("errors") or 0)) / sent if sent else None, "no call was sent")
+    answered = sent - int(totals.get("cancelled") or 0)  # a call the user's stop cut off came to nothing
+    put("error_rate", int(totals.get("errors") or 0) / answered if answered else None, "no call was sent")
     rounds_to, rate, why = convergence(baseline, best_by_round)
     put("convergence_rate", rate, why)
     values["rounds_to_95"] = rounds_to

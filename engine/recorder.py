@@ -16,6 +16,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from dspy_tui.storage.call_outcomes import outcome
 from dspy_tui.storage.db import DiskFull
 from dspy_tui.storage.sessions import SessionStore
 
@@ -34,7 +35,8 @@ class _Tally:
     calls: int = 0  # requests sent
     refused: int = 0  # refused by the budget, never sent
     cache_hits: int = 0
-    errors: int = 0
+    errors: int = 0  # failed calls (storage/call_outcomes.py): not those a stop cancelled
+    cancelled: int = 0  # sent, then cut off by the user's stop: a resume sends them again
     tokens_in: int = 0
     tokens_out: int = 0
     tokens_cached: int = 0  # prompt tokens the provider served from its own cache
@@ -47,15 +49,16 @@ class _Tally:
     def add(self, e: ev.CallCompleted) -> None:
         if self.first_ts is None:
             self.first_ts = e.ts
-        if e.cache_hit:
+        kind = outcome(e.status, e.error_kind, e.cache_hit)
+        if kind == "cached":
             self.cache_hits += 1
             return
-        if e.status == "refused":  # the budget refused it: never sent, never billed
+        if kind == "refused":  # the budget refused it: never sent, never billed
             self.refused += 1
             return
         self.calls += 1
-        if e.status != "ok":
-            self.errors += 1
+        self.errors += kind == "failed"
+        self.cancelled += kind == "cancelled"
         self.tokens_in += e.tokens_in or 0
         self.tokens_out += e.tokens_out or 0
         self.tokens_cached += e.tokens_cached or 0
@@ -71,6 +74,7 @@ class _Tally:
             "refused_by_budget": self.refused,
             "cache_hits": self.cache_hits,
             "errors": self.errors,
+            "cancelled": self.cancelled,
             "tokens_in": self.tokens_in,
             "tokens_out": self.tokens_out,
             "tokens_cached": self.tokens_cached,

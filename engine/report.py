@@ -14,7 +14,8 @@ database at any time and tested without running a session. Input contract
         "baseline_score": float | None, "best_dev_score": float | None,
         "test_score": float | None, "test_ci": [lo, hi] | None,
         "test_scores": [float, ...], "test_ids": [str, ...],   # per test example, same order
-        "cost_usd": float, "calls": int, "cache_hits": int, "errors": int,
+        "cost_usd": float, "calls": int, "cache_hits": int,
+        "errors": int, "cancelled": int,  # failed calls; calls the user's stop cut off (not errors)
         "tokens_in": int, "tokens_out": int,
         "latency_p50_ms": float | None, "latency_p95_ms": float | None,
         "cost_per_correct": float | None,
@@ -292,6 +293,12 @@ def _latency(model: Mapping[str, Any]) -> str:
     return f"{_DASH if p50 is None else f'{p50:.0f}'} / {_DASH if p95 is None else f'{p95:.0f}'} ms"
 
 
+def _errors(model: Mapping[str, Any]) -> str:
+    """Failed calls, with those the user's stop cancelled apart (they are no error: a resume sent them again)."""
+    cancelled = model.get("cancelled") or 0
+    return f"{model.get('errors') or 0}" + (f" ({cancelled} cancelled)" if cancelled else "")
+
+
 def _when(created_at: Any) -> str:
     if isinstance(created_at, int | float):
         return datetime.fromtimestamp(created_at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
@@ -418,7 +425,7 @@ def _results(report: Mapping[str, Any]) -> list[_Block]:
                 _cost(m, m.get("one_off_cost_usd")),
                 _latency(m),
                 f"{m.get('tokens_in') or 0:,} / {m.get('tokens_out') or 0:,}",
-                str(m.get("errors") or 0),
+                _errors(m),
             ]
         )
     blocks: list[_Block] = [

@@ -189,7 +189,8 @@ class SessionService:
             "cost_usd": totals["cost_usd"],
             "calls": totals["calls"],
             "cache_hits": totals["cache_hits"],
-            "errors": totals["errors"],
+            "errors": totals["errors"],  # failed calls: not those a stop cancelled (storage/call_outcomes.py)
+            "cancelled": totals["cancelled"],
             "error": s.error,
             "refused_by_budget": totals["refused_by_budget"],
             "estimated_cost_usd": totals["estimated_cost_usd"],
@@ -210,6 +211,8 @@ class SessionService:
                     "cost_note": metrics[m.model]["na"].get("cost_usd"),
                     "price": labels.get(m.model, "unpriced"),  # where its price comes from, dated
                     "calls": m.calls,
+                    "errors": m.errors,
+                    "cancelled": m.cancelled,
                     "error": m.error,
                     "metrics": metrics[m.model],
                     "cost_by_phase": by_phase.get(m.model, {}),

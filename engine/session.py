@@ -902,6 +902,7 @@ class Session:
                 "tokens_out": totals["tokens_out"],
                 "cache_hits": totals["cache_hits"],
                 "errors": totals["errors"],
+                "cancelled": totals["cancelled"],
                 "latency_p50_ms": totals["latency_p50_ms"],
                 "latency_p95_ms": totals["latency_p95_ms"],
                 "queue_ms": totals["queue_ms"],

@@ -30,7 +30,8 @@ class StoredResults(BaseModel):
     tokens_in: int | None = None
     tokens_out: int | None = None
     cache_hits: int | None = None
-    errors: int | None = None
+    errors: int | None = None  # failed calls (storage/call_outcomes.py)
+    cancelled: int | None = None  # calls the user's stop cut off: not errors, a resume sends them again
     latency_p50_ms: float | None = None  # over all the model's calls
     latency_p95_ms: float | None = None
     benchmark_latency_p50_ms: float | None = None  # over the benchmark phase's calls
@@ -115,6 +116,7 @@ class ModelResult:
     tokens_out = _Count()
     cache_hits = _Count()
     errors = _Count()
+    cancelled = _Count()
 
     @property
     def latency_p50_ms(self) -> float | None:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, TypedDict
 
 from . import lease
+from .call_outcomes import CALLS_WITH_OUTCOME, SENT_SQL
 from .db import DiskFull, StorageError, connect, ensure_schema, is_disk_full
 from .results import ModelResult, model_result, results_update
 from .secrets import scrub
@@ -41,7 +42,8 @@ class ModelCalls(TypedDict):
     calls: int
     refused: int
     cache_hits: int
-    errors: int
+    errors: int  # failed calls: not those a stop cancelled (storage/call_outcomes.py)
+    cancelled: int
     tokens_in: int
     tokens_out: int
     tokens_cached: int
@@ -347,10 +349,11 @@ class SessionStore:
         row = (
             self._conn()
             .execute(
-                "SELECT coalesce(sum(cache_hit = 0 AND status != 'refused'), 0), coalesce(sum(cache_hit = 1), 0),"
-                " coalesce(sum(cost_usd), 0), coalesce(sum(status = 'error'), 0),"
-                " coalesce(sum(status = 'refused'), 0), coalesce(sum(CASE WHEN cost_estimated THEN cost_usd END), 0)"
-                " FROM calls WHERE session_id = ?",
+                f"SELECT coalesce(sum({SENT_SQL}), 0), coalesce(sum(outcome = 'cached'), 0),"
+                " coalesce(sum(cost_usd), 0), coalesce(sum(outcome = 'failed'), 0),"
+                " coalesce(sum(outcome = 'refused'), 0), coalesce(sum(CASE WHEN cost_estimated THEN cost_usd END), 0),"
+                " coalesce(sum(outcome = 'cancelled'), 0)"
+                f" FROM {CALLS_WITH_OUTCOME} WHERE session_id = ?",
                 (session_id,),
             )
             .fetchone()
@@ -362,6 +365,7 @@ class SessionStore:
             "errors": row[3],
             "refused_by_budget": row[4],
             "estimated_cost_usd": row[5],
+            "cancelled": row[6],
         }
 
     def recorded_outputs(
@@ -387,11 +391,13 @@ class SessionStore:
         """Per model: calls sent (cache hits and budget refusals apart), failed ones, tokens and cost;
         only the calls made in `role` (`model`, `judge`) when given."""
         rows = self.query(
-            "SELECT model, sum(cache_hit = 0 AND status != 'refused') AS calls, sum(cache_hit = 1) AS cache_hits,"
-            " sum(status = 'refused') AS refused, sum(cache_hit = 0 AND status = 'error') AS errors,"
+            f"SELECT model, sum({SENT_SQL}) AS calls, sum(outcome = 'cached') AS cache_hits,"
+            " sum(outcome = 'refused') AS refused, sum(outcome = 'failed') AS errors,"
+            " sum(outcome = 'cancelled') AS cancelled,"
             " coalesce(sum(tokens_in), 0) AS tokens_in, coalesce(sum(tokens_out), 0) AS tokens_out,"
             " coalesce(sum(tokens_cached), 0) AS tokens_cached, coalesce(sum(cost_usd), 0) AS cost_usd"
-            " FROM calls WHERE session_id = ? AND (? IS NULL OR role = ?) GROUP BY model",
+            f" FROM {CALLS_WITH_OUTCOME}"
+            " WHERE session_id = ? AND (? IS NULL OR role = ?) GROUP BY model",
             (session_id, role, role),
         )
         return {
@@ -400,6 +406,7 @@ class SessionStore:
                 refused=int(r["refused"]),
                 cache_hits=int(r["cache_hits"]),
                 errors=int(r["errors"]),
+                cancelled=int(r["cancelled"]),
                 tokens_in=int(r["tokens_in"]),
                 tokens_out=int(r["tokens_out"]),
                 tokens_cached=int(r["tokens_cached"]),

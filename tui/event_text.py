@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 
 from dspy_tui.engine import events as ev
+from dspy_tui.storage.call_outcomes import outcome
 from dspy_tui.tui.format import clock_time, delta, money, ms, score
 
 PHASE_NAMES = {
@@ -54,13 +55,16 @@ def _describe(e: ev.Event) -> tuple[str, str]:
     if template is not None:
         return template[0].format_map(_Fields(e)), template[1]
     if isinstance(e, ev.CallCompleted):
-        if e.cache_hit:
+        kind = outcome(e.status, e.error_kind, e.cache_hit)
+        if kind == "cached":
             return "call answered from the cache (already paid for)", "dim"
-        if e.status == "refused" or e.error_kind == "BudgetExhausted":
+        if kind == "refused":
             return "call not sent: the budget has no room for it", "dim yellow"
-        if e.status != "ok":
-            kind = (e.error_kind or "an error").replace("_", " ")
-            return f"call failed after {ms(e.latency_ms)}: {kind}", "red"
+        if kind == "cancelled":
+            return f"call cancelled by the stop after {ms(e.latency_ms)} (a resume sends it again)", "dim"
+        if kind == "failed":
+            why = (e.error_kind or "an error").replace("_", " ")
+            return f"call failed after {ms(e.latency_ms)}: {why}", "red"
         cost = "unpriced" if e.cost_usd is None else money(e.cost_usd)
         waited = f", waited {ms(e.queue_ms)} for a slot" if e.queue_ms >= 1 else ""
         retries = f", {e.retries} retries" if e.retries else ""

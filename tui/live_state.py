@@ -15,18 +15,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dspy_tui.engine import events as ev
+from dspy_tui.storage.call_outcomes import outcome
 
 MAX_EVENTS = 2000
 PHASE_ORDER = ("baseline", "optimization", "cross_model", "benchmark", "report")
 FINAL_STATUSES = ("converged", "failed", "done", "stopped")
 # what the events pane lists: `provider_stats` samples are figures for the footer, not log lines
 LOGGED_TYPES = tuple(t for t in ev.EVENT_TYPES if t != "provider_stats")
-NOT_MODEL_ERRORS = frozenset({"cancelled", "BudgetExhausted"})  # a stop or the budget refused the call
-
-
-def refused(e: ev.CallCompleted) -> bool:
-    """The budget refused this call before it was sent: not an error of the model."""
-    return e.status == "refused" or e.error_kind == "BudgetExhausted"
 
 
 def rate_limited(e: ev.CallCompleted) -> bool:
@@ -42,7 +37,8 @@ class ModelRow:
     last_delta: float | None = None
     calls: int = 0
     cache_hits: int = 0
-    errors: int = 0
+    errors: int = 0  # failed calls (storage/call_outcomes.py)
+    cancelled: int = 0  # calls a stop cut off: not errors
     cost_usd: float = 0.0
     unpriced_calls: int = 0
     status: str = "pending"
@@ -321,10 +317,11 @@ class LiveState:
             if not e.cache_hit:
                 self.other_cost_usd += e.cost_usd or 0.0
             return
-        if e.cache_hit:
+        kind = outcome(e.status, e.error_kind, e.cache_hit)
+        if kind == "cached":
             row.cache_hits += 1
             return
-        if refused(e):
+        if kind == "refused":
             row.refused += 1  # never sent: not a call, not an error
             return
         row.calls += 1
@@ -332,8 +329,8 @@ class LiveState:
         row.latency_ms += e.latency_ms
         if rate_limited(e):
             row.rate_limited += 1
-        if e.status != "ok" and e.error_kind not in NOT_MODEL_ERRORS:
-            row.errors += 1
+        row.errors += kind == "failed"
+        row.cancelled += kind == "cancelled"  # the user's stop cut it off: a resume sends it again
         if e.cost_usd is not None:
             row.cost_usd += e.cost_usd
         elif e.status == "ok":  # a failed call bills nothing; an answered one without a price is unpriced

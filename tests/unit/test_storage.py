@@ -182,6 +182,7 @@ def test_calls_totals_count_cache_hits_apart(tmp_path: Path) -> None:
         "errors": 1,
         "refused_by_budget": 1,
         "estimated_cost_usd": pytest.approx(0.005),
+        "cancelled": 0,
     }
 
 

@@ -38,6 +38,7 @@ def model_counts(state: LiveState) -> list[tuple[int, Text]]:
             for n, what in (
                 (row.cache_hits, "cached"),
                 (row.errors, "failed"),
+                (row.cancelled, "cancelled"),
                 (row.refused, "refused by the budget"),
             )
             if n
