@@ -32,6 +32,7 @@ from dspy_tui.tui.app_api import services
 from dspy_tui.tui.screens.key_table import key_table
 from dspy_tui.tui.screens.styled_once import StyledOnceScreen
 from dspy_tui.tui.widgets.app_header import AppHeader
+from dspy_tui.tui.widgets.estimate_rows import EstimateRows
 from dspy_tui.tui.widgets.key_footer import KeyFooter
 from dspy_tui.tui.widgets.ticks import TickBox, TickList
 
@@ -596,10 +597,7 @@ class NewSessionScreen(StyledOnceScreen[None]):
         self.estimates = rows
         self._message("#task-msg", "")
         self._message("#models-msg", "")
-        table = Table(box=None, padding=(0, 1), expand=True, show_edge=False)
-        table.add_column("model", overflow="fold", ratio=1)
-        table.add_column("calls", justify="right", no_wrap=True)
-        table.add_column("cost exp, max", justify="right", no_wrap=True)
+        table: list[tuple[Text, Text, Text]] = []
         total_calls = 0.0
         total = [0.0, 0.0]
         unpriced = False
@@ -615,20 +613,22 @@ class NewSessionScreen(StyledOnceScreen[None]):
                 if r.price_label == fmt.SIMULATED:
                     cost.append(" sim", style="dim")
             who = f"{r.model} (judge)" if r.role == "judge" else r.model
-            table.add_row(who, f"{int(r.calls.min)}-{int(r.calls.max)}", cost)
-        table.add_row(
-            Text("total", style="bold"),
-            Text(f"~{int(total_calls)}", style="bold"),
-            Text(
-                f"{fmt.money(total[0])}, {fmt.money(total[1])}" + (" + unpriced" if unpriced else ""),
-                style="bold",
-            ),
+            table.append((Text(who), Text(f"{int(r.calls.min)}-{int(r.calls.max)}"), cost))
+        table.append(
+            (
+                Text("total", style="bold"),
+                Text(f"~{int(total_calls)}", style="bold"),
+                Text(
+                    f"{fmt.money(total[0])}, {fmt.money(total[1])}" + (" + unpriced" if unpriced else ""),
+                    style="bold",
+                ),
+            )
         )
         train, dev, test = sizes
         head = Text(f"{train} train · {dev} dev · {test} test examples", style="dim")
         grid = Table.grid()
         grid.add_row(head)
-        grid.add_row(table)
+        grid.add_row(EstimateRows(table))
         for r in rows:  # the estimator times local models only: hosted ones run in parallel, at their limits
             if r.seconds is not None:
                 grid.add_row(
