@@ -59,9 +59,10 @@ def score(value: float | None) -> str:
 
 
 def delta(value: float | None) -> str:
+    """A score's change, signed; no change reads `±0` (a bare `0` after `0.000 → 0.000` read as a stray digit)."""
     if value is None:
         return "-"
-    return "0" if abs(value) < 5e-4 else f"{value:+.3f}"
+    return "±0" if abs(value) < 5e-4 else f"{value:+.3f}"
 
 
 def money(value: float | None) -> str:
