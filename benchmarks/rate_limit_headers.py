@@ -21,7 +21,6 @@ Run: `python benchmarks/rate_limit_headers.py [--rounds 3] [--dev 30] [--runs 3]
 from __future__ import annotations
 
 import argparse
-import compileall
 import json
 import os
 import resource
@@ -33,7 +32,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from _fake_server import ROOT, start_server  # benchmarks/ is on sys.path when a script runs
+from _bytecode import compile_sources  # benchmarks/ is on sys.path when a script runs
+from _fake_server import ROOT, start_server
 
 MODELS = ("openai-compatible/model-a", "openai-compatible/model-b")
 CONCURRENCY = 8
@@ -191,21 +191,6 @@ def sent(db: sqlite3.Connection) -> list[tuple[float, str, str | None]]:
     return db.execute(
         "SELECT ts, status, error_kind FROM calls WHERE cache_hit = 0 AND status != 'refused' ORDER BY ts"
     ).fetchall()
-
-
-PACKAGES = ("dspy_tui", "cli", "engine", "storage", "tui")
-
-
-def compile_sources() -> None:
-    """Write our modules' bytecode, as installing a package does, before anything is timed.
-
-    DSPy comes installed with its bytecode; this tree is an editable install, and with
-    PYTHONDONTWRITEBYTECODE set (as it is on the team machine) every `dspy-tui run` compiled
-    our ~60 modules from source again (about 0.13 s CPU a process), a cost no installed copy has.
-    """
-    for package in PACKAGES:
-        if not compileall.compile_dir(ROOT / package, quiet=1):
-            raise SystemExit(f"could not compile {package}")
 
 
 def generous(rounds: int, dev: int, runs: int) -> None:
