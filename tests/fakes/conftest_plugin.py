@@ -25,21 +25,15 @@ UNLIMITED = LimitConfig(rpm=None, tpm=None, concurrency=64, default_pause_s=0.05
 @pytest.fixture
 def fake_provider() -> Iterator[FakeProvider]:
     """A fake OpenAI/Anthropic/Gemini server on 127.0.0.1, in its own thread and loop."""
-    provider = FakeProvider().start()
-    try:
+    with FakeProvider() as provider:
         yield provider
-    finally:
-        provider.stop()
 
 
 @pytest.fixture
 def brainy_provider() -> Iterator[FakeProvider]:
     """The fake server answering as the offline base model (answers DSPy parses), 4 ms a call."""
-    provider = FakeProvider(latency_s=0.004, brain=offline_brain("base")).start()
-    try:
+    with FakeProvider(latency_s=0.004, brain=offline_brain("base")) as provider:
         yield provider
-    finally:
-        provider.stop()
 
 
 @pytest.fixture

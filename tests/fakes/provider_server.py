@@ -244,6 +244,12 @@ class FakeProvider:
             self._thread.join(10)
             self._loop = None
 
+    def __enter__(self) -> FakeProvider:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
     async def _shutdown(self) -> None:
         """Close the server, then cancel handlers still holding requests (timeouts, latency)."""
         await self.aclose()
