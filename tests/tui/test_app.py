@@ -9,7 +9,15 @@ from typing import Any
 
 import pytest
 from textual.widgets import DataTable
-from tui_support import MODELS, ScriptedSession, fixed_clock, home_lists, insert_sessions, script, wait_for
+from tui_support import (
+    MODELS,
+    answer,
+    fixed_clock,
+    home_lists,
+    insert_sessions,
+    scripted,
+    wait_for,
+)
 
 from dspy_tui.storage.paths import Paths
 from dspy_tui.storage.sessions import SessionStore
@@ -18,7 +26,7 @@ from dspy_tui.tui.commands import APP_COMMANDS, ScreenCommands
 from dspy_tui.tui.screens.detail import DetailScreen
 from dspy_tui.tui.screens.home import HomeScreen
 from dspy_tui.tui.screens.keys import KeysScreen
-from dspy_tui.tui.screens.modals import ConfirmScreen, HelpScreen
+from dspy_tui.tui.screens.modals import HelpScreen
 from dspy_tui.tui.screens.settings import SettingsScreen
 from dspy_tui.tui.settings import load_settings
 from dspy_tui.tui.widgets.key_footer import ToggleKey
@@ -89,9 +97,7 @@ async def test_a_session_marked_running_elsewhere_asks_before_resuming(
     app = DspyTuiApp(paths, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen) and app.screen.selected_id() == sid)
-        await pilot.press("r")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        await pilot.press("n")
+        await answer(pilot, "r", "n")
         await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen))
         assert not app.preparing
 
@@ -109,7 +115,7 @@ async def test_theme_choice_is_remembered(paths: Paths) -> None:
 
 
 async def test_resizing_a_running_session_never_crashes(paths: Paths, store: SessionStore) -> None:
-    session = ScriptedSession(store, paths, script(MODELS, rounds_done=3, finished=True), delay=0.005)
+    session = scripted(store, paths, 3, finished=True, delay=0.005)
     app = DspyTuiApp(paths, live_session=session, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
         for size in ((80, 24), (200, 60), (40, 12), (20, 8), (100, 30), (80, 24), (120, 40)):

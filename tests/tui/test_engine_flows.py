@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from textual.pilot import Pilot
-from tui_support import fixed_clock, home_lists, wait_for
+from tui_support import answer, fixed_clock, home_lists, wait_for
 
 from dspy_tui.engine.config import SessionConfig, parse_config
 from dspy_tui.storage.paths import Paths
@@ -18,7 +18,6 @@ from dspy_tui.storage.sessions import SessionStore
 from dspy_tui.tui.app import DspyTuiApp
 from dspy_tui.tui.screens.home import HomeScreen
 from dspy_tui.tui.screens.live import LiveScreen
-from dspy_tui.tui.screens.modals import ConfirmScreen
 from dspy_tui.tui.screens.new_session import NewSessionScreen
 
 RUN_TIMEOUT = 120
@@ -69,9 +68,7 @@ async def test_stop_then_resume_from_home(paths: Paths) -> None:
             timeout=RUN_TIMEOUT,
             what="the baselines",
         )
-        await pilot.press("s")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        await pilot.press("y")
+        await answer(pilot, "s", "y")
         await wait_for(pilot, lambda: live.runner.done.is_set(), timeout=30, what="the stop")
         assert live.runner.outcome == "stopped"
         sid = live.runner.session_id
@@ -105,9 +102,7 @@ async def test_quit_during_a_real_run_leaves_it_stopped_and_resumable(paths: Pat
         live = await start_with_defaults(pilot)
         await wait_for(pilot, lambda: live.runner.state.status == "running", timeout=60)
         sid = live.runner.session_id
-        await pilot.press("ctrl+q")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        await pilot.press("y")
+        await answer(pilot, "ctrl+q", "y")
         await wait_for(pilot, lambda: not app.is_running, timeout=60, what="the app to exit")
     assert live.runner.outcome == "stopped"
     stored = SessionStore(paths.db_path).get_session(sid)

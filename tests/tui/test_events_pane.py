@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from tui_support import MODELS, T0, ScriptedSession, fixed_clock, script, wait_for
+from tui_support import MODELS, T0, ScriptedSession, fixed_clock, script, scripted, wait_for
 
 from dspy_tui.engine import events as ev
 from dspy_tui.storage.paths import Paths
@@ -98,7 +98,7 @@ async def test_the_log_keeps_the_newest_event_in_view_when_its_height_changes(
 ) -> None:
     """Following the end, a shorter log (a terminal resized, a first layout after the events arrived)
     still shows the newest event: it used to stay where the taller log's end had been."""
-    session = ScriptedSession(store, paths, script(MODELS, rounds_done=3, finished=True))
+    session = scripted(store, paths, 3, finished=True)
     app = DspyTuiApp(paths, live_session=session, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(

@@ -14,6 +14,7 @@ from tui_support import (
     PROGRAM_STATE,
     T0,
     _history_session,
+    answer,
     fixed_clock,
     home_lists,
     insert_history,
@@ -123,19 +124,13 @@ async def test_delete_asks_first_and_rerun_asks_before_starting(paths: Paths, st
     async with app.run_test(size=(120, 40)) as pilot:
         await home_lists(pilot, 3)
         screen = await open_detail(pilot, ids[2])
-        await pilot.press("d")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        await pilot.press("n")  # no: nothing is lost
+        await answer(pilot, "d", "n")  # no: nothing is lost
         await wait_for(pilot, lambda: app.screen is screen)
         assert store.get_session(ids[2]).name == "intent-c"
-        await pilot.press("f5")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        await pilot.press("escape")  # escape means no
+        await answer(pilot, "f5", "escape")  # escape means no
         await wait_for(pilot, lambda: app.screen is screen)
         assert not app.preparing and app.runner is None
-        await pilot.press("d")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        await pilot.press("y")
+        await answer(pilot, "d", "y")
         await home_lists(pilot, 2)
     with pytest.raises(UnknownSession):
         store.get_session(ids[2])
@@ -148,9 +143,7 @@ async def test_rerun_starts_a_new_session_with_the_stored_setup(paths: Paths, st
     async with app.run_test(size=(120, 40)) as pilot:
         await home_lists(pilot, 3)
         await open_detail(pilot, ids[1])
-        await pilot.press("f5")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        await pilot.press("y")
+        await answer(pilot, "f5", "y")
         await wait_for(
             pilot,
             lambda: any(n.severity == "error" for n in app._notifications),
@@ -317,9 +310,7 @@ async def test_keys_set_and_delete_with_a_keyring(
         await wait_for(pilot, lambda: memory_keyring.store.get(("dspy-tui", "anthropic")) == secret)
         await wait_for(pilot, lambda: str(table.get_cell("anthropic", "source")) == "keyring")
         assert str(table.get_cell("anthropic", "key")) == "sk-...9876"
-        await pilot.press("s")  # replacing a stored key asks first
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        await pilot.press("n")
+        await answer(pilot, "s", "n")  # replacing a stored key asks first
         await wait_for(pilot, lambda: isinstance(app.screen, KeysScreen))
         assert memory_keyring.store[("dspy-tui", "anthropic")] == secret
         table.move_cursor(row=table.get_row_index("groq"))
@@ -327,9 +318,7 @@ async def test_keys_set_and_delete_with_a_keyring(
         await pilot.pause()
         assert not isinstance(app.screen, ConfirmScreen)
         table.move_cursor(row=table.get_row_index("anthropic"))
-        await pilot.press("d")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        await pilot.press("y")
+        await answer(pilot, "d", "y")
         await wait_for(pilot, lambda: ("dspy-tui", "anthropic") not in memory_keyring.store)
         await wait_for(pilot, lambda: str(table.get_cell("anthropic", "source")) == "missing")
         shown = " ".join(n.message for n in app._notifications) + str(app.export_screenshot())
@@ -369,9 +358,7 @@ async def test_settings_are_saved_and_new_sessions_start_from_them(paths: Paths)
         await pilot.press("ctrl+s")  # out of range: said, not saved
         assert load_settings(paths.settings_path).concurrency is None
         screen.query_one("#concurrency", Input).value = "4"
-        await pilot.press("escape")  # unsaved edits: asks
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        await pilot.press("n")
+        await answer(pilot, "escape", "n")  # unsaved edits: asks
         await pilot.press("ctrl+s")
         await wait_for(
             pilot, lambda: load_settings(paths.settings_path).concurrency == 4, what="the settings file"

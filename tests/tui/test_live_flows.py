@@ -5,7 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from textual.widgets import DataTable
-from tui_support import MODELS, T0, ScriptedSession, fixed_clock, home_lists, script, wait_for
+from tui_support import (
+    MODELS,
+    T0,
+    ScriptedSession,
+    answer,
+    fixed_clock,
+    home_lists,
+    script,
+    scripted,
+    wait_for,
+)
 
 from dspy_tui.engine import events as ev
 from dspy_tui.storage.paths import Paths
@@ -14,7 +24,7 @@ from dspy_tui.tui.app import DspyTuiApp
 from dspy_tui.tui.screens.detail import DetailScreen
 from dspy_tui.tui.screens.home import HomeScreen
 from dspy_tui.tui.screens.live import LiveScreen
-from dspy_tui.tui.screens.modals import ConfirmScreen, HelpScreen, ReportScreen
+from dspy_tui.tui.screens.modals import HelpScreen, ReportScreen
 from dspy_tui.tui.widgets.event_log import EventLog
 from dspy_tui.tui.widgets.round_chart import RoundChart
 
@@ -68,18 +78,14 @@ async def test_screen_updates_without_input(store: SessionStore, paths: Paths) -
 
 
 async def test_stop_asks_then_stops_and_session_is_resumable(store: SessionStore, paths: Paths) -> None:
-    session = ScriptedSession(store, paths, script(MODELS, rounds_done=2, finished=False), hold=True)
+    session = scripted(store, paths, 2)
     app = DspyTuiApp(paths, live_session=session, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: session.published == len(session.events), what="the script")
-        await pilot.press("s")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirm dialog")
-        await pilot.press("n")  # keep running
+        await answer(pilot, "s", "n")  # keep running
         await pilot.pause(0.2)
         assert not session.stop_event.is_set()
-        await pilot.press("s")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        await pilot.press("y")
+        await answer(pilot, "s", "y")
         await wait_for(pilot, lambda: app.runner is not None and app.runner.done.is_set(), what="the stop")
         await pilot.pause(0.5)
         assert app.runner is not None and app.runner.outcome == "stopped"
@@ -89,28 +95,24 @@ async def test_stop_asks_then_stops_and_session_is_resumable(store: SessionStore
 
 
 async def test_quit_during_a_run_asks_then_stops_cleanly(store: SessionStore, paths: Paths) -> None:
-    session = ScriptedSession(store, paths, script(MODELS, rounds_done=1, finished=False), hold=True)
+    session = scripted(store, paths, 1)
     app = DspyTuiApp(paths, live_session=session, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: session.published == len(session.events))
-        await pilot.press("ctrl+q")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the quit question")
-        await pilot.press("escape")  # changed my mind
+        await answer(pilot, "ctrl+q", "escape")  # changed my mind
         await pilot.pause(0.2)
         assert app.is_running and not session.stop_event.is_set()
         await pilot.press("escape")  # home, the session keeps running
         await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen))
         assert app.screen.query_one("#running-banner").display
-        await pilot.press("q")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        await pilot.press("y")
+        await answer(pilot, "q", "y")
         await wait_for(pilot, lambda: not app.is_running, what="the app to exit")
     assert session.stop_event.is_set() and session.stop_reason == "user"
     assert store.get_session(session.session_id).status == "stopped"
 
 
 async def test_escape_home_and_back_keeps_the_live_screen(store: SessionStore, paths: Paths) -> None:
-    session = ScriptedSession(store, paths, script(MODELS, rounds_done=2, finished=False), hold=True)
+    session = scripted(store, paths, 2)
     app = DspyTuiApp(paths, live_session=session, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: session.published == len(session.events))
@@ -125,7 +127,7 @@ async def test_escape_home_and_back_keeps_the_live_screen(store: SessionStore, p
 
 
 async def test_filter_help_and_metric_keys(store: SessionStore, paths: Paths) -> None:
-    session = ScriptedSession(store, paths, script(MODELS, rounds_done=2, finished=False), hold=True)
+    session = scripted(store, paths, 2)
     app = DspyTuiApp(paths, live_session=session, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: session.published == len(session.events))
@@ -153,7 +155,7 @@ async def test_filter_help_and_metric_keys(store: SessionStore, paths: Paths) ->
 
 
 async def test_finished_session_opens_its_detail_with_report(store: SessionStore, paths: Paths) -> None:
-    session = ScriptedSession(store, paths, script(MODELS, rounds_done=3, finished=True))
+    session = scripted(store, paths, 3, finished=True)
     app = DspyTuiApp(paths, live_session=session, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: app.runner is not None and app.runner.done.is_set())
@@ -214,7 +216,7 @@ async def test_a_stopped_session_shows_its_converged_model_stopped_as_stored(
 ) -> None:
     """offline/small converged after round 2; a stop before its benchmark stores it `stopped` (the
     engine's _guarded), so the live table says `stopped` too, not `converged` (issue 16.6)."""
-    session = ScriptedSession(store, paths, script(MODELS, rounds_done=3, finished=False), hold=True)
+    session = scripted(store, paths, 3)
     app = DspyTuiApp(paths, live_session=session, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: session.published == len(session.events), what="the script")
@@ -281,7 +283,7 @@ async def test_a_resumed_session_opens_on_its_stored_state(
 
 async def test_a_budget_stop_says_what_was_spent_and_how_to_go_on(store: SessionStore, paths: Paths) -> None:
     """Not "the budget is spent": the engine's words (spent, left) and `resume ID --budget USD`."""
-    session = ScriptedSession(store, paths, script(MODELS, rounds_done=1, finished=False), hold=True)
+    session = scripted(store, paths, 1)
     session.budget.preload(0.0497)
     app = DspyTuiApp(paths, live_session=session, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:

@@ -7,7 +7,7 @@ from typing import Any
 
 from textual.pilot import Pilot
 from textual.widgets import Input, Select, Static
-from tui_support import fixed_clock, new_session_form, wait_for
+from tui_support import answer, fixed_clock, new_session_form, wait_for
 
 from dspy_tui.engine.config import load_config
 from dspy_tui.storage.paths import Paths
@@ -198,7 +198,6 @@ async def test_missing_keys_budget_and_optimizer_are_said_before_f5(paths: Paths
 
 
 async def test_escape_asks_before_dropping_edits(paths: Paths) -> None:
-    from dspy_tui.tui.screens.modals import ConfirmScreen
 
     app = DspyTuiApp(paths, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -208,13 +207,9 @@ async def test_escape_asks_before_dropping_edits(paths: Paths) -> None:
         screen = await open_form(pilot)
         screen.query_one("#rounds", Input).value = "2"
         screen.query_one("#models").focus()
-        await pilot.press("escape")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the question")
-        await pilot.press("n")
+        await answer(pilot, "escape", "n")
         assert app.screen is screen
-        await pilot.press("escape")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        await pilot.press("y")
+        await answer(pilot, "escape", "y")
         await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen), what="home")
 
 

@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 import pytest
 from textual import events
-from tui_support import MODELS, ScriptedSession, fixed_clock, script, wait_for
+from tui_support import MODELS, fixed_clock, scripted, wait_for
 
 from dspy_tui.engine import events as ev
 from dspy_tui.storage.paths import Paths
@@ -72,7 +72,7 @@ async def reaction_time(app: DspyTuiApp, key: str, answered: Callable[[], bool])
 async def test_keys_answer_within_100ms_under_1000_events_per_second(
     store: SessionStore, paths: Paths
 ) -> None:
-    session = ScriptedSession(store, paths, script(MODELS, rounds_done=1, finished=False), hold=True)
+    session = scripted(store, paths, 1)
     app = DspyTuiApp(paths, live_session=session, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(

@@ -19,7 +19,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 from textual.widgets._footer import FooterKey
 from textual_plotext import PlotextPlot
-from tui_support import fixed_clock, insert_history, wait_for
+from tui_support import answer, fixed_clock, insert_history, wait_for
 
 from dspy_tui.storage.paths import Paths, resolve_paths
 from dspy_tui.storage.sessions import SessionStore
@@ -132,9 +132,7 @@ async def test_each_open_of_the_new_session_form_starts_from_the_defaults_and_th
         await pilot.press("space")  # the highlighted model toggles
         assert first.selected_models() == ["offline/base", "offline/large"]
         first.query_one("#name", Input).value = "edited"
-        await pilot.press("escape")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        await pilot.press("y")
+        await answer(pilot, "escape", "y")
         await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen))
         await pilot.press("n")
         form = app.screen

@@ -7,7 +7,16 @@ from pathlib import Path
 
 import pytest
 from textual.widgets import Button
-from tui_support import MODELS, ScriptedSession, fixed_clock, home_lists, insert_sessions, script, wait_for
+from tui_support import (
+    MODELS,
+    ScriptedSession,
+    answer,
+    fixed_clock,
+    home_lists,
+    insert_sessions,
+    scripted,
+    wait_for,
+)
 
 from dspy_tui.storage.paths import Paths
 from dspy_tui.storage.sessions import SessionStore
@@ -18,7 +27,7 @@ from dspy_tui.tui.screens.modals import ConfirmScreen
 
 
 def live_app(paths: Paths, store: SessionStore) -> tuple[DspyTuiApp, ScriptedSession]:
-    session = ScriptedSession(store, paths, script(MODELS, rounds_done=1, finished=False), hold=True)
+    session = scripted(store, paths, 1)
     return DspyTuiApp(paths, live_session=session, clock=fixed_clock), session
 
 
@@ -107,17 +116,13 @@ async def test_home_deletes_after_asking_and_sorts(paths: Paths, store: SessionS
             pilot, lambda: names() == ["intent-gpt", "sentiment", "sentiment-2"], what="sorted by name"
         )
         assert "Name ▲" in [str(c.label) for c in table.columns.values()]
-        await pilot.press("d")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the question")
-        await pilot.press("n")  # kept
+        await answer(pilot, "d", "n")  # kept
         await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen))
         assert table.row_count == 3
         home = app.screen
         assert isinstance(home, HomeScreen)
         chosen = home.rows[home.selected_id() or ""].name  # the selection follows its session when sorted
-        await pilot.press("d")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        await pilot.press("y")
+        await answer(pilot, "d", "y")
         await wait_for(pilot, lambda: table.row_count == 2, what="the session deleted")
         assert chosen not in names()
 
@@ -190,7 +195,7 @@ async def test_q_quit_shows_and_quits_on_the_finished_live_screen_at_80_columns(
 ) -> None:
     """At 80 columns the finished live screen's footer dropped its last key, `q` Quit (and home dropped
     it once `l` Live was offered): Quit now stays beside `?` Help, and q leaves the app from there."""
-    session = ScriptedSession(store, paths, script(MODELS, rounds_done=3, finished=True))
+    session = scripted(store, paths, 3, finished=True)
     app = DspyTuiApp(paths, live_session=session, clock=fixed_clock)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen) and app.screen.results_shown)

@@ -22,6 +22,7 @@ from dspy_tui.engine.config import SessionConfig, parse_config
 from dspy_tui.storage.paths import Paths
 from dspy_tui.storage.sessions import SessionStore
 from dspy_tui.tui.screens.home import HomeScreen
+from dspy_tui.tui.screens.modals import ConfirmScreen
 from dspy_tui.tui.screens.new_session import NewSessionScreen
 
 T0 = 1_767_000_000.0  # a fixed start, 2025-12-29 09:20:00 UTC
@@ -295,6 +296,14 @@ class ScriptedSession:
         self.report_paths = {"md": str(self.paths.exports_dir / self.session_id / "report.md")}
 
 
+def scripted(
+    store: SessionStore, paths: Paths, rounds_done: int, *, finished: bool = False, **options: Any
+) -> ScriptedSession:
+    """A scripted session of MODELS after `rounds_done` rounds: held running there unless `finished`."""
+    events = script(MODELS, rounds_done=rounds_done, finished=finished)
+    return ScriptedSession(store, paths, events, hold=not finished, **options)
+
+
 def insert_sessions(store: SessionStore) -> list[str]:
     """Three stored sessions with fixed timestamps, for the home list."""
     ids = []
@@ -350,6 +359,15 @@ async def home_lists(pilot: Pilot[Any], rows: int, what: str = "") -> HomeScreen
     await pilot.pause()
     assert isinstance(app.screen, HomeScreen)
     return app.screen
+
+
+async def answer(pilot: Pilot[Any], key: str, reply: str) -> None:
+    """Press `key`, wait for the question it asks (a ConfirmScreen) and press `reply` (y, n or escape)."""
+    await pilot.press(key)
+    await wait_for(
+        pilot, lambda: isinstance(pilot.app.screen, ConfirmScreen), what=f"the question {key} asks"
+    )
+    await pilot.press(reply)
 
 
 async def new_session_form(pilot: Pilot[Any]) -> NewSessionScreen:
