@@ -9,15 +9,7 @@ from typing import Any
 
 import pytest
 from textual.widgets import DataTable
-from tui_support import (
-    MODELS,
-    answer,
-    fixed_clock,
-    home_lists,
-    insert_sessions,
-    scripted,
-    wait_for,
-)
+from tui_support import MODELS, answer, fixed_clock, home_lists, insert_sessions, scripted, wait_for
 
 from dspy_tui.storage.paths import Paths
 from dspy_tui.storage.sessions import SessionStore
