@@ -16,6 +16,15 @@ from .providers.offline import VARIANTS
 from .providers.offline.shapes import SHAPES
 from .providers.registry import all_specs
 
+# What every model on this machine says: a local server's or dspy-tui's own GGUF, free and keyless
+LOCAL_ROW: dict[str, Any] = {
+    "kind": "local",
+    "priced": True,
+    "price": "$0",
+    "source": "local",
+    "key": "not needed",
+}
+
 
 def known_models() -> list[dict[str, Any]]:
     """One row per known model: provider, kind (hosted/local/offline), its price (USD per 1M tokens
@@ -45,11 +54,7 @@ def known_models() -> list[dict[str, Any]]:
                 {
                     "model": f"{spec.id}/<model>",
                     "provider": spec.id,
-                    "kind": "local",
-                    "priced": True,
-                    "price": "$0",
-                    "source": "local",
-                    "key": "not needed",
+                    **LOCAL_ROW,
                     "description": f"{spec.label} at {spec.default_base_url}",
                 }
             )
@@ -104,15 +109,7 @@ def _local_rows() -> list[dict[str, Any]]:
     """The GGUF models dspy-tui serves itself: real models on this CPU, $0, slower than offline."""
     installed = local.extra_installed()
     note = "" if installed else f" (needs {local.INSTALL_HINT})"
-    common = {
-        "provider": local.PROVIDER_ID,
-        "kind": "local",
-        "priced": True,
-        "price": "$0",
-        "source": "local",
-        "key": "not needed",
-        "extra_installed": installed,
-    }
+    common = {"provider": local.PROVIDER_ID, **LOCAL_ROW, "extra_installed": installed}
     return [
         {
             "model": f"local/{local.BUNDLED}",
