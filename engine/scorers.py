@@ -17,13 +17,13 @@ import math
 import numbers
 import re
 import unicodedata
-from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import dspy
 
 from dspy_tui.engine.tasks import TaskError, import_object
+from dspy_tui.engine.word_overlap import overlap_f1
 
 JudgeFn = Callable[[dspy.Example, Any, str], float]
 """`judge(example, prediction, field) -> score in [0, 1]`, built by the runtime around a judge LM."""
@@ -45,14 +45,7 @@ def exact_match(gold: Any, got: Any) -> float:
 
 
 def token_f1(gold: Any, got: Any) -> float:
-    g, p = normalize(gold).split(), normalize(got).split()
-    if not g or not p:
-        return float(g == p)
-    common = sum((Counter(g) & Counter(p)).values())
-    if not common:
-        return 0.0
-    precision, recall = common / len(p), common / len(g)
-    return 2 * precision * recall / (precision + recall)
+    return overlap_f1(normalize(got).split(), normalize(gold).split())
 
 
 def contains(gold: Any, got: Any) -> float:

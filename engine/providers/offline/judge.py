@@ -17,7 +17,7 @@ every report labels offline judge scores as simulated.
 
 from __future__ import annotations
 
-from collections import Counter
+from dspy_tui.engine.word_overlap import overlap_f1
 
 from .text import STOPWORDS, words
 
@@ -28,7 +28,7 @@ def judge_score(current: dict[str, str]) -> float | None:
         return None
     response = words(current["response"])
     if "expected" in current:
-        return _f1(response, words(current["expected"]))
+        return overlap_f1(response, words(current["expected"]))
     aspect = current.get("aspect", "").lower()
     inputs = words(current.get("task_inputs", ""))
     if not response:
@@ -48,13 +48,3 @@ def judge_score(current: dict[str, str]) -> float | None:
         copied = set(zip(inputs, inputs[1:], strict=False))
         return sum(p not in copied for p in pairs) / len(pairs)
     return None
-
-
-def _f1(response: list[str], expected: list[str]) -> float:
-    if response == expected:
-        return 1.0
-    common = sum((Counter(response) & Counter(expected)).values())
-    if not common:
-        return 0.0
-    precision, recall = common / len(response), common / len(expected)
-    return 2 * precision * recall / (precision + recall)
