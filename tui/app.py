@@ -39,7 +39,12 @@ if TYPE_CHECKING:
 STYLES = Path(__file__).parent / "styles"
 LIVE_SCREEN = "live"
 HELP_SCREEN = "help"
-GC_YOUNG_THRESHOLD = 20_000  # CPython's default is 700 allocations
+# (young, middle, full): a collection of the two young generations walks what survived since the
+# last one, about young x (middle + 1) objects; a full one is considered after young x middle x full
+# allocations. (20_000, 20, 20) let it walk 400,000: every few screen opens one stalled the UI
+# 200-500 ms (the worst runs of benchmarks/screen_latency.py). This walks about 35,000 and keeps
+# full collections as rare (CPython's default is (700, 10, 10)).
+GC_THRESHOLDS = (5_000, 5, 320)
 
 
 class DspyTuiApp(App[int]):
@@ -78,9 +83,9 @@ class DspyTuiApp(App[int]):
 
     def on_mount(self) -> None:
         # Full garbage collections stop every thread, the UI's too, for as long as they take to walk the
-        # heap (tens of ms once DSPy is loaded). Fewer young collections make full ones rare; the large
-        # long-lived part of the heap is frozen once a session is loaded (see LiveScreen.apply_history).
-        gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 20)  # put back on unmount
+        # heap (tens of ms once DSPy is loaded): the thresholds make them rare; the large long-lived
+        # part of the heap is frozen once a session is loaded (see LiveScreen.apply_history).
+        gc.set_threshold(*GC_THRESHOLDS)  # put back on unmount
         self.theme_changed_signal.subscribe(self, lambda theme: self._remember_theme(theme.name))
         if not self.is_headless and _stdin_is_tty():
             self.set_interval(TERMINAL_CHECK_S, self._check_terminal)
@@ -407,7 +412,9 @@ class DspyTuiApp(App[int]):
         from dspy_tui.tui.screens.new_session import NewSessionScreen
 
         # a fresh form each time: every open starts from the defaults and the settings of now
-        self.push_screen(NewSessionScreen(self.paths))
+        screen = NewSessionScreen(self.paths)
+        screen.read_choices_first(self)
+        self.push_screen(screen)
 
     def action_keys(self) -> None:
         from dspy_tui.tui.screens.keys import KeysScreen

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
 from pathlib import Path
@@ -157,6 +158,27 @@ async def test_home_from_two_screens_deep_and_the_palette_offers_home_only_away_
         app.action_home()
         await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen), what="home")
         assert app.screen_stack == [app.screen]
+
+
+async def test_no_young_garbage_collection_walks_more_than_40000_objects(paths: Paths) -> None:
+    """A collection of the young generations walks every object allocated since the last one and
+    stops the UI meanwhile: (20_000, 20, 20) let it walk 400,000, a 200-500 ms stall every few
+    screen opens (benchmarks/screen_latency.py's worst runs)."""
+    walked: list[int] = []
+
+    def young(phase: str, info: dict[str, int]) -> None:
+        if phase == "start" and info["generation"] == 1:
+            walked.append(len(gc.get_objects(generation=0)) + len(gc.get_objects(generation=1)))
+
+    app = DspyTuiApp(paths, clock=fixed_clock)
+    async with app.run_test():
+        gc.callbacks.append(young)
+        try:
+            kept = [[i] for i in range(500_000)]  # alive for a while, as a screen's widgets are
+        finally:
+            gc.callbacks.remove(young)
+    assert len(kept) == 500_000
+    assert walked and max(walked) <= 40_000, walked
 
 
 def test_start_up_does_not_import_dspy() -> None:

@@ -390,3 +390,31 @@ async def test_an_estimate_that_changes_no_message_updates_none(paths: Paths, mo
         await wait_for(pilot, lambda: screen.estimates is not None, timeout=60, what="the estimate again")
         await pilot.pause(0.1)
         assert updated == ["estimate"], updated
+
+
+async def test_the_forms_first_frame_holds_the_catalogue_and_the_run_command(paths: Paths) -> None:
+    """The catalogue was read once the form was shown and its list came a frame later, laying the
+    whole form out again; the run command waited for the estimate's debounce. Both are in the first
+    frame now: the catalogue is read while the form is composed."""
+    from textual.widgets import SelectionList
+
+    app = DspyTuiApp(paths, clock=fixed_clock)
+    first: list[tuple[int, str]] = []  # what the form's first frame showed: models listed, the command
+    display = app._display
+
+    def watched(screen: Any, update: Any) -> None:
+        display(screen, update)
+        if isinstance(screen, NewSessionScreen) and update is not None and not first:
+            command = str(screen.query_one("#command", Static).render())
+            first.append((screen.query_one("#models", SelectionList).option_count, command))
+
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_form(pilot)  # the catalogue's modules loaded, as on any later open
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen))
+        app._display = watched  # type: ignore[method-assign]
+        screen = await open_form(pilot)
+        now = (screen.query_one("#models", SelectionList).option_count, message(screen, "#command"))
+    assert now[0] > 3  # the catalogue, not the three defaults alone
+    assert now[1].startswith("dspy-tui run --task demo:sentiment")
+    assert first == [now]

@@ -17,7 +17,7 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 from textual import on, work
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.suggester import SuggestFromList
 from textual.timer import Timer
@@ -151,6 +151,10 @@ class NewSessionScreen(StyledOnceScreen[None]):
         self.chosen: set[str] = set(DEFAULT_MODELS)  # the models picked, shown or filtered out by the search
         self.model_order: list[str] = list(DEFAULT_MODELS)  # every model the list can show, in its order
         self._shown = False  # resumed once: settings applied, the estimate under way
+        self._reading_first = False  # the app started reading the choices before pushing the form
+        self._choices_first: tuple[Any, str | None] | None = (
+            None  # what that read brought before it was shown
+        )
         self.pristine: dict[str, Any] | None = (
             None  # the form as opened or loaded: escape asks when it differs
         )
@@ -245,14 +249,19 @@ class NewSessionScreen(StyledOnceScreen[None]):
         self.query_one("#form").can_focus = False  # tab goes from field to field
 
     def on_screen_resume(self) -> None:
-        if not self._shown:  # first shown: the settings as they are now
+        first = not self._shown
+        if first:  # first shown: the settings as they are now
             self._shown = True
             self._apply_settings()
+            if self._choices_first is not None:
+                self._choices_read(*self._choices_first)
             self.pristine = self._data_or_none()
+            self._show_command(self.pristine)
             self.schedule_estimate()
             # focusing the model list scrolled the form to it: at 24 rows Name and Task were out of view
             self.call_after_refresh(self.query_one("#form").scroll_home, animate=False)
-        self.load_choices()  # again after the keys screen: a key just added is no longer missing
+        if not (first and self._reading_first):
+            self.load_choices()  # again after the keys screen: a key just added is no longer missing
 
     def _apply_settings(self) -> None:
         settings = services(self).settings  # the defaults chosen on the settings screen
@@ -263,8 +272,19 @@ class NewSessionScreen(StyledOnceScreen[None]):
                 self.base["concurrency"] = settings.concurrency
 
     # -- choices from the engine (thread worker) -----------------------------------
+    def read_choices_first(self, app: App[Any]) -> None:
+        """Start reading the choices before the form is pushed: read while it is composed, they are
+        in its first frame; read once it was shown, the list came a frame later and laid the form
+        out again."""
+        self._reading_first = True
+        app.run_worker(lambda: self._read_choices(app), thread=True, group="choices")
+
     @work(thread=True, group="choices")
     def load_choices(self) -> None:
+        self._read_choices(self.app)
+
+    def _read_choices(self, app: App[Any]) -> None:
+        """The demo tasks, the model catalogue (key status reads the keyring) and the metric names."""
         from dspy_tui.engine.catalog import known_models
         from dspy_tui.engine.tasks import list_demo_tasks
 
@@ -277,9 +297,19 @@ class NewSessionScreen(StyledOnceScreen[None]):
             }
             catalog = known_models()
         except Exception as exc:  # noqa: BLE001 - the form still works with the defaults
-            self.app.call_from_thread(self._message, "#models-msg", f"Cannot list models: {exc}")
+            app.call_from_thread(self._choices_read, None, f"Cannot list models: {exc}")
             return
-        self.app.call_from_thread(self._fill_choices, demos, catalog, list(BUILTIN_METRICS))
+        app.call_from_thread(self._choices_read, (demos, catalog, list(BUILTIN_METRICS)), None)
+
+    def _choices_read(
+        self, choices: tuple[dict[str, str], list[dict[str, Any]], list[str]] | None, error: str | None
+    ) -> None:
+        if not self._shown:  # read first: applied when the form is first shown, before its first frame
+            self._choices_first = (choices, error)
+        elif choices is None:
+            self._message("#models-msg", error or "")
+        else:
+            self._fill_choices(*choices)
 
     def _fill_choices(self, demos: dict[str, str], catalog: list[dict[str, Any]], metrics: list[str]) -> None:
         if self._form_gone() or (demos, catalog) == (self.demos, self.catalog):
@@ -457,11 +487,7 @@ class NewSessionScreen(StyledOnceScreen[None]):
             )
         else:
             self._message("#fields-msg", "")
-        data = self._data_or_none()
-        if data is not None:
-            _update_text(
-                self.query_one("#command", Static), equivalent_command(data, self._config_text() or None)
-            )
+        self._show_command(self._data_or_none())
         try:
             config = self.build_config()
         except ValueError as exc:
@@ -470,6 +496,13 @@ class NewSessionScreen(StyledOnceScreen[None]):
             return
         self._message("#config-msg", "")
         self.run_estimate(config)
+
+    def _show_command(self, data: dict[str, Any] | None) -> None:
+        """The `dspy-tui run …` line for the form as it is (left as it was while the form is invalid)."""
+        if data is not None:
+            _update_text(
+                self.query_one("#command", Static), equivalent_command(data, self._config_text() or None)
+            )
 
     def _data_or_none(self) -> dict[str, Any] | None:
         try:
