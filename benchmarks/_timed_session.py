@@ -13,7 +13,7 @@ from dspy_tui.storage.sessions import SessionStore
 
 def fresh_session(config: SessionConfig, folder: str) -> Session:
     """A session whose database and files live in `folder` (a temporary directory)."""
-    paths = Paths(data_dir=Path(folder), config_dir=Path(folder) / "config")
+    paths = Paths.under(Path(folder))
     return Session(config, store=SessionStore(paths.db_path), paths=paths)
 
 

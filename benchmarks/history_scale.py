@@ -322,7 +322,7 @@ def main() -> None:
     from dspy_tui.tui.screens.home import LIST_LIMIT
 
     with tempfile.TemporaryDirectory() as tmp:
-        big = Paths(Path(tmp) / "big", Path(tmp) / "big" / "config")
+        big = Paths.under(Path(tmp) / "big")
         built = build(big.db_path, args.sessions, args.calls)
         size_mb = big.db_path.stat().st_size / 1e6
         print(
@@ -342,10 +342,10 @@ def main() -> None:
         store.close()
 
         home = asyncio.run(_open_home(big, min(args.sessions, LIST_LIMIT)))
-        empty = Paths(Path(tmp) / "empty", Path(tmp) / "empty" / "config")
+        empty = Paths.under(Path(tmp) / "empty")
         home_empty = asyncio.run(_open_home(empty, 0))
 
-        small = Paths(Path(tmp) / "small", Path(tmp) / "small" / "config")
+        small = Paths.under(Path(tmp) / "small")
         copy_sessions(big.db_path, small.db_path, ids)
         data_big = median_time(lambda: compare_data(big, ids))
         data_small = median_time(lambda: compare_data(small, ids))

@@ -221,7 +221,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=7)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        paths = Paths(data_dir=Path(tmp), config_dir=Path(tmp) / "config")
+        paths = Paths.under(Path(tmp))
         built = build(paths.db_path, args.sessions, args.sessions * 10)
         print(
             f"screen_latency: {args.sessions} sessions stored in {built:.1f} s; {args.runs} runs per screen"

@@ -21,6 +21,11 @@ class Paths:
     data_dir: Path
     config_dir: Path
 
+    @classmethod
+    def under(cls, root: Path) -> Paths:
+        """Everything in one folder, as DSPY_TUI_HOME lays it out: data at `root`, config in root/config."""
+        return cls(data_dir=root, config_dir=root / "config")
+
     @property
     def db_path(self) -> Path:
         return self.data_dir / "dspy-tui.db"
@@ -42,8 +47,7 @@ def resolve_paths(env: dict[str, str] | None = None) -> Paths:
     env = dict(os.environ) if env is None else env
     home = env.get(HOME_ENV)
     if home:
-        root = Path(home).expanduser()
-        return Paths(data_dir=root, config_dir=root / "config")
+        return Paths.under(Path(home).expanduser())
     return Paths(
         data_dir=platformdirs.user_data_path(APP_NAME),
         config_dir=platformdirs.user_config_path(APP_NAME),

@@ -41,7 +41,7 @@ SIZE = (120, 40)
 def paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Paths:
     """A relative data dir, so paths shown on screen read the same in every run."""
     monkeypatch.chdir(tmp_path)
-    return Paths(data_dir=Path("home"), config_dir=Path("home") / "config")
+    return Paths.under(Path("home"))
 
 
 def still(pilot: Pilot[Any]) -> None:

@@ -21,7 +21,7 @@ from dspy_tui.storage.sessions import SessionStore
 def paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Paths:
     """A relative data dir, so paths shown on screen read the same in every run."""
     monkeypatch.chdir(tmp_path)
-    return Paths(data_dir=Path("home"), config_dir=Path("home") / "config")
+    return Paths.under(Path("home"))
 
 
 @pytest.mark.parametrize("name", SCREENS)

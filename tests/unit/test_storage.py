@@ -395,3 +395,15 @@ def test_a_count_never_written_reads_zero_and_a_written_one_as_stored() -> None:
     written = model_result({**row, "results": StoredResults(tokens_in=120, errors=2).model_dump()})
     assert (written.tokens_in, written.tokens_out, written.cache_hits, written.errors) == (120, 0, 0, 2)
     assert model_result({**row, "results_json": "{}"}).tokens_in == 0
+
+
+def test_dspy_tui_home_puts_everything_under_one_folder(tmp_path: Path) -> None:
+    from dspy_tui.storage.paths import HOME_ENV, Paths, resolve_paths
+
+    paths = resolve_paths({HOME_ENV: str(tmp_path)})
+    assert paths == Paths.under(tmp_path)
+    assert (
+        paths.db_path == tmp_path / "dspy-tui.db"
+        and paths.settings_path == tmp_path / "config" / "settings.toml"
+    )
+    assert resolve_paths({HOME_ENV: "~/x"}).data_dir == Path("~/x").expanduser()
