@@ -101,7 +101,7 @@ class DspyTuiApp(App[int]):
         """Home is the first screen itself, not pushed over Textual's blank default one: composing,
         laying out and suspending that one came before home's first frame (benchmarks/startup.py)."""
         home = HomeScreen(self.paths)
-        home.set_classes(breakpoint_classes(self))  # as push_screen does, before it is styled
+        home.add_class(*breakpoint_classes(self), update=False)  # as push_screen does: styled once registered
         return home
 
     def push_screen(self, screen: Any, *args: Any, **kwargs: Any) -> Any:
@@ -109,7 +109,7 @@ class DspyTuiApp(App[int]):
         before it is styled: set by its first Resize instead, they restyle every widget of it again."""
         target = self.get_screen(screen) if isinstance(screen, str) else screen
         if not target.is_attached:
-            target.set_classes(target.classes | breakpoint_classes(self))
+            target.add_class(*breakpoint_classes(self), update=False)  # styled when it is registered
         return super().push_screen(screen, *args, **kwargs)
 
     def notify(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,8 +39,14 @@ def _concurrency(value: Any) -> int | None:
 
 def load_settings(path: Path) -> Settings:
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return Settings()
+    import tomllib  # only with a file to read: its import compiles regexes, 5 ms of a first launch's start-up
+
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
         return Settings()
     theme = data.get("theme")
     keymap = data.get("keymap")

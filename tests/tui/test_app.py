@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -181,10 +182,16 @@ async def test_no_young_garbage_collection_walks_more_than_40000_objects(paths: 
     assert walked and max(walked) <= 40_000, walked
 
 
-def test_start_up_does_not_import_dspy() -> None:
-    code = "import sys, dspy_tui.tui.app, dspy_tui.tui.screens.home; print('dspy' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+def test_start_up_imports_neither_dspy_nor_the_toml_parser(tmp_path: Path) -> None:
+    """The app built on a first launch (no settings file yet) has not imported DSPy, nor tomllib
+    (5 ms of regexes compiled at its import); with a settings file it reads it (test_theme_choice_is_remembered)."""
+    code = (
+        "import sys; from dspy_tui.tui.app import DspyTuiApp; import dspy_tui.tui.screens.home; DspyTuiApp(); "
+        "print(sorted(m for m in ('dspy', 'tomllib') if m in sys.modules))"
+    )
+    env = {**os.environ, "DSPY_TUI_HOME": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert out.stdout.strip() == "[]"
 
 
 async def test_keys_can_be_remapped_by_binding_id(paths: Paths) -> None:
