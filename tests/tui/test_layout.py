@@ -274,6 +274,41 @@ async def test_the_round_chart_keeps_four_plot_rows_at_80x24_beside_five_models(
             session.stop()
 
 
+async def test_report_tables_fit_80_columns_and_name_what_they_leave_out(
+    paths: Paths, store: SessionStore
+) -> None:
+    """The report viewer's wide tables scrolled sideways at 80 columns (Results: 12 columns, half of
+    them off-screen with no sign of it): each table now fits the width, wrapped or without its
+    rightmost columns, and a column it leaves out is named under it."""
+    from rich.console import Console
+
+    app = wide_app("report", paths, store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await reach(pilot, "report")
+        screen = app.screen
+        assert isinstance(screen, ReportScreen)
+        lines = ["", *screen.markdown.splitlines()]
+        headers = [  # each pipe table's first line
+            [cell.strip() for cell in line.strip().strip("|").split("|")]
+            for before, line in zip(lines, lines[1:], strict=False)
+            if line.lstrip().startswith("|") and not before.lstrip().startswith("|")
+        ]
+        tables = list(screen.query(".report-table"))
+        assert len(tables) == len(headers) >= 3
+        console = Console(width=200)
+        for widget, header in zip(tables, headers, strict=True):
+            assert widget.max_scroll_x == 0 and widget.region.right <= 80, f"{header[:3]}… scrolls sideways"
+            width = widget.content_size.width
+            lines = console.render_lines(widget.render(), console.options.update_width(width), pad=False)
+            drawn = [("".join(s.text for s in line)).rstrip() for line in lines]
+            assert max(len(line) for line in drawn) <= width, "\n".join(drawn)
+            words = " ".join(drawn).split()
+            for label in header:
+                assert all(w in " ".join(words) for w in label.split()), (
+                    f"{label!r} is neither shown nor named"
+                )
+
+
 async def test_compare_charts_keep_their_key_outside_the_plot(paths: Paths, wide_history: list[str]) -> None:
     """Each compare chart's key is under the plot, never drawn over its dots and lines; the rounds chart
     marks each session's points with that session's marker."""

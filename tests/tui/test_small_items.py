@@ -262,3 +262,13 @@ async def test_a_stopped_sessions_status_line_says_stopped_once(paths: Paths, st
         await pilot.pause()
         line = str(screen.status_line.render())
         assert line.count("stopped") == 1 and "stopped: user" in line, line
+
+
+def test_a_report_tables_markdown_escapes_read_as_their_characters() -> None:
+    """The report viewer showed `set \\[task\\] judge` where the report means `set [task] judge`."""
+    from dspy_tui.tui.widgets.report_view import PipeTable
+
+    table = PipeTable.parse(
+        ["| metric | a |", "|---|---|", "| judge | n/a (set \\[task\\] judge) |", "| x | a \\| b |"]
+    )
+    assert table.rows == [["judge", "n/a (set [task] judge)"], ["x", "a | b"]]

@@ -8,7 +8,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, HorizontalScroll, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import (
     Button,
@@ -231,11 +231,10 @@ class BudgetScreen(InputDialog[float | None]):
 
 
 class ReportScreen(Screen[None]):
-    """A stored Markdown report, rendered; wide tables scroll sideways instead of being cut."""
+    """A stored Markdown report, rendered; its tables fit the width (report_view.py says how)."""
 
     DEFAULT_CSS = """
     ReportScreen #report { padding: 0 1; }
-    ReportScreen .report-table { height: auto; scrollbar-size-horizontal: 1; }
     """
     BINDINGS = [Binding("escape,q", "app.pop_screen", "Back", id="report.back")]
 
@@ -244,18 +243,13 @@ class ReportScreen(Screen[None]):
         self.title_text, self.markdown = title, markdown
 
     def compose(self) -> ComposeResult:
-        from rich.table import Table
-
-        from dspy_tui.tui.widgets.report_view import report_parts, table_width
+        from dspy_tui.tui.widgets.report_view import PipeTable, ReportTable, report_parts
 
         yield AppHeader()
         with VerticalScroll(id="report", can_focus=True):
             for part in report_parts(self.markdown):
-                if isinstance(part, Table):
-                    with HorizontalScroll(classes="report-table"):
-                        table = Static(part)
-                        table.styles.width = table_width(part)
-                        yield table
+                if isinstance(part, PipeTable):
+                    yield ReportTable(part)
                 else:
                     yield Static(part, classes="report-prose")
         yield KeyFooter()
