@@ -10,8 +10,10 @@ to the frame that paints the screen the way it then stays: each frame from the f
 screen current, filled with what the user came for and those widgets and every footer key placed,
 is kept (its terminal output rendered too, which the headless driver skips), and the clock stops
 at the earliest from which those widgets read as they do once the app is idle. A later frame that
-still moves them (a scrollbar appearing and the text re-wrapping beside it, a log scrolling to its
-end, a line filled in after a debounce) counts; the first such frame is printed too ("first shown"):
+still moves them (text re-wrapping beside a scrollbar, a log scrolling to its end, a line filled in
+after a debounce) counts; scrollbars are left out of that comparison (Textual places a scrollable
+widget's scrollbar a layout after the widget). The first frame with the content is printed too
+("first shown"):
 
   detail       enter on a session   -> the session's status line, results table rows, rounds and events,
                                        and the footer's keys
@@ -89,10 +91,16 @@ class Frames:
         app._display = self._display
 
     def _shot(self) -> Shot:
-        lines = [strip.text for strip in self.app.screen._compositor.render_strips()]
-        return [
-            (r := w.region, [line[r.x : r.right] for line in lines[r.y : r.bottom]]) for w in self.widgets
-        ]
+        from textual.scrollbar import ScrollBar, ScrollBarCorner
+
+        lines = [list(strip.text) for strip in self.app.screen._compositor.render_strips()]
+        for widget, geometry in self.app.screen._compositor.full_map.items():
+            if isinstance(widget, ScrollBar | ScrollBarCorner):  # placed a layout after their widget
+                r = geometry.region
+                for line in lines[r.y : r.bottom]:
+                    line[r.x : r.right] = " " * len(line[r.x : r.right])
+        text = ["".join(line) for line in lines]
+        return [(r := w.region, [line[r.x : r.right] for line in text[r.y : r.bottom]]) for w in self.widgets]
 
     def _display(self, screen: Any, update: Any) -> None:
         self.display(screen, update)

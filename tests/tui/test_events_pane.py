@@ -115,6 +115,44 @@ async def test_the_log_keeps_the_newest_event_in_view_when_its_height_changes(
             assert any(newest in line for line in drawn), f"the newest event is out of view at 120x{height}"
 
 
+async def test_a_stored_sessions_log_shows_its_newest_event_in_its_first_frame(
+    paths: Paths, store: SessionStore
+) -> None:
+    """Detail's log drew its oldest events in the screen's first frame and jumped to the newest a
+    layout later (the scroll to the end waited for a refresh)."""
+    from tui_support import insert_history
+
+    from dspy_tui.tui.screens.detail import DetailScreen
+    from dspy_tui.tui.screens.home import HomeScreen
+
+    insert_history(store)
+    app = DspyTuiApp(paths, clock=fixed_clock)
+    first: list[list[str]] = []  # the log's lines in the first frame with the session in it
+    display = app._display
+
+    def watched(screen: Any, update: Any) -> None:
+        display(screen, update)
+        if (
+            isinstance(screen, DetailScreen)
+            and screen.detail is not None
+            and update is not None
+            and not first
+        ):
+            log = screen.log_view.region
+            first.append([strip.text for strip in screen._compositor.render_strips()][log.y : log.bottom])
+
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen) and bool(app.screen.rows))
+        app._display = watched  # type: ignore[method-assign]
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: bool(first))
+        assert isinstance(app.screen, DetailScreen)
+        shown = app.screen.log_view.shown
+        assert len(shown) > app.screen.log_view.size.height  # more than fit: the end is not the start
+        newest = event_line(shown[-1]).plain
+    assert any(newest in line for line in first[0]), first[0]
+
+
 async def test_an_event_line_cut_at_the_panes_edge_ends_in_an_ellipsis(
     paths: Paths, store: SessionStore
 ) -> None:

@@ -142,7 +142,10 @@ class EventLog(ScrollView, can_focus=True):
         self._rendered.clear()
 
     def render_line(self, y: int) -> Strip:
-        index = self.scroll_offset.y + y
+        # following, the newest lines are drawn before the scroll to them (after the next layout)
+        # lands: the log's first frame showed the oldest events, then jumped to the newest
+        top = max(0, len(self._items) - self.size.height) if self._following else self.scroll_offset.y
+        index = top + y
         width = self.size.width
         style = self.rich_style
         if index >= len(self._items):
