@@ -54,6 +54,10 @@ class ModelRow:
     latency_ms: float = 0.0  # the provider's time over its calls (with queue_ms: the throttled share)
     started_at: float | None = None
     finished_at: float | None = None
+    # this run's first call sent (not answered from the cache) began then, with this many steps done:
+    # the ETA is learnt from the steps after it (a resume's cache replay makes its first steps instant)
+    sent_from: float | None = None
+    steps_before_sent: int = 0
     phase_done: bool = False  # its current phase is over and the next has not started (waits for others)
     converged: bool = False  # its rounds ended early (it may be stopped since)
     limiter: ev.LimiterStatus | None = None  # its limiter's last sample (in flight / cap, ...)
@@ -159,7 +163,8 @@ class LiveState:
         return min(done, total), total
 
     def eta(self, model: str, now: float) -> float | None:
-        """Seconds left for one model if its remaining steps take what its done ones took; None before a step.
+        """Seconds left for one model if its remaining steps take what its done ones took; None before
+        a step done on calls sent to the model (steps answered from the cache took no time).
 
         A model waiting for slower ones goes on when they do: its ETA is theirs (its own figure grew
         with every second of the wait, as if the waiting were work)."""
@@ -170,8 +175,10 @@ class LiveState:
         awaited = self.waiting_for(model)  # they are not waiting themselves: no loop
         if awaited:
             return max((eta for m in awaited if (eta := self.eta(m, now)) is not None), default=None)
-        spent = now - row.started_at
-        return spent / done * (total - done)
+        measured = done - row.steps_before_sent
+        if row.sent_from is None or measured <= 0:
+            return None  # no step done on calls sent yet: cache-answered steps take no time
+        return (now - row.sent_from) / measured * (total - done)
 
     def providers(self) -> dict[str, list[ModelRow]]:
         """The models grouped by provider (the part of the id before the slash), in model order."""
@@ -325,6 +332,9 @@ class LiveState:
             row.refused += 1  # never sent: not a call, not an error
             return
         row.calls += 1
+        if row.sent_from is None:
+            row.sent_from = e.ts - (e.queue_ms + e.latency_ms) / 1000  # when it began
+            row.steps_before_sent = self.model_steps(row.model)[0]
         row.queue_ms += e.queue_ms
         row.latency_ms += e.latency_ms
         if rate_limited(e):
@@ -357,7 +367,7 @@ class LiveState:
             self.started_at, self.finished_at = e.ts, None  # elapsed counts this run
             for r in self.models.values():  # a resumed session replays every model's progress
                 r.status = "pending"
-                r.started_at = r.finished_at = r.throttled_until = r.limiter = None
+                r.started_at = r.finished_at = r.throttled_until = r.limiter = r.sent_from = None
             self.provider_stats = {}  # the last run's figures are not this one's
             self._changes.models |= set(self.models)
         elif isinstance(e, ev.SessionCompleted):

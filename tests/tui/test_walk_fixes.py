@@ -6,6 +6,7 @@ import html
 import re
 from types import SimpleNamespace
 
+import pytest
 from tui_support import fixed_clock, home_lists, insert_history, wait_for
 
 from dspy_tui.storage.paths import Paths
@@ -54,3 +55,34 @@ async def test_a_confirm_dialog_leaves_the_screen_behind_it_in_view(
 def _plain(svg: str) -> str:
     """The text of an SVG screenshot (Textual writes each run of text in its own <text> element)."""
     return html.unescape(re.sub(r"<[^>]+>", "", svg)).replace("\xa0", " ")
+
+
+def test_the_eta_after_a_resume_is_learnt_from_calls_sent_not_from_the_cache_replay() -> None:
+    """Before the stop the ETA read 08:01; right after `r` it read 00:22 for every model: the resume
+    replays the finished steps from the cache in a moment, and the ETA took them for fast work. It says
+    `-` until a step is done on calls sent, then it is that step's pace."""
+    from dspy_tui.engine import events as ev
+    from dspy_tui.tui.live_state import LiveState
+
+    model = "openai/gpt-4o-mini"
+    state = LiveState("s1", "eta", [model], rounds=4, cross_model=False, budget_usd=None)  # 6 steps
+
+    def step(phase: str, round_no: int, start: float, seconds: float, *, cached: bool) -> None:
+        """One step: its phase, a call (answered from the cache or sent) and the round's end."""
+        state.apply([ev.PhaseStarted(model=model, phase=phase, ts=start)])
+        latency = 1.0 if cached else seconds * 1000
+        state.apply([ev.CallCompleted(model=model, cache_hit=cached, latency_ms=latency, ts=start + seconds)])
+        state.apply([ev.RoundCompleted(model=model, round=round_no, ts=start + seconds)])
+
+    state.apply([ev.SessionStarted(models=[model], ts=0.0)])
+    step("baseline", 0, 0.0, 60.0, cached=False)
+    step("optimization", 1, 60.0, 60.0, cached=False)
+    assert state.eta(model, 120.0) == 240.0  # 2 steps in 120 s: 4 left
+    state.apply([ev.SessionStopped(reason="user", ts=130.0)])
+
+    state.apply([ev.SessionStarted(models=[model], ts=1000.0)])  # `r`: the two steps come from the cache
+    step("baseline", 0, 1000.0, 0.05, cached=True)
+    step("optimization", 1, 1000.05, 0.05, cached=True)
+    assert state.eta(model, 1001.0) is None, "no step measured on calls sent yet"
+    step("optimization", 2, 1000.1, 60.0, cached=False)
+    assert state.eta(model, 1060.1) == pytest.approx(180.0)  # the step sent took 60 s: 3 left
