@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import html
 import re
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from tui_support import fixed_clock, home_lists, insert_history, wait_for
+from textual import events
+from textual.keys import _character_to_key
+from textual.widgets import Input
+from tui_support import fixed_clock, home_lists, insert_history, new_session_form, wait_for
 
 from dspy_tui.storage.paths import Paths
 from dspy_tui.storage.sessions import SessionStore
@@ -86,3 +90,28 @@ def test_the_eta_after_a_resume_is_learnt_from_calls_sent_not_from_the_cache_rep
     assert state.eta(model, 1001.0) is None, "no step measured on calls sent yet"
     step("optimization", 2, 1000.1, 60.0, cached=False)
     assert state.eta(model, 1060.1) == pytest.approx(180.0)  # the step sent took 60 s: 3 left
+
+
+async def test_a_config_path_typed_and_loaded_in_one_burst_is_loaded(paths: Paths, tmp_path: Path) -> None:
+    """`tmux send-keys /path/x.toml C-o`: the first ctrl+o did nothing, the second loaded the file."""
+    config = tmp_path / "burst.toml"
+    config.write_text('name = "burst"\nmodels = ["offline/base"]\n[task]\ndataset = "demo:sentiment"\n')
+    app = DspyTuiApp(paths, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await new_session_form(pilot)
+        screen.query_one("#config-path", Input).focus()
+        await pilot.pause()
+        burst(app, str(config), "ctrl+o")
+        await wait_for(pilot, lambda: screen.query_one("#name", Input).value == "burst", what="the load")
+        screen.query_one("#config-path", Input).value = ""
+        target = tmp_path / "typed.toml"
+        burst(app, str(target), "ctrl+s")  # saved where typed, not under the default name
+        await wait_for(pilot, target.exists, what="the save")
+
+
+def burst(app: DspyTuiApp, text: str, key: str) -> None:
+    """`text` typed and then `key`, every key event queued at once as a terminal delivers a paste or
+    `tmux send-keys` (Pilot's press waits for the app to go idle after each key: no burst)."""
+    for char in text:
+        app.post_message(events.Key(char if char.isalnum() else _character_to_key(char), char))
+    app.post_message(events.Key(key, None))

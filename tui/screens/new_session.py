@@ -9,8 +9,10 @@ the last edit, never on every key press.
 
 from __future__ import annotations
 
+import functools
 import json
 import shlex
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -118,6 +120,21 @@ def equivalent_command(data: dict[str, Any], config_path: str | None) -> str:
         if data.get(key) is not None:
             parts += [flag, str(data[key])]
     return " ".join(shlex.quote(p) for p in parts)
+
+
+def after_typing(action: Callable[[NewSessionScreen], None]) -> Callable[[NewSessionScreen], None]:
+    """Run a priority key's action once the focused field has taken the keys typed before it.
+
+    The app answers a priority binding as its key arrives, while the keys typed just before wait in
+    the focused field's own queue: `tmux send-keys /path/x.toml C-o` loaded an empty path (a paste
+    then F5 or ctrl+s would read the form without its last keys). Queued behind them, it reads them.
+    """
+
+    @functools.wraps(action)
+    def queued(screen: NewSessionScreen) -> None:
+        (screen.focused or screen).call_later(action, screen)
+
+    return queued
 
 
 class NewSessionScreen(StyledOnceScreen[None]):
@@ -686,6 +703,7 @@ class NewSessionScreen(StyledOnceScreen[None]):
             self.notify(str(exc), severity="error")
             return None
 
+    @after_typing
     def action_start(self) -> None:
         config = self._config_or_say()
         if config is not None:
@@ -710,6 +728,7 @@ class NewSessionScreen(StyledOnceScreen[None]):
         text = self.query_one("#config-path", Input).value.strip()
         return Path(text).expanduser() if text else None
 
+    @after_typing
     def action_save(self) -> None:
         config = self._config_or_say()
         if config is None:
@@ -732,6 +751,7 @@ class NewSessionScreen(StyledOnceScreen[None]):
             return
         self.app.call_from_thread(self.notify, f"Saved this setup to {path}.")
 
+    @after_typing
     def action_load(self) -> None:
         path = self._config_path()
         if path is None:
