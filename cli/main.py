@@ -291,13 +291,14 @@ def _seeds(text: str | None) -> list[int] | None:
 
 
 @contextlib.contextmanager
-def _session_gc() -> Iterator[Callable[[], None]]:
-    """The cyclic collector for a command that runs sessions: off while one is prepared; what the
-    preparation made is frozen when a session starts (`started()`) and unfrozen when the command ends.
+def _start_up_gc() -> Iterator[Callable[[], None]]:
+    """The cyclic collector for a command that runs sessions or the app: off while it starts; what the
+    start-up made is frozen when the session or app starts (`started()`) and unfrozen when the command ends.
 
-    Preparing imports DSPy, pydantic, aiohttp and our modules: a few hundred thousand objects that
-    live as long as the process, which the collector would otherwise scan again and again (about
-    0.25 s CPU of a 2.5 s headless run, benchmarks/rate_limit_headers.py). Frozen objects are still
+    Preparing a session imports DSPy, pydantic, aiohttp and our modules: a few hundred thousand objects
+    that live as long as the process, which the collector would otherwise scan again and again (about
+    0.25 s CPU of a 2.5 s headless run, benchmarks/rate_limit_headers.py); the app's import of Textual
+    was collected some 90 times before its first frame (13 ms CPU, benchmarks/startup.py). Frozen objects are still
     freed when nothing refers to them; only cycles among them wait for the unfreeze. A process that
     froze its own objects before (the TUI's live screen does) keeps them frozen, and a collector that
     was off stays off: the command leaves the collector as it found it."""
@@ -326,7 +327,7 @@ def _session_gc() -> Iterator[Callable[[], None]]:
 def cmd_run(args: argparse.Namespace) -> int:
     from dspy_tui.engine.repeats import seed_configs
 
-    with _session_gc() as started:
+    with _start_up_gc() as started:
         service = _service()
         with user_errors():
             configs = seed_configs(_config_from_args(args))
@@ -369,7 +370,7 @@ def _run_seeds(
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    with _session_gc() as started:
+    with _start_up_gc() as started:
         service = _service()
         with user_errors():
             session = service.resume(
@@ -536,9 +537,12 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 # -- the app ----------------------------------------------------------------
 def cmd_app(args: argparse.Namespace) -> int:
-    from dspy_tui.tui.app import DspyTuiApp
+    with _start_up_gc() as started:
+        from dspy_tui.tui.app import DspyTuiApp
 
-    DspyTuiApp().run()
+        app = DspyTuiApp()
+        started()
+        app.run()
     return EXIT_OK
 
 

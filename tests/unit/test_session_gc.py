@@ -1,5 +1,5 @@
-"""What a `run` process spends before its first call: `run` and `resume` keep the cyclic collector off
-while a session is prepared and freeze what that made for the session (cli/main.py `_session_gc`),
+"""What a `run` process spends before its first call: `run` and `resume` (and the app) keep the collector off
+while a session is prepared and freeze what that made for the session (cli/main.py `_start_up_gc`),
 leaving the collector as they found it; modules a session does not use are not imported."""
 
 from __future__ import annotations
@@ -69,3 +69,21 @@ def test_a_session_without_offline_models_does_not_import_the_offline_model() ->
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "[]", out.stderr
+
+
+def test_the_app_runs_with_its_start_up_frozen_and_leaves_the_collector_as_it_was(
+    dspy_tui_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`dspy-tui` alone: Textual's import and the app's construction ran with the collector off (it
+    walked them some 90 times before the first frame), frozen once the app runs, collector on."""
+    seen: dict[str, Any] = {}
+
+    def run(app: Any) -> None:
+        seen.update(enabled=gc.isenabled(), frozen=gc.get_freeze_count())
+
+    monkeypatch.setattr("dspy_tui.tui.app.DspyTuiApp.run", run)
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    out = cli_in_process(env=dict(os.environ))
+    assert out.returncode == 0, out.stderr
+    assert seen["enabled"] and seen["frozen"] > 10_000  # Textual and our modules: frozen, collector on
+    assert gc.isenabled() and gc.get_freeze_count() == 0
