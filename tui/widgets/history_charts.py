@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass
 
 from dspy_tui.tui.format import model_color
+from dspy_tui.tui.widgets.axis_rows import score_labels
 from dspy_tui.tui.widgets.cached_plot import CachedPlot
 
 
@@ -27,13 +28,12 @@ class ScoreCostChart(CachedPlot):
     def draw(self, points: list[Point]) -> None:
         self.points = points
         plt = self.plt
-        plt.clear_data()
-        plt.clear_figure()
+        self.clear()
         for p in points:
             plt.scatter([p.cost_usd], [p.score], marker=p.marker, color=model_color(p.color_index))
         plt.xlabel("cost (USD)")
         plt.ylabel("test score")
-        plt.ylim(0, 1)
+        self.y_axis(0, 1, score_labels)
         top = max((p.cost_usd for p in points), default=0.0)
         plt.xlim(0, top * 1.1 if top > 0 else 1.0)
         if not points:
@@ -61,8 +61,7 @@ class TrendChart(CachedPlot):
         """`lines`: model -> (date, score), oldest first; `note` replaces the chart when there is no trend."""
         self.lines, self.note, self.line_colors = lines, note, colors or {}
         plt = self.plt
-        plt.clear_data()
-        plt.clear_figure()
+        self.clear()
         dates = sorted({d for points in lines.values() for d, _ in points})
         if note or not dates:
             plt.title(note or "no test scores to follow")
@@ -78,6 +77,6 @@ class TrendChart(CachedPlot):
         shown = list(range(0, len(dates), step))
         plt.xticks(shown, [time.strftime("%m-%d %H:%M", time.localtime(dates[i])) for i in shown])
         plt.xlim(-0.2, max(1, len(dates) - 1) + 0.2)
-        plt.ylim(0, 1)
+        self.y_axis(0, 1, score_labels)
         plt.ylabel("test score")
         self.redrawn()

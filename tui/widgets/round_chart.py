@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from typing import Protocol
 
 from dspy_tui.tui.format import model_color
+from dspy_tui.tui.widgets.axis_rows import plain_labels, score_labels, whole_labels
 from dspy_tui.tui.widgets.cached_plot import CachedPlot
 
 METRICS = ("dev", "cost", "latency", "tokens")
@@ -60,8 +61,7 @@ class RoundChart(CachedPlot):
         """`colors(i, name)` picks a line's colour index (default: its place in the list); `markers(name)`
         its round marker (default ●: on the compare screen, one per session)."""
         plt = self.plt
-        plt.clear_data()
-        plt.clear_figure()
+        self.clear()
         last_x = state.rounds + (1 if state.cross_model else 0)
         ticks = list(range(0, last_x + 1))
         labels = ["base", *(str(r) for r in range(1, state.rounds + 1))] + (
@@ -84,19 +84,16 @@ class RoundChart(CachedPlot):
                 marker = markers(model) if markers else "●"
                 plt.scatter(xs, ys, marker=marker, color=color)  # the rounds themselves, not only the line
                 highest = max(highest, *ys)
-        self._y_axis(highest)
+        self._metric_axis(highest)
         if not self.points_drawn:
             plt.title(self.empty_title)
         self.redrawn()
 
-    def _y_axis(self, highest: float) -> None:
+    def _metric_axis(self, highest: float) -> None:
         """Scores 0-1; other metrics from 0 (all-zero costs read 0, not -1 to 1); tokens in whole numbers."""
-        plt = self.plt
         if self.metric == "dev":
-            plt.ylim(0, 1)
-            return
-        top = highest * 1.1 if highest > 0 else 1.0
-        plt.ylim(0, top)
-        if self.metric == "tokens" or highest == 0:
-            ticks = [top * k / 4 for k in range(5)] if highest > 0 else [0.0]
-            plt.yticks(ticks, [f"{round(t):,}" if self.metric == "tokens" else "0" for t in ticks])
+            self.y_axis(0, 1, score_labels)
+        elif highest == 0:
+            self.y_axis(0, 1, whole_labels, most=1)
+        else:
+            self.y_axis(0, highest * 1.1, whole_labels if self.metric == "tokens" else plain_labels)
