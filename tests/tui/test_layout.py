@@ -56,6 +56,13 @@ def screen_lines(app: DspyTuiApp) -> list[str]:
     return [strip.text for strip in app.screen._compositor.render_strips()]
 
 
+def region_text(app: DspyTuiApp, selector: str) -> str:
+    """What the screen shows in the region of the widget `selector` finds."""
+    region = app.screen.query_one(selector).region
+    lines = screen_lines(app)[region.y : region.bottom]
+    return "\n".join(line[region.x : region.right] for line in lines)
+
+
 def footer_fits(app: DspyTuiApp, name: str, size: tuple[int, int]) -> None:
     """Every key the footer shows is whole on screen, none under the palette's key, and `?` Help is one."""
     footers = app.screen.query(KeyFooter)
@@ -324,24 +331,51 @@ async def test_compare_charts_keep_their_key_outside_the_plot(paths: Paths, wide
         screen = app.screen
         assert isinstance(screen, CompareScreen)
 
-        def region_text(selector: str) -> str:
-            region = screen.query_one(selector).region
-            lines = screen_lines(app)[region.y : region.bottom]
-            return "\n".join(line[region.x : region.right] for line in lines)
-
         for chart in ("scatter", "rounds", "trend"):
             screen.query_one("#charts").active = chart
             await pilot.pause(0.3)
-            plot = region_text(f"#{chart}-chart")
+            plot = region_text(app, f"#{chart}-chart")
             drawn = [m for m in WIDE if m[:14] in plot]  # a model id, whole or cut
             assert drawn == [], f"the {chart} chart draws a legend over its plot: {drawn}\n{plot}"
             if chart == "rounds":
                 assert "◆" in plot, f"the second session's rounds with its own marker\n{plot}"
-            key = region_text("#chart-legend")
+            key = region_text(app, "#chart-legend")
             for model in WIDE:
                 assert model in key, f"{model} missing from the key under the {chart} chart"
         assert isinstance(screen.legend, ChartLegend)
         assert "same name (wide0aaaaaaa)" in key and "same name (wide1bbbbbbb)" in key, "sessions of one name"
+
+
+@pytest.mark.parametrize("size", [(80, 24), (80, 34)], ids=lambda s: f"{s[0]}x{s[1]}")
+async def test_the_compare_key_is_whole_and_takes_one_line_of_a_short_screen(
+    paths: Paths, wide_history: list[str], size: tuple[int, int]
+) -> None:
+    """At 80 columns the key of five long model ids and two sessions took four lines, its height three:
+    the second session's marker lost its name, and at 80x24 the score chart kept two plot rows. The
+    key shows every session's marker, and their names and the models or that the table holds them (its
+    Session and Model columns); on a short screen in one line, the chart keeping four rows."""
+    app = DspyTuiApp(paths, clock=fixed_clock)
+    async with app.run_test(size=size) as pilot:
+        await home_lists(pilot, 2)
+        await pilot.press("space", "space", "c")
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, CompareScreen) and bool(app.screen.legend.models)
+        )
+        await pilot.pause(0.3)
+        screen = app.screen
+        assert isinstance(screen, CompareScreen)
+        key = " ".join(region_text(app, "#chart-legend").split())
+        sessions, models = screen.legend.sessions, list(screen.legend.models)
+        assert all(marker in key for marker, _ in sessions), key
+        named = all(f"{marker} {name}" in key for marker, name in sessions)
+        assert named or "as in the table's Session and Model columns" in key, key
+        assert all(m in key for m in models) or "colours as in the table" in key, key
+        if screen.has_class("-short"):
+            assert screen.legend.region.height == 1, key
+            plot = region_text(app, "#scatter-chart").splitlines()
+            top = next(i for i, line in enumerate(plot) if "┌" in line)
+            bottom = next(i for i, line in enumerate(plot) if "└" in line)
+            assert bottom - top - 1 >= 4, "\n".join(plot)
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
