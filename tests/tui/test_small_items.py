@@ -223,7 +223,9 @@ async def test_help_lists_a_key_once(paths: Paths, store: SessionStore) -> None:
         await pilot.press("question_mark")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "HelpScreen")
         await pilot.pause(0.1)
-        lines = [strip.text for strip in app.screen._compositor.render_strips()]
+        box = app.screen.box.region  # the dialog only: the screen behind it shows through, dimmed
+        strips = app.screen._compositor.render_strips()[box.y : box.bottom]
+        lines = [strip.text[box.x : box.right] for strip in strips]
         opens = [line for line in lines if " Open " in line]
         assert len(opens) == 1, opens
 

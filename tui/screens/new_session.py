@@ -5,18 +5,19 @@ It opens pre-filled (demo:sentiment on three offline models) so `n` then
 (key status reads the keyring) and the estimate (loading a task imports
 DSPy) all come from thread workers; the estimate is recomputed shortly after
 the last edit, never on every key press.
+
+This module is the screen (layout, keys, reacting to edits); the form <-> config mapping is in
+new_session_form, the field checks in new_session_checks, the estimate in new_session_estimate and
+the model list in new_session_models.
 """
 
 from __future__ import annotations
 
 import functools
-import json
-import shlex
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from rich.table import Table
 from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult
@@ -29,20 +30,33 @@ from textual.widgets.selection_list import Selection
 
 from dspy_tui.engine.config import OPTIMIZER_SUMMARIES, OPTIMIZERS
 from dspy_tui.storage.paths import Paths
-from dspy_tui.tui import format as fmt
 from dspy_tui.tui.app_api import services
 from dspy_tui.tui.screens.key_table import key_table
+from dspy_tui.tui.screens.new_session_checks import (
+    fields_problem,
+    message_lines,
+    missing_keys,
+    model_problem,
+    update_text,
+)
+from dspy_tui.tui.screens.new_session_estimate import Estimator, budget_sentence, estimate_view, task_sizes
+from dspy_tui.tui.screens.new_session_form import (
+    DEFAULT_MODELS,
+    DEFAULT_TASK,
+    FILE_TASK,
+    config_from,
+    equivalent_command,
+    fill_fields,
+    read_form,
+    task_options,
+)
+from dspy_tui.tui.screens.new_session_models import model_options, read_choices, search_placeholder
 from dspy_tui.tui.screens.styled_once import StyledOnceScreen
 from dspy_tui.tui.widgets.app_header import AppHeader
-from dspy_tui.tui.widgets.estimate_rows import EstimateRows
 from dspy_tui.tui.widgets.key_footer import KeyFooter
 from dspy_tui.tui.widgets.ticks import TickBox, TickList
 
-DEFAULT_TASK = "demo:sentiment"
-DEFAULT_MODELS = ("offline/small", "offline/base", "offline/large")
-FILE_TASK = "file"
 DEBOUNCE_S = 0.15  # the estimate (in a worker) starts this long after the last keystroke
-MODEL_PAD = 24  # key statuses line up after model names up to this long
 HELP = (
     "Everything is filled in for a first run on the offline models: F5 starts it. Space toggles a "
     "model; type any provider/model below the list and press enter to add it. The estimate on the "
@@ -50,76 +64,11 @@ HELP = (
 )
 
 
-def key_label(row: dict[str, Any]) -> str:
-    """How the catalogue's key status reads next to a model: offline, local, key missing, key present."""
-    if row["provider"] == "offline":
-        return "offline"
-    if row["kind"] == "local":
-        return "local"
-    key = row["key"]
-    if key == "missing":
-        return "key missing"
-    return "no key needed" if key == "not needed" else f"key present ({key})"
-
-
 def _row(label: str, *widgets: Widget) -> ComposeResult:
     """One labelled line of the form."""
     with Horizontal(classes="row"):
         yield Label(label, classes="label")
         yield from widgets
-
-
-def _messages(*names: str) -> ComposeResult:
-    """The (at first empty) lines where the form says what is wrong with the fields above, NAME-msg."""
-    for name in names:
-        yield Static(id=f"{name}-msg", classes="msg")
-
-
-def _update_text(widget: Static, text: str) -> None:
-    """Show `text` unless it is shown already: each update lays the whole form out again."""
-    if str(widget.content) != text:
-        widget.update(Text(text))
-
-
-def model_problem(model: str) -> str | None:
-    """The engine's own check of a model id (the config's validator), as one sentence."""
-    from pydantic import ValidationError
-
-    from dspy_tui.engine.config import ModelConfig
-
-    try:
-        ModelConfig.model_validate({"id": model})
-    except ValidationError as exc:
-        return str(exc.errors()[0]["msg"]).removeprefix("Value error, ") + "."
-    return None
-
-
-def equivalent_command(data: dict[str, Any], config_path: str | None) -> str:
-    """The `dspy-tui run …` that starts the same session, or `run CONFIG` when flags cannot say it all."""
-    task = data.get("task") or {}
-    dataset = str(task.get("dataset", ""))
-    flags_say_it = (
-        dataset.startswith("demo:")
-        and set(task) == {"dataset"}
-        and data.get("cross_model", True)
-        and not (
-            set(data) - {"name", "task", "models", "optimizer", "rounds", "seed", "budget_usd", "cross_model"}
-        )
-        and all(isinstance(m, str) for m in data.get("models", []))
-    )
-    if not flags_say_it:
-        return f"dspy-tui run {shlex.quote(config_path or 'SESSION.toml')}  (ctrl+s writes this setup there)"
-    parts = ["dspy-tui", "run", "--task", dataset, "--models", ",".join(data.get("models", []))]
-    for flag, key in (
-        ("--optimizer", "optimizer"),
-        ("--rounds", "rounds"),
-        ("--seed", "seed"),
-        ("--budget", "budget_usd"),
-        ("--name", "name"),
-    ):
-        if data.get(key) is not None:
-            parts += [flag, str(data[key])]
-    return " ".join(shlex.quote(p) for p in parts)
 
 
 def after_typing(action: Callable[[NewSessionScreen], None]) -> Callable[[NewSessionScreen], None]:
@@ -162,8 +111,7 @@ class NewSessionScreen(StyledOnceScreen[None]):
         self.extra_models: list[str] = []
         self.demos: dict[str, str] = {DEFAULT_TASK: ""}
         self._debounce: Timer | None = None
-        self._tasks: dict[str, Any] = {}  # loaded tasks by their description, for the estimate
-        self._recorded: dict[tuple[Any, ...], dict[str, float]] = {}  # earlier answers, for the estimate
+        self.estimator = Estimator(paths)  # keeps loaded tasks and earlier answers between edits
         self.estimates: list[Any] | None = None  # the last estimate shown, None while there is none
         self.chosen: set[str] = set(DEFAULT_MODELS)  # the models picked, shown or filtered out by the search
         self.model_order: list[str] = list(DEFAULT_MODELS)  # every model the list can show, in its order
@@ -187,7 +135,7 @@ class NewSessionScreen(StyledOnceScreen[None]):
                 yield from _row(
                     "Task",
                     Select(
-                        [(DEFAULT_TASK, DEFAULT_TASK), ("Dataset file…", FILE_TASK)],
+                        task_options({DEFAULT_TASK: ""}),
                         value=DEFAULT_TASK,
                         allow_blank=False,
                         id="task",
@@ -212,7 +160,7 @@ class NewSessionScreen(StyledOnceScreen[None]):
                             compact=True,
                         ),
                     )
-                yield from _messages("fields", "task")
+                yield from message_lines("fields", "task")
                 yield Label(
                     "Models  [dim](space toggles; enter in the line below adds one)[/]", classes="section"
                 )
@@ -222,7 +170,7 @@ class NewSessionScreen(StyledOnceScreen[None]):
                     id="add-model",
                     compact=True,
                 )
-                yield from _messages("add", "models", "url", "keys")
+                yield from message_lines("add", "models", "url", "keys")
                 yield from _row(
                     "Optimizer",
                     Select(
@@ -253,7 +201,7 @@ class NewSessionScreen(StyledOnceScreen[None]):
                         compact=True,
                     ),
                 )
-                yield from _messages("budget", "config")
+                yield from message_lines("budget", "config")
                 yield Static(id="command", classes="hint")
             with Vertical(id="estimate-pane", classes="pane") as pane:
                 pane.border_title = "Estimate"
@@ -301,22 +249,12 @@ class NewSessionScreen(StyledOnceScreen[None]):
         self._read_choices(self.app)
 
     def _read_choices(self, app: App[Any]) -> None:
-        """The demo tasks, the model catalogue (key status reads the keyring) and the metric names."""
-        from dspy_tui.engine.catalog import known_models
-        from dspy_tui.engine.tasks import list_demo_tasks
-
         try:
-            from dspy_tui.engine.scorers import BUILTIN_METRICS
-
-            demos = {
-                t.name: f"{t.description} ({t.size} examples, {t.signature}, {t.metric})"
-                for t in list_demo_tasks()
-            }
-            catalog = known_models()
+            choices = read_choices()
         except Exception as exc:  # noqa: BLE001 - the form still works with the defaults
             app.call_from_thread(self._choices_read, None, f"Cannot list models: {exc}")
             return
-        app.call_from_thread(self._choices_read, (demos, catalog, list(BUILTIN_METRICS)), None)
+        app.call_from_thread(self._choices_read, choices, None)
 
     def _choices_read(
         self, choices: tuple[dict[str, str], list[dict[str, Any]], list[str]] | None, error: str | None
@@ -337,7 +275,7 @@ class NewSessionScreen(StyledOnceScreen[None]):
         self.query_one("#metric", Input).suggester = SuggestFromList(metrics)
         task = self.query_one("#task", Select)
         current = task.value
-        task.set_options([(name, name) for name in demos] + [("Dataset file…", FILE_TASK)])
+        task.set_options(task_options(demos))
         task.value = current if current in demos or current == FILE_TASK else DEFAULT_TASK
         self.catalog = catalog
         self._fill_models(set(self.selected_models()))
@@ -347,51 +285,19 @@ class NewSessionScreen(StyledOnceScreen[None]):
             self.pristine = self._data_or_none()  # (not when the user edited it before they came)
 
     def _fill_models(self, selected: set[str]) -> None:
-        """Models in catalogue order (grouped by provider), each with its key status; free-text additions last.
-
-        Typing in the add line narrows the list to the models whose id contains the text (a search);
-        models chosen but filtered out stay chosen."""
+        """The list for `selected` and the add line's search (models chosen but filtered out stay chosen)."""
         self.chosen = set(selected)
         query = self.query_one("#add-model", Input).value.strip().lower()
-        items: list[Selection[str]] = []
-        known: set[str] = set()
-        order: list[str] = []
-        width = min(MODEL_PAD, max([0, *(len(r["model"]) for r in self.catalog)]))
-        for row in self.catalog:
-            model = row["model"]
-            if "<" in model:
-                continue  # a placeholder (a host without a model list, a GGUF path): the user types it below
-            known.add(model)
-            order.append(model)
-            if query and query not in model.lower():
-                continue
-            label = Text(model.ljust(width))
-            key = key_label(row)
-            label.append(f"  {key}", style="red" if key == "key missing" else "dim")
-            if not row.get("priced", True):
-                label.append("  unpriced", style="yellow")
-            items.append(Selection(label, model, model in selected))
-        extra = [m for m in dict.fromkeys([*self.extra_models, *selected]) if m not in known]
-        order.extend(extra)
-        self.model_order = order
-        items.extend(
-            Selection(Text.assemble(m, ("  added", "dim")), m, True)
-            for m in extra
-            if not query or query in m.lower()
-        )
+        items, self.model_order = model_options(self.catalog, self.extra_models, selected, query)
         models = self.query_one("#models", SelectionList)
         highlighted = models.highlighted  # clear_options drops it, and space then toggles nothing
         models.clear_options()
         models.add_options(items)
         if items:
             models.highlighted = min(highlighted or 0, len(items) - 1)
-        hosts = [r["model"] for r in self.catalog if "<" in r["model"]]
-        if hosts:
-            self.query_one("#add-model", Input).placeholder = (
-                "search, or add provider/model with enter: "
-                + ", ".join(hosts[:3])
-                + ("…" if len(hosts) > 3 else "")
-            )
+        placeholder = search_placeholder(self.catalog)
+        if placeholder:
+            self.query_one("#add-model", Input).placeholder = placeholder
 
     def selected_models(self) -> list[str]:
         return [m for m in self.model_order if m in self.chosen]
@@ -430,23 +336,7 @@ class NewSessionScreen(StyledOnceScreen[None]):
         self.schedule_estimate()
 
     def _check_keys(self) -> None:
-        """Name the chosen models whose provider has no key, before F5 finds out."""
-        status = {r["model"]: r for r in self.catalog}
-        provider_missing = {r["provider"] for r in self.catalog if r.get("key") == "missing"}
-        missing = [
-            m
-            for m in self.selected_models()
-            if (status[m].get("key") == "missing" if m in status else m.partition("/")[0] in provider_missing)
-        ]
-        if missing:
-            providers = sorted({m.partition("/")[0] for m in missing})
-            self._message(
-                "#keys-msg",
-                f"No API key for {', '.join(providers)} ({', '.join(missing)}): press k to "
-                "add one, or unselect the model.",
-            )
-        else:
-            self._message("#keys-msg", "")
+        self._message("#keys-msg", missing_keys(self.catalog, self.selected_models()))
 
     def _show_task_info(self) -> None:
         task = self.query_one("#task", Select).value
@@ -483,7 +373,7 @@ class NewSessionScreen(StyledOnceScreen[None]):
         if self._form_gone():
             return
         for widget in self.query(selector).results(Static):
-            _update_text(widget, text)
+            update_text(widget, text)
             widget.display = bool(text)
 
     def schedule_estimate(self) -> None:
@@ -517,7 +407,7 @@ class NewSessionScreen(StyledOnceScreen[None]):
     def _show_command(self, data: dict[str, Any] | None) -> None:
         """The `dspy-tui run …` line for the form as it is (left as it was while the form is invalid)."""
         if data is not None:
-            _update_text(
+            update_text(
                 self.query_one("#command", Static), equivalent_command(data, self._config_text() or None)
             )
 
@@ -533,104 +423,33 @@ class NewSessionScreen(StyledOnceScreen[None]):
     # -- building the config ---------------------------------------------------------
     def form_data(self) -> dict[str, Any]:
         """The config as a plain dict: the loaded config's other settings, overlaid with the form."""
-        data: dict[str, Any] = json.loads(json.dumps(self.base))
-        task_choice = self.query_one("#task", Select).value
-        task: dict[str, Any] = dict(data.get("task") or {})
-        if task_choice == FILE_TASK:
-            task["dataset"] = self.query_one("#dataset", Input).value.strip()
-            task["signature"] = self.query_one("#signature", Input).value.strip() or None
-            task["metric"] = self.query_one("#metric", Input).value.strip() or None
-        else:
-            task = {k: v for k, v in task.items() if k not in ("signature", "metric")}
-            task["dataset"] = str(task_choice)
-        data["task"] = {k: v for k, v in task.items() if v is not None}
-        name = self.query_one("#name", Input).value.strip()
-        data["name"] = name or str(task.get("dataset") or "session").removeprefix("demo:").rsplit("/", 1)[-1]
-        loaded = {m["id"]: m for m in data.get("models", []) if isinstance(m, dict)}
-        data["models"] = [loaded.get(m, m) for m in self.selected_models()]
-        data["optimizer"] = self.query_one("#optimizer", Select).value
-        for key, widget, cast in (
-            ("rounds", "#rounds", int),
-            ("seed", "#seed", int),
-            ("budget_usd", "#budget", float),
-        ):
-            text = self.query_one(widget, Input).value.strip()
-            if text:
-                try:
-                    data[key] = cast(text)
-                except ValueError:
-                    raise ValueError(f"{key.replace('_usd', '')} must be a number, got {text!r}.") from None
-            else:
-                data.pop(key, None)
-        data["cross_model"] = self.query_one("#cross", Checkbox).value
-        return data
+        return read_form(self, self.base, self.selected_models())
 
     def build_config(self) -> Any:
         """A validated SessionConfig, or ValueError with one sentence."""
-        from dspy_tui.engine.config import parse_config
-
-        data = self.form_data()
-        if not data["models"]:
-            raise ValueError("Pick at least one model (space toggles the highlighted one).")
-        if data["task"].get("dataset") == "":
-            raise ValueError("Give the dataset file's path.")
-        return parse_config(data, "this setup")  # the signature and metric are read by the engine's loader
+        return config_from(self.form_data())
 
     @work(thread=True, exclusive=True, group="fields")
     def check_fields(self, signature: str, metric: str) -> None:
-        """The signature and metric as the engine reads them (DSPy's parser, the metric catalogue, imports)."""
-        from dspy_tui.engine.scorers import make_metric
-        from dspy_tui.engine.tasks import TaskError, make_signature
-
-        problem = ""
-        try:
-            if not signature.strip():
-                raise TaskError("a dataset file needs a signature, e.g. question -> answer")
-            sig = make_signature(signature)
-            if metric.strip() and metric.strip() != "llm_judge":  # the judge model is chosen with the session
-                make_metric(metric.strip(), signature=sig)
-        except TaskError as exc:
-            problem = str(exc)
-            problem = problem[:1].upper() + problem[1:] + ("" if problem.endswith(".") else ".")
-        self.app.call_from_thread(self._message, "#fields-msg", problem)
+        self.app.call_from_thread(self._message, "#fields-msg", fields_problem(signature, metric))
 
     # -- the estimate (thread worker) --------------------------------------------------
     @work(thread=True, exclusive=True, group="estimate")
     def run_estimate(self, config: Any) -> None:
-        from dspy_tui.engine.estimate import budget_warning, estimate
-        from dspy_tui.engine.lm import url_warnings
         from dspy_tui.tui.runner import one_sentence
 
-        urls = url_warnings([(m.id, m.base_url) for m in config.models], config.base_urls)
-        self.app.call_from_thread(self._message, "#url-msg", " ".join(urls))
-        key = config.task.model_dump_json()
+        self.app.call_from_thread(self._message, "#url-msg", self.estimator.url_warning(config))
         try:
-            if key not in self._tasks:
-                from dspy_tui.engine.tasks import load_task
-
-                self._tasks[key] = load_task(config.task)
-            task = self._tasks[key]
+            task = self.estimator.task(config)
         except Exception as exc:  # noqa: BLE001 - TaskError and friends: one sentence under the task
             self.app.call_from_thread(self._estimate_failed, "#task-msg", one_sentence(exc))
             return
         try:
-            rows = estimate(config, task, self._written(config))
+            rows = self.estimator.rows(config, task)
         except Exception as exc:  # noqa: BLE001 - e.g. an unknown provider: one sentence under the models
             self.app.call_from_thread(self._estimate_failed, "#models-msg", one_sentence(exc))
             return
-        warning = budget_warning(config, rows)  # the same sentence `dspy-tui estimate` and `run` say
-        warning = warning[:1].upper() + warning[1:] if warning else None
-        sizes = (len(task.train), len(task.dev), len(task.test))
-        self.app.call_from_thread(self._show_estimate, rows, sizes, warning)
-
-    def _written(self, config: Any) -> dict[str, float]:
-        """What the models wrote on this task in earlier sessions: read once per task and models."""
-        from dspy_tui.engine.service import SessionService
-
-        key = (config.task.dataset, config.task.module, tuple(config.model_ids()))
-        if key not in self._recorded:
-            self._recorded[key] = SessionService(self.paths).recorded_outputs(config)
-        return self._recorded[key]
+        self.app.call_from_thread(self._show_estimate, rows, task_sizes(task), budget_sentence(config, rows))
 
     def _estimate_failed(self, where: str, message: str) -> None:
         if self._form_gone():
@@ -647,51 +466,8 @@ class NewSessionScreen(StyledOnceScreen[None]):
         self.estimates = rows
         self._message("#task-msg", "")
         self._message("#models-msg", "")
-        table: list[tuple[Text, Text, Text]] = []
-        total_calls = 0.0
-        total = [0.0, 0.0]
-        unpriced = False
-        for r in rows:
-            total_calls += r.calls.expected
-            if r.cost_usd is None:
-                unpriced = True
-                cost = Text("unpriced", style="yellow")
-            else:
-                total[0] += r.cost_usd.expected
-                total[1] += r.cost_usd.max
-                cost = Text(f"{fmt.money(r.cost_usd.expected)}, {fmt.money(r.cost_usd.max)}")
-                if r.price_label == fmt.SIMULATED:
-                    cost.append(" sim", style="dim")
-            who = f"{r.model} (judge)" if r.role == "judge" else r.model
-            table.append((Text(who), Text(f"{int(r.calls.min)}-{int(r.calls.max)}"), cost))
-        table.append(
-            (
-                Text("total", style="bold"),
-                Text(f"~{int(total_calls)}", style="bold"),
-                Text(
-                    f"{fmt.money(total[0])}, {fmt.money(total[1])}" + (" + unpriced" if unpriced else ""),
-                    style="bold",
-                ),
-            )
-        )
-        train, dev, test = sizes
-        head = Text(f"{train} train · {dev} dev · {test} test examples", style="dim")
-        grid = Table.grid()
-        grid.add_row(head)
-        grid.add_row(EstimateRows(table))
-        for r in rows:  # the estimator times local models only: hosted ones run in parallel, at their limits
-            if r.seconds is not None:
-                grid.add_row(
-                    Text(
-                        f"{r.model}: about {fmt.duration(r.seconds.expected)} "
-                        f"(up to {fmt.duration(r.seconds.max)}), one call at a time on this machine",
-                        style="dim",
-                    )
-                )
-        if warning:
-            grid.add_row(Text(warning, style="bold yellow"))
         self._message("#budget-msg", warning or "")
-        self.query_one("#estimate", Static).update(grid)
+        self.query_one("#estimate", Static).update(estimate_view(rows, sizes, warning))
 
     # -- start, save, load ------------------------------------------------------------
     def _config_or_say(self) -> Any:
@@ -775,31 +551,10 @@ class NewSessionScreen(StyledOnceScreen[None]):
         if not self.is_attached:  # a worker finished after the form was closed
             return
         self.base = data
-        task = data.get("task", {})
-        dataset = str(task.get("dataset", ""))
-        choice = self.query_one("#task", Select)
-        if dataset.startswith("demo:"):
-            if dataset not in self.demos:
-                self.demos[dataset] = ""
-                choice.set_options([(n, n) for n in self.demos] + [("Dataset file…", FILE_TASK)])
-            choice.value = dataset
-        else:
-            choice.value = FILE_TASK
-            self.query_one("#dataset", Input).value = dataset
-            self.query_one("#signature", Input).value = task.get("signature") or ""
-            self.query_one("#metric", Input).value = (
-                task.get("metric") or ""
-            )  # module:function stays as written
-        self.query_one("#name", Input).value = data.get("name", "")
+        fill_fields(self, data, self.demos)
         models = [m["id"] for m in data.get("models", [])]
         self.extra_models.extend(m for m in models if m not in self.extra_models)
         self._fill_models(set(models))
-        self.query_one("#optimizer", Select).value = data.get("optimizer", "bootstrap")
-        self.query_one("#rounds", Input).value = str(data.get("rounds", 5))
-        self.query_one("#seed", Input).value = str(data.get("seed", 0))
-        budget = data.get("budget_usd")
-        self.query_one("#budget", Input).value = "" if budget is None else str(budget)
-        self.query_one("#cross", Checkbox).value = bool(data.get("cross_model", True))
         self.notify(f"Loaded {data.get('name', 'the config')}.")
         self.pristine = self._data_or_none()
         self.schedule_estimate()
