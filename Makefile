@@ -45,8 +45,10 @@ run: install install-local
 # tests alone so that their latency figures are not measured under the other workers' load.
 # Three workers on two cores: a worker waits (fake-provider latency, retries' back-off, hook
 # grace periods, child processes) about 40% of its time, and a third worker fills that idle CPU.
+# `make test TEST_WORKERS=N` tries another count.
+TEST_WORKERS ?= 3
 test: install-test install-local prism
-	$(BIN)/python -m pytest -q -n 3 --dist loadfile -m "not soak and not local and not serial"
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not soak and not local and not serial"
 	$(BIN)/python -m pytest -q -m serial
 
 # Real-model tests: SmolLM2 through the llama.cpp server dspy-tui starts (a few minutes on 2 cores).

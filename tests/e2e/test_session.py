@@ -221,6 +221,12 @@ def test_kill_9_then_resume_repeats_no_paid_call_and_matches_an_uninterrupted_ru
 
 
 # -- examples whose calls fail are errored: left out of the score, counted, shown -----------------------
+# The model has no limits of its own: tests whose calls fail take the engine_runtime fixture's, whose
+# limiter holds 50 ms after a 5xx instead of the default second. They are about what failing calls do
+# to scores and errors; test_limits.py covers the hold itself.
+UNTHROTTLED = pytest.mark.usefixtures("engine_runtime")
+
+
 def _http_config(provider: FakeProvider, **extra: Any) -> dict[str, Any]:
     return {
         "name": "errored",
@@ -231,7 +237,7 @@ def _http_config(provider: FakeProvider, **extra: Any) -> dict[str, Any]:
         "num_retries": 1,
         "concurrency": 8,
         "task": {"dataset": "demo:sentiment", "max_train": 20, "max_dev": 20, "max_test": 20},
-        "models": [{"id": GROQ_MODEL, "base_url": f"{provider.url}/openai/v1", "limits": FAST_LIMITS}],
+        "models": [{"id": GROQ_MODEL, "base_url": f"{provider.url}/openai/v1"}],
         **extra,
     }
 
@@ -272,6 +278,7 @@ def _expected_score(session: Session, skip: set[str]) -> float:
     return sum(scores) / len(scores)
 
 
+@UNTHROTTLED
 def test_a_model_erroring_on_ten_percent_of_dev_is_scored_over_the_answered_ninety(
     brainy_provider: FakeProvider,
 ) -> None:
@@ -300,6 +307,7 @@ def test_a_model_erroring_on_ten_percent_of_dev_is_scored_over_the_answered_nine
     assert shown["errored_examples"]["baseline"] == 2 and shown["degraded"] is None
 
 
+@UNTHROTTLED
 def test_a_model_erroring_on_more_than_the_threshold_is_degraded(brainy_provider: FakeProvider) -> None:
     session = _prepared(_http_config(brainy_provider))
     failing = _failing(session, 0.25)
@@ -311,6 +319,7 @@ def test_a_model_erroring_on_more_than_the_threshold_is_degraded(brainy_provider
     assert "degraded" in Path(session.report_paths["md"]).read_text()
 
 
+@UNTHROTTLED
 def test_answers_no_adapter_can_parse_are_counted_as_unparsed_and_score_wrong(
     brainy_provider: FakeProvider,
 ) -> None:
@@ -334,6 +343,7 @@ def test_answers_no_adapter_can_parse_are_counted_as_unparsed_and_score_wrong(
     assert "could not be parsed" in Path(session.report_paths["md"]).read_text()
 
 
+@UNTHROTTLED
 def test_a_model_that_never_answers_fails_with_null_scores_and_the_cause(
     brainy_provider: FakeProvider,
 ) -> None:
@@ -400,6 +410,7 @@ def test_a_healthy_model_next_to_a_dead_one_finishes_as_fast_as_alone() -> None:
     assert t_pair <= 1.2 * t_alone
 
 
+@UNTHROTTLED
 def test_no_request_leaves_for_a_model_after_it_failed(brainy_provider: FakeProvider) -> None:
     """The server breaks in the middle of an optimizer's own parallel evaluation: DSPy cancels it
     ("Execution cancelled ...") and leaves its threads retrying; once the model has failed they send
