@@ -317,8 +317,8 @@ async def test_report_tables_fit_80_columns_and_name_what_they_leave_out(
 
 
 async def test_compare_charts_keep_their_key_outside_the_plot(paths: Paths, wide_history: list[str]) -> None:
-    """Each compare chart's key is under the plot, never drawn over its dots and lines; the rounds chart
-    marks each session's points with that session's marker."""
+    """Each compare chart's key is under the plot, never drawn over its dots and lines, each entry whole
+    on a line; the rounds chart marks each session's points with that session's marker."""
     from dspy_tui.tui.widgets.chart_legend import ChartLegend
 
     app = DspyTuiApp(paths, clock=fixed_clock)
@@ -342,6 +342,8 @@ async def test_compare_charts_keep_their_key_outside_the_plot(paths: Paths, wide
             key = region_text(app, "#chart-legend")
             for model in WIDE:
                 assert model in key, f"{model} missing from the key under the {chart} chart"
+            cut = [line for line in key.splitlines() if line.rstrip().endswith(("━", "●", "◆"))]
+            assert not cut, f"a mark on one line, what it means on the next:\n{key}"
         assert isinstance(screen.legend, ChartLegend)
         assert "same name (wide0aaaaaaa)" in key and "same name (wide1bbbbbbb)" in key, "sessions of one name"
 

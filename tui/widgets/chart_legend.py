@@ -44,7 +44,7 @@ class ChartLegend(Widget):
         lines = 1 if self.screen.has_class("-short") else TALL_LINES
         pointer = Text(f"{len(self.models)} models: colours as in the table", style="dim")
         models = [model_text(f"━ {name}", color) for name, color in self.models.items()]
-        for key in (self._entries(models), self._entries([pointer])):
+        for key in (self._entries(models, width), self._entries([pointer], width)):
             if width <= 0 or len(key.wrap(self.app.console, width)) <= lines:
                 return key
         if len(self.sessions) < 2:
@@ -52,11 +52,22 @@ class ChartLegend(Widget):
         markers = " ".join(marker for marker, _ in self.sessions)
         return Text(f"{markers} and colours as in the table's Session and Model columns", style="dim")
 
-    def _entries(self, models: list[Text]) -> Text:
-        text = Text("  ").join(models)
+    def _entries(self, models: list[Text], width: int) -> Text:
+        """The models' entries then the sessions', each kept whole on a line ("━" with its model's name)."""
+        entries = list(models)
         if len(self.sessions) > 1:
-            text.append("   " if text else "")
-            text.append("  ".join(f"{marker} {name}" for marker, name in self.sessions), style="dim")
+            entries += [Text(f"{marker} {name}", style="dim") for marker, name in self.sessions]
+        text = Text()
+        column = 0
+        for entry in entries:
+            if column and column + 2 + entry.cell_len > width > 0:
+                text.append("\n")
+                column = 0
+            elif column:
+                text.append("  ")
+                column += 2
+            text.append_text(entry)
+            column += entry.cell_len
         return text
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
