@@ -24,6 +24,7 @@ from dspy_tui.tui.app import DspyTuiApp
 from dspy_tui.tui.screens.home import HomeScreen
 from dspy_tui.tui.screens.live import LiveScreen
 from dspy_tui.tui.screens.modals import ConfirmScreen
+from dspy_tui.tui.widgets.table import FitTable
 
 
 def live_app(paths: Paths, store: SessionStore) -> tuple[DspyTuiApp, ScriptedSession]:
@@ -274,3 +275,28 @@ def test_a_report_tables_markdown_escapes_read_as_their_characters() -> None:
         ["| metric | a |", "|---|---|", "| judge | n/a (set \\[task\\] judge) |", "| x | a \\| b |"]
     )
     assert table.rows == [["judge", "n/a (set [task] judge)"], ["x", "a | b"]]
+
+
+async def test_home_puts_its_cursor_on_the_session_just_run_here(paths: Paths, store: SessionStore) -> None:
+    """Back on home after a session started here, the cursor stayed on the session opened before it, so
+    `r` on home answered for that one ("... is already completed") instead of the session just stopped."""
+    ids = insert_sessions(store)
+    app = DspyTuiApp(paths, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        home = await home_lists(pilot, 3)
+        oldest = ids[0]
+        table = home.query_one(FitTable)
+        table.move_cursor(row=table.get_row_index(oldest), animate=False)
+        assert home.selected_id() == oldest
+        session = scripted(store, paths, 3, finished=True)
+        app.start_live(session)
+        await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen) and app.screen.results_shown)
+        await pilot.press("escape")
+        await home_lists(pilot, 4)
+        await wait_for(pilot, lambda: home.selected_id() == session.session_id, what="the cursor on the run")
+        table.move_cursor(row=table.get_row_index(oldest), animate=False)  # the user's own choice then holds
+        listed = home.rows
+        home.load_sessions()  # the next list (e.g. back from Detail) keeps it
+        await wait_for(pilot, lambda: home.rows is not listed, what="home's next list")
+        await pilot.pause()
+        assert home.selected_id() == oldest

@@ -131,6 +131,7 @@ class HomeScreen(StyledOnceScreen[None]):
         self.paths = paths
         self.rows: dict[str, SessionRow] = {}
         self.marked: list[str] = []  # in the order they were marked
+        self._run_listed: str | None = None  # the session run here that the cursor was last put on
         self.session_filter: Any = None  # a history.SessionFilter once the user filters
         self.total = 0
         self.filter_bar: Any = None  # a FilterBar, mounted on the first `/`
@@ -188,8 +189,9 @@ class HomeScreen(StyledOnceScreen[None]):
         table = self.query_one(FitTable)
         runner = services(self).session_run
         selected = self.selected_id()
-        if selected is None and runner is not None:
-            selected = runner.session_id  # the session run here
+        run_id = runner.session_id if runner is not None else None
+        if run_id != self._run_listed and any(r.id == run_id for r in rows):
+            selected = self._run_listed = run_id  # a session started here since the last list: r, d act on it
         keys_before = self._list_keys()
         self.rows = {r.id: r for r in rows}
         self.total = message.total
