@@ -233,6 +233,7 @@ class _Call:
             link.health.check()  # another call may have failed the model while this one queued
             runtime.stats.network_calls += 1
             session = runtime._session(endpoint.base_url)
+            answers_when_sent = link.health.answers  # its failure counts only if none arrive while it is out
             try:
                 self.sent = True
                 async with session.request(
@@ -249,7 +250,9 @@ class _Call:
                 self.sent = False  # never connected: nothing can have been billed
                 self.provider_s = time.perf_counter() - sent
                 error: LM15Error = connect_failure(exc, endpoint)
-                self._transport_failed(error, limiter, never_connected=True)
+                self._transport_failed(
+                    error, limiter, never_connected=True, answers_when_sent=answers_when_sent
+                )
                 raise error from exc
             except (TimeoutError, aiohttp.ClientError) as exc:
                 self.provider_s = time.perf_counter() - sent
@@ -265,7 +268,9 @@ class _Call:
                     self._overloaded(limiter, slot, None, "timeouts")
                     error.retry_after = 0.0
                 else:
-                    self._transport_failed(error, limiter, never_connected=False)
+                    self._transport_failed(
+                        error, limiter, never_connected=False, answers_when_sent=answers_when_sent
+                    )
                 raise error from exc
             limiter.observe(headers, slot)
             if not 200 <= status < 300:
@@ -323,8 +328,12 @@ class _Call:
         if bus is not None and after > before + 0.5:
             bus.publish(ev.ModelThrottled(model=self.link.label, reason=why, retry_in_s=round(after, 1)))
 
-    def _transport_failed(self, error: LM15Error, limiter: Limiter, *, never_connected: bool) -> None:
-        if self.link.health.transport_failed(str(error), never_connected=never_connected):
+    def _transport_failed(
+        self, error: LM15Error, limiter: Limiter, *, never_connected: bool, answers_when_sent: int
+    ) -> None:
+        if self.link.health.transport_failed(
+            str(error), never_connected=never_connected, answers_when_sent=answers_when_sent
+        ):
             failed = self._failed(error)
             self._report_fatal(failed)
             raise failed

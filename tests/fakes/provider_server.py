@@ -54,6 +54,7 @@ class Fault:
     kind: str
     retry_after: float | str | None = None  # for 429_retry_after (and 503 when set); a str goes out as is
     hold_s: float = 30.0  # for timeout
+    drop_after_s: float = 0.01  # for reset: how long the half body hangs before the connection drops
 
     def __post_init__(self) -> None:
         if self.kind not in FAULTS:
@@ -123,12 +124,18 @@ class FakeProvider:
 
     # ---- scripting --------------------------------------------------
     def fail_next(
-        self, kind: str, times: int = 1, *, retry_after: float | str | None = None, hold_s: float = 30.0
+        self,
+        kind: str,
+        times: int = 1,
+        *,
+        retry_after: float | str | None = None,
+        hold_s: float = 30.0,
+        drop_after_s: float = 0.01,
     ) -> None:
         """Queue `times` faults of one kind for the next requests."""
         with self._lock:
             for _ in range(times):
-                self._queue.append(Fault(kind, retry_after, hold_s))
+                self._queue.append(Fault(kind, retry_after, hold_s, drop_after_s))
 
     def _next_fault(self) -> Fault | None:
         with self._lock:
@@ -381,7 +388,7 @@ class FakeProvider:
             response.content_length = len(whole)
             await response.prepare(request)
             await response.write(whole[: len(whole) // 2])
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(fault.drop_after_s)
             assert request.transport is not None
             request.transport.close()
             return response

@@ -101,6 +101,24 @@ def test_after_the_breaker_opens_no_request_leaves_the_process(
     assert len(fake_provider.received) == sent
 
 
+def test_resets_landing_after_the_answers_of_their_burst_do_not_fail_a_model_that_answers(
+    fake_provider: FakeProvider, provider_urls: dict[str, str]
+) -> None:
+    """64 requests at once, 5 of them reset: the fake drops those 0.3 s on, after the others are
+    answered, and the hold after the first keeps new requests back, so the 5 failures come one
+    after another. The server answered 59 requests meanwhile: the model must not fail (it did,
+    "after 5 failures in a row", in the fault soak at a 2.2 % reset rate)."""
+    seen = Recording()
+    lm = lm_with(MODEL, keys=lambda _: "k", base_urls=provider_urls, on_fatal=seen.on_fatal, breaker_after=5)
+    _evaluate(lm, 1)  # the account's first answer: until then the limiter sends one probe at a time
+    fake_provider.fail_next("reset", times=5, drop_after_s=0.3)
+    result = _evaluate(lm, 64, threads=64)
+    assert seen.fatal == []
+    assert sum(1 for _, _, score in result.results if score) == 64  # each reset's retry was answered
+    assert sum(1 for r in fake_provider.received if r.fault == "reset") == 5
+    assert fake_provider.peak_in_flight[MODEL.split("/")[1]] > 5  # they were one burst
+
+
 @pytest.mark.parametrize("retry_after", ["86400", "Fri, 01 Jan 2100 00:00:00 GMT"])
 def test_a_retry_after_beyond_the_cap_fails_the_model_at_once_with_a_clear_sentence(
     retry_after: str, fake_provider: FakeProvider, provider_urls: dict[str, str]
