@@ -58,6 +58,7 @@ class ModelRow:
     # the ETA is learnt from the steps after it (a resume's cache replay makes its first steps instant)
     sent_from: float | None = None
     steps_before_sent: int = 0
+    step_at: float | None = None  # when its last step was done: the ETA counts down from there
     phase_done: bool = False  # its current phase is over and the next has not started (waits for others)
     converged: bool = False  # its rounds ended early (it may be stopped since)
     limiter: ev.LimiterStatus | None = None  # its limiter's last sample (in flight / cap, ...)
@@ -166,6 +167,9 @@ class LiveState:
         """Seconds left for one model if its remaining steps take what its done ones took; None before
         a step done on calls sent to the model (steps answered from the cache took no time).
 
+        It counts down while a step runs (it grew with every second of a step before); a step that
+        runs over the pace counts as nearly done, and the pace of the others then includes it.
+
         A model waiting for slower ones goes on when they do: its ETA is theirs (its own figure grew
         with every second of the wait, as if the waiting were work)."""
         row = self.models[model]
@@ -176,9 +180,13 @@ class LiveState:
         if awaited:
             return max((eta for m in awaited if (eta := self.eta(m, now)) is not None), default=None)
         measured = done - row.steps_before_sent
-        if row.sent_from is None or measured <= 0:
+        if row.sent_from is None or row.step_at is None or measured <= 0:
             return None  # no step done on calls sent yet: cache-answered steps take no time
-        return (now - row.sent_from) / measured * (total - done)
+        pace = max(row.step_at - row.sent_from, 0.0) / measured
+        in_step = max(now - row.step_at, 0.0)
+        if in_step <= pace:
+            return pace * (total - done) - in_step
+        return (now - row.sent_from) / (measured + 1) * (total - done - 1)
 
     def providers(self) -> dict[str, list[ModelRow]]:
         """The models grouped by provider (the part of the id before the slash), in model order."""
@@ -276,7 +284,7 @@ class LiveState:
                     e.tokens_in + e.tokens_out,
                 ),
             )
-            row.best_dev, row.last_delta = e.best_dev_score, e.delta
+            row.best_dev, row.last_delta, row.step_at = e.best_dev_score, e.delta, e.ts
             if key[0] == "optimization":  # the baseline and the cross-model trial are round 0
                 row.round = e.round
             self._changes.chart = self._changes.cost = True
@@ -367,7 +375,7 @@ class LiveState:
             self.started_at, self.finished_at = e.ts, None  # elapsed counts this run
             for r in self.models.values():  # a resumed session replays every model's progress
                 r.status = "pending"
-                r.started_at = r.finished_at = r.throttled_until = r.limiter = r.sent_from = None
+                r.started_at = r.finished_at = r.throttled_until = r.limiter = r.sent_from = r.step_at = None
             self.provider_stats = {}  # the last run's figures are not this one's
             self._changes.models |= set(self.models)
         elif isinstance(e, ev.SessionCompleted):

@@ -115,3 +115,23 @@ def burst(app: DspyTuiApp, text: str, key: str) -> None:
     for char in text:
         app.post_message(events.Key(char if char.isalnum() else _character_to_key(char), char))
     app.post_message(events.Key(key, None))
+
+
+def test_the_eta_counts_down_while_a_step_runs() -> None:
+    """With one step measured the ETA grew until the next step ended (groq: 00:57 -> 04:57 over 48 s
+    of one step): it divided all the time since the first call sent by the steps done. It counts
+    down now, and a step that overruns the pace holds it near (remaining - 1) steps, growing slowly."""
+    from dspy_tui.engine import events as ev
+    from dspy_tui.tui.live_state import LiveState
+
+    model = "groq/llama-3.3-70b-versatile"
+    state = LiveState("s1", "eta", [model], rounds=4, cross_model=False, budget_usd=None)  # 6 steps
+    state.apply([ev.SessionStarted(models=[model], ts=0.0)])
+    state.apply([ev.PhaseStarted(model=model, phase="baseline", ts=0.0)])
+    state.apply([ev.CallCompleted(model=model, latency_ms=1000.0, ts=1.0)])
+    state.apply([ev.RoundCompleted(model=model, round=0, ts=60.0)])  # one step in 60 s: 5 left
+    etas = [state.eta(model, t) for t in (60.0, 90.0, 120.0)]
+    assert etas == pytest.approx([300.0, 270.0, 240.0]), etas  # main: 300, 450, 600
+    overrun = [state.eta(model, t) for t in (150.0, 240.0)]
+    assert overrun[0] == pytest.approx(150 / 2 * 4) and overrun[1] == pytest.approx(240 / 2 * 4)
+    assert all(e is not None and e >= 240.0 for e in overrun), "an overrun never reads as almost done"
