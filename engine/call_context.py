@@ -109,19 +109,32 @@ class ModelHealth:
     answer. "In a row" counts only requests during whose flight no answer
     arrived: with 64 in flight, the 5 resets of one burst may all land after
     its answers (a 2.2 % fault rate did that in the soak), which says nothing
-    of a server that just answered. Once failed, no request leaves."""
+    of a server that just answered. And a streak that begins with more
+    requests out than `breaker_after` must outlast them all: 5 quick resets
+    while 59 slower answers are on their way are no proof either. Once
+    failed, no request leaves."""
 
     def __init__(self, label: str, breaker_after: int) -> None:
         self.label = label
         self.breaker_after = breaker_after
         self.failed: str | None = None
         self.answers = 0  # answers received so far; a request notes the count when it leaves
+        self.out = 0  # requests sent and not yet ended
         self.consecutive_failures = 0
+        self._streak_needs = breaker_after  # failures that open the breaker: more if more were out
         self._lock = threading.Lock()
 
     @property
     def answered(self) -> bool:
         return self.answers > 0
+
+    def sending(self) -> int:
+        """Note a request leaving; returns the answers so far, by which its failure is judged."""
+        self.out += 1
+        return self.answers
+
+    def ended(self) -> None:
+        self.out -= 1
 
     def check(self) -> None:
         if self.failed is not None:
@@ -140,8 +153,10 @@ class ModelHealth:
             return self.fail(sentence)
         if answers_when_sent < self.answers:
             return False
+        if self.consecutive_failures == 0:  # this one is still out: it counts itself
+            self._streak_needs = max(self.breaker_after, self.out)
         self.consecutive_failures += 1
-        if self.consecutive_failures >= self.breaker_after:
+        if self.consecutive_failures >= self._streak_needs:
             return self.fail(
                 f"{sentence}; stopped calling {self.label} after "
                 f"{self.consecutive_failures} failures in a row"

@@ -233,7 +233,8 @@ class _Call:
             link.health.check()  # another call may have failed the model while this one queued
             runtime.stats.network_calls += 1
             session = runtime._session(endpoint.base_url)
-            answers_when_sent = link.health.answers  # its failure counts only if none arrive while it is out
+            # its failure counts only if no answer arrives while it is out
+            answers_when_sent = link.health.sending()
             try:
                 self.sent = True
                 async with session.request(
@@ -272,6 +273,8 @@ class _Call:
                         error, limiter, never_connected=False, answers_when_sent=answers_when_sent
                     )
                 raise error from exc
+            finally:
+                link.health.ended()
             limiter.observe(headers, slot)
             if not 200 <= status < 300:
                 self.sent = False  # an error status is not billed
