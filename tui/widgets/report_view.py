@@ -126,13 +126,20 @@ class ReportTable(Widget):
     def __init__(self, table: PipeTable) -> None:
         super().__init__(classes="report-table")
         self.table = table
+        self._fit: tuple[int, RenderableType] | None = None  # the last width and the table fitted to it
+
+    def _fitted(self, width: int) -> RenderableType:
+        """The table fitted to `width`: laying out (its height) and painting ask at the same width."""
+        if self._fit is None or self._fit[0] != width:
+            self._fit = (width, self.table.fitted(width))
+        return self._fit[1]
 
     def render(self) -> RenderableType:
-        return self.table.fitted(self.content_size.width)
+        return self._fitted(self.content_size.width)
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         lines = self.app.console.render_lines(
-            self.table.fitted(width), self.app.console.options.update_width(width), pad=False
+            self._fitted(width), self.app.console.options.update_width(width), pad=False
         )
         return len(lines)
 
