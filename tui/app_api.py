@@ -11,21 +11,8 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 if TYPE_CHECKING:
     from textual.dom import DOMNode
 
-    from dspy_tui.tui.live_state import LiveState
+    from dspy_tui.tui.runner import SessionRunner
     from dspy_tui.tui.settings import Settings
-
-
-class RunningSession(Protocol):
-    """The session that runs (or ran) in this app, as the screens read it."""
-
-    @property
-    def session_id(self) -> str: ...
-
-    @property
-    def running(self) -> bool: ...
-
-    @property
-    def state(self) -> LiveState: ...
 
 
 @runtime_checkable
@@ -33,7 +20,7 @@ class AppServices(Protocol):
     """The app's side of the screen <-> app contract."""
 
     @property
-    def session_run(self) -> RunningSession | None: ...
+    def session_run(self) -> SessionRunner | None: ...
 
     @property
     def settings(self) -> Settings: ...
