@@ -270,6 +270,14 @@ def _m0001_initial(db: sqlite_utils.Database) -> None:
         CREATE INDEX idx_calls_session ON calls(session_id, model);
         CREATE INDEX idx_calls_model_ts ON calls(model, ts);
 
+        CREATE TABLE reports (
+            session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+            format TEXT NOT NULL,
+            content TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            PRIMARY KEY (session_id, format)
+        );
+
         CREATE TABLE checkpoints (
             session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
             model TEXT NOT NULL,
@@ -279,14 +287,6 @@ def _m0001_initial(db: sqlite_utils.Database) -> None:
             program_json TEXT NOT NULL,
             created_at REAL NOT NULL,
             PRIMARY KEY (session_id, model, phase, round)
-        );
-
-        CREATE TABLE reports (
-            session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
-            format TEXT NOT NULL,
-            content TEXT NOT NULL,
-            created_at REAL NOT NULL,
-            PRIMARY KEY (session_id, format)
         );
 
         CREATE TABLE lm_cache (
