@@ -92,14 +92,9 @@ def cli(
     *args: str, env: dict[str, str], timeout: float = 300, stdin: str = "", cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
     """`dspy-tui ARGS` as a real process (`python -m dspy_tui`), its output captured."""
+    command = [sys.executable, "-m", "dspy_tui", *args]
     return subprocess.run(
-        [sys.executable, "-m", "dspy_tui", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        input=stdin,
+        command, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout, input=stdin
     )
 
 

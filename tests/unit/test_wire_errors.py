@@ -8,24 +8,7 @@ from email.utils import format_datetime
 from typing import Any
 
 import pytest
-from dspy.lm15 import (
-    RETRYABLE_ERRORS,
-    AuthError,
-    BillingError,
-    Config,
-    ContextLengthError,
-    FunctionTool,
-    InvalidRequestError,
-    Message,
-    ProviderError,
-    RateLimitError,
-    RefusalPart,
-    Request,
-    ServerError,
-    UnsupportedFeatureError,
-    UnsupportedModelError,
-    Usage,
-)
+from dspy import lm15
 from dspy.lm15 import TimeoutError as RequestTimeoutError
 
 from dspy_tui.engine.providers import _http, anthropic, gemini, openai
@@ -61,7 +44,7 @@ def error_for(provider_id: str, status: int, body: bytes = b"", headers: dict[st
 @pytest.mark.parametrize("provider_id", ["openai", "anthropic", "gemini", "groq"])
 def test_429_with_retry_after_seconds(provider_id: str) -> None:
     err = error_for(provider_id, 429, error_body(provider_id, "slow down"), {"Retry-After": "17"})
-    assert isinstance(err, RateLimitError) and isinstance(err, RETRYABLE_ERRORS)
+    assert isinstance(err, lm15.RateLimitError) and isinstance(err, lm15.RETRYABLE_ERRORS)
     assert err.retry_after == 17.0 and err.status == 429 and err.provider == provider_id
     assert "slow down" in str(err)
 
@@ -69,14 +52,14 @@ def test_429_with_retry_after_seconds(provider_id: str) -> None:
 @pytest.mark.parametrize("provider_id", ["openai", "anthropic", "gemini"])
 def test_429_without_retry_after_has_no_invented_wait(provider_id: str) -> None:
     err = error_for(provider_id, 429, error_body(provider_id, "slow down"))
-    assert isinstance(err, RateLimitError)
+    assert isinstance(err, lm15.RateLimitError)
     assert err.retry_after is None
 
 
 def test_retry_after_as_http_date() -> None:
     when = datetime.now(UTC) + timedelta(seconds=120)
     err = error_for("openai", 429, b"{}", {"retry-after": format_datetime(when, usegmt=True)})
-    assert isinstance(err, RateLimitError)
+    assert isinstance(err, lm15.RateLimitError)
     assert 100 < err.retry_after <= 120
 
 
@@ -102,7 +85,7 @@ def test_insufficient_quota_is_billing_not_rate_limit() -> None:
         "openai", "You exceeded your current quota, please check your plan.", "insufficient_quota"
     )
     err = error_for("openai", 429, body, {"Retry-After": "1"})
-    assert isinstance(err, BillingError) and not isinstance(err, RETRYABLE_ERRORS)
+    assert isinstance(err, lm15.BillingError) and not isinstance(err, lm15.RETRYABLE_ERRORS)
     assert "OpenAI refused the request for billing or quota reasons" in str(err)
     assert "exceeded your current quota" in str(err)
 
@@ -113,7 +96,7 @@ def test_refused_key_names_the_provider_and_never_the_key(provider_id: str, stat
     body = error_body(provider_id, f"Incorrect API key provided: {KEY}.")  # some hosts echo the key
     err = error_for(provider_id, status, body)
     label = get_spec(provider_id).label
-    assert isinstance(err, AuthError)
+    assert isinstance(err, lm15.AuthError)
     assert f"{label} refused the API key" in str(err)
     assert all(KEY not in text for text in (str(err), repr(err), err.message, str(err.args)))
     assert "[redacted]" in str(err)
@@ -123,7 +106,7 @@ def test_refused_key_names_the_provider_and_never_the_key(provider_id: str, stat
 def test_missing_key_on_a_local_host_says_none_was_sent() -> None:
     ep = endpoint("vllm", key=None)
     err = openai.error(401, {}, b'{"error": "Unauthorized"}', ep)
-    assert isinstance(err, AuthError)
+    assert isinstance(err, lm15.AuthError)
     assert "vLLM asked for an API key, but none was sent" in str(err)
 
 
@@ -149,7 +132,7 @@ def test_gemini_bad_key_comes_as_400_and_is_an_auth_error() -> None:
         }
     ).encode()
     err = error_for("gemini", 400, body)
-    assert isinstance(err, AuthError) and "Gemini refused the API key" in str(err)
+    assert isinstance(err, lm15.AuthError) and "Gemini refused the API key" in str(err)
 
 
 def test_gemini_retry_delay_in_the_body_is_the_retry_hint() -> None:
@@ -164,7 +147,7 @@ def test_gemini_retry_delay_in_the_body_is_the_retry_hint() -> None:
         }
     ).encode()
     err = error_for("gemini", 429, body)
-    assert isinstance(err, RateLimitError) and err.retry_after == 37.0
+    assert isinstance(err, lm15.RateLimitError) and err.retry_after == 37.0
     assert err.provider_code == "RESOURCE_EXHAUSTED"
 
 
@@ -180,18 +163,18 @@ def test_gemini_limit_0_is_an_exhausted_quota_even_with_a_retry_delay() -> None:
             }
         }
     ).encode()
-    assert isinstance(error_for("gemini", 429, body), BillingError)
+    assert isinstance(error_for("gemini", 429, body), lm15.BillingError)
     some_left = body.replace(b"limit: 0,", b"limit: 10,")
-    assert isinstance(error_for("gemini", 429, some_left), RateLimitError)
+    assert isinstance(error_for("gemini", 429, some_left), lm15.RateLimitError)
 
 
 def test_gemini_quota_without_a_retry_hint_that_speaks_of_billing_is_billing() -> None:
     body = error_body(
         "gemini", "Your prepayment credits are depleted. Please go to billing.", kind="RESOURCE_EXHAUSTED"
     )
-    assert isinstance(error_for("gemini", 429, body), BillingError)
+    assert isinstance(error_for("gemini", 429, body), lm15.BillingError)
     plain = error_body("gemini", "Resource has been exhausted (e.g. check quota).", kind="RESOURCE_EXHAUSTED")
-    assert isinstance(error_for("gemini", 429, plain), RateLimitError)
+    assert isinstance(error_for("gemini", 429, plain), lm15.RateLimitError)
 
 
 def test_anthropic_empty_balance_is_billing() -> None:
@@ -200,14 +183,14 @@ def test_anthropic_empty_balance_is_billing() -> None:
         "Your credit balance is too low to access the Anthropic API.",
         kind="invalid_request_error",
     )
-    assert isinstance(error_for("anthropic", 400, body), BillingError)
+    assert isinstance(error_for("anthropic", 400, body), lm15.BillingError)
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504, 529])
 @pytest.mark.parametrize("provider_id", ["openai", "anthropic", "gemini"])
 def test_5xx_is_a_retryable_server_error(provider_id: str, status: int) -> None:
     err = error_for(provider_id, status, error_body(provider_id, "Overloaded", kind="overloaded_error"))
-    assert isinstance(err, ServerError) and isinstance(err, RETRYABLE_ERRORS)
+    assert isinstance(err, lm15.ServerError) and isinstance(err, lm15.RETRYABLE_ERRORS)
     assert err.status == status and "Overloaded" in str(err)
 
 
@@ -221,7 +204,7 @@ def test_404_says_the_model_was_not_found() -> None:
     err = error_for(
         "openai", 404, error_body("openai", "The model `model-x` does not exist", "model_not_found")
     )
-    assert isinstance(err, UnsupportedModelError) and isinstance(err, InvalidRequestError)
+    assert isinstance(err, lm15.UnsupportedModelError) and isinstance(err, lm15.InvalidRequestError)
     assert "OpenAI found no model 'model-x'" in str(err)
 
 
@@ -230,7 +213,7 @@ def test_bad_request_is_invalid_request(status: int) -> None:
     err = error_for(
         "anthropic", status, error_body("anthropic", "messages: field required", kind="invalid_request_error")
     )
-    assert type(err) is InvalidRequestError
+    assert type(err) is lm15.InvalidRequestError
     assert "Anthropic rejected the request as invalid: messages: field required" in str(err)
 
 
@@ -238,19 +221,19 @@ def test_context_overflow_is_a_context_length_error() -> None:
     body = error_body(
         "openai", "This model's maximum context length is 8192 tokens.", "context_length_exceeded"
     )
-    assert isinstance(error_for("openai", 400, body), ContextLengthError)
+    assert isinstance(error_for("openai", 400, body), lm15.ContextLengthError)
 
 
 def test_408_is_a_timeout_and_418_a_plain_provider_error() -> None:
     assert isinstance(error_for("groq", 408, b""), RequestTimeoutError)
     teapot = error_for("groq", 418, b"")
-    assert type(teapot) is ProviderError and "unexpected HTTP status 418" in str(teapot)
+    assert type(teapot) is lm15.ProviderError and "unexpected HTTP status 418" in str(teapot)
 
 
 def test_malformed_error_body_still_maps_and_is_clipped() -> None:
     html = b"<html><body>" + b"502 Bad Gateway " * 100 + b"</body></html>"
     err = error_for("together", 502, html)
-    assert isinstance(err, ServerError)
+    assert isinstance(err, lm15.ServerError)
     assert "Together AI had a server error: <html><body>502 Bad Gateway" in err.message
     assert len(err.message) < 400 and err.message.endswith("…")
 
@@ -258,7 +241,7 @@ def test_malformed_error_body_still_maps_and_is_clipped() -> None:
 @pytest.mark.parametrize("body", [b"", b"\xff\xfe", b"null", b"[1, 2]", b'{"error": 42}'])
 def test_any_error_body_gives_a_clean_error(body: bytes) -> None:
     err = error_for("openai", 500, body)
-    assert isinstance(err, ServerError) and str(err).startswith("OpenAI had a server error")
+    assert isinstance(err, lm15.ServerError) and str(err).startswith("OpenAI had a server error")
 
 
 @pytest.mark.parametrize(
@@ -276,7 +259,7 @@ def test_any_error_body_gives_a_clean_error(body: bytes) -> None:
 )
 def test_loose_error_shapes_of_compatible_servers(body: dict[str, Any]) -> None:
     err = openai.error(404, {}, json.dumps(body).encode(), endpoint("ollama", key=None))
-    assert isinstance(err, UnsupportedModelError) and "model 'llama9' not found" in str(err)
+    assert isinstance(err, lm15.UnsupportedModelError) and "model 'llama9' not found" in str(err)
 
 
 # ── reading responses ─────────────────────────────────────────────────
@@ -304,7 +287,7 @@ def openai_body(**overrides: Any) -> dict[str, Any]:
 def test_openai_parse_reads_text_and_every_usage_counter() -> None:
     response = openai.parse(openai_body(), endpoint("openai"))
     assert response.text == "Paris" and response.id == "chatcmpl-1" and response.model == "gpt-4o-2024-08-06"
-    assert response.usage == Usage(
+    assert response.usage == lm15.Usage(
         input_tokens=100, output_tokens=40, total_tokens=140, cache_read_tokens=64, reasoning_tokens=25
     )
 
@@ -331,7 +314,7 @@ def test_anthropic_parse_joins_text_blocks_and_reads_cache_counters() -> None:
     }
     response = anthropic.parse(body, endpoint("anthropic"))
     assert response.text == "Hello" and response.finish_reason == "stop"
-    assert response.usage == Usage(
+    assert response.usage == lm15.Usage(
         input_tokens=12, output_tokens=3, cache_read_tokens=50, cache_write_tokens=7
     )
 
@@ -364,7 +347,7 @@ def gemini_body(**overrides: Any) -> dict[str, Any]:
 def test_gemini_parse_joins_parts_skips_thoughts_and_reads_usage() -> None:
     response = gemini.parse(gemini_body(), endpoint("gemini"))
     assert response.text == "Paris" and response.model == "gemini-2.0-flash-001" and response.id == "r-1"
-    assert response.usage == Usage(
+    assert response.usage == lm15.Usage(
         input_tokens=30, output_tokens=2, total_tokens=52, cache_read_tokens=16, reasoning_tokens=20
     )
 
@@ -380,7 +363,7 @@ def test_gemini_parse_joins_parts_skips_thoughts_and_reads_usage() -> None:
 )
 def test_missing_usage_is_unknown_not_zero(wire: str, body: dict[str, Any]) -> None:
     usage = WIRES[wire].parse(body, endpoint(wire)).usage
-    assert usage == Usage() and usage.input_tokens is None and usage.output_tokens is None
+    assert usage == lm15.Usage() and usage.input_tokens is None and usage.output_tokens is None
 
 
 def test_nonsense_counts_are_unknown_not_invented() -> None:
@@ -388,7 +371,7 @@ def test_nonsense_counts_are_unknown_not_invented() -> None:
     body = gemini_body(
         usageMetadata={"promptTokenCount": -2147483648, "candidatesTokenCount": True, "totalTokenCount": "9"}
     )
-    assert gemini.parse(body, endpoint("gemini")).usage == Usage()
+    assert gemini.parse(body, endpoint("gemini")).usage == lm15.Usage()
 
 
 @pytest.mark.parametrize(
@@ -432,7 +415,7 @@ def test_openai_refusal_without_content_is_kept_as_a_refusal() -> None:
     )
     response = openai.parse(body, endpoint("openai"))
     assert response.finish_reason == "content_filter"
-    assert response.message.parts == (RefusalPart("I can't help with that."),)
+    assert response.message.parts == (lm15.RefusalPart("I can't help with that."),)
 
 
 def test_openai_content_as_a_list_of_text_parts() -> None:
@@ -457,21 +440,21 @@ def test_openai_content_as_a_list_of_text_parts() -> None:
     ],
 )
 def test_unreadable_openai_bodies_are_provider_errors_that_say_what(body: Any, says: str) -> None:
-    with pytest.raises(ProviderError) as caught:
+    with pytest.raises(lm15.ProviderError) as caught:
         openai.parse(body, endpoint("openai"))
     assert says in str(caught.value) and caught.value.provider == "openai"
 
 
 def test_unreadable_anthropic_body() -> None:
     with pytest.raises(
-        ProviderError, match="Anthropic sent a response dspy-tui could not read: content should be"
+        lm15.ProviderError, match="Anthropic sent a response dspy-tui could not read: content should be"
     ):
         anthropic.parse({"type": "message", "content": "hi"}, endpoint("anthropic"))
 
 
 @pytest.mark.parametrize("body", [gemini_body(candidates=[]), {"usageMetadata": {"promptTokenCount": 3}}])
 def test_gemini_without_candidates(body: dict[str, Any]) -> None:
-    with pytest.raises(ProviderError, match="Gemini returned no candidates"):
+    with pytest.raises(lm15.ProviderError, match="Gemini returned no candidates"):
         gemini.parse(body, endpoint("gemini"))
 
 
@@ -480,7 +463,7 @@ def test_gemini_safety_block_of_the_prompt() -> None:
         "promptFeedback": {"blockReason": "SAFETY", "safetyRatings": []},
         "usageMetadata": {"promptTokenCount": 8},
     }
-    with pytest.raises(ProviderError) as caught:
+    with pytest.raises(lm15.ProviderError) as caught:
         gemini.parse(body, endpoint("gemini"))
     assert caught.value.message == "Gemini blocked the prompt: SAFETY"
     assert caught.value.provider_code == "SAFETY"
@@ -507,7 +490,7 @@ def test_missing_model_and_id_fall_back_to_the_endpoint() -> None:
 
 @pytest.mark.parametrize("wire", sorted(WIRES))
 def test_wire_request_repr_hides_the_key(wire: str) -> None:
-    request = WIRES[wire].build(Request(model="m", messages=(Message.user("hi"),)), endpoint(wire))
+    request = WIRES[wire].build(lm15.Request(model="m", messages=(lm15.Message.user("hi"),)), endpoint(wire))
     assert KEY in "".join(request.headers.values())
     assert KEY not in repr(request)
 
@@ -516,24 +499,30 @@ def test_wire_request_repr_hides_the_key(wire: str) -> None:
 @pytest.mark.parametrize(
     "request_",
     [
-        Request(
-            model="m", messages=(Message.user("hi"),), config=Config(response_format={"type": "json_object"})
-        ),
-        Request(model="m", messages=(Message.user("hi"),), config=Config(extensions={"foo": 1})),
-        Request(model="m", messages=(Message.user("hi"),), config=Config(top_k=5)),
-        Request(
+        lm15.Request(
             model="m",
-            messages=(Message.user("hi"),),
-            tools=(FunctionTool(name="f", description="d", parameters={"type": "object", "properties": {}}),),
+            messages=(lm15.Message.user("hi"),),
+            config=lm15.Config(response_format={"type": "json_object"}),
         ),
-        Request(model="m", messages=(Message.developer("be terse"), Message.user("hi"))),
+        lm15.Request(
+            model="m", messages=(lm15.Message.user("hi"),), config=lm15.Config(extensions={"foo": 1})
+        ),
+        lm15.Request(model="m", messages=(lm15.Message.user("hi"),), config=lm15.Config(top_k=5)),
+        lm15.Request(
+            model="m",
+            messages=(lm15.Message.user("hi"),),
+            tools=(
+                lm15.FunctionTool(name="f", description="d", parameters={"type": "object", "properties": {}}),
+            ),
+        ),
+        lm15.Request(model="m", messages=(lm15.Message.developer("be terse"), lm15.Message.user("hi"))),
     ],
     ids=["response_format", "extensions", "top_k", "tools", "developer-message"],
 )
-def test_knobs_a_wire_cannot_carry_are_refused_not_dropped(wire: str, request_: Request) -> None:
+def test_knobs_a_wire_cannot_carry_are_refused_not_dropped(wire: str, request_: lm15.Request) -> None:
     if wire == "openai" and request_.config.response_format:
         pytest.skip("the OpenAI wire carries response_format (tests/unit/test_local_provider.py)")
-    with pytest.raises(UnsupportedFeatureError) as caught:
+    with pytest.raises(lm15.UnsupportedFeatureError) as caught:
         WIRES[wire].build(request_, endpoint(wire))
     assert get_spec(wire).label in str(caught.value)
 
@@ -541,7 +530,7 @@ def test_knobs_a_wire_cannot_carry_are_refused_not_dropped(wire: str, request_: 
 def test_base_url_trailing_slash_does_not_double() -> None:
     spec = get_spec("openai-compatible")
     ep = Endpoint(spec, "m", base_url_for(spec, "http://127.0.0.1:8080/v1/"), key=None)
-    request = openai.build(Request(model="m", messages=(Message.user("hi"),)), ep)
+    request = openai.build(lm15.Request(model="m", messages=(lm15.Message.user("hi"),)), ep)
     assert request.url == "http://127.0.0.1:8080/v1/chat/completions"
     assert "Authorization" not in request.headers
 
@@ -549,7 +538,7 @@ def test_base_url_trailing_slash_does_not_double() -> None:
 def test_gemini_model_path_accepts_the_models_prefix() -> None:
     spec = get_spec("gemini")
     ep = Endpoint(spec, "models/gemini-1.5-pro", base_url_for(spec, env={}), key=KEY)
-    request = gemini.build(Request(model="m", messages=(Message.user("hi"),)), ep)
+    request = gemini.build(lm15.Request(model="m", messages=(lm15.Message.user("hi"),)), ep)
     assert request.url.endswith("/v1beta/models/gemini-1.5-pro:generateContent")
 
 
