@@ -28,14 +28,20 @@ class Paths:
 
     @property
     def db_path(self) -> Path:
+        """The one SQLite file of every session, its events, calls and checkpoints, and the call cache.
+
+        SQLite keeps its -wal and -shm side files beside it; none of them is ever an export.
+        """
         return self.data_dir / "dspy-tui.db"
 
     @property
     def log_dir(self) -> Path:
+        """dspy-tui.log (`--verbose` for debug lines) and each local llama-server's own log."""
         return self.data_dir / "logs"
 
     @property
     def exports_dir(self) -> Path:
+        """One folder per session: its reports and exported programs."""
         return self.data_dir / "exports"
 
     @property
