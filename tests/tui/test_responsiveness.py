@@ -77,11 +77,12 @@ async def reaction_time(app: DspyTuiApp, key: str, answered: Callable[[], bool])
 
 
 async def press_keys(app: DspyTuiApp, pilot: Pilot[None], live: LiveScreen, seconds: float) -> list[Reaction]:
-    """`f` (the filter panel) and `?` (help), each answered and closed again, for `seconds`."""
+    """`f` (the filter panel) and `?` (help), each answered and closed again: once, then again until
+    `seconds` have passed."""
     panel = live.filter_panel
     timings: list[Reaction] = []
     started = time.perf_counter()
-    while time.perf_counter() - started < seconds:
+    while not timings or time.perf_counter() - started < seconds:
         timings.append(await reaction_time(app, "f", lambda: panel.display and panel.kind_list.has_focus))
         await pilot.press("escape")
         await wait_for(pilot, lambda: not panel.display)
