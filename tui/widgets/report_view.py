@@ -21,6 +21,8 @@ from rich.text import Text
 from textual.geometry import Size
 from textual.widget import Widget
 
+from dspy_tui.tui.widgets.column_fit import shrink_widest
+
 _SEPARATOR = re.compile(r"^\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
 _EMPHASIS = re.compile(r"(\*\*|__|`)")
 _ESCAPE = re.compile(r"\\([\\|\[\]*_`#])")  # Markdown's escapes (`\[task\]`, `a\|b`) read as the character
@@ -89,15 +91,8 @@ class PipeTable:
 
     def _widths(self, kept: list[int], fold: int | None, width: int) -> list[int]:
         """Each kept column's text width: its widest cell, the widest giving a cell at a time until they fit."""
-        widths = [self.widest(i) for i in kept]
         floors = [self.narrowest(i, fold) for i in kept]
-        room = width - GAP * (len(kept) - 1)
-        while sum(widths) > room:
-            shrinkable = [k for k in range(len(kept)) if widths[k] > floors[k]]
-            if not shrinkable:
-                break  # one column wider than the screen even folded: Rich folds it further
-            widths[max(shrinkable, key=lambda k: widths[k])] -= 1
-        return widths
+        return shrink_widest([self.widest(i) for i in kept], floors, width - GAP * (len(kept) - 1))
 
     def fitted(self, width: int) -> RenderableType:
         """The table in `width` cells: whole, wrapped, or without some columns (named under it). Words

@@ -14,6 +14,8 @@ from typing import Any, ClassVar
 from rich.text import Text
 from textual.widgets import DataTable
 
+from dspy_tui.tui.widgets.column_fit import shrink_widest
+
 
 def plain(value: Any) -> Any:
     """A str becomes literal Text; anything already renderable is left as it is."""
@@ -187,17 +189,13 @@ class FitTable(PlainTable):
                 if total(shown) + widths[c.key] + GAP <= room:
                     shown.append(c)
             shown.sort(key=self.specs.index)
-            # the widest of the long text columns gives a cell at a time, so a long status does not take
-            # the model id down to its `least` while keeping its own width; of equals the leftmost gives
-            # (an id cut still names its provider and family, a status cut loses its end: `4 mode…`)
-            over = total(shown) - room
-            while over > 0:
-                able = [c for c in shown if c.least is not None and widths[c.key] > c.least]
-                if not able:
-                    break
-                widest = max(able, key=lambda c: (widths[c.key], -shown.index(c)))
-                widths[widest.key] -= 1
-                over -= 1
+            # the widest of the long text columns gives first, so a long status does not take the model
+            # id down to its `least` while keeping its own width; of equals the leftmost gives (an id
+            # cut still names its provider and family, a status cut loses its end: `4 mode…`)
+            fitted = shrink_widest(
+                [widths[c.key] for c in shown], [c.least for c in shown], room - GAP * len(shown)
+            )
+            widths.update(zip((c.key for c in shown), fitted, strict=True))
         return tuple((c.key, widths[c.key] + GAP) for c in shown)
 
 
