@@ -25,6 +25,7 @@ from typing import Any, NamedTuple
 from textual import events
 from textual import on as handles
 from textual.app import ComposeResult
+from textual.screen import Screen
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
 
@@ -111,6 +112,17 @@ class ToggleKey(FooterKey):
             self.app.bell()
 
 
+def focus_auto(screen: Screen[Any]) -> None:
+    """Focus the screen's AUTO_FOCUS widget (the app's when the screen names none), the first focusable
+    match, unless something has focus: what Textual does once the screen is composed, done earlier."""
+    selector = screen.app.AUTO_FOCUS if screen.AUTO_FOCUS is None else screen.AUTO_FOCUS
+    if screen.focused is not None or not (selector and screen.app.app_focus):
+        return
+    target = next((widget for widget in screen.query(selector) if widget.focusable), None)
+    if target is not None:
+        screen.set_focus(target)
+
+
 class KeyFooter(Footer):
     def __init__(self, *, compact: bool = False) -> None:
         super().__init__(compact=compact)
@@ -122,7 +134,7 @@ class KeyFooter(Footer):
         # the keys depend on the focused widget's bindings (home's list names its own enter): focus
         # the screen's AUTO_FOCUS widget now, as Textual does once the screen is composed, or keys
         # composed before that focus were all removed and built again before the first frame
-        self.screen._update_auto_focus()  # noqa: SLF001 - Textual's own auto focus, a few ms early
+        focus_auto(self.screen)
         self._shown = self._keys()  # what is about to be shown, for the next recompose to compare
         (keys, compact), enabled = self._shown
         self.compact = compact
