@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gc
+import importlib.abc
 import os
+import sys
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # litellm must not fetch its price list
 
@@ -83,15 +85,18 @@ def collector_per_test() -> Iterator[None]:
     gc.enable()
 
 
-# The repo root is on sys.path (tests import tests.fakes...), so `import engine` would load a
-# second copy of dspy_tui.engine with its own Runtime singleton. Tests import dspy_tui.* only.
-_SOURCE_FOLDERS = ("engine", "storage", "tui", "cli")
+class _FolderNameImports(importlib.abc.MetaPathFinder):
+    """Refuses `import engine` (and storage, tui, cli). The repo root is on sys.path so that tests can
+    import their helpers (tests.fakes...), and there the source folders read as packages of their own:
+    `engine.runtime` would load beside `dspy_tui.engine.runtime`, a second module with a second
+    Runtime singleton. Refused at the import, the mistake cannot pass unnoticed."""
+
+    def find_spec(self, fullname: str, path: object = None, target: object = None) -> None:
+        if fullname.split(".")[0] in SOURCE_FOLDERS:
+            raise ModuleNotFoundError(
+                f"import dspy_tui.{fullname}, not {fullname}: {fullname!r} is a source folder"
+            )
 
 
-@pytest.fixture(autouse=True, scope="session")
-def no_folder_name_imports() -> Iterator[None]:
-    yield
-    import sys
-
-    strays = sorted(name for name in sys.modules if name.split(".")[0] in _SOURCE_FOLDERS)
-    assert not strays, f"imported by folder name instead of dspy_tui.*: {', '.join(strays[:5])}"
+SOURCE_FOLDERS = ("engine", "storage", "tui", "cli")
+sys.meta_path.insert(0, _FolderNameImports())

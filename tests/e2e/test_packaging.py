@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
 import zipfile
@@ -22,6 +23,14 @@ def test_editable_install_maps_the_root_folders() -> None:
     assert Path(dspy_tui.engine.__file__).parent == ROOT / "engine"
     assert Path(dspy_tui.storage.__file__).parent == ROOT / "storage"
     assert Path(dspy_tui.tui.__file__).parent == ROOT / "tui"
+
+
+@pytest.mark.parametrize("name", ["engine.runtime", "storage", "tui.app", "cli"])
+def test_a_source_folder_cannot_be_imported_by_its_own_name_in_tests(name: str) -> None:
+    """The repo root is on the tests' sys.path: there `engine` would load a second copy of dspy_tui.engine."""
+    with pytest.raises(ModuleNotFoundError, match=f"import dspy_tui.{name.split('.')[0]}, not "):
+        importlib.import_module(name)
+    assert name not in sys.modules
 
 
 @pytest.mark.timeout(300)
