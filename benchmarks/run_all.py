@@ -25,6 +25,7 @@ QUICK_ARGS = {
     "local_model.py": ["--dev", "6", "--test", "6"],
     "screen_latency.py": ["--runs", "5"],
     "rate_limit_headers.py": ["--rounds", "1", "--dev", "12", "--skip-60rpm"],
+    "gc_long_session.py": ["--rounds", "5"],
 }
 
 
