@@ -23,6 +23,11 @@ widget's scrollbar a layout after the widget). The first frame with the content 
                                        model's key status) and the footer's keys (the estimate follows
                                        from a worker after a 0.15 s pause: not counted)
 
+The peer is a minimal screen (one Static and Textual's own Footer) that the same app opens on a
+key of its own, timed the same way in each round: the target is absolute, and the machine's speed
+moves every figure (on a day when the startup benchmark's minimal app painted in 0.29 s instead of
+0.16 s, new session went over it), so each screen's ratio to the peer is printed too.
+
 A placeholder ("Loading the session…", an empty table) never stops the clock. The first round of
 each screen loads its code and styles and is not counted.
 
@@ -56,6 +61,7 @@ from history_scale import build  # noqa: E402 - a sibling script
 from dspy_tui.storage.paths import Paths  # noqa: E402
 
 TARGET_MS = 150.0
+PEER = "peer"  # a minimal screen opened the same way: how fast this machine is today
 
 
 class Painted(NamedTuple):
@@ -144,17 +150,44 @@ class Frames:
         return Painted(first[0] - start[0], final[0] - start[0], final[1] - start[1])
 
 
+PEER_KEY = "f12"  # bound by the benchmark's app only
+
+
+def _peer_app(paths: Paths) -> Any:
+    """The app, with one key more that opens the peer: a screen of one Static and Textual's own Footer
+    (one key), pushed and painted by the same app, driver and clock as the screens measured."""
+    from textual.binding import Binding
+    from textual.screen import Screen
+    from textual.widgets import Footer, Static
+
+    from dspy_tui.tui.app import DspyTuiApp
+
+    class PeerScreen(Screen[None]):
+        BINDINGS = [Binding("escape", "app.pop_screen", "Back")]
+
+        def compose(self) -> Any:
+            yield Static("A minimal screen: one Static and a footer.", id="peer")
+            yield Footer()
+
+    class BenchmarkApp(DspyTuiApp):
+        BINDINGS = [*DspyTuiApp.BINDINGS, Binding(PEER_KEY, "open_peer", show=False)]
+
+        def action_open_peer(self) -> None:
+            self.push_screen(PeerScreen())
+
+    return BenchmarkApp(paths), PeerScreen
+
+
 async def measure(paths: Paths, runs: int) -> dict[str, list[Painted]]:
     from textual.widgets._footer import FooterKey
 
-    from dspy_tui.tui.app import DspyTuiApp
     from dspy_tui.tui.screens.compare import CompareScreen
     from dspy_tui.tui.screens.detail import DetailScreen
     from dspy_tui.tui.screens.home import HomeScreen
     from dspy_tui.tui.screens.new_session import NewSessionScreen
 
-    times: dict[str, list[Painted]] = {"detail": [], "compare": [], "new session": []}
-    app = DspyTuiApp(paths)
+    times: dict[str, list[Painted]] = {PEER: [], "detail": [], "compare": [], "new session": []}
+    app, peer_screen = _peer_app(paths)
     async with app.run_test(size=(120, 40)) as pilot:
 
         async def home() -> HomeScreen:
@@ -190,6 +223,7 @@ async def measure(paths: Paths, runs: int) -> dict[str, list[Painted]]:
             NewSessionScreen,
             lambda s: [s.query_one("#form"), s.query_one("#models")] if s.is_mounted and s.catalog else None,
         )
+        peer_shown = shown(peer_screen, lambda s: [s.query_one("#peer")] if s.is_mounted else None)
         frames = Frames(app)
 
         async def timed(
@@ -205,6 +239,9 @@ async def measure(paths: Paths, runs: int) -> dict[str, list[Painted]]:
 
         for i in range(runs + 1):  # the first round loads each screen's code and styles: not counted
             await home()
+            peer = await timed(PEER_KEY, peer_shown, lambda s: isinstance(s, peer_screen))
+            await pilot.press("escape")
+            await home()
             detail = await timed("enter", detail_shown, lambda s: isinstance(s, DetailScreen))
             await pilot.press("escape")
             screen = await home()
@@ -217,6 +254,7 @@ async def measure(paths: Paths, runs: int) -> dict[str, list[Painted]]:
             new = await timed("n", form_shown, lambda s: getattr(s, "estimates", None) is not None)
             await pilot.press("escape")
             if i:
+                times[PEER].append(peer)
                 times["detail"].append(detail)
                 times["compare"].append(compare)
                 times["new session"].append(new)
@@ -236,14 +274,23 @@ def main() -> None:
         )
         times = asyncio.run(measure(paths, args.runs))
     print(f"screen_latency: load average {os.getloadavg()[0]:.1f}")
+    peer = statistics.median(p.settled for p in times[PEER]) * 1000
+    peer_cpu = statistics.median(p.cpu for p in times[PEER]) * 1000
+    print(
+        f"screen_latency: peer (a minimal screen: one Static, Textual's Footer) settled median {peer:6.1f} ms, "
+        f"CPU median {peer_cpu:6.1f} ms"
+    )
     for name, runs in times.items():
+        if name == PEER:
+            continue
         settled = statistics.median(p.settled for p in runs) * 1000
         verdict = "ok" if settled <= TARGET_MS else "over"
         print(
             f"screen_latency: {name:<12} settled median {settled:6.1f} ms, worst "
             f"{max(p.settled for p in runs) * 1000:6.1f} ms (target: median <= {TARGET_MS:.0f} ms) {verdict}; "
             f"CPU median {statistics.median(p.cpu for p in runs) * 1000:6.1f} ms; "
-            f"first shown median {statistics.median(p.shown for p in runs) * 1000:6.1f} ms"
+            f"first shown median {statistics.median(p.shown for p in runs) * 1000:6.1f} ms; "
+            f"ratio to the peer {settled / peer:.1f}x"
         )
 
 
