@@ -31,6 +31,7 @@ from dspy_tui.tui.screens.read_first import open_read_first
 from dspy_tui.tui.settings import Settings, load_settings, save_settings
 
 if TYPE_CHECKING:
+    from textual.dom import DOMNode
     from textual.screen import Screen
 
     from dspy_tui.tui.runner import SessionRunner
@@ -111,6 +112,13 @@ class DspyTuiApp(App[int]):
         if not target.is_attached:
             target.add_class(*breakpoint_classes(self), update=False)  # styled when it is registered
         return super().push_screen(screen, *args, **kwargs)
+
+    def update_styles(self, node: DOMNode, animate: bool = True) -> None:
+        """Textual's restyle after a class change, skipped for a node not in the DOM yet: it is styled
+        when it is registered. A compact Input, Select, Button or Checkbox sets its class while it is
+        built, and each restyled that lone widget at once: 19 of them cost the new-session form ~25 ms."""
+        if node is self or node.is_attached:
+            super().update_styles(node, animate)
 
     def notify(
         self,
