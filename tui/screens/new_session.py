@@ -372,9 +372,9 @@ class NewSessionScreen(StyledOnceScreen[None]):
     def _message(self, selector: str, text: str) -> None:
         if self._form_gone():
             return
-        for widget in self.query(selector).results(Static):
-            update_text(widget, text)
-            widget.display = bool(text)
+        widget = self.query_one(selector, Static)  # an id: found by Textual's cached search, not a full query
+        update_text(widget, text)
+        widget.display = bool(text)
 
     def schedule_estimate(self) -> None:
         """Debounce: the estimate runs once the user pauses, in a thread worker; not for the fields' first
