@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from textual import work
+from textual import events, on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.notifications import SeverityLevel
@@ -143,6 +143,16 @@ class DspyTuiApp(App[int]):
             self.notify(f"Cannot write a screenshot to {folder}: {exc.strerror or exc}.", severity="error")
             return None
         return super().deliver_screenshot(filename, str(folder), time_format)
+
+    @on(events.DeliveryComplete)
+    def _screenshot_saved(self, event: events.DeliveryComplete) -> None:
+        """Textual's own note of a saved screenshot carries content markup, which notify (literal text
+        here) showed as typed: `Saved screenshot to [$text-success]'…/shot.svg'`."""
+        if event.name == "screenshot":
+            event.prevent_default()
+            self.notify(
+                f"Saved screenshot to {event.path}" if event.path else "Saved screenshot", title="Screenshot"
+            )
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         """Textual's commands, with its key panel named so it does not read as our API keys."""

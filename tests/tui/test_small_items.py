@@ -86,9 +86,12 @@ async def test_a_screenshot_needs_no_downloads_folder(
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen))
         app.deliver_screenshot("shot.svg")
-        await wait_for(
-            pilot, lambda: (paths.exports_dir / "screenshots" / "shot.svg").exists(), what="the file"
-        )
+        # the notification, not the file: the file exists before the delivery thread reports back, and
+        # an app closed at that moment made the thread fail ("Event loop is closed")
+        await wait_for(pilot, lambda: bool(app._notifications), what="the notification")
+        [saved] = [n.message for n in app._notifications]
+        shot = paths.exports_dir / "screenshots" / "shot.svg"
+        assert shot.exists() and saved == f"Saved screenshot to {shot}"  # literal text, no markup left in it
 
 
 async def test_the_palette_does_not_call_textuals_panel_keys(paths: Paths) -> None:
