@@ -12,11 +12,30 @@ so the bundled snapshot is forced (we price calls ourselves anyway).
 
 import logging
 import os
+import threading
 import weakref
 
 os.environ.setdefault("TQDM_DISABLE", "1")
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("LITELLM_TELEMETRY", "False")
+
+
+_DSPY_IMPORT = threading.Lock()
+
+
+def import_dspy() -> None:
+    """Import DSPy now, one thread at a time; call it first in a thread that may be the first to use it.
+
+    DSPy's modules import each other in cycles (dspy.dsp.utils.settings and dspy.utils.callback,
+    dspy.clients.engines and dspy.clients.errors). Entered by two threads at once, a cycle meets
+    Python's per-module import locks: one thread gets `_DeadlockError`, another a half-built module
+    ("cannot import name 'BaseCallback' from partially initialized module", "module 'dspy' has no
+    attribute 'settings'"). The new-session form's three workers (choices, estimate, field checks)
+    all start by importing it: 4 of 8 fresh processes failed so, and the form said "No estimate" or
+    "Cannot list models" under a DSPy error.
+    """
+    with _DSPY_IMPORT:
+        import dspy  # noqa: F401 - once imported, a dict lookup
 
 
 class _SharedBars(weakref.WeakSet):  # type: ignore[type-arg]

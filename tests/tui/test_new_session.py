@@ -418,3 +418,58 @@ async def test_the_forms_first_frame_holds_the_catalogue_and_the_run_command(pat
     assert now[0] > 3  # the catalogue, not the three defaults alone
     assert now[1].startswith("dspy-tui run --task demo:sentiment")
     assert first == [now]
+
+
+FIRST_OPEN = """
+import asyncio, sys
+from pathlib import Path
+
+from textual.widgets import Static
+
+from dspy_tui.storage.paths import Paths
+from dspy_tui.tui.app import DspyTuiApp
+from dspy_tui.tui.screens.home import HomeScreen
+from dspy_tui.tui.screens.new_session import NewSessionScreen
+
+
+async def main() -> None:
+    app = DspyTuiApp(Paths.under(Path(sys.argv[1])))
+    async with app.run_test(size=(120, 40)) as pilot:
+        while not isinstance(app.screen, HomeScreen):
+            await pilot.pause(0.05)
+        assert "dspy" not in sys.modules, "home imported DSPy: this process cannot show the race"
+        await pilot.press("n")
+        for _ in range(1200):
+            form = app.screen
+            said = [str(s.content) for s in form.query(".msg").results(Static) if str(s.content)]
+            if isinstance(form, NewSessionScreen) and (said or (form.catalog and form.estimates is not None)):
+                break
+            await pilot.pause(0.05)
+        print("said:", " | ".join(said) if said else "nothing", "; models:", len(form.catalog))
+
+
+asyncio.run(main())
+"""
+
+
+def test_the_forms_workers_importing_dspy_at_once_all_succeed(tmp_path: Path) -> None:
+    """Opened first in a process, the form's three workers (choices, estimate, field checks) all import
+    DSPy at once. DSPy's modules import each other in a cycle, and two threads inside it deadlocked on
+    Python's import locks: 4 of 8 fresh processes showed "No estimate" under "module 'dspy' has no
+    attribute 'settings'" (or "Cannot list models"). Four fresh processes, each opening the form once."""
+    import subprocess
+    import sys
+
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-c", FIRST_OPEN, str(tmp_path / f"home{i}")],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(4)
+    ]
+    outcomes = [run.communicate(timeout=240) for run in runs]
+    for out, err in outcomes:
+        assert out.startswith("said: nothing ; models: "), (out + err)[-1500:]
+        assert int(out.split("models: ")[1]) > 0

@@ -161,8 +161,11 @@ class CompareScreen(ReadFirstScreen):
     @work(thread=True, exclusive=True, group="compare-judge")
     def judge(self, data: CompareData) -> None:
         """The paired bootstraps and the price labels: CPU work and DSPy's import, after the first draw."""
+        from dspy_tui.engine import import_dspy
         from dspy_tui.tui.history import cost_labels, seed_summaries, significance
         from dspy_tui.tui.runner import service_for
+
+        import_dspy()  # another worker may be importing it too
 
         try:
             verdicts = significance(data.entries)

@@ -28,6 +28,7 @@ from textual.widget import Widget
 from textual.widgets import Checkbox, Input, Label, Select, SelectionList, Static
 from textual.widgets.selection_list import Selection
 
+from dspy_tui.engine import import_dspy
 from dspy_tui.engine.config import OPTIMIZER_SUMMARIES, OPTIMIZERS
 from dspy_tui.storage.paths import Paths
 from dspy_tui.tui.app_api import services
@@ -250,6 +251,7 @@ class NewSessionScreen(StyledOnceScreen[None]):
 
     def _read_choices(self, app: App[Any]) -> None:
         try:
+            import_dspy()  # this worker, the estimate's and the field check's start at once
             choices = read_choices()
         except Exception as exc:  # noqa: BLE001 - the form still works with the defaults
             app.call_from_thread(self._choices_read, None, f"Cannot list models: {exc}")
@@ -431,6 +433,7 @@ class NewSessionScreen(StyledOnceScreen[None]):
 
     @work(thread=True, exclusive=True, group="fields")
     def check_fields(self, signature: str, metric: str) -> None:
+        import_dspy()
         self.app.call_from_thread(self._message, "#fields-msg", fields_problem(signature, metric))
 
     # -- the estimate (thread worker) --------------------------------------------------
@@ -438,6 +441,7 @@ class NewSessionScreen(StyledOnceScreen[None]):
     def run_estimate(self, config: Any) -> None:
         from dspy_tui.tui.runner import one_sentence
 
+        import_dspy()
         self.app.call_from_thread(self._message, "#url-msg", self.estimator.url_warning(config))
         try:
             task = self.estimator.task(config)
