@@ -32,7 +32,8 @@ def import_dspy() -> None:
     ("cannot import name 'BaseCallback' from partially initialized module", "module 'dspy' has no
     attribute 'settings'"). The new-session form's three workers (choices, estimate, field checks)
     all start by importing it: 4 of 8 fresh processes failed so, and the form said "No estimate" or
-    "Cannot list models" under a DSPy error.
+    "Cannot list models" under a DSPy error. The service's methods that reach DSPy take it too, so
+    two of a front end's threads (a report and an export, say) never import it at once.
     """
     with _DSPY_IMPORT:
         import dspy  # noqa: F401 - once imported, a dict lookup

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dspy_tui.engine import import_dspy
 from dspy_tui.storage.paths import Paths
 
 from .exports import REPORT_FORMATS
@@ -69,6 +70,8 @@ class SessionService:
         """A prepared session (checked, recorded, ready to start); one-sentence ValueErrors for user mistakes."""
         from dspy_tui.storage import keys
         from dspy_tui.storage.sessions import SessionStore
+
+        import_dspy()
 
         from .session import Session
 
@@ -260,6 +263,8 @@ class SessionService:
         """The report built now from what the database holds (during a session, after it, after a crash)."""
         from .exports import render_report
 
+        import_dspy()  # the report's prices
+
         with self._store() as store:
             store.get_session(session_id)  # an unknown id reads as one sentence
             return render_report(store, session_id, fmt)
@@ -267,6 +272,8 @@ class SessionService:
     def write_reports(self, session_id: str, formats: Iterable[str] = REPORT_FORMATS) -> dict[str, Path]:
         """Render each format and write it, atomically, to exports/ID/report.FORMAT."""
         from .exports import write_reports
+
+        import_dspy()
 
         with self._store() as store:
             store.get_session(session_id)
@@ -285,6 +292,7 @@ class SessionService:
     ) -> Path:
         """The model's best stored program as DSPy JSON: to `path` (replaced only with `force`), or to
         exports/ID/MODEL.json, the session's own folder, where exporting again refreshes it."""
+        import_dspy()  # the program's module classes
         from .exports import export_checkpoint
         from .session import slug
 

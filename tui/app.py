@@ -352,10 +352,7 @@ class DspyTuiApp(App[int]):
         self, config: Any | None, session_id: str | None, budget_usd: float | None
     ) -> None:
         """Build and prepare the engine Session off the UI thread (DSPy import, task load, keyring)."""
-        from dspy_tui.engine import import_dspy
         from dspy_tui.tui.runner import one_sentence, service_for
-
-        import_dspy()  # F5 may come while the form's workers still import it
 
         service = service_for(self.paths)
         stored, note = None, None
