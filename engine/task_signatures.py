@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import threading
 from pathlib import Path
 from typing import Any
 
 import dspy
 
 from .task_errors import TaskError
+
+# DSPy reads a signature string with `ast.parse`. CPython 3.11's AST constructor keeps its recursion
+# depth per interpreter, not per thread, and a garbage collection's finalizer can switch threads in the
+# middle of a parse: two threads parsing at once then fail with "AST constructor recursion depth
+# mismatch" (the soak test's 32 sessions preparing at once; the form's estimate and field check).
+_PARSE = threading.Lock()
 
 
 def make_signature(
@@ -23,7 +30,8 @@ def make_signature(
             raise TaskError(f"signature {text!r} is not a dspy.Signature subclass")
     else:
         try:
-            sig = dspy.Signature(text, instructions) if instructions else dspy.Signature(text)
+            with _PARSE:
+                sig = dspy.Signature(text, instructions) if instructions else dspy.Signature(text)
         except Exception as exc:  # DSPy raises ValueError, SyntaxError, TypeError...
             raise TaskError(f"signature {text!r} cannot be read: {exc}") from exc
     if instructions and "->" not in text:

@@ -310,3 +310,50 @@ def test_a_session_config_task_section_is_accepted_as_is() -> None:
     assert [e.toDict() for e in task.dev] == [
         e.toDict() for e in load_task({"dataset": "demo:intent", "seed": 5}).dev
     ]
+
+
+def test_signatures_read_in_many_threads_at_once_all_read() -> None:
+    """32 sessions preparing at once (the budget soak) failed with "signature 'review -> sentiment' cannot
+    be read: AST constructor recursion depth mismatch": CPython 3.11's AST constructor keeps its depth
+    per interpreter, and a collection's finalizer that releases the GIL switches threads mid-parse.
+    Here finalizers do that on purpose, in threads parsing a long signature at different stack depths
+    (without the parse lock: 3 of 3 runs failed)."""
+    import gc
+    import threading
+    import time
+
+    from dspy_tui.engine.task_signatures import make_signature
+
+    class Cycle:
+        def __init__(self) -> None:
+            self.me = self
+
+        def __del__(self) -> None:
+            time.sleep(0)  # releases the GIL inside the collection
+
+    errors: list[str] = []
+
+    def parse(depth: int) -> None:
+        if depth:
+            return parse(depth - 1)
+        for _ in range(400):
+            Cycle()
+            try:
+                make_signature(
+                    "review: str, context: list[str], notes: dict[str, list[int]] -> sentiment: str, confidence: float, reasons: list[str]"
+                )
+            except TaskError as exc:
+                errors.append(str(exc))
+                return
+
+    thresholds = gc.get_threshold()
+    gc.set_threshold(50, 1, 1)
+    try:
+        threads = [threading.Thread(target=parse, args=(depth,)) for depth in (1, 5, 9, 13)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        gc.set_threshold(*thresholds)
+    assert errors == []
