@@ -21,7 +21,7 @@ def start_server(
         [
             sys.executable,
             "-m",
-            "tests.fakes.provider_server",
+            "fakes.provider_server",
             "--port",
             "0",
             "--latency",
@@ -30,7 +30,7 @@ def start_server(
         ],
         stdout=subprocess.PIPE,
         text=True,
-        cwd=ROOT,
+        cwd=ROOT / "tests",  # where the helpers import as `fakes`
     )
     assert process.stdout is not None
     line = process.stdout.readline().strip()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import importlib.abc
 import os
 import sys
 
@@ -17,9 +16,10 @@ import keyring.backend  # noqa: E402
 import keyring.errors  # noqa: E402
 import pytest  # noqa: E402
 
-pytest_plugins = ["tests.fakes.conftest_plugin"]
+pytest_plugins = ["fakes.conftest_plugin"]
 
-SPECS_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "specs"
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SPECS_DIR = REPO_ROOT.parent / "shared" / "specs"
 PROVIDER_ENV = (
     "OPENAI_API_KEY",
     "ANTHROPIC_API_KEY",
@@ -85,18 +85,12 @@ def collector_per_test() -> Iterator[None]:
     gc.enable()
 
 
-class _FolderNameImports(importlib.abc.MetaPathFinder):
-    """Refuses `import engine` (and storage, tui, cli). The repo root is on sys.path so that tests can
-    import their helpers (tests.fakes...), and there the source folders read as packages of their own:
+def _drop_repo_root(path: list[str]) -> None:
+    """The tests see the product only as the installed `dspy_tui`. With the repo root on sys.path
+    (as `python -m pytest` run there puts it) the source folders read as packages of their own:
     `engine.runtime` would load beside `dspy_tui.engine.runtime`, a second module with a second
-    Runtime singleton. Refused at the import, the mistake cannot pass unnoticed."""
-
-    def find_spec(self, fullname: str, path: object = None, target: object = None) -> None:
-        if fullname.split(".")[0] in SOURCE_FOLDERS:
-            raise ModuleNotFoundError(
-                f"import dspy_tui.{fullname}, not {fullname}: {fullname!r} is a source folder"
-            )
+    Runtime singleton. The helpers (fakes, reliability.support) are found through tests/."""
+    path[:] = [p for p in path if Path(p or ".").resolve() != REPO_ROOT]
 
 
-SOURCE_FOLDERS = ("engine", "storage", "tui", "cli")
-sys.meta_path.insert(0, _FolderNameImports())
+_drop_repo_root(sys.path)

@@ -16,9 +16,10 @@ import pytest
 
 from dspy_tui.engine.pricing import price_for
 from dspy_tui.engine.session import Session
-from tests.fakes.offline_brain import offline_brain
-from tests.fakes.provider_server import FakeProvider
-from tests.reliability.support import session_in_home
+
+from fakes.offline_brain import offline_brain
+from fakes.provider_server import FakeProvider
+from reliability.support import session_in_home
 
 MODELS = ("openai/gpt-4o-mini", "openai/gpt-4.1-nano")
 

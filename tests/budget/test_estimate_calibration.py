@@ -32,9 +32,10 @@ from typing import Any
 import pytest
 
 from dspy_tui.engine.estimate import ModelEstimate, estimate, recorded_outputs
-from tests.fakes.offline_brain import offline_brain
-from tests.fakes.provider_server import FakeProvider
-from tests.reliability.support import session_in_home
+
+from fakes.offline_brain import offline_brain
+from fakes.provider_server import FakeProvider
+from reliability.support import session_in_home
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 SMALL = {"dataset": "demo:sentiment", "max_train": 16, "max_dev": 10, "max_test": 10}

@@ -20,8 +20,9 @@ import pytest
 from dspy_tui.engine.budget import Budget, BudgetExhausted
 from dspy_tui.storage.cache import CallCache
 from dspy_tui.storage.sessions import SessionStore
-from tests.fakes.lms import lm_with
-from tests.fakes.provider_server import FakeProvider
+
+from fakes.lms import lm_with
+from fakes.provider_server import FakeProvider
 
 pytestmark = pytest.mark.usefixtures("engine_runtime")
 

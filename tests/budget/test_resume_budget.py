@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from tests.fakes.provider_server import FakeProvider
-from tests.reliability.support import cli, cli_in_process, only_session_id, show
+from fakes.provider_server import FakeProvider
+from reliability.support import cli, cli_in_process, only_session_id, show
 
 
 def test_resume_with_a_larger_budget_continues_and_a_smaller_one_is_refused(

@@ -3,28 +3,20 @@
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.reliability.support import cli, migration_names
-
-
-def run(
-    *args: str, home: Path, stdin: str = "", env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return cli(*args, env={**os.environ, "DSPY_TUI_HOME": str(home), **(env or {})}, stdin=stdin, timeout=120)
+from reliability.support import cli_home, migration_names
 
 
 def test_sessions_list_json_is_empty_on_new_install_and_db_is_wal(dspy_tui_home: Path) -> None:
-    out = run("sessions", "list", "--json", home=dspy_tui_home)
+    out = cli_home("sessions", "list", "--json", home=dspy_tui_home)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == []
     assert not (dspy_tui_home / "dspy-tui.db").exists()  # listing nothing creates nothing
-    assert run("doctor", home=dspy_tui_home).returncode == 0  # opens (so creates) the database
+    assert cli_home("doctor", home=dspy_tui_home).returncode == 0  # opens (so creates) the database
     db = sqlite3.connect(dspy_tui_home / "dspy-tui.db")
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     applied = [name for (name,) in db.execute("SELECT name FROM _sqlite_migrations")]
@@ -32,10 +24,10 @@ def test_sessions_list_json_is_empty_on_new_install_and_db_is_wal(dspy_tui_home:
 
 
 def test_version_and_help(dspy_tui_home: Path) -> None:
-    out = run("--version", home=dspy_tui_home)
+    out = cli_home("--version", home=dspy_tui_home)
     assert out.returncode == 0 and out.stdout.startswith("dspy-tui ")
     for cmd in ([], ["keys"], ["sessions"], ["doctor"]):
-        out = run(*cmd, "--help", home=dspy_tui_home)
+        out = cli_home(*cmd, "--help", home=dspy_tui_home)
         assert out.returncode == 0 and "usage: dspy-tui" in out.stdout
 
 
@@ -51,7 +43,7 @@ def test_version_and_help(dspy_tui_home: Path) -> None:
 def test_user_errors_are_one_sentence_and_exit_2(
     dspy_tui_home: Path, args: tuple[str, ...], needle: str
 ) -> None:
-    out = run(*args, home=dspy_tui_home)
+    out = cli_home(*args, home=dspy_tui_home)
     assert out.returncode == 2
     assert needle in out.stderr
     assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
@@ -61,13 +53,13 @@ def test_unreadable_database_path_exits_2(tmp_path: Path) -> None:
     home = tmp_path / "h"
     home.mkdir()
     (home / "dspy-tui.db").write_bytes(b"garbage" * 500)
-    out = run("sessions", "list", home=home)
+    out = cli_home("sessions", "list", home=home)
     assert out.returncode == 2 and "not a dspy-tui database" in out.stderr
     assert "Traceback" not in out.stderr
 
 
 def test_keys_set_without_keyring_backend_explains(dspy_tui_home: Path) -> None:
-    out = run(
+    out = cli_home(
         "keys",
         "set",
         "openai",
@@ -85,14 +77,14 @@ def test_keys_set_list_delete_with_file_backend(dspy_tui_home: Path, tmp_path: P
         "XDG_DATA_HOME": str(tmp_path / "xdg"),
     }
     secret = "sk-proj-abcdefghijklmnop9999"
-    out = run("keys", "set", "openai", home=dspy_tui_home, stdin=secret + "\n", env=env)
+    out = cli_home("keys", "set", "openai", home=dspy_tui_home, stdin=secret + "\n", env=env)
     assert out.returncode == 0, out.stderr
     assert secret not in out.stdout
-    listed = json.loads(run("keys", "list", "--json", home=dspy_tui_home, env=env).stdout)
+    listed = json.loads(cli_home("keys", "list", "--json", home=dspy_tui_home, env=env).stdout)
     assert {"provider": "openai", "source": "keyring", "masked": "sk-...9999"} in listed
-    doctor = run("doctor", home=dspy_tui_home, env=env)
+    doctor = cli_home("doctor", home=dspy_tui_home, env=env)
     assert doctor.returncode == 0 and "0006_call_queue_time" in doctor.stdout and secret not in doctor.stdout
-    assert run("keys", "delete", "openai", home=dspy_tui_home, env=env).returncode == 0
+    assert cli_home("keys", "delete", "openai", home=dspy_tui_home, env=env).returncode == 0
     # the key never reached the database or the logs
     for path in dspy_tui_home.rglob("*"):
         if path.is_file():

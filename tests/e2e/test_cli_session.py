@@ -15,8 +15,7 @@ from pathlib import Path
 import dspy
 import pytest
 
-from tests.e2e.test_cli import run
-from tests.reliability.support import cli_in_process
+from reliability.support import cli_home, cli_in_process
 
 SMALL = ["--task", "demo:intent", "--models", "offline/small,offline/base", "--rounds", "1", "--seed", "4"]
 
@@ -102,7 +101,10 @@ def test_an_offline_session_never_reads_as_spending_zero_dollars(
     finished: tuple[Path, str, list[dict]],
 ) -> None:
     home, sid, _ = finished
-    listed, shown = run("sessions", "list", home=home).stdout, run("sessions", "show", sid, home=home).stdout
+    listed, shown = (
+        cli_home("sessions", "list", home=home).stdout,
+        cli_home("sessions", "show", sid, home=home).stdout,
+    )
     assert "$0.0000" not in listed + shown
     assert "no cost (offline/simulated models)" in listed and "no cost (offline/simulated models)" in shown
 
@@ -194,8 +196,8 @@ def test_bad_dataset_is_one_sentence_naming_file_and_line(tmp_path: Path, dspy_t
 
 
 def test_openai_aimed_at_a_local_server_warns_in_one_sentence(tmp_path: Path) -> None:
-    from tests.fakes.offline_brain import offline_brain
-    from tests.fakes.provider_server import FakeProvider
+    from fakes.offline_brain import offline_brain
+    from fakes.provider_server import FakeProvider
 
     provider = FakeProvider(latency_s=0.0, brain=offline_brain("base")).start()
     try:

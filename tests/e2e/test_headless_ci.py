@@ -6,8 +6,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.fakes.provider_server import FakeProvider
-from tests.reliability.support import GROQ_MODEL, cli, cli_env, cli_in_process, cli_popen, write_config
+from fakes.provider_server import FakeProvider
+from reliability.support import GROQ_MODEL, cli, cli_env, cli_in_process, cli_popen, write_config
 
 TWO_OFFLINE = ("run", "--task", "demo:sentiment", "--models", "offline/small,offline/base")
 

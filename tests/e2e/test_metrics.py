@@ -25,9 +25,10 @@ from dspy_tui.engine.metrics import (
 )
 from dspy_tui.engine.pricing import price_for
 from dspy_tui.storage.paths import resolve_paths
-from tests.fakes.offline_brain import offline_brain
-from tests.fakes.provider_server import FakeProvider, Received
-from tests.reliability.support import session_in_home
+
+from fakes.offline_brain import offline_brain
+from fakes.provider_server import FakeProvider, Received
+from reliability.support import session_in_home
 
 LEARNER, SCRIPTED, JUDGE = "groq/llama-3.3-70b-versatile", "openai/gpt-4o-mini", "groq/llama-3.1-8b-instant"
 ASPECT_SCORES = {"consistent": 0.8, "address": 0.6, "original": 0.3}  # a word of each aspect's question

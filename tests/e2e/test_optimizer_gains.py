@@ -7,7 +7,8 @@ import json
 import pytest
 
 from dspy_tui.engine.config import OPTIMIZERS, parse_config
-from tests.reliability.support import session_in_home
+
+from reliability.support import session_in_home
 
 MODELS = ["offline/small", "offline/base", "offline/large"]
 

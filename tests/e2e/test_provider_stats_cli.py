@@ -7,9 +7,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.fakes.offline_brain import offline_brain
-from tests.fakes.provider_server import FakeProvider
-from tests.reliability.support import GROQ_MODEL, UNLIMITED, cli, cli_env, write_config
+from fakes.offline_brain import offline_brain
+from fakes.provider_server import FakeProvider
+from reliability.support import GROQ_MODEL, UNLIMITED, cli, cli_env, write_config
 
 
 def _throttled_config(path: Path) -> Path:

@@ -15,9 +15,10 @@ import pytest
 from dspy_tui.engine import events as ev
 from dspy_tui.engine.config import OPTIMIZERS
 from dspy_tui.engine.session import Session
-from tests.fakes.offline_brain import offline_brain
-from tests.fakes.provider_server import FakeProvider
-from tests.reliability.support import (
+
+from fakes.offline_brain import offline_brain
+from fakes.provider_server import FakeProvider
+from reliability.support import (
     GROQ_MODEL,
     billed_usd,
     cached_answer_ids,

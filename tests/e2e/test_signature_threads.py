@@ -9,7 +9,8 @@ import threading
 from typing import Any
 
 from dspy_tui.engine.config import parse_config
-from tests.reliability.support import session_in_home
+
+from reliability.support import session_in_home
 
 
 def test_a_judged_session_parses_no_signature_string_on_a_model_thread(monkeypatch: Any) -> None:

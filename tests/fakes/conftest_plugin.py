@@ -1,6 +1,6 @@
 """Fixtures for tests that talk to the fake provider through the engine runtime.
 
-Register in tests/conftest.py with `pytest_plugins = ["tests.fakes.conftest_plugin"]`
+Register in tests/conftest.py with `pytest_plugins = ["fakes.conftest_plugin"]`
 (or import the fixtures into a test module).
 """
 
@@ -13,8 +13,9 @@ import pytest
 
 from dspy_tui.engine.limits import LimitConfig
 from dspy_tui.engine.runtime import Runtime
-from tests.fakes.offline_brain import offline_brain
-from tests.fakes.provider_server import FakeProvider
+
+from fakes.offline_brain import offline_brain
+from fakes.provider_server import FakeProvider
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # LiteLLM must never fetch its price map
 

@@ -30,3 +30,18 @@ def lm_with(
     context = CallContext(**{k: v for k, v in settings.items() if k in _CONTEXT})
     options = ModelOptions(**{k: v for k, v in settings.items() if k in _OPTIONS})
     return make_lm(model, keys=keys, context=context, options=options, runtime=runtime)
+
+
+def evaluate_echo(lm: dspy.LM, n: int, threads: int = 8) -> Any:
+    """`dspy.Evaluate` of "question -> answer" over n questions whose answer is the question,
+    on `threads` threads: n calls through the call path, with no failure ending it early."""
+    program = dspy.Predict("question -> answer")
+    program.set_lm(lm)
+    devset = [dspy.Example(question=f"q{i}", answer=f"q{i}").with_inputs("question") for i in range(n)]
+    return dspy.Evaluate(
+        devset=devset,
+        metric=lambda g, p, t=None: g.answer == p.answer,
+        num_threads=threads,
+        display_progress=False,
+        max_errors=n + 1,
+    )(program)

@@ -9,7 +9,7 @@ answered twice.
 
 Use it from pytest (see `conftest_plugin.py`), from a script in a thread
 (`FakeProvider(...).start()`), or as its own process:
-`python tests/fakes/provider_server.py --port 0` prints `READY <url>`.
+`python -m fakes.provider_server --port 0`, run in tests/, prints `READY <url>`.
 """
 
 from __future__ import annotations
@@ -662,7 +662,7 @@ def main() -> None:
     args = parser.parse_args()
     brain = None
     if args.brain:
-        from tests.fakes.offline_brain import offline_brain
+        from fakes.offline_brain import offline_brain
 
         brain = offline_brain(args.brain)
     provider = FakeProvider(

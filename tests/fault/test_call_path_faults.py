@@ -9,37 +9,20 @@ from __future__ import annotations
 import statistics
 import threading
 import time
-from typing import Any
 
-import dspy
 import pytest
 
 from dspy_tui.engine.call_errors import CallCancelled, ModelFailed
 from dspy_tui.engine.events import CallCompleted, Event, EventBus, ModelThrottled
 from dspy_tui.engine.limits import LimitConfig
 from dspy_tui.engine.runtime import Runtime
-from tests.fakes.lms import lm_with
-from tests.fakes.provider_server import FakeProvider
+
+from fakes.lms import evaluate_echo, lm_with
+from fakes.provider_server import FakeProvider
 
 pytestmark = pytest.mark.usefixtures("engine_runtime")
 
 MODEL = "openai/gpt-4o-mini"
-
-
-def _devset(n: int) -> list[dspy.Example]:
-    return [dspy.Example(question=f"q{i}", answer=f"q{i}").with_inputs("question") for i in range(n)]
-
-
-def _evaluate(lm: dspy.LM, n: int, threads: int = 8) -> Any:
-    program = dspy.Predict("question -> answer")
-    program.set_lm(lm)
-    return dspy.Evaluate(
-        devset=_devset(n),
-        metric=lambda g, p, t=None: g.answer == p.answer,
-        num_threads=threads,
-        display_progress=False,
-        max_errors=n + 1,
-    )(program)
 
 
 class Recording:
@@ -68,12 +51,12 @@ def test_a_closed_port_fails_the_model_within_seconds_naming_provider_and_url() 
     )
     started = time.monotonic()
     with pytest.raises(ModelFailed) as caught:
-        _evaluate(lm, 40)
+        evaluate_echo(lm, 40)
     assert time.monotonic() - started < 15  # was ~142 s of retries on every example
     assert str(caught.value) == "could not connect to vllm at http://127.0.0.1:9/v1 (connection refused)"
     assert [model for model, _ in seen.fatal] == ["vllm/llama-3-8b"]  # told once
     with pytest.raises(ModelFailed):  # and it stays failed: not one more attempt
-        _evaluate(lm, 4)
+        evaluate_echo(lm, 4)
     assert len(seen.calls()) <= 8  # only the first calls, already under way, were tried
 
 
@@ -90,14 +73,14 @@ def test_after_the_breaker_opens_no_request_leaves_the_process(
         num_retries=10,
         breaker_after=5,
     )
-    _evaluate(lm, 1)  # the endpoint answered once: resets are no proof it is dead
+    evaluate_echo(lm, 1)  # the endpoint answered once: resets are no proof it is dead
     fake_provider.fail_next("reset", times=100)
     with pytest.raises(ModelFailed, match=r"failed mid-request.*stopped calling openai/gpt-4o-mini after 5"):
-        _evaluate(lm, 20, threads=1)
+        evaluate_echo(lm, 20, threads=1)
     sent = len(fake_provider.received)
     assert sent == 1 + 5
     with pytest.raises(ModelFailed):
-        _evaluate(lm, 20)
+        evaluate_echo(lm, 20)
     assert len(fake_provider.received) == sent
 
 
@@ -110,9 +93,9 @@ def test_resets_landing_after_the_answers_of_their_burst_do_not_fail_a_model_tha
     "after 5 failures in a row", in the fault soak at a 2.2 % reset rate)."""
     seen = Recording()
     lm = lm_with(MODEL, keys=lambda _: "k", base_urls=provider_urls, on_fatal=seen.on_fatal, breaker_after=5)
-    _evaluate(lm, 1)  # the account's first answer: until then the limiter sends one probe at a time
+    evaluate_echo(lm, 1)  # the account's first answer: until then the limiter sends one probe at a time
     fake_provider.fail_next("reset", times=5, drop_after_s=0.3)
-    result = _evaluate(lm, 64, threads=64)
+    result = evaluate_echo(lm, 64, threads=64)
     assert seen.fatal == []
     assert sum(1 for _, _, score in result.results if score) == 64  # each reset's retry was answered
     assert sum(1 for r in fake_provider.received if r.fault == "reset") == 5
@@ -131,7 +114,7 @@ def test_a_retry_after_beyond_the_cap_fails_the_model_at_once_with_a_clear_sente
         match=r"OpenAI asked to wait [\d,]+ s before the next request to "
         r"openai/gpt-4o-mini, more than the 120 s cap",
     ):
-        _evaluate(lm, 6)
+        evaluate_echo(lm, 6)
     assert time.monotonic() - started < 10
     assert len(fake_provider.received) <= 6
 
@@ -146,7 +129,7 @@ def test_a_retry_after_within_the_cap_is_waited_on_the_loop_and_announced(
 
     def ask() -> None:
         try:
-            _evaluate(lm, 1)
+            evaluate_echo(lm, 1)
         except BaseException as exc:  # noqa: BLE001 - the outcome is what we check
             outcome.append(exc)
 
@@ -183,9 +166,9 @@ def test_four_simultaneous_429s_lower_the_limit_once(
     # One call first, so that DSPy's first-call set-up is not inside the burst. A CI run at load 6 cut
     # twice: a 429 came more than the 2 s cooldown after the first cut, so the sixteen requests had
     # not left together (not reproduced by hand, 3 runs beside 4 CPU burners passed without it).
-    _evaluate(lm, 1, threads=1)
+    evaluate_echo(lm, 1, threads=1)
     fake_provider.fail_next("429", times=4)
-    _evaluate(lm, 16, threads=16)
+    evaluate_echo(lm, 16, threads=16)
     (limiter,) = engine_runtime._limiters.values()
     assert limiter.overloaded == 4 and limiter.decreases == 1 and limiter.cap >= 8
 
@@ -195,7 +178,7 @@ def test_the_accounts_headers_keep_us_under_its_limit_without_a_429(
 ) -> None:
     fake_provider.window_limit, fake_provider.window_s = 10, 1.0  # 600 RPM, told in x-ratelimit-* headers
     started = time.monotonic()
-    _evaluate(lm_with(MODEL, keys=lambda _: "k", base_urls=provider_urls), 30)
+    evaluate_echo(lm_with(MODEL, keys=lambda _: "k", base_urls=provider_urls), 30)
     assert [(r.number, r.status) for r in fake_provider.received if r.status == 429] == []
     assert len(fake_provider.received) == 30 and time.monotonic() - started >= 2.0
 
@@ -207,7 +190,7 @@ def test_latency_is_the_providers_time_and_queueing_is_reported_apart(
     fake_provider.latency_s = 0.25
     seen = Recording()
     lm = lm_with(MODEL, keys=lambda _: "k", base_urls=provider_urls, bus=seen.bus, limits={"concurrency": 2})
-    _evaluate(lm, 12, threads=12)  # 12 at once through 2 slots: most of each call's wall time is queueing
+    evaluate_echo(lm, 12, threads=12)  # 12 at once through 2 slots: most of each call's wall time is queueing
     calls = seen.calls()
     assert len(calls) == 12
     p50 = statistics.median(c.latency_ms for c in calls)
@@ -225,8 +208,8 @@ def test_one_models_limits_never_throttle_another_model_of_the_same_provider(
         "openai/gpt-4o-mini", keys=lambda _: "k", base_urls=provider_urls, limits={"concurrency": 1}
     )
     other = lm_with("openai/gpt-4.1-nano", keys=lambda _: "k", base_urls=provider_urls)
-    _evaluate(slow, 2, threads=2)
-    _evaluate(other, 8, threads=8)
+    evaluate_echo(slow, 2, threads=2)
+    evaluate_echo(other, 8, threads=8)
     assert fake_provider.peak_in_flight == {"gpt-4o-mini": 1, "gpt-4.1-nano": 8}
 
 
@@ -236,7 +219,7 @@ def test_two_models_on_one_account_share_what_its_headers_say_is_left(
     fake_provider.window_limit, fake_provider.window_s = 10, 1.0  # one window for the whole key
     first = lm_with("openai/gpt-4o-mini", keys=lambda _: "k", base_urls=provider_urls)
     second = lm_with("openai/gpt-4.1-nano", keys=lambda _: "k", base_urls=provider_urls)
-    both = [threading.Thread(target=_evaluate, args=(lm, 20)) for lm in (first, second)]
+    both = [threading.Thread(target=evaluate_echo, args=(lm, 20)) for lm in (first, second)]
     for thread in both:
         thread.start()
     for thread in both:

@@ -12,10 +12,12 @@ from dspy_tui.engine.events import EventBus, ProviderStats
 from dspy_tui.engine.limits import LimitConfig
 from dspy_tui.engine.provider_stats import StatsWatch
 from dspy_tui.engine.runtime import Runtime
-from tests.fakes.lms import lm_with
-from tests.fakes.provider_server import FakeProvider
-from tests.fault.test_call_path_faults import MODEL, _evaluate
-from tests.reliability.support import session_in_home
+
+from fakes.lms import evaluate_echo, lm_with
+from fakes.provider_server import FakeProvider
+from reliability.support import session_in_home
+
+MODEL = "openai/gpt-4o-mini"
 
 pytestmark = pytest.mark.usefixtures("engine_runtime")
 
@@ -48,7 +50,7 @@ def test_a_low_rpm_limit_reads_as_the_requests_and_tokens_the_fake_counted(
     fake_provider.latency_s = 0.05
     # 60 RPM: a minute's worth (60) goes at once, then one a second; 66 calls take ~6 s
     with Watched(provider_urls, LimitConfig(rpm=60, concurrency=4)) as watched:
-        _evaluate(watched.lm, 66, threads=8)
+        evaluate_echo(watched.lm, 66, threads=8)
     *live, final = watched.samples
     assert final.final and live and not any(s.final for s in live)
     (status,) = final.limiters
@@ -71,7 +73,7 @@ def test_a_429s_retry_after_reads_as_rate_limited_retrying_in_n_s(
 ) -> None:
     fake_provider.fail_next("429_retry_after", retry_after=2)
     with Watched(provider_urls, LimitConfig(concurrency=4, default_pause_s=0.05)) as watched:
-        _evaluate(watched.lm, 3, threads=1)
+        evaluate_echo(watched.lm, 3, threads=1)
     paused = [s.limiters[0] for s in watched.samples if s.limiters[0].paused_s >= 1]
     assert paused and paused[0].pause_text().startswith("rate-limited, retrying in ")
     final = watched.samples[-1].limiters[0]
@@ -84,7 +86,7 @@ def test_the_accounts_limit_learnt_from_its_headers_is_reported(
 ) -> None:
     fake_provider.window_limit = 1000  # x-ratelimit-limit-requests: 1000 (per 60 s)
     with Watched(provider_urls, None) as watched:
-        _evaluate(watched.lm, 4, threads=2)
+        evaluate_echo(watched.lm, 4, threads=2)
         time.sleep(2 * INTERVAL_S)
     status = watched.samples[-1].limiters[0]
     assert (status.rpm_limit, status.rpm_limit_from, status.rpm) == (1000, "headers", 4)

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes.provider_server import FakeProvider
-from tests.reliability.support import GROQ_MODEL, cli_env, cli_popen, only_session_id, show
+from fakes.provider_server import FakeProvider
+from reliability.support import GROQ_MODEL, cli_env, cli_popen, only_session_id, show
 
 
 @pytest.fixture

@@ -25,8 +25,9 @@ from dspy_tui.engine.call_errors import CallCancelled, ModelFailed
 from dspy_tui.engine.events import CallCompleted, Event, EventBus
 from dspy_tui.engine.pricing import cost_of, price_for
 from dspy_tui.engine.runtime import Runtime
-from tests.fakes.lms import lm_with
-from tests.fakes.provider_server import FakeProvider
+
+from fakes.lms import lm_with
+from fakes.provider_server import FakeProvider
 
 pytestmark = pytest.mark.usefixtures("engine_runtime")
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes.provider_server import FakeProvider
-from tests.reliability.support import GROQ_MODEL, cli_env, cli_in_process, cli_popen, only_session_id, show
+from fakes.provider_server import FakeProvider
+from reliability.support import GROQ_MODEL, cli_env, cli_in_process, cli_popen, only_session_id, show
 
 # Not `serial`: the stops take 0.02-2.1 s at load 18 (the 1 s hook and 2 s model grace periods
 # are the slowest), well inside 5 s beside the other xdist worker.

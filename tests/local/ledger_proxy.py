@@ -4,7 +4,7 @@ The `local` tests put it between dspy-tui and the llama.cpp server dspy-tui star
 (DSPY_TUI_LOCAL_PORT pins the server's port, DSPY_TUI_LOCAL_BASE_URL points the calls here),
 so the ledger is the server's own account: what was asked, and the usage it answered with.
 
-    python -m tests.local.ledger_proxy LISTEN_PORT UPSTREAM_URL LEDGER_PATH
+    python -m local.ledger_proxy LISTEN_PORT UPSTREAM_URL LEDGER_PATH     (run in tests/)
 """
 
 from __future__ import annotations

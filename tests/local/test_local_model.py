@@ -25,8 +25,9 @@ from typing import Any
 import pytest
 
 from dspy_tui.engine import local_models
-from tests.local.ledger_proxy import read_ledger
-from tests.reliability.support import cli
+
+from local.ledger_proxy import read_ledger
+from reliability.support import cli
 
 pytestmark = [
     pytest.mark.local,
@@ -83,12 +84,12 @@ def proxied(tmp_path: Path) -> Iterator[tuple[dict[str, str], Path, int]]:
         [
             sys.executable,
             "-m",
-            "tests.local.ledger_proxy",
+            "local.ledger_proxy",
             str(proxy_port),
             f"http://127.0.0.1:{server_port}",
             str(ledger),
         ],
-        cwd=ROOT,
+        cwd=ROOT / "tests",
     )
     _wait(lambda: _listening(proxy_port), 30, "the ledger proxy")
     env = {
@@ -96,7 +97,6 @@ def proxied(tmp_path: Path) -> Iterator[tuple[dict[str, str], Path, int]]:
         "DSPY_TUI_HOME": str(tmp_path / "home"),
         "DSPY_TUI_LOCAL_PORT": str(server_port),
         "DSPY_TUI_LOCAL_BASE_URL": f"http://127.0.0.1:{proxy_port}/v1",
-        "PYTHONPATH": str(ROOT),
     }
     try:
         yield env, ledger, server_port

@@ -24,7 +24,8 @@ from dspy_tui.engine.pricing import price_for
 from dspy_tui.engine.session import Session
 from dspy_tui.storage.paths import resolve_paths
 from dspy_tui.storage.sessions import SessionStore
-from tests.fakes.provider_server import FakeProvider, Received
+
+from fakes.provider_server import FakeProvider, Received
 
 GROQ_MODEL = "groq/llama-3.3-70b-versatile"  # priced in the catalog; served here by the fake provider
 GROQ_KEY = "gsk_fake_reliability_key_0000"
@@ -96,6 +97,13 @@ def cli(
     return subprocess.run(
         command, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout, input=stdin
     )
+
+
+def cli_home(
+    *args: str, home: Path, stdin: str = "", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`cli` with this environment, DSPY_TUI_HOME set to `home` (and `env` on top), 120 s at most."""
+    return cli(*args, env={**os.environ, "DSPY_TUI_HOME": str(home), **(env or {})}, stdin=stdin, timeout=120)
 
 
 def cli_in_process(*args: str, env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:

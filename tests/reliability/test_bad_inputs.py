@@ -22,7 +22,8 @@ import pytest
 from dspy_tui.cli.main import main
 from dspy_tui.engine.config import parse_config
 from dspy_tui.storage.sessions import SessionStore
-from tests.reliability.support import session_in_home, table_digest
+
+from reliability.support import session_in_home, table_digest
 
 NOISE = ("Traceback", "validation error for", "For further information visit", "input_value=", "pydantic")
 

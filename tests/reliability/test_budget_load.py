@@ -25,9 +25,10 @@ from typing import Any
 import pytest
 
 from dspy_tui.engine.session import Session
-from tests.fakes.offline_brain import offline_brain
-from tests.fakes.provider_server import FakeProvider
-from tests.reliability.support import GROQ_KEY, billed_usd, cli, cli_env, cli_popen, session_in_home
+
+from fakes.offline_brain import offline_brain
+from fakes.provider_server import FakeProvider
+from reliability.support import GROQ_KEY, billed_usd, cli, cli_env, cli_popen, session_in_home
 
 TOKENS_PER_CALL = 450  # a rough average of input + 3x output tokens of these prompts, for sizing prices
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.reliability.support import cli, cli_env, cli_in_process, only_session_id, table_digest
+from reliability.support import cli, cli_env, cli_in_process, only_session_id, table_digest
 
 COMMANDS = (
     ("sessions", "list"),

@@ -11,9 +11,10 @@ import time
 from pathlib import Path
 
 from dspy_tui.engine.tasks import demo_examples
-from tests.fakes.offline_brain import offline_brain
-from tests.fakes.provider_server import FakeProvider
-from tests.reliability.support import GROQ_MODEL, cli, cli_env, write_config
+
+from fakes.offline_brain import offline_brain
+from fakes.provider_server import FakeProvider
+from reliability.support import GROQ_MODEL, cli, cli_env, write_config
 
 
 def test_relative_dataset_resumes_elsewhere_and_a_changed_file_is_refused(tmp_path: Path) -> None:

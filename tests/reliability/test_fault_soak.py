@@ -37,9 +37,10 @@ from dspy_tui.engine.recorder import Recorder
 from dspy_tui.engine.runtime import Runtime
 from dspy_tui.storage.cache import CallCache
 from dspy_tui.storage.sessions import SessionStore
-from tests.fakes.lms import lm_with
-from tests.fakes.provider_server import FakeProvider, Fault, Received
-from tests.reliability.support import answer_id, cached_answer_ids
+
+from fakes.lms import lm_with
+from fakes.provider_server import FakeProvider, Fault, Received
+from reliability.support import answer_id, cached_answer_ids
 
 pytestmark = pytest.mark.usefixtures("engine_runtime")
 

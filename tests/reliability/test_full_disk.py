@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes.offline_brain import offline_brain
-from tests.fakes.provider_server import FakeProvider
-from tests.reliability.support import (
+from fakes.offline_brain import offline_brain
+from fakes.provider_server import FakeProvider
+from reliability.support import (
     answer_id,
     cached_answer_ids,
     cli,

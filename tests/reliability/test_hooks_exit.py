@@ -9,7 +9,8 @@ from pathlib import Path
 
 from dspy_tui.engine import events as ev
 from dspy_tui.engine.hooks import HookRunner
-from tests.reliability.support import cli, cli_env
+
+from reliability.support import cli, cli_env
 
 CONFIG = """name = "hooks"
 rounds = 1

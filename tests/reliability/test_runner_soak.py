@@ -21,9 +21,10 @@ from pathlib import Path
 import pytest
 
 from dspy_tui.engine.tasks import demo_examples
-from tests.fakes.offline_brain import offline_brain
-from tests.fakes.provider_server import FakeProvider
-from tests.reliability.support import GROQ_MODEL, cli, cli_env, cli_popen, integrity, write_config
+
+from fakes.offline_brain import offline_brain
+from fakes.provider_server import FakeProvider
+from reliability.support import GROQ_MODEL, cli, cli_env, cli_popen, integrity, write_config
 
 LATENCY_S = 0.03
 SESSIONS = 4

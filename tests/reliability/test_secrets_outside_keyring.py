@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.fakes.offline_brain import offline_brain
-from tests.fakes.provider_server import FakeProvider
-from tests.reliability.support import (
+from fakes.offline_brain import offline_brain
+from fakes.provider_server import FakeProvider
+from reliability.support import (
     GROQ_KEY,
     GROQ_MODEL,
     cli,
@@ -81,7 +81,7 @@ def test_a_base_url_whose_credential_was_withheld_resumes_only_from_the_environm
     import signal
     import time
 
-    from tests.reliability.support import cli_popen
+    from reliability.support import cli_popen
 
     provider = FakeProvider(latency_s=0.05, brain=offline_brain("base")).start()
     try:

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import dspy
+import keyring.backend
 import pytest
 from aiohttp import web
 
@@ -40,12 +41,12 @@ from dspy_tui.engine.config import parse_config
 from dspy_tui.storage import keys as key_store
 from dspy_tui.storage.paths import resolve_paths
 from dspy_tui.storage.sessions import SessionStore
-from tests.conftest import MemoryKeyring
-from tests.fakes import provider_server
-from tests.fakes.lms import lm_with
-from tests.fakes.offline_brain import offline_brain
-from tests.fakes.provider_server import FakeProvider, Fault, Received
-from tests.reliability.support import cli, cli_popen, session_in_home
+
+from fakes import provider_server
+from fakes.lms import lm_with
+from fakes.offline_brain import offline_brain
+from fakes.provider_server import FakeProvider, Fault, Received
+from reliability.support import cli, cli_popen, session_in_home
 
 SNAPSHOTS = Path(__file__).resolve().parents[1] / "tui" / "__snapshots__"
 _rng = random.Random(20240607)
@@ -166,7 +167,7 @@ def _run_env(home: Path, keyring_dir: Path, provider: FakeProvider) -> dict[str,
 def test_no_key_reaches_any_file_output_or_exception(
     tmp_path: Path,
     dspy_tui_home: Path,
-    memory_keyring: MemoryKeyring,
+    memory_keyring: keyring.backend.KeyringBackend,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:

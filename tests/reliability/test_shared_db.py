@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from dspy_tui.storage.sessions import SessionStore
-from tests.fakes.offline_brain import offline_brain
-from tests.fakes.provider_server import FakeProvider
-from tests.reliability.support import (
+
+from fakes.offline_brain import offline_brain
+from fakes.provider_server import FakeProvider
+from reliability.support import (
     answer_id,
     cached_answer_ids,
     cli,

@@ -12,9 +12,9 @@ import sqlite3
 import time
 from pathlib import Path
 
-from tests.fakes.offline_brain import offline_brain
-from tests.fakes.provider_server import FakeProvider
-from tests.reliability.support import cli, cli_env, cli_popen, integrity, only_session_id, show, write_config
+from fakes.offline_brain import offline_brain
+from fakes.provider_server import FakeProvider
+from reliability.support import cli, cli_env, cli_popen, integrity, only_session_id, show, write_config
 
 LATENCY_S = 0.05
 

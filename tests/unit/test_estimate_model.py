@@ -10,7 +10,8 @@ from typing import Any
 from dspy_tui.engine.config import parse_config
 from dspy_tui.engine.estimate import estimate
 from dspy_tui.engine.tasks import load_task
-from tests.reliability.support import session_in_home
+
+from reliability.support import session_in_home
 
 SMALL = {"dataset": "demo:sentiment", "max_train": 16, "max_dev": 10, "max_test": 10}
 

@@ -20,8 +20,9 @@ from dspy_tui.engine.limits import LimitConfig
 from dspy_tui.engine.lm import AsyncEngine, SyncEngine
 from dspy_tui.engine.providers import openai as openai_wire
 from dspy_tui.engine.runtime import Runtime
-from tests.fakes.lms import lm_with
-from tests.fakes.provider_server import FakeProvider
+
+from fakes.lms import lm_with
+from fakes.provider_server import FakeProvider
 
 pytestmark = pytest.mark.usefixtures("engine_runtime")
 

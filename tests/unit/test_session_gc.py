@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.reliability.support import cli_in_process
+from reliability.support import cli_in_process
 
 SMALL = ["--task", "demo:intent", "--models", "offline/small", "--rounds", "1", "--headless", "--json"]
 
