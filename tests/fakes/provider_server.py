@@ -659,14 +659,31 @@ def main() -> None:
     parser.add_argument(
         "--brain", help="answer as this offline variant (small/base/large) instead of echoing"
     )
+    parser.add_argument("--fault-rate", type=float, default=0.0, help="chance of a fault per request")
+    parser.add_argument(
+        "--fault-kinds",
+        default="429_retry_after,500,503",
+        help=f"comma-separated kinds the random faults are drawn from: {', '.join(FAULTS)}",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seeds the random faults")
     args = parser.parse_args()
+    kinds = tuple(k for k in args.fault_kinds.split(",") if k)
+    unknown = sorted(set(kinds) - set(FAULTS))
+    if unknown:
+        parser.error(f"unknown fault kinds {unknown}; one of {', '.join(FAULTS)}")
     brain = None
     if args.brain:
         from fakes.offline_brain import offline_brain
 
         brain = offline_brain(args.brain)
     provider = FakeProvider(
-        latency_s=args.latency, brain=brain, window_limit=args.window_limit, window_s=args.window_s
+        latency_s=args.latency,
+        brain=brain,
+        window_limit=args.window_limit,
+        window_s=args.window_s,
+        fault_rate=args.fault_rate,
+        fault_kinds=kinds,
+        seed=args.seed,
     )
 
     async def serve() -> None:
