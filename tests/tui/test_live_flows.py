@@ -359,6 +359,8 @@ def test_a_model_done_with_its_rounds_says_whom_it_waits_for() -> None:
     assert status(slow) == "running"
     state.apply([ev.PhaseCompleted(model=slow, phase="optimization", ts=3.0)])
     assert status(fast) == "waiting for anthropic/claude-3-5-haiku-20241022"
+    narrow = cells(state, state.models[fast], 0, "", 3.0)["status"]
+    assert str(narrow.short) == "waiting for claude-3-5-haiku-20241022"  # a model, not a provider's limiter
     state.apply([ev.PhaseCompleted(model=slower, phase="optimization", ts=4.0)])
     state.apply([ev.PhaseStarted(model=m, phase="cross_model", ts=4.0) for m in (fast, slow, slower)])
     assert status(fast) == "running"

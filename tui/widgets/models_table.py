@@ -84,13 +84,15 @@ def cells(state: LiveState, row: ModelRow, index: int, label: str, now: float) -
 
 
 def waiting_cell(others: list[str]) -> Text | None:
-    """A model done with its rounds waits for the slowest: say for whom, so it does not look hung."""
+    """A model done with its rounds waits for the slowest: say for whom, so it does not look hung.
+    Where the column is narrow it names the model without its provider: `waiting for groq` read as
+    the provider's limiter holding it back, which is the provider line's to say."""
     if not others:
         return None
     if len(others) > 1:
         return Text(f"waiting for {len(others)} models", style="dim")
-    provider = others[0].split("/")[0]
-    return Worded(f"waiting for {others[0]}", f"waiting for {provider}", style="dim")
+    name = others[0].split("/", 1)[-1]
+    return Worded(f"waiting for {others[0]}", f"waiting for {name}", style="dim")
 
 
 class ModelsTable(FitTable):
