@@ -61,7 +61,7 @@ class PhaseReserve:
             return
         if totals.get("calls"):  # a judge rating its answers costs with each call
             spent = float(totals.get("cost_usd") or 0.0) + self.budget.assisted_spent(model)
-            per_call = spent / totals["calls"]
+            per_call = spent / _answered(totals)
             if model not in self.per_call or improved:
                 self.best_call[model] = per_call
             # before any round, the benchmark may run a program with all its demos
@@ -95,3 +95,11 @@ class PhaseReserve:
         """`model` needs no more held back (its benchmark ended, or it stopped)."""
         self.per_call.pop(model, None)
         self.budget.release_hold(model)
+
+
+def _answered(totals: Mapping[str, Any]) -> int:
+    """The calls that answered, which the held money is multiplied out over: a later phase pays
+    for each example's failed attempts too (a 503 retried, a reset billed at its reservation),
+    so dividing by every attempt priced an example below what it costs against a flaky provider."""
+    answered = totals["calls"] - int(totals.get("errors") or 0) - int(totals.get("cancelled") or 0)
+    return answered if answered > 0 else totals["calls"]

@@ -135,3 +135,16 @@ def test_money_held_back_for_later_phases_is_not_reached_through_the_learned_bou
     with pytest.raises(BudgetReserveReached):
         asyncio.run(_one_call(budget, TextSize(2000, 0), 500))
     assert budget.learned_calls == 0  # the phase ends as it would by bytes
+
+
+def test_the_hold_prices_an_answer_with_the_attempts_that_failed_before_it() -> None:
+    """Seen against a provider that fails one request in five: the benchmark's hold priced a call
+    as the phase's cost over every attempt (failed ones included), then multiplied it by examples,
+    each of which pays for its failed attempts too; llama-3.3-70b's benchmark ran out at 50 of 75."""
+    budget = Budget(10.0)
+    reserve = PhaseReserve(budget, test_examples=75, cross_model_examples=0.0)
+    # 100 attempts: 80 answered, 20 failed (8 of them resets billed at their reservation)
+    reserve.update("a", {"calls": 100, "errors": 20, "cancelled": 0, "cost_usd": 0.02})
+    assert budget.held == pytest.approx(0.02 / 80 * 75 * 1.1)  # $0.00025 an answer, not $0.0002
+    reserve.update("b", {"calls": 4, "errors": 4, "cost_usd": 0.004})  # nothing answered yet
+    assert budget.held == pytest.approx(0.02 / 80 * 75 * 1.1 + 0.001 * 75 * 1.1)
