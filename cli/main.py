@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from dspy_tui import __version__
 from dspy_tui.engine.strict_json import strict_json
+from dspy_tui.engine.usd import format_usd
 from dspy_tui.storage import keys
 from dspy_tui.storage.paths import resolve_paths
 
@@ -83,7 +84,7 @@ def _money(usd: float | None, missing: str = "-") -> str:
     """Dollars as every text table prints them (`$0.0058`, `$12.34`): never a float's repr."""
     if usd is None:
         return missing
-    return f"${usd:.4f}" if usd < 10 else f"${usd:,.2f}"
+    return format_usd(usd)
 
 
 def _session_cost(usd: float | None, config: Mapping[str, Any], lead: str = "cost ") -> str:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .stats import distinct_n, improvement_rate
+from .usd import format_usd
 
 # Weights of the overall score: a weighted mean of the quality metrics that exist.
 QUALITY_WEIGHTS = {"accuracy": 1.0, "coherence": 0.5, "relevance": 0.5, "creativity": 0.25, "diversity": 0.25}
@@ -259,7 +260,7 @@ def _one(value: Any, fmt: str) -> str:
     if fmt == "int":
         return f"{int(value):,}"
     if fmt == "usd":
-        return f"${value:.2f}" if value >= 1 else f"${value:.4f}"
+        return format_usd(value)
     if fmt == "mb":
         return f"{value:.0f} MB"
     return f"{value:.1f}/s"

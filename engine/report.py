@@ -57,6 +57,7 @@ from .evaluation import split_of
 from .metrics import converged_share, metric_rows
 from .stats import bootstrap_ci, improvement_rate, paired_bootstrap
 from .strict_json import strict_json
+from .usd import format_usd
 
 OFFLINE = "offline/simulated"
 UNPRICED = "unpriced"
@@ -224,7 +225,7 @@ def _best_value(
         )
     else:
         reason = (
-            f"Lowest cost per correct answer, {_money(best['cost_per_correct'])}, "
+            f"Lowest cost per correct answer, {format_usd(best['cost_per_correct'])}, "
             f"at a test score of {_score(best['test_score'])}"
         )
     unpriced = [m["model"] for m in models if not m["priced"] and not m["offline"]]
@@ -273,17 +274,13 @@ def _p(p: float) -> str:
     return "< 0.001" if p < 0.001 else f"= {p:.3f}"
 
 
-def _money(usd: float) -> str:
-    return f"${usd:.2f}" if usd >= 1 else f"${usd:.4f}"
-
-
 def _cost(model: Mapping[str, Any], usd: float | None) -> str:
     """Never $0 for a model whose price is unknown or simulated."""
     if model["offline"]:
         return OFFLINE
     if not model["priced"]:
         return UNPRICED
-    return _DASH if usd is None else _money(usd)
+    return _DASH if usd is None else format_usd(usd)
 
 
 def _latency(model: Mapping[str, Any]) -> str:
@@ -374,7 +371,7 @@ def _sections(report: Mapping[str, Any]) -> list[tuple[str, list[_Block]]]:
 def _session_facts(report: Mapping[str, Any]) -> _Facts:
     s, totals = report["session"], report["totals"]
     priced = len(report["models"]) - len(totals["unpriced_models"]) - len(totals["offline_models"])
-    spent = _money(totals["cost_usd"]) if priced else "nothing priced"
+    spent = format_usd(totals["cost_usd"]) if priced else "nothing priced"
     if totals["unpriced_models"]:
         spent += f" (not counting unpriced: {', '.join(totals['unpriced_models'])})"
     budget = s.get("budget_usd")
@@ -386,7 +383,7 @@ def _session_facts(report: Mapping[str, Any]) -> _Facts:
             ("Task", _text(s.get("task"))),
             ("Created", _when(s.get("created_at"))),
             ("Seed", _text(s.get("seed")) + _repeat_note(s)),
-            ("Budget", "no cap" if budget is None else _money(budget)),
+            ("Budget", "no cap" if budget is None else format_usd(budget)),
             ("Spent", spent),
             ("Models", str(len(report["models"]))),
             ("Calls", f"{totals['calls']:,}"),
@@ -494,7 +491,9 @@ def _costs(report: Mapping[str, Any]) -> list[_Block]:
     judges = report["session"].get("judge_cost_by_phase") or {}
     for judge, phases in judges.items():
         blocks.append(
-            _Para(f"The judge {judge} cost {_money(sum(phases.values()))}, not counted in any model's cost.")
+            _Para(
+                f"The judge {judge} cost {format_usd(sum(phases.values()))}, not counted in any model's cost."
+            )
         )
     return blocks
 

@@ -1,6 +1,6 @@
 """How numbers read on screen: one place, so every pane says it the same way (events: event_text.py).
 
-No engine import here: the home screen uses it and must start fast."""
+The home screen uses it and must start fast: of the engine it imports only `engine.usd` (no DSPy)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from rich.text import Text
+
+from dspy_tui.engine.usd import format_usd
 
 if TYPE_CHECKING:
     from dspy_tui.storage.results import ModelResult
@@ -68,9 +70,7 @@ def delta(value: float | None) -> str:
 def money(value: float | None) -> str:
     if value is None:
         return "unpriced"
-    if value == 0:
-        return "$0"
-    return f"${value:.4f}" if value < 10 else f"${value:,.2f}"
+    return format_usd(value)
 
 
 def duration(seconds: float | None) -> str:
