@@ -101,5 +101,6 @@ def _answered(totals: Mapping[str, Any]) -> int:
     """The calls that answered, which the held money is multiplied out over: a later phase pays
     for each example's failed attempts too (a 503 retried, a reset billed at its reservation),
     so dividing by every attempt priced an example below what it costs against a flaky provider."""
-    answered = totals["calls"] - int(totals.get("errors") or 0) - int(totals.get("cancelled") or 0)
-    return answered if answered > 0 else totals["calls"]
+    calls = int(totals["calls"])
+    answered = calls - int(totals.get("errors") or 0) - int(totals.get("cancelled") or 0)
+    return answered if answered > 0 else calls

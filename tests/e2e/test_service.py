@@ -188,8 +188,6 @@ def test_the_report_shows_each_phases_cost_where_the_price_comes_from_and_the_ju
         "unpriced",
     )
     md = service.render_report(sid, "md")
-    assert (
-        f"| {mini} | list {PRICES_AS_OF} | $0.0500 | $0.7500 | $0 | $0.1000 | $0.8000 | $0.0500 |" in md
-    )
+    assert f"| {mini} | list {PRICES_AS_OF} | $0.0500 | $0.7500 | $0 | $0.1000 | $0.8000 | $0.0500 |" in md
     assert "| openai/my-finetune | unpriced | unpriced |" in md  # never $0 for an unknown price
     assert f"The judge {mini} cost $0.0200, not counted in any model's cost." in md
