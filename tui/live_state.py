@@ -151,11 +151,12 @@ class LiveState:
         return 1 + self.rounds + (1 if self.cross_model else 0) + 1
 
     def model_steps(self, model: str) -> tuple[int, int]:
-        """(done, total) steps of one model; a converged or failed model skips what it no longer runs. A
-        stopped one keeps its total: it resumes with the rest (`3/3 stopped` read as a finished model)."""
+        """(done, total) steps of one model; a converged or failed model skips what it no longer runs,
+        and so does one past its benchmark (the cross-model leader has no trial of its own). A stopped
+        one keeps its total: it resumes with the rest (`3/3 stopped` read as a finished model)."""
         row, points = self.models[model], self.points[model]
         done = len(points) + int(row.benchmark_done)
-        if row.status == "failed":
+        if row.status == "failed" or row.benchmark_done:
             return done, done
         rounds = self.rounds
         if row.converged:
@@ -313,6 +314,8 @@ class LiveState:
             row.phase = "benchmark"
             if e.test_score is not None:
                 row.test_score, row.benchmark_done, row.finished_at = e.test_score, True, e.ts
+                if row.status in ("pending", "running"):  # as the engine stores it: a later stop leaves it done
+                    row.status = "done"
                 self._changes.cost = True
         else:
             self._session_event(e)

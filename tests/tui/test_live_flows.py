@@ -401,3 +401,30 @@ def test_a_stopped_models_steps_keep_the_steps_still_to_run() -> None:
     state.apply([ev.SessionStopped(reason="user", ts=5.0)])
     row = cells(state, state.models[model], 0, "", 6.0)
     assert (row["steps"], str(row["status"])) == ("3/8", "stopped")
+
+
+def test_a_model_past_its_benchmark_is_done_with_all_its_steps_when_the_budget_stops_the_session() -> None:
+    """Seen in tmux against a fake groq with a $0.05 budget: the cross-model leader (offline/base) had
+    its test score, yet read `5/6 stopped` once the budget stopped the session, as if it had to resume;
+    the session stored it as done. The leader runs no cross-model trial of its own."""
+    from dspy_tui.engine import events as ev
+    from dspy_tui.tui.live_state import LiveState
+
+    leader, other = "offline/base", "groq/llama-3.3-70b-versatile"
+    state = LiveState("s1", "stop", [leader, other], rounds=1, cross_model=True, budget_usd=0.05)
+    state.apply([ev.SessionStarted(models=[leader, other], ts=0.0)])
+    for model in (leader, other):
+        state.apply([ev.PhaseStarted(model=model, phase="baseline", ts=1.0)])
+        state.apply([ev.RoundCompleted(model=model, round=0, dev_score=0.4, best_dev_score=0.4, ts=1.5)])
+        state.apply([ev.PhaseStarted(model=model, phase="optimization", ts=2.0)])
+        state.apply([ev.RoundCompleted(model=model, round=1, dev_score=0.7, best_dev_score=0.7, ts=2.5)])
+        state.apply([ev.PhaseCompleted(model=model, phase="optimization", ts=3.0)])
+    state.apply([ev.PhaseStarted(model=leader, phase="benchmark", ts=3.0)])
+    state.apply([ev.BenchmarkProgress(model=leader, done=75, total=75, test_score=0.69, ts=3.5)])
+    state.apply([ev.PhaseStarted(model=other, phase="cross_model", ts=3.0)])
+    assert state.model_steps(leader) == (3, 3)
+    assert state.models[leader].status == "done"
+    state.apply([ev.SessionStopped(reason="budget", ts=4.0)])
+    assert state.models[leader].status == "done"
+    assert state.models[other].status == "stopped"
+    assert state.model_steps(other) == (2, 4)  # it resumes its trial and benchmark
