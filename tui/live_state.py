@@ -314,7 +314,10 @@ class LiveState:
             row.phase = "benchmark"
             if e.test_score is not None:
                 row.test_score, row.benchmark_done, row.finished_at = e.test_score, True, e.ts
-                if row.status in ("pending", "running"):  # as the engine stores it: a later stop leaves it done
+                if row.status in (
+                    "pending",
+                    "running",
+                ):  # as the engine stores it: a later stop leaves it done
                     row.status = "done"
                 self._changes.cost = True
         else:
