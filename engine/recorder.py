@@ -169,11 +169,20 @@ class Recorder:
             self.store.record_calls([e.model_dump() for e in calls])
             for e in calls:
                 e.recorded = True
+            self.store.update_running_totals(self.session_id, self._running_totals(batch))
             self.store.append_events(self.session_id, [e.model_dump(mode="json") for e in batch])
         except DiskFull:
             self._unwritten = batch
         except Exception:  # the engine must go on; the log says what was lost
             log.exception("could not store %d events", len(batch))
+
+    def _running_totals(self, batch: list[ev.Event]) -> dict[str, tuple[float, int]]:
+        """(cost, calls) so far of the models this batch has calls for (not a judge's: no model's cost;
+        calls stored with their cache entry count too). Written with each batch, a model's stored
+        cost lags its calls by one batch, not by a round."""
+        models = {e.model for e in batch if isinstance(e, ev.CallCompleted) and e.model and e.role == "model"}
+        with self._lock:
+            return {m: (self._totals[m].cost_usd, self._totals[m].calls) for m in models}
 
     def write_kept(self) -> bool:
         """After close(): write what a full disk held back; True when nothing is left."""

@@ -343,6 +343,16 @@ class SessionStore:
             with self._tx() as conn:
                 conn.executemany(INSERT_CALL, batch)
 
+    def update_running_totals(self, session_id: str, totals: Mapping[str, tuple[float, int]]) -> None:
+        """Each model's cost and calls so far (model -> (USD, calls)), as its calls are written: a list of
+        sessions then shows a running or interrupted session's spend as it is, without reading calls."""
+        if totals:
+            with self._tx() as conn:
+                conn.executemany(
+                    "UPDATE session_models SET cost_usd = ?, calls = ? WHERE session_id = ? AND model = ?",
+                    [(cost, calls, session_id, model) for model, (cost, calls) in totals.items()],
+                )
+
     def call_totals(self, session_id: str) -> dict[str, Any]:
         """Calls actually sent to providers; cache hits and budget refusals (never sent) counted
         apart; their cost (every recorded charge, estimated ones included, which are also given apart)."""

@@ -407,3 +407,26 @@ def test_dspy_tui_home_puts_everything_under_one_folder(tmp_path: Path) -> None:
         and paths.settings_path == tmp_path / "config" / "settings.toml"
     )
     assert resolve_paths({HOME_ENV: "~/x"}).data_dir == Path("~/x").expanduser()
+
+
+def test_a_running_sessions_listed_cost_follows_its_calls_not_its_last_round(tmp_path: Path) -> None:
+    """Seen with the home screen beside a live one: the list read $0.0049 while the live screen read
+    $0.0067, because the models' costs were written only as rounds ended (and a crash kept them
+    there). The recorder now writes each model's cost with every batch of its calls."""
+    from dspy_tui.engine import events as ev
+    from dspy_tui.engine.recorder import Recorder
+
+    store = SessionStore(tmp_path / "s.db")
+    sid = _session(store)
+    bus = ev.EventBus(sid)
+    recorder = Recorder(store, sid, bus)
+    call = {"model": "offline/base", "provider": "openai", "ts": 1.0}
+    bus.publish(ev.CallCompleted(**call, cost_usd=0.001))
+    bus.publish(ev.CallCompleted(**call, cost_usd=0.002, recorded=True))  # stored with its cache entry
+    bus.publish(ev.CallCompleted(**call, cost_usd=0.5, role="judge"))  # no model's cost
+    recorder.flush()
+    try:
+        assert store.list_sessions()[0].cost_usd == pytest.approx(0.003)
+        assert [(m.model, m.calls) for m in store.get_session(sid).models][0] == ("offline/base", 2)
+    finally:
+        recorder.close()
