@@ -314,10 +314,8 @@ class LiveState:
             row.phase = "benchmark"
             if e.test_score is not None:
                 row.test_score, row.benchmark_done, row.finished_at = e.test_score, True, e.ts
-                if row.status in (
-                    "pending",
-                    "running",
-                ):  # as the engine stores it: a later stop leaves it done
+                # done, as the engine stores it: a later stop of the session leaves it done
+                if row.status in ("pending", "running"):
                     row.status = "done"
                 self._changes.cost = True
         else:
