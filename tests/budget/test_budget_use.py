@@ -113,7 +113,14 @@ def test_a_model_its_own_cap_stops_gives_its_hold_back_to_the_others(provider: F
     spent = store.call_totals(sid)["cost_usd"]
     print(f"\nbudget $0.004, {MODELS[0]} capped at $0.0005: spent ${spent:.6f} ({spent / 0.004:.1%})")
     assert spent <= 0.004
-    assert spent >= 0.8 * 0.004  # measured 85%
+    # measured 85%; one fresh-clone CI (4 workers on 2 cores) saw 47% once: say why if it recurs
+    story = [
+        (e["type"], e.get("model"), e.get("phase"), round(e.get("spent_usd") or 0, 6))
+        for e in store.events(sid)
+        if e["type"] in ("budget_reserve_reached", "budget_exhausted", "model_failed", "phase_completed")
+    ]
+    by_model = {m.model: (m.cost_usd, m.calls, m.status) for m in store.get_session(sid).models}
+    assert spent >= 0.8 * 0.004, (by_model, story)
     scores = {m.model: m.test for m in store.get_session(sid).models}
     assert scores[MODELS[0]] is None and scores[MODELS[1]] is not None
 
